@@ -1,0 +1,53 @@
+//! The one error type of the domain. Every variant maps to exactly one GraphQL error code at
+//! the API edge, so the code a client sees is decided here, by the kind of failure.
+
+use thiserror::Error;
+
+/// What went wrong, in terms a client can act on.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum DomainError {
+    /// No valid session: the caller must sign in.
+    #[error("authentication required")]
+    Unauthenticated,
+    /// Login failed. Deliberately says nothing about which part was wrong.
+    #[error("invalid credentials")]
+    InvalidCredentials,
+    /// Signed in, but not allowed.
+    #[error("{0}")]
+    Forbidden(String),
+    /// The resource does not exist, or the caller may not know that it exists.
+    #[error("{resource} not found")]
+    NotFound { resource: &'static str },
+    /// Input that breaks a rule; `field` names the input field (camelCase, as clients send it).
+    #[error("{field}: {message}")]
+    Invalid { field: String, message: String },
+    /// The change clashes with the current state (duplicate, last owner, stale version).
+    #[error("{0}")]
+    Conflict(String),
+    /// Too many attempts; the caller may try again after the given number of seconds.
+    #[error("too many attempts, retry in {retry_after_secs} s")]
+    RateLimited { retry_after_secs: u64 },
+    /// A fault of ours (database, hashing); the message is for the log, never for the client.
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl DomainError {
+    pub fn invalid(field: impl Into<String>, message: impl Into<String>) -> Self {
+        Self::Invalid { field: field.into(), message: message.into() }
+    }
+
+    pub fn forbidden(message: impl Into<String>) -> Self {
+        Self::Forbidden(message.into())
+    }
+
+    pub fn conflict(message: impl Into<String>) -> Self {
+        Self::Conflict(message.into())
+    }
+
+    pub fn internal(message: impl std::fmt::Display) -> Self {
+        Self::Internal(message.to_string())
+    }
+}
+
+pub type DomainResult<T> = Result<T, DomainError>;

@@ -1,0 +1,20 @@
+//! Nishan's domain: the types, rules and ports of collaborative entity annotation.
+//!
+//! Pure logic only: no I/O, no ORM, no async runtime. Constructors validate, so a value of a
+//! domain type is a valid value; rules live here once and the other crates call them; the
+//! ports (`ports`) are what infrastructure implements.
+#![allow(async_fn_in_trait)] // Ports are used through concrete types, where `Send` is inferred.
+
+pub mod audit;
+pub mod error;
+pub mod ids;
+pub mod membership;
+pub mod policy;
+pub mod ports;
+pub mod project;
+pub mod service;
+pub mod session;
+pub mod throttle;
+pub mod user;
+
+pub use error::{DomainError, DomainResult};

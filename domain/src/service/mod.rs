@@ -1,0 +1,5 @@
+//! Use cases: each function validates its input into domain types, checks who may do it,
+//! and calls the ports. Resolvers call these and nothing below them.
+
+pub mod accounts;
+pub mod projects;

@@ -1,0 +1,183 @@
+//! Projects and their memberships: creation, visibility, edits and the member roster.
+
+use chrono::Utc;
+use serde_json::json;
+
+use crate::audit::{AuditEntry, RequestMeta};
+use crate::error::{DomainError, DomainResult};
+use crate::ids::{MembershipId, ProjectId, UserId};
+use crate::membership::{Membership, MembershipChange, Permission, Role};
+use crate::policy::{Actor, ProjectAccess};
+use crate::ports::{Page, PageRequest, ProjectRepository};
+use crate::project::{Project, ProjectFields, ProjectStatus, Slug};
+
+/// How a client names a project.
+#[derive(Debug, Clone)]
+pub enum ProjectRef {
+    Id(ProjectId),
+    Slug(String),
+}
+
+pub struct Projects<'a, S> {
+    pub store: &'a S,
+}
+
+impl<S: ProjectRepository> Projects<'_, S> {
+    pub async fn create(&self, meta: &RequestMeta, actor: &Actor, fields: ProjectFields) -> DomainResult<Project> {
+        if fields.name.is_none() {
+            return Err(DomainError::invalid("name", "is required"));
+        }
+        let f = fields.validated()?;
+        let name = f.name.clone().unwrap_or_default();
+        let now = Utc::now();
+        let project = Project {
+            id: ProjectId::new(),
+            slug: Slug::from_name(&name).as_str().to_owned(),
+            name,
+            description: f.description.flatten(),
+            research_area: f.research_area.flatten(),
+            methodology: f.methodology.flatten(),
+            objectives: f.objectives.flatten(),
+            timeline: f.timeline.flatten(),
+            status: f.status.unwrap_or(ProjectStatus::Planning),
+            is_public: f.is_public.unwrap_or(false),
+            allow_public_view: f.allow_public_view.unwrap_or(false),
+            tags: f.tags.unwrap_or_default(),
+            references: f.references.unwrap_or_default(),
+            created_by: Some(actor.user_id),
+            updated_by: Some(actor.user_id),
+            created_at: now,
+            updated_at: now,
+        };
+        let owner = Membership {
+            id: MembershipId::new(),
+            project_id: project.id,
+            user_id: actor.user_id,
+            role: Role::Owner,
+            joined_at: now,
+            is_active: true,
+            notes: None,
+            invited_by: None,
+            updated_at: now,
+        };
+        let audit = AuditEntry::new(meta, Some(actor.user_id), "project.create", "project")
+            .resource(project.id, &project.name)
+            .project(project.id)
+            .changes(json!({"name": project.name, "isPublic": project.is_public, "allowPublicView": project.allow_public_view}));
+        self.store.create_project(project, owner, audit).await
+    }
+
+    /// The project and what the caller may do in it; `None` when it does not exist or the
+    /// caller may not see it (the two are indistinguishable on purpose).
+    pub async fn find(&self, actor: Option<&Actor>, by: ProjectRef) -> DomainResult<Option<(Project, ProjectAccess)>> {
+        let project = match by {
+            ProjectRef::Id(id) => self.store.project_by_id(id).await?,
+            ProjectRef::Slug(slug) => match Slug::parse(&slug) {
+                Ok(slug) => self.store.project_by_slug(slug.as_str()).await?,
+                Err(_) => None,
+            },
+        };
+        let Some(project) = project else { return Ok(None) };
+        let access = self.access(actor, &project).await?;
+        Ok(access.can_read.then_some((project, access)))
+    }
+
+    /// What the caller may do in a project they have already loaded.
+    pub async fn access(&self, actor: Option<&Actor>, project: &Project) -> DomainResult<ProjectAccess> {
+        let role = match actor {
+            Some(a) => self.store.roles_of(a.user_id, &[project.id]).await?.remove(&project.id),
+            None => None,
+        };
+        Ok(ProjectAccess::evaluate(project, actor, role))
+    }
+
+    async fn require(&self, actor: &Actor, id: ProjectId, permission: Option<Permission>) -> DomainResult<(Project, ProjectAccess)> {
+        let (project, access) =
+            self.find(Some(actor), ProjectRef::Id(id)).await?.ok_or(DomainError::NotFound { resource: "project" })?;
+        match permission {
+            Some(p) => access.require(p)?,
+            None => access.require_owner(actor)?,
+        }
+        Ok((project, access))
+    }
+
+    pub async fn list(&self, actor: Option<&Actor>, page: PageRequest) -> DomainResult<Page<Project>> {
+        self.store.visible_projects(actor.copied(), page).await
+    }
+
+    pub async fn update(&self, meta: &RequestMeta, actor: &Actor, id: ProjectId, fields: ProjectFields) -> DomainResult<Project> {
+        let fields = fields.validated()?;
+        let (project, _) = self.require(actor, id, Some(Permission::EditProject)).await?;
+        let audit = AuditEntry::new(meta, Some(actor.user_id), "project.update", "project")
+            .resource(project.id, &project.name)
+            .project(project.id)
+            .changes(fields_summary(&fields));
+        self.store.update_project(id, fields, actor.user_id, audit).await
+    }
+
+    pub async fn delete(&self, meta: &RequestMeta, actor: &Actor, id: ProjectId) -> DomainResult<()> {
+        let (project, _) = self.require(actor, id, None).await?;
+        let audit = AuditEntry::new(meta, Some(actor.user_id), "project.delete", "project")
+            .resource(project.id, &project.name)
+            .project(project.id);
+        self.store.delete_project(id, audit).await
+    }
+
+    /// Adds, re-roles or removes a member. Visibility is checked here (a private project is
+    /// NOT_FOUND to strangers); the role rules are checked by the store inside its transaction.
+    pub async fn change_member(
+        &self,
+        meta: &RequestMeta,
+        actor: &Actor,
+        project_id: ProjectId,
+        target: UserId,
+        change: MembershipChange,
+    ) -> DomainResult<Option<Membership>> {
+        let (project, _) = self
+            .find(Some(actor), ProjectRef::Id(project_id))
+            .await?
+            .ok_or(DomainError::NotFound { resource: "project" })?;
+        let (action, changes) = match change {
+            MembershipChange::Add(role) => ("membership.add", json!({"userId": target, "role": role.as_str()})),
+            MembershipChange::SetRole(role) => ("membership.update", json!({"userId": target, "role": role.as_str()})),
+            MembershipChange::Remove => ("membership.remove", json!({"userId": target})),
+        };
+        let audit = AuditEntry::new(meta, Some(actor.user_id), action, "project_membership")
+            .resource(target, &project.name)
+            .project(project.id)
+            .changes(changes);
+        self.store.change_membership(project.id, *actor, target, change, audit).await
+    }
+}
+
+fn fields_summary(f: &ProjectFields) -> serde_json::Value {
+    let mut changes = serde_json::Map::new();
+    if let Some(name) = &f.name {
+        changes.insert("name".into(), json!(name));
+    }
+    if let Some(status) = f.status {
+        changes.insert("status".into(), json!(status.as_str()));
+    }
+    if let Some(v) = f.is_public {
+        changes.insert("isPublic".into(), json!(v));
+    }
+    if let Some(v) = f.allow_public_view {
+        changes.insert("allowPublicView".into(), json!(v));
+    }
+    if let Some(v) = &f.tags {
+        changes.insert("tags".into(), json!(v));
+    }
+    for (key, set) in [
+        ("description", f.description.is_some()),
+        ("researchArea", f.research_area.is_some()),
+        ("methodology", f.methodology.is_some()),
+        ("objectives", f.objectives.is_some()),
+        ("timeline", f.timeline.is_some()),
+        ("references", f.references.is_some()),
+    ] {
+        if set {
+            changes.insert(key.into(), json!(true));
+        }
+    }
+    serde_json::Value::Object(changes)
+}
