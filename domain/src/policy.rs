@@ -36,12 +36,22 @@ impl ProjectAccess {
         } else {
             role.map(Role::permissions).unwrap_or(Permissions::NONE)
         };
-        Self { can_read, role, permissions }
+        Self {
+            can_read,
+            role,
+            permissions,
+        }
     }
 
     /// Fails with NOT_FOUND when the caller may not even know the project exists.
     pub fn require_read(&self) -> DomainResult<()> {
-        if self.can_read { Ok(()) } else { Err(DomainError::NotFound { resource: "project" }) }
+        if self.can_read {
+            Ok(())
+        } else {
+            Err(DomainError::NotFound {
+                resource: "project",
+            })
+        }
     }
 
     /// Fails unless the caller holds `permission`: NOT_FOUND for a project they cannot see,
@@ -51,7 +61,10 @@ impl ProjectAccess {
         if self.permissions.allows(permission) {
             Ok(())
         } else {
-            Err(DomainError::forbidden(format!("you may not {} in this project", permission.describe())))
+            Err(DomainError::forbidden(format!(
+                "you may not {} in this project",
+                permission.describe()
+            )))
         }
     }
 
@@ -61,7 +74,9 @@ impl ProjectAccess {
         if actor.is_admin || self.role == Some(Role::Owner) {
             Ok(())
         } else {
-            Err(DomainError::forbidden("only an owner may delete this project"))
+            Err(DomainError::forbidden(
+                "only an owner may delete this project",
+            ))
         }
     }
 }
@@ -97,8 +112,14 @@ mod tests {
 
     #[test]
     fn visibility() {
-        let user = Actor { user_id: UserId::new(), is_admin: false };
-        let admin = Actor { user_id: UserId::new(), is_admin: true };
+        let user = Actor {
+            user_id: UserId::new(),
+            is_admin: false,
+        };
+        let admin = Actor {
+            user_id: UserId::new(),
+            is_admin: true,
+        };
         let private = project(false, false);
         assert!(!ProjectAccess::evaluate(&private, None, None).can_read);
         assert!(!ProjectAccess::evaluate(&private, Some(&user), None).can_read);
@@ -113,12 +134,24 @@ mod tests {
 
     #[test]
     fn errors_do_not_leak_private_projects() {
-        let user = Actor { user_id: UserId::new(), is_admin: false };
+        let user = Actor {
+            user_id: UserId::new(),
+            is_admin: false,
+        };
         let access = ProjectAccess::evaluate(&project(false, false), Some(&user), None);
-        assert_eq!(access.require(Permission::EditProject), Err(DomainError::NotFound { resource: "project" }));
+        assert_eq!(
+            access.require(Permission::EditProject),
+            Err(DomainError::NotFound {
+                resource: "project"
+            })
+        );
         let access = ProjectAccess::evaluate(&project(true, true), Some(&user), None);
-        assert!(matches!(access.require(Permission::EditProject), Err(DomainError::Forbidden(_))));
-        let access = ProjectAccess::evaluate(&project(false, false), Some(&user), Some(Role::Researcher));
+        assert!(matches!(
+            access.require(Permission::EditProject),
+            Err(DomainError::Forbidden(_))
+        ));
+        let access =
+            ProjectAccess::evaluate(&project(false, false), Some(&user), Some(Role::Researcher));
         assert!(access.require(Permission::UploadDocuments).is_ok());
         assert!(access.require(Permission::ManageUsers).is_err());
         assert!(access.require_owner(&user).is_err());

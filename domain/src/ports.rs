@@ -40,36 +40,84 @@ pub trait UserRepository {
     async fn password_hash(&self, id: UserId) -> DomainResult<String>;
     async fn profile(&self, id: UserId) -> DomainResult<UserProfile>;
     /// Applies the patch and recomputes the profile completion. Errors: `NotFound`.
-    async fn update_user(&self, id: UserId, patch: UserPatch, audit: AuditEntry) -> DomainResult<(User, UserProfile)>;
+    async fn update_user(
+        &self,
+        id: UserId,
+        patch: UserPatch,
+        audit: AuditEntry,
+    ) -> DomainResult<(User, UserProfile)>;
     /// Stores the new hash and revokes every session of the user but `keep`; returns how many
     /// sessions were revoked.
-    async fn change_password(&self, id: UserId, new_hash: String, keep: SessionId, audit: AuditEntry) -> DomainResult<u64>;
+    async fn change_password(
+        &self,
+        id: UserId,
+        new_hash: String,
+        keep: SessionId,
+        audit: AuditEntry,
+    ) -> DomainResult<u64>;
 }
 
 pub trait SessionRepository {
     /// Stores a new session (by token hash) and stamps the user's last login.
-    async fn create_session(&self, session: &Session, token_hash: &str, audit: AuditEntry) -> DomainResult<()>;
+    async fn create_session(
+        &self,
+        session: &Session,
+        token_hash: &str,
+        audit: AuditEntry,
+    ) -> DomainResult<()>;
     /// The session and its user, if the token hash names a session valid at `now` whose user
     /// is active. Marks the session used.
-    async fn authenticate(&self, token_hash: &str, now: DateTime<Utc>) -> DomainResult<Option<(Session, User)>>;
-    async fn revoke_session(&self, id: SessionId, now: DateTime<Utc>, audit: AuditEntry) -> DomainResult<()>;
+    async fn authenticate(
+        &self,
+        token_hash: &str,
+        now: DateTime<Utc>,
+    ) -> DomainResult<Option<(Session, User)>>;
+    async fn revoke_session(
+        &self,
+        id: SessionId,
+        now: DateTime<Utc>,
+        audit: AuditEntry,
+    ) -> DomainResult<()>;
 }
 
 pub trait ProjectRepository {
     /// Inserts the project with a slug made unique from `slug_base`, and the creator's OWNER
     /// membership.
-    async fn create_project(&self, project: Project, owner: Membership, audit: AuditEntry) -> DomainResult<Project>;
+    async fn create_project(
+        &self,
+        project: Project,
+        owner: Membership,
+        audit: AuditEntry,
+    ) -> DomainResult<Project>;
     async fn project_by_id(&self, id: ProjectId) -> DomainResult<Option<Project>>;
     async fn project_by_slug(&self, slug: &str) -> DomainResult<Option<Project>>;
     async fn projects_by_ids(&self, ids: &[ProjectId]) -> DomainResult<Vec<Project>>;
     /// Projects the actor is an active member of, plus public ones (all for global admins;
     /// public-with-public-view for anonymous callers), newest first.
-    async fn visible_projects(&self, actor: Option<Actor>, page: PageRequest) -> DomainResult<Page<Project>>;
-    async fn update_project(&self, id: ProjectId, fields: ProjectFields, by: UserId, audit: AuditEntry) -> DomainResult<Project>;
+    async fn visible_projects(
+        &self,
+        actor: Option<Actor>,
+        page: PageRequest,
+    ) -> DomainResult<Page<Project>>;
+    async fn update_project(
+        &self,
+        id: ProjectId,
+        fields: ProjectFields,
+        by: UserId,
+        audit: AuditEntry,
+    ) -> DomainResult<Project>;
     async fn delete_project(&self, id: ProjectId, audit: AuditEntry) -> DomainResult<()>;
     /// The user's active roles in the given projects.
-    async fn roles_of(&self, user: UserId, projects: &[ProjectId]) -> DomainResult<HashMap<ProjectId, Role>>;
-    async fn members(&self, project: ProjectId, page: PageRequest) -> DomainResult<Page<Membership>>;
+    async fn roles_of(
+        &self,
+        user: UserId,
+        projects: &[ProjectId],
+    ) -> DomainResult<HashMap<ProjectId, Role>>;
+    async fn members(
+        &self,
+        project: ProjectId,
+        page: PageRequest,
+    ) -> DomainResult<Page<Membership>>;
     async fn member_counts(&self, projects: &[ProjectId]) -> DomainResult<HashMap<ProjectId, u64>>;
     /// Applies a membership change after `membership::authorize_membership_change` approves
     /// it against the roles and owner count read in the same transaction. Returns the

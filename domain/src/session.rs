@@ -18,7 +18,13 @@ pub struct Session {
 }
 
 impl Session {
-    pub fn start(user_id: UserId, now: DateTime<Utc>, ttl: Duration, ip: Option<String>, user_agent: Option<String>) -> Self {
+    pub fn start(
+        user_id: UserId,
+        now: DateTime<Utc>,
+        ttl: Duration,
+        ip: Option<String>,
+        user_agent: Option<String>,
+    ) -> Self {
         Self {
             id: SessionId::new(),
             user_id,

@@ -1,0 +1,48 @@
+use async_graphql::{Context, ID, Object};
+use nishan_domain::ids::ProjectId;
+use nishan_domain::service::projects::ProjectRef;
+
+use crate::error::{ApiResult, bad_input};
+use crate::graphql::pagination::{self, Conn};
+use crate::graphql::types::{Project, parse_id};
+use crate::graphql::{request, state};
+
+#[derive(Default)]
+pub struct ProjectQuery;
+
+#[Object]
+impl ProjectQuery {
+    /// A project by id or slug; null when it does not exist or is not visible to the caller.
+    async fn project(
+        &self,
+        ctx: &Context<'_>,
+        id: Option<ID>,
+        slug: Option<String>,
+    ) -> ApiResult<Option<Project>> {
+        let by = match (id, slug) {
+            (Some(id), None) => ProjectRef::Id(ProjectId(parse_id(&id, "id")?)),
+            (None, Some(slug)) => ProjectRef::Slug(slug),
+            _ => return Err(bad_input("id", "give exactly one of id and slug")),
+        };
+        let actor = request(ctx).viewer.optional()?;
+        Ok(state(ctx)
+            .projects()
+            .find(actor.as_ref(), by)
+            .await?
+            .map(|(p, _)| Project(p)))
+    }
+
+    /// The projects the caller belongs to, plus public ones; newest first.
+    #[graphql(complexity = "pagination::complexity(child_complexity, first)")]
+    async fn projects(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> ApiResult<Conn<Project>> {
+        let page = pagination::page_request(first, after.as_deref())?;
+        let actor = request(ctx).viewer.optional()?;
+        let projects = state(ctx).projects().list(actor.as_ref(), page).await?;
+        Ok(pagination::connection(projects, page, Project))
+    }
+}

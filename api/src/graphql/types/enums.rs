@@ -1,0 +1,67 @@
+//! Enums as clients see them, converted to and from the domain's.
+
+use async_graphql::Enum;
+use nishan_domain::membership::Role;
+use nishan_domain::project::ProjectStatus;
+
+#[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
+#[graphql(name = "Role", rename_items = "SCREAMING_SNAKE_CASE")]
+pub enum GqlRole {
+    Owner,
+    Admin,
+    Researcher,
+    Viewer,
+}
+
+impl From<Role> for GqlRole {
+    fn from(r: Role) -> Self {
+        match r {
+            Role::Owner => Self::Owner,
+            Role::Admin => Self::Admin,
+            Role::Researcher => Self::Researcher,
+            Role::Viewer => Self::Viewer,
+        }
+    }
+}
+
+impl From<GqlRole> for Role {
+    fn from(r: GqlRole) -> Self {
+        match r {
+            GqlRole::Owner => Self::Owner,
+            GqlRole::Admin => Self::Admin,
+            GqlRole::Researcher => Self::Researcher,
+            GqlRole::Viewer => Self::Viewer,
+        }
+    }
+}
+
+#[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
+#[graphql(name = "ProjectStatus", rename_items = "SCREAMING_SNAKE_CASE")]
+pub enum GqlProjectStatus {
+    Planning,
+    Active,
+    Completed,
+    Archived,
+}
+
+impl From<ProjectStatus> for GqlProjectStatus {
+    fn from(s: ProjectStatus) -> Self {
+        match s {
+            ProjectStatus::Planning => Self::Planning,
+            ProjectStatus::Active => Self::Active,
+            ProjectStatus::Completed => Self::Completed,
+            ProjectStatus::Archived => Self::Archived,
+        }
+    }
+}
+
+impl From<GqlProjectStatus> for ProjectStatus {
+    fn from(s: GqlProjectStatus) -> Self {
+        match s {
+            GqlProjectStatus::Planning => Self::Planning,
+            GqlProjectStatus::Active => Self::Active,
+            GqlProjectStatus::Completed => Self::Completed,
+            GqlProjectStatus::Archived => Self::Archived,
+        }
+    }
+}

@@ -1,0 +1,21 @@
+//! GraphQL output types. Each wraps a domain type; none is an ORM model.
+
+mod enums;
+mod membership;
+mod project;
+mod user;
+
+pub use enums::{GqlProjectStatus, GqlRole};
+pub use membership::{GqlPermissions, ProjectMembership};
+pub use project::Project;
+pub use user::{AuthPayload, User};
+
+use async_graphql::ID;
+use uuid::Uuid;
+
+use crate::error::{ApiResult, bad_input};
+
+/// Parses a client-sent ID; a malformed one is BAD_USER_INPUT naming the argument.
+pub fn parse_id(id: &ID, field: &str) -> ApiResult<Uuid> {
+    Uuid::parse_str(id.as_str()).map_err(|_| bad_input(field, "is not a valid ID"))
+}

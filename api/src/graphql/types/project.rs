@@ -1,0 +1,121 @@
+//! Projects as clients see them, with the caller's role and permissions in each.
+
+use async_graphql::dataloader::DataLoader;
+use async_graphql::{Context, ID, Object};
+use chrono::{DateTime, Utc};
+use nishan_domain::membership::Role;
+use nishan_domain::policy::ProjectAccess;
+use nishan_domain::ports::ProjectRepository;
+use nishan_domain::project::Project as DomainProject;
+
+use super::{GqlPermissions, GqlProjectStatus, GqlRole, ProjectMembership, User};
+use crate::error::ApiResult;
+use crate::graphql::loaders::{MemberCountLoader, MyRoleLoader, UserLoader};
+use crate::graphql::pagination::{self, Conn};
+use crate::graphql::{request, state};
+
+pub struct Project(pub DomainProject);
+
+impl Project {
+    async fn my_role_value(&self, ctx: &Context<'_>) -> ApiResult<Option<Role>> {
+        Ok(ctx
+            .data_unchecked::<DataLoader<MyRoleLoader>>()
+            .load_one(self.0.id)
+            .await?)
+    }
+
+    async fn access(&self, ctx: &Context<'_>) -> ApiResult<ProjectAccess> {
+        let role = self.my_role_value(ctx).await?;
+        Ok(ProjectAccess::evaluate(
+            &self.0,
+            request(ctx).viewer.actor().as_ref(),
+            role,
+        ))
+    }
+}
+
+#[Object]
+impl Project {
+    async fn id(&self) -> ID {
+        ID(self.0.id.to_string())
+    }
+    async fn name(&self) -> &str {
+        &self.0.name
+    }
+    async fn slug(&self) -> &str {
+        &self.0.slug
+    }
+    async fn description(&self) -> Option<&str> {
+        self.0.description.as_deref()
+    }
+    async fn research_area(&self) -> Option<&str> {
+        self.0.research_area.as_deref()
+    }
+    async fn methodology(&self) -> Option<&str> {
+        self.0.methodology.as_deref()
+    }
+    async fn objectives(&self) -> Option<&str> {
+        self.0.objectives.as_deref()
+    }
+    async fn timeline(&self) -> Option<&str> {
+        self.0.timeline.as_deref()
+    }
+    async fn status(&self) -> GqlProjectStatus {
+        self.0.status.into()
+    }
+    async fn is_public(&self) -> bool {
+        self.0.is_public
+    }
+    async fn allow_public_view(&self) -> bool {
+        self.0.allow_public_view
+    }
+    async fn tags(&self) -> &[String] {
+        &self.0.tags
+    }
+    async fn references(&self) -> &[String] {
+        &self.0.references
+    }
+    async fn created_at(&self) -> DateTime<Utc> {
+        self.0.created_at
+    }
+    async fn updated_at(&self) -> DateTime<Utc> {
+        self.0.updated_at
+    }
+    async fn created_by(&self, ctx: &Context<'_>) -> ApiResult<Option<User>> {
+        let Some(id) = self.0.created_by else {
+            return Ok(None);
+        };
+        Ok(ctx
+            .data_unchecked::<DataLoader<UserLoader>>()
+            .load_one(id)
+            .await?
+            .map(User::new))
+    }
+    /// The caller's role in the project; null when not a member.
+    async fn my_role(&self, ctx: &Context<'_>) -> ApiResult<Option<GqlRole>> {
+        Ok(self.my_role_value(ctx).await?.map(Into::into))
+    }
+    /// What the caller may do in the project.
+    async fn permissions(&self, ctx: &Context<'_>) -> ApiResult<GqlPermissions> {
+        Ok(self.access(ctx).await?.permissions.into())
+    }
+    async fn member_count(&self, ctx: &Context<'_>) -> ApiResult<u64> {
+        Ok(ctx
+            .data_unchecked::<DataLoader<MemberCountLoader>>()
+            .load_one(self.0.id)
+            .await?
+            .unwrap_or(0))
+    }
+    /// Active members, oldest first.
+    #[graphql(complexity = "pagination::complexity(child_complexity, first)")]
+    async fn members(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> ApiResult<Conn<ProjectMembership>> {
+        let page = pagination::page_request(first, after.as_deref())?;
+        let members = state(ctx).store.members(self.0.id, page).await?;
+        Ok(pagination::connection(members, page, ProjectMembership))
+    }
+}

@@ -1,0 +1,68 @@
+//! Nishan's API: the GraphQL schema over axum, its configuration and the server binary's
+//! commands. Resolvers are thin: they parse input, call a domain service and map the result.
+
+pub mod auth;
+pub mod config;
+pub mod error;
+pub mod graphql;
+pub mod server;
+pub mod state;
+pub mod throttle;
+
+use std::sync::Arc;
+
+use anyhow::Context as _;
+use nishan_infrastructure::Store;
+use nishan_infrastructure::db::{self, DbConfig};
+use nishan_infrastructure::password::Argon2Hasher;
+use nishan_infrastructure::tokens::RandomTokens;
+
+use crate::config::Settings;
+use crate::state::AppState;
+use crate::throttle::LoginThrottle;
+
+/// Opens the database (creating the embedded SQLite file's directory when needed).
+pub async fn connect(settings: &Settings) -> anyhow::Result<sea_orm_conn::DatabaseConnection> {
+    let url = settings.database_url();
+    if let Some(path) = url.strip_prefix("sqlite://") {
+        let path = path.split('?').next().unwrap_or(path);
+        if let Some(dir) = std::path::Path::new(path)
+            .parent()
+            .filter(|d| !d.as_os_str().is_empty())
+        {
+            std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+        }
+    }
+    let config = DbConfig {
+        url,
+        max_connections: settings.db_max_connections,
+        busy_timeout: std::time::Duration::from_secs(10),
+    };
+    db::connect(&config)
+        .await
+        .context("connecting to the database")
+}
+
+/// Connects, applies pending migrations and builds the shared state.
+pub async fn bootstrap(settings: Settings) -> anyhow::Result<AppState> {
+    let conn = connect(&settings).await?;
+    db::migrate_up(&conn).await.context("applying migrations")?;
+    let hasher = Argon2Hasher::new().map_err(|e| anyhow::anyhow!("{e}"))?;
+    let login_throttle = LoginThrottle::new(
+        settings.login_max_failures,
+        settings.login_max_failures_per_ip,
+        settings.login_cooldown_secs,
+    );
+    Ok(AppState {
+        store: Store::new(conn),
+        hasher,
+        tokens: RandomTokens,
+        settings: Arc::new(settings),
+        login_throttle: Arc::new(login_throttle),
+    })
+}
+
+/// The database connection type, re-exported for the binary and tests.
+pub mod sea_orm_conn {
+    pub use nishan_infrastructure::db::DatabaseConnection;
+}

@@ -1,0 +1,38 @@
+//! What every request shares: the store, the hasher, the token issuer, the settings and the
+//! login throttle.
+
+use std::sync::Arc;
+
+use chrono::Duration;
+use nishan_domain::service::accounts::Accounts;
+use nishan_domain::service::projects::Projects;
+use nishan_infrastructure::Store;
+use nishan_infrastructure::password::Argon2Hasher;
+use nishan_infrastructure::tokens::RandomTokens;
+
+use crate::config::Settings;
+use crate::throttle::LoginThrottle;
+
+#[derive(Clone)]
+pub struct AppState {
+    pub store: Store,
+    pub hasher: Argon2Hasher,
+    pub tokens: RandomTokens,
+    pub settings: Arc<Settings>,
+    pub login_throttle: Arc<LoginThrottle>,
+}
+
+impl AppState {
+    pub fn accounts(&self) -> Accounts<'_, Store, Argon2Hasher, RandomTokens> {
+        Accounts {
+            store: &self.store,
+            hasher: &self.hasher,
+            tokens: &self.tokens,
+            session_ttl: Duration::days(self.settings.session_ttl_days),
+        }
+    }
+
+    pub fn projects(&self) -> Projects<'_, Store> {
+        Projects { store: &self.store }
+    }
+}

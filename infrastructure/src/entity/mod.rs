@@ -1,0 +1,10 @@
+//! The SeaORM models of the database tables, private to the infrastructure
+//! crate: they mirror the schema made by `nishan-migration` column for column,
+//! and never leave this crate (repositories map them to domain types).
+
+pub(crate) mod audit_log;
+pub(crate) mod project;
+pub(crate) mod project_membership;
+pub(crate) mod user;
+pub(crate) mod user_profile;
+pub(crate) mod user_session;

@@ -1,0 +1,10 @@
+//! Nishan's infrastructure: SeaORM repositories implementing the domain ports on SQLite and
+//! PostgreSQL, password hashing, and session tokens.
+
+pub mod db;
+mod entity;
+pub mod password;
+mod repo;
+pub mod tokens;
+
+pub use repo::Store;

@@ -1,0 +1,59 @@
+//! The SeaORM store: one `Store` implements every repository port. Each mutating method runs
+//! in one write transaction that also inserts the audit row, so a change and its audit entry
+//! commit together or not at all.
+
+mod audit;
+mod convert;
+mod projects;
+mod sessions;
+mod users;
+
+use nishan_domain::DomainError;
+use sea_orm::{
+    DatabaseConnection, DatabaseTransaction, DbBackend, DbErr, SqlErr, SqliteTransactionMode,
+    TransactionOptions, TransactionTrait,
+};
+
+#[derive(Clone)]
+pub struct Store {
+    db: DatabaseConnection,
+}
+
+impl Store {
+    pub fn new(db: DatabaseConnection) -> Self {
+        Self { db }
+    }
+
+    pub fn connection(&self) -> &DatabaseConnection {
+        &self.db
+    }
+
+    fn is_postgres(&self) -> bool {
+        self.db.get_database_backend() == DbBackend::Postgres
+    }
+
+    /// A write transaction. On SQLite it takes the write lock at BEGIN (IMMEDIATE), so two
+    /// writers queue on the busy timeout instead of failing with "database is locked" when
+    /// a read lock would need upgrading.
+    async fn write(&self) -> Result<DatabaseTransaction, DomainError> {
+        let options = TransactionOptions {
+            sqlite_transaction_mode: (!self.is_postgres())
+                .then_some(SqliteTransactionMode::Immediate),
+            ..Default::default()
+        };
+        self.db.begin_with_options(options).await.map_err(internal)
+    }
+}
+
+/// A database fault: internal, with the cause kept for the log.
+pub(crate) fn internal(e: DbErr) -> DomainError {
+    DomainError::internal(e)
+}
+
+/// Maps a unique-constraint violation to `Conflict(message)`, anything else to internal.
+pub(crate) fn conflict_or_internal(e: DbErr, message: &str) -> DomainError {
+    match e.sql_err() {
+        Some(SqlErr::UniqueConstraintViolation(_)) => DomainError::conflict(message),
+        _ => internal(e),
+    }
+}

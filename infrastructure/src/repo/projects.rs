@@ -1,0 +1,418 @@
+//! Projects and memberships.
+
+use std::collections::HashMap;
+
+use chrono::Utc;
+use nishan_domain::audit::AuditEntry;
+use nishan_domain::ids::{MembershipId, ProjectId, UserId};
+use nishan_domain::membership::{
+    ChangeRequester, Membership, MembershipChange, Role, authorize_membership_change,
+};
+use nishan_domain::policy::Actor;
+use nishan_domain::ports::{Page, PageRequest, ProjectRepository};
+use nishan_domain::project::{Project, ProjectFields, Slug};
+use nishan_domain::{DomainError, DomainResult};
+use sea_orm::ActiveValue::Set;
+use sea_orm::sea_query::Query;
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, Condition, DatabaseTransaction, EntityTrait, IntoActiveModel,
+    ModelTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, SqlErr, TransactionTrait,
+};
+use serde_json::json;
+use uuid::Uuid;
+
+use super::{Store, audit, convert, internal};
+use crate::entity::{project, project_membership, user};
+
+/// How often a slug clash with a concurrent creation is retried before giving up.
+const SLUG_ATTEMPTS: usize = 5;
+
+impl Store {
+    async fn insert_project(
+        &self,
+        project: &Project,
+        owner: &Membership,
+        audit_entry: &AuditEntry,
+    ) -> Result<Project, sea_orm::DbErr> {
+        let txn = self.db.begin().await?;
+        let base = Slug::from_name(&project.name);
+        let taken: Vec<String> = project::Entity::find()
+            .select_only()
+            .column(project::Column::Slug)
+            .filter(
+                Condition::any()
+                    .add(project::Column::Slug.eq(base.as_str()))
+                    .add(project::Column::Slug.starts_with(format!("{}-", base.as_str()))),
+            )
+            .into_tuple()
+            .all(&txn)
+            .await?;
+        let slug = base.unique_among(&taken);
+        let row = project::ActiveModel {
+            id: Set(project.id.0),
+            name: Set(project.name.clone()),
+            slug: Set(slug.as_str().to_owned()),
+            description: Set(project.description.clone()),
+            research_area: Set(project.research_area.clone()),
+            methodology: Set(project.methodology.clone()),
+            objectives: Set(project.objectives.clone()),
+            timeline: Set(project.timeline.clone()),
+            status: Set(project.status.as_str().to_owned()),
+            is_public: Set(project.is_public),
+            allow_public_view: Set(project.allow_public_view),
+            tags: Set(json!(project.tags)),
+            references: Set(json!(project.references)),
+            created_by: Set(project.created_by.map(|u| u.0)),
+            updated_by: Set(project.updated_by.map(|u| u.0)),
+            created_at: Set(project.created_at),
+            updated_at: Set(project.updated_at),
+        };
+        let model = row.insert(&txn).await?;
+        convert::membership_row(owner).insert(&txn).await?;
+        let mut entry = audit_entry.clone();
+        entry.changes["slug"] = json!(model.slug);
+        audit::insert(&txn, entry)
+            .await
+            .map_err(|e| sea_orm::DbErr::Custom(e.to_string()))?;
+        txn.commit().await?;
+        convert::project(model).map_err(|e| sea_orm::DbErr::Custom(e.to_string()))
+    }
+}
+
+/// Active memberships of a project, locked for the rest of the transaction on PostgreSQL so
+/// that two concurrent demotions cannot both see a second owner.
+async fn active_memberships(
+    txn: &DatabaseTransaction,
+    project: ProjectId,
+    lock: bool,
+) -> DomainResult<Vec<project_membership::Model>> {
+    let mut q = project_membership::Entity::find()
+        .filter(project_membership::Column::ProjectId.eq(project.0))
+        .filter(project_membership::Column::IsActive.eq(true));
+    if lock {
+        q = q.lock_exclusive();
+    }
+    q.all(txn).await.map_err(internal)
+}
+
+impl ProjectRepository for Store {
+    async fn create_project(
+        &self,
+        project: Project,
+        owner: Membership,
+        audit_entry: AuditEntry,
+    ) -> DomainResult<Project> {
+        let mut last = None;
+        for _ in 0..SLUG_ATTEMPTS {
+            match self.insert_project(&project, &owner, &audit_entry).await {
+                Ok(p) => return Ok(p),
+                // Another creation took the same slug between our read and our insert.
+                Err(e) if matches!(e.sql_err(), Some(SqlErr::UniqueConstraintViolation(_))) => {
+                    last = Some(e)
+                }
+                Err(e) => return Err(internal(e)),
+            }
+        }
+        Err(internal(last.expect("at least one attempt was made")))
+    }
+
+    async fn project_by_id(&self, id: ProjectId) -> DomainResult<Option<Project>> {
+        project::Entity::find_by_id(id.0)
+            .one(self.connection())
+            .await
+            .map_err(internal)?
+            .map(convert::project)
+            .transpose()
+    }
+
+    async fn project_by_slug(&self, slug: &str) -> DomainResult<Option<Project>> {
+        project::Entity::find()
+            .filter(project::Column::Slug.eq(slug))
+            .one(self.connection())
+            .await
+            .map_err(internal)?
+            .map(convert::project)
+            .transpose()
+    }
+
+    async fn projects_by_ids(&self, ids: &[ProjectId]) -> DomainResult<Vec<Project>> {
+        let ids: Vec<Uuid> = ids.iter().map(|i| i.0).collect();
+        project::Entity::find()
+            .filter(project::Column::Id.is_in(ids))
+            .all(self.connection())
+            .await
+            .map_err(internal)?
+            .into_iter()
+            .map(convert::project)
+            .collect()
+    }
+
+    async fn visible_projects(
+        &self,
+        actor: Option<Actor>,
+        page: PageRequest,
+    ) -> DomainResult<Page<Project>> {
+        let mut q = project::Entity::find();
+        match actor {
+            Some(a) if a.is_admin => {}
+            Some(a) => {
+                let mine = Query::select()
+                    .column(project_membership::Column::ProjectId)
+                    .from(project_membership::Entity)
+                    .and_where(project_membership::Column::UserId.eq(a.user_id.0))
+                    .and_where(project_membership::Column::IsActive.eq(true))
+                    .to_owned();
+                q = q.filter(
+                    Condition::any()
+                        .add(project::Column::IsPublic.eq(true))
+                        .add(project::Column::Id.in_subquery(mine)),
+                );
+            }
+            None => {
+                q = q
+                    .filter(project::Column::IsPublic.eq(true))
+                    .filter(project::Column::AllowPublicView.eq(true));
+            }
+        }
+        let total = q.clone().count(self.connection()).await.map_err(internal)?;
+        let rows = q
+            .order_by_desc(project::Column::CreatedAt)
+            .order_by_desc(project::Column::Id)
+            .offset(page.offset)
+            .limit(page.limit)
+            .all(self.connection())
+            .await
+            .map_err(internal)?;
+        let items = rows
+            .into_iter()
+            .map(convert::project)
+            .collect::<DomainResult<_>>()?;
+        Ok(Page { items, total })
+    }
+
+    async fn update_project(
+        &self,
+        id: ProjectId,
+        f: ProjectFields,
+        by: UserId,
+        audit_entry: AuditEntry,
+    ) -> DomainResult<Project> {
+        let txn = self.write().await?;
+        let row = project::Entity::find_by_id(id.0)
+            .one(&txn)
+            .await
+            .map_err(internal)?
+            .ok_or(DomainError::NotFound {
+                resource: "project",
+            })?;
+        let mut p = row.into_active_model();
+        if let Some(v) = f.name {
+            p.name = Set(v);
+        }
+        macro_rules! apply {
+            ($($field:ident),*) => {$( if let Some(v) = f.$field { p.$field = Set(v); } )*};
+        }
+        apply!(
+            description,
+            research_area,
+            methodology,
+            objectives,
+            timeline,
+            is_public,
+            allow_public_view
+        );
+        if let Some(v) = f.status {
+            p.status = Set(v.as_str().to_owned());
+        }
+        if let Some(v) = f.tags {
+            p.tags = Set(json!(v));
+        }
+        if let Some(v) = f.references {
+            p.references = Set(json!(v));
+        }
+        p.updated_by = Set(Some(by.0));
+        p.updated_at = Set(Utc::now());
+        let model = p.update(&txn).await.map_err(internal)?;
+        audit::insert(&txn, audit_entry).await?;
+        txn.commit().await.map_err(internal)?;
+        convert::project(model)
+    }
+
+    async fn delete_project(&self, id: ProjectId, audit_entry: AuditEntry) -> DomainResult<()> {
+        let txn = self.write().await?;
+        let row = project::Entity::find_by_id(id.0)
+            .one(&txn)
+            .await
+            .map_err(internal)?
+            .ok_or(DomainError::NotFound {
+                resource: "project",
+            })?;
+        row.delete(&txn).await.map_err(internal)?;
+        audit::insert(&txn, audit_entry).await?;
+        txn.commit().await.map_err(internal)
+    }
+
+    async fn roles_of(
+        &self,
+        user: UserId,
+        projects: &[ProjectId],
+    ) -> DomainResult<HashMap<ProjectId, Role>> {
+        let ids: Vec<Uuid> = projects.iter().map(|p| p.0).collect();
+        let rows: Vec<(Uuid, String)> = project_membership::Entity::find()
+            .select_only()
+            .column(project_membership::Column::ProjectId)
+            .column(project_membership::Column::Role)
+            .filter(project_membership::Column::UserId.eq(user.0))
+            .filter(project_membership::Column::ProjectId.is_in(ids))
+            .filter(project_membership::Column::IsActive.eq(true))
+            .into_tuple()
+            .all(self.connection())
+            .await
+            .map_err(internal)?;
+        rows.into_iter()
+            .map(|(p, r)| Ok((ProjectId(p), Role::parse(&r)?)))
+            .collect()
+    }
+
+    async fn members(
+        &self,
+        project: ProjectId,
+        page: PageRequest,
+    ) -> DomainResult<Page<Membership>> {
+        let q = project_membership::Entity::find()
+            .filter(project_membership::Column::ProjectId.eq(project.0))
+            .filter(project_membership::Column::IsActive.eq(true));
+        let total = q.clone().count(self.connection()).await.map_err(internal)?;
+        let rows = q
+            .order_by_asc(project_membership::Column::JoinedAt)
+            .order_by_asc(project_membership::Column::Id)
+            .offset(page.offset)
+            .limit(page.limit)
+            .all(self.connection())
+            .await
+            .map_err(internal)?;
+        let items = rows
+            .into_iter()
+            .map(convert::membership)
+            .collect::<DomainResult<_>>()?;
+        Ok(Page { items, total })
+    }
+
+    async fn member_counts(&self, projects: &[ProjectId]) -> DomainResult<HashMap<ProjectId, u64>> {
+        let ids: Vec<Uuid> = projects.iter().map(|p| p.0).collect();
+        let rows: Vec<(Uuid, i64)> = project_membership::Entity::find()
+            .select_only()
+            .column(project_membership::Column::ProjectId)
+            .column_as(project_membership::Column::Id.count(), "count")
+            .filter(project_membership::Column::ProjectId.is_in(ids))
+            .filter(project_membership::Column::IsActive.eq(true))
+            .group_by(project_membership::Column::ProjectId)
+            .into_tuple()
+            .all(self.connection())
+            .await
+            .map_err(internal)?;
+        Ok(rows
+            .into_iter()
+            .map(|(p, c)| (ProjectId(p), c as u64))
+            .collect())
+    }
+
+    async fn change_membership(
+        &self,
+        project: ProjectId,
+        actor: Actor,
+        target: UserId,
+        change: MembershipChange,
+        audit_entry: AuditEntry,
+    ) -> DomainResult<Option<Membership>> {
+        let txn = self.write().await?;
+        let members = active_memberships(&txn, project, self.is_postgres()).await?;
+        let role_of = |u: UserId| -> DomainResult<Option<Role>> {
+            members
+                .iter()
+                .find(|m| m.user_id == u.0)
+                .map(|m| Role::parse(&m.role))
+                .transpose()
+        };
+        let requester = ChangeRequester {
+            user_id: actor.user_id,
+            is_global_admin: actor.is_admin,
+            role: role_of(actor.user_id)?,
+        };
+        let target_role = role_of(target)?;
+        let owners = members
+            .iter()
+            .filter(|m| m.role == Role::Owner.as_str())
+            .count();
+        if matches!(change, MembershipChange::Add(_))
+            && user::Entity::find_by_id(target.0)
+                .one(&txn)
+                .await
+                .map_err(internal)?
+                .is_none()
+        {
+            return Err(DomainError::NotFound { resource: "user" });
+        }
+        authorize_membership_change(requester, target, target_role, change, owners)?;
+        let now = Utc::now();
+        let existing = project_membership::Entity::find()
+            .filter(project_membership::Column::ProjectId.eq(project.0))
+            .filter(project_membership::Column::UserId.eq(target.0))
+            .one(&txn)
+            .await
+            .map_err(internal)?;
+        let result = match change {
+            MembershipChange::Add(role) => {
+                // An inactive membership row is replaced by the new one.
+                if let Some(old) = existing {
+                    old.delete(&txn).await.map_err(internal)?;
+                }
+                let m = Membership {
+                    id: MembershipId::new(),
+                    project_id: project,
+                    user_id: target,
+                    role,
+                    joined_at: now,
+                    is_active: true,
+                    notes: None,
+                    invited_by: Some(actor.user_id),
+                    updated_at: now,
+                };
+                Some(convert::membership(
+                    convert::membership_row(&m)
+                        .insert(&txn)
+                        .await
+                        .map_err(internal)?,
+                )?)
+            }
+            MembershipChange::SetRole(role) => {
+                let old = existing.ok_or(DomainError::NotFound {
+                    resource: "membership",
+                })?;
+                let mut m = convert::membership(old)?;
+                m.role = role;
+                m.updated_at = now;
+                Some(convert::membership(
+                    convert::membership_row(&m)
+                        .reset_all()
+                        .update(&txn)
+                        .await
+                        .map_err(internal)?,
+                )?)
+            }
+            MembershipChange::Remove => {
+                existing
+                    .ok_or(DomainError::NotFound {
+                        resource: "membership",
+                    })?
+                    .delete(&txn)
+                    .await
+                    .map_err(internal)?;
+                None
+            }
+        };
+        audit::insert(&txn, audit_entry).await?;
+        txn.commit().await.map_err(internal)?;
+        Ok(result)
+    }
+}

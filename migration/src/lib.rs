@@ -1,0 +1,70 @@
+//! Database schema migrations of Nishan.
+//!
+//! The migrations use the portable SeaQuery schema builder only, so the same
+//! migration runs on SQLite and on PostgreSQL. Foreign keys are declared inline
+//! in `CREATE TABLE` (SQLite cannot add constraints to an existing table) and
+//! every index is a separate, explicitly named `CREATE INDEX` statement.
+//!
+//! The server binary applies them with [`Migrator`]:
+//!
+//! ```no_run
+//! # async fn run(db: &sea_orm_migration::sea_orm::DatabaseConnection) -> Result<(), sea_orm_migration::DbErr> {
+//! use nishan_migration::{Migrator, MigratorTrait};
+//! Migrator::up(db, None).await
+//! # }
+//! ```
+
+pub use sea_orm_migration;
+pub use sea_orm_migration::MigratorTrait;
+
+use sea_orm_migration::prelude::{Index, IndexCreateStatement, IntoIden, IntoIndexColumn};
+use sea_orm_migration::{MigrationTrait, async_trait};
+
+mod m20261123_000001_create_accounts;
+mod m20261123_000002_create_projects;
+mod m20261123_000003_create_audit_logs;
+
+/// Every migration of the Nishan schema, in order.
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![
+            Box::new(m20261123_000001_create_accounts::Migration),
+            Box::new(m20261123_000002_create_projects::Migration),
+            Box::new(m20261123_000003_create_audit_logs::Migration),
+        ]
+    }
+}
+
+/// A named `CREATE INDEX` statement (without `IF NOT EXISTS`: in an up
+/// migration an existing index is an error worth seeing).
+fn index<T, C>(name: &str, table: T, cols: impl IntoIterator<Item = C>) -> IndexCreateStatement
+where
+    T: IntoIden,
+    C: IntoIndexColumn,
+{
+    let mut stmt = Index::create();
+    stmt.name(name).table(table);
+    for col in cols {
+        stmt.col(col);
+    }
+    stmt
+}
+
+/// A named `CREATE UNIQUE INDEX` statement (how unique constraints are made:
+/// SQLite cannot add a constraint to an existing table).
+fn unique_index<T, C>(
+    name: &str,
+    table: T,
+    cols: impl IntoIterator<Item = C>,
+) -> IndexCreateStatement
+where
+    T: IntoIden,
+    C: IntoIndexColumn,
+{
+    let mut stmt = index(name, table, cols);
+    stmt.unique();
+    stmt
+}

@@ -1,0 +1,216 @@
+//! Every migration applies, rolls back completely and applies again, on
+//! SQLite (always) and on PostgreSQL (when `NISHAN_TEST_POSTGRES_URL` names a
+//! server on which a scratch database may be created).
+
+use std::collections::hash_map::RandomState;
+use std::hash::{BuildHasher, Hasher};
+
+use nishan_migration::{Migrator, MigratorTrait};
+use sea_orm_migration::SchemaManager;
+use sea_orm_migration::sea_orm::{ConnectionTrait, Database, DatabaseConnection};
+
+const TABLES: [&str; 6] = [
+    "users",
+    "user_profiles",
+    "user_sessions",
+    "projects",
+    "project_memberships",
+    "audit_logs",
+];
+
+/// (table, index) pairs every fully migrated database must have.
+const INDEXES: &[(&str, &str)] = &[
+    ("users", "uq_users_username"),
+    ("users", "uq_users_email"),
+    ("users", "idx_users_created_at"),
+    ("users", "idx_users_is_active"),
+    ("user_profiles", "uq_user_profiles_user_id"),
+    ("user_sessions", "uq_user_sessions_token_hash"),
+    ("user_sessions", "idx_user_sessions_user_id"),
+    ("user_sessions", "idx_user_sessions_expires_at"),
+    ("projects", "uq_projects_slug"),
+    ("projects", "idx_projects_status"),
+    ("projects", "idx_projects_is_public"),
+    ("projects", "idx_projects_created_at"),
+    ("projects", "idx_projects_created_by"),
+    ("project_memberships", "uq_project_memberships_project_user"),
+    ("project_memberships", "idx_project_memberships_user_id"),
+    ("project_memberships", "idx_project_memberships_role"),
+    ("project_memberships", "idx_project_memberships_is_active"),
+    ("project_memberships", "idx_project_memberships_joined_at"),
+    ("audit_logs", "idx_audit_logs_timestamp"),
+    ("audit_logs", "idx_audit_logs_user_id"),
+    ("audit_logs", "idx_audit_logs_action"),
+    ("audit_logs", "idx_audit_logs_resource_type"),
+    ("audit_logs", "idx_audit_logs_project_id"),
+];
+
+type TestResult = Result<(), String>;
+
+fn err(context: &str) -> impl FnOnce(sea_orm_migration::DbErr) -> String + '_ {
+    move |e| format!("{context}: {e}")
+}
+
+async fn check_migrated(db: &DatabaseConnection, stage: &str) -> TestResult {
+    let manager = SchemaManager::new(db);
+    for table in TABLES {
+        if !manager.has_table(table).await.map_err(err(table))? {
+            return Err(format!("{stage}: table {table} is missing"));
+        }
+    }
+    for (table, index) in INDEXES {
+        if !manager.has_index(table, index).await.map_err(err(index))? {
+            return Err(format!("{stage}: index {index} on {table} is missing"));
+        }
+    }
+    let pending = Migrator::get_pending_migrations(db)
+        .await
+        .map_err(err("pending migrations"))?;
+    if !pending.is_empty() {
+        let names: Vec<_> = pending.iter().map(|m| m.name().to_owned()).collect();
+        return Err(format!("{stage}: migrations still pending: {names:?}"));
+    }
+    Ok(())
+}
+
+async fn check_rolled_back(db: &DatabaseConnection, stage: &str) -> TestResult {
+    let manager = SchemaManager::new(db);
+    for table in TABLES {
+        if manager.has_table(table).await.map_err(err(table))? {
+            return Err(format!("{stage}: table {table} still exists"));
+        }
+    }
+    let applied = Migrator::get_applied_migrations(db)
+        .await
+        .map_err(err("applied migrations"))?;
+    if !applied.is_empty() {
+        let names: Vec<_> = applied.iter().map(|m| m.name().to_owned()).collect();
+        return Err(format!("{stage}: migrations still applied: {names:?}"));
+    }
+    Ok(())
+}
+
+async fn up_down_up(db: &DatabaseConnection) -> TestResult {
+    Migrator::up(db, None).await.map_err(err("first up"))?;
+    check_migrated(db, "after first up").await?;
+
+    Migrator::down(db, None).await.map_err(err("down"))?;
+    check_rolled_back(db, "after down").await?;
+
+    Migrator::up(db, None).await.map_err(err("second up"))?;
+    check_migrated(db, "after second up").await?;
+    Ok(())
+}
+
+#[tokio::test]
+async fn up_down_up_sqlite() {
+    let db = Database::connect("sqlite::memory:")
+        .await
+        .expect("open in-memory SQLite");
+    if let Err(e) = up_down_up(&db).await {
+        panic!("SQLite: {e}");
+    }
+    db.close().await.expect("close SQLite");
+}
+
+/// `CI` counts as set unless it is empty, `0` or `false`.
+fn in_ci() -> bool {
+    std::env::var("CI").is_ok_and(|v| !matches!(v.trim(), "" | "0" | "false"))
+}
+
+/// `url` with its database name (the path) replaced by `name`; the query
+/// string, if any, is kept.
+fn with_database(url: &str, name: &str) -> String {
+    let (base, query) = match url.find('?') {
+        Some(i) => url.split_at(i),
+        None => (url, ""),
+    };
+    let authority_start = base.find("://").map_or(0, |i| i + 3);
+    let path_start = base[authority_start..]
+        .find('/')
+        .map_or(base.len(), |i| authority_start + i);
+    format!("{}/{name}{query}", &base[..path_start])
+}
+
+fn scratch_database_name() -> String {
+    let mut hasher = RandomState::new().build_hasher();
+    hasher.write_u32(std::process::id());
+    format!("nishan_mig_{:016x}", hasher.finish())
+}
+
+#[tokio::test]
+async fn up_down_up_postgres() {
+    let admin_url = match std::env::var("NISHAN_TEST_POSTGRES_URL") {
+        Ok(url) if !url.trim().is_empty() => url,
+        _ => {
+            assert!(
+                !in_ci(),
+                "CI is set but NISHAN_TEST_POSTGRES_URL is not: the PostgreSQL half of \
+                 up_down_up must run in CI (set it to an admin URL, e.g. \
+                 postgres://postgres@127.0.0.1:5432/postgres)"
+            );
+            eprintln!(
+                "up_down_up_postgres: NISHAN_TEST_POSTGRES_URL is not set, so the \
+                 PostgreSQL half of the migration test was NOT run"
+            );
+            return;
+        }
+    };
+
+    let admin = Database::connect(admin_url.as_str())
+        .await
+        .expect("connect to NISHAN_TEST_POSTGRES_URL");
+    let name = scratch_database_name();
+    admin
+        .execute_unprepared(&format!("CREATE DATABASE \"{name}\""))
+        .await
+        .unwrap_or_else(|e| panic!("create database {name}: {e}"));
+
+    // Run the test without panicking so that the database is dropped whatever
+    // the outcome.
+    let outcome = async {
+        let db = Database::connect(with_database(&admin_url, &name).as_str())
+            .await
+            .map_err(err("connect to the scratch database"))?;
+        let result = up_down_up(&db).await;
+        db.close()
+            .await
+            .map_err(err("close the scratch database"))?;
+        result
+    }
+    .await;
+
+    // WITH (FORCE) (PostgreSQL 13+) also ends stray connections; fall back to
+    // a plain drop on older servers.
+    let dropped = match admin
+        .execute_unprepared(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
+        .await
+    {
+        Ok(_) => Ok(()),
+        Err(_) => admin
+            .execute_unprepared(&format!("DROP DATABASE IF EXISTS \"{name}\""))
+            .await
+            .map(drop),
+    };
+    admin.close().await.ok();
+
+    if let Err(e) = outcome {
+        panic!("PostgreSQL ({name}): {e}");
+    }
+    if let Err(e) = dropped {
+        panic!("drop scratch database {name}: {e}");
+    }
+}
+
+#[test]
+fn with_database_replaces_only_the_path() {
+    assert_eq!(
+        with_database("postgres://u:p@h:5432/postgres", "x"),
+        "postgres://u:p@h:5432/x"
+    );
+    assert_eq!(
+        with_database("postgres://u@h:5432/postgres?sslmode=disable", "x"),
+        "postgres://u@h:5432/x?sslmode=disable"
+    );
+    assert_eq!(with_database("postgres://h", "x"), "postgres://h/x");
+}

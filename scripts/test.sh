@@ -1,0 +1,62 @@
+#!/usr/bin/env bash
+# The one command that runs every test of the project:
+#
+#   scripts/test.sh [EXTRA CARGO TEST ARGS...]
+#
+# 1. PostgreSQL: if NISHAN_TEST_POSTGRES_URL is unset or empty, a throwaway
+#    cluster is started with scripts/pg.sh and stopped again on exit, whatever
+#    the outcome. If it is set, that server is used as is.
+# 2. cargo test --workspace --all-targets "$@"
+# 3. Node tests, only if tests/node/package.json exists
+#    (npm ci first when tests/node/node_modules is missing).
+#
+# Both test phases always run, so one run reports every failure; the script
+# exits with the first failing status (0 when everything passed).
+set -euo pipefail
+
+# Work from the repository root whatever the caller's cwd.
+cd "$(dirname -- "${BASH_SOURCE[0]}")/.."
+
+phase() { printf '\n==> %s\n' "$*" >&2; }
+
+if [[ -z ${NISHAN_TEST_POSTGRES_URL:-} ]]; then
+    phase "starting a throwaway PostgreSQL cluster (scripts/pg.sh)"
+    # Under /tmp rather than $TMPDIR: as root the server runs as the postgres
+    # user, which must be able to traverse every parent directory, and the
+    # unix socket path must stay short. mktemp's 0700 dir is fine: pg.sh
+    # hands it to the postgres user.
+    pg_dir=$(mktemp -d /tmp/nishan-pg.XXXXXX)
+    # Trap before starting, so a half-started cluster is cleaned up too.
+    # The EXIT trap keeps the script's exit status; INT/TERM are turned into
+    # exits so that the EXIT trap also runs on Ctrl-C or kill.
+    trap 'scripts/pg.sh stop "$pg_dir" || true' EXIT
+    trap 'exit 130' INT
+    trap 'exit 143' TERM
+    NISHAN_TEST_POSTGRES_URL=$(scripts/pg.sh start "$pg_dir")
+    export NISHAN_TEST_POSTGRES_URL
+else
+    phase "using PostgreSQL from NISHAN_TEST_POSTGRES_URL"
+fi
+
+status=0
+
+phase "cargo test --workspace --all-targets${*:+ $*}"
+cargo test --workspace --all-targets "$@" || status=$?
+
+if [[ -f tests/node/package.json ]]; then
+    node_status=0
+    if [[ ! -d tests/node/node_modules ]]; then
+        phase "npm ci (tests/node)"
+        npm --prefix tests/node ci --no-audit --no-fund || node_status=$?
+    fi
+    if [[ $node_status -eq 0 ]]; then
+        phase "npm test (tests/node)"
+        npm --prefix tests/node test || node_status=$?
+    fi
+    if [[ $status -eq 0 ]]; then status=$node_status; fi
+fi
+
+if [[ $status -ne 0 ]]; then
+    phase "FAILED (exit status $status)"
+fi
+exit "$status"
