@@ -1,4 +1,5 @@
 use async_graphql::{Context, ID, Object};
+use nishan_domain::DomainError;
 use nishan_domain::ids::ProjectId;
 use nishan_domain::service::projects::ProjectRef;
 
@@ -12,7 +13,8 @@ pub struct ProjectQuery;
 
 #[Object]
 impl ProjectQuery {
-    /// A project by id or slug; null when it does not exist or is not visible to the caller.
+    /// A project by id or slug. NOT_FOUND when it does not exist or the caller may not see it
+    /// (the two are indistinguishable, so a private project's existence does not leak).
     async fn project(
         &self,
         ctx: &Context<'_>,
@@ -25,11 +27,10 @@ impl ProjectQuery {
             _ => return Err(bad_input("id", "give exactly one of id and slug")),
         };
         let actor = request(ctx).viewer.optional()?;
-        Ok(state(ctx)
-            .projects()
-            .find(actor.as_ref(), by)
-            .await?
-            .map(|(p, _)| Project(p)))
+        match state(ctx).projects().find(actor.as_ref(), by).await? {
+            Some((project, _)) => Ok(Some(Project(project))),
+            None => Err(DomainError::NotFound { resource: "project" }.into()),
+        }
     }
 
     /// The projects the caller belongs to, plus public ones; newest first.
