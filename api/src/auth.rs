@@ -86,10 +86,10 @@ pub fn token_from_init(payload: &serde_json::Value) -> Option<String> {
         .get("Authorization")
         .or_else(|| payload.get("authorization"))
         .and_then(|v| v.as_str());
-    if let Some((scheme, token)) = auth.and_then(|a| a.split_once(' ')) {
-        if scheme.eq_ignore_ascii_case("bearer") {
-            return Some(token.to_owned());
-        }
+    if let Some((scheme, token)) = auth.and_then(|a| a.split_once(' '))
+        && scheme.eq_ignore_ascii_case("bearer")
+    {
+        return Some(token.to_owned());
     }
     payload
         .get("token")

@@ -216,34 +216,33 @@ impl UserPatch {
         text(&mut self.website, "website", 500)?;
         text(&mut self.orcid, "orcid", 19)?;
         text(&mut self.location, "location", 200)?;
-        if let Some(Some(orcid)) = &self.orcid {
-            if !is_orcid(orcid) {
-                return Err(DomainError::invalid(
-                    "orcid",
-                    "must look like 0000-0002-1825-0097",
-                ));
-            }
+        if let Some(Some(orcid)) = &self.orcid
+            && !is_orcid(orcid)
+        {
+            return Err(DomainError::invalid(
+                "orcid",
+                "must look like 0000-0002-1825-0097",
+            ));
         }
-        if let Some(p) = &self.preferences {
-            if !p.is_object() {
-                return Err(DomainError::invalid("preferences", "must be a JSON object"));
-            }
+        if let Some(p) = &self.preferences
+            && !p.is_object()
+        {
+            return Err(DomainError::invalid("preferences", "must be a JSON object"));
         }
         for (field, list) in [
             ("researchInterests", &self.research_interests),
             ("languages", &self.languages),
         ] {
-            if let Some(list) = list {
-                if list.len() > 50
+            if let Some(list) = list
+                && (list.len() > 50
                     || list
                         .iter()
-                        .any(|s| s.trim().is_empty() || s.chars().count() > 100)
-                {
-                    return Err(DomainError::invalid(
-                        field,
-                        "must hold at most 50 non-blank entries of at most 100 characters",
-                    ));
-                }
+                        .any(|s| s.trim().is_empty() || s.chars().count() > 100))
+            {
+                return Err(DomainError::invalid(
+                    field,
+                    "must hold at most 50 non-blank entries of at most 100 characters",
+                ));
             }
         }
         Ok(self)

@@ -37,18 +37,27 @@ macro_rules! on_both_databases {
 pub async fn fresh_database(db: Db) -> (String, Option<PathBuf>) {
     match db {
         Db::Sqlite => {
-            let dir = std::env::temp_dir().join(format!("nishan-test-{}", uuid::Uuid::new_v4().simple()));
+            let dir =
+                std::env::temp_dir().join(format!("nishan-test-{}", uuid::Uuid::new_v4().simple()));
             std::fs::create_dir_all(&dir).unwrap();
-            (format!("sqlite://{}?mode=rwc", dir.join("nishan.db").display()), Some(dir))
+            (
+                format!("sqlite://{}?mode=rwc", dir.join("nishan.db").display()),
+                Some(dir),
+            )
         }
         Db::Postgres => {
             let admin_url = std::env::var("NISHAN_TEST_POSTGRES_URL").ok().filter(|u| !u.is_empty()).expect(
                 "NISHAN_TEST_POSTGRES_URL is not set: run the tests with scripts/test.sh, which starts a PostgreSQL for them",
             );
             let name = format!("nishan_test_{}", uuid::Uuid::new_v4().simple());
-            let admin = Database::connect(&admin_url).await.expect("connecting to the test PostgreSQL server");
+            let admin = Database::connect(&admin_url)
+                .await
+                .expect("connecting to the test PostgreSQL server");
             admin
-                .execute_raw(Statement::from_string(admin.get_database_backend(), format!("CREATE DATABASE {name}")))
+                .execute_raw(Statement::from_string(
+                    admin.get_database_backend(),
+                    format!("CREATE DATABASE {name}"),
+                ))
                 .await
                 .unwrap();
             admin.close().await.unwrap();
@@ -94,14 +103,23 @@ impl TestApp {
         let (db_url, dir) = fresh_database(db).await;
         let mut settings = test_settings(&db_url);
         configure(&mut settings);
-        let state = nishan_api::bootstrap(settings).await.expect("server starts");
+        let state = nishan_api::bootstrap(settings)
+            .await
+            .expect("server starts");
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let app = nishan_api::server::router(state);
         let server = tokio::spawn(async move {
             nishan_api::server::serve(listener, app).await.unwrap();
         });
-        Self { addr, db_url, db, http: reqwest::Client::new(), server, dir }
+        Self {
+            addr,
+            db_url,
+            db,
+            http: reqwest::Client::new(),
+            server,
+            dir,
+        }
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -110,7 +128,10 @@ impl TestApp {
 
     /// Sends one GraphQL operation; returns the whole JSON response.
     pub async fn gql(&self, token: Option<&str>, query: &str, variables: Value) -> Value {
-        let mut req = self.http.post(self.url("/graphql")).json(&json!({"query": query, "variables": variables}));
+        let mut req = self
+            .http
+            .post(self.url("/graphql"))
+            .json(&json!({"query": query, "variables": variables}));
         if let Some(t) = token {
             req = req.bearer_auth(t);
         }
@@ -134,14 +155,26 @@ impl TestApp {
                 json!({"i": {"username": username, "email": format!("{username}@example.org"), "password": PASSWORD}}),
             )
             .await;
-        (data["register"]["token"].as_str().unwrap().to_owned(), data["register"]["user"]["id"].as_str().unwrap().to_owned())
+        (
+            data["register"]["token"].as_str().unwrap().to_owned(),
+            data["register"]["user"]["id"].as_str().unwrap().to_owned(),
+        )
     }
 
     /// Creates a project as `token`; returns its id.
     pub async fn create_project(&self, token: &str, name: &str, extra: Value) -> String {
         let mut input = json!({"name": name});
-        input.as_object_mut().unwrap().extend(extra.as_object().cloned().unwrap_or_default());
-        let data = self.ok(Some(token), "mutation($i: CreateProjectInput!) { createProject(input: $i) { id } }", json!({"i": input})).await;
+        input
+            .as_object_mut()
+            .unwrap()
+            .extend(extra.as_object().cloned().unwrap_or_default());
+        let data = self
+            .ok(
+                Some(token),
+                "mutation($i: CreateProjectInput!) { createProject(input: $i) { id } }",
+                json!({"i": input}),
+            )
+            .await;
         data["createProject"]["id"].as_str().unwrap().to_owned()
     }
 
@@ -154,7 +187,10 @@ impl TestApp {
     pub async fn count(&self, sql: &str) -> i64 {
         let db = self.database().await;
         let row = db
-            .query_one_raw(Statement::from_string(db.get_database_backend(), format!("SELECT COUNT(*) AS n FROM ({sql}) AS q")))
+            .query_one_raw(Statement::from_string(
+                db.get_database_backend(),
+                format!("SELECT COUNT(*) AS n FROM ({sql}) AS q"),
+            ))
             .await
             .unwrap()
             .unwrap();
@@ -166,7 +202,12 @@ impl TestApp {
     /// Runs a statement directly on the database.
     pub async fn execute(&self, sql: &str) {
         let db = self.database().await;
-        db.execute_raw(Statement::from_string(db.get_database_backend(), sql.to_owned())).await.unwrap();
+        db.execute_raw(Statement::from_string(
+            db.get_database_backend(),
+            sql.to_owned(),
+        ))
+        .await
+        .unwrap();
         db.close().await.unwrap();
     }
 }
@@ -175,5 +216,8 @@ pub const PASSWORD: &str = "marsiya-of-anis-1874";
 
 /// The `extensions.code` of the first error of a response (panics when there is none).
 pub fn error_code(resp: &Value) -> String {
-    resp["errors"][0]["extensions"]["code"].as_str().unwrap_or_else(|| panic!("expected an error with a code: {resp}")).to_owned()
+    resp["errors"][0]["extensions"]["code"]
+        .as_str()
+        .unwrap_or_else(|| panic!("expected an error with a code: {resp}"))
+        .to_owned()
 }

@@ -29,7 +29,10 @@ impl ProjectQuery {
         let actor = request(ctx).viewer.optional()?;
         match state(ctx).projects().find(actor.as_ref(), by).await? {
             Some((project, _)) => Ok(Some(Project(project))),
-            None => Err(DomainError::NotFound { resource: "project" }.into()),
+            None => Err(DomainError::NotFound {
+                resource: "project",
+            }
+            .into()),
         }
     }
 
