@@ -29,10 +29,7 @@ impl Viewer {
             return Ok(Self::Anonymous);
         };
         Ok(match state.accounts().authenticate(token).await? {
-            Some((session, user)) => Self::SignedIn {
-                user: Box::new(user),
-                session: session.id,
-            },
+            Some((session, user)) => Self::SignedIn { user: Box::new(user), session: session.id },
             None => Self::InvalidToken,
         })
     }
@@ -53,10 +50,7 @@ impl Viewer {
 
     pub fn actor(&self) -> Option<Actor> {
         match self {
-            Self::SignedIn { user, .. } => Some(Actor {
-                user_id: user.id,
-                is_admin: user.is_admin,
-            }),
+            Self::SignedIn { user, .. } => Some(Actor { user_id: user.id, is_admin: user.is_admin }),
             _ => None,
         }
     }
@@ -71,10 +65,7 @@ impl Viewer {
 
 /// The token of an `Authorization: Bearer <token>` header.
 pub fn bearer(headers: &HeaderMap) -> Option<&str> {
-    let value = headers
-        .get(axum::http::header::AUTHORIZATION)?
-        .to_str()
-        .ok()?;
+    let value = headers.get(axum::http::header::AUTHORIZATION)?.to_str().ok()?;
     let (scheme, token) = value.split_once(' ')?;
     scheme.eq_ignore_ascii_case("bearer").then_some(token)
 }
@@ -82,33 +73,19 @@ pub fn bearer(headers: &HeaderMap) -> Option<&str> {
 /// The token of a `connection_init` payload: `{"Authorization": "Bearer <token>"}` or
 /// `{"token": "<token>"}`.
 pub fn token_from_init(payload: &serde_json::Value) -> Option<String> {
-    let auth = payload
-        .get("Authorization")
-        .or_else(|| payload.get("authorization"))
-        .and_then(|v| v.as_str());
+    let auth = payload.get("Authorization").or_else(|| payload.get("authorization")).and_then(|v| v.as_str());
     if let Some((scheme, token)) = auth.and_then(|a| a.split_once(' '))
         && scheme.eq_ignore_ascii_case("bearer")
     {
         return Some(token.to_owned());
     }
-    payload
-        .get("token")
-        .and_then(|v| v.as_str())
-        .map(str::to_owned)
+    payload.get("token").and_then(|v| v.as_str()).map(str::to_owned)
 }
 
-pub fn request_meta(
-    headers: &HeaderMap,
-    peer: Option<std::net::SocketAddr>,
-    viewer: &Viewer,
-) -> RequestMeta {
+pub fn request_meta(headers: &HeaderMap, peer: Option<std::net::SocketAddr>, viewer: &Viewer) -> RequestMeta {
     let user_agent = headers
         .get(axum::http::header::USER_AGENT)
         .and_then(|v| v.to_str().ok())
         .map(|s| s.chars().take(500).collect());
-    RequestMeta {
-        ip: peer.map(|p| p.ip().to_string()),
-        user_agent,
-        session_id: viewer.session(),
-    }
+    RequestMeta { ip: peer.map(|p| p.ip().to_string()), user_agent, session_id: viewer.session() }
 }

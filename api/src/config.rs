@@ -86,8 +86,15 @@ pub struct Settings {
     #[arg(long, env = "NISHAN_MAX_DEPTH", default_value_t = 12)]
     pub max_depth: usize,
     /// Highest complexity a query may have.
-    #[arg(long, env = "NISHAN_MAX_COMPLEXITY", default_value_t = 5000)]
+    #[arg(long, env = "NISHAN_MAX_COMPLEXITY", default_value_t = 50_000)]
     pub max_complexity: usize,
+    /// How long a DataLoader waits before its batch, in milliseconds. HTTP requests run their
+    /// batches after each pass of their resolvers (every key is in by then), so 0 adds no wait.
+    #[arg(long, env = "NISHAN_LOADER_DELAY_MS", default_value_t = 0)]
+    pub loader_delay_ms: u64,
+    /// Largest document accepted (pasted or uploaded), in bytes.
+    #[arg(long, env = "NISHAN_MAX_DOCUMENT_BYTES", default_value_t = 10 * 1024 * 1024)]
+    pub max_document_bytes: usize,
     /// Failed logins per account before a cooldown.
     #[arg(long, env = "NISHAN_LOGIN_MAX_FAILURES", default_value_t = 5)]
     pub login_max_failures: u32,
@@ -104,10 +111,7 @@ impl Settings {
     pub fn database_url(&self) -> String {
         match &self.database_url {
             Some(url) => url.clone(),
-            None => format!(
-                "sqlite://{}?mode=rwc",
-                self.data_dir.join("nishan.db").display()
-            ),
+            None => format!("sqlite://{}?mode=rwc", self.data_dir.join("nishan.db").display()),
         }
     }
 

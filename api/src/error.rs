@@ -46,23 +46,20 @@ pub fn to_graphql(e: DomainError) -> async_graphql::Error {
         DomainError::Unauthenticated => with_code("authentication required", code::UNAUTHENTICATED),
         DomainError::InvalidCredentials => with_code("invalid credentials", code::UNAUTHENTICATED),
         DomainError::Forbidden(m) => with_code(m, code::FORBIDDEN),
-        DomainError::NotFound { resource } => {
-            with_code(format!("{resource} not found"), code::NOT_FOUND)
-        }
-        DomainError::Invalid { field, message } => {
-            async_graphql::Error::new(format!("{field}: {message}")).extend_with(|_, ext| {
+        DomainError::NotFound { resource } => with_code(format!("{resource} not found"), code::NOT_FOUND),
+        DomainError::Invalid { field, message } => async_graphql::Error::new(format!("{field}: {message}"))
+            .extend_with(|_, ext| {
                 ext.set("code", code::BAD_USER_INPUT);
                 ext.set("field", field.as_str());
-            })
-        }
+            }),
         DomainError::Conflict(m) => with_code(m, code::CONFLICT),
-        DomainError::RateLimited { retry_after_secs } => {
-            async_graphql::Error::new(format!("too many attempts, retry in {retry_after_secs} s"))
-                .extend_with(|_, ext| {
-                    ext.set("code", code::RATE_LIMITED);
-                    ext.set("retryAfter", retry_after_secs);
-                })
-        }
+        DomainError::RateLimited { retry_after_secs } => async_graphql::Error::new(format!(
+            "too many attempts, retry in {retry_after_secs} s"
+        ))
+        .extend_with(|_, ext| {
+            ext.set("code", code::RATE_LIMITED);
+            ext.set("retryAfter", retry_after_secs);
+        }),
         DomainError::Internal(cause) => internal(&cause),
     }
 }

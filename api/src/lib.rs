@@ -26,10 +26,7 @@ pub async fn connect(settings: &Settings) -> anyhow::Result<sea_orm_conn::Databa
     let url = settings.database_url();
     if let Some(path) = url.strip_prefix("sqlite://") {
         let path = path.split('?').next().unwrap_or(path);
-        if let Some(dir) = std::path::Path::new(path)
-            .parent()
-            .filter(|d| !d.as_os_str().is_empty())
-        {
+        if let Some(dir) = std::path::Path::new(path).parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
         }
     }
@@ -38,14 +35,17 @@ pub async fn connect(settings: &Settings) -> anyhow::Result<sea_orm_conn::Databa
         max_connections: settings.db_max_connections,
         busy_timeout: std::time::Duration::from_secs(10),
     };
-    db::connect(&config)
-        .await
-        .context("connecting to the database")
+    db::connect(&config).await.context("connecting to the database")
 }
 
 /// Connects, applies pending migrations and builds the shared state.
 pub async fn bootstrap(settings: Settings) -> anyhow::Result<AppState> {
     let conn = connect(&settings).await?;
+    bootstrap_with(settings, conn).await
+}
+
+/// As `bootstrap`, over a connection the caller opened (tests attach a statement counter).
+pub async fn bootstrap_with(settings: Settings, conn: sea_orm_conn::DatabaseConnection) -> anyhow::Result<AppState> {
     db::migrate_up(&conn).await.context("applying migrations")?;
     let hasher = Argon2Hasher::new().map_err(|e| anyhow::anyhow!("{e}"))?;
     let login_throttle = LoginThrottle::new(

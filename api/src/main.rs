@@ -13,10 +13,7 @@ async fn main() -> anyhow::Result<()> {
     let filter = EnvFilter::try_new(&settings.log).context("invalid log filter")?;
     match settings.log_format {
         LogFormat::Text => tracing_subscriber::fmt().with_env_filter(filter).init(),
-        LogFormat::Json => tracing_subscriber::fmt()
-            .json()
-            .with_env_filter(filter)
-            .init(),
+        LogFormat::Json => tracing_subscriber::fmt().json().with_env_filter(filter).init(),
     }
     match cli.command.unwrap_or(Command::Serve) {
         Command::Schema => print!("{}", nishan_api::graphql::sdl()),
@@ -24,9 +21,7 @@ async fn main() -> anyhow::Result<()> {
             let conn = nishan_api::connect(&settings).await?;
             match action {
                 MigrateAction::Up => db::migrate_up(&conn).await?,
-                MigrateAction::Down { steps, all } => {
-                    db::migrate_down(&conn, (!all).then_some(steps)).await?
-                }
+                MigrateAction::Down { steps, all } => db::migrate_down(&conn, (!all).then_some(steps)).await?,
                 MigrateAction::Status => {
                     for (name, applied) in db::migration_status(&conn).await? {
                         println!("{} {name}", if applied { "applied" } else { "pending" });
@@ -37,13 +32,8 @@ async fn main() -> anyhow::Result<()> {
         Command::Serve => {
             let bind = settings.bind;
             let state = nishan_api::bootstrap(settings).await?;
-            let listener = tokio::net::TcpListener::bind(bind)
-                .await
-                .with_context(|| format!("binding {bind}"))?;
-            tracing::info!(
-                "Nishan listening on http://{}/graphql (GraphiQL in a browser)",
-                listener.local_addr()?
-            );
+            let listener = tokio::net::TcpListener::bind(bind).await.with_context(|| format!("binding {bind}"))?;
+            tracing::info!("Nishan listening on http://{}/graphql (GraphiQL in a browser)", listener.local_addr()?);
             nishan_api::server::serve(listener, nishan_api::server::router(state)).await?;
         }
     }

@@ -14,9 +14,7 @@ use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 use serde_json::json;
-use tower_http::request_id::{
-    MakeRequestUuid, PropagateRequestIdLayer, RequestId, SetRequestIdLayer,
-};
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, RequestId, SetRequestIdLayer};
 use tower_http::trace::TraceLayer;
 
 use crate::auth::{self, Viewer};
@@ -34,7 +32,8 @@ pub fn router(state: AppState) -> Router {
     let schema = graphql::build_schema(state.clone());
     let server = Server { state, schema };
     let trace = TraceLayer::new_for_http().make_span_with(|req: &axum::http::Request<_>| {
-        let request_id = req.extensions().get::<RequestId>().and_then(|id| id.header_value().to_str().ok()).unwrap_or("");
+        let request_id =
+            req.extensions().get::<RequestId>().and_then(|id| id.header_value().to_str().ok()).unwrap_or("");
         tracing::info_span!("request", method = %req.method(), path = %req.uri().path(), request_id = %request_id)
     });
     Router::new()
@@ -64,13 +63,10 @@ async fn execute(
     };
     let meta = auth::request_meta(headers, Some(peer), &viewer);
     let mut request = request;
-    request.data = graphql::request_data(&server.state, viewer, meta);
-    let response = server.schema.execute(request).await;
-    let outcome = if response.errors.is_empty() {
-        "ok"
-    } else {
-        "error"
-    };
+    let batches = graphql::batching::BatchQueue::default();
+    request.data = graphql::request_data(&server.state, viewer, meta, Some(&batches));
+    let response = batches.run(server.schema.execute(request)).await;
+    let outcome = if response.errors.is_empty() { "ok" } else { "error" };
     tracing::info!(operation = %operation, outcome, elapsed_ms = started.elapsed().as_millis() as u64, "graphql");
     response.into()
 }
@@ -91,22 +87,15 @@ async fn graphql_get(
     request: axum::extract::Request,
 ) -> Response {
     let headers = request.headers().clone();
-    let wants_html = headers
-        .get(header::ACCEPT)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|accept| accept.contains("text/html"));
+    let wants_html =
+        headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()).is_some_and(|accept| accept.contains("text/html"));
     if wants_html {
-        let page = GraphiQLSource::build()
-            .endpoint("/graphql")
-            .subscription_endpoint("/graphql/ws")
-            .title("Nishan")
-            .finish();
+        let page =
+            GraphiQLSource::build().endpoint("/graphql").subscription_endpoint("/graphql/ws").title("Nishan").finish();
         return Html(page).into_response();
     }
     match GraphQLRequest::<GraphQLRejection>::from_request(request, &()).await {
-        Ok(request) => execute(&server, &headers, peer, request.into_inner())
-            .await
-            .into_response(),
+        Ok(request) => execute(&server, &headers, peer, request.into_inner()).await.into_response(),
         Err(rejection) => rejection.into_response(),
     }
 }
@@ -120,25 +109,23 @@ async fn graphql_ws(
     protocol: GraphQLProtocol,
     upgrade: WebSocketUpgrade,
 ) -> Response {
-    upgrade
-        .protocols(ALL_WEBSOCKET_PROTOCOLS)
-        .on_upgrade(move |socket| async move {
-            let state = server.state.clone();
-            GraphQLWebSocket::new(socket, server.schema.clone(), protocol)
-                .on_connection_init(move |payload| async move {
-                    let token = auth::token_from_init(&payload);
-                    let viewer = Viewer::from_token(&state, token.as_deref())
-                        .await
-                        .map_err(|e| async_graphql::Error::new(e.to_string()))?;
-                    if matches!(viewer, Viewer::InvalidToken) {
-                        return Err(async_graphql::Error::new("invalid or expired token"));
-                    }
-                    let meta = auth::request_meta(&headers, Some(peer), &viewer);
-                    Ok(graphql::request_data(&state, viewer, meta))
-                })
-                .serve()
-                .await
-        })
+    upgrade.protocols(ALL_WEBSOCKET_PROTOCOLS).on_upgrade(move |socket| async move {
+        let state = server.state.clone();
+        GraphQLWebSocket::new(socket, server.schema.clone(), protocol)
+            .on_connection_init(move |payload| async move {
+                let token = auth::token_from_init(&payload);
+                let viewer = Viewer::from_token(&state, token.as_deref())
+                    .await
+                    .map_err(|e| async_graphql::Error::new(e.to_string()))?;
+                if matches!(viewer, Viewer::InvalidToken) {
+                    return Err(async_graphql::Error::new("invalid or expired token"));
+                }
+                let meta = auth::request_meta(&headers, Some(peer), &viewer);
+                Ok(graphql::request_data(&state, viewer, meta, None))
+            })
+            .serve()
+            .await
+    })
 }
 
 /// 200 when the database answers, 503 otherwise.
@@ -147,26 +134,18 @@ async fn health(State(server): State<Server>) -> Response {
     let (status, body) = if ok {
         (StatusCode::OK, json!({"status": "ok", "database": "ok"}))
     } else {
-        (
-            StatusCode::SERVICE_UNAVAILABLE,
-            json!({"status": "unavailable", "database": "unreachable"}),
-        )
+        (StatusCode::SERVICE_UNAVAILABLE, json!({"status": "unavailable", "database": "unreachable"}))
     };
     let mut response = (status, Json(body)).into_response();
-    response
-        .headers_mut()
-        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     response
 }
 
 /// Serves until SIGINT or SIGTERM, then finishes the requests in flight.
 pub async fn serve(listener: tokio::net::TcpListener, app: Router) -> std::io::Result<()> {
-    axum::serve(
-        listener,
-        app.into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(shutdown_signal())
-    .await
+    axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
+        .with_graceful_shutdown(shutdown_signal())
+        .await
 }
 
 async fn shutdown_signal() {

@@ -5,6 +5,9 @@ use std::sync::Arc;
 
 use chrono::Duration;
 use nishan_domain::service::accounts::Accounts;
+use nishan_domain::service::documents::Documents;
+use nishan_domain::service::entities::Entities;
+use nishan_domain::service::entity_types::EntityTypes;
 use nishan_domain::service::projects::Projects;
 use nishan_infrastructure::Store;
 use nishan_infrastructure::password::Argon2Hasher;
@@ -34,5 +37,17 @@ impl AppState {
 
     pub fn projects(&self) -> Projects<'_, Store> {
         Projects { store: &self.store }
+    }
+
+    pub fn documents(&self) -> Documents<'_, Store> {
+        Documents { store: &self.store, max_bytes: self.settings.max_document_bytes }
+    }
+
+    pub fn entities(&self) -> Entities<'_, Store> {
+        Entities { store: &self.store }
+    }
+
+    pub fn entity_types(&self) -> EntityTypes<'_, Store> {
+        EntityTypes { store: &self.store }
     }
 }

@@ -29,10 +29,7 @@ impl LoginThrottle {
     }
 
     fn keys(login: &str, ip: Option<&str>) -> (String, Option<String>) {
-        (
-            format!("account:{}", login.trim().to_lowercase()),
-            ip.map(|ip| format!("ip:{ip}")),
-        )
+        (format!("account:{}", login.trim().to_lowercase()), ip.map(|ip| format!("ip:{ip}")))
     }
 
     /// Refuses with RATE_LIMITED while the account or the address is cooling down.
@@ -52,14 +49,10 @@ impl LoginThrottle {
         let (account, address) = Self::keys(login, ip);
         let now = Utc::now();
         let mut records = self.records.lock().expect("throttle lock");
-        let r = self
-            .per_account
-            .record_failure(records.get(&account).copied(), now);
+        let r = self.per_account.record_failure(records.get(&account).copied(), now);
         records.insert(account, r);
         if let Some(a) = address {
-            let r = self
-                .per_address
-                .record_failure(records.get(&a).copied(), now);
+            let r = self.per_address.record_failure(records.get(&a).copied(), now);
             records.insert(a, r);
         }
         // Keep the map bounded by what still matters.

@@ -33,12 +33,7 @@ pub struct AuditEntry {
 }
 
 impl AuditEntry {
-    pub fn new(
-        meta: &RequestMeta,
-        user_id: Option<UserId>,
-        action: &str,
-        resource_type: &str,
-    ) -> Self {
+    pub fn new(meta: &RequestMeta, user_id: Option<UserId>, action: &str, resource_type: &str) -> Self {
         Self {
             id: AuditId::new(),
             timestamp: Utc::now(),

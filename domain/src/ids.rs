@@ -48,4 +48,14 @@ id_type!(
     SessionId,
     /// A row of the audit trail.
     AuditId,
+    /// A document in a project.
+    DocumentId,
+    /// A stored version of a document's content.
+    VersionId,
+    /// An entity type (PERSON, LOCATION, ...).
+    EntityTypeId,
+    /// An annotated entity: a span of a document with a type.
+    EntityId,
+    /// A relationship between two entities.
+    RelationshipId,
 );

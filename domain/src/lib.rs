@@ -6,14 +6,19 @@
 #![allow(async_fn_in_trait)] // Ports are used through concrete types, where `Send` is inferred.
 
 pub mod audit;
+pub mod document;
+pub mod entity;
+pub mod entity_type;
 pub mod error;
 pub mod ids;
 pub mod membership;
 pub mod policy;
 pub mod ports;
 pub mod project;
+pub mod relationship;
 pub mod service;
 pub mod session;
+pub mod text;
 pub mod throttle;
 pub mod user;
 

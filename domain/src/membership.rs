@@ -158,38 +158,24 @@ pub fn authorize_membership_change(
     active_owners: usize,
 ) -> DomainResult<()> {
     let is_owner = requester.is_global_admin || requester.role == Some(Role::Owner);
-    let can_manage = requester.is_global_admin
-        || requester
-            .role
-            .is_some_and(|r| r.permissions().can_manage_users);
+    let can_manage = requester.is_global_admin || requester.role.is_some_and(|r| r.permissions().can_manage_users);
     let leaving_self = change == MembershipChange::Remove && requester.user_id == target;
 
     if !can_manage && !leaving_self {
-        return Err(DomainError::forbidden(
-            "you may not manage members of this project",
-        ));
+        return Err(DomainError::forbidden("you may not manage members of this project"));
     }
     match (change, target_role) {
         (MembershipChange::Add(_), Some(_)) => {
-            return Err(DomainError::conflict(
-                "the user is already a member of this project",
-            ));
+            return Err(DomainError::conflict("the user is already a member of this project"));
         }
         (MembershipChange::SetRole(_) | MembershipChange::Remove, None) => {
-            return Err(DomainError::NotFound {
-                resource: "membership",
-            });
+            return Err(DomainError::NotFound { resource: "membership" });
         }
         _ => {}
     }
-    let grants_owner = matches!(
-        change,
-        MembershipChange::Add(Role::Owner) | MembershipChange::SetRole(Role::Owner)
-    );
+    let grants_owner = matches!(change, MembershipChange::Add(Role::Owner) | MembershipChange::SetRole(Role::Owner));
     if grants_owner && !is_owner {
-        return Err(DomainError::forbidden(
-            "only an owner can grant the OWNER role",
-        ));
+        return Err(DomainError::forbidden("only an owner can grant the OWNER role"));
     }
     let loses_owner = target_role == Some(Role::Owner)
         && match change {
@@ -199,14 +185,10 @@ pub fn authorize_membership_change(
         };
     if loses_owner {
         if !is_owner && !leaving_self {
-            return Err(DomainError::forbidden(
-                "only an owner can change or remove an owner",
-            ));
+            return Err(DomainError::forbidden("only an owner can change or remove an owner"));
         }
         if active_owners <= 1 {
-            return Err(DomainError::conflict(
-                "a project must keep at least one active owner",
-            ));
+            return Err(DomainError::conflict("a project must keep at least one active owner"));
         }
     }
     Ok(())
@@ -217,11 +199,7 @@ mod tests {
     use super::*;
 
     fn req(role: Option<Role>) -> ChangeRequester {
-        ChangeRequester {
-            user_id: UserId::new(),
-            is_global_admin: false,
-            role,
-        }
+        ChangeRequester { user_id: UserId::new(), is_global_admin: false, role }
     }
 
     #[test]
@@ -241,25 +219,13 @@ mod tests {
     fn only_managers_manage() {
         let target = UserId::new();
         for role in [None, Some(Role::Viewer), Some(Role::Researcher)] {
-            let err = authorize_membership_change(
-                req(role),
-                target,
-                None,
-                MembershipChange::Add(Role::Viewer),
-                1,
-            );
+            let err = authorize_membership_change(req(role), target, None, MembershipChange::Add(Role::Viewer), 1);
             assert!(matches!(err, Err(DomainError::Forbidden(_))), "{role:?}");
         }
         for role in [Role::Owner, Role::Admin] {
             assert!(
-                authorize_membership_change(
-                    req(Some(role)),
-                    target,
-                    None,
-                    MembershipChange::Add(Role::Viewer),
-                    1
-                )
-                .is_ok()
+                authorize_membership_change(req(Some(role)), target, None, MembershipChange::Add(Role::Viewer), 1)
+                    .is_ok()
             );
         }
     }
@@ -267,13 +233,7 @@ mod tests {
     #[test]
     fn only_owners_grant_owner() {
         let t = UserId::new();
-        let err = authorize_membership_change(
-            req(Some(Role::Admin)),
-            t,
-            None,
-            MembershipChange::Add(Role::Owner),
-            1,
-        );
+        let err = authorize_membership_change(req(Some(Role::Admin)), t, None, MembershipChange::Add(Role::Owner), 1);
         assert!(matches!(err, Err(DomainError::Forbidden(_))));
         let err = authorize_membership_change(
             req(Some(Role::Admin)),
@@ -293,35 +253,21 @@ mod tests {
             )
             .is_ok()
         );
-        let admin = ChangeRequester {
-            user_id: UserId::new(),
-            is_global_admin: true,
-            role: None,
-        };
-        assert!(
-            authorize_membership_change(admin, t, None, MembershipChange::Add(Role::Owner), 1)
-                .is_ok()
-        );
+        let admin = ChangeRequester { user_id: UserId::new(), is_global_admin: true, role: None };
+        assert!(authorize_membership_change(admin, t, None, MembershipChange::Add(Role::Owner), 1).is_ok());
     }
 
     #[test]
     fn last_owner_stays() {
         let owner = req(Some(Role::Owner));
         let me = owner.user_id;
-        for change in [
-            MembershipChange::Remove,
-            MembershipChange::SetRole(Role::Admin),
-        ] {
+        for change in [MembershipChange::Remove, MembershipChange::SetRole(Role::Admin)] {
             let err = authorize_membership_change(owner, me, Some(Role::Owner), change, 1);
             assert!(matches!(err, Err(DomainError::Conflict(_))), "{change:?}");
             assert!(authorize_membership_change(owner, me, Some(Role::Owner), change, 2).is_ok());
         }
         // Global admins are bound by the rule too: it protects the project, not a person.
-        let admin = ChangeRequester {
-            user_id: UserId::new(),
-            is_global_admin: true,
-            role: None,
-        };
+        let admin = ChangeRequester { user_id: UserId::new(), is_global_admin: true, role: None };
         assert!(matches!(
             authorize_membership_change(admin, me, Some(Role::Owner), MembershipChange::Remove, 1),
             Err(DomainError::Conflict(_))
@@ -331,24 +277,13 @@ mod tests {
     #[test]
     fn admins_cannot_touch_owners_but_anyone_may_leave() {
         let t = UserId::new();
-        let err = authorize_membership_change(
-            req(Some(Role::Admin)),
-            t,
-            Some(Role::Owner),
-            MembershipChange::Remove,
-            3,
-        );
+        let err =
+            authorize_membership_change(req(Some(Role::Admin)), t, Some(Role::Owner), MembershipChange::Remove, 3);
         assert!(matches!(err, Err(DomainError::Forbidden(_))));
         let viewer = req(Some(Role::Viewer));
         assert!(
-            authorize_membership_change(
-                viewer,
-                viewer.user_id,
-                Some(Role::Viewer),
-                MembershipChange::Remove,
-                1
-            )
-            .is_ok()
+            authorize_membership_change(viewer, viewer.user_id, Some(Role::Viewer), MembershipChange::Remove, 1)
+                .is_ok()
         );
         let err = authorize_membership_change(
             viewer,
@@ -365,13 +300,7 @@ mod tests {
         let owner = req(Some(Role::Owner));
         let t = UserId::new();
         assert!(matches!(
-            authorize_membership_change(
-                owner,
-                t,
-                Some(Role::Viewer),
-                MembershipChange::Add(Role::Viewer),
-                1
-            ),
+            authorize_membership_change(owner, t, Some(Role::Viewer), MembershipChange::Add(Role::Viewer), 1),
             Err(DomainError::Conflict(_))
         ));
         assert!(matches!(

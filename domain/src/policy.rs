@@ -31,27 +31,14 @@ impl ProjectAccess {
             || role.is_some()
             || (project.is_public && project.allow_public_view)
             || (project.is_public && actor.is_some());
-        let permissions = if is_admin {
-            Permissions::ALL
-        } else {
-            role.map(Role::permissions).unwrap_or(Permissions::NONE)
-        };
-        Self {
-            can_read,
-            role,
-            permissions,
-        }
+        let permissions =
+            if is_admin { Permissions::ALL } else { role.map(Role::permissions).unwrap_or(Permissions::NONE) };
+        Self { can_read, role, permissions }
     }
 
     /// Fails with NOT_FOUND when the caller may not even know the project exists.
     pub fn require_read(&self) -> DomainResult<()> {
-        if self.can_read {
-            Ok(())
-        } else {
-            Err(DomainError::NotFound {
-                resource: "project",
-            })
-        }
+        if self.can_read { Ok(()) } else { Err(DomainError::NotFound { resource: "project" }) }
     }
 
     /// Fails unless the caller holds `permission`: NOT_FOUND for a project they cannot see,
@@ -61,10 +48,7 @@ impl ProjectAccess {
         if self.permissions.allows(permission) {
             Ok(())
         } else {
-            Err(DomainError::forbidden(format!(
-                "you may not {} in this project",
-                permission.describe()
-            )))
+            Err(DomainError::forbidden(format!("you may not {} in this project", permission.describe())))
         }
     }
 
@@ -74,9 +58,7 @@ impl ProjectAccess {
         if actor.is_admin || self.role == Some(Role::Owner) {
             Ok(())
         } else {
-            Err(DomainError::forbidden(
-                "only an owner may delete this project",
-            ))
+            Err(DomainError::forbidden("only an owner may delete this project"))
         }
     }
 }
@@ -112,14 +94,8 @@ mod tests {
 
     #[test]
     fn visibility() {
-        let user = Actor {
-            user_id: UserId::new(),
-            is_admin: false,
-        };
-        let admin = Actor {
-            user_id: UserId::new(),
-            is_admin: true,
-        };
+        let user = Actor { user_id: UserId::new(), is_admin: false };
+        let admin = Actor { user_id: UserId::new(), is_admin: true };
         let private = project(false, false);
         assert!(!ProjectAccess::evaluate(&private, None, None).can_read);
         assert!(!ProjectAccess::evaluate(&private, Some(&user), None).can_read);
@@ -134,24 +110,12 @@ mod tests {
 
     #[test]
     fn errors_do_not_leak_private_projects() {
-        let user = Actor {
-            user_id: UserId::new(),
-            is_admin: false,
-        };
+        let user = Actor { user_id: UserId::new(), is_admin: false };
         let access = ProjectAccess::evaluate(&project(false, false), Some(&user), None);
-        assert_eq!(
-            access.require(Permission::EditProject),
-            Err(DomainError::NotFound {
-                resource: "project"
-            })
-        );
+        assert_eq!(access.require(Permission::EditProject), Err(DomainError::NotFound { resource: "project" }));
         let access = ProjectAccess::evaluate(&project(true, true), Some(&user), None);
-        assert!(matches!(
-            access.require(Permission::EditProject),
-            Err(DomainError::Forbidden(_))
-        ));
-        let access =
-            ProjectAccess::evaluate(&project(false, false), Some(&user), Some(Role::Researcher));
+        assert!(matches!(access.require(Permission::EditProject), Err(DomainError::Forbidden(_))));
+        let access = ProjectAccess::evaluate(&project(false, false), Some(&user), Some(Role::Researcher));
         assert!(access.require(Permission::UploadDocuments).is_ok());
         assert!(access.require(Permission::ManageUsers).is_err());
         assert!(access.require_owner(&user).is_err());

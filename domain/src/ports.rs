@@ -7,11 +7,16 @@ use std::collections::HashMap;
 use chrono::{DateTime, Utc};
 
 use crate::audit::AuditEntry;
+use crate::document::{Document, DocumentFields, DocumentVersion, EntityCounts};
+use crate::entity::{Entity, EntityFilter, Rejection};
+use crate::entity_type::{EntityType, EntityTypeFields};
 use crate::error::DomainResult;
+use crate::ids::{DocumentId, EntityId, EntityTypeId, RelationshipId};
 use crate::ids::{ProjectId, SessionId, UserId};
 use crate::membership::{Membership, MembershipChange, Role};
 use crate::policy::Actor;
 use crate::project::{Project, ProjectFields};
+use crate::relationship::Relationship;
 use crate::session::Session;
 use crate::user::{NewUser, User, UserPatch, UserProfile};
 
@@ -20,6 +25,12 @@ use crate::user::{NewUser, User, UserPatch, UserProfile};
 pub struct Page<T> {
     pub items: Vec<T>,
     pub total: u64,
+}
+
+impl<T> Default for Page<T> {
+    fn default() -> Self {
+        Self { items: Vec::new(), total: 0 }
+    }
 }
 
 /// Offset and size of a page.
@@ -40,12 +51,7 @@ pub trait UserRepository {
     async fn password_hash(&self, id: UserId) -> DomainResult<String>;
     async fn profile(&self, id: UserId) -> DomainResult<UserProfile>;
     /// Applies the patch and recomputes the profile completion. Errors: `NotFound`.
-    async fn update_user(
-        &self,
-        id: UserId,
-        patch: UserPatch,
-        audit: AuditEntry,
-    ) -> DomainResult<(User, UserProfile)>;
+    async fn update_user(&self, id: UserId, patch: UserPatch, audit: AuditEntry) -> DomainResult<(User, UserProfile)>;
     /// Stores the new hash and revokes every session of the user but `keep`; returns how many
     /// sessions were revoked.
     async fn change_password(
@@ -59,46 +65,23 @@ pub trait UserRepository {
 
 pub trait SessionRepository {
     /// Stores a new session (by token hash) and stamps the user's last login.
-    async fn create_session(
-        &self,
-        session: &Session,
-        token_hash: &str,
-        audit: AuditEntry,
-    ) -> DomainResult<()>;
+    async fn create_session(&self, session: &Session, token_hash: &str, audit: AuditEntry) -> DomainResult<()>;
     /// The session and its user, if the token hash names a session valid at `now` whose user
     /// is active. Marks the session used.
-    async fn authenticate(
-        &self,
-        token_hash: &str,
-        now: DateTime<Utc>,
-    ) -> DomainResult<Option<(Session, User)>>;
-    async fn revoke_session(
-        &self,
-        id: SessionId,
-        now: DateTime<Utc>,
-        audit: AuditEntry,
-    ) -> DomainResult<()>;
+    async fn authenticate(&self, token_hash: &str, now: DateTime<Utc>) -> DomainResult<Option<(Session, User)>>;
+    async fn revoke_session(&self, id: SessionId, now: DateTime<Utc>, audit: AuditEntry) -> DomainResult<()>;
 }
 
 pub trait ProjectRepository {
     /// Inserts the project with a slug made unique from `slug_base`, and the creator's OWNER
     /// membership.
-    async fn create_project(
-        &self,
-        project: Project,
-        owner: Membership,
-        audit: AuditEntry,
-    ) -> DomainResult<Project>;
+    async fn create_project(&self, project: Project, owner: Membership, audit: AuditEntry) -> DomainResult<Project>;
     async fn project_by_id(&self, id: ProjectId) -> DomainResult<Option<Project>>;
     async fn project_by_slug(&self, slug: &str) -> DomainResult<Option<Project>>;
     async fn projects_by_ids(&self, ids: &[ProjectId]) -> DomainResult<Vec<Project>>;
     /// Projects the actor is an active member of, plus public ones (all for global admins;
     /// public-with-public-view for anonymous callers), newest first.
-    async fn visible_projects(
-        &self,
-        actor: Option<Actor>,
-        page: PageRequest,
-    ) -> DomainResult<Page<Project>>;
+    async fn visible_projects(&self, actor: Option<Actor>, page: PageRequest) -> DomainResult<Page<Project>>;
     async fn update_project(
         &self,
         id: ProjectId,
@@ -108,16 +91,8 @@ pub trait ProjectRepository {
     ) -> DomainResult<Project>;
     async fn delete_project(&self, id: ProjectId, audit: AuditEntry) -> DomainResult<()>;
     /// The user's active roles in the given projects.
-    async fn roles_of(
-        &self,
-        user: UserId,
-        projects: &[ProjectId],
-    ) -> DomainResult<HashMap<ProjectId, Role>>;
-    async fn members(
-        &self,
-        project: ProjectId,
-        page: PageRequest,
-    ) -> DomainResult<Page<Membership>>;
+    async fn roles_of(&self, user: UserId, projects: &[ProjectId]) -> DomainResult<HashMap<ProjectId, Role>>;
+    async fn members(&self, project: ProjectId, page: PageRequest) -> DomainResult<Page<Membership>>;
     async fn member_counts(&self, projects: &[ProjectId]) -> DomainResult<HashMap<ProjectId, u64>>;
     /// Applies a membership change after `membership::authorize_membership_change` approves
     /// it against the roles and owner count read in the same transaction. Returns the
@@ -153,4 +128,127 @@ pub trait TokenIssuer {
     fn issue(&self) -> (String, String);
     /// The stored digest of a token a client presents.
     fn digest(&self, token: &str) -> String;
+}
+
+/// What to do when an entity to insert has the exact span and type of an existing one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OnDuplicate {
+    /// Refuse the whole insert with CONFLICT.
+    Conflict,
+    /// Leave the existing entity and skip the new one.
+    Skip,
+}
+
+/// A planned content change, computed by the domain from the current document and entities
+/// inside the store's transaction (so nobody else's edit slips in between).
+#[derive(Debug, Clone)]
+pub struct ContentChange {
+    pub document: Document,
+    pub version: DocumentVersion,
+    /// Entities that survive, at their new offsets.
+    pub moved: Vec<Entity>,
+    /// Entities whose own text changed.
+    pub dropped: Vec<EntityId>,
+}
+
+pub trait DocumentRepository {
+    /// Inserts the document and its first version. Errors: `Conflict` naming the existing
+    /// document when the project already holds the same content.
+    async fn create_document(
+        &self,
+        document: Document,
+        first: DocumentVersion,
+        audit: AuditEntry,
+    ) -> DomainResult<Document>;
+    async fn document_by_id(&self, id: DocumentId) -> DomainResult<Option<Document>>;
+    async fn documents_by_ids(&self, ids: &[DocumentId]) -> DomainResult<Vec<Document>>;
+    /// A project's documents, oldest first.
+    async fn documents_of_project(&self, project: ProjectId, page: PageRequest) -> DomainResult<Page<Document>>;
+    /// Numbers of documents and of entities per project.
+    async fn project_totals(&self, projects: &[ProjectId]) -> DomainResult<HashMap<ProjectId, (u64, u64)>>;
+    async fn update_document(
+        &self,
+        id: DocumentId,
+        fields: DocumentFields,
+        by: UserId,
+        audit: AuditEntry,
+    ) -> DomainResult<Document>;
+    /// Replaces the content if the document is still at `expected_version` (else `Conflict`),
+    /// with the change `plan` computes from the current document and all its entities.
+    async fn update_content(
+        &self,
+        id: DocumentId,
+        expected_version: u32,
+        plan: impl FnOnce(Document, Vec<Entity>) -> DomainResult<ContentChange> + Send,
+        audit: AuditEntry,
+    ) -> DomainResult<Document>;
+    async fn delete_document(&self, id: DocumentId, audit: AuditEntry) -> DomainResult<()>;
+    /// All versions of a document, newest first.
+    async fn versions(&self, document: DocumentId) -> DomainResult<Vec<DocumentVersion>>;
+}
+
+pub trait EntityTypeRepository {
+    /// All types, ordered by sort order, then name.
+    async fn entity_types(&self) -> DomainResult<Vec<EntityType>>;
+    async fn entity_types_by_ids(&self, ids: &[EntityTypeId]) -> DomainResult<Vec<EntityType>>;
+    /// Errors: `Conflict` when the name is taken.
+    async fn create_entity_type(&self, entity_type: EntityType, audit: AuditEntry) -> DomainResult<EntityType>;
+    async fn update_entity_type(
+        &self,
+        id: EntityTypeId,
+        fields: EntityTypeFields,
+        audit: AuditEntry,
+    ) -> DomainResult<EntityType>;
+}
+
+pub trait EntityRepository {
+    /// Inserts entities of one document with multi-row inserts in one transaction, keeping
+    /// the document's counts exact; returns those inserted.
+    async fn insert_entities(
+        &self,
+        document: DocumentId,
+        entities: Vec<Entity>,
+        on_duplicate: OnDuplicate,
+        audit: AuditEntry,
+    ) -> DomainResult<Vec<Entity>>;
+    async fn entity_by_id(&self, id: EntityId) -> DomainResult<Option<Entity>>;
+    async fn entities_by_ids(&self, ids: &[EntityId]) -> DomainResult<Vec<Entity>>;
+    /// A document's entities matching the filter, by start offset.
+    async fn entities_of_document(
+        &self,
+        document: DocumentId,
+        filter: &EntityFilter,
+        page: PageRequest,
+    ) -> DomainResult<Page<Entity>>;
+    /// The first page of entities of each of several documents, in one round trip.
+    async fn entities_of_documents(
+        &self,
+        documents: &[DocumentId],
+        filter: &EntityFilter,
+        page: PageRequest,
+    ) -> DomainResult<HashMap<DocumentId, Page<Entity>>>;
+    /// Stores a changed entity. Errors: `Conflict` if it now duplicates another span.
+    async fn update_entity(&self, entity: Entity, audit: AuditEntry) -> DomainResult<Entity>;
+    /// Deletes the entity; a rejected model suggestion is kept on record.
+    async fn delete_entity(&self, id: EntityId, rejection: Option<Rejection>, audit: AuditEntry) -> DomainResult<()>;
+    /// Marks entities verified (with who and when) or unverified, and sets their notes when
+    /// given. Errors: `NotFound` if any id is unknown.
+    async fn set_verified(
+        &self,
+        ids: &[EntityId],
+        verified_by: Option<(UserId, DateTime<Utc>)>,
+        notes: Option<String>,
+        audit: AuditEntry,
+    ) -> DomainResult<Vec<Entity>>;
+    /// Counts straight from the entity rows (the stored counts must always equal these).
+    async fn count_entities(&self, document: DocumentId) -> DomainResult<EntityCounts>;
+}
+
+pub trait RelationshipRepository {
+    /// Errors: `Conflict` when (source, target, type) exists.
+    async fn create_relationship(&self, relationship: Relationship, audit: AuditEntry) -> DomainResult<Relationship>;
+    async fn relationship_by_id(&self, id: RelationshipId) -> DomainResult<Option<Relationship>>;
+    async fn delete_relationship(&self, id: RelationshipId, audit: AuditEntry) -> DomainResult<()>;
+    /// Relationships whose source (outgoing) or target (incoming) is among `entities`.
+    async fn relationships_of(&self, entities: &[EntityId], outgoing: bool) -> DomainResult<Vec<Relationship>>;
 }

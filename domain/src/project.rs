@@ -30,9 +30,7 @@ impl ProjectStatus {
             "active" => Ok(Self::Active),
             "completed" => Ok(Self::Completed),
             "archived" => Ok(Self::Archived),
-            other => Err(DomainError::internal(format!(
-                "unknown project status {other:?} in storage"
-            ))),
+            other => Err(DomainError::internal(format!("unknown project status {other:?} in storage"))),
         }
     }
 }
@@ -154,10 +152,7 @@ impl ProjectFields {
             *name = name.trim().to_owned();
             let len = name.chars().count();
             if len == 0 || len > 200 {
-                return Err(DomainError::invalid(
-                    "name",
-                    "must be 1 to 200 characters long",
-                ));
+                return Err(DomainError::invalid("name", "must be 1 to 200 characters long"));
             }
         }
         for (field, value, max) in [
@@ -171,10 +166,7 @@ impl ProjectFields {
                 if let Some(s) = inner.as_mut() {
                     *s = s.trim().to_owned();
                     if s.chars().count() > max {
-                        return Err(DomainError::invalid(
-                            field,
-                            format!("must be at most {max} characters"),
-                        ));
+                        return Err(DomainError::invalid(field, format!("must be at most {max} characters")));
                     }
                 }
                 if inner.as_deref() == Some("") {
@@ -182,16 +174,12 @@ impl ProjectFields {
                 }
             }
         }
-        for (field, list) in [
-            ("tags", &mut self.tags),
-            ("references", &mut self.references),
-        ] {
+        for (field, list) in [("tags", &mut self.tags), ("references", &mut self.references)] {
             if let Some(list) = list {
                 for item in list.iter_mut() {
                     *item = item.trim().to_owned();
                 }
-                if list.len() > 100 || list.iter().any(|s| s.is_empty() || s.chars().count() > 500)
-                {
+                if list.len() > 100 || list.iter().any(|s| s.is_empty() || s.chars().count() > 500) {
                     return Err(DomainError::invalid(
                         field,
                         "must hold at most 100 non-blank entries of at most 500 characters",
@@ -209,10 +197,7 @@ mod tests {
 
     #[test]
     fn latin_slugs() {
-        assert_eq!(
-            Slug::from_name("  Marsiya of Anis: 1850s!  ").as_str(),
-            "marsiya-of-anis-1850s"
-        );
+        assert_eq!(Slug::from_name("  Marsiya of Anis: 1850s!  ").as_str(), "marsiya-of-anis-1850s");
         assert_eq!(Slug::from_name("!!!").as_str(), "project");
         assert_eq!(Slug::from_name("Ünïcode Names").as_str(), "ünïcode-names");
     }
@@ -239,10 +224,7 @@ mod tests {
         let base = Slug::from_name("Anis");
         assert_eq!(base.unique_among::<&str>(&[]).as_str(), "anis");
         assert_eq!(base.unique_among(&["anis"]).as_str(), "anis-2");
-        assert_eq!(
-            base.unique_among(&["anis", "anis-2", "anis-4"]).as_str(),
-            "anis-3"
-        );
+        assert_eq!(base.unique_among(&["anis", "anis-2", "anis-4"]).as_str(), "anis-3");
     }
 
     #[test]
@@ -254,27 +236,10 @@ mod tests {
 
     #[test]
     fn field_validation() {
-        assert!(
-            ProjectFields {
-                name: Some("  ".into()),
-                ..Default::default()
-            }
-            .validated()
-            .is_err()
-        );
-        let f = ProjectFields {
-            description: Some(Some(" ".into())),
-            ..Default::default()
-        }
-        .validated()
-        .unwrap();
+        assert!(ProjectFields { name: Some("  ".into()), ..Default::default() }.validated().is_err());
+        let f = ProjectFields { description: Some(Some(" ".into())), ..Default::default() }.validated().unwrap();
         assert_eq!(f.description, Some(None));
-        let err = ProjectFields {
-            tags: Some(vec!["".into()]),
-            ..Default::default()
-        }
-        .validated()
-        .unwrap_err();
+        let err = ProjectFields { tags: Some(vec!["".into()]), ..Default::default() }.validated().unwrap_err();
         assert!(matches!(err, DomainError::Invalid { ref field, .. } if field == "tags"));
     }
 }

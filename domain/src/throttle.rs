@@ -13,11 +13,7 @@ pub struct ThrottlePolicy {
 
 impl Default for ThrottlePolicy {
     fn default() -> Self {
-        Self {
-            max_failures: 5,
-            window: Duration::minutes(15),
-            cooldown: Duration::minutes(5),
-        }
+        Self { max_failures: 5, window: Duration::minutes(15), cooldown: Duration::minutes(5) }
     }
 }
 
@@ -39,23 +35,10 @@ impl ThrottlePolicy {
     }
 
     /// The record after one more failure at `now`.
-    pub fn record_failure(
-        &self,
-        record: Option<FailureRecord>,
-        now: DateTime<Utc>,
-    ) -> FailureRecord {
+    pub fn record_failure(&self, record: Option<FailureRecord>, now: DateTime<Utc>) -> FailureRecord {
         let mut r = match record {
-            Some(r)
-                if now - r.window_start < self.window
-                    && r.blocked_until.is_none_or(|u| u > now) =>
-            {
-                r
-            }
-            _ => FailureRecord {
-                failures: 0,
-                window_start: now,
-                blocked_until: None,
-            },
+            Some(r) if now - r.window_start < self.window && r.blocked_until.is_none_or(|u| u > now) => r,
+            _ => FailureRecord { failures: 0, window_start: now, blocked_until: None },
         };
         r.failures += 1;
         if r.failures >= self.max_failures {

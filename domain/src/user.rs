@@ -14,19 +14,10 @@ impl Username {
         let raw = raw.trim();
         let len = raw.chars().count();
         if !(3..=50).contains(&len) {
-            return Err(DomainError::invalid(
-                "username",
-                "must be 3 to 50 characters long",
-            ));
+            return Err(DomainError::invalid("username", "must be 3 to 50 characters long"));
         }
-        if !raw
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'))
-        {
-            return Err(DomainError::invalid(
-                "username",
-                "may contain only letters A-Z, digits, '_', '.' and '-'",
-            ));
+        if !raw.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-')) {
+            return Err(DomainError::invalid("username", "may contain only letters A-Z, digits, '_', '.' and '-'"));
         }
         Ok(Self(raw.to_owned()))
     }
@@ -84,16 +75,10 @@ impl Password {
     /// Validates a new password; `field` names the input field in the error.
     pub fn new(raw: &str, field: &str) -> DomainResult<Self> {
         if raw.chars().count() < Self::MIN_CHARS {
-            return Err(DomainError::invalid(
-                field,
-                "must be at least 10 characters long",
-            ));
+            return Err(DomainError::invalid(field, "must be at least 10 characters long"));
         }
         if raw.len() > Self::MAX_BYTES {
-            return Err(DomainError::invalid(
-                field,
-                "must be at most 1024 bytes long",
-            ));
+            return Err(DomainError::invalid(field, "must be at most 1024 bytes long"));
         }
         Ok(Self(raw.to_owned()))
     }
@@ -194,10 +179,7 @@ impl UserPatch {
                 if let Some(s) = inner.as_mut() {
                     *s = s.trim().to_owned();
                     if s.chars().count() > max {
-                        return Err(DomainError::invalid(
-                            field,
-                            format!("must be at most {max} characters"),
-                        ));
+                        return Err(DomainError::invalid(field, format!("must be at most {max} characters")));
                     }
                 }
                 if inner.as_deref() == Some("") {
@@ -219,25 +201,16 @@ impl UserPatch {
         if let Some(Some(orcid)) = &self.orcid
             && !is_orcid(orcid)
         {
-            return Err(DomainError::invalid(
-                "orcid",
-                "must look like 0000-0002-1825-0097",
-            ));
+            return Err(DomainError::invalid("orcid", "must look like 0000-0002-1825-0097"));
         }
         if let Some(p) = &self.preferences
             && !p.is_object()
         {
             return Err(DomainError::invalid("preferences", "must be a JSON object"));
         }
-        for (field, list) in [
-            ("researchInterests", &self.research_interests),
-            ("languages", &self.languages),
-        ] {
+        for (field, list) in [("researchInterests", &self.research_interests), ("languages", &self.languages)] {
             if let Some(list) = list
-                && (list.len() > 50
-                    || list
-                        .iter()
-                        .any(|s| s.trim().is_empty() || s.chars().count() > 100))
+                && (list.len() > 50 || list.iter().any(|s| s.trim().is_empty() || s.chars().count() > 100))
             {
                 return Err(DomainError::invalid(
                     field,
@@ -253,10 +226,7 @@ fn is_orcid(s: &str) -> bool {
     let groups: Vec<&str> = s.split('-').collect();
     groups.len() == 4
         && groups.iter().enumerate().all(|(i, g)| {
-            g.len() == 4
-                && g.chars()
-                    .enumerate()
-                    .all(|(j, c)| c.is_ascii_digit() || (i == 3 && j == 3 && c == 'X'))
+            g.len() == 4 && g.chars().enumerate().all(|(j, c)| c.is_ascii_digit() || (i == 3 && j == 3 && c == 'X'))
         })
 }
 
@@ -296,13 +266,8 @@ mod tests {
 
     #[test]
     fn emails() {
-        assert_eq!(
-            Email::new(" Anis@Example.ORG ").unwrap().as_str(),
-            "anis@example.org"
-        );
-        for bad in [
-            "", "a", "a@", "@b.c", "a@b", "a b@c.d", "a@b..c", "a@-b.c", ".a@b.c", "a@@b.c",
-        ] {
+        assert_eq!(Email::new(" Anis@Example.ORG ").unwrap().as_str(), "anis@example.org");
+        for bad in ["", "a", "a@", "@b.c", "a@b", "a b@c.d", "a@b..c", "a@-b.c", ".a@b.c", "a@@b.c"] {
             assert!(Email::new(bad).is_err(), "{bad} accepted");
         }
         assert!(Email::new("researcher@uni.edu.pk").is_ok());
@@ -317,44 +282,17 @@ mod tests {
         assert!(Password::new(&"a".repeat(1024), "password").is_ok());
         let err = Password::new(&"a".repeat(1025), "newPassword").unwrap_err();
         assert!(matches!(err, DomainError::Invalid { ref field, .. } if field == "newPassword"));
-        assert_eq!(
-            format!("{:?}", Password::new("secret-secret", "p").unwrap()),
-            "Password(<redacted>)"
-        );
+        assert_eq!(format!("{:?}", Password::new("secret-secret", "p").unwrap()), "Password(<redacted>)");
     }
 
     #[test]
     fn patch_validation() {
-        let p = UserPatch {
-            bio: Some(Some("  ".into())),
-            ..Default::default()
-        }
-        .validated()
-        .unwrap();
+        let p = UserPatch { bio: Some(Some("  ".into())), ..Default::default() }.validated().unwrap();
         assert_eq!(p.bio, Some(None));
         assert!(
-            UserPatch {
-                orcid: Some(Some("0000-0002-1825-0097".into())),
-                ..Default::default()
-            }
-            .validated()
-            .is_ok()
+            UserPatch { orcid: Some(Some("0000-0002-1825-0097".into())), ..Default::default() }.validated().is_ok()
         );
-        assert!(
-            UserPatch {
-                orcid: Some(Some("12-34".into())),
-                ..Default::default()
-            }
-            .validated()
-            .is_err()
-        );
-        assert!(
-            UserPatch {
-                preferences: Some(serde_json::json!([1])),
-                ..Default::default()
-            }
-            .validated()
-            .is_err()
-        );
+        assert!(UserPatch { orcid: Some(Some("12-34".into())), ..Default::default() }.validated().is_err());
+        assert!(UserPatch { preferences: Some(serde_json::json!([1])), ..Default::default() }.validated().is_err());
     }
 }

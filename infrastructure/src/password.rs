@@ -15,32 +15,24 @@ pub struct Argon2Hasher {
 impl Argon2Hasher {
     pub fn new() -> DomainResult<Self> {
         let dummy = hash_blocking("nishan-dummy-password-for-timing")?;
-        Ok(Self {
-            dummy_hash: std::sync::Arc::new(dummy),
-        })
+        Ok(Self { dummy_hash: std::sync::Arc::new(dummy) })
     }
 }
 
 fn hash_blocking(password: &str) -> DomainResult<String> {
-    let hash: PasswordHash = Argon2::default()
-        .hash_password(password.as_bytes())
-        .map_err(DomainError::internal)?;
+    let hash: PasswordHash = Argon2::default().hash_password(password.as_bytes()).map_err(DomainError::internal)?;
     Ok(hash.to_string())
 }
 
 /// Verifies against a PHC string; a malformed stored hash simply does not match.
 fn verify_blocking(password: &str, hash: &str) -> bool {
-    Argon2::default()
-        .verify_password(password.as_bytes(), hash)
-        .is_ok()
+    Argon2::default().verify_password(password.as_bytes(), hash).is_ok()
 }
 
 impl PasswordHasher for Argon2Hasher {
     async fn hash(&self, password: &str) -> DomainResult<String> {
         let password = password.to_owned();
-        tokio::task::spawn_blocking(move || hash_blocking(&password))
-            .await
-            .map_err(DomainError::internal)?
+        tokio::task::spawn_blocking(move || hash_blocking(&password)).await.map_err(DomainError::internal)?
     }
 
     async fn verify(&self, password: &str, hash: Option<&str>) -> DomainResult<bool> {
@@ -64,17 +56,10 @@ mod tests {
     async fn hashes_are_argon2id_at_owasp_cost_and_verify() {
         let h = Argon2Hasher::new().unwrap();
         let hash = h.hash("a long passphrase").await.unwrap();
-        assert!(
-            hash.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"),
-            "{hash}"
-        );
+        assert!(hash.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"), "{hash}");
         assert!(h.verify("a long passphrase", Some(&hash)).await.unwrap());
         assert!(!h.verify("a long passphrasf", Some(&hash)).await.unwrap());
         assert!(!h.verify("anything", Some("not a hash")).await.unwrap());
-        assert!(
-            !h.verify("nishan-dummy-password-for-timing", None)
-                .await
-                .unwrap()
-        );
+        assert!(!h.verify("nishan-dummy-password-for-timing", None).await.unwrap());
     }
 }

@@ -11,9 +11,7 @@ pub struct RandomTokens;
 impl TokenIssuer for RandomTokens {
     fn issue(&self) -> (String, String) {
         let mut secret = [0u8; 32];
-        rand::rngs::SysRng
-            .try_fill_bytes(&mut secret)
-            .expect("the OS random number generator is available");
+        rand::rngs::SysRng.try_fill_bytes(&mut secret).expect("the OS random number generator is available");
         let token = format!("nsn_{}", hex::encode(secret));
         let digest = self.digest(&token);
         (token, digest)

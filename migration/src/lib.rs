@@ -23,6 +23,7 @@ use sea_orm_migration::{MigrationTrait, async_trait};
 mod m20261123_000001_create_accounts;
 mod m20261123_000002_create_projects;
 mod m20261123_000003_create_audit_logs;
+mod m20261123_000004_create_documents_and_entities;
 
 /// Every migration of the Nishan schema, in order.
 pub struct Migrator;
@@ -34,6 +35,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000001_create_accounts::Migration),
             Box::new(m20261123_000002_create_projects::Migration),
             Box::new(m20261123_000003_create_audit_logs::Migration),
+            Box::new(m20261123_000004_create_documents_and_entities::Migration),
         ]
     }
 }
@@ -55,11 +57,7 @@ where
 
 /// A named `CREATE UNIQUE INDEX` statement (how unique constraints are made:
 /// SQLite cannot add a constraint to an existing table).
-fn unique_index<T, C>(
-    name: &str,
-    table: T,
-    cols: impl IntoIterator<Item = C>,
-) -> IndexCreateStatement
+fn unique_index<T, C>(name: &str, table: T, cols: impl IntoIterator<Item = C>) -> IndexCreateStatement
 where
     T: IntoIden,
     C: IntoIndexColumn,

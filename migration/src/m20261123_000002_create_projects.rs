@@ -72,38 +72,15 @@ impl MigrationTrait for Migration {
                     .col(ColumnDef::new(Projects::Methodology).text().null())
                     .col(ColumnDef::new(Projects::Objectives).text().null())
                     .col(ColumnDef::new(Projects::Timeline).text().null())
-                    .col(
-                        ColumnDef::new(Projects::Status)
-                            .string()
-                            .not_null()
-                            .default("planning"),
-                    )
-                    .col(
-                        ColumnDef::new(Projects::IsPublic)
-                            .boolean()
-                            .not_null()
-                            .default(false),
-                    )
-                    .col(
-                        ColumnDef::new(Projects::AllowPublicView)
-                            .boolean()
-                            .not_null()
-                            .default(false),
-                    )
+                    .col(ColumnDef::new(Projects::Status).string().not_null().default("planning"))
+                    .col(ColumnDef::new(Projects::IsPublic).boolean().not_null().default(false))
+                    .col(ColumnDef::new(Projects::AllowPublicView).boolean().not_null().default(false))
                     .col(ColumnDef::new(Projects::Tags).json().not_null())
                     .col(ColumnDef::new(Projects::References).json().not_null())
                     .col(ColumnDef::new(Projects::CreatedBy).uuid().null())
                     .col(ColumnDef::new(Projects::UpdatedBy).uuid().null())
-                    .col(
-                        ColumnDef::new(Projects::CreatedAt)
-                            .timestamp_with_time_zone()
-                            .not_null(),
-                    )
-                    .col(
-                        ColumnDef::new(Projects::UpdatedAt)
-                            .timestamp_with_time_zone()
-                            .not_null(),
-                    )
+                    .col(ColumnDef::new(Projects::CreatedAt).timestamp_with_time_zone().not_null())
+                    .col(ColumnDef::new(Projects::UpdatedAt).timestamp_with_time_zone().not_null())
                     .foreign_key(
                         ForeignKey::create()
                             .name("fk_projects_created_by")
@@ -121,22 +98,14 @@ impl MigrationTrait for Migration {
                     .to_owned(),
             )
             .await?;
-        manager
-            .create_index(unique_index(
-                "uq_projects_slug",
-                Projects::Table,
-                [Projects::Slug],
-            ))
-            .await?;
+        manager.create_index(unique_index("uq_projects_slug", Projects::Table, [Projects::Slug])).await?;
         for (name, col) in [
             ("idx_projects_status", Projects::Status),
             ("idx_projects_is_public", Projects::IsPublic),
             ("idx_projects_created_at", Projects::CreatedAt),
             ("idx_projects_created_by", Projects::CreatedBy),
         ] {
-            manager
-                .create_index(index(name, Projects::Table, [col]))
-                .await?;
+            manager.create_index(index(name, Projects::Table, [col])).await?;
         }
 
         // project_memberships
@@ -144,67 +113,20 @@ impl MigrationTrait for Migration {
             .create_table(
                 Table::create()
                     .table(ProjectMemberships::Table)
-                    .col(
-                        ColumnDef::new(ProjectMemberships::Id)
-                            .uuid()
-                            .not_null()
-                            .primary_key(),
-                    )
-                    .col(
-                        ColumnDef::new(ProjectMemberships::ProjectId)
-                            .uuid()
-                            .not_null(),
-                    )
+                    .col(ColumnDef::new(ProjectMemberships::Id).uuid().not_null().primary_key())
+                    .col(ColumnDef::new(ProjectMemberships::ProjectId).uuid().not_null())
                     .col(ColumnDef::new(ProjectMemberships::UserId).uuid().not_null())
                     .col(ColumnDef::new(ProjectMemberships::Role).string().not_null())
-                    .col(
-                        ColumnDef::new(ProjectMemberships::CanEditProject)
-                            .boolean()
-                            .not_null()
-                            .default(false),
-                    )
-                    .col(
-                        ColumnDef::new(ProjectMemberships::CanManageUsers)
-                            .boolean()
-                            .not_null()
-                            .default(false),
-                    )
-                    .col(
-                        ColumnDef::new(ProjectMemberships::CanUploadDocuments)
-                            .boolean()
-                            .not_null()
-                            .default(false),
-                    )
-                    .col(
-                        ColumnDef::new(ProjectMemberships::CanEditEntities)
-                            .boolean()
-                            .not_null()
-                            .default(false),
-                    )
-                    .col(
-                        ColumnDef::new(ProjectMemberships::CanExportData)
-                            .boolean()
-                            .not_null()
-                            .default(false),
-                    )
-                    .col(
-                        ColumnDef::new(ProjectMemberships::JoinedAt)
-                            .timestamp_with_time_zone()
-                            .not_null(),
-                    )
-                    .col(
-                        ColumnDef::new(ProjectMemberships::IsActive)
-                            .boolean()
-                            .not_null()
-                            .default(true),
-                    )
+                    .col(ColumnDef::new(ProjectMemberships::CanEditProject).boolean().not_null().default(false))
+                    .col(ColumnDef::new(ProjectMemberships::CanManageUsers).boolean().not_null().default(false))
+                    .col(ColumnDef::new(ProjectMemberships::CanUploadDocuments).boolean().not_null().default(false))
+                    .col(ColumnDef::new(ProjectMemberships::CanEditEntities).boolean().not_null().default(false))
+                    .col(ColumnDef::new(ProjectMemberships::CanExportData).boolean().not_null().default(false))
+                    .col(ColumnDef::new(ProjectMemberships::JoinedAt).timestamp_with_time_zone().not_null())
+                    .col(ColumnDef::new(ProjectMemberships::IsActive).boolean().not_null().default(true))
                     .col(ColumnDef::new(ProjectMemberships::Notes).text().null())
                     .col(ColumnDef::new(ProjectMemberships::InvitedBy).uuid().null())
-                    .col(
-                        ColumnDef::new(ProjectMemberships::UpdatedAt)
-                            .timestamp_with_time_zone()
-                            .not_null(),
-                    )
+                    .col(ColumnDef::new(ProjectMemberships::UpdatedAt).timestamp_with_time_zone().not_null())
                     .foreign_key(
                         ForeignKey::create()
                             .name("fk_project_memberships_project_id")
@@ -237,23 +159,12 @@ impl MigrationTrait for Migration {
             ))
             .await?;
         for (name, col) in [
-            (
-                "idx_project_memberships_user_id",
-                ProjectMemberships::UserId,
-            ),
+            ("idx_project_memberships_user_id", ProjectMemberships::UserId),
             ("idx_project_memberships_role", ProjectMemberships::Role),
-            (
-                "idx_project_memberships_is_active",
-                ProjectMemberships::IsActive,
-            ),
-            (
-                "idx_project_memberships_joined_at",
-                ProjectMemberships::JoinedAt,
-            ),
+            ("idx_project_memberships_is_active", ProjectMemberships::IsActive),
+            ("idx_project_memberships_joined_at", ProjectMemberships::JoinedAt),
         ] {
-            manager
-                .create_index(index(name, ProjectMemberships::Table, [col]))
-                .await?;
+            manager.create_index(index(name, ProjectMemberships::Table, [col])).await?;
         }
 
         Ok(())
@@ -261,13 +172,8 @@ impl MigrationTrait for Migration {
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         // Dependants first; dropping a table drops its indexes too.
-        for table in [
-            ProjectMemberships::Table.into_iden(),
-            Projects::Table.into_iden(),
-        ] {
-            manager
-                .drop_table(Table::drop().table(table).if_exists().to_owned())
-                .await?;
+        for table in [ProjectMemberships::Table.into_iden(), Projects::Table.into_iden()] {
+            manager.drop_table(Table::drop().table(table).if_exists().to_owned()).await?;
         }
         Ok(())
     }

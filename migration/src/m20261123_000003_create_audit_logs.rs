@@ -42,17 +42,8 @@ impl MigrationTrait for Migration {
             .create_table(
                 Table::create()
                     .table(AuditLogs::Table)
-                    .col(
-                        ColumnDef::new(AuditLogs::Id)
-                            .uuid()
-                            .not_null()
-                            .primary_key(),
-                    )
-                    .col(
-                        ColumnDef::new(AuditLogs::Timestamp)
-                            .timestamp_with_time_zone()
-                            .not_null(),
-                    )
+                    .col(ColumnDef::new(AuditLogs::Id).uuid().not_null().primary_key())
+                    .col(ColumnDef::new(AuditLogs::Timestamp).timestamp_with_time_zone().not_null())
                     .col(ColumnDef::new(AuditLogs::UserId).uuid().null())
                     .col(ColumnDef::new(AuditLogs::Action).string().not_null())
                     .col(ColumnDef::new(AuditLogs::ResourceType).string().not_null())
@@ -80,16 +71,12 @@ impl MigrationTrait for Migration {
             ("idx_audit_logs_resource_type", AuditLogs::ResourceType),
             ("idx_audit_logs_project_id", AuditLogs::ProjectId),
         ] {
-            manager
-                .create_index(index(name, AuditLogs::Table, [col]))
-                .await?;
+            manager.create_index(index(name, AuditLogs::Table, [col])).await?;
         }
         Ok(())
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        manager
-            .drop_table(Table::drop().table(AuditLogs::Table).if_exists().to_owned())
-            .await
+        manager.drop_table(Table::drop().table(AuditLogs::Table).if_exists().to_owned()).await
     }
 }

@@ -7,15 +7,23 @@ use std::hash::{BuildHasher, Hasher};
 
 use nishan_migration::{Migrator, MigratorTrait};
 use sea_orm_migration::SchemaManager;
+use sea_orm_migration::sea_orm::prelude::{ChronoDateTimeUtc, ChronoUtc, Json, Uuid};
 use sea_orm_migration::sea_orm::{ConnectionTrait, Database, DatabaseConnection};
+use sea_orm_migration::sea_query::{Alias, Order, Query};
 
-const TABLES: [&str; 6] = [
+const TABLES: [&str; 12] = [
     "users",
     "user_profiles",
     "user_sessions",
     "projects",
     "project_memberships",
     "audit_logs",
+    "documents",
+    "document_versions",
+    "entity_types",
+    "entities",
+    "entity_rejections",
+    "entity_relationships",
 ];
 
 /// (table, index) pairs every fully migrated database must have.
@@ -43,6 +51,39 @@ const INDEXES: &[(&str, &str)] = &[
     ("audit_logs", "idx_audit_logs_action"),
     ("audit_logs", "idx_audit_logs_resource_type"),
     ("audit_logs", "idx_audit_logs_project_id"),
+    ("documents", "uq_documents_project_hash"),
+    ("documents", "idx_documents_project_id"),
+    ("documents", "idx_documents_processing_status"),
+    ("documents", "idx_documents_created_at"),
+    ("document_versions", "uq_document_versions_doc_number"),
+    ("entity_types", "uq_entity_types_name"),
+    ("entity_types", "idx_entity_types_is_active"),
+    ("entity_types", "idx_entity_types_sort_order"),
+    ("entities", "uq_entities_span"),
+    ("entities", "idx_entities_document_start"),
+    ("entities", "idx_entities_entity_type_id"),
+    ("entities", "idx_entities_is_verified"),
+    ("entities", "idx_entities_source"),
+    ("entities", "idx_entities_project_id"),
+    ("entities", "idx_entities_verified_by"),
+    ("entity_rejections", "idx_entity_rejections_document_id"),
+    ("entity_rejections", "idx_entity_rejections_llm_model_id"),
+    ("entity_rejections", "idx_entity_rejections_project_id"),
+    ("entity_relationships", "uq_entity_relationships_triple"),
+    ("entity_relationships", "idx_entity_relationships_target"),
+    ("entity_relationships", "idx_entity_relationships_project_id"),
+];
+
+/// (id, name, sort_order) of the system entity types the documents migration
+/// seeds, in `sort_order`.
+const SYSTEM_ENTITY_TYPES: [(&str, &str, i32); 7] = [
+    ("00000000-0000-7000-8000-000000000001", "PERSON", 10),
+    ("00000000-0000-7000-8000-000000000002", "LOCATION", 20),
+    ("00000000-0000-7000-8000-000000000003", "DATE", 30),
+    ("00000000-0000-7000-8000-000000000004", "TIME", 40),
+    ("00000000-0000-7000-8000-000000000005", "ORGANIZATION", 50),
+    ("00000000-0000-7000-8000-000000000006", "DESIGNATION", 60),
+    ("00000000-0000-7000-8000-000000000007", "NUMBER", 70),
 ];
 
 type TestResult = Result<(), String>;
@@ -63,12 +104,63 @@ async fn check_migrated(db: &DatabaseConnection, stage: &str) -> TestResult {
             return Err(format!("{stage}: index {index} on {table} is missing"));
         }
     }
-    let pending = Migrator::get_pending_migrations(db)
-        .await
-        .map_err(err("pending migrations"))?;
+    check_system_entity_types(db, stage).await?;
+    let pending = Migrator::get_pending_migrations(db).await.map_err(err("pending migrations"))?;
     if !pending.is_empty() {
         let names: Vec<_> = pending.iter().map(|m| m.name().to_owned()).collect();
         return Err(format!("{stage}: migrations still pending: {names:?}"));
+    }
+    Ok(())
+}
+
+/// Exactly the seven system entity types exist, with their fixed ids, names
+/// and sort orders, active, with non-empty examples and timestamps that
+/// decode as UTC date-times no later than now.
+async fn check_system_entity_types(db: &DatabaseConnection, stage: &str) -> TestResult {
+    let table = Alias::new("entity_types");
+    let query = Query::select()
+        .columns(
+            ["id", "name", "sort_order", "is_system", "is_active", "examples", "created_at", "updated_at"]
+                .map(Alias::new),
+        )
+        .from(table)
+        .order_by(Alias::new("sort_order"), Order::Asc)
+        .to_owned();
+    let rows = db.query_all(&query).await.map_err(err("select entity_types"))?;
+    if rows.len() != SYSTEM_ENTITY_TYPES.len() {
+        return Err(format!("{stage}: {} entity types, expected {}", rows.len(), SYSTEM_ENTITY_TYPES.len()));
+    }
+    let now = ChronoUtc::now();
+    for (row, (id, name, sort_order)) in rows.iter().zip(SYSTEM_ENTITY_TYPES) {
+        let got_id: Uuid = row.try_get("", "id").map_err(err("entity_types.id"))?;
+        let got_name: String = row.try_get("", "name").map_err(err("entity_types.name"))?;
+        let got_sort: i32 = row.try_get("", "sort_order").map_err(err("entity_types.sort_order"))?;
+        let is_system: bool = row.try_get("", "is_system").map_err(err("entity_types.is_system"))?;
+        let is_active: bool = row.try_get("", "is_active").map_err(err("entity_types.is_active"))?;
+        let examples: Json = row.try_get("", "examples").map_err(err("entity_types.examples"))?;
+        let created_at: ChronoDateTimeUtc = row.try_get("", "created_at").map_err(err("entity_types.created_at"))?;
+        let updated_at: ChronoDateTimeUtc = row.try_get("", "updated_at").map_err(err("entity_types.updated_at"))?;
+        if got_id.to_string() != id || got_name != name || got_sort != sort_order {
+            return Err(format!(
+                "{stage}: entity type ({got_id}, {got_name}, {got_sort}), expected ({id}, {name}, {sort_order})"
+            ));
+        }
+        if !is_system || !is_active {
+            return Err(format!("{stage}: entity type {name}: is_system {is_system}, is_active {is_active}"));
+        }
+        let examples_ok = examples
+            .as_array()
+            .is_some_and(|a| !a.is_empty() && a.iter().all(|e| e.as_str().is_some_and(|s| !s.is_empty())));
+        if !examples_ok {
+            return Err(format!(
+                "{stage}: entity type {name}: examples {examples} is not a non-empty array of strings"
+            ));
+        }
+        if created_at > now || updated_at != created_at {
+            return Err(format!(
+                "{stage}: entity type {name}: created_at {created_at}, updated_at {updated_at}, now {now}"
+            ));
+        }
     }
     Ok(())
 }
@@ -80,9 +172,7 @@ async fn check_rolled_back(db: &DatabaseConnection, stage: &str) -> TestResult {
             return Err(format!("{stage}: table {table} still exists"));
         }
     }
-    let applied = Migrator::get_applied_migrations(db)
-        .await
-        .map_err(err("applied migrations"))?;
+    let applied = Migrator::get_applied_migrations(db).await.map_err(err("applied migrations"))?;
     if !applied.is_empty() {
         let names: Vec<_> = applied.iter().map(|m| m.name().to_owned()).collect();
         return Err(format!("{stage}: migrations still applied: {names:?}"));
@@ -104,9 +194,7 @@ async fn up_down_up(db: &DatabaseConnection) -> TestResult {
 
 #[tokio::test]
 async fn up_down_up_sqlite() {
-    let db = Database::connect("sqlite::memory:")
-        .await
-        .expect("open in-memory SQLite");
+    let db = Database::connect("sqlite::memory:").await.expect("open in-memory SQLite");
     if let Err(e) = up_down_up(&db).await {
         panic!("SQLite: {e}");
     }
@@ -121,9 +209,7 @@ fn with_database(url: &str, name: &str) -> String {
         None => (url, ""),
     };
     let authority_start = base.find("://").map_or(0, |i| i + 3);
-    let path_start = base[authority_start..]
-        .find('/')
-        .map_or(base.len(), |i| authority_start + i);
+    let path_start = base[authority_start..].find('/').map_or(base.len(), |i| authority_start + i);
     format!("{}/{name}{query}", &base[..path_start])
 }
 
@@ -136,14 +222,11 @@ fn scratch_database_name() -> String {
 #[tokio::test]
 async fn up_down_up_postgres() {
     // Never skipped quietly: scripts/test.sh (and .ci/run) start a PostgreSQL and set this.
-    let admin_url = std::env::var("NISHAN_TEST_POSTGRES_URL")
-        .ok()
-        .filter(|u| !u.trim().is_empty())
-        .expect("NISHAN_TEST_POSTGRES_URL is not set: run the tests with scripts/test.sh, which starts a PostgreSQL for them");
+    let admin_url = std::env::var("NISHAN_TEST_POSTGRES_URL").ok().filter(|u| !u.trim().is_empty()).expect(
+        "NISHAN_TEST_POSTGRES_URL is not set: run the tests with scripts/test.sh, which starts a PostgreSQL for them",
+    );
 
-    let admin = Database::connect(admin_url.as_str())
-        .await
-        .expect("connect to NISHAN_TEST_POSTGRES_URL");
+    let admin = Database::connect(admin_url.as_str()).await.expect("connect to NISHAN_TEST_POSTGRES_URL");
     let name = scratch_database_name();
     admin
         .execute_unprepared(&format!("CREATE DATABASE \"{name}\""))
@@ -157,24 +240,16 @@ async fn up_down_up_postgres() {
             .await
             .map_err(err("connect to the scratch database"))?;
         let result = up_down_up(&db).await;
-        db.close()
-            .await
-            .map_err(err("close the scratch database"))?;
+        db.close().await.map_err(err("close the scratch database"))?;
         result
     }
     .await;
 
     // WITH (FORCE) (PostgreSQL 13+) also ends stray connections; fall back to
     // a plain drop on older servers.
-    let dropped = match admin
-        .execute_unprepared(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
-        .await
-    {
+    let dropped = match admin.execute_unprepared(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)")).await {
         Ok(_) => Ok(()),
-        Err(_) => admin
-            .execute_unprepared(&format!("DROP DATABASE IF EXISTS \"{name}\""))
-            .await
-            .map(drop),
+        Err(_) => admin.execute_unprepared(&format!("DROP DATABASE IF EXISTS \"{name}\"")).await.map(drop),
     };
     admin.close().await.ok();
 
@@ -188,10 +263,7 @@ async fn up_down_up_postgres() {
 
 #[test]
 fn with_database_replaces_only_the_path() {
-    assert_eq!(
-        with_database("postgres://u:p@h:5432/postgres", "x"),
-        "postgres://u:p@h:5432/x"
-    );
+    assert_eq!(with_database("postgres://u:p@h:5432/postgres", "x"), "postgres://u:p@h:5432/x");
     assert_eq!(
         with_database("postgres://u@h:5432/postgres?sslmode=disable", "x"),
         "postgres://u@h:5432/x?sslmode=disable"

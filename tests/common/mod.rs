@@ -37,27 +37,18 @@ macro_rules! on_both_databases {
 pub async fn fresh_database(db: Db) -> (String, Option<PathBuf>) {
     match db {
         Db::Sqlite => {
-            let dir =
-                std::env::temp_dir().join(format!("nishan-test-{}", uuid::Uuid::new_v4().simple()));
+            let dir = std::env::temp_dir().join(format!("nishan-test-{}", uuid::Uuid::new_v4().simple()));
             std::fs::create_dir_all(&dir).unwrap();
-            (
-                format!("sqlite://{}?mode=rwc", dir.join("nishan.db").display()),
-                Some(dir),
-            )
+            (format!("sqlite://{}?mode=rwc", dir.join("nishan.db").display()), Some(dir))
         }
         Db::Postgres => {
             let admin_url = std::env::var("NISHAN_TEST_POSTGRES_URL").ok().filter(|u| !u.is_empty()).expect(
                 "NISHAN_TEST_POSTGRES_URL is not set: run the tests with scripts/test.sh, which starts a PostgreSQL for them",
             );
             let name = format!("nishan_test_{}", uuid::Uuid::new_v4().simple());
-            let admin = Database::connect(&admin_url)
-                .await
-                .expect("connecting to the test PostgreSQL server");
+            let admin = Database::connect(&admin_url).await.expect("connecting to the test PostgreSQL server");
             admin
-                .execute_raw(Statement::from_string(
-                    admin.get_database_backend(),
-                    format!("CREATE DATABASE {name}"),
-                ))
+                .execute_raw(Statement::from_string(admin.get_database_backend(), format!("CREATE DATABASE {name}")))
                 .await
                 .unwrap();
             admin.close().await.unwrap();
@@ -100,26 +91,43 @@ impl TestApp {
     }
 
     pub async fn spawn_with(db: Db, configure: impl FnOnce(&mut Settings)) -> Self {
+        Self::spawn_full(db, configure, None).await
+    }
+
+    /// A server whose every SQL statement increments `counter`.
+    pub async fn spawn_counting(
+        db: Db,
+        configure: impl FnOnce(&mut Settings),
+        counter: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+    ) -> Self {
+        Self::spawn_full(db, configure, Some(counter)).await
+    }
+
+    async fn spawn_full(
+        db: Db,
+        configure: impl FnOnce(&mut Settings),
+        counter: Option<std::sync::Arc<std::sync::atomic::AtomicUsize>>,
+    ) -> Self {
         let (db_url, dir) = fresh_database(db).await;
         let mut settings = test_settings(&db_url);
         configure(&mut settings);
-        let state = nishan_api::bootstrap(settings)
-            .await
-            .expect("server starts");
+        let mut conn = nishan_api::connect(&settings).await.expect("database reachable");
+        if let Some(counter) = counter {
+            conn.set_metric_callback(move |info| {
+                if std::env::var_os("NISHAN_TEST_PRINT_SQL").is_some() {
+                    eprintln!("SQL {}", info.statement.sql.chars().take(90).collect::<String>());
+                }
+                counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            });
+        }
+        let state = nishan_api::bootstrap_with(settings, conn).await.expect("server starts");
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let app = nishan_api::server::router(state);
         let server = tokio::spawn(async move {
             nishan_api::server::serve(listener, app).await.unwrap();
         });
-        Self {
-            addr,
-            db_url,
-            db,
-            http: reqwest::Client::new(),
-            server,
-            dir,
-        }
+        Self { addr, db_url, db, http: reqwest::Client::new(), server, dir }
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -128,10 +136,7 @@ impl TestApp {
 
     /// Sends one GraphQL operation; returns the whole JSON response.
     pub async fn gql(&self, token: Option<&str>, query: &str, variables: Value) -> Value {
-        let mut req = self
-            .http
-            .post(self.url("/graphql"))
-            .json(&json!({"query": query, "variables": variables}));
+        let mut req = self.http.post(self.url("/graphql")).json(&json!({"query": query, "variables": variables}));
         if let Some(t) = token {
             req = req.bearer_auth(t);
         }
@@ -164,10 +169,7 @@ impl TestApp {
     /// Creates a project as `token`; returns its id.
     pub async fn create_project(&self, token: &str, name: &str, extra: Value) -> String {
         let mut input = json!({"name": name});
-        input
-            .as_object_mut()
-            .unwrap()
-            .extend(extra.as_object().cloned().unwrap_or_default());
+        input.as_object_mut().unwrap().extend(extra.as_object().cloned().unwrap_or_default());
         let data = self
             .ok(
                 Some(token),
@@ -202,12 +204,7 @@ impl TestApp {
     /// Runs a statement directly on the database.
     pub async fn execute(&self, sql: &str) {
         let db = self.database().await;
-        db.execute_raw(Statement::from_string(
-            db.get_database_backend(),
-            sql.to_owned(),
-        ))
-        .await
-        .unwrap();
+        db.execute_raw(Statement::from_string(db.get_database_backend(), sql.to_owned())).await.unwrap();
         db.close().await.unwrap();
     }
 }
@@ -220,4 +217,59 @@ pub fn error_code(resp: &Value) -> String {
         .as_str()
         .unwrap_or_else(|| panic!("expected an error with a code: {resp}"))
         .to_owned()
+}
+
+/// The seeded system entity types, by name.
+pub async fn entity_type_ids(app: &TestApp) -> std::collections::HashMap<String, String> {
+    let data = app.ok(None, "{ entityTypes { id name } }", json!({})).await;
+    data["entityTypes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| (t["name"].as_str().unwrap().to_owned(), t["id"].as_str().unwrap().to_owned()))
+        .collect()
+}
+
+/// Creates a document; returns its id.
+pub async fn create_document(app: &TestApp, token: &str, project: &str, title: &str, content: &str) -> String {
+    let data = app
+        .ok(
+            Some(token),
+            "mutation($i: CreateDocumentInput!) { createDocument(input: $i) { id } }",
+            json!({"i": {"projectId": project, "title": title, "content": content}}),
+        )
+        .await;
+    data["createDocument"]["id"].as_str().unwrap().to_owned()
+}
+
+/// Uploads a file with the GraphQL multipart request spec; returns the whole response.
+pub async fn upload(app: &TestApp, token: &str, project: &str, file_name: &str, bytes: Vec<u8>) -> Value {
+    let operations = json!({
+        "query": "mutation($p: ID!, $f: Upload!) { uploadDocument(projectId: $p, file: $f) { id title content encoding fileName fileSize characterCount wordCount lineCount direction } }",
+        "variables": {"p": project, "f": null}
+    });
+    let form = reqwest::multipart::Form::new()
+        .text("operations", operations.to_string())
+        .text("map", json!({"0": ["variables.f"]}).to_string())
+        .part(
+            "0",
+            reqwest::multipart::Part::bytes(bytes).file_name(file_name.to_owned()).mime_str("text/plain").unwrap(),
+        );
+    let resp = app
+        .http
+        .post(app.url("/graphql"))
+        .bearer_auth(token)
+        .header("apollo-require-preflight", "true")
+        .multipart(form)
+        .send()
+        .await
+        .unwrap();
+    resp.json().await.unwrap()
+}
+
+/// The path of the shared Marsiya data, which lies beside the repository.
+pub fn marsiya_dir() -> PathBuf {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/data/marsiya");
+    assert!(dir.is_dir(), "the Marsiya data is missing at {}", dir.display());
+    dir
 }

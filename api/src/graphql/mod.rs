@@ -1,17 +1,19 @@
 //! The GraphQL schema: one query, mutation (and later subscription) root merged from one
 //! file per area, the limits every request runs under, and the per-request context.
 
+pub mod batching;
 pub mod loaders;
 pub mod mutation;
 pub mod pagination;
 pub mod query;
 pub mod types;
 
-use async_graphql::dataloader::DataLoader;
+use async_graphql::dataloader::{DataLoader, HashMapCache};
 use async_graphql::{Context, Data, EmptySubscription, Schema};
 use nishan_domain::audit::RequestMeta;
 
 use crate::auth::Viewer;
+use crate::graphql::batching::BatchQueue;
 use crate::state::AppState;
 
 pub type NishanSchema = Schema<query::Query, mutation::Mutation, EmptySubscription>;
@@ -19,26 +21,16 @@ pub type NishanSchema = Schema<query::Query, mutation::Mutation, EmptySubscripti
 /// Builds the schema with the configured depth and complexity limits.
 pub fn build_schema(state: AppState) -> NishanSchema {
     let settings = state.settings.clone();
-    Schema::build(
-        query::Query::default(),
-        mutation::Mutation::default(),
-        EmptySubscription,
-    )
-    .limit_depth(settings.max_depth)
-    .limit_complexity(settings.max_complexity)
-    .data(state)
-    .finish()
+    Schema::build(query::Query::default(), mutation::Mutation::default(), EmptySubscription)
+        .limit_depth(settings.max_depth)
+        .limit_complexity(settings.max_complexity)
+        .data(state)
+        .finish()
 }
 
 /// The SDL of the schema, as written to `schema.graphql`.
 pub fn sdl() -> String {
-    Schema::build(
-        query::Query::default(),
-        mutation::Mutation::default(),
-        EmptySubscription,
-    )
-    .finish()
-    .sdl()
+    Schema::build(query::Query::default(), mutation::Mutation::default(), EmptySubscription).finish().sdl()
 }
 
 /// Everything one request carries into its resolvers.
@@ -49,27 +41,45 @@ pub struct RequestContext {
 
 /// The per-request data: the caller, the request's origin and fresh DataLoaders (fresh per
 /// request because some answers depend on who asks).
-pub fn request_data(state: &AppState, viewer: Viewer, meta: RequestMeta) -> Data {
+///
+/// `batches`: where the loaders run their batches. HTTP requests pass their own queue and
+/// drive it (`BatchQueue::run`); a WebSocket connection, whose operations are driven by the
+/// protocol library, passes `None` and its batches go to the runtime.
+pub fn request_data(state: &AppState, viewer: Viewer, meta: RequestMeta, batches: Option<&BatchQueue>) -> Data {
     let actor = viewer.actor();
+    let delay = std::time::Duration::from_millis(state.settings.loader_delay_ms);
     let mut data = Data::default();
     data.insert(RequestContext { viewer, meta });
-    data.insert(DataLoader::new(
-        loaders::UserLoader(state.store.clone()),
-        tokio::spawn,
-    ));
-    data.insert(DataLoader::new(
-        loaders::MemberCountLoader(state.store.clone()),
-        tokio::spawn,
-    ));
-    data.insert(DataLoader::new(
-        loaders::MyRoleLoader {
-            store: state.store.clone(),
-            actor,
-        },
-        tokio::spawn,
-    ));
+    // Cached, because each loader lives for one request: a key fetched once (the one entity
+    // type of a thousand entities) is not fetched again by a later batch.
+    macro_rules! register {
+        ($($loader:expr),* $(,)?) => {$(
+            let loader = match batches {
+                Some(queue) => DataLoader::with_cache($loader, queue.spawner(), HashMapCache::default()),
+                None => DataLoader::with_cache($loader, tokio::spawn, HashMapCache::default()),
+            };
+            data.insert(loader.delay(delay).max_batch_size(LOADER_MAX_BATCH));
+        )*};
+    }
+    let store = &state.store;
+    register!(
+        loaders::UserLoader(store.clone()),
+        loaders::MemberCountLoader(store.clone()),
+        loaders::MyRoleLoader { store: store.clone(), actor },
+        loaders::ProjectLoader(store.clone()),
+        loaders::ProjectTotalsLoader(store.clone()),
+        loaders::DocumentLoader(store.clone()),
+        loaders::EntityLoader(store.clone()),
+        loaders::EntityTypeLoader(store.clone()),
+        loaders::OutgoingLoader(store.clone()),
+        loaders::IncomingLoader(store.clone()),
+        loaders::EntityPageLoader(store.clone()),
+    );
     data
 }
+
+/// Most keys one loader batch sends to the database (an `IN` list of this many ids).
+const LOADER_MAX_BATCH: usize = 10_000;
 
 pub(crate) fn state<'a>(ctx: &Context<'a>) -> &'a AppState {
     ctx.data_unchecked::<AppState>()

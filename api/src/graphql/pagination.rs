@@ -30,9 +30,7 @@ pub fn page_request(first: Option<i32>, after: Option<&str>) -> ApiResult<PageRe
     };
     let offset = match after {
         None => 0,
-        Some(cursor) => {
-            decode(cursor).ok_or_else(|| bad_input("after", "is not a valid cursor"))? + 1
-        }
+        Some(cursor) => decode(cursor).ok_or_else(|| bad_input("after", "is not a valid cursor"))? + 1,
     };
     Ok(PageRequest { offset, limit })
 }
@@ -43,41 +41,23 @@ fn encode(offset: u64) -> String {
 
 fn decode(cursor: &str) -> Option<u64> {
     let bytes = URL_SAFE_NO_PAD.decode(cursor).ok()?;
-    std::str::from_utf8(&bytes)
-        .ok()?
-        .strip_prefix("o:")?
-        .parse()
-        .ok()
+    std::str::from_utf8(&bytes).ok()?.strip_prefix("o:")?.parse().ok()
 }
 
 /// A connection from one page of results.
-pub fn connection<T, N: OutputType>(
-    page: Page<T>,
-    request: PageRequest,
-    node: impl Fn(T) -> N,
-) -> Conn<N> {
+pub fn connection<T, N: OutputType>(page: Page<T>, request: PageRequest, node: impl Fn(T) -> N) -> Conn<N> {
     let has_next = request.offset + (page.items.len() as u64) < page.total;
-    let mut conn = Connection::with_additional_fields(
-        request.offset > 0,
-        has_next,
-        ConnectionFields {
-            total_count: page.total,
-        },
-    );
+    let mut conn =
+        Connection::with_additional_fields(request.offset > 0, has_next, ConnectionFields { total_count: page.total });
     conn.edges.extend(
-        page.items
-            .into_iter()
-            .enumerate()
-            .map(|(i, item)| Edge::new(encode(request.offset + i as u64), node(item))),
+        page.items.into_iter().enumerate().map(|(i, item)| Edge::new(encode(request.offset + i as u64), node(item))),
     );
     conn
 }
 
 /// The complexity of a connection field: `first ×` the cost of one node.
 pub fn complexity(child: usize, first: Option<i32>) -> usize {
-    let n = first
-        .map(|f| f.clamp(0, MAX_PAGE as i32) as usize)
-        .unwrap_or(DEFAULT_PAGE as usize);
+    let n = first.map(|f| f.clamp(0, MAX_PAGE as i32) as usize).unwrap_or(DEFAULT_PAGE as usize);
     n.saturating_mul(child).saturating_add(1)
 }
 
@@ -88,13 +68,7 @@ mod tests {
     #[test]
     fn cursors_round_trip_and_reject_garbage() {
         assert_eq!(decode(&encode(41)), Some(41));
-        assert_eq!(
-            page_request(Some(5), Some(&encode(9))).unwrap(),
-            PageRequest {
-                offset: 10,
-                limit: 5
-            }
-        );
+        assert_eq!(page_request(Some(5), Some(&encode(9))).unwrap(), PageRequest { offset: 10, limit: 5 });
         assert!(page_request(None, Some("garbage")).is_err());
         assert!(page_request(Some(101), None).is_err());
         assert!(page_request(Some(-1), None).is_err());

@@ -7,9 +7,7 @@ use crate::audit::{AuditEntry, RequestMeta};
 use crate::error::{DomainError, DomainResult};
 use crate::ids::{SessionId, UserId};
 use crate::policy::Actor;
-use crate::ports::{
-    AuditRepository, PasswordHasher, SessionRepository, TokenIssuer, UserRepository,
-};
+use crate::ports::{AuditRepository, PasswordHasher, SessionRepository, TokenIssuer, UserRepository};
 use crate::session::Session;
 use crate::user::{Email, NewUser, Password, User, UserPatch, UserProfile, Username};
 
@@ -45,21 +43,14 @@ where
     H: PasswordHasher,
     T: TokenIssuer,
 {
-    pub async fn register(
-        &self,
-        meta: &RequestMeta,
-        input: Registration,
-    ) -> DomainResult<SignedIn> {
+    pub async fn register(&self, meta: &RequestMeta, input: Registration) -> DomainResult<SignedIn> {
         let username = Username::new(&input.username)?;
         let email = Email::new(&input.email)?;
         let password = Password::new(&input.password, "password")?;
         let name = |v: Option<String>, field: &str| -> DomainResult<Option<String>> {
             let v = v.map(|s| s.trim().to_owned()).filter(|s| !s.is_empty());
             if v.as_ref().is_some_and(|s| s.chars().count() > 100) {
-                return Err(DomainError::invalid(
-                    field,
-                    "must be at most 100 characters",
-                ));
+                return Err(DomainError::invalid(field, "must be at most 100 characters"));
             }
             Ok(v)
         };
@@ -67,15 +58,7 @@ where
         let last_name = name(input.last_name, "lastName")?;
         let password_hash = self.hasher.hash(password.expose()).await?;
         let now = Utc::now();
-        let new = NewUser {
-            id: UserId::new(),
-            username,
-            email,
-            password_hash,
-            first_name,
-            last_name,
-            now,
-        };
+        let new = NewUser { id: UserId::new(), username, email, password_hash, first_name, last_name, now };
         let audit = AuditEntry::new(meta, Some(new.id), "user.register", "user")
             .resource(new.id, new.username.as_str())
             .changes(json!({"username": new.username.as_str(), "email": new.email.as_str()}));
@@ -84,76 +67,40 @@ where
     }
 
     /// Signs in with a username or email. Every failure is the same `InvalidCredentials`.
-    pub async fn login(
-        &self,
-        meta: &RequestMeta,
-        username_or_email: &str,
-        password: &str,
-    ) -> DomainResult<SignedIn> {
+    pub async fn login(&self, meta: &RequestMeta, username_or_email: &str, password: &str) -> DomainResult<SignedIn> {
         let password = Password::offered(password)?;
         let login = username_or_email.trim();
         let found = self.store.credentials(login).await?;
-        let ok = self
-            .hasher
-            .verify(password.expose(), found.as_ref().map(|(_, h)| h.as_str()))
-            .await?;
+        let ok = self.hasher.verify(password.expose(), found.as_ref().map(|(_, h)| h.as_str())).await?;
         match found {
-            Some((user, _)) if ok && user.is_active => {
-                self.start_session(meta, user, "auth.login").await
-            }
+            Some((user, _)) if ok && user.is_active => self.start_session(meta, user, "auth.login").await,
             found => {
                 let user_id = found.map(|(u, _)| u.id);
-                let audit = AuditEntry::new(meta, user_id, "auth.login_failed", "session")
-                    .changes(json!({"login": login}));
+                let audit =
+                    AuditEntry::new(meta, user_id, "auth.login_failed", "session").changes(json!({"login": login}));
                 self.store.record(audit).await?;
                 Err(DomainError::InvalidCredentials)
             }
         }
     }
 
-    async fn start_session(
-        &self,
-        meta: &RequestMeta,
-        user: User,
-        action: &str,
-    ) -> DomainResult<SignedIn> {
+    async fn start_session(&self, meta: &RequestMeta, user: User, action: &str) -> DomainResult<SignedIn> {
         let (token, digest) = self.tokens.issue();
-        let session = Session::start(
-            user.id,
-            Utc::now(),
-            self.session_ttl,
-            meta.ip.clone(),
-            meta.user_agent.clone(),
-        );
-        let session_meta = RequestMeta {
-            session_id: Some(session.id),
-            ..meta.clone()
-        };
-        let audit = AuditEntry::new(&session_meta, Some(user.id), action, "session")
-            .resource(session.id, &user.username);
+        let session = Session::start(user.id, Utc::now(), self.session_ttl, meta.ip.clone(), meta.user_agent.clone());
+        let session_meta = RequestMeta { session_id: Some(session.id), ..meta.clone() };
+        let audit =
+            AuditEntry::new(&session_meta, Some(user.id), action, "session").resource(session.id, &user.username);
         self.store.create_session(&session, &digest, audit).await?;
-        Ok(SignedIn {
-            token,
-            user,
-            session,
-        })
+        Ok(SignedIn { token, user, session })
     }
 
     /// The session and user a bearer token stands for, if it is valid now.
     pub async fn authenticate(&self, token: &str) -> DomainResult<Option<(Session, User)>> {
-        self.store
-            .authenticate(&self.tokens.digest(token), Utc::now())
-            .await
+        self.store.authenticate(&self.tokens.digest(token), Utc::now()).await
     }
 
-    pub async fn logout(
-        &self,
-        meta: &RequestMeta,
-        actor: &Actor,
-        session: SessionId,
-    ) -> DomainResult<()> {
-        let audit = AuditEntry::new(meta, Some(actor.user_id), "auth.logout", "session")
-            .resource(session, "session");
+    pub async fn logout(&self, meta: &RequestMeta, actor: &Actor, session: SessionId) -> DomainResult<()> {
+        let audit = AuditEntry::new(meta, Some(actor.user_id), "auth.logout", "session").resource(session, "session");
         self.store.revoke_session(session, Utc::now(), audit).await
     }
 
@@ -181,22 +128,13 @@ where
     ) -> DomainResult<u64> {
         let new = Password::new(new, "newPassword")?;
         let hash = self.store.password_hash(actor.user_id).await?;
-        if !self
-            .hasher
-            .verify(Password::offered(current)?.expose(), Some(&hash))
-            .await?
-        {
-            return Err(DomainError::invalid(
-                "currentPassword",
-                "is not your current password",
-            ));
+        if !self.hasher.verify(Password::offered(current)?.expose(), Some(&hash)).await? {
+            return Err(DomainError::invalid("currentPassword", "is not your current password"));
         }
         let new_hash = self.hasher.hash(new.expose()).await?;
         let audit = AuditEntry::new(meta, Some(actor.user_id), "user.change_password", "user")
             .resource(actor.user_id, "password");
-        self.store
-            .change_password(actor.user_id, new_hash, session, audit)
-            .await
+        self.store.change_password(actor.user_id, new_hash, session, audit).await
     }
 }
 

@@ -23,12 +23,7 @@ pub struct Projects<'a, S> {
 }
 
 impl<S: ProjectRepository> Projects<'_, S> {
-    pub async fn create(
-        &self,
-        meta: &RequestMeta,
-        actor: &Actor,
-        fields: ProjectFields,
-    ) -> DomainResult<Project> {
+    pub async fn create(&self, meta: &RequestMeta, actor: &Actor, fields: ProjectFields) -> DomainResult<Project> {
         if fields.name.is_none() {
             return Err(DomainError::invalid("name", "is required"));
         }
@@ -74,11 +69,7 @@ impl<S: ProjectRepository> Projects<'_, S> {
 
     /// The project and what the caller may do in it; `None` when it does not exist or the
     /// caller may not see it (the two are indistinguishable on purpose).
-    pub async fn find(
-        &self,
-        actor: Option<&Actor>,
-        by: ProjectRef,
-    ) -> DomainResult<Option<(Project, ProjectAccess)>> {
+    pub async fn find(&self, actor: Option<&Actor>, by: ProjectRef) -> DomainResult<Option<(Project, ProjectAccess)>> {
         let project = match by {
             ProjectRef::Id(id) => self.store.project_by_id(id).await?,
             ProjectRef::Slug(slug) => match Slug::parse(&slug) {
@@ -94,17 +85,9 @@ impl<S: ProjectRepository> Projects<'_, S> {
     }
 
     /// What the caller may do in a project they have already loaded.
-    pub async fn access(
-        &self,
-        actor: Option<&Actor>,
-        project: &Project,
-    ) -> DomainResult<ProjectAccess> {
+    pub async fn access(&self, actor: Option<&Actor>, project: &Project) -> DomainResult<ProjectAccess> {
         let role = match actor {
-            Some(a) => self
-                .store
-                .roles_of(a.user_id, &[project.id])
-                .await?
-                .remove(&project.id),
+            Some(a) => self.store.roles_of(a.user_id, &[project.id]).await?.remove(&project.id),
             None => None,
         };
         Ok(ProjectAccess::evaluate(project, actor, role))
@@ -117,11 +100,7 @@ impl<S: ProjectRepository> Projects<'_, S> {
         permission: Option<Permission>,
     ) -> DomainResult<(Project, ProjectAccess)> {
         let (project, access) =
-            self.find(Some(actor), ProjectRef::Id(id))
-                .await?
-                .ok_or(DomainError::NotFound {
-                    resource: "project",
-                })?;
+            self.find(Some(actor), ProjectRef::Id(id)).await?.ok_or(DomainError::NotFound { resource: "project" })?;
         match permission {
             Some(p) => access.require(p)?,
             None => access.require_owner(actor)?,
@@ -129,11 +108,7 @@ impl<S: ProjectRepository> Projects<'_, S> {
         Ok((project, access))
     }
 
-    pub async fn list(
-        &self,
-        actor: Option<&Actor>,
-        page: PageRequest,
-    ) -> DomainResult<Page<Project>> {
+    pub async fn list(&self, actor: Option<&Actor>, page: PageRequest) -> DomainResult<Page<Project>> {
         self.store.visible_projects(actor.copied(), page).await
     }
 
@@ -145,24 +120,15 @@ impl<S: ProjectRepository> Projects<'_, S> {
         fields: ProjectFields,
     ) -> DomainResult<Project> {
         let fields = fields.validated()?;
-        let (project, _) = self
-            .require(actor, id, Some(Permission::EditProject))
-            .await?;
+        let (project, _) = self.require(actor, id, Some(Permission::EditProject)).await?;
         let audit = AuditEntry::new(meta, Some(actor.user_id), "project.update", "project")
             .resource(project.id, &project.name)
             .project(project.id)
             .changes(fields_summary(&fields));
-        self.store
-            .update_project(id, fields, actor.user_id, audit)
-            .await
+        self.store.update_project(id, fields, actor.user_id, audit).await
     }
 
-    pub async fn delete(
-        &self,
-        meta: &RequestMeta,
-        actor: &Actor,
-        id: ProjectId,
-    ) -> DomainResult<()> {
+    pub async fn delete(&self, meta: &RequestMeta, actor: &Actor, id: ProjectId) -> DomainResult<()> {
         let (project, _) = self.require(actor, id, None).await?;
         let audit = AuditEntry::new(meta, Some(actor.user_id), "project.delete", "project")
             .resource(project.id, &project.name)
@@ -183,27 +149,17 @@ impl<S: ProjectRepository> Projects<'_, S> {
         let (project, _) = self
             .find(Some(actor), ProjectRef::Id(project_id))
             .await?
-            .ok_or(DomainError::NotFound {
-                resource: "project",
-            })?;
+            .ok_or(DomainError::NotFound { resource: "project" })?;
         let (action, changes) = match change {
-            MembershipChange::Add(role) => (
-                "membership.add",
-                json!({"userId": target, "role": role.as_str()}),
-            ),
-            MembershipChange::SetRole(role) => (
-                "membership.update",
-                json!({"userId": target, "role": role.as_str()}),
-            ),
+            MembershipChange::Add(role) => ("membership.add", json!({"userId": target, "role": role.as_str()})),
+            MembershipChange::SetRole(role) => ("membership.update", json!({"userId": target, "role": role.as_str()})),
             MembershipChange::Remove => ("membership.remove", json!({"userId": target})),
         };
         let audit = AuditEntry::new(meta, Some(actor.user_id), action, "project_membership")
             .resource(target, &project.name)
             .project(project.id)
             .changes(changes);
-        self.store
-            .change_membership(project.id, *actor, target, change, audit)
-            .await
+        self.store.change_membership(project.id, *actor, target, change, audit).await
     }
 }
 

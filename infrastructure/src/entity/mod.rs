@@ -2,7 +2,13 @@
 //! crate: they mirror the schema made by `nishan-migration` column for column,
 //! and never leave this crate (repositories map them to domain types).
 
+pub(crate) mod annotation;
 pub(crate) mod audit_log;
+pub(crate) mod document;
+pub(crate) mod document_version;
+pub(crate) mod entity_rejection;
+pub(crate) mod entity_relationship;
+pub(crate) mod entity_type;
 pub(crate) mod project;
 pub(crate) mod project_membership;
 pub(crate) mod user;

@@ -10,10 +10,7 @@ use crate::entity::audit_log;
 
 /// Inserts an audit row on `conn`: the transaction of the change it records.
 pub(crate) async fn insert(conn: &impl ConnectionTrait, entry: AuditEntry) -> DomainResult<()> {
-    audit_log::Entity::insert(convert::audit_row(entry))
-        .exec_without_returning(conn)
-        .await
-        .map_err(internal)?;
+    audit_log::Entity::insert(convert::audit_row(entry)).exec_without_returning(conn).await.map_err(internal)?;
     Ok(())
 }
 

@@ -4,14 +4,18 @@
 
 mod audit;
 mod convert;
+mod documents;
+mod entities;
+mod entity_types;
 mod projects;
+mod relationships;
 mod sessions;
 mod users;
 
 use nishan_domain::DomainError;
 use sea_orm::{
-    DatabaseConnection, DatabaseTransaction, DbBackend, DbErr, SqlErr, SqliteTransactionMode,
-    TransactionOptions, TransactionTrait,
+    DatabaseConnection, DatabaseTransaction, DbBackend, DbErr, SqlErr, SqliteTransactionMode, TransactionOptions,
+    TransactionTrait,
 };
 
 #[derive(Clone)]
@@ -37,8 +41,7 @@ impl Store {
     /// a read lock would need upgrading.
     async fn write(&self) -> Result<DatabaseTransaction, DomainError> {
         let options = TransactionOptions {
-            sqlite_transaction_mode: (!self.is_postgres())
-                .then_some(SqliteTransactionMode::Immediate),
+            sqlite_transaction_mode: (!self.is_postgres()).then_some(SqliteTransactionMode::Immediate),
             ..Default::default()
         };
         self.db.begin_with_options(options).await.map_err(internal)

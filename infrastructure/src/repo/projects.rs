@@ -5,9 +5,7 @@ use std::collections::HashMap;
 use chrono::Utc;
 use nishan_domain::audit::AuditEntry;
 use nishan_domain::ids::{MembershipId, ProjectId, UserId};
-use nishan_domain::membership::{
-    ChangeRequester, Membership, MembershipChange, Role, authorize_membership_change,
-};
+use nishan_domain::membership::{ChangeRequester, Membership, MembershipChange, Role, authorize_membership_change};
 use nishan_domain::policy::Actor;
 use nishan_domain::ports::{Page, PageRequest, ProjectRepository};
 use nishan_domain::project::{Project, ProjectFields, Slug};
@@ -15,8 +13,8 @@ use nishan_domain::{DomainError, DomainResult};
 use sea_orm::ActiveValue::Set;
 use sea_orm::sea_query::Query;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, Condition, DatabaseTransaction, EntityTrait, IntoActiveModel,
-    ModelTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, SqlErr, TransactionTrait,
+    ActiveModelTrait, ColumnTrait, Condition, DatabaseTransaction, EntityTrait, IntoActiveModel, ModelTrait,
+    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, SqlErr, TransactionTrait,
 };
 use serde_json::json;
 use uuid::Uuid;
@@ -71,9 +69,7 @@ impl Store {
         convert::membership_row(owner).insert(&txn).await?;
         let mut entry = audit_entry.clone();
         entry.changes["slug"] = json!(model.slug);
-        audit::insert(&txn, entry)
-            .await
-            .map_err(|e| sea_orm::DbErr::Custom(e.to_string()))?;
+        audit::insert(&txn, entry).await.map_err(|e| sea_orm::DbErr::Custom(e.to_string()))?;
         txn.commit().await?;
         convert::project(model).map_err(|e| sea_orm::DbErr::Custom(e.to_string()))
     }
@@ -107,9 +103,7 @@ impl ProjectRepository for Store {
             match self.insert_project(&project, &owner, &audit_entry).await {
                 Ok(p) => return Ok(p),
                 // Another creation took the same slug between our read and our insert.
-                Err(e) if matches!(e.sql_err(), Some(SqlErr::UniqueConstraintViolation(_))) => {
-                    last = Some(e)
-                }
+                Err(e) if matches!(e.sql_err(), Some(SqlErr::UniqueConstraintViolation(_))) => last = Some(e),
                 Err(e) => return Err(internal(e)),
             }
         }
@@ -147,11 +141,7 @@ impl ProjectRepository for Store {
             .collect()
     }
 
-    async fn visible_projects(
-        &self,
-        actor: Option<Actor>,
-        page: PageRequest,
-    ) -> DomainResult<Page<Project>> {
+    async fn visible_projects(&self, actor: Option<Actor>, page: PageRequest) -> DomainResult<Page<Project>> {
         let mut q = project::Entity::find();
         match actor {
             Some(a) if a.is_admin => {}
@@ -163,15 +153,11 @@ impl ProjectRepository for Store {
                     .and_where(project_membership::Column::IsActive.eq(true))
                     .to_owned();
                 q = q.filter(
-                    Condition::any()
-                        .add(project::Column::IsPublic.eq(true))
-                        .add(project::Column::Id.in_subquery(mine)),
+                    Condition::any().add(project::Column::IsPublic.eq(true)).add(project::Column::Id.in_subquery(mine)),
                 );
             }
             None => {
-                q = q
-                    .filter(project::Column::IsPublic.eq(true))
-                    .filter(project::Column::AllowPublicView.eq(true));
+                q = q.filter(project::Column::IsPublic.eq(true)).filter(project::Column::AllowPublicView.eq(true));
             }
         }
         let total = q.clone().count(self.connection()).await.map_err(internal)?;
@@ -183,10 +169,7 @@ impl ProjectRepository for Store {
             .all(self.connection())
             .await
             .map_err(internal)?;
-        let items = rows
-            .into_iter()
-            .map(convert::project)
-            .collect::<DomainResult<_>>()?;
+        let items = rows.into_iter().map(convert::project).collect::<DomainResult<_>>()?;
         Ok(Page { items, total })
     }
 
@@ -202,9 +185,7 @@ impl ProjectRepository for Store {
             .one(&txn)
             .await
             .map_err(internal)?
-            .ok_or(DomainError::NotFound {
-                resource: "project",
-            })?;
+            .ok_or(DomainError::NotFound { resource: "project" })?;
         let mut p = row.into_active_model();
         if let Some(v) = f.name {
             p.name = Set(v);
@@ -212,15 +193,7 @@ impl ProjectRepository for Store {
         macro_rules! apply {
             ($($field:ident),*) => {$( if let Some(v) = f.$field { p.$field = Set(v); } )*};
         }
-        apply!(
-            description,
-            research_area,
-            methodology,
-            objectives,
-            timeline,
-            is_public,
-            allow_public_view
-        );
+        apply!(description, research_area, methodology, objectives, timeline, is_public, allow_public_view);
         if let Some(v) = f.status {
             p.status = Set(v.as_str().to_owned());
         }
@@ -244,19 +217,13 @@ impl ProjectRepository for Store {
             .one(&txn)
             .await
             .map_err(internal)?
-            .ok_or(DomainError::NotFound {
-                resource: "project",
-            })?;
+            .ok_or(DomainError::NotFound { resource: "project" })?;
         row.delete(&txn).await.map_err(internal)?;
         audit::insert(&txn, audit_entry).await?;
         txn.commit().await.map_err(internal)
     }
 
-    async fn roles_of(
-        &self,
-        user: UserId,
-        projects: &[ProjectId],
-    ) -> DomainResult<HashMap<ProjectId, Role>> {
+    async fn roles_of(&self, user: UserId, projects: &[ProjectId]) -> DomainResult<HashMap<ProjectId, Role>> {
         let ids: Vec<Uuid> = projects.iter().map(|p| p.0).collect();
         let rows: Vec<(Uuid, String)> = project_membership::Entity::find()
             .select_only()
@@ -269,16 +236,10 @@ impl ProjectRepository for Store {
             .all(self.connection())
             .await
             .map_err(internal)?;
-        rows.into_iter()
-            .map(|(p, r)| Ok((ProjectId(p), Role::parse(&r)?)))
-            .collect()
+        rows.into_iter().map(|(p, r)| Ok((ProjectId(p), Role::parse(&r)?))).collect()
     }
 
-    async fn members(
-        &self,
-        project: ProjectId,
-        page: PageRequest,
-    ) -> DomainResult<Page<Membership>> {
+    async fn members(&self, project: ProjectId, page: PageRequest) -> DomainResult<Page<Membership>> {
         let q = project_membership::Entity::find()
             .filter(project_membership::Column::ProjectId.eq(project.0))
             .filter(project_membership::Column::IsActive.eq(true));
@@ -291,10 +252,7 @@ impl ProjectRepository for Store {
             .all(self.connection())
             .await
             .map_err(internal)?;
-        let items = rows
-            .into_iter()
-            .map(convert::membership)
-            .collect::<DomainResult<_>>()?;
+        let items = rows.into_iter().map(convert::membership).collect::<DomainResult<_>>()?;
         Ok(Page { items, total })
     }
 
@@ -311,10 +269,7 @@ impl ProjectRepository for Store {
             .all(self.connection())
             .await
             .map_err(internal)?;
-        Ok(rows
-            .into_iter()
-            .map(|(p, c)| (ProjectId(p), c as u64))
-            .collect())
+        Ok(rows.into_iter().map(|(p, c)| (ProjectId(p), c as u64)).collect())
     }
 
     async fn change_membership(
@@ -328,28 +283,14 @@ impl ProjectRepository for Store {
         let txn = self.write().await?;
         let members = active_memberships(&txn, project, self.is_postgres()).await?;
         let role_of = |u: UserId| -> DomainResult<Option<Role>> {
-            members
-                .iter()
-                .find(|m| m.user_id == u.0)
-                .map(|m| Role::parse(&m.role))
-                .transpose()
+            members.iter().find(|m| m.user_id == u.0).map(|m| Role::parse(&m.role)).transpose()
         };
-        let requester = ChangeRequester {
-            user_id: actor.user_id,
-            is_global_admin: actor.is_admin,
-            role: role_of(actor.user_id)?,
-        };
+        let requester =
+            ChangeRequester { user_id: actor.user_id, is_global_admin: actor.is_admin, role: role_of(actor.user_id)? };
         let target_role = role_of(target)?;
-        let owners = members
-            .iter()
-            .filter(|m| m.role == Role::Owner.as_str())
-            .count();
+        let owners = members.iter().filter(|m| m.role == Role::Owner.as_str()).count();
         if matches!(change, MembershipChange::Add(_))
-            && user::Entity::find_by_id(target.0)
-                .one(&txn)
-                .await
-                .map_err(internal)?
-                .is_none()
+            && user::Entity::find_by_id(target.0).one(&txn).await.map_err(internal)?.is_none()
         {
             return Err(DomainError::NotFound { resource: "user" });
         }
@@ -378,33 +319,20 @@ impl ProjectRepository for Store {
                     invited_by: Some(actor.user_id),
                     updated_at: now,
                 };
-                Some(convert::membership(
-                    convert::membership_row(&m)
-                        .insert(&txn)
-                        .await
-                        .map_err(internal)?,
-                )?)
+                Some(convert::membership(convert::membership_row(&m).insert(&txn).await.map_err(internal)?)?)
             }
             MembershipChange::SetRole(role) => {
-                let old = existing.ok_or(DomainError::NotFound {
-                    resource: "membership",
-                })?;
+                let old = existing.ok_or(DomainError::NotFound { resource: "membership" })?;
                 let mut m = convert::membership(old)?;
                 m.role = role;
                 m.updated_at = now;
                 Some(convert::membership(
-                    convert::membership_row(&m)
-                        .reset_all()
-                        .update(&txn)
-                        .await
-                        .map_err(internal)?,
+                    convert::membership_row(&m).reset_all().update(&txn).await.map_err(internal)?,
                 )?)
             }
             MembershipChange::Remove => {
                 existing
-                    .ok_or(DomainError::NotFound {
-                        resource: "membership",
-                    })?
+                    .ok_or(DomainError::NotFound { resource: "membership" })?
                     .delete(&txn)
                     .await
                     .map_err(internal)?;

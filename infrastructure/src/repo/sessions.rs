@@ -19,12 +19,7 @@ use crate::entity::{user, user_session};
 const TOUCH_EVERY: Duration = Duration::seconds(60);
 
 impl SessionRepository for Store {
-    async fn create_session(
-        &self,
-        session: &Session,
-        token_hash: &str,
-        audit_entry: AuditEntry,
-    ) -> DomainResult<()> {
+    async fn create_session(&self, session: &Session, token_hash: &str, audit_entry: AuditEntry) -> DomainResult<()> {
         let txn = self.write().await?;
         user_session::ActiveModel {
             id: Set(session.id.0),
@@ -51,11 +46,7 @@ impl SessionRepository for Store {
         txn.commit().await.map_err(internal)
     }
 
-    async fn authenticate(
-        &self,
-        token_hash: &str,
-        now: DateTime<Utc>,
-    ) -> DomainResult<Option<(Session, User)>> {
+    async fn authenticate(&self, token_hash: &str, now: DateTime<Utc>) -> DomainResult<Option<(Session, User)>> {
         let db = self.connection();
         let Some(row) = user_session::Entity::find()
             .filter(user_session::Column::TokenHash.eq(token_hash))
@@ -69,11 +60,8 @@ impl SessionRepository for Store {
         if !session.is_valid_at(now) {
             return Ok(None);
         }
-        let Some(user) = user::Entity::find_by_id(session.user_id.0)
-            .one(db)
-            .await
-            .map_err(internal)?
-            .map(convert::user)
+        let Some(user) =
+            user::Entity::find_by_id(session.user_id.0).one(db).await.map_err(internal)?.map(convert::user)
         else {
             return Ok(None);
         };
@@ -97,12 +85,7 @@ impl SessionRepository for Store {
         Ok(Some((session, user)))
     }
 
-    async fn revoke_session(
-        &self,
-        id: SessionId,
-        now: DateTime<Utc>,
-        audit_entry: AuditEntry,
-    ) -> DomainResult<()> {
+    async fn revoke_session(&self, id: SessionId, now: DateTime<Utc>, audit_entry: AuditEntry) -> DomainResult<()> {
         let txn = self.write().await?;
         let result = user_session::Entity::update_many()
             .col_expr(user_session::Column::RevokedAt, Expr::value(now))

@@ -9,8 +9,8 @@ use nishan_domain::{DomainError, DomainResult};
 use sea_orm::ActiveValue::Set;
 use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, PaginatorTrait,
-    QueryFilter, Statement,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, PaginatorTrait, QueryFilter,
+    Statement,
 };
 use serde_json::json;
 
@@ -71,10 +71,8 @@ impl UserRepository for Store {
             created_at: Set(new.now),
             updated_at: Set(new.now),
         };
-        let model = row
-            .insert(&txn)
-            .await
-            .map_err(|e| super::conflict_or_internal(e, "username or email is already taken"))?;
+        let model =
+            row.insert(&txn).await.map_err(|e| super::conflict_or_internal(e, "username or email is already taken"))?;
         let user = convert::user(model);
         let empty = UserProfile {
             user_id: user.id,
@@ -111,20 +109,13 @@ impl UserRepository for Store {
     }
 
     async fn user_by_id(&self, id: UserId) -> DomainResult<Option<User>> {
-        Ok(user::Entity::find_by_id(id.0)
-            .one(self.connection())
-            .await
-            .map_err(internal)?
-            .map(convert::user))
+        Ok(user::Entity::find_by_id(id.0).one(self.connection()).await.map_err(internal)?.map(convert::user))
     }
 
     async fn users_by_ids(&self, ids: &[UserId]) -> DomainResult<Vec<User>> {
         let ids: Vec<_> = ids.iter().map(|i| i.0).collect();
-        let rows = user::Entity::find()
-            .filter(user::Column::Id.is_in(ids))
-            .all(self.connection())
-            .await
-            .map_err(internal)?;
+        let rows =
+            user::Entity::find().filter(user::Column::Id.is_in(ids)).all(self.connection()).await.map_err(internal)?;
         Ok(rows.into_iter().map(convert::user).collect())
     }
 
@@ -134,11 +125,7 @@ impl UserRepository for Store {
         } else {
             user::Column::Username.eq(username_or_email)
         };
-        let row = user::Entity::find()
-            .filter(filter)
-            .one(self.connection())
-            .await
-            .map_err(internal)?;
+        let row = user::Entity::find().filter(filter).one(self.connection()).await.map_err(internal)?;
         Ok(row.map(|m| {
             let hash = m.password_hash.clone();
             (convert::user(m), hash)
@@ -161,9 +148,7 @@ impl UserRepository for Store {
             .await
             .map_err(internal)?
             .map(convert::profile)
-            .ok_or(DomainError::NotFound {
-                resource: "user profile",
-            })
+            .ok_or(DomainError::NotFound { resource: "user profile" })
     }
 
     async fn update_user(
@@ -183,9 +168,7 @@ impl UserRepository for Store {
             .one(&txn)
             .await
             .map_err(internal)?
-            .ok_or(DomainError::NotFound {
-                resource: "user profile",
-            })?;
+            .ok_or(DomainError::NotFound { resource: "user profile" })?;
         let now = Utc::now();
         let mut u = user_row.into_active_model();
         macro_rules! apply {
@@ -193,16 +176,7 @@ impl UserRepository for Store {
                 if let Some(v) = patch.$field.clone() { $model.$field = Set(v); }
             )*};
         }
-        apply!(
-            u,
-            first_name,
-            last_name,
-            bio,
-            institution,
-            academic_title,
-            research_focus,
-            is_researcher
-        );
+        apply!(u, first_name, last_name, bio, institution, academic_title, research_focus, is_researcher);
         if let Some(v) = &patch.research_interests {
             u.research_interests = Set(json!(v));
         }

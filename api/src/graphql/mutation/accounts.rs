@@ -58,11 +58,7 @@ pub(crate) fn patch<T>(v: async_graphql::MaybeUndefined<T>) -> Option<Option<T>>
 }
 
 fn payload(s: SignedIn) -> AuthPayload {
-    AuthPayload {
-        token: s.token,
-        expires_at: s.session.expires_at,
-        user: User::caller(s.user),
-    }
+    AuthPayload { token: s.token, expires_at: s.session.expires_at, user: User::caller(s.user) }
 }
 
 #[derive(Default)]
@@ -80,9 +76,7 @@ impl AccountMutation {
             first_name: input.first_name,
             last_name: input.last_name,
         };
-        Ok(payload(
-            state(ctx).accounts().register(meta, registration).await?,
-        ))
+        Ok(payload(state(ctx).accounts().register(meta, registration).await?))
     }
 
     /// Signs in with a username or email. Repeated failures are throttled (RATE_LIMITED).
@@ -91,18 +85,13 @@ impl AccountMutation {
         let meta = &request(ctx).meta;
         let ip = meta.ip.as_deref();
         app.login_throttle.check(&input.username_or_email, ip)?;
-        match app
-            .accounts()
-            .login(meta, &input.username_or_email, &input.password)
-            .await
-        {
+        match app.accounts().login(meta, &input.username_or_email, &input.password).await {
             Ok(signed_in) => {
                 app.login_throttle.record_success(&input.username_or_email);
                 Ok(payload(signed_in))
             }
             Err(DomainError::InvalidCredentials) => {
-                app.login_throttle
-                    .record_failure(&input.username_or_email, ip);
+                app.login_throttle.record_failure(&input.username_or_email, ip);
                 Err(DomainError::InvalidCredentials.into())
             }
             Err(e) => Err(e.into()),
@@ -114,10 +103,7 @@ impl AccountMutation {
         let req = request(ctx);
         let actor = req.viewer.require()?;
         let session = req.viewer.session().ok_or(DomainError::Unauthenticated)?;
-        state(ctx)
-            .accounts()
-            .logout(&req.meta, &actor, session)
-            .await?;
+        state(ctx).accounts().logout(&req.meta, &actor, session).await?;
         Ok(true)
     }
 
@@ -140,31 +126,18 @@ impl AccountMutation {
             location: patch(input.location),
             languages: input.languages,
         };
-        let (user, _) = state(ctx)
-            .accounts()
-            .update_me(&req.meta, &actor, p)
-            .await?;
+        let (user, _) = state(ctx).accounts().update_me(&req.meta, &actor, p).await?;
         Ok(User::caller(user))
     }
 
     /// Changes the password and signs out every other session of the account.
-    async fn change_password(
-        &self,
-        ctx: &Context<'_>,
-        input: ChangePasswordInput,
-    ) -> ApiResult<bool> {
+    async fn change_password(&self, ctx: &Context<'_>, input: ChangePasswordInput) -> ApiResult<bool> {
         let req = request(ctx);
         let actor = req.viewer.require()?;
         let session = req.viewer.session().ok_or(DomainError::Unauthenticated)?;
         state(ctx)
             .accounts()
-            .change_password(
-                &req.meta,
-                &actor,
-                session,
-                &input.current_password,
-                &input.new_password,
-            )
+            .change_password(&req.meta, &actor, session, &input.current_password, &input.new_password)
             .await?;
         Ok(true)
     }

@@ -2,7 +2,16 @@
 //! the store, with its audit row.
 
 mod accounts;
+mod documents;
+mod entities;
+mod entity_types;
 mod projects;
 
 #[derive(async_graphql::MergedObject, Default)]
-pub struct Mutation(accounts::AccountMutation, projects::ProjectMutation);
+pub struct Mutation(
+    accounts::AccountMutation,
+    projects::ProjectMutation,
+    documents::DocumentMutation,
+    entities::EntityMutation,
+    entity_types::EntityTypeMutation,
+);

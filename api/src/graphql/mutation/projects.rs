@@ -70,10 +70,7 @@ impl ProjectMutation {
         let user = UserId(parse_id(user, "userId")?);
         let req = request(ctx);
         let actor = req.viewer.require()?;
-        let m = state(ctx)
-            .projects()
-            .change_member(&req.meta, &actor, project, user, change)
-            .await?;
+        let m = state(ctx).projects().change_member(&req.meta, &actor, project, user, change).await?;
         Ok(m.map(ProjectMembership))
     }
 }
@@ -81,11 +78,7 @@ impl ProjectMutation {
 #[Object]
 impl ProjectMutation {
     /// Creates a project; the caller becomes its OWNER.
-    async fn create_project(
-        &self,
-        ctx: &Context<'_>,
-        input: CreateProjectInput,
-    ) -> ApiResult<Project> {
+    async fn create_project(&self, ctx: &Context<'_>, input: CreateProjectInput) -> ApiResult<Project> {
         let req = request(ctx);
         let actor = req.viewer.require()?;
         let fields = ProjectFields {
@@ -101,21 +94,11 @@ impl ProjectMutation {
             tags: input.tags,
             references: input.references,
         };
-        Ok(Project(
-            state(ctx)
-                .projects()
-                .create(&req.meta, &actor, fields)
-                .await?,
-        ))
+        Ok(Project(state(ctx).projects().create(&req.meta, &actor, fields).await?))
     }
 
     /// Needs the edit-project permission (OWNER, ADMIN).
-    async fn update_project(
-        &self,
-        ctx: &Context<'_>,
-        id: ID,
-        input: UpdateProjectInput,
-    ) -> ApiResult<Project> {
+    async fn update_project(&self, ctx: &Context<'_>, id: ID, input: UpdateProjectInput) -> ApiResult<Project> {
         let id = ProjectId(parse_id(&id, "id")?);
         let req = request(ctx);
         let actor = req.viewer.require()?;
@@ -132,12 +115,7 @@ impl ProjectMutation {
             tags: input.tags,
             references: input.references,
         };
-        Ok(Project(
-            state(ctx)
-                .projects()
-                .update(&req.meta, &actor, id, fields)
-                .await?,
-        ))
+        Ok(Project(state(ctx).projects().update(&req.meta, &actor, id, fields).await?))
     }
 
     /// Deletes the project and everything in it. OWNERs only.
@@ -155,14 +133,7 @@ impl ProjectMutation {
         ctx: &Context<'_>,
         input: AddProjectMemberInput,
     ) -> ApiResult<ProjectMembership> {
-        let m = self
-            .change(
-                ctx,
-                &input.project_id,
-                &input.user_id,
-                MembershipChange::Add(input.role.into()),
-            )
-            .await?;
+        let m = self.change(ctx, &input.project_id, &input.user_id, MembershipChange::Add(input.role.into())).await?;
         Ok(m.ok_or_else(|| DomainError::internal("membership missing after add"))?)
     }
 
@@ -172,26 +143,14 @@ impl ProjectMutation {
         ctx: &Context<'_>,
         input: UpdateProjectMemberInput,
     ) -> ApiResult<ProjectMembership> {
-        let m = self
-            .change(
-                ctx,
-                &input.project_id,
-                &input.user_id,
-                MembershipChange::SetRole(input.role.into()),
-            )
-            .await?;
+        let m =
+            self.change(ctx, &input.project_id, &input.user_id, MembershipChange::SetRole(input.role.into())).await?;
         Ok(m.ok_or_else(|| DomainError::internal("membership missing after update"))?)
     }
 
     /// Removes a member (members may remove themselves). The last OWNER cannot be removed.
-    async fn remove_project_member(
-        &self,
-        ctx: &Context<'_>,
-        project_id: ID,
-        user_id: ID,
-    ) -> ApiResult<bool> {
-        self.change(ctx, &project_id, &user_id, MembershipChange::Remove)
-            .await?;
+    async fn remove_project_member(&self, ctx: &Context<'_>, project_id: ID, user_id: ID) -> ApiResult<bool> {
+        self.change(ctx, &project_id, &user_id, MembershipChange::Remove).await?;
         Ok(true)
     }
 }

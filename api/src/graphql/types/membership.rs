@@ -1,6 +1,6 @@
 //! Memberships and the permission set derived from a role.
 
-use async_graphql::dataloader::DataLoader;
+use crate::graphql::loaders::Loaded;
 use async_graphql::{Context, ID, Object, SimpleObject};
 use chrono::{DateTime, Utc};
 use nishan_domain::membership::{Membership, Permissions};
@@ -57,27 +57,15 @@ impl ProjectMembership {
         self.0.notes.as_deref()
     }
     async fn user(&self, ctx: &Context<'_>) -> ApiResult<Option<User>> {
-        Ok(ctx
-            .data_unchecked::<DataLoader<UserLoader>>()
-            .load_one(self.0.user_id)
-            .await?
-            .map(User::new))
+        Ok(ctx.data_unchecked::<Loaded<UserLoader>>().load_one(self.0.user_id).await?.map(User::new))
     }
     async fn invited_by(&self, ctx: &Context<'_>) -> ApiResult<Option<User>> {
         let Some(id) = self.0.invited_by else {
             return Ok(None);
         };
-        Ok(ctx
-            .data_unchecked::<DataLoader<UserLoader>>()
-            .load_one(id)
-            .await?
-            .map(User::new))
+        Ok(ctx.data_unchecked::<Loaded<UserLoader>>().load_one(id).await?.map(User::new))
     }
     async fn project(&self, ctx: &Context<'_>) -> ApiResult<Option<Project>> {
-        Ok(state(ctx)
-            .store
-            .project_by_id(self.0.project_id)
-            .await?
-            .map(Project))
+        Ok(state(ctx).store.project_by_id(self.0.project_id).await?.map(Project))
     }
 }

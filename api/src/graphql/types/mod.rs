@@ -1,10 +1,16 @@
 //! GraphQL output types. Each wraps a domain type; none is an ORM model.
 
+mod document;
+mod entity;
+mod entity_type;
 mod enums;
 mod membership;
 mod project;
 mod user;
 
+pub use document::{Document, DocumentVersion, EntityFilterInput, GqlDirection, GqlProcessingStatus, Line};
+pub use entity::{Entity, EntityRelationship, GqlEntitySource, GqlRelationshipType};
+pub use entity_type::EntityType;
 pub use enums::{GqlProjectStatus, GqlRole};
 pub use membership::{GqlPermissions, ProjectMembership};
 pub use project::Project;

@@ -1,16 +1,16 @@
 //! Projects as clients see them, with the caller's role and permissions in each.
 
-use async_graphql::dataloader::DataLoader;
+use crate::graphql::loaders::Loaded;
 use async_graphql::{Context, ID, Object};
 use chrono::{DateTime, Utc};
 use nishan_domain::membership::Role;
 use nishan_domain::policy::ProjectAccess;
-use nishan_domain::ports::ProjectRepository;
+use nishan_domain::ports::{DocumentRepository, ProjectRepository};
 use nishan_domain::project::Project as DomainProject;
 
-use super::{GqlPermissions, GqlProjectStatus, GqlRole, ProjectMembership, User};
+use super::{Document, GqlPermissions, GqlProjectStatus, GqlRole, ProjectMembership, User};
 use crate::error::ApiResult;
-use crate::graphql::loaders::{MemberCountLoader, MyRoleLoader, UserLoader};
+use crate::graphql::loaders::{MemberCountLoader, MyRoleLoader, ProjectTotalsLoader, UserLoader};
 use crate::graphql::pagination::{self, Conn};
 use crate::graphql::{request, state};
 
@@ -18,19 +18,12 @@ pub struct Project(pub DomainProject);
 
 impl Project {
     async fn my_role_value(&self, ctx: &Context<'_>) -> ApiResult<Option<Role>> {
-        Ok(ctx
-            .data_unchecked::<DataLoader<MyRoleLoader>>()
-            .load_one(self.0.id)
-            .await?)
+        Ok(ctx.data_unchecked::<Loaded<MyRoleLoader>>().load_one(self.0.id).await?)
     }
 
     async fn access(&self, ctx: &Context<'_>) -> ApiResult<ProjectAccess> {
         let role = self.my_role_value(ctx).await?;
-        Ok(ProjectAccess::evaluate(
-            &self.0,
-            request(ctx).viewer.actor().as_ref(),
-            role,
-        ))
+        Ok(ProjectAccess::evaluate(&self.0, request(ctx).viewer.actor().as_ref(), role))
     }
 }
 
@@ -85,11 +78,7 @@ impl Project {
         let Some(id) = self.0.created_by else {
             return Ok(None);
         };
-        Ok(ctx
-            .data_unchecked::<DataLoader<UserLoader>>()
-            .load_one(id)
-            .await?
-            .map(User::new))
+        Ok(ctx.data_unchecked::<Loaded<UserLoader>>().load_one(id).await?.map(User::new))
     }
     /// The caller's role in the project; null when not a member.
     async fn my_role(&self, ctx: &Context<'_>) -> ApiResult<Option<GqlRole>> {
@@ -99,12 +88,26 @@ impl Project {
     async fn permissions(&self, ctx: &Context<'_>) -> ApiResult<GqlPermissions> {
         Ok(self.access(ctx).await?.permissions.into())
     }
+    async fn document_count(&self, ctx: &Context<'_>) -> ApiResult<u64> {
+        Ok(ctx.data_unchecked::<Loaded<ProjectTotalsLoader>>().load_one(self.0.id).await?.map_or(0, |t| t.0))
+    }
+    async fn entity_count(&self, ctx: &Context<'_>) -> ApiResult<u64> {
+        Ok(ctx.data_unchecked::<Loaded<ProjectTotalsLoader>>().load_one(self.0.id).await?.map_or(0, |t| t.1))
+    }
+    /// The project's documents, oldest first.
+    #[graphql(complexity = "pagination::complexity(child_complexity, first)")]
+    async fn documents(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> ApiResult<Conn<Document>> {
+        let page = pagination::page_request(first, after.as_deref())?;
+        let docs = state(ctx).store.documents_of_project(self.0.id, page).await?;
+        Ok(pagination::connection(docs, page, Document))
+    }
     async fn member_count(&self, ctx: &Context<'_>) -> ApiResult<u64> {
-        Ok(ctx
-            .data_unchecked::<DataLoader<MemberCountLoader>>()
-            .load_one(self.0.id)
-            .await?
-            .unwrap_or(0))
+        Ok(ctx.data_unchecked::<Loaded<MemberCountLoader>>().load_one(self.0.id).await?.unwrap_or(0))
     }
     /// Active members, oldest first.
     #[graphql(complexity = "pagination::complexity(child_complexity, first)")]

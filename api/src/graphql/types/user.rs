@@ -18,26 +18,16 @@ pub struct User {
 
 impl User {
     pub fn new(user: DomainUser) -> Self {
-        Self {
-            user,
-            is_caller: false,
-        }
+        Self { user, is_caller: false }
     }
 
     /// The user who is making this very request.
     pub fn caller(user: DomainUser) -> Self {
-        Self {
-            user,
-            is_caller: true,
-        }
+        Self { user, is_caller: true }
     }
 
     fn visible_to_caller(&self, ctx: &Context<'_>) -> bool {
-        self.is_caller
-            || request(ctx)
-                .viewer
-                .actor()
-                .is_some_and(|a| a.is_admin || a.user_id == self.user.id)
+        self.is_caller || request(ctx).viewer.actor().is_some_and(|a| a.is_admin || a.user_id == self.user.id)
     }
 }
 
@@ -75,8 +65,7 @@ impl User {
     }
     /// Visible to the user and to global admins; null for others.
     async fn email(&self, ctx: &Context<'_>) -> Option<&str> {
-        self.visible_to_caller(ctx)
-            .then_some(self.user.email.as_str())
+        self.visible_to_caller(ctx).then_some(self.user.email.as_str())
     }
     async fn first_name(&self) -> Option<&str> {
         self.user.first_name.as_deref()
@@ -91,12 +80,8 @@ impl User {
         &self.user.research_interests
     }
     /// Visible to the user and to global admins; null for others.
-    async fn preferences(
-        &self,
-        ctx: &Context<'_>,
-    ) -> Option<async_graphql::Json<serde_json::Value>> {
-        self.visible_to_caller(ctx)
-            .then(|| async_graphql::Json(self.user.preferences.clone()))
+    async fn preferences(&self, ctx: &Context<'_>) -> Option<async_graphql::Json<serde_json::Value>> {
+        self.visible_to_caller(ctx).then(|| async_graphql::Json(self.user.preferences.clone()))
     }
     async fn institution(&self) -> Option<&str> {
         self.user.institution.as_deref()

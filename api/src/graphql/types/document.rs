@@ -1,0 +1,272 @@
+//! Documents, their lines and versions, as clients see them.
+
+use crate::graphql::loaders::Loaded;
+use async_graphql::{Context, Enum, ID, InputObject, Object, SimpleObject};
+use chrono::{DateTime, Utc};
+use nishan_domain::document::{
+    Direction, Document as DomainDocument, DocumentVersion as DomainVersion, ProcessingStatus,
+};
+use nishan_domain::entity::EntityFilter;
+use nishan_domain::ids::EntityTypeId;
+use nishan_domain::text;
+
+use super::{Entity, GqlEntitySource, Project, User, parse_id};
+use crate::error::ApiResult;
+use crate::graphql::loaders::{EntityPageKey, EntityPageLoader, ProjectLoader, UserLoader};
+use crate::graphql::pagination::{self, Conn};
+use crate::graphql::state;
+
+pub struct Document(pub DomainDocument);
+
+#[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
+#[graphql(name = "TextDirection")]
+pub enum GqlDirection {
+    Rtl,
+    Ltr,
+}
+
+impl From<Direction> for GqlDirection {
+    fn from(d: Direction) -> Self {
+        match d {
+            Direction::Rtl => Self::Rtl,
+            Direction::Ltr => Self::Ltr,
+        }
+    }
+}
+
+impl From<GqlDirection> for Direction {
+    fn from(d: GqlDirection) -> Self {
+        match d {
+            GqlDirection::Rtl => Self::Rtl,
+            GqlDirection::Ltr => Self::Ltr,
+        }
+    }
+}
+
+#[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
+#[graphql(name = "ProcessingStatus", rename_items = "SCREAMING_SNAKE_CASE")]
+pub enum GqlProcessingStatus {
+    Pending,
+    Processing,
+    Completed,
+    Failed,
+    Cancelled,
+}
+
+impl From<ProcessingStatus> for GqlProcessingStatus {
+    fn from(s: ProcessingStatus) -> Self {
+        match s {
+            ProcessingStatus::Pending => Self::Pending,
+            ProcessingStatus::Processing => Self::Processing,
+            ProcessingStatus::Completed => Self::Completed,
+            ProcessingStatus::Failed => Self::Failed,
+            ProcessingStatus::Cancelled => Self::Cancelled,
+        }
+    }
+}
+
+/// One line of the text, for line-by-line review.
+#[derive(SimpleObject)]
+pub struct Line {
+    /// 1-based.
+    pub number: u32,
+    /// 1-based; stanzas are blocks of lines separated by blank lines.
+    pub stanza: u32,
+    /// Code-point offsets of the line in the content (the newline excluded).
+    pub start: u32,
+    pub end: u32,
+    pub text: String,
+}
+
+/// Which entities of a document to list.
+#[derive(InputObject, Default, Clone)]
+pub struct EntityFilterInput {
+    pub entity_type_ids: Option<Vec<ID>>,
+    pub is_verified: Option<bool>,
+    pub sources: Option<Vec<GqlEntitySource>>,
+    pub min_confidence: Option<f64>,
+    pub line_number: Option<u32>,
+}
+
+impl EntityFilterInput {
+    pub fn to_domain(&self) -> ApiResult<EntityFilter> {
+        Ok(EntityFilter {
+            entity_type_ids: self
+                .entity_type_ids
+                .as_ref()
+                .map(|ids| {
+                    ids.iter().map(|id| parse_id(id, "entityTypeIds").map(EntityTypeId)).collect::<ApiResult<Vec<_>>>()
+                })
+                .transpose()?,
+            is_verified: self.is_verified,
+            sources: self.sources.as_ref().map(|s| s.iter().map(|x| (*x).into()).collect()),
+            min_confidence: self.min_confidence,
+            line_number: self.line_number,
+        })
+    }
+}
+
+#[Object]
+impl Document {
+    async fn id(&self) -> ID {
+        ID(self.0.id.to_string())
+    }
+    async fn title(&self) -> &str {
+        &self.0.title
+    }
+    /// The text, with line endings normalised to `\n`. Entity offsets are code points into it.
+    async fn content(&self) -> &str {
+        &self.0.content
+    }
+    /// SHA-256 of the content, hex.
+    async fn content_hash(&self) -> &str {
+        &self.0.content_hash
+    }
+    async fn word_count(&self) -> u32 {
+        self.0.word_count
+    }
+    /// Unicode code points.
+    async fn character_count(&self) -> u32 {
+        self.0.character_count
+    }
+    async fn line_count(&self) -> u32 {
+        self.0.line_count
+    }
+    async fn language(&self) -> &str {
+        &self.0.language
+    }
+    async fn direction(&self) -> GqlDirection {
+        self.0.direction.into()
+    }
+    async fn file_name(&self) -> Option<&str> {
+        self.0.file.file_name.as_deref()
+    }
+    async fn file_size(&self) -> Option<i64> {
+        self.0.file.file_size
+    }
+    async fn content_type(&self) -> Option<&str> {
+        self.0.file.content_type.as_deref()
+    }
+    async fn encoding(&self) -> Option<&str> {
+        self.0.file.encoding.as_deref()
+    }
+    async fn processing_status(&self) -> GqlProcessingStatus {
+        self.0.processing_status.into()
+    }
+    async fn processing_started_at(&self) -> Option<DateTime<Utc>> {
+        self.0.processing_started_at
+    }
+    async fn processing_completed_at(&self) -> Option<DateTime<Utc>> {
+        self.0.processing_completed_at
+    }
+    async fn processing_duration_ms(&self) -> Option<i64> {
+        self.0.processing_duration_ms
+    }
+    async fn total_entities(&self) -> u32 {
+        self.0.counts.total
+    }
+    async fn verified_entities(&self) -> u32 {
+        self.0.counts.verified
+    }
+    async fn unverified_entities(&self) -> u32 {
+        self.0.counts.unverified()
+    }
+    /// Verified share of the entities, 0 to 1.
+    async fn verification_rate(&self) -> f64 {
+        self.0.counts.verification_rate()
+    }
+    async fn confidence_score(&self) -> Option<f64> {
+        self.0.confidence_score
+    }
+    async fn quality_score(&self) -> Option<f64> {
+        self.0.quality_score
+    }
+    async fn tags(&self) -> &[String] {
+        &self.0.tags
+    }
+    async fn metadata(&self) -> async_graphql::Json<serde_json::Value> {
+        async_graphql::Json(self.0.metadata.clone())
+    }
+    async fn notes(&self) -> Option<&str> {
+        self.0.notes.as_deref()
+    }
+    /// The version number to send back with `updateDocumentContent`.
+    async fn current_version(&self) -> u32 {
+        self.0.current_version
+    }
+    async fn created_at(&self) -> DateTime<Utc> {
+        self.0.created_at
+    }
+    async fn updated_at(&self) -> DateTime<Utc> {
+        self.0.updated_at
+    }
+    async fn created_by(&self, ctx: &Context<'_>) -> ApiResult<Option<User>> {
+        let Some(id) = self.0.created_by else { return Ok(None) };
+        Ok(ctx.data_unchecked::<Loaded<UserLoader>>().load_one(id).await?.map(User::new))
+    }
+    async fn project(&self, ctx: &Context<'_>) -> ApiResult<Option<Project>> {
+        Ok(ctx.data_unchecked::<Loaded<ProjectLoader>>().load_one(self.0.project_id).await?.map(Project))
+    }
+    /// Every line with its number, stanza and offsets.
+    async fn lines(&self) -> Vec<Line> {
+        text::lines(&self.0.content)
+            .into_iter()
+            .map(|l| Line { number: l.number, stanza: l.stanza, start: l.start, end: l.end, text: l.text })
+            .collect()
+    }
+    /// Every version of the content, newest first.
+    async fn versions(&self, ctx: &Context<'_>) -> ApiResult<Vec<DocumentVersion>> {
+        Ok(state(ctx).documents().versions_of(&self.0).await?.into_iter().map(DocumentVersion).collect())
+    }
+    /// Entities ordered by start offset.
+    #[graphql(complexity = "pagination::complexity(child_complexity, first)")]
+    async fn entities(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+        filter: Option<EntityFilterInput>,
+    ) -> ApiResult<Conn<Entity>> {
+        let page = pagination::page_request(first, after.as_deref())?;
+        let filter = filter.unwrap_or_default();
+        let key = EntityPageKey::new(self.0.id, &filter, page)?;
+        let found = ctx.data_unchecked::<Loaded<EntityPageLoader>>().load_one(key).await?.unwrap_or_default();
+        Ok(pagination::connection(found, page, Entity))
+    }
+}
+
+pub struct DocumentVersion(pub DomainVersion);
+
+#[Object]
+impl DocumentVersion {
+    async fn id(&self) -> ID {
+        ID(self.0.id.to_string())
+    }
+    async fn version_number(&self) -> u32 {
+        self.0.version_number
+    }
+    async fn content(&self) -> &str {
+        &self.0.content
+    }
+    async fn content_hash(&self) -> &str {
+        &self.0.content_hash
+    }
+    async fn change_summary(&self) -> Option<&str> {
+        self.0.change_summary.as_deref()
+    }
+    async fn changed_at(&self) -> DateTime<Utc> {
+        self.0.changed_at
+    }
+    async fn changed_by(&self, ctx: &Context<'_>) -> ApiResult<Option<User>> {
+        let Some(id) = self.0.changed_by else { return Ok(None) };
+        Ok(ctx.data_unchecked::<Loaded<UserLoader>>().load_one(id).await?.map(User::new))
+    }
+    /// Lines and characters added and removed, entities moved and dropped.
+    async fn diff_summary(&self) -> async_graphql::Json<serde_json::Value> {
+        async_graphql::Json(self.0.diff_summary.clone())
+    }
+    /// Unified diff from the previous version (empty for the first).
+    async fn unified_diff(&self) -> &str {
+        &self.0.unified_diff
+    }
+}

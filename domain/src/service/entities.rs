@@ -1,0 +1,373 @@
+//! Entities and relationships: marking spans by hand, correcting and verifying model
+//! suggestions, marking every occurrence of a word, and relating entities. Reading needs read
+//! access to the project; every change needs the edit-entities permission.
+
+use std::collections::HashSet;
+
+use chrono::Utc;
+use serde_json::json;
+
+use crate::audit::{AuditEntry, RequestMeta};
+use crate::document::Document;
+use crate::entity::{Confidence, Entity, EntitySource, Rejection};
+use crate::entity_type::EntityType;
+use crate::error::{DomainError, DomainResult};
+use crate::ids::{DocumentId, EntityId, EntityTypeId, RelationshipId, UserId};
+use crate::membership::Permission;
+use crate::policy::Actor;
+use crate::ports::{
+    DocumentRepository, EntityRepository, EntityTypeRepository, OnDuplicate, ProjectRepository, RelationshipRepository,
+};
+use crate::relationship::{Relationship, RelationshipType, check_relationship};
+use crate::service::documents::Documents;
+use crate::text::{DocumentText, span_context, validate_span};
+
+/// A span a researcher marks.
+#[derive(Debug, Clone)]
+pub struct NewEntity {
+    pub document_id: DocumentId,
+    pub entity_type_id: EntityTypeId,
+    pub start: i64,
+    pub end: i64,
+    /// When sent, it must equal the document's text at the span.
+    pub text: Option<String>,
+    pub confidence: Option<f64>,
+    pub notes: Option<String>,
+}
+
+/// Changes to an entity; `None` leaves a field as it is.
+#[derive(Debug, Clone, Default)]
+pub struct EntityPatch {
+    pub entity_type_id: Option<EntityTypeId>,
+    pub start: Option<i64>,
+    pub end: Option<i64>,
+    pub notes: Option<Option<String>>,
+}
+
+#[derive(Debug, Clone)]
+pub struct NewRelationship {
+    pub source: EntityId,
+    pub target: EntityId,
+    pub kind: RelationshipType,
+    pub confidence: Option<f64>,
+    pub notes: Option<String>,
+}
+
+pub struct Entities<'a, S> {
+    pub store: &'a S,
+}
+
+/// Builds an entity of `doc` at a validated span, with everything the server computes.
+pub fn new_entity(
+    doc: &Document,
+    text: &DocumentText,
+    entity_type: EntityTypeId,
+    span: (u32, u32),
+    source: EntitySource,
+    by: UserId,
+) -> DomainResult<Entity> {
+    let ctx = span_context(text, span.0, span.1)?;
+    let now = Utc::now();
+    Ok(Entity {
+        id: EntityId::new(),
+        document_id: doc.id,
+        project_id: doc.project_id,
+        entity_type_id: entity_type,
+        text: ctx.text,
+        start: span.0,
+        end: span.1,
+        utf16_start: ctx.utf16_start,
+        utf16_end: ctx.utf16_end,
+        line_number: ctx.line_number,
+        stanza_number: ctx.stanza,
+        word_position: ctx.word_position,
+        context_before: ctx.context_before,
+        context_after: ctx.context_after,
+        confidence: None,
+        source,
+        is_verified: false,
+        verified_by: None,
+        verified_at: None,
+        notes: None,
+        attributes: json!({}),
+        llm_model_id: None,
+        processing_job_id: None,
+        created_by: Some(by),
+        updated_by: Some(by),
+        created_at: now,
+        updated_at: now,
+    })
+}
+
+fn validate_notes(notes: Option<String>) -> DomainResult<Option<String>> {
+    let notes = notes.map(|n| n.trim().to_owned()).filter(|n| !n.is_empty());
+    if notes.as_ref().is_some_and(|n| n.chars().count() > 5000) {
+        return Err(DomainError::invalid("notes", "must be at most 5000 characters"));
+    }
+    Ok(notes)
+}
+
+impl<S> Entities<'_, S>
+where
+    S: DocumentRepository + ProjectRepository + EntityRepository + EntityTypeRepository + RelationshipRepository,
+{
+    fn documents(&self) -> Documents<'_, S> {
+        Documents { store: self.store, max_bytes: usize::MAX }
+    }
+
+    /// A document the caller may edit entities in.
+    async fn editable_document(&self, actor: &Actor, id: DocumentId) -> DomainResult<Document> {
+        let (doc, access) = self.documents().find(Some(actor), id).await?;
+        access.require(Permission::EditEntities)?;
+        Ok(doc)
+    }
+
+    /// The entity and its document, if the caller may read the document.
+    pub async fn find(
+        &self,
+        actor: Option<&Actor>,
+        id: EntityId,
+    ) -> DomainResult<(Entity, crate::policy::ProjectAccess)> {
+        let entity = self.store.entity_by_id(id).await?.ok_or(DomainError::NotFound { resource: "entity" })?;
+        let (_, access) = self
+            .documents()
+            .find(actor, entity.document_id)
+            .await
+            .map_err(|_| DomainError::NotFound { resource: "entity" })?;
+        Ok((entity, access))
+    }
+
+    /// An entity the caller may edit, with its document.
+    async fn editable_entity(&self, actor: &Actor, id: EntityId) -> DomainResult<(Entity, Document)> {
+        let (entity, access) = self.find(Some(actor), id).await?;
+        access.require(Permission::EditEntities)?;
+        let doc = self
+            .store
+            .document_by_id(entity.document_id)
+            .await?
+            .ok_or(DomainError::NotFound { resource: "document" })?;
+        Ok((entity, doc))
+    }
+
+    /// An active entity type (an inactive one cannot be used for new entities).
+    async fn usable_type(&self, id: EntityTypeId) -> DomainResult<EntityType> {
+        let t = self
+            .store
+            .entity_types_by_ids(&[id])
+            .await?
+            .pop()
+            .ok_or_else(|| DomainError::invalid("entityTypeId", "no such entity type"))?;
+        if !t.is_active {
+            return Err(DomainError::invalid("entityTypeId", format!("the entity type {} is inactive", t.name)));
+        }
+        Ok(t)
+    }
+
+    pub async fn create(&self, meta: &RequestMeta, actor: &Actor, input: NewEntity) -> DomainResult<Entity> {
+        let doc = self.editable_document(actor, input.document_id).await?;
+        let entity_type = self.usable_type(input.entity_type_id).await?;
+        let text = DocumentText::new(&doc.content);
+        let span = validate_span(&text, input.start, input.end)?;
+        let mut entity = new_entity(&doc, &text, entity_type.id, span, EntitySource::Manual, actor.user_id)?;
+        if let Some(sent) = &input.text
+            && *sent != entity.text
+        {
+            return Err(DomainError::invalid(
+                "text",
+                format!("does not match the document at {}..{}, which reads {:?}", span.0, span.1, entity.text),
+            ));
+        }
+        entity.confidence =
+            input.confidence.map(|c| Confidence::new(c, "confidenceScore")).transpose()?.map(Confidence::value);
+        entity.notes = validate_notes(input.notes)?;
+        let audit = AuditEntry::new(meta, Some(actor.user_id), "entity.create", "entity")
+            .resource(entity.id, &entity.text)
+            .project(doc.project_id)
+            .changes(json!({"documentId": doc.id, "entityType": entity_type.name, "start": span.0, "end": span.1}));
+        let mut created = self.store.insert_entities(doc.id, vec![entity], OnDuplicate::Conflict, audit).await?;
+        created.pop().ok_or_else(|| DomainError::internal("inserted entity missing"))
+    }
+
+    pub async fn update(
+        &self,
+        meta: &RequestMeta,
+        actor: &Actor,
+        id: EntityId,
+        patch: EntityPatch,
+    ) -> DomainResult<Entity> {
+        let (mut entity, doc) = self.editable_entity(actor, id).await?;
+        let mut changes = serde_json::Map::new();
+        if let Some(t) = patch.entity_type_id
+            && t != entity.entity_type_id
+        {
+            let new_type = self.usable_type(t).await?;
+            changes.insert("entityType".into(), json!({"from": entity.entity_type_id, "to": new_type.name}));
+            entity.change_type(t);
+        }
+        if patch.start.is_some() || patch.end.is_some() {
+            let text = DocumentText::new(&doc.content);
+            let start = patch.start.unwrap_or(i64::from(entity.start));
+            let end = patch.end.unwrap_or(i64::from(entity.end));
+            let span = validate_span(&text, start, end)?;
+            let fresh = new_entity(&doc, &text, entity.entity_type_id, span, entity.source, actor.user_id)?;
+            changes.insert("span".into(), json!({"from": [entity.start, entity.end], "to": [span.0, span.1]}));
+            entity.text = fresh.text;
+            entity.start = fresh.start;
+            entity.end = fresh.end;
+            entity.utf16_start = fresh.utf16_start;
+            entity.utf16_end = fresh.utf16_end;
+            entity.line_number = fresh.line_number;
+            entity.stanza_number = fresh.stanza_number;
+            entity.word_position = fresh.word_position;
+            entity.context_before = fresh.context_before;
+            entity.context_after = fresh.context_after;
+        }
+        if let Some(n) = patch.notes {
+            entity.notes = validate_notes(n)?;
+            changes.insert("notes".into(), json!(true));
+        }
+        entity.updated_by = Some(actor.user_id);
+        entity.updated_at = Utc::now();
+        let audit = AuditEntry::new(meta, Some(actor.user_id), "entity.update", "entity")
+            .resource(entity.id, &entity.text)
+            .project(entity.project_id)
+            .changes(serde_json::Value::Object(changes));
+        self.store.update_entity(entity, audit).await
+    }
+
+    /// Deletes an entity. Deleting a model's suggestion rejects it: the rejection is kept.
+    pub async fn delete(
+        &self,
+        meta: &RequestMeta,
+        actor: &Actor,
+        id: EntityId,
+        reason: Option<String>,
+    ) -> DomainResult<()> {
+        let (entity, _) = self.editable_entity(actor, id).await?;
+        let rejection = entity.is_model_suggestion().then(|| Rejection {
+            entity: entity.clone(),
+            rejected_by: actor.user_id,
+            rejected_at: Utc::now(),
+            reason: reason.clone(),
+        });
+        let action = if rejection.is_some() { "entity.reject" } else { "entity.delete" };
+        let audit = AuditEntry::new(meta, Some(actor.user_id), action, "entity")
+            .resource(entity.id, &entity.text)
+            .project(entity.project_id)
+            .changes(json!({"documentId": entity.document_id, "source": entity.source.as_str(), "reason": reason}));
+        self.store.delete_entity(id, rejection, audit).await
+    }
+
+    /// Verifies (or unverifies) entities, all of which the caller must be allowed to edit.
+    pub async fn set_verified(
+        &self,
+        meta: &RequestMeta,
+        actor: &Actor,
+        ids: &[EntityId],
+        verified: bool,
+        notes: Option<String>,
+    ) -> DomainResult<Vec<Entity>> {
+        if ids.is_empty() {
+            return Ok(vec![]);
+        }
+        if ids.len() > 1000 {
+            return Err(DomainError::invalid("ids", "at most 1000 entities at once"));
+        }
+        let entities = self.store.entities_by_ids(ids).await?;
+        if entities.len() != ids.iter().collect::<HashSet<_>>().len() {
+            return Err(DomainError::NotFound { resource: "entity" });
+        }
+        let docs: HashSet<DocumentId> = entities.iter().map(|e| e.document_id).collect();
+        for d in &docs {
+            self.editable_document(actor, *d).await?;
+        }
+        let notes = validate_notes(notes)?;
+        let by = verified.then(|| (actor.user_id, Utc::now()));
+        let mut audit = AuditEntry::new(
+            meta,
+            Some(actor.user_id),
+            if verified { "entity.verify" } else { "entity.unverify" },
+            "entity",
+        )
+        .changes(json!({"ids": ids, "count": ids.len()}));
+        if let [only] = ids {
+            audit = audit.resource(only, &entities[0].text);
+        }
+        if let Some(p) = entities.first().map(|e| e.project_id) {
+            audit = audit.project(p);
+        }
+        self.store.set_verified(ids, by, notes, audit).await
+    }
+
+    /// Marks every whole-word occurrence of `needle` with the type, skipping spans already
+    /// marked with it; returns how many entities were created.
+    pub async fn annotate_all(
+        &self,
+        meta: &RequestMeta,
+        actor: &Actor,
+        doc: DocumentId,
+        needle: &str,
+        type_id: EntityTypeId,
+    ) -> DomainResult<usize> {
+        let doc = self.editable_document(actor, doc).await?;
+        let entity_type = self.usable_type(type_id).await?;
+        let needle = crate::text::normalize_newlines(needle.trim());
+        if needle.is_empty() {
+            return Err(DomainError::invalid("text", "must not be blank"));
+        }
+        let text = DocumentText::new(&doc.content);
+        let entities: Vec<Entity> = crate::text::whole_word_occurrences(&doc.content, &needle)
+            .into_iter()
+            .map(|span| new_entity(&doc, &text, entity_type.id, span, EntitySource::Manual, actor.user_id))
+            .collect::<DomainResult<_>>()?;
+        let audit = AuditEntry::new(meta, Some(actor.user_id), "entity.annotate_all", "document")
+            .resource(doc.id, &doc.title)
+            .project(doc.project_id)
+            .changes(json!({"text": needle, "entityType": entity_type.name, "occurrences": entities.len()}));
+        Ok(self.store.insert_entities(doc.id, entities, OnDuplicate::Skip, audit).await?.len())
+    }
+
+    pub async fn relate(
+        &self,
+        meta: &RequestMeta,
+        actor: &Actor,
+        input: NewRelationship,
+    ) -> DomainResult<Relationship> {
+        let (source, _) = self.editable_entity(actor, input.source).await?;
+        let (target, _) = self
+            .find(Some(actor), input.target)
+            .await
+            .map_err(|_| DomainError::invalid("targetEntityId", "no such entity"))?;
+        check_relationship((source.id, source.project_id), (target.id, target.project_id))?;
+        let confidence =
+            input.confidence.map(|c| Confidence::new(c, "confidenceScore")).transpose()?.map(Confidence::value);
+        let r = Relationship {
+            id: RelationshipId::new(),
+            project_id: source.project_id,
+            source: source.id,
+            target: target.id,
+            kind: input.kind,
+            confidence,
+            notes: validate_notes(input.notes)?,
+            created_by: Some(actor.user_id),
+            created_at: Utc::now(),
+        };
+        let audit = AuditEntry::new(meta, Some(actor.user_id), "relationship.create", "entity_relationship")
+            .resource(r.id, r.kind.as_str())
+            .project(r.project_id)
+            .changes(json!({"source": source.id, "target": target.id, "type": r.kind.as_str()}));
+        self.store.create_relationship(r, audit).await
+    }
+
+    pub async fn unrelate(&self, meta: &RequestMeta, actor: &Actor, id: RelationshipId) -> DomainResult<()> {
+        let r = self.store.relationship_by_id(id).await?.ok_or(DomainError::NotFound { resource: "relationship" })?;
+        self.editable_entity(actor, r.source).await.map_err(|e| match e {
+            DomainError::NotFound { .. } => DomainError::NotFound { resource: "relationship" },
+            other => other,
+        })?;
+        let audit = AuditEntry::new(meta, Some(actor.user_id), "relationship.delete", "entity_relationship")
+            .resource(r.id, r.kind.as_str())
+            .project(r.project_id);
+        self.store.delete_relationship(id, audit).await
+    }
+}
