@@ -69,6 +69,7 @@ async fn statements_for(db: Db, docs: usize, per_doc: usize) -> usize {
 async fn nested_query_statement_count_is_flat(db: Db) {
     let small = statements_for(db, 20, 50).await;
     let large = statements_for(db, 40, 100).await;
+    eprintln!("{db:?}: {small} statements for 20×50 entities, {large} for 40×100");
     assert_eq!(small, large, "statements for 20×50 and 40×100 entities");
     assert!(small < 30, "{small} statements for one nested query");
 }
