@@ -11,6 +11,7 @@ pub mod entity;
 pub mod entity_type;
 pub mod error;
 pub mod ids;
+pub mod llm;
 pub mod membership;
 pub mod policy;
 pub mod ports;

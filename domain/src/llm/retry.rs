@@ -1,0 +1,1 @@
+//! Retry timing for model calls. (Filled in by the LLM work.)
