@@ -16,6 +16,8 @@ use crate::ids::{ProjectId, SessionId, UserId};
 use crate::membership::{Membership, MembershipChange, Role};
 use crate::policy::Actor;
 use crate::project::{Project, ProjectFields};
+use crate::job::{Job, JobAction, JobId, JobStatus};
+use crate::llm::model::{LlmModel, ModelFields, ModelId, ProcessingConfig, ValidationStatus};
 use crate::relationship::Relationship;
 use crate::session::Session;
 use crate::user::{NewUser, User, UserPatch, UserProfile};
@@ -251,4 +253,98 @@ pub trait RelationshipRepository {
     async fn delete_relationship(&self, id: RelationshipId, audit: AuditEntry) -> DomainResult<()>;
     /// Relationships whose source (outgoing) or target (incoming) is among `entities`.
     async fn relationships_of(&self, entities: &[EntityId], outgoing: bool) -> DomainResult<Vec<Relationship>>;
+}
+
+/// One call made to a model, as recorded.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ModelCall {
+    pub job_id: Option<JobId>,
+    pub llm_model_id: ModelId,
+    pub project_id: Option<ProjectId>,
+    pub user_id: Option<UserId>,
+    pub chunk_index: Option<u32>,
+    pub attempt: u32,
+    pub prompt_tokens: u32,
+    pub completion_tokens: u32,
+    pub cost: f64,
+    pub latency_ms: u32,
+    /// The failure, for a failed call.
+    pub error: Option<String>,
+    pub at: DateTime<Utc>,
+}
+
+pub trait ModelRepository {
+    /// All models, highest priority first, then by name.
+    async fn models(&self) -> DomainResult<Vec<LlmModel>>;
+    async fn model_by_id(&self, id: ModelId) -> DomainResult<Option<LlmModel>>;
+    /// The active default model of the highest priority (the built-in one on a fresh install).
+    async fn default_model(&self) -> DomainResult<Option<LlmModel>>;
+    /// Inserts a model; a default model clears the other defaults of its provider in the same
+    /// transaction. Errors: `Conflict` for a taken name.
+    async fn create_model(&self, model: LlmModel, encrypted_key: Option<String>, audit: AuditEntry) -> DomainResult<LlmModel>;
+    /// `encrypted_key`: `None` keeps the key, `Some(None)` removes it.
+    async fn update_model(
+        &self,
+        id: ModelId,
+        fields: ModelFields,
+        encrypted_key: Option<Option<String>>,
+        audit: AuditEntry,
+    ) -> DomainResult<LlmModel>;
+    async fn delete_model(&self, id: ModelId, audit: AuditEntry) -> DomainResult<()>;
+    /// The stored (encrypted) key of a model.
+    async fn encrypted_key(&self, id: ModelId) -> DomainResult<Option<String>>;
+    /// Records a call and updates the model's counters and running mean in one transaction.
+    async fn record_call(&self, call: ModelCall) -> DomainResult<()>;
+    /// Calls to a model since a moment (for its rate limits; shared by every replica).
+    async fn calls_since(&self, model: ModelId, since: DateTime<Utc>) -> DomainResult<u64>;
+    async fn set_validation(
+        &self,
+        id: ModelId,
+        status: ValidationStatus,
+        error: Option<String>,
+        audit: Option<AuditEntry>,
+    ) -> DomainResult<LlmModel>;
+}
+
+pub trait ConfigRepository {
+    async fn configs(&self) -> DomainResult<Vec<ProcessingConfig>>;
+    async fn config_by_id(&self, id: uuid::Uuid) -> DomainResult<Option<ProcessingConfig>>;
+    async fn default_config(&self) -> DomainResult<Option<ProcessingConfig>>;
+    /// Errors: `Conflict` for a taken name.
+    async fn create_config(&self, config: ProcessingConfig, audit: AuditEntry) -> DomainResult<ProcessingConfig>;
+}
+
+/// Which jobs to list.
+#[derive(Debug, Clone, Default)]
+pub struct JobFilter {
+    pub project_id: Option<ProjectId>,
+    pub document_id: Option<DocumentId>,
+    pub status: Option<JobStatus>,
+    /// Only jobs of projects this user is an active member of (`None`: all, for admins).
+    pub member: Option<UserId>,
+}
+
+pub trait JobRepository {
+    /// Stores a QUEUED job and sets its document's processing status.
+    async fn create_job(&self, job: Job, audit: AuditEntry) -> DomainResult<Job>;
+    async fn job_by_id(&self, id: JobId) -> DomainResult<Option<Job>>;
+    /// Newest first.
+    async fn jobs(&self, filter: &JobFilter, page: PageRequest) -> DomainResult<Page<Job>>;
+    /// Counts of jobs per status.
+    async fn job_counts(&self) -> DomainResult<HashMap<JobStatus, u64>>;
+    /// Claims the queued job of highest priority (oldest first among equals) for `worker`,
+    /// atomically: PROCESSING, one more attempt, a lease until `lease_until`. No two workers
+    /// (of any replica) can claim the same job.
+    async fn claim_next(&self, worker: &str, now: DateTime<Utc>, lease_until: DateTime<Utc>) -> DomainResult<Option<Job>>;
+    /// Puts PROCESSING jobs whose lease expired back in the queue; returns them.
+    async fn requeue_expired(&self, now: DateTime<Utc>) -> DomainResult<Vec<Job>>;
+    /// Stores the worker's progress and extends its lease, if it still holds the job; returns
+    /// the job as stored (with flags a researcher may have set meanwhile), or `None` when the
+    /// lease was lost.
+    async fn save_progress(&self, job: &Job, worker: &str, lease_until: DateTime<Utc>) -> DomainResult<Option<Job>>;
+    /// Ends a run: the final (or PAUSED) status, the document's processing status with it,
+    /// and the lease released.
+    async fn finish_run(&self, job: &Job, worker: &str) -> DomainResult<Option<Job>>;
+    /// Applies a researcher's action (`job::apply_action`) in one transaction.
+    async fn act_on_job(&self, id: JobId, action: JobAction, audit: AuditEntry) -> DomainResult<Job>;
 }

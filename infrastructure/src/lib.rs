@@ -1,6 +1,7 @@
 //! Nishan's infrastructure: SeaORM repositories implementing the domain ports on SQLite and
 //! PostgreSQL, password hashing, and session tokens.
 
+pub mod crypto;
 pub mod db;
 mod entity;
 pub mod password;

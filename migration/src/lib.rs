@@ -24,6 +24,9 @@ mod m20261123_000001_create_accounts;
 mod m20261123_000002_create_projects;
 mod m20261123_000003_create_audit_logs;
 mod m20261123_000004_create_documents_and_entities;
+mod m20261123_000005_create_models_and_jobs;
+
+pub use m20261123_000005_create_models_and_jobs::{BUILTIN_MODEL_ID, DEFAULT_CONFIG_ID};
 
 /// Every migration of the Nishan schema, in order.
 pub struct Migrator;
@@ -36,6 +39,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000002_create_projects::Migration),
             Box::new(m20261123_000003_create_audit_logs::Migration),
             Box::new(m20261123_000004_create_documents_and_entities::Migration),
+            Box::new(m20261123_000005_create_models_and_jobs::Migration),
         ]
     }
 }

@@ -35,7 +35,7 @@ pub fn whole_word_occurrences(text: &str, needle: &str) -> Vec<(u32, u32)> {
 }
 
 /// Whether the bytes `[start, end)` of `text` form a whole word.
-fn is_whole_word(text: &str, start: usize, end: usize) -> bool {
+pub(crate) fn is_whole_word(text: &str, start: usize, end: usize) -> bool {
     let before = text[..start].chars().next_back();
     let after = text[end..].chars().next();
     !before.is_some_and(is_word_internal)
@@ -46,15 +46,20 @@ fn is_whole_word(text: &str, start: usize, end: usize) -> bool {
 
 /// Characters that continue a word: letters, digits, Arabic-script combining marks, and the
 /// zero-width (non-)joiners that Urdu writes inside words.
-fn is_word_internal(c: char) -> bool {
-    c.is_alphanumeric()
-        || matches!(c,
-            '\u{0610}'..='\u{061A}' // honorifics and small high letters, e.g. U+0611
-            | '\u{064B}'..='\u{065F}' // harakat: zabar, zer, pesh, shadda, ...
-            | '\u{0670}' // superscript alef
-            | '\u{06D6}'..='\u{06ED}' // Quranic annotation marks
-            | ZWNJ
-            | ZWJ)
+pub(crate) fn is_word_internal(c: char) -> bool {
+    c.is_alphanumeric() || is_arabic_mark(c) || matches!(c, ZWNJ | ZWJ)
+}
+
+/// Arabic-script combining marks: honorifics, harakat, superscript alef, annotation marks.
+/// (Many of them are also "alphabetic" to Unicode, so `is_alphanumeric` cannot tell them
+/// from letters.)
+pub(crate) fn is_arabic_mark(c: char) -> bool {
+    matches!(c,
+        '\u{0610}'..='\u{061A}' // honorifics and small high letters, e.g. U+0611
+        | '\u{064B}'..='\u{065F}' // harakat: zabar, zer, pesh, shadda, ...
+        | '\u{0670}' // superscript alef
+        | '\u{06D6}'..='\u{06ED}' // Quranic annotation marks
+    )
 }
 
 fn is_grapheme_boundary(text: &str, byte: usize) -> bool {

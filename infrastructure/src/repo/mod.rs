@@ -7,6 +7,8 @@ mod convert;
 mod documents;
 mod entities;
 mod entity_types;
+mod jobs;
+mod models;
 mod projects;
 mod relationships;
 mod sessions;
