@@ -10,6 +10,7 @@ pub mod document;
 pub mod entity;
 pub mod entity_type;
 pub mod error;
+pub mod events;
 pub mod extract;
 pub mod ids;
 pub mod job;

@@ -348,3 +348,9 @@ pub trait JobRepository {
     /// Applies a researcher's action (`job::apply_action`) in one transaction.
     async fn act_on_job(&self, id: JobId, action: JobAction, audit: AuditEntry) -> DomainResult<Job>;
 }
+
+/// Encrypts secrets at rest (model API keys).
+pub trait SecretCipher {
+    fn encrypt(&self, plaintext: &str) -> DomainResult<String>;
+    fn decrypt(&self, stored: &str) -> DomainResult<String>;
+}

@@ -3,6 +3,7 @@
 
 pub mod crypto;
 pub mod db;
+pub mod events;
 mod entity;
 pub mod password;
 mod repo;

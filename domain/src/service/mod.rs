@@ -5,4 +5,6 @@ pub mod accounts;
 pub mod documents;
 pub mod entities;
 pub mod entity_types;
+pub mod jobs;
+pub mod models;
 pub mod projects;
