@@ -235,9 +235,10 @@ mod tests {
         }
 
         #[test]
-        fn short_lines_are_never_cut(text in urdu_text(), size in 20u32..80, overlap in 0u32..30) {
+        fn short_lines_are_never_cut(text in urdu_text(), size in 1u32..80, overlap in 0u32..30) {
+            // Every line fits in a chunk.
             let longest = text.split_inclusive('\n').map(|l| l.chars().count() as u32).max().unwrap_or(0);
-            prop_assume!(longest <= size);
+            let size = size.max(longest);
             let n = to_u32(text.chars().count());
             let chars: Vec<char> = text.chars().collect();
             for c in chunks(&text, size, overlap) {
