@@ -1,5 +1,6 @@
-//! Document text: decoding uploads, counting, lines and stanzas, offsets, spans, finding words
-//! and carrying entity spans through an edit.
+//! Document text: decoding uploads, counting, lines and stanzas, offsets, spans, finding words,
+//! carrying entity spans through an edit, cutting a text into chunks for a model and placing
+//! the model's entities in them.
 //!
 //! The offset contract of the whole system lives here: an entity's `start`/`end` are Unicode
 //! code-point offsets into the document content, half-open `[start, end)`, so
@@ -8,6 +9,8 @@
 //! ([`normalize_newlines`]). Offsets are `u32`: upload limits keep documents far below 4 Gi
 //! code points.
 
+pub mod align;
+pub mod chunk;
 pub mod decode;
 pub mod document_text;
 pub mod lines;
@@ -17,6 +20,8 @@ pub mod offsets;
 pub mod remap;
 pub mod span;
 
+pub use align::{Aligner, Match, align, normalize};
+pub use chunk::{Chunk, chunks};
 pub use decode::{Decoded, decode_upload, normalize_newlines};
 pub use document_text::DocumentText;
 pub use lines::{Line, LineIndex, lines};
