@@ -92,6 +92,17 @@ pub struct Settings {
     /// batches after each pass of their resolvers (every key is in by then), so 0 adds no wait.
     #[arg(long, env = "NISHAN_LOADER_DELAY_MS", default_value_t = 0)]
     pub loader_delay_ms: u64,
+    /// Processing jobs this server runs at once (0: this replica only serves the API).
+    #[arg(long, env = "NISHAN_WORKERS", default_value_t = 2)]
+    pub workers: usize,
+    /// How long a worker's claim on a job lasts without a heartbeat, in seconds; a job whose
+    /// server died is taken up again after this.
+    #[arg(long, env = "NISHAN_JOB_LEASE_SECS", default_value_t = 30)]
+    pub job_lease_secs: u64,
+    /// How often an idle worker looks for queued jobs, in milliseconds (it is also woken when
+    /// a job is queued).
+    #[arg(long, env = "NISHAN_JOB_POLL_MS", default_value_t = 1000)]
+    pub job_poll_ms: u64,
     /// Largest document accepted (pasted or uploaded), in bytes.
     #[arg(long, env = "NISHAN_MAX_DOCUMENT_BYTES", default_value_t = 10 * 1024 * 1024)]
     pub max_document_bytes: usize,

@@ -5,6 +5,7 @@ pub mod auth;
 pub mod config;
 pub mod error;
 pub mod graphql;
+pub mod llm;
 pub mod server;
 pub mod state;
 pub mod throttle;
@@ -13,7 +14,10 @@ use std::sync::Arc;
 
 use anyhow::Context as _;
 use nishan_infrastructure::Store;
+use nishan_infrastructure::crypto::SecretBox;
 use nishan_infrastructure::db::{self, DbConfig};
+use nishan_infrastructure::events::EventBus;
+use nishan_infrastructure::jobs::{JobRunner, WorkerConfig};
 use nishan_infrastructure::password::Argon2Hasher;
 use nishan_infrastructure::tokens::RandomTokens;
 
@@ -46,6 +50,22 @@ pub async fn bootstrap(settings: Settings) -> anyhow::Result<AppState> {
 
 /// As `bootstrap`, over a connection the caller opened (tests attach a statement counter).
 pub async fn bootstrap_with(settings: Settings, conn: sea_orm_conn::DatabaseConnection) -> anyhow::Result<AppState> {
+    bootstrap_custom(settings, conn, Overrides::default()).await
+}
+
+/// Parts a caller may supply instead of the ones `bootstrap` builds (tests: a bus shared by
+/// two servers in one process, a scripted model).
+#[derive(Default)]
+pub struct Overrides {
+    pub events: Option<EventBus>,
+    pub call_model: Option<nishan_infrastructure::jobs::CallModel>,
+}
+
+pub async fn bootstrap_custom(
+    settings: Settings,
+    conn: sea_orm_conn::DatabaseConnection,
+    overrides: Overrides,
+) -> anyhow::Result<AppState> {
     db::migrate_up(&conn).await.context("applying migrations")?;
     let hasher = Argon2Hasher::new().map_err(|e| anyhow::anyhow!("{e}"))?;
     let login_throttle = LoginThrottle::new(
@@ -53,12 +73,33 @@ pub async fn bootstrap_with(settings: Settings, conn: sea_orm_conn::DatabaseConn
         settings.login_max_failures_per_ip,
         settings.login_cooldown_secs,
     );
+    let cipher =
+        SecretBox::load(settings.secret_key.as_deref(), &settings.data_dir).context("loading the secret key")?;
+    let events = match overrides.events {
+        Some(bus) => bus,
+        None => EventBus::connect(&conn).await,
+    };
+    let store = Store::new(conn);
+    let call_model = overrides.call_model.unwrap_or_else(llm::http_call_model);
+    if settings.workers > 0 {
+        let config = WorkerConfig {
+            workers: settings.workers,
+            lease: std::time::Duration::from_secs(settings.job_lease_secs.max(2)),
+            poll: std::time::Duration::from_millis(settings.job_poll_ms.max(10)),
+            retry: Default::default(),
+            instance: format!("{}-{}", std::process::id(), &uuid::Uuid::new_v4().simple().to_string()[..8]),
+        };
+        JobRunner::new(store.clone(), events.clone(), cipher.clone(), call_model.clone(), config).spawn();
+    }
     Ok(AppState {
-        store: Store::new(conn),
+        store,
         hasher,
         tokens: RandomTokens,
         settings: Arc::new(settings),
         login_throttle: Arc::new(login_throttle),
+        events,
+        cipher,
+        call_model,
     })
 }
 

@@ -8,8 +8,13 @@ use nishan_domain::service::accounts::Accounts;
 use nishan_domain::service::documents::Documents;
 use nishan_domain::service::entities::Entities;
 use nishan_domain::service::entity_types::EntityTypes;
+use nishan_domain::service::jobs::Jobs;
+use nishan_domain::service::models::Models;
 use nishan_domain::service::projects::Projects;
 use nishan_infrastructure::Store;
+use nishan_infrastructure::crypto::SecretBox;
+use nishan_infrastructure::events::EventBus;
+use nishan_infrastructure::jobs::CallModel;
 use nishan_infrastructure::password::Argon2Hasher;
 use nishan_infrastructure::tokens::RandomTokens;
 
@@ -23,6 +28,10 @@ pub struct AppState {
     pub tokens: RandomTokens,
     pub settings: Arc<Settings>,
     pub login_throttle: Arc<LoginThrottle>,
+    pub events: EventBus,
+    pub cipher: SecretBox,
+    /// How model calls are made (the HTTP providers; a double in some tests).
+    pub call_model: CallModel,
 }
 
 impl AppState {
@@ -45,6 +54,14 @@ impl AppState {
 
     pub fn entities(&self) -> Entities<'_, Store> {
         Entities { store: &self.store }
+    }
+
+    pub fn models(&self) -> Models<'_, Store, SecretBox> {
+        Models { store: &self.store, cipher: &self.cipher }
+    }
+
+    pub fn jobs(&self) -> Jobs<'_, Store, EventBus> {
+        Jobs { store: &self.store, events: &self.events }
     }
 
     pub fn entity_types(&self) -> EntityTypes<'_, Store> {

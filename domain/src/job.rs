@@ -318,7 +318,10 @@ mod action_tests {
     fn retries_are_bounded() {
         let now = Utc::now();
         let j = apply_action(job(JobStatus::Failed), JobAction::Retry, now).unwrap();
-        assert_eq!((j.status, j.retry_count, j.completed_steps, j.error_message.as_deref()), (JobStatus::Queued, 1, 0, None));
+        assert_eq!(
+            (j.status, j.retry_count, j.completed_steps, j.error_message.as_deref()),
+            (JobStatus::Queued, 1, 0, None)
+        );
         let mut again = j;
         again.status = JobStatus::Failed;
         assert!(matches!(apply_action(again, JobAction::Retry, now), Err(DomainError::Conflict(_))));

@@ -13,11 +13,11 @@ use crate::entity_type::{EntityType, EntityTypeFields};
 use crate::error::DomainResult;
 use crate::ids::{DocumentId, EntityId, EntityTypeId, RelationshipId};
 use crate::ids::{ProjectId, SessionId, UserId};
+use crate::job::{Job, JobAction, JobId, JobStatus};
+use crate::llm::model::{LlmModel, ModelFields, ModelId, ProcessingConfig, ValidationStatus};
 use crate::membership::{Membership, MembershipChange, Role};
 use crate::policy::Actor;
 use crate::project::{Project, ProjectFields};
-use crate::job::{Job, JobAction, JobId, JobStatus};
-use crate::llm::model::{LlmModel, ModelFields, ModelId, ProcessingConfig, ValidationStatus};
 use crate::relationship::Relationship;
 use crate::session::Session;
 use crate::user::{NewUser, User, UserPatch, UserProfile};
@@ -244,6 +244,8 @@ pub trait EntityRepository {
     ) -> DomainResult<Vec<Entity>>;
     /// Counts straight from the entity rows (the stored counts must always equal these).
     async fn count_entities(&self, document: DocumentId) -> DomainResult<EntityCounts>;
+    /// The distinct (text, type) of the entities researchers verified in a project.
+    async fn verified_names(&self, project: ProjectId) -> DomainResult<Vec<(String, EntityTypeId)>>;
 }
 
 pub trait RelationshipRepository {
@@ -281,7 +283,12 @@ pub trait ModelRepository {
     async fn default_model(&self) -> DomainResult<Option<LlmModel>>;
     /// Inserts a model; a default model clears the other defaults of its provider in the same
     /// transaction. Errors: `Conflict` for a taken name.
-    async fn create_model(&self, model: LlmModel, encrypted_key: Option<String>, audit: AuditEntry) -> DomainResult<LlmModel>;
+    async fn create_model(
+        &self,
+        model: LlmModel,
+        encrypted_key: Option<String>,
+        audit: AuditEntry,
+    ) -> DomainResult<LlmModel>;
     /// `encrypted_key`: `None` keeps the key, `Some(None)` removes it.
     async fn update_model(
         &self,
@@ -335,13 +342,20 @@ pub trait JobRepository {
     /// Claims the queued job of highest priority (oldest first among equals) for `worker`,
     /// atomically: PROCESSING, one more attempt, a lease until `lease_until`. No two workers
     /// (of any replica) can claim the same job.
-    async fn claim_next(&self, worker: &str, now: DateTime<Utc>, lease_until: DateTime<Utc>) -> DomainResult<Option<Job>>;
+    async fn claim_next(
+        &self,
+        worker: &str,
+        now: DateTime<Utc>,
+        lease_until: DateTime<Utc>,
+    ) -> DomainResult<Option<Job>>;
     /// Puts PROCESSING jobs whose lease expired back in the queue; returns them.
     async fn requeue_expired(&self, now: DateTime<Utc>) -> DomainResult<Vec<Job>>;
     /// Stores the worker's progress and extends its lease, if it still holds the job; returns
     /// the job as stored (with flags a researcher may have set meanwhile), or `None` when the
     /// lease was lost.
     async fn save_progress(&self, job: &Job, worker: &str, lease_until: DateTime<Utc>) -> DomainResult<Option<Job>>;
+    /// Extends the lease of a job the worker still holds; false when it lost it.
+    async fn extend_lease(&self, id: JobId, worker: &str, lease_until: DateTime<Utc>) -> DomainResult<bool>;
     /// Ends a run: the final (or PAUSED) status, the document's processing status with it,
     /// and the lease released.
     async fn finish_run(&self, job: &Job, worker: &str) -> DomainResult<Option<Job>>;

@@ -51,7 +51,10 @@ impl SecretBox {
 
     pub fn encrypt(&self, plaintext: &str) -> DomainResult<String> {
         let nonce = Nonce::from(random::<NONCE_LEN>());
-        let sealed = self.cipher.encrypt(&nonce, plaintext.as_bytes()).map_err(|_| DomainError::internal("encryption failed"))?;
+        let sealed = self
+            .cipher
+            .encrypt(&nonce, plaintext.as_bytes())
+            .map_err(|_| DomainError::internal("encryption failed"))?;
         let mut out = nonce.to_vec();
         out.extend_from_slice(&sealed);
         Ok(format!("{PREFIX}{}", STANDARD.encode(out)))
@@ -122,5 +125,15 @@ mod tests {
             assert_eq!(mode & 0o777, 0o600);
         }
         std::fs::remove_dir_all(dir).unwrap();
+    }
+}
+
+impl nishan_domain::ports::SecretCipher for SecretBox {
+    fn encrypt(&self, plaintext: &str) -> DomainResult<String> {
+        SecretBox::encrypt(self, plaintext)
+    }
+
+    fn decrypt(&self, stored: &str) -> DomainResult<String> {
+        SecretBox::decrypt(self, stored)
     }
 }

@@ -3,8 +3,9 @@
 
 pub mod crypto;
 pub mod db;
-pub mod events;
 mod entity;
+pub mod events;
+pub mod jobs;
 pub mod password;
 mod repo;
 pub mod tokens;

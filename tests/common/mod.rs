@@ -59,6 +59,7 @@ pub async fn fresh_database(db: Db) -> (String, Option<PathBuf>) {
 }
 
 pub struct TestApp {
+    pub state: nishan_api::state::AppState,
     pub addr: SocketAddr,
     pub db_url: String,
     pub db: Db,
@@ -82,6 +83,8 @@ pub fn test_settings(db_url: &str) -> Settings {
     settings.database_url = Some(db_url.to_owned());
     settings.db_max_connections = 5;
     settings.log = "warn".into();
+    settings.data_dir = std::env::temp_dir().join("nishan-test-data");
+    settings.job_poll_ms = 100;
     settings
 }
 
@@ -103,12 +106,57 @@ impl TestApp {
         Self::spawn_full(db, configure, Some(counter)).await
     }
 
+    /// A second server (replica) on the same database. On PostgreSQL it has its own event bus,
+    /// bridged by LISTEN/NOTIFY as between real replicas; SQLite runs as one process, so there
+    /// the two share one bus.
+    pub async fn spawn_on(first: &TestApp, configure: impl FnOnce(&mut Settings)) -> Self {
+        let events = (first.db == Db::Sqlite).then(|| first.state.events.clone());
+        Self::start(
+            first.db,
+            first.db_url.clone(),
+            None,
+            configure,
+            None,
+            nishan_api::Overrides { events, call_model: None },
+        )
+        .await
+    }
+
+    /// A server whose model calls go to `call_model` instead of the HTTP providers.
+    pub async fn spawn_with_model(
+        db: Db,
+        configure: impl FnOnce(&mut Settings),
+        call_model: nishan_infrastructure::jobs::CallModel,
+    ) -> Self {
+        let (db_url, dir) = fresh_database(db).await;
+        Self::start(
+            db,
+            db_url,
+            dir,
+            configure,
+            None,
+            nishan_api::Overrides { events: None, call_model: Some(call_model) },
+        )
+        .await
+    }
+
     async fn spawn_full(
         db: Db,
         configure: impl FnOnce(&mut Settings),
         counter: Option<std::sync::Arc<std::sync::atomic::AtomicUsize>>,
     ) -> Self {
         let (db_url, dir) = fresh_database(db).await;
+        Self::start(db, db_url, dir, configure, counter, Default::default()).await
+    }
+
+    async fn start(
+        db: Db,
+        db_url: String,
+        dir: Option<PathBuf>,
+        configure: impl FnOnce(&mut Settings),
+        counter: Option<std::sync::Arc<std::sync::atomic::AtomicUsize>>,
+        overrides: nishan_api::Overrides,
+    ) -> Self {
         let mut settings = test_settings(&db_url);
         configure(&mut settings);
         let mut conn = nishan_api::connect(&settings).await.expect("database reachable");
@@ -120,14 +168,14 @@ impl TestApp {
                 counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
             });
         }
-        let state = nishan_api::bootstrap_with(settings, conn).await.expect("server starts");
+        let state = nishan_api::bootstrap_custom(settings, conn, overrides).await.expect("server starts");
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
-        let app = nishan_api::server::router(state);
+        let app = nishan_api::server::router(state.clone());
         let server = tokio::spawn(async move {
             nishan_api::server::serve(listener, app).await.unwrap();
         });
-        Self { addr, db_url, db, http: reqwest::Client::new(), server, dir }
+        Self { state, addr, db_url, db, http: reqwest::Client::new(), server, dir }
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -272,4 +320,71 @@ pub fn marsiya_dir() -> PathBuf {
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/data/marsiya");
     assert!(dir.is_dir(), "the Marsiya data is missing at {}", dir.display());
     dir
+}
+
+/// A `graphql-transport-ws` client for tests: connects, signs in with `connection_init`,
+/// and reads the messages of one subscription.
+pub struct WsClient {
+    socket: tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>,
+}
+
+impl WsClient {
+    pub async fn connect(app: &TestApp, token: Option<&str>) -> Self {
+        use futures_util::SinkExt;
+        use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+        let mut request = format!("ws://{}/graphql/ws", app.addr).into_client_request().unwrap();
+        request.headers_mut().insert("sec-websocket-protocol", "graphql-transport-ws".parse().unwrap());
+        let (socket, _) = tokio_tungstenite::connect_async(request).await.expect("websocket connects");
+        let mut client = Self { socket };
+        let payload = token.map_or(json!({}), |t| json!({"Authorization": format!("Bearer {t}")}));
+        client.socket.send(json!({"type": "connection_init", "payload": payload}).to_string().into()).await.unwrap();
+        let ack = client.next().await.expect("an answer to connection_init");
+        assert_eq!(ack["type"], "connection_ack", "{ack}");
+        client
+    }
+
+    pub async fn subscribe(&mut self, id: &str, query: &str, variables: Value) {
+        use futures_util::SinkExt;
+        let msg = json!({"id": id, "type": "subscribe", "payload": {"query": query, "variables": variables}});
+        self.socket.send(msg.to_string().into()).await.unwrap();
+    }
+
+    /// The next JSON message (pings are answered and skipped); `None` when the socket closed.
+    pub async fn next(&mut self) -> Option<Value> {
+        use futures_util::{SinkExt, StreamExt};
+        use tokio_tungstenite::tungstenite::Message;
+        loop {
+            let msg = tokio::time::timeout(std::time::Duration::from_secs(30), self.socket.next())
+                .await
+                .expect("a websocket message within 30 s")?
+                .ok()?;
+            match msg {
+                Message::Text(t) => {
+                    let v: Value = serde_json::from_str(&t).unwrap();
+                    if v["type"] == "ping" {
+                        self.socket.send(json!({"type": "pong"}).to_string().into()).await.unwrap();
+                        continue;
+                    }
+                    return Some(v);
+                }
+                Message::Close(_) => return None,
+                _ => continue,
+            }
+        }
+    }
+}
+
+/// Polls a job until it reaches a final status (or PAUSED), for at most 60 s.
+pub async fn wait_for_job(app: &TestApp, token: &str, job: &str) -> Value {
+    let query = "query($id: ID!) { processingJob(id: $id) { id status progress totalSteps currentStep entitiesFound entitiesDropped errorMessage errorDetails tokensUsed cost retryCount document { processingStatus totalEntities } } }";
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        let data = app.ok(Some(token), query, json!({"id": job})).await;
+        let status = data["processingJob"]["status"].as_str().unwrap().to_owned();
+        if matches!(status.as_str(), "COMPLETED" | "FAILED" | "CANCELLED" | "PAUSED") {
+            return data["processingJob"].clone();
+        }
+        assert!(std::time::Instant::now() < deadline, "job {job} still {status} after 60 s");
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
 }

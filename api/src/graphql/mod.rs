@@ -6,22 +6,23 @@ pub mod loaders;
 pub mod mutation;
 pub mod pagination;
 pub mod query;
+pub mod subscription;
 pub mod types;
 
 use async_graphql::dataloader::{DataLoader, HashMapCache};
-use async_graphql::{Context, Data, EmptySubscription, Schema};
+use async_graphql::{Context, Data, Schema};
 use nishan_domain::audit::RequestMeta;
 
 use crate::auth::Viewer;
 use crate::graphql::batching::BatchQueue;
 use crate::state::AppState;
 
-pub type NishanSchema = Schema<query::Query, mutation::Mutation, EmptySubscription>;
+pub type NishanSchema = Schema<query::Query, mutation::Mutation, subscription::Subscription>;
 
 /// Builds the schema with the configured depth and complexity limits.
 pub fn build_schema(state: AppState) -> NishanSchema {
     let settings = state.settings.clone();
-    Schema::build(query::Query::default(), mutation::Mutation::default(), EmptySubscription)
+    Schema::build(query::Query::default(), mutation::Mutation::default(), subscription::Subscription)
         .limit_depth(settings.max_depth)
         .limit_complexity(settings.max_complexity)
         .data(state)
@@ -30,7 +31,7 @@ pub fn build_schema(state: AppState) -> NishanSchema {
 
 /// The SDL of the schema, as written to `schema.graphql`.
 pub fn sdl() -> String {
-    Schema::build(query::Query::default(), mutation::Mutation::default(), EmptySubscription).finish().sdl()
+    Schema::build(query::Query::default(), mutation::Mutation::default(), subscription::Subscription).finish().sdl()
 }
 
 /// Everything one request carries into its resolvers.
@@ -87,4 +88,18 @@ pub(crate) fn state<'a>(ctx: &Context<'a>) -> &'a AppState {
 
 pub(crate) fn request<'a>(ctx: &Context<'a>) -> &'a RequestContext {
     ctx.data_unchecked::<RequestContext>()
+}
+
+/// Tells the document's other viewers what just happened (after the change committed).
+pub(crate) fn publish_activity(
+    ctx: &Context<'_>,
+    document: nishan_domain::ids::DocumentId,
+    kind: nishan_domain::events::ActivityKind,
+    entities: &[nishan_domain::ids::EntityId],
+    version: Option<u32>,
+) {
+    use nishan_domain::events::{ActivityEvent, DomainEvent, EventPublisher};
+    let mut event = ActivityEvent::new(document, kind, entities, request(ctx).viewer.actor().map(|a| a.user_id));
+    event.version = version;
+    state(ctx).events.publish(DomainEvent::DocumentActivity(event));
 }

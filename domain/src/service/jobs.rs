@@ -13,7 +13,10 @@ use crate::job::{Job, JobAction, JobId, JobProgress, JobStatus};
 use crate::llm::model::ModelId;
 use crate::membership::Permission;
 use crate::policy::{Actor, ProjectAccess};
-use crate::ports::{ConfigRepository, DocumentRepository, JobFilter, JobRepository, ModelRepository, Page, PageRequest, ProjectRepository};
+use crate::ports::{
+    ConfigRepository, DocumentRepository, JobFilter, JobRepository, ModelRepository, Page, PageRequest,
+    ProjectRepository,
+};
 use crate::service::documents::Documents;
 
 /// Retries a job may have, unless configured otherwise.
@@ -50,8 +53,14 @@ where
         let (doc, access) = self.documents().find(Some(actor), input.document_id).await?;
         access.require(Permission::UploadDocuments)?;
         let model = match input.llm_model_id {
-            Some(id) => self.store.model_by_id(id).await?.ok_or_else(|| DomainError::invalid("llmModelId", "no such model"))?,
-            None => self.store.default_model().await?.ok_or_else(|| DomainError::invalid("llmModelId", "no default model is configured"))?,
+            Some(id) => {
+                self.store.model_by_id(id).await?.ok_or_else(|| DomainError::invalid("llmModelId", "no such model"))?
+            }
+            None => self
+                .store
+                .default_model()
+                .await?
+                .ok_or_else(|| DomainError::invalid("llmModelId", "no default model is configured"))?,
         };
         if !model.is_active {
             return Err(DomainError::invalid("llmModelId", format!("the model {} is inactive", model.name)));
@@ -116,7 +125,11 @@ where
     /// read its document.
     pub async fn find(&self, actor: Option<&Actor>, id: JobId) -> DomainResult<(Job, ProjectAccess)> {
         let job = self.store.job_by_id(id).await?.ok_or(DomainError::NotFound { resource: "job" })?;
-        let (_, access) = self.documents().find(actor, job.document_id).await.map_err(|_| DomainError::NotFound { resource: "job" })?;
+        let (_, access) = self
+            .documents()
+            .find(actor, job.document_id)
+            .await
+            .map_err(|_| DomainError::NotFound { resource: "job" })?;
         Ok((job, access))
     }
 

@@ -7,4 +7,5 @@ pub mod entities;
 pub mod entity_types;
 pub mod jobs;
 pub mod models;
+pub mod processing;
 pub mod projects;

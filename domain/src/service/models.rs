@@ -9,7 +9,9 @@ use serde_json::json;
 use crate::audit::{AuditEntry, RequestMeta};
 use crate::error::{DomainError, DomainResult};
 use crate::ids::EntityTypeId;
-use crate::llm::model::{LlmModel, ModelFields, ModelId, ProcessingConfig, ValidationStatus, check_provider_settings, key_hint};
+use crate::llm::model::{
+    LlmModel, ModelFields, ModelId, ProcessingConfig, ValidationStatus, check_provider_settings, key_hint,
+};
 use crate::llm::{CompletionRequest, LlmClient, ModelEndpoint, Provider};
 use crate::policy::Actor;
 use crate::ports::{ConfigRepository, ModelCall, ModelRepository, SecretCipher};
@@ -59,7 +61,11 @@ impl<S: ModelRepository + ConfigRepository, C: SecretCipher> Models<'_, S, C> {
             successful_requests: 0,
             failed_requests: 0,
             average_response_ms: 0.0,
-            validation_status: if provider == Provider::Builtin { ValidationStatus::Connected } else { ValidationStatus::Pending },
+            validation_status: if provider == Provider::Builtin {
+                ValidationStatus::Connected
+            } else {
+                ValidationStatus::Pending
+            },
             validation_error: None,
             validated_at: None,
             created_by: Some(actor.user_id),
@@ -72,7 +78,13 @@ impl<S: ModelRepository + ConfigRepository, C: SecretCipher> Models<'_, S, C> {
         self.store.create_model(model, encrypted, audit).await
     }
 
-    pub async fn update(&self, meta: &RequestMeta, actor: &Actor, id: ModelId, fields: ModelFields) -> DomainResult<LlmModel> {
+    pub async fn update(
+        &self,
+        meta: &RequestMeta,
+        actor: &Actor,
+        id: ModelId,
+        fields: ModelFields,
+    ) -> DomainResult<LlmModel> {
         require_admin(actor)?;
         let f = fields.validated()?;
         let current = self.store.model_by_id(id).await?.ok_or(DomainError::NotFound { resource: "model" })?;
@@ -111,9 +123,12 @@ impl<S: ModelRepository + ConfigRepository, C: SecretCipher> Models<'_, S, C> {
         require_admin(actor)?;
         let current = self.store.model_by_id(id).await?.ok_or(DomainError::NotFound { resource: "model" })?;
         if current.provider == Provider::Builtin && current.is_default {
-            return Err(DomainError::conflict("the built-in default model cannot be deleted; make another model the default first"));
+            return Err(DomainError::conflict(
+                "the built-in default model cannot be deleted; make another model the default first",
+            ));
         }
-        let audit = AuditEntry::new(meta, Some(actor.user_id), "llm_model.delete", "llm_model").resource(id, &current.name);
+        let audit =
+            AuditEntry::new(meta, Some(actor.user_id), "llm_model.delete", "llm_model").resource(id, &current.name);
         self.store.delete_model(id, audit).await
     }
 
@@ -134,7 +149,13 @@ impl<S: ModelRepository + ConfigRepository, C: SecretCipher> Models<'_, S, C> {
     }
 
     /// Makes a minimal real call and records VALIDATING, then CONNECTED or ERROR.
-    pub async fn test(&self, meta: &RequestMeta, actor: &Actor, id: ModelId, client: &impl LlmClient) -> DomainResult<LlmModel> {
+    pub async fn test(
+        &self,
+        meta: &RequestMeta,
+        actor: &Actor,
+        id: ModelId,
+        client: &impl LlmClient,
+    ) -> DomainResult<LlmModel> {
         require_admin(actor)?;
         let model = self.store.model_by_id(id).await?.ok_or(DomainError::NotFound { resource: "model" })?;
         let audit = AuditEntry::new(meta, Some(actor.user_id), "llm_model.test", "llm_model").resource(id, &model.name);
@@ -176,7 +197,12 @@ impl<S: ModelRepository + ConfigRepository, C: SecretCipher> Models<'_, S, C> {
         self.store.set_validation(id, status, error, Some(audit)).await
     }
 
-    pub async fn create_config(&self, meta: &RequestMeta, actor: &Actor, mut config: ProcessingConfig) -> DomainResult<ProcessingConfig> {
+    pub async fn create_config(
+        &self,
+        meta: &RequestMeta,
+        actor: &Actor,
+        mut config: ProcessingConfig,
+    ) -> DomainResult<ProcessingConfig> {
         require_admin(actor)?;
         config.name = config.name.trim().to_owned();
         config.validate()?;

@@ -8,7 +8,7 @@ use chrono::{DateTime, Utc};
 use nishan_domain::audit::AuditEntry;
 use nishan_domain::document::EntityCounts;
 use nishan_domain::entity::{Entity, EntityFilter, Rejection};
-use nishan_domain::ids::{DocumentId, EntityId, UserId};
+use nishan_domain::ids::{DocumentId, EntityId, EntityTypeId, ProjectId, UserId};
 use nishan_domain::ports::{EntityRepository, OnDuplicate, Page, PageRequest};
 use nishan_domain::{DomainError, DomainResult};
 use sea_orm::ActiveValue::Set;
@@ -331,5 +331,20 @@ impl EntityRepository for Store {
 
     async fn count_entities(&self, doc: DocumentId) -> DomainResult<EntityCounts> {
         count(self.connection(), doc).await
+    }
+
+    async fn verified_names(&self, project: ProjectId) -> DomainResult<Vec<(String, EntityTypeId)>> {
+        let rows: Vec<(String, Uuid)> = annotation::Entity::find()
+            .select_only()
+            .column(annotation::Column::Text)
+            .column(annotation::Column::EntityTypeId)
+            .filter(annotation::Column::ProjectId.eq(project.0))
+            .filter(annotation::Column::IsVerified.eq(true))
+            .distinct()
+            .into_tuple()
+            .all(self.connection())
+            .await
+            .map_err(internal)?;
+        Ok(rows.into_iter().map(|(t, ty)| (t, EntityTypeId(ty))).collect())
     }
 }

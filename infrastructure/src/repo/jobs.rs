@@ -180,7 +180,12 @@ impl JobRepository for Store {
         rows.into_iter().map(|(s, n)| Ok((JobStatus::parse(&s)?, n as u64))).collect()
     }
 
-    async fn claim_next(&self, worker: &str, now: DateTime<Utc>, lease_until: DateTime<Utc>) -> DomainResult<Option<Job>> {
+    async fn claim_next(
+        &self,
+        worker: &str,
+        now: DateTime<Utc>,
+        lease_until: DateTime<Utc>,
+    ) -> DomainResult<Option<Job>> {
         let txn = self.write().await?;
         let mut next = Query::select()
             .column(processing_job::Column::Id)
@@ -205,7 +210,8 @@ impl JobRepository for Store {
             .returning_all()
             .to_owned();
         let backend = txn.get_database_backend();
-        let claimed = processing_job::Model::find_by_statement(backend.build(&claim)).one(&txn).await.map_err(internal)?;
+        let claimed =
+            processing_job::Model::find_by_statement(backend.build(&claim)).one(&txn).await.map_err(internal)?;
         let Some(row) = claimed else {
             txn.commit().await.map_err(internal)?;
             return Ok(None);
@@ -237,7 +243,8 @@ impl JobRepository for Store {
         for row in expired {
             let mut j = job(row)?;
             j.status = j.status.transition(JobStatus::Queued)?;
-            j.current_step = Some(format!("requeued after chunk {} of {} (the worker stopped)", j.completed_steps, j.total_steps));
+            j.current_step =
+                Some(format!("requeued after chunk {} of {} (the worker stopped)", j.completed_steps, j.total_steps));
             j.updated_at = now;
             let mut r = job_row(&j);
             r.lease_owner = Set(None);
@@ -272,6 +279,18 @@ impl JobRepository for Store {
         let stored = if updated.rows_affected == 1 { self.job_in(&txn, j.id).await? } else { None };
         txn.commit().await.map_err(internal)?;
         Ok(stored)
+    }
+
+    async fn extend_lease(&self, id: JobId, worker: &str, lease_until: DateTime<Utc>) -> DomainResult<bool> {
+        let updated = processing_job::Entity::update_many()
+            .col_expr(processing_job::Column::LeaseExpiresAt, Expr::value(lease_until))
+            .filter(processing_job::Column::Id.eq(id))
+            .filter(processing_job::Column::LeaseOwner.eq(worker))
+            .filter(processing_job::Column::Status.eq(JobStatus::Processing.as_str()))
+            .exec(self.connection())
+            .await
+            .map_err(internal)?;
+        Ok(updated.rows_affected == 1)
     }
 
     async fn finish_run(&self, j: &Job, worker: &str) -> DomainResult<Option<Job>> {

@@ -10,7 +10,8 @@ use nishan_domain::{DomainError, DomainResult};
 use sea_orm::ActiveValue::Set;
 use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, PaginatorTrait, QueryFilter, QueryOrder,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, PaginatorTrait, QueryFilter,
+    QueryOrder,
 };
 use serde_json::json;
 use uuid::Uuid;
@@ -63,7 +64,11 @@ pub(crate) fn config(m: processing_config::Model) -> ProcessingConfig {
         chunk_overlap: m.chunk_overlap as u32,
         max_tokens: m.max_tokens as u32,
         confidence_threshold: m.confidence_threshold,
-        entity_type_ids: convert::strings(m.entity_type_ids).iter().filter_map(|s| s.parse::<Uuid>().ok()).map(EntityTypeId).collect(),
+        entity_type_ids: convert::strings(m.entity_type_ids)
+            .iter()
+            .filter_map(|s| s.parse::<Uuid>().ok())
+            .map(EntityTypeId)
+            .collect(),
         system_prompt: m.system_prompt,
         user_prompt_template: m.user_prompt_template,
         examples: m.examples,
@@ -125,7 +130,12 @@ impl ModelRepository for Store {
             .transpose()
     }
 
-    async fn create_model(&self, m: LlmModel, encrypted_key: Option<String>, audit_entry: AuditEntry) -> DomainResult<LlmModel> {
+    async fn create_model(
+        &self,
+        m: LlmModel,
+        encrypted_key: Option<String>,
+        audit_entry: AuditEntry,
+    ) -> DomainResult<LlmModel> {
         let txn = self.write().await?;
         if name_taken(&txn, &m.name, None).await? {
             return Err(DomainError::conflict(MODEL_TAKEN));
@@ -179,7 +189,11 @@ impl ModelRepository for Store {
         audit_entry: AuditEntry,
     ) -> DomainResult<LlmModel> {
         let txn = self.write().await?;
-        let row = llm_model::Entity::find_by_id(id).one(&txn).await.map_err(internal)?.ok_or(DomainError::NotFound { resource: "model" })?;
+        let row = llm_model::Entity::find_by_id(id)
+            .one(&txn)
+            .await
+            .map_err(internal)?
+            .ok_or(DomainError::NotFound { resource: "model" })?;
         if let Some(name) = &f.name
             && name_taken(&txn, name, Some(id)).await?
         {
@@ -237,7 +251,9 @@ impl ModelRepository for Store {
             .await
             .map_err(internal)?;
         if running > 0 {
-            return Err(DomainError::conflict(format!("{running} unfinished job(s) use this model; cancel them first")));
+            return Err(DomainError::conflict(format!(
+                "{running} unfinished job(s) use this model; cancel them first"
+            )));
         }
         let deleted = llm_model::Entity::delete_by_id(id).exec(&txn).await.map_err(internal)?;
         if deleted.rows_affected == 0 {
@@ -248,7 +264,11 @@ impl ModelRepository for Store {
     }
 
     async fn encrypted_key(&self, id: ModelId) -> DomainResult<Option<String>> {
-        Ok(llm_model::Entity::find_by_id(id).one(self.connection()).await.map_err(internal)?.and_then(|m| m.api_key_encrypted))
+        Ok(llm_model::Entity::find_by_id(id)
+            .one(self.connection())
+            .await
+            .map_err(internal)?
+            .and_then(|m| m.api_key_encrypted))
     }
 
     async fn record_call(&self, call: ModelCall) -> DomainResult<()> {
@@ -319,7 +339,11 @@ impl ModelRepository for Store {
         audit_entry: Option<AuditEntry>,
     ) -> DomainResult<LlmModel> {
         let txn = self.write().await?;
-        let row = llm_model::Entity::find_by_id(id).one(&txn).await.map_err(internal)?.ok_or(DomainError::NotFound { resource: "model" })?;
+        let row = llm_model::Entity::find_by_id(id)
+            .one(&txn)
+            .await
+            .map_err(internal)?
+            .ok_or(DomainError::NotFound { resource: "model" })?;
         let mut m = row.into_active_model();
         m.validation_status = Set(status.as_str().to_owned());
         m.validation_error = Set(error);

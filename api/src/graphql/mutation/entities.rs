@@ -5,7 +5,8 @@ use nishan_domain::service::entities::{EntityPatch, NewEntity, NewRelationship};
 use super::accounts::patch;
 use crate::error::ApiResult;
 use crate::graphql::types::{Entity, EntityRelationship, GqlRelationshipType, parse_id};
-use crate::graphql::{request, state};
+use crate::graphql::{publish_activity, request, state};
+use nishan_domain::events::ActivityKind;
 
 #[derive(InputObject)]
 pub struct CreateEntityInput {
@@ -43,6 +44,18 @@ fn entity_ids(ids: &[ID]) -> ApiResult<Vec<EntityId>> {
     ids.iter().map(|id| parse_id(id, "ids").map(EntityId)).collect()
 }
 
+/// One activity event per document whose entities were (un)verified.
+fn announce_verification(ctx: &Context<'_>, entities: &[nishan_domain::entity::Entity], verified: bool) {
+    let mut by_document: std::collections::BTreeMap<_, Vec<_>> = Default::default();
+    for e in entities {
+        by_document.entry(e.document_id).or_default().push(e.id);
+    }
+    let kind = if verified { ActivityKind::EntityVerified } else { ActivityKind::EntityUnverified };
+    for (doc, ids) in by_document {
+        publish_activity(ctx, doc, kind, &ids, None);
+    }
+}
+
 #[derive(Default)]
 pub struct EntityMutation;
 
@@ -62,7 +75,9 @@ impl EntityMutation {
             confidence: input.confidence_score,
             notes: input.notes,
         };
-        Ok(Entity(state(ctx).entities().create(&req.meta, &actor, new).await?))
+        let e = state(ctx).entities().create(&req.meta, &actor, new).await?;
+        publish_activity(ctx, e.document_id, ActivityKind::EntityCreated, &[e.id], None);
+        Ok(Entity(e))
     }
 
     async fn update_entity(&self, ctx: &Context<'_>, id: ID, input: UpdateEntityInput) -> ApiResult<Entity> {
@@ -79,7 +94,9 @@ impl EntityMutation {
             end: input.end,
             notes: patch(input.notes),
         };
-        Ok(Entity(state(ctx).entities().update(&req.meta, &actor, id, p).await?))
+        let e = state(ctx).entities().update(&req.meta, &actor, id, p).await?;
+        publish_activity(ctx, e.document_id, ActivityKind::EntityUpdated, &[e.id], None);
+        Ok(Entity(e))
     }
 
     /// Deletes an entity; for a model's suggestion this is a rejection, kept on record.
@@ -87,7 +104,12 @@ impl EntityMutation {
         let id = EntityId(parse_id(&id, "id")?);
         let req = request(ctx);
         let actor = req.viewer.require()?;
-        state(ctx).entities().delete(&req.meta, &actor, id, reason).await?;
+        let app = state(ctx);
+        let (entity, _) = app.entities().find(Some(&actor), id).await?;
+        app.entities().delete(&req.meta, &actor, id, reason).await?;
+        let kind =
+            if entity.is_model_suggestion() { ActivityKind::EntityRejected } else { ActivityKind::EntityDeleted };
+        publish_activity(ctx, entity.document_id, kind, &[id], None);
         Ok(true)
     }
 
@@ -105,6 +127,13 @@ impl EntityMutation {
         let req = request(ctx);
         let actor = req.viewer.require()?;
         let n = state(ctx).entities().annotate_all(&req.meta, &actor, doc, &text, type_id).await?;
+        if n > 0 {
+            let mut event =
+                nishan_domain::events::ActivityEvent::new(doc, ActivityKind::EntityCreated, &[], Some(actor.user_id));
+            event.count = n as u32;
+            use nishan_domain::events::EventPublisher as _;
+            state(ctx).events.publish(nishan_domain::events::DomainEvent::DocumentActivity(event));
+        }
         Ok(n as i32)
     }
 
@@ -113,6 +142,7 @@ impl EntityMutation {
         let req = request(ctx);
         let actor = req.viewer.require()?;
         let mut done = state(ctx).entities().set_verified(&req.meta, &actor, &ids, true, notes).await?;
+        announce_verification(ctx, &done, true);
         Ok(Entity(done.remove(0)))
     }
 
@@ -121,6 +151,7 @@ impl EntityMutation {
         let req = request(ctx);
         let actor = req.viewer.require()?;
         let mut done = state(ctx).entities().set_verified(&req.meta, &actor, &ids, false, None).await?;
+        announce_verification(ctx, &done, false);
         Ok(Entity(done.remove(0)))
     }
 
@@ -130,6 +161,7 @@ impl EntityMutation {
         let req = request(ctx);
         let actor = req.viewer.require()?;
         let done = state(ctx).entities().set_verified(&req.meta, &actor, &ids, true, None).await?;
+        announce_verification(ctx, &done, true);
         Ok(done.into_iter().map(Entity).collect())
     }
 
