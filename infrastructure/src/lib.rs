@@ -1,8 +1,9 @@
 //! Nishan's infrastructure: SeaORM repositories implementing the domain ports on SQLite and
-//! PostgreSQL, password hashing, and session tokens.
+//! PostgreSQL, password hashing, session tokens, and the model providers' HTTP clients.
 
 pub mod db;
 mod entity;
+pub mod llm;
 pub mod password;
 mod repo;
 pub mod tokens;
