@@ -1,7 +1,9 @@
 //! The test harness: a real Nishan server on 127.0.0.1:0 over a fresh database (a SQLite file
 //! in a temporary directory, or a new database on the PostgreSQL server named by
-//! `NISHAN_TEST_POSTGRES_URL`), and a small GraphQL client.
+//! `NISHAN_TEST_POSTGRES_URL`), a small GraphQL client, and a mock model server (`mock_llm`).
 #![allow(dead_code)] // Each test binary uses its own part of the harness.
+
+pub mod mock_llm;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;

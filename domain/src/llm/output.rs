@@ -3,7 +3,8 @@
 //! one JSON value of the expected shape, every item is checked on its own (a bad item is
 //! dropped and reported, the rest kept), and offsets are ignored because the server places
 //! each text itself (`crate::text::align`). An answer with no usable JSON at all is an
-//! [`OutputError`], which is worth one repair attempt ([`repair_request`]).
+//! [`OutputError`], which is worth one repair attempt ([`repair_request`]); an answer cut off
+//! at the token limit still gives its complete items ([`salvage_suggestions`]).
 
 use serde_json::{Value, json};
 
@@ -60,7 +61,38 @@ const QUOTED_ANSWER_CHARS: usize = 2000;
 /// `confidence`, when present and not null, must be a number in `[0, 1]`. Items that fail are
 /// dropped and reported in [`Parsed::dropped`]; other fields (offsets included) are ignored.
 pub fn parse_suggestions(raw: &str, allowed_types: &[&str]) -> Result<Parsed, OutputError> {
-    let items = find_entity_items(raw)?;
+    Ok(validate(&find_entity_items(raw)?, allowed_types))
+}
+
+/// The complete items of an answer cut off at the token limit (`Completion::truncated`):
+/// from `{"entities": [{...}, {...}, {"te` the first two, validated as [`parse_suggestions`]
+/// does. The items are read from the array after `"entities"`, else from the first `[`, up
+/// to the first one that is incomplete. None when not one item is complete. A whole answer
+/// gives all its items, so this may be called on any answer `parse_suggestions` refused.
+pub fn salvage_suggestions(raw: &str, allowed_types: &[&str]) -> Option<Parsed> {
+    let array =
+        raw.find("\"entities\"").and_then(|at| raw[at..].find('[').map(|i| at + i)).or_else(|| raw.find('['))?;
+    let mut items = Vec::new();
+    let mut rest = &raw[array + 1..];
+    loop {
+        rest = rest.trim_start_matches(|c: char| c.is_whitespace() || c == ',');
+        if !rest.starts_with('{') {
+            break;
+        }
+        let mut stream = serde_json::Deserializer::from_str(rest).into_iter::<Value>();
+        match stream.next() {
+            Some(Ok(item)) => {
+                items.push(item);
+                rest = &rest[stream.byte_offset()..];
+            }
+            _ => break,
+        }
+    }
+    (!items.is_empty()).then(|| validate(&items, allowed_types))
+}
+
+/// Validates every item: the valid ones become suggestions, the others reasons.
+fn validate(items: &[Value], allowed_types: &[&str]) -> Parsed {
     let mut parsed = Parsed::default();
     for (i, item) in items.iter().enumerate() {
         match suggestion(item, allowed_types) {
@@ -68,7 +100,7 @@ pub fn parse_suggestions(raw: &str, allowed_types: &[&str]) -> Result<Parsed, Ou
             Err(reason) => parsed.dropped.push(format!("item {}: {reason}", i + 1)),
         }
     }
-    Ok(parsed)
+    parsed
 }
 
 /// Adds a suggestion unless the same (text, type) is there; then keeps the higher confidence.
@@ -375,6 +407,26 @@ mod tests {
             ("The answer: {\"result\": 1}", "an object without \"entities\" (keys: result)"),
         ] {
             assert_eq!(parse_suggestions(raw, &TYPES), Err(OutputError::WrongShape(why.into())), "{raw:?}");
+        }
+    }
+
+    #[test]
+    fn salvages_the_complete_items_of_a_cut_off_answer() {
+        let cut = r#"```json
+{"entities": [{"text": "زینب", "type": "PERSON", "confidence": 0.9},
+  {"text": "تلوار", "type": "WEAPON"}, {"text": "کرب و بلا", "type": "LOCATION"}, {"text": "حس"#;
+        assert!(parse_suggestions(cut, &TYPES).is_err());
+        let parsed = salvage_suggestions(cut, &TYPES).unwrap();
+        assert_eq!(parsed.suggestions, [s("زینب", "PERSON", Some(0.9)), s("کرب و بلا", "LOCATION", None)]);
+        assert_eq!(parsed.dropped, ["item 2: unknown type \"WEAPON\""]);
+        // A bare array, cut between items; a whole answer.
+        let bare = r#"[{"text": "مقتل", "type": "LOCATION"},"#;
+        assert_eq!(salvage_suggestions(bare, &TYPES).unwrap().suggestions, [s("مقتل", "LOCATION", None)]);
+        let whole = r#"{"entities": [{"text": "حرم", "type": "ORGANIZATION"}]}"#;
+        assert_eq!(salvage_suggestions(whole, &TYPES), parse_suggestions(whole, &TYPES).ok());
+        // Nothing complete, or no array at all.
+        for raw in [r#"{"entities": [{"text": "زی"#, r#"{"entities": ["#, "", "no JSON", r#"{"entities": []}"#] {
+            assert_eq!(salvage_suggestions(raw, &TYPES), None, "{raw:?}");
         }
     }
 
