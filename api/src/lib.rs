@@ -80,7 +80,10 @@ pub async fn bootstrap_custom(
         None => EventBus::connect(&conn).await,
     };
     let store = Store::new(conn);
-    let call_model = overrides.call_model.unwrap_or_else(llm::http_call_model);
+    let call_model = match overrides.call_model {
+        Some(c) => c,
+        None => llm::http_call_model()?,
+    };
     if settings.workers > 0 {
         let config = WorkerConfig {
             workers: settings.workers,

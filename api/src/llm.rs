@@ -1,29 +1,28 @@
 //! How the server calls language models: the `CallModel` the workers and `testLlmModel` use.
-//! (Built from a concrete client: the `Send`-ness of an `async fn` in a trait cannot be
-//! required generically on stable Rust.)
+//! (Built from the concrete provider client: the `Send`-ness of an `async fn` in a trait
+//! cannot be required generically on stable Rust.)
 
 use std::sync::Arc;
 
-use nishan_domain::llm::LlmError;
+use nishan_domain::llm::{Completion, CompletionRequest, LlmClient, LlmError, ModelEndpoint};
 use nishan_infrastructure::jobs::CallModel;
+use nishan_infrastructure::llm::{ClientOptions, ProviderClient};
 
-/// The HTTP providers' client.
-pub fn http_call_model() -> CallModel {
-    // Filled in with the provider clients of `nishan_infrastructure::llm`.
-    Arc::new(|_, _| {
-        Box::pin(async { Err(LlmError::Network("no HTTP model client is built into this binary yet".into())) })
-    })
+/// Calls through the HTTP providers (OpenAI, Azure, Anthropic, Gemini, Ollama).
+pub fn http_call_model() -> anyhow::Result<CallModel> {
+    let client = ProviderClient::new(ClientOptions::default())
+        .map_err(|e| anyhow::anyhow!("building the HTTP model client: {e}"))?;
+    Ok(Arc::new(move |endpoint: ModelEndpoint, request: CompletionRequest| {
+        let client = client.clone();
+        Box::pin(async move { client.complete(&endpoint, &request).await })
+    }))
 }
 
 /// A `CallModel` seen as an `LlmClient`, for the services that take one.
 pub struct CallModelClient(pub CallModel);
 
-impl nishan_domain::llm::LlmClient for CallModelClient {
-    async fn complete(
-        &self,
-        endpoint: &nishan_domain::llm::ModelEndpoint,
-        request: &nishan_domain::llm::CompletionRequest,
-    ) -> Result<nishan_domain::llm::Completion, LlmError> {
+impl LlmClient for CallModelClient {
+    async fn complete(&self, endpoint: &ModelEndpoint, request: &CompletionRequest) -> Result<Completion, LlmError> {
         (self.0)(endpoint.clone(), request.clone()).await
     }
 }

@@ -93,6 +93,16 @@ fn write_private(path: &Path, content: &str) -> std::io::Result<()> {
     options.open(path)?.write_all(content.as_bytes())
 }
 
+impl nishan_domain::ports::SecretCipher for SecretBox {
+    fn encrypt(&self, plaintext: &str) -> DomainResult<String> {
+        SecretBox::encrypt(self, plaintext)
+    }
+
+    fn decrypt(&self, stored: &str) -> DomainResult<String> {
+        SecretBox::decrypt(self, stored)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -125,15 +135,5 @@ mod tests {
             assert_eq!(mode & 0o777, 0o600);
         }
         std::fs::remove_dir_all(dir).unwrap();
-    }
-}
-
-impl nishan_domain::ports::SecretCipher for SecretBox {
-    fn encrypt(&self, plaintext: &str) -> DomainResult<String> {
-        SecretBox::encrypt(self, plaintext)
-    }
-
-    fn decrypt(&self, stored: &str) -> DomainResult<String> {
-        SecretBox::decrypt(self, stored)
     }
 }

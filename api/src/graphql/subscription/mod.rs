@@ -49,18 +49,21 @@ impl Subscription {
         let (job, _) = app.jobs().find(actor.as_ref(), id).await.map_err(refused)?;
         let first = JobProgressEvent::from(&DomainProgress::from(&job));
         let done = job.status.is_final();
-        let updates = events
-            .filter_map(move |e| async move {
-                match e.ok()?.as_ref() {
-                    DomainEvent::JobProgress(p) if p.job_id == id => Some(p.clone()),
-                    _ => None,
-                }
-            })
-            .scan(done, |finished, p| {
-                let out = if *finished { None } else { Some(p.clone()) };
-                *finished = *finished || p.status().is_final();
-                async move { out }
-            });
+        let updates = events.filter_map(move |e| async move {
+            match e.ok()?.as_ref() {
+                DomainEvent::JobProgress(p) if p.job_id == id => Some(p.clone()),
+                _ => None,
+            }
+        });
+        // Ends right after yielding the final status, without waiting for another event.
+        let updates = stream::unfold((Box::pin(updates), done), |(mut events, finished)| async move {
+            if finished {
+                return None;
+            }
+            let p = events.next().await?;
+            let finished = p.status().is_final();
+            Some((p, (events, finished)))
+        });
         Ok(stream::once(async move { first }).chain(updates).map(JobProgress))
     }
 
