@@ -16,8 +16,17 @@ const NESTED: &str = "query($id: ID) { project(id: $id) { name documentCount ent
 async fn statements_for(db: Db, docs: usize, per_doc: usize) -> usize {
     let counter = Arc::new(AtomicUsize::new(0));
     // The query is legitimately large (up to 100 × 100 entities): the complexity limit is not
-    // under test. The default batching (no waiting window) is.
-    let app = TestApp::spawn_counting(db, |s| s.max_complexity = 1_000_000, counter.clone()).await;
+    // under test. The default batching (no waiting window) is. No job workers: their polling
+    // would be counted too.
+    let app = TestApp::spawn_counting(
+        db,
+        |s| {
+            s.max_complexity = 1_000_000;
+            s.workers = 0;
+        },
+        counter.clone(),
+    )
+    .await;
     let (token, _) = app.register("anis").await;
     let types = entity_type_ids(&app).await;
     let project = app.create_project(&token, "Loaders", json!({})).await;

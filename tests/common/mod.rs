@@ -79,12 +79,21 @@ impl Drop for TestApp {
     }
 }
 
+/// Server logs of a test run go to the test's captured output (shown for a failing test).
+fn init_logs() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        let _ = tracing_subscriber::fmt().with_env_filter("warn").with_test_writer().try_init();
+    });
+}
+
 /// The settings tests run with: defaults, and the given database.
 pub fn test_settings(db_url: &str) -> Settings {
     let mut settings = Settings::defaults();
     settings.database_url = Some(db_url.to_owned());
     settings.db_max_connections = 5;
     settings.log = "warn".into();
+    init_logs();
     settings.data_dir = std::env::temp_dir().join("nishan-test-data");
     settings.job_poll_ms = 100;
     settings
@@ -122,6 +131,11 @@ impl TestApp {
             nishan_api::Overrides { events, call_model: None },
         )
         .await
+    }
+
+    /// A server on an existing database (a replica, or a server started again after a crash).
+    pub async fn spawn_on_url(db: Db, db_url: String, configure: impl FnOnce(&mut Settings)) -> Self {
+        Self::start(db, db_url, None, configure, None, Default::default()).await
     }
 
     /// A server whose model calls go to `call_model` instead of the HTTP providers.

@@ -42,11 +42,16 @@ impl Store {
     /// writers queue on the busy timeout instead of failing with "database is locked" when
     /// a read lock would need upgrading.
     async fn write(&self) -> Result<DatabaseTransaction, DomainError> {
+        self.write_raw().await.map_err(internal)
+    }
+
+    /// `write`, keeping the database error (for callers that retry on some of them).
+    async fn write_raw(&self) -> Result<DatabaseTransaction, DbErr> {
         let options = TransactionOptions {
             sqlite_transaction_mode: (!self.is_postgres()).then_some(SqliteTransactionMode::Immediate),
             ..Default::default()
         };
-        self.db.begin_with_options(options).await.map_err(internal)
+        self.db.begin_with_options(options).await
     }
 }
 

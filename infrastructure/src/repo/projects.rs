@@ -14,7 +14,7 @@ use sea_orm::ActiveValue::Set;
 use sea_orm::sea_query::Query;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, Condition, DatabaseTransaction, EntityTrait, IntoActiveModel, ModelTrait,
-    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, SqlErr, TransactionTrait,
+    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, SqlErr,
 };
 use serde_json::json;
 use uuid::Uuid;
@@ -32,7 +32,7 @@ impl Store {
         owner: &Membership,
         audit_entry: &AuditEntry,
     ) -> Result<Project, sea_orm::DbErr> {
-        let txn = self.db.begin().await?;
+        let txn = self.write_raw().await?;
         let base = Slug::from_name(&project.name);
         let taken: Vec<String> = project::Entity::find()
             .select_only()

@@ -32,7 +32,9 @@ pub struct CreateLlmModelInput {
     pub timeout_secs: Option<u32>,
     pub rate_limit_per_minute: Option<u32>,
     pub rate_limit_per_hour: Option<u32>,
+    #[graphql(name = "costPer1kPromptTokens")]
     pub cost_per_1k_prompt_tokens: Option<f64>,
+    #[graphql(name = "costPer1kCompletionTokens")]
     pub cost_per_1k_completion_tokens: Option<f64>,
 }
 
@@ -53,7 +55,9 @@ pub struct UpdateLlmModelInput {
     pub timeout_secs: Option<u32>,
     pub rate_limit_per_minute: MaybeUndefined<u32>,
     pub rate_limit_per_hour: MaybeUndefined<u32>,
+    #[graphql(name = "costPer1kPromptTokens")]
     pub cost_per_1k_prompt_tokens: Option<f64>,
+    #[graphql(name = "costPer1kCompletionTokens")]
     pub cost_per_1k_completion_tokens: Option<f64>,
 }
 

@@ -151,9 +151,11 @@ impl LlmModel {
     async fn rate_limit_per_hour(&self) -> Option<u32> {
         self.0.rate_limit_per_hour
     }
+    #[graphql(name = "costPer1kPromptTokens")]
     async fn cost_per_1k_prompt_tokens(&self) -> f64 {
         self.0.cost_per_1k_prompt_tokens
     }
+    #[graphql(name = "costPer1kCompletionTokens")]
     async fn cost_per_1k_completion_tokens(&self) -> f64 {
         self.0.cost_per_1k_completion_tokens
     }
