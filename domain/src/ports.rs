@@ -252,3 +252,22 @@ pub trait RelationshipRepository {
     /// Relationships whose source (outgoing) or target (incoming) is among `entities`.
     async fn relationships_of(&self, entities: &[EntityId], outgoing: bool) -> DomainResult<Vec<Relationship>>;
 }
+
+/// Counters of rate-limited actions, kept where every server process (and a restarted one)
+/// sees them.
+pub trait RateLimitRepository {
+    /// Counts one action against each bucket in the window that starts at `window_start`
+    /// (Unix seconds); a bucket last counted in an older window starts again from one.
+    /// Returns each bucket's count in the window, in the order given.
+    async fn hit(&self, buckets: &[String], window_start: i64) -> DomainResult<Vec<u32>>;
+}
+
+/// Removal of what has outlived its use.
+pub trait RetentionRepository {
+    /// Deletes sessions that expired, or were revoked, before `before`; returns how many.
+    async fn delete_sessions_ended_before(&self, before: DateTime<Utc>) -> DomainResult<u64>;
+    /// Deletes audit rows written before `before`; returns how many.
+    async fn delete_audit_before(&self, before: DateTime<Utc>) -> DomainResult<u64>;
+    /// Deletes rate-limit counters of windows that started before `window_start`.
+    async fn delete_rate_limits_before(&self, window_start: i64) -> DomainResult<u64>;
+}

@@ -24,6 +24,7 @@ mod m20261123_000001_create_accounts;
 mod m20261123_000002_create_projects;
 mod m20261123_000003_create_audit_logs;
 mod m20261123_000004_create_documents_and_entities;
+mod m20261124_060001_create_rate_limits;
 
 /// Every migration of the Nishan schema, in order.
 pub struct Migrator;
@@ -36,6 +37,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000002_create_projects::Migration),
             Box::new(m20261123_000003_create_audit_logs::Migration),
             Box::new(m20261123_000004_create_documents_and_entities::Migration),
+            Box::new(m20261124_060001_create_rate_limits::Migration),
         ]
     }
 }

@@ -8,7 +8,9 @@ mod documents;
 mod entities;
 mod entity_types;
 mod projects;
+mod rate_limits;
 mod relationships;
+mod retention;
 mod sessions;
 mod users;
 
