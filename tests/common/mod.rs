@@ -130,6 +130,21 @@ impl TestApp {
         Self { addr, db_url, db, http: reqwest::Client::new(), server, dir }
     }
 
+    /// A second server on this server's database (as after a restart); the database stays
+    /// this app's to clean up.
+    pub async fn restart(&self, configure: impl FnOnce(&mut Settings)) -> Self {
+        let mut settings = test_settings(&self.db_url);
+        configure(&mut settings);
+        let state = nishan_api::bootstrap(settings).await.expect("server starts");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let app = nishan_api::server::router(state);
+        let server = tokio::spawn(async move {
+            nishan_api::server::serve(listener, app).await.unwrap();
+        });
+        Self { addr, db_url: self.db_url.clone(), db: self.db, http: reqwest::Client::new(), server, dir: None }
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("http://{}{}", self.addr, path)
     }

@@ -103,11 +103,38 @@ pub(crate) async fn get(
     let Some(response_type) = negotiate(accept) else {
         return not_acceptable();
     };
-    let request = match async_graphql::http::parse_query_string(request.uri().query().unwrap_or_default()) {
+    let request = match from_query_string(request.uri()) {
         Ok(request) => request,
         Err(e) => return bad_request(&format!("the query string is not a GraphQL request: {e}")),
     };
     answer_single(&server, &headers, peer, request, Transport::HttpGet, response_type).await
+}
+
+/// The parameters of a GET request, named as the specification names them (async-graphql's
+/// own parser expects `operation_name`).
+#[derive(serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct GetParams {
+    #[serde(default)]
+    query: String,
+    operation_name: Option<String>,
+    variables: Option<String>,
+    extensions: Option<String>,
+}
+
+fn from_query_string(uri: &axum::http::Uri) -> Result<async_graphql::Request, String> {
+    let axum::extract::Query(params) =
+        axum::extract::Query::<GetParams>::try_from_uri(uri).map_err(|e| e.body_text())?;
+    let mut request = async_graphql::Request::new(params.query);
+    request.operation_name = params.operation_name.filter(|n| !n.is_empty());
+    if let Some(variables) = params.variables.filter(|v| !v.is_empty()) {
+        let variables = serde_json::from_str(&variables).map_err(|e| format!("`variables` is not JSON: {e}"))?;
+        request.variables = async_graphql::Variables::from_json(variables);
+    }
+    if let Some(extensions) = params.extensions.filter(|v| !v.is_empty()) {
+        request.extensions = serde_json::from_str(&extensions).map_err(|e| format!("`extensions` is not JSON: {e}"))?;
+    }
+    Ok(request)
 }
 
 /// One operation's answer, before it becomes HTTP.
