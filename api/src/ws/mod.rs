@@ -39,8 +39,9 @@ pub(crate) async fn upgrade(
     let max_message = settings.max_body_bytes();
     let upgrade = upgrade.protocols(Protocol::NAMES).max_message_size(max_message);
     let protocol = upgrade.selected_protocol().and_then(|p| p.to_str().ok()).and_then(Protocol::from_name);
+    let request_id = headers.get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
     let handler = Signin { state: server.state.clone(), headers, peer };
-    upgrade.on_upgrade(move |socket| protocol::serve(socket, protocol, server.schema, handler, limits))
+    upgrade.on_upgrade(move |socket| protocol::serve(socket, protocol, server.schema, handler, limits, request_id))
 }
 
 /// Signs connections in with the token of their `connection_init`.

@@ -21,6 +21,7 @@ use serde_json::Value;
 use tokio::sync::mpsc;
 use tokio::task::AbortHandle;
 use tokio::time::Instant;
+use tracing::Instrument as _;
 
 use super::close;
 use super::message::{ClientMessage, Protocol, ServerMessage};
@@ -67,9 +68,16 @@ struct Running {
     abort: AbortHandle,
 }
 
-/// Serves a connection until either side closes it.
-pub async fn serve<E, H>(mut socket: WebSocket, protocol: Option<Protocol>, executor: E, handler: H, limits: Limits)
-where
+/// Serves a connection until either side closes it. `request_id` (that of the upgrade
+/// request) goes on the log lines of the connection's operations.
+pub async fn serve<E, H>(
+    mut socket: WebSocket,
+    protocol: Option<Protocol>,
+    executor: E,
+    handler: H,
+    limits: Limits,
+    request_id: String,
+) where
     E: Executor,
     H: ConnectionHandler,
 {
@@ -88,6 +96,7 @@ where
         running: HashMap::new(),
         generation: 0,
         limits,
+        request_id,
     };
     let (events_tx, mut events) = mpsc::channel::<Event>(64);
     let init_deadline = tokio::time::sleep(limits.init_timeout);
@@ -164,6 +173,7 @@ struct Connection<E, H: ConnectionHandler> {
     running: HashMap<String, Running>,
     generation: u64,
     limits: Limits,
+    request_id: String,
 }
 
 impl<E: Executor, H: ConnectionHandler> Connection<E, H> {
@@ -244,10 +254,19 @@ impl<E: Executor, H: ConnectionHandler> Connection<E, H> {
         let handler = Arc::clone(&self.handler);
         let timeout = self.limits.operation_timeout;
         let task_id = id.clone();
-        let task = tokio::spawn(async move {
-            let _open = OpenOperation::new();
-            run_operation(executor, handler, session, request, timeout, task_id, generation, events).await;
-        });
+        let span = tracing::info_span!(
+            "graphql",
+            request_id = self.request_id.as_str(),
+            operation = request.operation_name.as_deref().unwrap_or_default(),
+            transport = "ws"
+        );
+        let task = tokio::spawn(
+            async move {
+                let _open = OpenOperation::new();
+                run_operation(executor, handler, session, request, timeout, task_id, generation, events).await;
+            }
+            .instrument(span),
+        );
         self.running.insert(id, Running { generation, abort: task.abort_handle() });
     }
 
@@ -365,11 +384,8 @@ fn record(trace: &RequestTrace, given_name: Option<&str>, outcome: Outcome, star
     let name = given_name.map(str::to_owned).or_else(|| trace.name());
     let elapsed = started.elapsed();
     metrics::record_operation(name.as_deref(), outcome, elapsed);
-    tracing::info!(
-        operation = name.as_deref().unwrap_or(""),
-        transport = "ws",
-        outcome = ?outcome,
-        elapsed_ms = elapsed.as_millis() as u64,
-        "graphql operation"
-    );
+    if let Some(name) = &name {
+        tracing::Span::current().record("operation", name.as_str());
+    }
+    tracing::info!(outcome = ?outcome, elapsed_ms = elapsed.as_millis() as u64, "graphql operation");
 }
