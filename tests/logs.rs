@@ -146,7 +146,8 @@ async fn a_full_session_logs_no_secret(db: Db) {
             .unwrap_or_else(|| panic!("no log line for {name}"));
         let request_id = line["span"]["request_id"].as_str().unwrap_or_default();
         assert_eq!(request_id.len(), 36, "a request id on {line}");
-        assert!(line["outcome"].is_string() && line["elapsed_ms"].is_u64(), "{line}");
+        assert!(["ok", "error", "rejected"].contains(&line["outcome"].as_str().unwrap_or_default()), "{line}");
+        assert!(line["elapsed_ms"].is_u64(), "{line}");
     }
     let ws = lines
         .iter()

@@ -268,7 +268,7 @@ fn finish(span: &tracing::Span, name: Option<&str>, outcome: Outcome, started: I
     }
     metrics::record_operation(name, outcome, elapsed);
     let _entered = span.enter();
-    tracing::info!(outcome = ?outcome, elapsed_ms = elapsed.as_millis() as u64, "graphql operation");
+    tracing::info!(outcome = outcome.label(), elapsed_ms = elapsed.as_millis() as u64, "graphql operation");
 }
 
 /// The HTTP answer to one operation. With `application/json` every well-formed request gets

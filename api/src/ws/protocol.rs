@@ -113,7 +113,13 @@ pub async fn serve<E, H>(
                 },
                 // Control frames: the WebSocket layer answers pings itself.
                 Some(Ok(Message::Ping(_) | Message::Pong(_))) => Step::Continue(Vec::new()),
-                Some(Ok(Message::Close(_))) | Some(Err(_)) | None => Step::Gone,
+                Some(Ok(Message::Close(_))) => {
+                    // The WebSocket layer queued the answering close frame; reading on
+                    // writes it out (then ends), so the client sees a clean close.
+                    let _ = tokio::time::timeout(Duration::from_secs(1), socket.recv()).await;
+                    Step::Gone
+                }
+                Some(Err(_)) | None => Step::Gone,
             },
             Some(event) = events.recv() => Step::Continue(connection.deliver(event)),
             () = &mut init_deadline, if !connection.init_received => {
@@ -387,5 +393,5 @@ fn record(trace: &RequestTrace, given_name: Option<&str>, outcome: Outcome, star
     if let Some(name) = &name {
         tracing::Span::current().record("operation", name.as_str());
     }
-    tracing::info!(outcome = ?outcome, elapsed_ms = elapsed.as_millis() as u64, "graphql operation");
+    tracing::info!(outcome = outcome.label(), elapsed_ms = elapsed.as_millis() as u64, "graphql operation");
 }
