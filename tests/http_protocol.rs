@@ -355,6 +355,39 @@ async fn graphiql_is_served_from_the_binary(db: Db) {
     assert_eq!(resp.status(), 404);
 }
 
+async fn tools_can_introspect_within_their_own_depth_limit(db: Db) {
+    let app = TestApp::spawn(db).await;
+    // The shape of graphql-js's `getIntrospectionQuery` (GraphiQL's, Apollo's): `ofType` nine
+    // levels deep, 15 in all, deeper than the data limit of 12.
+    let mut type_ref = String::from("kind name");
+    for _ in 0..9 {
+        type_ref = format!("kind name ofType {{ {type_ref} }}");
+    }
+    let query = format!(
+        "query IntrospectionQuery {{ __schema {{ queryType {{ name }} types {{ ...FullType }} }} }} \
+         fragment FullType on __Type {{ kind name fields(includeDeprecated: true) {{ name \
+         args {{ name type {{ ...TypeRef }} }} type {{ ...TypeRef }} }} inputFields {{ name type {{ ...TypeRef }} }} }} \
+         fragment TypeRef on __Type {{ {type_ref} }}"
+    );
+    let (status, _, answer) = post(&app, Some(GQL), json!({"query": query})).await;
+    assert_eq!(status, 200, "{answer}");
+    assert!(answer["data"]["__schema"]["types"].as_array().unwrap().iter().any(|t| t["name"] == "Project"));
+    // Introspection has a bound of its own...
+    let mut deep = String::from("name");
+    for _ in 0..10 {
+        deep = format!("fields {{ type {{ {deep} }} }}");
+    }
+    let (status, _, answer) =
+        post(&app, Some(GQL), json!({"query": format!("{{ __schema {{ types {{ {deep} }} }} }}")})).await;
+    assert_eq!(status, 400, "{answer}");
+    assert!(answer["errors"][0]["message"].as_str().unwrap().contains("nested too deep"));
+    // ...and data queries keep theirs, also beside introspection.
+    let data = "{ __typename projects { edges { node { members { edges { node { project { members { edges { node { project { members { totalCount } } } } } } } } } } } } }";
+    let (status, _, answer) = post(&app, Some(GQL), json!({"query": data})).await;
+    assert_eq!(status, 400, "{answer}");
+    assert!(answer["errors"][0]["message"].as_str().unwrap().contains("nested too deep"));
+}
+
 async fn production_hides_the_schema(db: Db) {
     let app = TestApp::spawn_with(db, |s| s.surface.production = true).await;
     let (status, _, answer) = post(&app, Some(GQL), json!({"query": "{ __schema { types { name } } }"})).await;
@@ -387,5 +420,6 @@ on_both_databases!(
     persisted_queries_follow_apollo,
     cors_admits_configured_origins,
     graphiql_is_served_from_the_binary,
+    tools_can_introspect_within_their_own_depth_limit,
     production_hides_the_schema,
 );

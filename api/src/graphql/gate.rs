@@ -1,7 +1,7 @@
 //! The gate every GraphQL operation passes, whatever its transport: a schema extension that
 //! names what went wrong before execution (parse, validation, a persisted query not found),
-//! limits aliases, refuses a mutation sent by GET and a subscription sent over HTTP, and
-//! counts mutations against the rate limit. The transport reads the verdict from the
+//! limits depth and aliases, refuses a mutation sent by GET and a subscription sent over
+//! HTTP, and counts mutations against the rate limit. The transport reads the verdict from the
 //! operation's [`RequestTrace`]: an operation that never ran is a request error (4xx over
 //! HTTP, an `error` message over WebSocket).
 
@@ -78,18 +78,30 @@ impl RequestTrace {
     }
 }
 
+/// How deep introspection may go. Tools' standard introspection queries (GraphiQL's, Apollo's)
+/// nest `ofType` seven to ten levels, deeper than data queries need; introspection is
+/// bounded by this instead of the configured depth (and is off in production).
+pub const INTROSPECTION_MAX_DEPTH: usize = 20;
+
 /// The extension factory, registered on the schema.
 pub struct Gate {
+    /// Deepest nesting of a data field (the root is depth 1).
+    pub max_depth: usize,
     pub max_aliases: usize,
 }
 
 impl ExtensionFactory for Gate {
     fn create(&self) -> Arc<dyn Extension> {
-        Arc::new(GateExtension { max_aliases: self.max_aliases, operation_name: Mutex::new(None) })
+        Arc::new(GateExtension {
+            max_depth: self.max_depth,
+            max_aliases: self.max_aliases,
+            operation_name: Mutex::new(None),
+        })
     }
 }
 
 struct GateExtension {
+    max_depth: usize,
     max_aliases: usize,
     operation_name: Mutex<Option<String>>,
 }
@@ -129,6 +141,12 @@ impl Extension for GateExtension {
                 return Err(e);
             }
         };
+        let (data_depth, introspection_depth) = depths(&document);
+        if data_depth > self.max_depth || introspection_depth > INTROSPECTION_MAX_DEPTH {
+            let mut e = ServerError::new("Query is nested too deep.", None);
+            set_code(&mut e, code::GRAPHQL_VALIDATION_FAILED);
+            return Err(e);
+        }
         let aliases = count_aliases(&document);
         if aliases > self.max_aliases {
             let mut e = ServerError::new(
@@ -235,6 +253,78 @@ fn selected(document: &ExecutableDocument, name: Option<&str>) -> Option<(Operat
     }
 }
 
+/// The nesting depth of the document's operations: under data fields, and under
+/// introspection fields (`__schema`, `__type`). Fragments count where they are spread (each
+/// fragment's depth is computed once, so a document of fragments spread many times is cheap);
+/// validation has already refused fragment cycles.
+fn depths(document: &ExecutableDocument) -> (usize, usize) {
+    use std::collections::HashMap;
+
+    fn set_depth<'a>(
+        document: &'a ExecutableDocument,
+        set: &'a SelectionSet,
+        memo: &mut HashMap<&'a str, usize>,
+        guard: usize,
+    ) -> usize {
+        // A cycle (only possible in a document validation will refuse) stops here.
+        if guard > 64 {
+            return 0;
+        }
+        set.items
+            .iter()
+            .map(|item| match &item.node {
+                Selection::Field(f) => 1 + set_depth(document, &f.node.selection_set.node, memo, guard + 1),
+                Selection::InlineFragment(f) => set_depth(document, &f.node.selection_set.node, memo, guard + 1),
+                Selection::FragmentSpread(spread) => {
+                    fragment_depth(document, &spread.node.fragment_name.node, memo, guard + 1)
+                }
+            })
+            .max()
+            .unwrap_or(0)
+    }
+
+    fn fragment_depth<'a>(
+        document: &'a ExecutableDocument,
+        name: &'a async_graphql::Name,
+        memo: &mut HashMap<&'a str, usize>,
+        guard: usize,
+    ) -> usize {
+        if let Some(depth) = memo.get(name.as_str()) {
+            return *depth;
+        }
+        let depth = document
+            .fragments
+            .get(name)
+            .map(|f| set_depth(document, &f.node.selection_set.node, memo, guard))
+            .unwrap_or(0);
+        memo.insert(name.as_str(), depth);
+        depth
+    }
+
+    let mut memo = HashMap::new();
+    let (mut data, mut introspection) = (0, 0);
+    for (_, operation) in document.operations.iter() {
+        for item in &operation.node.selection_set.node.items {
+            let (depth, is_introspection) = match &item.node {
+                Selection::Field(f) => (
+                    1 + set_depth(document, &f.node.selection_set.node, &mut memo, 0),
+                    f.node.name.node.starts_with("__"),
+                ),
+                Selection::InlineFragment(f) => (set_depth(document, &f.node.selection_set.node, &mut memo, 0), false),
+                Selection::FragmentSpread(spread) => {
+                    (fragment_depth(document, &spread.node.fragment_name.node, &mut memo, 0), false)
+                }
+            };
+            if is_introspection {
+                introspection = introspection.max(depth);
+            } else {
+                data = data.max(depth);
+            }
+        }
+    }
+    (data, introspection)
+}
+
 /// Aliased fields in every operation and fragment of the document.
 fn count_aliases(document: &ExecutableDocument) -> usize {
     fn in_set(set: &Positioned<SelectionSet>) -> usize {
@@ -263,6 +353,20 @@ mod tests {
         )
         .unwrap();
         assert_eq!(count_aliases(&doc), 4);
+    }
+
+    #[test]
+    fn depth_counts_fields_through_fragments_and_sets_introspection_apart() {
+        let doc =
+            async_graphql::parser::parse_query("{ a { b { c } } ...F } fragment F on Query { d { e { f { g } } } }")
+                .unwrap();
+        assert_eq!(depths(&doc), (4, 0));
+        let doc = async_graphql::parser::parse_query(
+            "{ me { id } __schema { types { fields { type { ...T } } } } } \
+             fragment T on __Type { ofType { ofType { ofType { name } } } }",
+        )
+        .unwrap();
+        assert_eq!(depths(&doc), (2, 8));
     }
 
     #[test]

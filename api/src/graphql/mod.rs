@@ -30,11 +30,12 @@ const PERSISTED_QUERIES: usize = 1000;
 pub fn build_schema(state: AppState) -> NishanSchema {
     let settings = state.settings.clone();
     let mut builder = Schema::build(query::Query::default(), mutation::Mutation::default(), Default::default())
-        .limit_depth(settings.max_depth)
         .limit_complexity(settings.max_complexity)
         .limit_directives(settings.surface.max_directives)
-        // The gate first: it wraps the persisted-query lookup, so it can name its refusal.
-        .extension(gate::Gate { max_aliases: settings.surface.max_aliases })
+        // The gate limits depth (so that tools' introspection queries, deeper than data
+        // queries, still pass). It comes first: it wraps the persisted-query lookup, so it can
+        // name its refusal.
+        .extension(gate::Gate { max_depth: settings.max_depth, max_aliases: settings.surface.max_aliases })
         .extension(ApolloPersistedQueries::new(LruCacheStorage::new(PERSISTED_QUERIES)))
         .data(state);
     if settings.surface.production {

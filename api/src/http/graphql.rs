@@ -226,6 +226,8 @@ async fn run(
     let limit = Duration::from_millis(server.state.settings.surface.request_timeout_ms);
     let result =
         tokio::time::timeout(limit, batches.run(server.schema.execute(request))).instrument(span.clone()).await;
+    // A name the client did not send comes from the document, known only now.
+    let named_late = given_name.is_none();
     let name = given_name.or_else(|| trace.name());
     match result {
         Ok(mut response) => {
@@ -246,11 +248,11 @@ async fn run(
                 // A request that never ran has no `data`, not even null.
                 object.remove("data");
             }
-            finish(&span, name.as_deref(), outcome, started);
+            finish(&span, name.as_deref(), named_late, outcome, started);
             Answer { body, refusal, retry_after }
         }
         Err(_) => {
-            finish(&span, name.as_deref(), Outcome::Timeout, started);
+            finish(&span, name.as_deref(), named_late, Outcome::Timeout, started);
             let message = format!("the operation did not finish within {} ms and was stopped", limit.as_millis());
             Answer {
                 body: json!({ "errors": [{ "message": message, "extensions": { "code": code::TIMEOUT } }] }),
@@ -261,9 +263,9 @@ async fn run(
     }
 }
 
-fn finish(span: &tracing::Span, name: Option<&str>, outcome: Outcome, started: Instant) {
+fn finish(span: &tracing::Span, name: Option<&str>, named_late: bool, outcome: Outcome, started: Instant) {
     let elapsed = started.elapsed();
-    if let Some(name) = name {
+    if let (Some(name), true) = (name, named_late) {
         span.record("operation", name);
     }
     metrics::record_operation(name, outcome, elapsed);

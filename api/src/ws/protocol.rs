@@ -263,7 +263,7 @@ impl<E: Executor, H: ConnectionHandler> Connection<E, H> {
         let span = tracing::info_span!(
             "graphql",
             request_id = self.request_id.as_str(),
-            operation = request.operation_name.as_deref().unwrap_or_default(),
+            operation = request.operation_name.as_deref().map(tracing::field::display),
             transport = "ws"
         );
         let task = tokio::spawn(
@@ -387,11 +387,18 @@ fn record(trace: &RequestTrace, given_name: Option<&str>, outcome: Outcome, star
     if trace.kind() == Some(OperationType::Subscription) {
         return;
     }
-    let name = given_name.map(str::to_owned).or_else(|| trace.name());
     let elapsed = started.elapsed();
+    let name = match given_name {
+        Some(name) => Some(name.to_owned()),
+        None => {
+            // Named in the document only: the span learns it now.
+            let name = trace.name();
+            if let Some(name) = &name {
+                tracing::Span::current().record("operation", name.as_str());
+            }
+            name
+        }
+    };
     metrics::record_operation(name.as_deref(), outcome, elapsed);
-    if let Some(name) = &name {
-        tracing::Span::current().record("operation", name.as_str());
-    }
     tracing::info!(outcome = outcome.label(), elapsed_ms = elapsed.as_millis() as u64, "graphql operation");
 }

@@ -221,6 +221,15 @@ describe("GraphQL over HTTP", () => {
     }
   });
 
+  it("answers the introspection query of graphql-js (GraphiQL's, Apollo's)", async () => {
+    const { getIntrospectionQuery } = await import("graphql");
+    const query = getIntrospectionQuery({ inputValueDeprecation: true, schemaDescription: true, descriptions: true });
+    const { status, body } = await post(server, { query }, { accept: GQL });
+    assert.equal(status, 200, JSON.stringify(body));
+    assert.ok(body.data.__schema.types.some((type) => type.name === "Project"));
+    assert.equal(body.data.__schema.subscriptionType.name, "Subscription");
+  });
+
   it("exposes Prometheus metrics", async () => {
     await post(server, { query: "query MetricsProbe { me { id } }" });
     const response = await fetch(new URL("/metrics", server.origin));

@@ -42,13 +42,16 @@ export async function startServer(env = {}) {
   }
   const addr = readFileSync(addrFile, "utf8").trim();
   const secrets = new Set([secretKey]);
+  let stopped = null;
   return {
     url: `http://${addr}/graphql`,
     wsUrl: `ws://${addr}/graphql/ws`,
     origin: `http://${addr}`,
     /** Values that must never reach the log. */
     secrets,
+    /** Stops the server (once) and returns its log lines, parsed. */
     async stop() {
+      if (stopped) return stopped;
       if (!exited) {
         child.kill("SIGTERM");
         while (!exited) await sleep(20);
@@ -62,7 +65,8 @@ export async function startServer(env = {}) {
       for (const secret of secrets) {
         assert.ok(!text.includes(secret), `a secret reached the log: ${secret}`);
       }
-      return lines.map((line) => JSON.parse(line));
+      stopped = lines.map((line) => JSON.parse(line));
+      return stopped;
     },
   };
 }
