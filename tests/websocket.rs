@@ -204,6 +204,29 @@ async fn every_close_code_of_the_protocol(db: Db) {
     assert_eq!(closed(&mut socket).await.0, 4406);
 }
 
+async fn one_connection_runs_a_bounded_number_of_operations(db: Db) {
+    let app = TestApp::spawn(db).await;
+    let mut socket = ready(&app, Value::Null).await;
+    let max = nishan_api::ws::MAX_OPERATIONS;
+    for i in 0..max {
+        send(&mut socket, subscribe(&format!("s{i}"), "subscription { heartbeat(intervalMs: 60000) }")).await;
+    }
+    for _ in 0..max {
+        assert_eq!(receive(&mut socket).await["type"], "next");
+    }
+    send(&mut socket, subscribe("one-more", "subscription { heartbeat }")).await;
+    let error = receive(&mut socket).await;
+    assert_eq!((error["type"].as_str(), error["id"].as_str()), (Some("error"), Some("one-more")), "{error}");
+    assert_eq!(error["payload"][0]["extensions"]["code"], "BAD_REQUEST");
+    // Completing one makes room again.
+    send(&mut socket, json!({"type": "complete", "id": "s0"})).await;
+    send(&mut socket, subscribe("one-more", "{ me { id } }")).await;
+    assert_eq!(
+        receive(&mut socket).await,
+        json!({"type": "next", "id": "one-more", "payload": {"data": {"me": null}}})
+    );
+}
+
 async fn the_legacy_protocol_is_still_served(db: Db) {
     let app = TestApp::spawn(db).await;
     let (token, _) = app.register("anis").await;
@@ -249,5 +272,6 @@ on_both_databases!(
     operations_run_over_the_socket,
     anonymous_connections_are_served,
     every_close_code_of_the_protocol,
+    one_connection_runs_a_bounded_number_of_operations,
     the_legacy_protocol_is_still_served,
 );

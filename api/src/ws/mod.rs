@@ -23,6 +23,9 @@ use crate::auth::{self, Viewer};
 use crate::server::Server;
 use crate::state::AppState;
 
+/// Most operations one connection may run at once (a dashboard needs a handful).
+pub const MAX_OPERATIONS: usize = 100;
+
 /// `GET /graphql/ws`: the upgrade.
 pub(crate) async fn upgrade(
     State(server): State<Server>,
@@ -35,6 +38,7 @@ pub(crate) async fn upgrade(
         init_timeout: Duration::from_millis(settings.surface.ws_init_timeout_ms),
         operation_timeout: Duration::from_millis(settings.surface.request_timeout_ms),
         keep_alive: Duration::from_secs(12),
+        max_operations: MAX_OPERATIONS,
     };
     let max_message = settings.max_body_bytes();
     let upgrade = upgrade.protocols(Protocol::NAMES).max_message_size(max_message);

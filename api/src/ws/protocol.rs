@@ -54,6 +54,8 @@ pub struct Limits {
     pub operation_timeout: Duration,
     /// How often the legacy protocol's keep-alive goes out.
     pub keep_alive: Duration,
+    /// Most operations running at once on one connection; one more is refused with `error`.
+    pub max_operations: usize,
 }
 
 /// What an operation's task tells the connection.
@@ -227,6 +229,17 @@ impl<E: Executor, H: ConnectionHandler> Connection<E, H> {
                         close::SUBSCRIBER_ALREADY_EXISTS,
                         format!("Subscriber for {id} already exists"),
                     );
+                }
+                if self.running.len() >= self.limits.max_operations {
+                    let mut error = async_graphql::ServerError::new(
+                        format!("at most {} operations may run at once on one connection", self.limits.max_operations),
+                        None,
+                    );
+                    error.extensions.get_or_insert_with(Default::default).set("code", code::BAD_REQUEST);
+                    let errors = [error];
+                    return Step::Continue(vec![
+                        ServerMessage::Error { id: &id, errors: &errors }.to_json(self.protocol),
+                    ]);
                 }
                 self.start(id, *request, session, events.clone());
                 Step::Continue(Vec::new())
