@@ -71,8 +71,8 @@ pub(crate) async fn post(
         }
         _ => return unsupported_media_type(),
     };
-    let requests = match batch {
-        BatchRequest::Single(request) => vec![request],
+    let request = match batch {
+        BatchRequest::Single(request) => request,
         BatchRequest::Batch(requests) => {
             let max = settings.surface.max_batch;
             if max == 0 {
@@ -84,7 +84,6 @@ pub(crate) async fn post(
             return answer_batch(&server, &headers, peer, requests, response_type).await;
         }
     };
-    let request = requests.into_iter().next().expect("one request");
     answer_single(&server, &headers, peer, request, Transport::HttpPost, response_type).await
 }
 

@@ -105,7 +105,7 @@ pub async fn serve<E, H>(
     tokio::pin!(init_deadline);
     let mut keep_alive = tokio::time::interval_at(Instant::now() + limits.keep_alive, limits.keep_alive);
 
-    loop {
+    'connection: loop {
         let step = tokio::select! {
             incoming = socket.recv() => match incoming {
                 Some(Ok(Message::Text(text))) => connection.receive(text.as_str(), &events_tx).await,
@@ -135,9 +135,7 @@ pub async fn serve<E, H>(
             Step::Continue(messages) => {
                 for text in messages {
                     if socket.send(Message::Text(text.into())).await.is_err() {
-                        connection.stop_all();
-                        metrics::websockets_open(-1);
-                        return;
+                        break 'connection;
                     }
                 }
             }
