@@ -29,14 +29,19 @@ fn corpus() -> Vec<(String, Vec<u8>)> {
         .map(|e| e.unwrap().path())
         .collect();
     files.sort();
-    files.into_iter().map(|p| (p.file_name().unwrap().to_string_lossy().into_owned(), std::fs::read(&p).unwrap())).collect()
+    files
+        .into_iter()
+        .map(|p| (p.file_name().unwrap().to_string_lossy().into_owned(), std::fs::read(&p).unwrap()))
+        .collect()
 }
 
 /// The process's peak resident memory (VmHWM), in MiB.
 fn peak_memory_mib() -> f64 {
     std::fs::read_to_string("/proc/self/status")
         .ok()
-        .and_then(|s| s.lines().find(|l| l.starts_with("VmHWM:")).and_then(|l| l.split_whitespace().nth(1)?.parse::<f64>().ok()))
+        .and_then(|s| {
+            s.lines().find(|l| l.starts_with("VmHWM:")).and_then(|l| l.split_whitespace().nth(1)?.parse::<f64>().ok())
+        })
         .map_or(0.0, |kib| kib / 1024.0)
 }
 
@@ -77,7 +82,8 @@ async fn run(kind: &str, url: String, files: &[(String, Vec<u8>)], mock: &mock_l
         };
         let user = state.accounts().register(&meta, reg).await.unwrap().user;
         let actor = Actor { user_id: user.id, is_admin: user.is_admin };
-        let fields = nishan_domain::project::ProjectFields { name: Some(format!("Bench {label}")), ..Default::default() };
+        let fields =
+            nishan_domain::project::ProjectFields { name: Some(format!("Bench {label}")), ..Default::default() };
         let project = state.projects().create(&meta, &actor, fields).await.unwrap();
         let mut docs = vec![];
         for (file, data) in files {
@@ -135,7 +141,9 @@ async fn main() {
         for use_mock in [false, true] {
             match database(kind).await {
                 Some(url) => run(kind, url, &files, &mock, use_mock).await,
-                None => println!("{kind:>8}  skipped: set NISHAN_TEST_POSTGRES_URL (scripts/pg.sh start DIR prints one)"),
+                None => {
+                    println!("{kind:>8}  skipped: set NISHAN_TEST_POSTGRES_URL (scripts/pg.sh start DIR prints one)")
+                }
             }
         }
     }

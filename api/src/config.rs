@@ -115,6 +115,64 @@ pub struct Settings {
     /// Seconds a throttled account or address waits.
     #[arg(long, env = "NISHAN_LOGIN_COOLDOWN_SECS", default_value_t = 300)]
     pub login_cooldown_secs: i64,
+    #[command(flatten)]
+    pub surface: SurfaceSettings,
+}
+
+/// The public surface: protocol limits, browser access, rate limits, retention, operations.
+#[derive(Debug, Clone, Args)]
+pub struct SurfaceSettings {
+    /// Production mode: no introspection, no field suggestions in errors, no GraphiQL.
+    #[arg(long, env = "NISHAN_PRODUCTION", default_value_t = false, action = clap::ArgAction::Set)]
+    pub production: bool,
+    /// Origins allowed to call the API from a browser (comma-separated, e.g.
+    /// `https://app.example.org`); `*` allows any origin, without credentials. Empty: none.
+    #[arg(long, env = "NISHAN_CORS_ORIGINS", value_delimiter = ',')]
+    pub cors_origins: Vec<String>,
+    /// Largest JSON request body, in bytes. Default: the largest document plus 1 MiB, so a
+    /// pasted document at the limit still fits.
+    #[arg(long, env = "NISHAN_MAX_BODY_BYTES")]
+    pub max_body_bytes: Option<usize>,
+    /// Most files one upload request may carry (each at most the largest document).
+    #[arg(long, env = "NISHAN_MAX_UPLOAD_FILES", default_value_t = 5)]
+    pub max_upload_files: usize,
+    /// Most operations in one batched request (a JSON array); 0 refuses batches.
+    #[arg(long, env = "NISHAN_MAX_BATCH", default_value_t = 10)]
+    pub max_batch: usize,
+    /// Longest time one operation may run, in milliseconds.
+    #[arg(long, env = "NISHAN_REQUEST_TIMEOUT_MS", default_value_t = 10_000)]
+    pub request_timeout_ms: u64,
+    /// Most aliases one document may use.
+    #[arg(long, env = "NISHAN_MAX_ALIASES", default_value_t = 50)]
+    pub max_aliases: usize,
+    /// Most directives on one field.
+    #[arg(long, env = "NISHAN_MAX_DIRECTIVES", default_value_t = 10)]
+    pub max_directives: usize,
+    /// Mutations one user may send per minute (0: unlimited).
+    #[arg(long, env = "NISHAN_MUTATIONS_PER_MINUTE", default_value_t = 300)]
+    pub mutations_per_minute: u32,
+    /// Mutations one address may send per minute (0: unlimited).
+    #[arg(long, env = "NISHAN_MUTATIONS_PER_MINUTE_PER_IP", default_value_t = 1000)]
+    pub mutations_per_minute_per_ip: u32,
+    /// How long a WebSocket may stay open without `connection_init`, in milliseconds.
+    #[arg(long, env = "NISHAN_WS_INIT_TIMEOUT_MS", default_value_t = 3_000)]
+    pub ws_init_timeout_ms: u64,
+    /// Days audit rows are kept (0: forever).
+    #[arg(long, env = "NISHAN_AUDIT_RETENTION_DAYS", default_value_t = 365)]
+    pub audit_retention_days: u32,
+    /// Days model-call records are kept (0: forever). Usage accounting reads them.
+    #[arg(long, env = "NISHAN_MODEL_CALL_RETENTION_DAYS", default_value_t = 365)]
+    pub model_call_retention_days: u32,
+    /// How often the retention task runs, in seconds.
+    #[arg(long, env = "NISHAN_RETENTION_INTERVAL_SECS", default_value_t = 3600)]
+    pub retention_interval_secs: u64,
+    /// When set, `GET /metrics` answers only with `Authorization: Bearer <this token>`.
+    #[arg(long, env = "NISHAN_METRICS_TOKEN", hide_env_values = true)]
+    pub metrics_token: Option<String>,
+    /// Write the bound address (`127.0.0.1:PORT`) to this file once listening: for scripts
+    /// that start the server on port 0.
+    #[arg(long, env = "NISHAN_ADDR_FILE")]
+    pub addr_file: Option<PathBuf>,
 }
 
 impl Settings {
@@ -124,6 +182,11 @@ impl Settings {
             Some(url) => url.clone(),
             None => format!("sqlite://{}?mode=rwc", self.data_dir.join("nishan.db").display()),
         }
+    }
+
+    /// The largest JSON request body.
+    pub fn max_body_bytes(&self) -> usize {
+        self.surface.max_body_bytes.unwrap_or(self.max_document_bytes + 1024 * 1024)
     }
 
     /// Defaults, as if no flag or variable were given (for tests and tools).

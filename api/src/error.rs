@@ -39,6 +39,14 @@ pub mod code {
     pub const CONFLICT: &str = "CONFLICT";
     pub const RATE_LIMITED: &str = "RATE_LIMITED";
     pub const INTERNAL: &str = "INTERNAL";
+    // Refusals of a whole request, before it runs (the names Apollo's servers use where
+    // there is one).
+    pub const GRAPHQL_PARSE_FAILED: &str = "GRAPHQL_PARSE_FAILED";
+    pub const GRAPHQL_VALIDATION_FAILED: &str = "GRAPHQL_VALIDATION_FAILED";
+    pub const PERSISTED_QUERY_NOT_FOUND: &str = "PERSISTED_QUERY_NOT_FOUND";
+    pub const BAD_REQUEST: &str = "BAD_REQUEST";
+    pub const METHOD_NOT_ALLOWED: &str = "METHOD_NOT_ALLOWED";
+    pub const TIMEOUT: &str = "TIMEOUT";
 }
 
 pub fn to_graphql(e: DomainError) -> async_graphql::Error {

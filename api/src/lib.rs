@@ -5,10 +5,16 @@ pub mod auth;
 pub mod config;
 pub mod error;
 pub mod graphql;
+pub mod http;
 pub mod llm;
+pub mod logging;
+pub mod metrics;
+pub mod rate_limit;
+pub mod retention;
 pub mod server;
 pub mod state;
 pub mod throttle;
+pub mod ws;
 
 use std::sync::Arc;
 

@@ -2,19 +2,14 @@
 
 use anyhow::Context as _;
 use clap::Parser;
-use nishan_api::config::{Cli, Command, LogFormat, MigrateAction};
+use nishan_api::config::{Cli, Command, MigrateAction};
 use nishan_infrastructure::db;
-use tracing_subscriber::EnvFilter;
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     let settings = cli.settings;
-    let filter = EnvFilter::try_new(&settings.log).context("invalid log filter")?;
-    match settings.log_format {
-        LogFormat::Text => tracing_subscriber::fmt().with_env_filter(filter).init(),
-        LogFormat::Json => tracing_subscriber::fmt().json().with_env_filter(filter).init(),
-    }
+    nishan_api::logging::init(&settings.log, settings.log_format)?;
     match cli.command.unwrap_or(Command::Serve) {
         Command::Schema => print!("{}", nishan_api::graphql::sdl()),
         Command::Migrate { action } => {
@@ -30,12 +25,28 @@ async fn main() -> anyhow::Result<()> {
             }
         }
         Command::Serve => {
+            // Refuse a bad origin list here, with a readable error, rather than in the router.
+            nishan_api::http::cors::layer(&settings.surface.cors_origins)?;
             let bind = settings.bind;
+            let addr_file = settings.surface.addr_file.clone();
             let state = nishan_api::bootstrap(settings).await?;
             let listener = tokio::net::TcpListener::bind(bind).await.with_context(|| format!("binding {bind}"))?;
-            tracing::info!("Nishan listening on http://{}/graphql (GraphiQL in a browser)", listener.local_addr()?);
+            let addr = listener.local_addr()?;
+            if let Some(path) = addr_file {
+                write_addr_file(&path, addr).with_context(|| format!("writing {}", path.display()))?;
+            }
+            tracing::info!("Nishan listening on http://{addr}/graphql (GraphiQL in a browser)");
+            nishan_api::retention::spawn(state.clone());
             nishan_api::server::serve(listener, nishan_api::server::router(state)).await?;
         }
     }
     Ok(())
+}
+
+/// Writes the bound address whole or not at all (a reader polling the file never sees half
+/// of it): to a temporary file first, then renamed into place.
+fn write_addr_file(path: &std::path::Path, addr: std::net::SocketAddr) -> std::io::Result<()> {
+    let tmp = path.with_extension("tmp");
+    std::fs::write(&tmp, format!("{addr}\n"))?;
+    std::fs::rename(&tmp, path)
 }

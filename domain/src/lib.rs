@@ -19,6 +19,7 @@ pub mod membership;
 pub mod policy;
 pub mod ports;
 pub mod project;
+pub mod rate_limit;
 pub mod relationship;
 pub mod service;
 pub mod session;

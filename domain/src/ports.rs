@@ -368,3 +368,25 @@ pub trait SecretCipher {
     fn encrypt(&self, plaintext: &str) -> DomainResult<String>;
     fn decrypt(&self, stored: &str) -> DomainResult<String>;
 }
+
+/// Counters of rate-limited actions, kept where every server process (and a restarted one)
+/// sees them.
+pub trait RateLimitRepository {
+    /// Counts one action against each bucket in the window that starts at `window_start`
+    /// (Unix seconds); a bucket last counted in an older window starts again from one.
+    /// Returns each bucket's count in the window, in the order given.
+    async fn hit(&self, buckets: &[String], window_start: i64) -> DomainResult<Vec<u32>>;
+}
+
+/// Removal of what has outlived its use.
+pub trait RetentionRepository {
+    /// Deletes sessions that expired, or were revoked, before `before`; returns how many.
+    async fn delete_sessions_ended_before(&self, before: DateTime<Utc>) -> DomainResult<u64>;
+    /// Deletes audit rows written before `before`; returns how many.
+    async fn delete_audit_before(&self, before: DateTime<Utc>) -> DomainResult<u64>;
+    /// Deletes model-call records written before `before`; returns how many. (Model usage
+    /// and a job's tokens are summed when recorded, so they stay.)
+    async fn delete_model_calls_before(&self, before: DateTime<Utc>) -> DomainResult<u64>;
+    /// Deletes rate-limit counters of windows that started before `window_start`.
+    async fn delete_rate_limits_before(&self, window_start: i64) -> DomainResult<u64>;
+}

@@ -27,6 +27,7 @@ mod m20261123_000004_create_documents_and_entities;
 mod m20261123_000005_create_models_and_jobs;
 
 pub use m20261123_000005_create_models_and_jobs::{BUILTIN_MODEL_ID, DEFAULT_CONFIG_ID};
+mod m20261124_060001_create_rate_limits;
 
 /// Every migration of the Nishan schema, in order.
 pub struct Migrator;
@@ -40,6 +41,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000003_create_audit_logs::Migration),
             Box::new(m20261123_000004_create_documents_and_entities::Migration),
             Box::new(m20261123_000005_create_models_and_jobs::Migration),
+            Box::new(m20261124_060001_create_rate_limits::Migration),
         ]
     }
 }

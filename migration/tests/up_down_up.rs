@@ -11,7 +11,7 @@ use sea_orm_migration::sea_orm::prelude::{ChronoDateTimeUtc, ChronoUtc, Json, Uu
 use sea_orm_migration::sea_orm::{ConnectionTrait, Database, DatabaseConnection};
 use sea_orm_migration::sea_query::{Alias, Order, Query};
 
-const TABLES: [&str; 12] = [
+const TABLES: [&str; 13] = [
     "users",
     "user_profiles",
     "user_sessions",
@@ -24,6 +24,7 @@ const TABLES: [&str; 12] = [
     "entities",
     "entity_rejections",
     "entity_relationships",
+    "rate_limits",
 ];
 
 /// (table, index) pairs every fully migrated database must have.
@@ -72,6 +73,7 @@ const INDEXES: &[(&str, &str)] = &[
     ("entity_relationships", "uq_entity_relationships_triple"),
     ("entity_relationships", "idx_entity_relationships_target"),
     ("entity_relationships", "idx_entity_relationships_project_id"),
+    ("rate_limits", "idx_rate_limits_window_start"),
 ];
 
 /// (id, name, sort_order) of the system entity types the documents migration

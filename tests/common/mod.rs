@@ -194,6 +194,12 @@ impl TestApp {
         Self { state, addr, db_url, db, http: reqwest::Client::new(), server, dir }
     }
 
+    /// A second server on this server's database (as after a restart); the database stays
+    /// this app's to clean up.
+    pub async fn restart(&self, configure: impl FnOnce(&mut Settings)) -> Self {
+        Self::spawn_on_url(self.db, self.db_url.clone(), configure).await
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("http://{}{}", self.addr, path)
     }

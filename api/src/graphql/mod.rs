@@ -1,7 +1,8 @@
-//! The GraphQL schema: one query, mutation (and later subscription) root merged from one
-//! file per area, the limits every request runs under, and the per-request context.
+//! The GraphQL schema: one query, mutation and subscription root merged from one file per
+//! area, the limits and checks every request runs under, and the per-request context.
 
 pub mod batching;
+pub mod gate;
 pub mod loaders;
 pub mod mutation;
 pub mod pagination;
@@ -10,6 +11,7 @@ pub mod subscription;
 pub mod types;
 
 use async_graphql::dataloader::{DataLoader, HashMapCache};
+use async_graphql::extensions::apollo_persisted_queries::{ApolloPersistedQueries, LruCacheStorage};
 use async_graphql::{Context, Data, Schema};
 use nishan_domain::audit::RequestMeta;
 
@@ -19,19 +21,34 @@ use crate::state::AppState;
 
 pub type NishanSchema = Schema<query::Query, mutation::Mutation, subscription::Subscription>;
 
-/// Builds the schema with the configured depth and complexity limits.
+/// Documents kept for automatic persisted queries (Apollo APQ); a client whose hash was
+/// evicted sends the document again.
+const PERSISTED_QUERIES: usize = 1000;
+
+/// Builds the schema with the configured limits; in production without introspection and
+/// field suggestions.
 pub fn build_schema(state: AppState) -> NishanSchema {
     let settings = state.settings.clone();
-    Schema::build(query::Query::default(), mutation::Mutation::default(), subscription::Subscription)
-        .limit_depth(settings.max_depth)
+    let mut builder = Schema::build(query::Query::default(), mutation::Mutation::default(), Default::default())
         .limit_complexity(settings.max_complexity)
-        .data(state)
-        .finish()
+        .limit_directives(settings.surface.max_directives)
+        // The gate limits depth (so that tools' introspection queries, deeper than data
+        // queries, still pass). It comes first: it wraps the persisted-query lookup, so it can
+        // name its refusal.
+        .extension(gate::Gate { max_depth: settings.max_depth, max_aliases: settings.surface.max_aliases })
+        .extension(ApolloPersistedQueries::new(LruCacheStorage::new(PERSISTED_QUERIES)))
+        .data(state);
+    if settings.surface.production {
+        builder = builder.disable_introspection().disable_suggestions();
+    }
+    builder.finish()
 }
 
 /// The SDL of the schema, as written to `schema.graphql`.
 pub fn sdl() -> String {
-    Schema::build(query::Query::default(), mutation::Mutation::default(), subscription::Subscription).finish().sdl()
+    Schema::build(query::Query::default(), mutation::Mutation::default(), subscription::Subscription::default())
+        .finish()
+        .sdl()
 }
 
 /// Everything one request carries into its resolvers.

@@ -10,7 +10,9 @@ mod entity_types;
 mod jobs;
 mod models;
 mod projects;
+mod rate_limits;
 mod relationships;
+mod retention;
 mod sessions;
 mod users;
 

@@ -1,0 +1,383 @@
+//! The gate every GraphQL operation passes, whatever its transport: a schema extension that
+//! names what went wrong before execution (parse, validation, a persisted query not found),
+//! limits depth and aliases, refuses a mutation sent by GET and a subscription sent over
+//! HTTP, and counts mutations against the rate limit. The transport reads the verdict from the
+//! operation's [`RequestTrace`]: an operation that never ran is a request error (4xx over
+//! HTTP, an `error` message over WebSocket).
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
+
+use async_graphql::extensions::{
+    Extension, ExtensionContext, ExtensionFactory, NextExecute, NextParseQuery, NextPrepareRequest, NextValidation,
+};
+use async_graphql::parser::types::{DocumentOperations, ExecutableDocument, OperationType, Selection, SelectionSet};
+use async_graphql::{Positioned, Request, Response, ServerError, ServerResult, ValidationResult, Variables};
+
+use crate::error::code;
+use crate::graphql::RequestContext;
+use crate::state::AppState;
+
+/// How an operation arrived.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Transport {
+    HttpGet,
+    HttpPost,
+    WebSocket,
+}
+
+/// What the transport learns about one operation from the gate.
+#[derive(Debug)]
+pub struct RequestTrace {
+    pub transport: Transport,
+    kind: OnceLock<OperationType>,
+    name: OnceLock<String>,
+    executed: AtomicBool,
+}
+
+impl RequestTrace {
+    pub fn new(transport: Transport) -> Arc<Self> {
+        Arc::new(Self { transport, kind: OnceLock::new(), name: OnceLock::new(), executed: AtomicBool::new(false) })
+    }
+
+    /// Whether the operation passed the gate and ran (its errors, if any, are execution
+    /// errors).
+    pub fn executed(&self) -> bool {
+        self.executed.load(Ordering::SeqCst)
+    }
+
+    /// The kind of the selected operation, once the document is parsed.
+    pub fn kind(&self) -> Option<OperationType> {
+        self.kind.get().copied()
+    }
+
+    /// The name of the selected operation, from the document (clients need not send it).
+    pub fn name(&self) -> Option<String> {
+        self.name.get().cloned()
+    }
+
+    /// Whether `response` (an operation's first) says the operation never ran: it has
+    /// errors, no data, and no error from a resolver (those have a path; a subscription's
+    /// field errors reach here without the gate's `execute`). If so, gives its untagged errors
+    /// the code of a validation failure (async-graphql's own refusals, such as an unknown
+    /// operation name, carry none) and returns the code that decides the answer.
+    pub fn refusal(&self, response: &mut Response) -> Option<String> {
+        let ran = self.executed()
+            || response.errors.is_empty()
+            || response.data != async_graphql::Value::Null
+            || response.errors.iter().any(|e| !e.path.is_empty());
+        if ran {
+            return None;
+        }
+        for error in &mut response.errors {
+            if error_code(error).is_none() {
+                set_code(error, code::GRAPHQL_VALIDATION_FAILED);
+            }
+        }
+        error_code(&response.errors[0]).map(str::to_owned)
+    }
+}
+
+/// How deep introspection may go. Tools' standard introspection queries (GraphiQL's, Apollo's)
+/// nest `ofType` seven to ten levels, deeper than data queries need; introspection is
+/// bounded by this instead of the configured depth (and is off in production).
+pub const INTROSPECTION_MAX_DEPTH: usize = 20;
+
+/// The extension factory, registered on the schema.
+pub struct Gate {
+    /// Deepest nesting of a data field (the root is depth 1).
+    pub max_depth: usize,
+    pub max_aliases: usize,
+}
+
+impl ExtensionFactory for Gate {
+    fn create(&self) -> Arc<dyn Extension> {
+        Arc::new(GateExtension {
+            max_depth: self.max_depth,
+            max_aliases: self.max_aliases,
+            operation_name: Mutex::new(None),
+        })
+    }
+}
+
+struct GateExtension {
+    max_depth: usize,
+    max_aliases: usize,
+    operation_name: Mutex<Option<String>>,
+}
+
+#[async_graphql::async_trait::async_trait]
+impl Extension for GateExtension {
+    async fn prepare_request(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        request: Request,
+        next: NextPrepareRequest<'_>,
+    ) -> ServerResult<Request> {
+        *self.operation_name.lock().expect("gate lock") = request.operation_name.clone();
+        // Persisted queries are resolved further down this chain.
+        next.run(ctx, request).await.map_err(|mut e| {
+            let tag =
+                if e.message == "PersistedQueryNotFound" { code::PERSISTED_QUERY_NOT_FOUND } else { code::BAD_REQUEST };
+            set_code(&mut e, tag);
+            e
+        })
+    }
+
+    async fn parse_query(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        query: &str,
+        variables: &Variables,
+        next: NextParseQuery<'_>,
+    ) -> ServerResult<ExecutableDocument> {
+        let document = match next.run(ctx, query, variables).await {
+            Ok(document) => document,
+            Err(mut e) => {
+                // The parse step also checks nesting and directive limits: tell a document
+                // that does not parse from one that parses but breaks a limit.
+                let parses = !query.is_empty() && async_graphql::parser::parse_query(query).is_ok();
+                set_code(&mut e, if parses { code::GRAPHQL_VALIDATION_FAILED } else { code::GRAPHQL_PARSE_FAILED });
+                return Err(e);
+            }
+        };
+        let (data_depth, introspection_depth) = depths(&document);
+        if data_depth > self.max_depth || introspection_depth > INTROSPECTION_MAX_DEPTH {
+            let mut e = ServerError::new("Query is nested too deep.", None);
+            set_code(&mut e, code::GRAPHQL_VALIDATION_FAILED);
+            return Err(e);
+        }
+        let aliases = count_aliases(&document);
+        if aliases > self.max_aliases {
+            let mut e = ServerError::new(
+                format!("the document uses {aliases} aliases; at most {} are allowed", self.max_aliases),
+                None,
+            );
+            set_code(&mut e, code::GRAPHQL_VALIDATION_FAILED);
+            return Err(e);
+        }
+        if let Some(trace) = ctx.data_opt::<Arc<RequestTrace>>() {
+            let name = self.operation_name.lock().expect("gate lock").clone();
+            if let Some((kind, selected)) = selected(&document, name.as_deref()) {
+                let _ = trace.kind.set(kind);
+                if let Some(selected) = selected {
+                    let _ = trace.name.set(selected);
+                }
+            }
+        }
+        Ok(document)
+    }
+
+    async fn validation(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        next: NextValidation<'_>,
+    ) -> Result<ValidationResult, Vec<ServerError>> {
+        next.run(ctx).await.map_err(|mut errors| {
+            for e in &mut errors {
+                set_code(e, code::GRAPHQL_VALIDATION_FAILED);
+            }
+            errors
+        })
+    }
+
+    async fn execute(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        operation_name: Option<&str>,
+        next: NextExecute<'_>,
+    ) -> Response {
+        let Some(trace) = ctx.data_opt::<Arc<RequestTrace>>() else {
+            // An operation without a trace did not come through a transport (a test calling
+            // the schema directly): nothing to decide.
+            return next.run(ctx, operation_name).await;
+        };
+        match (trace.kind(), trace.transport) {
+            (Some(OperationType::Subscription), Transport::HttpGet | Transport::HttpPost) => {
+                return refuse("subscriptions are served over WebSocket at /graphql/ws", code::BAD_REQUEST);
+            }
+            (Some(OperationType::Mutation), Transport::HttpGet) => {
+                return refuse("mutations must be sent with POST", code::METHOD_NOT_ALLOWED);
+            }
+            (Some(OperationType::Mutation), _) => {
+                if let (Some(state), Some(request)) = (ctx.data_opt::<AppState>(), ctx.data_opt::<RequestContext>())
+                    && let Err(e) =
+                        crate::rate_limit::check_mutation(state, &request.viewer, request.meta.ip.as_deref()).await
+                {
+                    let e = crate::error::to_graphql(e);
+                    return Response::from_errors(vec![ServerError {
+                        message: e.message,
+                        source: e.source,
+                        locations: Vec::new(),
+                        path: Vec::new(),
+                        extensions: e.extensions,
+                    }]);
+                }
+            }
+            _ => {}
+        }
+        trace.executed.store(true, Ordering::SeqCst);
+        next.run(ctx, operation_name).await
+    }
+}
+
+fn refuse(message: &str, tag: &str) -> Response {
+    let mut e = ServerError::new(message, None);
+    set_code(&mut e, tag);
+    Response::from_errors(vec![e])
+}
+
+/// Sets `extensions.code` unless the error already has one.
+fn set_code(error: &mut ServerError, tag: &str) {
+    if error_code(error).is_none() {
+        error.extensions.get_or_insert_with(Default::default).set("code", tag);
+    }
+}
+
+pub fn error_code(error: &ServerError) -> Option<&str> {
+    match error.extensions.as_ref()?.get("code")? {
+        async_graphql::Value::String(s) => Some(s),
+        _ => None,
+    }
+}
+
+/// The kind and name of the operation a request selects (by name, or the only one).
+fn selected(document: &ExecutableDocument, name: Option<&str>) -> Option<(OperationType, Option<String>)> {
+    match (&document.operations, name) {
+        (DocumentOperations::Single(op), _) => Some((op.node.ty, None)),
+        (DocumentOperations::Multiple(ops), Some(name)) => ops.get(name).map(|op| (op.node.ty, Some(name.to_owned()))),
+        (DocumentOperations::Multiple(ops), None) if ops.len() == 1 => {
+            ops.iter().next().map(|(name, op)| (op.node.ty, Some(name.to_string())))
+        }
+        _ => None,
+    }
+}
+
+/// The nesting depth of the document's operations: under data fields, and under
+/// introspection fields (`__schema`, `__type`). Fragments count where they are spread (each
+/// fragment's depth is computed once, so a document of fragments spread many times is cheap);
+/// validation has already refused fragment cycles.
+fn depths(document: &ExecutableDocument) -> (usize, usize) {
+    use std::collections::HashMap;
+
+    fn set_depth<'a>(
+        document: &'a ExecutableDocument,
+        set: &'a SelectionSet,
+        memo: &mut HashMap<&'a str, usize>,
+        guard: usize,
+    ) -> usize {
+        // A cycle (only possible in a document validation will refuse) stops here.
+        if guard > 64 {
+            return 0;
+        }
+        set.items
+            .iter()
+            .map(|item| match &item.node {
+                Selection::Field(f) => 1 + set_depth(document, &f.node.selection_set.node, memo, guard + 1),
+                Selection::InlineFragment(f) => set_depth(document, &f.node.selection_set.node, memo, guard + 1),
+                Selection::FragmentSpread(spread) => {
+                    fragment_depth(document, &spread.node.fragment_name.node, memo, guard + 1)
+                }
+            })
+            .max()
+            .unwrap_or(0)
+    }
+
+    fn fragment_depth<'a>(
+        document: &'a ExecutableDocument,
+        name: &'a async_graphql::Name,
+        memo: &mut HashMap<&'a str, usize>,
+        guard: usize,
+    ) -> usize {
+        if let Some(depth) = memo.get(name.as_str()) {
+            return *depth;
+        }
+        let depth = document
+            .fragments
+            .get(name)
+            .map(|f| set_depth(document, &f.node.selection_set.node, memo, guard))
+            .unwrap_or(0);
+        memo.insert(name.as_str(), depth);
+        depth
+    }
+
+    let mut memo = HashMap::new();
+    let (mut data, mut introspection) = (0, 0);
+    for (_, operation) in document.operations.iter() {
+        for item in &operation.node.selection_set.node.items {
+            let (depth, is_introspection) = match &item.node {
+                Selection::Field(f) => (
+                    1 + set_depth(document, &f.node.selection_set.node, &mut memo, 0),
+                    f.node.name.node.starts_with("__"),
+                ),
+                Selection::InlineFragment(f) => (set_depth(document, &f.node.selection_set.node, &mut memo, 0), false),
+                Selection::FragmentSpread(spread) => {
+                    (fragment_depth(document, &spread.node.fragment_name.node, &mut memo, 0), false)
+                }
+            };
+            if is_introspection {
+                introspection = introspection.max(depth);
+            } else {
+                data = data.max(depth);
+            }
+        }
+    }
+    (data, introspection)
+}
+
+/// Aliased fields in every operation and fragment of the document.
+fn count_aliases(document: &ExecutableDocument) -> usize {
+    fn in_set(set: &Positioned<SelectionSet>) -> usize {
+        set.node
+            .items
+            .iter()
+            .map(|item| match &item.node {
+                Selection::Field(f) => usize::from(f.node.alias.is_some()) + in_set(&f.node.selection_set),
+                Selection::InlineFragment(f) => in_set(&f.node.selection_set),
+                Selection::FragmentSpread(_) => 0,
+            })
+            .sum()
+    }
+    document.operations.iter().map(|(_, op)| in_set(&op.node.selection_set)).sum::<usize>()
+        + document.fragments.values().map(|f| in_set(&f.node.selection_set)).sum::<usize>()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn aliases_are_counted_in_operations_and_fragments() {
+        let doc = async_graphql::parser::parse_query(
+            "query A { a: me { id } b: me { x: id } ...F } fragment F on Query { c: me { id } }",
+        )
+        .unwrap();
+        assert_eq!(count_aliases(&doc), 4);
+    }
+
+    #[test]
+    fn depth_counts_fields_through_fragments_and_sets_introspection_apart() {
+        let doc =
+            async_graphql::parser::parse_query("{ a { b { c } } ...F } fragment F on Query { d { e { f { g } } } }")
+                .unwrap();
+        assert_eq!(depths(&doc), (4, 0));
+        let doc = async_graphql::parser::parse_query(
+            "{ me { id } __schema { types { fields { type { ...T } } } } } \
+             fragment T on __Type { ofType { ofType { ofType { name } } } }",
+        )
+        .unwrap();
+        assert_eq!(depths(&doc), (2, 8));
+    }
+
+    #[test]
+    fn the_selected_operation_decides_the_kind() {
+        let doc = async_graphql::parser::parse_query("query Q { me { id } } mutation M { logout }").unwrap();
+        assert_eq!(selected(&doc, Some("M")), Some((OperationType::Mutation, Some("M".into()))));
+        assert_eq!(selected(&doc, Some("Q")), Some((OperationType::Query, Some("Q".into()))));
+        assert_eq!(selected(&doc, None), None);
+        let single = async_graphql::parser::parse_query("mutation { logout }").unwrap();
+        assert_eq!(selected(&single, None), Some((OperationType::Mutation, None)));
+        let named = async_graphql::parser::parse_query("query Me { me { id } }").unwrap();
+        assert_eq!(selected(&named, None), Some((OperationType::Query, Some("Me".into()))));
+    }
+}

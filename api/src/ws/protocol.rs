@@ -1,0 +1,415 @@
+//! One GraphQL WebSocket connection, from upgrade to close: the `graphql-transport-ws`
+//! protocol to the letter (every close code of the `graphql-ws` library) and the legacy
+//! `graphql-ws` protocol. Generic over the executor (any async-graphql schema) and over how a
+//! connection signs in ([`ConnectionHandler`]), so it can be tested on a schema of its own.
+//!
+//! Each operation runs in its own task and sends its results through a channel to the
+//! connection's loop, which alone writes to the socket. Operations carry a generation number
+//! so that results of an operation the client completed never reach a later one that reuses
+//! its id.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_graphql::Executor;
+use async_graphql::parser::types::OperationType;
+use axum::extract::ws::{CloseFrame, Message, WebSocket};
+use futures_util::StreamExt;
+use serde_json::Value;
+use tokio::sync::mpsc;
+use tokio::task::AbortHandle;
+use tokio::time::Instant;
+use tracing::Instrument as _;
+
+use super::close;
+use super::message::{ClientMessage, Protocol, ServerMessage};
+use crate::error::code;
+use crate::graphql::gate::{RequestTrace, Transport};
+use crate::metrics::{self, Outcome};
+
+/// How a connection signs in, and what each of its operations carries.
+pub trait ConnectionHandler: Send + Sync + 'static {
+    /// What an accepted `connection_init` leaves for the connection's operations.
+    type Session: Send + Sync + 'static;
+
+    /// Accepts a `connection_init` payload, or refuses it (closed with 4403) with a reason.
+    fn init(&self, payload: Value) -> impl Future<Output = Result<Self::Session, String>> + Send;
+
+    /// The request as the session runs it (the handler adds the caller and per-request data).
+    fn prepare(
+        &self,
+        session: &Self::Session,
+        request: async_graphql::Request,
+    ) -> impl Future<Output = async_graphql::Request> + Send;
+}
+
+/// The limits of a connection.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// How long the client has to send `connection_init`.
+    pub init_timeout: Duration,
+    /// How long a query or mutation may take to its result (subscriptions run on).
+    pub operation_timeout: Duration,
+    /// How often the legacy protocol's keep-alive goes out.
+    pub keep_alive: Duration,
+    /// Most operations running at once on one connection; one more is refused with `error`.
+    pub max_operations: usize,
+}
+
+/// What an operation's task tells the connection.
+enum Event {
+    Next { id: String, generation: u64, response: async_graphql::Response },
+    Refused { id: String, generation: u64, errors: Vec<async_graphql::ServerError> },
+    Done { id: String, generation: u64 },
+}
+
+struct Running {
+    generation: u64,
+    abort: AbortHandle,
+}
+
+/// Serves a connection until either side closes it. `request_id` (that of the upgrade
+/// request) goes on the log lines of the connection's operations.
+pub async fn serve<E, H>(
+    mut socket: WebSocket,
+    protocol: Option<Protocol>,
+    executor: E,
+    handler: H,
+    limits: Limits,
+    request_id: String,
+) where
+    E: Executor,
+    H: ConnectionHandler,
+{
+    let Some(protocol) = protocol else {
+        close_with(&mut socket, close::SUBPROTOCOL_NOT_ACCEPTABLE, "Subprotocol not acceptable").await;
+        return;
+    };
+    metrics::websockets_open(1);
+    let handler = Arc::new(handler);
+    let mut connection = Connection {
+        protocol,
+        executor,
+        handler,
+        session: None,
+        init_received: false,
+        running: HashMap::new(),
+        generation: 0,
+        limits,
+        request_id,
+    };
+    let (events_tx, mut events) = mpsc::channel::<Event>(64);
+    let init_deadline = tokio::time::sleep(limits.init_timeout);
+    tokio::pin!(init_deadline);
+    let mut keep_alive = tokio::time::interval_at(Instant::now() + limits.keep_alive, limits.keep_alive);
+
+    'connection: loop {
+        let step = tokio::select! {
+            incoming = socket.recv() => match incoming {
+                Some(Ok(Message::Text(text))) => connection.receive(text.as_str(), &events_tx).await,
+                Some(Ok(Message::Binary(bytes))) => match std::str::from_utf8(&bytes) {
+                    Ok(text) => connection.receive(text, &events_tx).await,
+                    Err(_) => Step::Close(close::BAD_REQUEST, "a message must be UTF-8 JSON".into()),
+                },
+                // Control frames: the WebSocket layer answers pings itself.
+                Some(Ok(Message::Ping(_) | Message::Pong(_))) => Step::Continue(Vec::new()),
+                Some(Ok(Message::Close(_))) => {
+                    // The WebSocket layer queued the answering close frame; reading on
+                    // writes it out (then ends), so the client sees a clean close.
+                    let _ = tokio::time::timeout(Duration::from_secs(1), socket.recv()).await;
+                    Step::Gone
+                }
+                Some(Err(_)) | None => Step::Gone,
+            },
+            Some(event) = events.recv() => Step::Continue(connection.deliver(event)),
+            () = &mut init_deadline, if !connection.init_received => {
+                Step::Close(close::CONNECTION_INITIALISATION_TIMEOUT, "Connection initialisation timeout".into())
+            }
+            _ = keep_alive.tick(), if protocol == Protocol::LegacyGraphqlWs && connection.session.is_some() => {
+                Step::Continue(vec![ServerMessage::KeepAlive.to_json(protocol)])
+            }
+        };
+        match step {
+            Step::Continue(messages) => {
+                for text in messages {
+                    if socket.send(Message::Text(text.into())).await.is_err() {
+                        break 'connection;
+                    }
+                }
+            }
+            Step::Close(code, reason) => {
+                close_with(&mut socket, code, &reason).await;
+                break;
+            }
+            Step::SendThenClose(text, code, reason) => {
+                let _ = socket.send(Message::Text(text.into())).await;
+                close_with(&mut socket, code, &reason).await;
+                break;
+            }
+            Step::Gone => break,
+        }
+    }
+    connection.stop_all();
+    metrics::websockets_open(-1);
+}
+
+async fn close_with(socket: &mut WebSocket, code: u16, reason: &str) {
+    let frame = CloseFrame { code, reason: close::reason(reason).into() };
+    let _ = socket.send(Message::Close(Some(frame))).await;
+}
+
+/// What the loop does next.
+enum Step {
+    /// Send these messages (maybe none) and go on.
+    Continue(Vec<String>),
+    Close(u16, String),
+    SendThenClose(String, u16, String),
+    /// The client went away.
+    Gone,
+}
+
+struct Connection<E, H: ConnectionHandler> {
+    protocol: Protocol,
+    executor: E,
+    handler: Arc<H>,
+    session: Option<Arc<H::Session>>,
+    init_received: bool,
+    running: HashMap<String, Running>,
+    generation: u64,
+    limits: Limits,
+    request_id: String,
+}
+
+impl<E: Executor, H: ConnectionHandler> Connection<E, H> {
+    async fn receive(&mut self, text: &str, events: &mpsc::Sender<Event>) -> Step {
+        let message = match super::message::parse(self.protocol, text) {
+            Ok(message) => message,
+            Err(reason) => return Step::Close(close::BAD_REQUEST, reason),
+        };
+        match message {
+            ClientMessage::ConnectionInit { payload } => {
+                if self.init_received {
+                    return Step::Close(
+                        close::TOO_MANY_INITIALISATION_REQUESTS,
+                        "Too many initialisation requests".into(),
+                    );
+                }
+                self.init_received = true;
+                match self.handler.init(payload).await {
+                    Ok(session) => {
+                        self.session = Some(Arc::new(session));
+                        let mut messages = vec![ServerMessage::ConnectionAck.to_json(self.protocol)];
+                        if self.protocol == Protocol::LegacyGraphqlWs {
+                            messages.push(ServerMessage::KeepAlive.to_json(self.protocol));
+                        }
+                        Step::Continue(messages)
+                    }
+                    Err(reason) if self.protocol == Protocol::LegacyGraphqlWs => Step::SendThenClose(
+                        ServerMessage::ConnectionError { message: &reason }.to_json(self.protocol),
+                        close::FORBIDDEN,
+                        "Forbidden".into(),
+                    ),
+                    Err(_) => Step::Close(close::FORBIDDEN, "Forbidden".into()),
+                }
+            }
+            ClientMessage::Ping { payload } => {
+                Step::Continue(vec![ServerMessage::Pong { payload }.to_json(self.protocol)])
+            }
+            ClientMessage::Pong => Step::Continue(Vec::new()),
+            ClientMessage::Subscribe { id, request } => {
+                let Some(session) = self.session.clone() else {
+                    return Step::Close(close::UNAUTHORIZED, "Unauthorized".into());
+                };
+                if self.running.contains_key(&id) {
+                    return Step::Close(
+                        close::SUBSCRIBER_ALREADY_EXISTS,
+                        format!("Subscriber for {id} already exists"),
+                    );
+                }
+                if self.running.len() >= self.limits.max_operations {
+                    let mut error = async_graphql::ServerError::new(
+                        format!("at most {} operations may run at once on one connection", self.limits.max_operations),
+                        None,
+                    );
+                    error.extensions.get_or_insert_with(Default::default).set("code", code::BAD_REQUEST);
+                    let errors = [error];
+                    return Step::Continue(vec![
+                        ServerMessage::Error { id: &id, errors: &errors }.to_json(self.protocol),
+                    ]);
+                }
+                self.start(id, *request, session, events.clone());
+                Step::Continue(Vec::new())
+            }
+            ClientMessage::Complete { id } => match self.running.remove(&id) {
+                Some(running) => {
+                    running.abort.abort();
+                    // The legacy protocol confirms a `stop`; the current one expects nothing.
+                    Step::Continue(match self.protocol {
+                        Protocol::LegacyGraphqlWs => vec![ServerMessage::Complete { id: &id }.to_json(self.protocol)],
+                        Protocol::GraphqlTransportWs => Vec::new(),
+                    })
+                }
+                None => Step::Continue(Vec::new()),
+            },
+            ClientMessage::ConnectionTerminate => Step::Close(close::NORMAL, "Normal closure".into()),
+        }
+    }
+
+    /// Starts an operation in its own task.
+    fn start(
+        &mut self,
+        id: String,
+        request: async_graphql::Request,
+        session: Arc<H::Session>,
+        events: mpsc::Sender<Event>,
+    ) {
+        self.generation += 1;
+        let generation = self.generation;
+        let executor = self.executor.clone();
+        let handler = Arc::clone(&self.handler);
+        let timeout = self.limits.operation_timeout;
+        let task_id = id.clone();
+        let span = tracing::info_span!(
+            "graphql",
+            request_id = self.request_id.as_str(),
+            operation = request.operation_name.as_deref().map(tracing::field::display),
+            transport = "ws"
+        );
+        let task = tokio::spawn(
+            async move {
+                let _open = OpenOperation::new();
+                run_operation(executor, handler, session, request, timeout, task_id, generation, events).await;
+            }
+            .instrument(span),
+        );
+        self.running.insert(id, Running { generation, abort: task.abort_handle() });
+    }
+
+    /// The messages an operation's event turns into (none for an operation the client has
+    /// completed since).
+    fn deliver(&mut self, event: Event) -> Vec<String> {
+        let current = |id: &str, generation: u64, running: &HashMap<String, Running>| {
+            running.get(id).is_some_and(|r| r.generation == generation)
+        };
+        match event {
+            Event::Next { id, generation, response } if current(&id, generation, &self.running) => {
+                vec![ServerMessage::Next { id: &id, response: &response }.to_json(self.protocol)]
+            }
+            Event::Refused { id, generation, errors } if current(&id, generation, &self.running) => {
+                self.running.remove(&id);
+                vec![ServerMessage::Error { id: &id, errors: &errors }.to_json(self.protocol)]
+            }
+            Event::Done { id, generation } if current(&id, generation, &self.running) => {
+                self.running.remove(&id);
+                vec![ServerMessage::Complete { id: &id }.to_json(self.protocol)]
+            }
+            _ => Vec::new(),
+        }
+    }
+
+    fn stop_all(&mut self) {
+        for (_, running) in self.running.drain() {
+            running.abort.abort();
+        }
+    }
+}
+
+/// Counts an operation as open for as long as its task lives (aborted or not).
+struct OpenOperation;
+
+impl OpenOperation {
+    fn new() -> Self {
+        metrics::subscriptions_open(1);
+        Self
+    }
+}
+
+impl Drop for OpenOperation {
+    fn drop(&mut self) {
+        metrics::subscriptions_open(-1);
+    }
+}
+
+#[allow(clippy::too_many_arguments)] // The parts of one operation, moved into its task.
+async fn run_operation<E: Executor, H: ConnectionHandler>(
+    executor: E,
+    handler: Arc<H>,
+    session: Arc<H::Session>,
+    request: async_graphql::Request,
+    timeout: Duration,
+    id: String,
+    generation: u64,
+    events: mpsc::Sender<Event>,
+) {
+    let started = std::time::Instant::now();
+    let given_name = request.operation_name.clone();
+    let mut request = handler.prepare(&session, request).await;
+    let trace = RequestTrace::new(Transport::WebSocket);
+    request.data.insert(Arc::clone(&trace));
+    let mut stream = executor.execute_stream(request, None);
+
+    // Queries and mutations must answer within the timeout; a subscription may wait for its
+    // first event as long as it likes.
+    let deadline = tokio::time::sleep(timeout);
+    tokio::pin!(deadline);
+    let first = tokio::select! {
+        item = stream.next() => item,
+        () = &mut deadline => {
+            // The kind is known by now (the document is parsed first thing).
+            if trace.kind() == Some(OperationType::Subscription) {
+                stream.next().await
+            } else {
+                let mut error = async_graphql::ServerError::new(
+                    format!("the operation did not finish within {} ms and was stopped", timeout.as_millis()),
+                    None,
+                );
+                error.extensions.get_or_insert_with(Default::default).set("code", code::TIMEOUT);
+                record(&trace, given_name.as_deref(), Outcome::Timeout, started);
+                let _ = events.send(Event::Refused { id, generation, errors: vec![error] }).await;
+                return;
+            }
+        }
+    };
+    let Some(mut response) = first else {
+        let _ = events.send(Event::Done { id, generation }).await;
+        return;
+    };
+    if trace.refusal(&mut response).is_some() {
+        record(&trace, given_name.as_deref(), Outcome::Rejected, started);
+        let _ = events.send(Event::Refused { id, generation, errors: response.errors }).await;
+        return;
+    }
+    let outcome = if response.errors.is_empty() { Outcome::Ok } else { Outcome::Error };
+    record(&trace, given_name.as_deref(), outcome, started);
+    let mut next = Some(response);
+    while let Some(response) = next {
+        if events.send(Event::Next { id: id.clone(), generation, response }).await.is_err() {
+            return;
+        }
+        next = stream.next().await;
+    }
+    let _ = events.send(Event::Done { id, generation }).await;
+}
+
+/// Counts and logs a query or mutation (a subscription's life is in the open gauge instead).
+fn record(trace: &RequestTrace, given_name: Option<&str>, outcome: Outcome, started: std::time::Instant) {
+    if trace.kind() == Some(OperationType::Subscription) {
+        return;
+    }
+    let elapsed = started.elapsed();
+    let name = match given_name {
+        Some(name) => Some(name.to_owned()),
+        None => {
+            // Named in the document only: the span learns it now.
+            let name = trace.name();
+            if let Some(name) = &name {
+                tracing::Span::current().record("operation", name.as_str());
+            }
+            name
+        }
+    };
+    metrics::record_operation(name.as_deref(), outcome, elapsed);
+    tracing::info!(outcome = outcome.label(), elapsed_ms = elapsed.as_millis() as u64, "graphql operation");
+}
