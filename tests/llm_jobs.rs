@@ -343,7 +343,46 @@ async fn two_replicas_run_each_job_once(db: Db) {
     assert_eq!(a.count("SELECT id FROM entities").await, 6 * 4);
 }
 
+async fn rate_limits_hold_calls_back(db: Db) {
+    let mock = MockLlm::start().await;
+    let app = TestApp::spawn(db).await;
+    let (admin, _) = app.register("admin").await;
+    let project = app.create_project(&admin, "Limits", json!({})).await;
+    let model = model(&app, &admin, &mock, Provider::OpenAi, "limited", json!({"rateLimitPerMinute": 1})).await;
+    let config = app
+        .ok(
+            Some(&admin),
+            "mutation { createProcessingConfig(input: {name: \"two\", chunkSize: 200, chunkOverlap: 0}) { id } }",
+            json!({}),
+        )
+        .await["createProcessingConfig"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let text = format!("{STANZA}\n\n{}\n\n{STANZA} 2", "ا".repeat(150));
+    let doc = create_document(&app, &admin, &project, "Two chunks", &text).await;
+    let job = app
+        .ok(Some(&admin), START, json!({"i": {"documentId": doc, "llmModelId": model, "processingConfigId": config}}))
+        .await["startProcessingJob"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    assert_eq!(mock.request_count(), 1, "the second call waits for the next minute");
+    let j = app
+        .ok(
+            Some(&admin),
+            "query($id: ID!) { processingJob(id: $id) { status totalSteps completedSteps } }",
+            json!({"id": job}),
+        )
+        .await;
+    assert_eq!(j["processingJob"]["status"], "PROCESSING");
+    assert!(j["processingJob"]["totalSteps"].as_u64().unwrap() >= 2, "{j}");
+    assert_eq!(j["processingJob"]["completedSteps"], 1);
+}
+
 on_both_databases!(
+    rate_limits_hold_calls_back,
     every_provider_extracts_through_its_wire_format,
     failures_are_retried_repaired_and_recorded,
     models_are_managed_by_admins_and_keys_stay_secret,
