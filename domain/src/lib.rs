@@ -10,6 +10,7 @@ pub mod document;
 pub mod entity;
 pub mod entity_type;
 pub mod error;
+pub mod exchange;
 pub mod ids;
 pub mod llm;
 pub mod membership;
