@@ -8,6 +8,7 @@ use nishan_domain::service::accounts::Accounts;
 use nishan_domain::service::documents::Documents;
 use nishan_domain::service::entities::Entities;
 use nishan_domain::service::entity_types::EntityTypes;
+use nishan_domain::service::exchange::Exchange;
 use nishan_domain::service::projects::Projects;
 use nishan_infrastructure::Store;
 use nishan_infrastructure::password::Argon2Hasher;
@@ -49,5 +50,9 @@ impl AppState {
 
     pub fn entity_types(&self) -> EntityTypes<'_, Store> {
         EntityTypes { store: &self.store }
+    }
+
+    pub fn exchange(&self) -> Exchange<'_, Store> {
+        Exchange { store: &self.store, max_bytes: self.settings.max_document_bytes }
     }
 }

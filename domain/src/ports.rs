@@ -11,6 +11,7 @@ use crate::document::{Document, DocumentFields, DocumentVersion, EntityCounts};
 use crate::entity::{Entity, EntityFilter, Rejection};
 use crate::entity_type::{EntityType, EntityTypeFields};
 use crate::error::DomainResult;
+use crate::exchange::PlannedRelation;
 use crate::ids::{DocumentId, EntityId, EntityTypeId, RelationshipId};
 use crate::ids::{ProjectId, SessionId, UserId};
 use crate::membership::{Membership, MembershipChange, Role};
@@ -251,4 +252,68 @@ pub trait RelationshipRepository {
     async fn delete_relationship(&self, id: RelationshipId, audit: AuditEntry) -> DomainResult<()>;
     /// Relationships whose source (outgoing) or target (incoming) is among `entities`.
     async fn relationships_of(&self, entities: &[EntityId], outgoing: bool) -> DomainResult<Vec<Relationship>>;
+}
+
+/// The documents an export or a statistic covers: a whole project, or one document.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Scope {
+    Project(ProjectId),
+    Document(DocumentId),
+}
+
+/// Documents with their entities and the relationships among those, read in one transaction so
+/// an export is consistent even while others edit.
+#[derive(Debug, Clone, Default)]
+pub struct Snapshot {
+    /// Oldest first.
+    pub documents: Vec<Document>,
+    /// By document, then start offset.
+    pub entities: Vec<Entity>,
+    /// Relationships whose source is among the scope's entities.
+    pub relationships: Vec<Relationship>,
+}
+
+/// A document an import creates, with its annotations.
+#[derive(Debug, Clone)]
+pub struct ImportedDocument {
+    pub document: Document,
+    pub first_version: DocumentVersion,
+    /// Each span and type once.
+    pub entities: Vec<Entity>,
+    /// Between `entities`, by index.
+    pub relations: Vec<PlannedRelation>,
+}
+
+/// What an import into an existing document stored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct ImportCounts {
+    pub created: u32,
+    /// Entities whose span and type the document already had.
+    pub skipped: u32,
+    pub relationships_created: u32,
+}
+
+pub trait ExchangeRepository {
+    /// The scope's documents, their entities (only verified ones when `verified_only`) and the
+    /// relationships from those entities, in one read transaction.
+    async fn snapshot(&self, scope: Scope, verified_only: bool) -> DomainResult<Snapshot>;
+    /// Stores imported entities of one document, and relationships between them, in one
+    /// transaction with multi-row inserts. An entity whose span and type the document already
+    /// has is skipped, and its relationships go to the existing entity; a relationship that
+    /// exists is not made twice. The audit entry's changes get `created`, `skipped` and
+    /// `relationshipsCreated`.
+    async fn import_entities(
+        &self,
+        document: DocumentId,
+        entities: Vec<Entity>,
+        relations: Vec<PlannedRelation>,
+        audit: AuditEntry,
+    ) -> DomainResult<ImportCounts>;
+    /// Creates documents with their entities and relationships in one transaction. Errors:
+    /// `Conflict` naming the existing document when the project already holds one of the texts.
+    async fn import_documents(
+        &self,
+        documents: Vec<ImportedDocument>,
+        audit: AuditEntry,
+    ) -> DomainResult<Vec<Document>>;
 }

@@ -5,4 +5,5 @@ pub mod accounts;
 pub mod documents;
 pub mod entities;
 pub mod entity_types;
+pub mod exchange;
 pub mod projects;

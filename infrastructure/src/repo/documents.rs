@@ -21,7 +21,7 @@ use super::{Store, audit, convert, entities, internal};
 use crate::entity::{annotation, document, document_version};
 
 /// The CONFLICT for content the project already holds, naming the document that has it.
-async fn ensure_new_content(
+pub(crate) async fn ensure_new_content(
     conn: &impl ConnectionTrait,
     project: ProjectId,
     hash: &str,

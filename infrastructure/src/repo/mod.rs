@@ -7,6 +7,7 @@ mod convert;
 mod documents;
 mod entities;
 mod entity_types;
+mod exchange;
 mod projects;
 mod relationships;
 mod sessions;
@@ -14,8 +15,8 @@ mod users;
 
 use nishan_domain::DomainError;
 use sea_orm::{
-    DatabaseConnection, DatabaseTransaction, DbBackend, DbErr, SqlErr, SqliteTransactionMode, TransactionOptions,
-    TransactionTrait,
+    AccessMode, DatabaseConnection, DatabaseTransaction, DbBackend, DbErr, IsolationLevel, SqlErr,
+    SqliteTransactionMode, TransactionOptions, TransactionTrait,
 };
 
 #[derive(Clone)]
@@ -43,6 +44,21 @@ impl Store {
         let options = TransactionOptions {
             sqlite_transaction_mode: (!self.is_postgres()).then_some(SqliteTransactionMode::Immediate),
             ..Default::default()
+        };
+        self.db.begin_with_options(options).await.map_err(internal)
+    }
+
+    /// A read-only transaction that sees one state of the database throughout: REPEATABLE
+    /// READ on PostgreSQL; on SQLite (WAL) every read transaction does.
+    async fn read_snapshot(&self) -> Result<DatabaseTransaction, DomainError> {
+        let options = if self.is_postgres() {
+            TransactionOptions {
+                isolation_level: Some(IsolationLevel::RepeatableRead),
+                access_mode: Some(AccessMode::ReadOnly),
+                ..Default::default()
+            }
+        } else {
+            TransactionOptions::default()
         };
         self.db.begin_with_options(options).await.map_err(internal)
     }

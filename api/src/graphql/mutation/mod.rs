@@ -5,6 +5,7 @@ mod accounts;
 mod documents;
 mod entities;
 mod entity_types;
+mod exchange;
 mod projects;
 
 #[derive(async_graphql::MergedObject, Default)]
@@ -14,4 +15,5 @@ pub struct Mutation(
     documents::DocumentMutation,
     entities::EntityMutation,
     entity_types::EntityTypeMutation,
+    exchange::ExchangeMutation,
 );

@@ -3,6 +3,7 @@
 mod accounts;
 mod documents;
 mod entity_types;
+mod exchange;
 mod projects;
 
 #[derive(async_graphql::MergedObject, Default)]
@@ -11,4 +12,5 @@ pub struct Query(
     projects::ProjectQuery,
     documents::DocumentQuery,
     entity_types::EntityTypeQuery,
+    exchange::ExchangeQuery,
 );

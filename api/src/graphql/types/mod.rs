@@ -4,6 +4,7 @@ mod document;
 mod entity;
 mod entity_type;
 mod enums;
+mod exchange;
 mod membership;
 mod project;
 mod user;
@@ -12,6 +13,7 @@ pub use document::{Document, DocumentVersion, EntityFilterInput, GqlDirection, G
 pub use entity::{Entity, EntityRelationship, GqlEntitySource, GqlRelationshipType};
 pub use entity_type::EntityType;
 pub use enums::{GqlProjectStatus, GqlRole};
+pub use exchange::{GqlFormat, ImportError, ImportResult};
 pub use membership::{GqlPermissions, ProjectMembership};
 pub use project::Project;
 pub use user::{AuthPayload, User};
