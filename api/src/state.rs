@@ -10,6 +10,7 @@ use nishan_domain::service::entities::Entities;
 use nishan_domain::service::entity_types::EntityTypes;
 use nishan_domain::service::exchange::Exchange;
 use nishan_domain::service::projects::Projects;
+use nishan_domain::service::statistics::Statistics;
 use nishan_infrastructure::Store;
 use nishan_infrastructure::password::Argon2Hasher;
 use nishan_infrastructure::tokens::RandomTokens;
@@ -50,6 +51,10 @@ impl AppState {
 
     pub fn entity_types(&self) -> EntityTypes<'_, Store> {
         EntityTypes { store: &self.store }
+    }
+
+    pub fn statistics(&self) -> Statistics<'_, Store> {
+        Statistics { store: &self.store }
     }
 
     pub fn exchange(&self) -> Exchange<'_, Store> {

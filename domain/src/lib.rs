@@ -20,6 +20,7 @@ pub mod project;
 pub mod relationship;
 pub mod service;
 pub mod session;
+pub mod statistics;
 pub mod text;
 pub mod throttle;
 pub mod user;

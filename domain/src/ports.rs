@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use chrono::{DateTime, Utc};
 
 use crate::audit::AuditEntry;
-use crate::document::{Document, DocumentFields, DocumentVersion, EntityCounts};
+use crate::document::{Document, DocumentFields, DocumentVersion, EntityCounts, ProcessingStatus};
 use crate::entity::{Entity, EntityFilter, Rejection};
 use crate::entity_type::{EntityType, EntityTypeFields};
 use crate::error::DomainResult;
@@ -19,6 +19,7 @@ use crate::policy::Actor;
 use crate::project::{Project, ProjectFields};
 use crate::relationship::Relationship;
 use crate::session::Session;
+use crate::statistics::{EntityTally, RejectionRecord, SpanRecord};
 use crate::user::{NewUser, User, UserPatch, UserProfile};
 
 /// A page of results with the total count of the whole list.
@@ -316,4 +317,20 @@ pub trait ExchangeRepository {
         documents: Vec<ImportedDocument>,
         audit: AuditEntry,
     ) -> DomainResult<Vec<Document>>;
+}
+
+pub trait StatisticsRepository {
+    /// The scope's entities counted by (type, source, verified, verifier).
+    async fn entity_tallies(&self, scope: Scope) -> DomainResult<Vec<EntityTally>>;
+    /// A project's documents counted by processing status (statuses without documents left out).
+    async fn documents_by_status(&self, project: ProjectId) -> DomainResult<Vec<(ProcessingStatus, u64)>>;
+    /// What model quality is measured on: the entities that are model suggestions or that
+    /// researchers stand behind (verified, MANUAL, CORRECTION), and the rejected suggestions;
+    /// of the scope's documents (every document without a scope), and with a model, only of
+    /// the documents where that model made suggestions.
+    async fn quality_records(
+        &self,
+        scope: Option<Scope>,
+        model: Option<uuid::Uuid>,
+    ) -> DomainResult<(Vec<SpanRecord>, Vec<RejectionRecord>)>;
 }

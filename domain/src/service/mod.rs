@@ -7,3 +7,4 @@ pub mod entities;
 pub mod entity_types;
 pub mod exchange;
 pub mod projects;
+pub mod statistics;

@@ -11,6 +11,7 @@ mod exchange;
 mod projects;
 mod relationships;
 mod sessions;
+mod statistics;
 mod users;
 
 use nishan_domain::DomainError;

@@ -5,6 +5,7 @@ mod documents;
 mod entity_types;
 mod exchange;
 mod projects;
+mod statistics;
 
 #[derive(async_graphql::MergedObject, Default)]
 pub struct Query(
@@ -13,4 +14,5 @@ pub struct Query(
     documents::DocumentQuery,
     entity_types::EntityTypeQuery,
     exchange::ExchangeQuery,
+    statistics::StatisticsQuery,
 );

@@ -7,6 +7,7 @@ mod enums;
 mod exchange;
 mod membership;
 mod project;
+mod statistics;
 mod user;
 
 pub use document::{Document, DocumentVersion, EntityFilterInput, GqlDirection, GqlProcessingStatus, Line};
@@ -16,6 +17,7 @@ pub use enums::{GqlProjectStatus, GqlRole};
 pub use exchange::{GqlFormat, ImportError, ImportResult};
 pub use membership::{GqlPermissions, ProjectMembership};
 pub use project::Project;
+pub use statistics::{DocumentStatistics, ModelQuality, ProjectStatistics};
 pub use user::{AuthPayload, User};
 
 use async_graphql::ID;
