@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use chrono::Duration;
 use nishan_domain::service::accounts::Accounts;
+use nishan_domain::service::audit::AuditLog;
 use nishan_domain::service::documents::Documents;
 use nishan_domain::service::entities::Entities;
 use nishan_domain::service::entity_types::EntityTypes;
@@ -51,6 +52,10 @@ impl AppState {
 
     pub fn entity_types(&self) -> EntityTypes<'_, Store> {
         EntityTypes { store: &self.store }
+    }
+
+    pub fn audit_log(&self) -> AuditLog<'_, Store> {
+        AuditLog { store: &self.store }
     }
 
     pub fn statistics(&self) -> Statistics<'_, Store> {

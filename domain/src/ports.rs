@@ -6,14 +6,14 @@ use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
 
-use crate::audit::AuditEntry;
+use crate::audit::{AuditEntry, AuditFilter};
 use crate::document::{Document, DocumentFields, DocumentVersion, EntityCounts, ProcessingStatus};
 use crate::entity::{Entity, EntityFilter, Rejection};
 use crate::entity_type::{EntityType, EntityTypeFields};
 use crate::error::DomainResult;
 use crate::exchange::PlannedRelation;
+use crate::ids::{AuditId, ProjectId, SessionId, UserId};
 use crate::ids::{DocumentId, EntityId, EntityTypeId, RelationshipId};
-use crate::ids::{ProjectId, SessionId, UserId};
 use crate::membership::{Membership, MembershipChange, Role};
 use crate::policy::Actor;
 use crate::project::{Project, ProjectFields};
@@ -113,6 +113,14 @@ pub trait ProjectRepository {
 pub trait AuditRepository {
     /// Records an entry that goes with no other change (a failed login, say).
     async fn record(&self, entry: AuditEntry) -> DomainResult<()>;
+    /// Entries matching the filter, newest first (by id: ids are time-ordered), starting after
+    /// the entry `after`; with the number of all matching entries.
+    async fn audit_entries(
+        &self,
+        filter: &AuditFilter,
+        after: Option<AuditId>,
+        limit: u64,
+    ) -> DomainResult<Page<AuditEntry>>;
 }
 
 pub trait PasswordHasher {

@@ -2,6 +2,7 @@
 //! and calls the ports. Resolvers call these and nothing below them.
 
 pub mod accounts;
+pub mod audit;
 pub mod documents;
 pub mod entities;
 pub mod entity_types;

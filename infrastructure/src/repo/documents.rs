@@ -198,6 +198,9 @@ impl DocumentRepository for Store {
         convert::version_row(&change.version).insert(&txn).await.map_err(internal)?;
         convert::document_row(&change.document).reset_all().update(&txn).await.map_err(internal)?;
         entities::recount(&txn, id).await?;
+        let mut audit_entry = audit_entry;
+        audit_entry.changes["toVersion"] = json!(change.version.version_number);
+        audit_entry.changes["diff"] = change.version.diff_summary.clone();
         audit::insert(&txn, audit_entry).await?;
         let model = document::Entity::find_by_id(id.0)
             .one(&txn)

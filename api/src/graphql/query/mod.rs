@@ -1,6 +1,7 @@
 //! The query root, merged from one object per area.
 
 mod accounts;
+mod audit;
 mod documents;
 mod entity_types;
 mod exchange;
@@ -15,4 +16,5 @@ pub struct Query(
     entity_types::EntityTypeQuery,
     exchange::ExchangeQuery,
     statistics::StatisticsQuery,
+    audit::AuditQuery,
 );

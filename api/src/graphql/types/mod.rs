@@ -1,5 +1,6 @@
 //! GraphQL output types. Each wraps a domain type; none is an ORM model.
 
+mod audit;
 mod document;
 mod entity;
 mod entity_type;
@@ -10,6 +11,7 @@ mod project;
 mod statistics;
 mod user;
 
+pub use audit::{AuditLogConnection, AuditLogEntry, AuditLogFilterInput};
 pub use document::{Document, DocumentVersion, EntityFilterInput, GqlDirection, GqlProcessingStatus, Line};
 pub use entity::{Entity, EntityRelationship, GqlEntitySource, GqlRelationshipType};
 pub use entity_type::EntityType;
