@@ -81,12 +81,13 @@ pub fn parse(data: &str) -> (ParsedDocument, Vec<ImportIssue>) {
     let [start_at, end_at, type_at, text_at] = needed.map(|(_, at)| at.unwrap_or_default());
     let (verified_at, confidence_at, offsets_at, document_at) =
         (column("verified"), column("confidence"), column("offsets"), column("document_id"));
+    let mut lines = Lines::new(data);
     for (n, record) in reader.records().enumerate() {
         let name = format!("row {}", n + 1);
         let record = match record {
             Ok(r) => r,
             Err(e) => {
-                let line = e.position().map_or(0, |p| line_at(data, p.byte()));
+                let line = e.position().map_or(0, |p| lines.at(p.byte()));
                 let message = match e.kind() {
                     ::csv::ErrorKind::UnequalLengths { expected_len, len, .. } => {
                         format!("{name} has {len} fields, the header row {expected_len}")
@@ -98,7 +99,7 @@ pub fn parse(data: &str) -> (ParsedDocument, Vec<ImportIssue>) {
             }
         };
         // The physical line (a quoted field may hold line breaks).
-        let line = record.position().map_or(0, |p| line_at(data, p.byte()));
+        let line = record.position().map_or(0, |p| lines.at(p.byte()));
         let field = |at: usize| record.get(at).unwrap_or_default();
         let optional = |at: Option<usize>| at.map(field).map(str::trim).filter(|v| !v.is_empty());
         let mut issue = |message: String| issues.push(ImportIssue::new(line, format!("{name}: {message}")));
@@ -143,15 +144,32 @@ pub fn parse(data: &str) -> (ParsedDocument, Vec<ImportIssue>) {
     (doc, issues)
 }
 
-/// The 1-based line of the record at a byte offset (the reader's offsets may point at the end
-/// of the line before).
-fn line_at(data: &str, byte: u64) -> u32 {
-    let bytes = data.as_bytes();
-    let mut byte = (byte as usize).min(bytes.len());
-    while byte < bytes.len() && matches!(bytes[byte], b'\r' | b'\n') {
-        byte += 1;
+/// The 1-based lines of records at byte offsets, asked in ascending order, so counting line
+/// breaks costs one pass over the data in all.
+struct Lines<'a> {
+    data: &'a [u8],
+    counted_to: usize,
+    breaks: u32,
+}
+
+impl<'a> Lines<'a> {
+    fn new(data: &'a str) -> Self {
+        Self { data: data.as_bytes(), counted_to: 0, breaks: 0 }
     }
-    bytes[..byte].iter().filter(|&&b| b == b'\n').count() as u32 + 1
+
+    /// The line of the record at `byte` (the reader's offsets may point at the end of the line
+    /// before, so line breaks there are skipped).
+    fn at(&mut self, byte: u64) -> u32 {
+        let mut byte = (byte as usize).min(self.data.len());
+        while byte < self.data.len() && matches!(self.data[byte], b'\r' | b'\n') {
+            byte += 1;
+        }
+        if byte > self.counted_to {
+            self.breaks += self.data[self.counted_to..byte].iter().filter(|&&b| b == b'\n').count() as u32;
+            self.counted_to = byte;
+        }
+        self.breaks + 1
+    }
 }
 
 #[cfg(test)]

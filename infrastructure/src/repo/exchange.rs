@@ -5,7 +5,7 @@ use std::collections::{HashMap, HashSet};
 
 use chrono::Utc;
 use nishan_domain::audit::AuditEntry;
-use nishan_domain::document::Document;
+use nishan_domain::document::{Document, EntityCounts};
 use nishan_domain::entity::Entity;
 use nishan_domain::exchange::PlannedRelation;
 use nishan_domain::ids::{DocumentId, EntityId, EntityTypeId, RelationshipId};
@@ -187,7 +187,11 @@ impl ExchangeRepository for Store {
     ) -> DomainResult<Vec<Document>> {
         let txn = self.write().await?;
         let mut ids = Vec::with_capacity(imported.len());
-        for d in imported {
+        for mut d in imported {
+            // A new document's counts are those of the entities it arrives with (counting
+            // them afterwards would cost a query and an update of the row per document).
+            let verified = d.entities.iter().filter(|e| e.is_verified).count();
+            d.document.counts = EntityCounts { total: d.entities.len() as u32, verified: verified as u32 };
             let doc = &d.document;
             documents::ensure_new_content(&txn, doc.project_id, &doc.content_hash, None).await?;
             convert::document_row(doc)
@@ -200,7 +204,6 @@ impl ExchangeRepository for Store {
             let rels =
                 new_relationships(&d.relations, &entity_ids, &HashSet::new(), doc.project_id, audit_entry.user_id);
             relationships::insert_rows(&txn, &rels).await?;
-            entities::recount(&txn, doc.id).await?;
             ids.push(doc.id.0);
         }
         audit::insert(&txn, audit_entry).await?;
