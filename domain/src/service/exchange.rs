@@ -203,6 +203,8 @@ where
             let already = plan.entities.iter().filter(|e| have.contains(&(e.start, e.end, e.entity_type_id))).count();
             report.created = (plan.entities.len() - already) as u32;
             report.skipped += already as u32;
+            // At most: relationships the document has already are not counted out here.
+            report.relationships_created = plan.relations.len() as u32;
             report.issues = issues;
             self.store.record(audit).await?;
             return Ok(report);
