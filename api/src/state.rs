@@ -5,12 +5,15 @@ use std::sync::Arc;
 
 use chrono::Duration;
 use nishan_domain::service::accounts::Accounts;
+use nishan_domain::service::audit::AuditLog;
 use nishan_domain::service::documents::Documents;
 use nishan_domain::service::entities::Entities;
 use nishan_domain::service::entity_types::EntityTypes;
+use nishan_domain::service::exchange::Exchange;
 use nishan_domain::service::jobs::Jobs;
 use nishan_domain::service::models::Models;
 use nishan_domain::service::projects::Projects;
+use nishan_domain::service::statistics::Statistics;
 use nishan_infrastructure::Store;
 use nishan_infrastructure::crypto::SecretBox;
 use nishan_infrastructure::events::EventBus;
@@ -66,5 +69,17 @@ impl AppState {
 
     pub fn entity_types(&self) -> EntityTypes<'_, Store> {
         EntityTypes { store: &self.store }
+    }
+
+    pub fn audit_log(&self) -> AuditLog<'_, Store> {
+        AuditLog { store: &self.store }
+    }
+
+    pub fn statistics(&self) -> Statistics<'_, Store> {
+        Statistics { store: &self.store }
+    }
+
+    pub fn exchange(&self) -> Exchange<'_, Store> {
+        Exchange { store: &self.store, max_bytes: self.settings.max_document_bytes }
     }
 }

@@ -65,4 +65,27 @@ impl AuditEntry {
         self.changes = changes;
         self
     }
+
+    /// The entry without where it came from (IP address, user agent): what a project's owners
+    /// see of their members' actions; only global admins see those.
+    pub fn without_origin(mut self) -> Self {
+        self.ip = None;
+        self.user_agent = None;
+        self
+    }
+}
+
+/// What an audit log listing may be narrowed to; every given part must hold.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct AuditFilter {
+    pub user_id: Option<UserId>,
+    /// Any of these actions (`project.create`, ...).
+    pub actions: Option<Vec<String>>,
+    /// Any of these resource types (`document`, ...).
+    pub resource_types: Option<Vec<String>>,
+    pub project_id: Option<ProjectId>,
+    /// At or after.
+    pub from: Option<DateTime<Utc>>,
+    /// Before.
+    pub to: Option<DateTime<Utc>>,
 }

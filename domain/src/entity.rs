@@ -122,6 +122,21 @@ impl Entity {
     pub fn is_model_suggestion(&self) -> bool {
         matches!(self.source, EntitySource::Llm | EntitySource::Correction)
     }
+
+    /// The type the model suggested: the type of an LLM entity, the remembered type of a
+    /// CORRECTION; None for researchers' and imported entities.
+    pub fn suggested_type(&self) -> Option<EntityTypeId> {
+        match self.source {
+            EntitySource::Llm => Some(self.entity_type_id),
+            EntitySource::Correction => previous_type(&self.attributes),
+            EntitySource::Manual | EntitySource::Import => None,
+        }
+    }
+}
+
+/// The model's type a correction remembers (`attributes.previousEntityTypeId`).
+pub fn previous_type(attributes: &Value) -> Option<EntityTypeId> {
+    attributes.get("previousEntityTypeId")?.as_str()?.parse::<uuid::Uuid>().ok().map(EntityTypeId)
 }
 
 /// What an entity listing may be narrowed to.
@@ -137,10 +152,22 @@ pub struct EntityFilter {
 /// A rejected model suggestion, kept to measure the model's precision.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Rejection {
+    /// The entity as the model suggested it: a correction's type is the model's type again.
     pub entity: Entity,
     pub rejected_by: UserId,
     pub rejected_at: DateTime<Utc>,
     pub reason: Option<String>,
+}
+
+impl Rejection {
+    /// The rejection of a model's suggestion, recording the type the model gave it.
+    pub fn of(entity: &Entity, by: UserId, at: DateTime<Utc>, reason: Option<String>) -> Self {
+        let mut entity = entity.clone();
+        if let Some(t) = entity.suggested_type() {
+            entity.entity_type_id = t;
+        }
+        Self { entity, rejected_by: by, rejected_at: at, reason }
+    }
 }
 
 #[cfg(test)]
@@ -154,6 +181,48 @@ mod tests {
         for bad in [-0.01, 1.01, f64::NAN, f64::INFINITY] {
             assert!(Confidence::new(bad, "confidenceScore").is_err());
         }
+    }
+
+    #[test]
+    fn a_rejected_correction_records_the_models_type() {
+        let now = Utc::now();
+        let (person, place) = (EntityTypeId::new(), EntityTypeId::new());
+        let mut e = Entity {
+            id: EntityId::new(),
+            document_id: DocumentId::new(),
+            project_id: ProjectId::new(),
+            entity_type_id: person,
+            text: "x".into(),
+            start: 0,
+            end: 1,
+            utf16_start: 0,
+            utf16_end: 1,
+            line_number: 1,
+            stanza_number: 1,
+            word_position: 1,
+            context_before: String::new(),
+            context_after: String::new(),
+            confidence: None,
+            source: EntitySource::Llm,
+            is_verified: false,
+            verified_by: None,
+            verified_at: None,
+            notes: None,
+            attributes: serde_json::json!({}),
+            llm_model_id: None,
+            processing_job_id: None,
+            created_by: None,
+            updated_by: None,
+            created_at: now,
+            updated_at: now,
+        };
+        assert_eq!(e.suggested_type(), Some(person));
+        e.change_type(place);
+        assert_eq!((e.source, e.entity_type_id, e.suggested_type()), (EntitySource::Correction, place, Some(person)));
+        let r = Rejection::of(&e, UserId::new(), now, None);
+        assert_eq!((r.entity.entity_type_id, r.entity.source), (person, EntitySource::Correction));
+        e.source = EntitySource::Manual;
+        assert_eq!(e.suggested_type(), None);
     }
 
     #[test]

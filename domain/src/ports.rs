@@ -6,13 +6,14 @@ use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
 
-use crate::audit::AuditEntry;
-use crate::document::{Document, DocumentFields, DocumentVersion, EntityCounts};
+use crate::audit::{AuditEntry, AuditFilter};
+use crate::document::{Document, DocumentFields, DocumentVersion, EntityCounts, ProcessingStatus};
 use crate::entity::{Entity, EntityFilter, Rejection};
 use crate::entity_type::{EntityType, EntityTypeFields};
 use crate::error::DomainResult;
+use crate::exchange::PlannedRelation;
+use crate::ids::{AuditId, ProjectId, SessionId, UserId};
 use crate::ids::{DocumentId, EntityId, EntityTypeId, RelationshipId};
-use crate::ids::{ProjectId, SessionId, UserId};
 use crate::job::{Job, JobAction, JobId, JobStatus};
 use crate::llm::model::{LlmModel, ModelFields, ModelId, ProcessingConfig, ValidationStatus};
 use crate::membership::{Membership, MembershipChange, Role};
@@ -20,6 +21,7 @@ use crate::policy::Actor;
 use crate::project::{Project, ProjectFields};
 use crate::relationship::Relationship;
 use crate::session::Session;
+use crate::statistics::{EntityTally, RejectionRecord, SpanRecord};
 use crate::user::{NewUser, User, UserPatch, UserProfile};
 
 /// A page of results with the total count of the whole list.
@@ -113,6 +115,14 @@ pub trait ProjectRepository {
 pub trait AuditRepository {
     /// Records an entry that goes with no other change (a failed login, say).
     async fn record(&self, entry: AuditEntry) -> DomainResult<()>;
+    /// Entries matching the filter, newest first (by id: ids are time-ordered), starting after
+    /// the entry `after`; with the number of all matching entries.
+    async fn audit_entries(
+        &self,
+        filter: &AuditFilter,
+        after: Option<AuditId>,
+        limit: u64,
+    ) -> DomainResult<Page<AuditEntry>>;
 }
 
 pub trait PasswordHasher {
@@ -389,4 +399,84 @@ pub trait RetentionRepository {
     async fn delete_model_calls_before(&self, before: DateTime<Utc>) -> DomainResult<u64>;
     /// Deletes rate-limit counters of windows that started before `window_start`.
     async fn delete_rate_limits_before(&self, window_start: i64) -> DomainResult<u64>;
+}
+
+/// The documents an export or a statistic covers: a whole project, or one document.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Scope {
+    Project(ProjectId),
+    Document(DocumentId),
+}
+
+/// Documents with their entities and the relationships among those, read in one transaction so
+/// an export is consistent even while others edit.
+#[derive(Debug, Clone, Default)]
+pub struct Snapshot {
+    /// Oldest first.
+    pub documents: Vec<Document>,
+    /// By document, then start offset.
+    pub entities: Vec<Entity>,
+    /// Relationships whose source is among the scope's entities.
+    pub relationships: Vec<Relationship>,
+}
+
+/// A document an import creates, with its annotations.
+#[derive(Debug, Clone)]
+pub struct ImportedDocument {
+    pub document: Document,
+    pub first_version: DocumentVersion,
+    /// Each span and type once.
+    pub entities: Vec<Entity>,
+    /// Between `entities`, by index.
+    pub relations: Vec<PlannedRelation>,
+}
+
+/// What an import into an existing document stored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct ImportCounts {
+    pub created: u32,
+    /// Entities whose span and type the document already had.
+    pub skipped: u32,
+    pub relationships_created: u32,
+}
+
+pub trait ExchangeRepository {
+    /// The scope's documents, their entities (only verified ones when `verified_only`) and the
+    /// relationships from those entities, in one read transaction.
+    async fn snapshot(&self, scope: Scope, verified_only: bool) -> DomainResult<Snapshot>;
+    /// Stores imported entities of one document, and relationships between them, in one
+    /// transaction with multi-row inserts. An entity whose span and type the document already
+    /// has is skipped, and its relationships go to the existing entity; a relationship that
+    /// exists is not made twice. The audit entry's changes get `created`, `skipped` and
+    /// `relationshipsCreated`.
+    async fn import_entities(
+        &self,
+        document: DocumentId,
+        entities: Vec<Entity>,
+        relations: Vec<PlannedRelation>,
+        audit: AuditEntry,
+    ) -> DomainResult<ImportCounts>;
+    /// Creates documents with their entities and relationships in one transaction. Errors:
+    /// `Conflict` naming the existing document when the project already holds one of the texts.
+    async fn import_documents(
+        &self,
+        documents: Vec<ImportedDocument>,
+        audit: AuditEntry,
+    ) -> DomainResult<Vec<Document>>;
+}
+
+pub trait StatisticsRepository {
+    /// The scope's entities counted by (type, source, verified, verifier).
+    async fn entity_tallies(&self, scope: Scope) -> DomainResult<Vec<EntityTally>>;
+    /// A project's documents counted by processing status (statuses without documents left out).
+    async fn documents_by_status(&self, project: ProjectId) -> DomainResult<Vec<(ProcessingStatus, u64)>>;
+    /// What model quality is measured on: the entities that are model suggestions or that
+    /// researchers stand behind (verified, MANUAL, CORRECTION), and the rejected suggestions;
+    /// of the scope's documents (every document without a scope), and with a model, only of
+    /// the documents where that model made suggestions.
+    async fn quality_records(
+        &self,
+        scope: Option<Scope>,
+        model: Option<uuid::Uuid>,
+    ) -> DomainResult<(Vec<SpanRecord>, Vec<RejectionRecord>)>;
 }

@@ -20,19 +20,39 @@ pub struct ConnectionFields {
 
 pub type Conn<T> = Connection<String, T, ConnectionFields>;
 
+/// The page size `first` asks for; above the cap it is refused.
+pub fn page_size(first: Option<i32>) -> ApiResult<u64> {
+    match first {
+        None => Ok(DEFAULT_PAGE),
+        Some(n) if n < 0 => Err(bad_input("first", "must not be negative")),
+        Some(n) if n as u64 > MAX_PAGE => Err(bad_input("first", "must be at most 100")),
+        Some(n) => Ok(n as u64),
+    }
+}
+
 /// The page a `(first, after)` pair asks for; `first` above the cap is refused.
 pub fn page_request(first: Option<i32>, after: Option<&str>) -> ApiResult<PageRequest> {
-    let limit = match first {
-        None => DEFAULT_PAGE,
-        Some(n) if n < 0 => return Err(bad_input("first", "must not be negative")),
-        Some(n) if n as u64 > MAX_PAGE => return Err(bad_input("first", "must be at most 100")),
-        Some(n) => n as u64,
-    };
+    let limit = page_size(first)?;
     let offset = match after {
         None => 0,
         Some(cursor) => decode(cursor).ok_or_else(|| bad_input("after", "is not a valid cursor"))? + 1,
     };
     Ok(PageRequest { offset, limit })
+}
+
+/// A cursor naming an item by its id, for a list that grows at the top (the audit log): the
+/// page after it starts after that item, however many were added since.
+pub fn id_cursor(id: uuid::Uuid) -> String {
+    URL_SAFE_NO_PAD.encode(format!("i:{id}"))
+}
+
+/// The id an [`id_cursor`] names; BAD_USER_INPUT on `after` otherwise.
+pub fn decode_id_cursor(cursor: &str) -> ApiResult<uuid::Uuid> {
+    let bytes = URL_SAFE_NO_PAD.decode(cursor).ok();
+    let text = bytes.as_deref().and_then(|b| std::str::from_utf8(b).ok());
+    text.and_then(|t| t.strip_prefix("i:"))
+        .and_then(|id| id.parse().ok())
+        .ok_or_else(|| bad_input("after", "is not a valid cursor"))
 }
 
 fn encode(offset: u64) -> String {
@@ -72,5 +92,8 @@ mod tests {
         assert!(page_request(None, Some("garbage")).is_err());
         assert!(page_request(Some(101), None).is_err());
         assert!(page_request(Some(-1), None).is_err());
+        let id = uuid::Uuid::now_v7();
+        assert_eq!(decode_id_cursor(&id_cursor(id)).unwrap(), id);
+        assert!(decode_id_cursor(&encode(3)).is_err());
     }
 }

@@ -92,48 +92,8 @@ impl<S: DocumentRepository + ProjectRepository> Documents<'_, S> {
         };
         let language = validate_language(input.language.as_deref().unwrap_or("ur"))?;
         let fields = DocumentFields { tags: input.tags, ..Default::default() }.validated()?;
-        let metrics = text::metrics(&content);
-        let now = Utc::now();
-        let doc = Document {
-            id: DocumentId::new(),
-            project_id: project.id,
-            title,
-            content_hash: content_hash(&content),
-            direction: Direction::detect(&content),
-            file: input.file,
-            language,
-            word_count: metrics.words,
-            character_count: metrics.characters,
-            line_count: metrics.lines,
-            processing_status: ProcessingStatus::Pending,
-            processing_started_at: None,
-            processing_completed_at: None,
-            processing_duration_ms: None,
-            counts: EntityCounts::default(),
-            confidence_score: None,
-            quality_score: None,
-            tags: fields.tags.unwrap_or_default(),
-            metadata: json!({}),
-            notes: None,
-            current_version: 1,
-            created_by: Some(actor.user_id),
-            updated_by: Some(actor.user_id),
-            created_at: now,
-            updated_at: now,
-            content,
-        };
-        let first = DocumentVersion {
-            id: VersionId::new(),
-            document_id: doc.id,
-            version_number: 1,
-            content: doc.content.clone(),
-            content_hash: doc.content_hash.clone(),
-            change_summary: Some("created".into()),
-            changed_by: Some(actor.user_id),
-            changed_at: now,
-            diff_summary: json!({}),
-            unified_diff: String::new(),
-        };
+        let fields = InitialFields { title, language, direction: None, tags: fields.tags.unwrap_or_default() };
+        let (doc, first) = new_document(project.id, fields, content, input.file, actor.user_id);
         let audit = AuditEntry::new(meta, Some(actor.user_id), "document.create", "document")
             .resource(doc.id, &doc.title)
             .project(doc.project_id)
@@ -241,6 +201,70 @@ impl<S: DocumentRepository + ProjectRepository> Documents<'_, S> {
     pub async fn versions_of(&self, doc: &Document) -> DomainResult<Vec<DocumentVersion>> {
         self.store.versions(doc.id).await
     }
+}
+
+/// The editable fields of a new document, validated.
+#[derive(Debug, Clone)]
+pub struct InitialFields {
+    pub title: String,
+    pub language: String,
+    /// Detected from the letters when None.
+    pub direction: Option<Direction>,
+    pub tags: Vec<String>,
+}
+
+/// A new document of `project` with its first version, and everything the server computes
+/// (hash, metrics, and the direction unless given). `content` is already newline-normalised.
+pub fn new_document(
+    project: ProjectId,
+    fields: InitialFields,
+    content: String,
+    file: FileInfo,
+    by: crate::ids::UserId,
+) -> (Document, DocumentVersion) {
+    let metrics = text::metrics(&content);
+    let now = Utc::now();
+    let doc = Document {
+        id: DocumentId::new(),
+        project_id: project,
+        title: fields.title,
+        content_hash: content_hash(&content),
+        direction: fields.direction.unwrap_or_else(|| Direction::detect(&content)),
+        file,
+        language: fields.language,
+        word_count: metrics.words,
+        character_count: metrics.characters,
+        line_count: metrics.lines,
+        processing_status: ProcessingStatus::Pending,
+        processing_started_at: None,
+        processing_completed_at: None,
+        processing_duration_ms: None,
+        counts: EntityCounts::default(),
+        confidence_score: None,
+        quality_score: None,
+        tags: fields.tags,
+        metadata: json!({}),
+        notes: None,
+        current_version: 1,
+        created_by: Some(by),
+        updated_by: Some(by),
+        created_at: now,
+        updated_at: now,
+        content,
+    };
+    let first = DocumentVersion {
+        id: VersionId::new(),
+        document_id: doc.id,
+        version_number: 1,
+        content: doc.content.clone(),
+        content_hash: doc.content_hash.clone(),
+        change_summary: Some("created".into()),
+        changed_by: Some(by),
+        changed_at: now,
+        diff_summary: json!({}),
+        unified_diff: String::new(),
+    };
+    (doc, first)
 }
 
 /// The new state of a document and its entities after a content edit: the pure core of

@@ -244,12 +244,8 @@ where
         reason: Option<String>,
     ) -> DomainResult<()> {
         let (entity, _) = self.editable_entity(actor, id).await?;
-        let rejection = entity.is_model_suggestion().then(|| Rejection {
-            entity: entity.clone(),
-            rejected_by: actor.user_id,
-            rejected_at: Utc::now(),
-            reason: reason.clone(),
-        });
+        let rejection =
+            entity.is_model_suggestion().then(|| Rejection::of(&entity, actor.user_id, Utc::now(), reason.clone()));
         let action = if rejection.is_some() { "entity.reject" } else { "entity.delete" };
         let audit = AuditEntry::new(meta, Some(actor.user_id), action, "entity")
             .resource(entity.id, &entity.text)

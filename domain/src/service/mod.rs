@@ -2,10 +2,13 @@
 //! and calls the ports. Resolvers call these and nothing below them.
 
 pub mod accounts;
+pub mod audit;
 pub mod documents;
 pub mod entities;
 pub mod entity_types;
+pub mod exchange;
 pub mod jobs;
 pub mod models;
 pub mod processing;
 pub mod projects;
+pub mod statistics;

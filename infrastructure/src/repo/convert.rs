@@ -122,6 +122,23 @@ pub(crate) fn membership_row(m: &Membership) -> project_membership::ActiveModel 
     }
 }
 
+pub(crate) fn audit(m: audit_log::Model) -> AuditEntry {
+    AuditEntry {
+        id: m.id.into(),
+        timestamp: m.timestamp,
+        user_id: m.user_id.map(Into::into),
+        action: m.action,
+        resource_type: m.resource_type,
+        resource_id: m.resource_id,
+        resource_name: m.resource_name,
+        changes: m.changes,
+        ip: m.ip_address,
+        user_agent: m.user_agent,
+        project_id: m.project_id.map(Into::into),
+        session_id: m.session_id.map(Into::into),
+    }
+}
+
 pub(crate) fn audit_row(e: AuditEntry) -> audit_log::ActiveModel {
     audit_log::ActiveModel {
         id: Set(e.id.0),

@@ -21,7 +21,7 @@ use super::{Store, audit, convert, entities, internal};
 use crate::entity::{annotation, document, document_version};
 
 /// The CONFLICT for content the project already holds, naming the document that has it.
-async fn ensure_new_content(
+pub(crate) async fn ensure_new_content(
     conn: &impl ConnectionTrait,
     project: ProjectId,
     hash: &str,
@@ -198,6 +198,9 @@ impl DocumentRepository for Store {
         convert::version_row(&change.version).insert(&txn).await.map_err(internal)?;
         convert::document_row(&change.document).reset_all().update(&txn).await.map_err(internal)?;
         entities::recount(&txn, id).await?;
+        let mut audit_entry = audit_entry;
+        audit_entry.changes["toVersion"] = json!(change.version.version_number);
+        audit_entry.changes["diff"] = change.version.diff_summary.clone();
         audit::insert(&txn, audit_entry).await?;
         let model = document::Entity::find_by_id(id.0)
             .one(&txn)

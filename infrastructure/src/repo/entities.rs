@@ -48,6 +48,17 @@ async fn count(conn: &impl ConnectionTrait, doc: DocumentId) -> DomainResult<Ent
     Ok(EntityCounts { total: total as u32, verified: verified as u32 })
 }
 
+/// Inserts entity rows with multi-row INSERTs. Errors: `Conflict` on a duplicate span.
+pub(crate) async fn insert_rows(txn: &DatabaseTransaction, entities: &[Entity]) -> DomainResult<()> {
+    for chunk in entities.chunks(INSERT_CHUNK) {
+        annotation::Entity::insert_many(chunk.iter().map(convert::annotation_row))
+            .exec_without_returning(txn)
+            .await
+            .map_err(|e| super::conflict_or_internal(e, "an entity of this type already spans that text"))?;
+    }
+    Ok(())
+}
+
 fn filter_condition(filter: &EntityFilter) -> Condition {
     let mut c = Condition::all();
     if let Some(types) = &filter.entity_type_ids {
@@ -103,12 +114,7 @@ impl EntityRepository for Store {
                 )));
             }
         }
-        for chunk in fresh.chunks(INSERT_CHUNK) {
-            annotation::Entity::insert_many(chunk.iter().map(convert::annotation_row))
-                .exec_without_returning(&txn)
-                .await
-                .map_err(|e| super::conflict_or_internal(e, "an entity of this type already spans that text"))?;
-        }
+        insert_rows(&txn, &fresh).await?;
         recount(&txn, doc).await?;
         let mut entry = audit_entry;
         entry.changes["created"] = serde_json::json!(fresh.len());

@@ -7,6 +7,7 @@ mod convert;
 mod documents;
 mod entities;
 mod entity_types;
+mod exchange;
 mod jobs;
 mod models;
 mod projects;
@@ -14,12 +15,13 @@ mod rate_limits;
 mod relationships;
 mod retention;
 mod sessions;
+mod statistics;
 mod users;
 
 use nishan_domain::DomainError;
 use sea_orm::{
-    DatabaseConnection, DatabaseTransaction, DbBackend, DbErr, SqlErr, SqliteTransactionMode, TransactionOptions,
-    TransactionTrait,
+    AccessMode, DatabaseConnection, DatabaseTransaction, DbBackend, DbErr, IsolationLevel, SqlErr,
+    SqliteTransactionMode, TransactionOptions, TransactionTrait,
 };
 
 #[derive(Clone)]
@@ -54,6 +56,21 @@ impl Store {
             ..Default::default()
         };
         self.db.begin_with_options(options).await
+    }
+
+    /// A read-only transaction that sees one state of the database throughout: REPEATABLE
+    /// READ on PostgreSQL; on SQLite (WAL) every read transaction does.
+    async fn read_snapshot(&self) -> Result<DatabaseTransaction, DomainError> {
+        let options = if self.is_postgres() {
+            TransactionOptions {
+                isolation_level: Some(IsolationLevel::RepeatableRead),
+                access_mode: Some(AccessMode::ReadOnly),
+                ..Default::default()
+            }
+        } else {
+            TransactionOptions::default()
+        };
+        self.db.begin_with_options(options).await.map_err(internal)
     }
 }
 

@@ -6,13 +6,43 @@ use nishan_domain::ports::RelationshipRepository;
 use nishan_domain::relationship::Relationship;
 use nishan_domain::{DomainError, DomainResult};
 use sea_orm::ActiveValue::Set;
-use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, DatabaseTransaction, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
+};
 use uuid::Uuid;
 
 use super::{Store, audit, convert, internal};
 use crate::entity::entity_relationship;
 
 const TAKEN: &str = "these entities already have a relationship of this type";
+
+/// Rows per multi-row INSERT (9 columns: far under SQLite's bound-parameter limit).
+const INSERT_CHUNK: usize = 1000;
+
+fn row(r: &Relationship) -> entity_relationship::ActiveModel {
+    entity_relationship::ActiveModel {
+        id: Set(r.id.0),
+        project_id: Set(r.project_id.0),
+        source_entity_id: Set(r.source.0),
+        target_entity_id: Set(r.target.0),
+        relationship_type: Set(r.kind.as_str().to_owned()),
+        confidence_score: Set(r.confidence),
+        notes: Set(r.notes.clone()),
+        created_by: Set(r.created_by.map(|u| u.0)),
+        created_at: Set(r.created_at),
+    }
+}
+
+/// Inserts relationships with multi-row INSERTs. Errors: `Conflict` on a duplicate.
+pub(crate) async fn insert_rows(txn: &DatabaseTransaction, relationships: &[Relationship]) -> DomainResult<()> {
+    for chunk in relationships.chunks(INSERT_CHUNK) {
+        entity_relationship::Entity::insert_many(chunk.iter().map(row))
+            .exec_without_returning(txn)
+            .await
+            .map_err(|e| super::conflict_or_internal(e, TAKEN))?;
+    }
+    Ok(())
+}
 
 impl RelationshipRepository for Store {
     async fn create_relationship(&self, r: Relationship, audit_entry: AuditEntry) -> DomainResult<Relationship> {
@@ -27,20 +57,7 @@ impl RelationshipRepository for Store {
         if exists > 0 {
             return Err(DomainError::conflict(TAKEN));
         }
-        let model = entity_relationship::ActiveModel {
-            id: Set(r.id.0),
-            project_id: Set(r.project_id.0),
-            source_entity_id: Set(r.source.0),
-            target_entity_id: Set(r.target.0),
-            relationship_type: Set(r.kind.as_str().to_owned()),
-            confidence_score: Set(r.confidence),
-            notes: Set(r.notes.clone()),
-            created_by: Set(r.created_by.map(|u| u.0)),
-            created_at: Set(r.created_at),
-        }
-        .insert(&txn)
-        .await
-        .map_err(|e| super::conflict_or_internal(e, TAKEN))?;
+        let model = row(&r).insert(&txn).await.map_err(|e| super::conflict_or_internal(e, TAKEN))?;
         audit::insert(&txn, audit_entry).await?;
         txn.commit().await.map_err(internal)?;
         convert::relationship(model)

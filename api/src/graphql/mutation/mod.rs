@@ -5,6 +5,7 @@ mod accounts;
 mod documents;
 mod entities;
 mod entity_types;
+mod exchange;
 mod jobs;
 mod projects;
 
@@ -16,4 +17,5 @@ pub struct Mutation(
     entities::EntityMutation,
     entity_types::EntityTypeMutation,
     jobs::JobMutation,
+    exchange::ExchangeMutation,
 );

@@ -1,10 +1,13 @@
 //! The query root, merged from one object per area.
 
 mod accounts;
+mod audit;
 mod documents;
 mod entity_types;
+mod exchange;
 mod jobs;
 mod projects;
+mod statistics;
 
 #[derive(async_graphql::MergedObject, Default)]
 pub struct Query(
@@ -13,4 +16,7 @@ pub struct Query(
     documents::DocumentQuery,
     entity_types::EntityTypeQuery,
     jobs::JobQuery,
+    exchange::ExchangeQuery,
+    statistics::StatisticsQuery,
+    audit::AuditQuery,
 );

@@ -10,7 +10,7 @@ use nishan_domain::entity::EntityFilter;
 use nishan_domain::ids::EntityTypeId;
 use nishan_domain::text;
 
-use super::{Entity, GqlEntitySource, Project, User, parse_id};
+use super::{DocumentStatistics, Entity, GqlEntitySource, Project, User, parse_id};
 use crate::error::ApiResult;
 use crate::graphql::loaders::{EntityPageKey, EntityPageLoader, ProjectLoader, UserLoader};
 use crate::graphql::pagination::{self, Conn};
@@ -213,6 +213,11 @@ impl Document {
             .into_iter()
             .map(|l| Line { number: l.number, stanza: l.stanza, start: l.start, end: l.end, text: l.text })
             .collect()
+    }
+    /// Entities by type, source and verification, verifications per researcher, and the
+    /// quality of each model's suggestions in this document.
+    async fn statistics(&self) -> DocumentStatistics {
+        DocumentStatistics::new(self.0.id)
     }
     /// Every version of the content, newest first.
     async fn versions(&self, ctx: &Context<'_>) -> ApiResult<Vec<DocumentVersion>> {

@@ -1,21 +1,27 @@
 //! GraphQL output types. Each wraps a domain type; none is an ORM model.
 
+mod audit;
 mod document;
 mod entity;
 mod entity_type;
 mod enums;
+mod exchange;
 mod job;
 mod membership;
 mod project;
+mod statistics;
 mod user;
 
+pub use audit::{AuditLogConnection, AuditLogEntry, AuditLogFilterInput};
 pub use document::{Document, DocumentVersion, EntityFilterInput, GqlDirection, GqlProcessingStatus, Line};
 pub use entity::{Entity, EntityRelationship, GqlEntitySource, GqlRelationshipType};
 pub use entity_type::EntityType;
 pub use enums::{GqlProjectStatus, GqlRole};
+pub use exchange::{GqlFormat, ImportError, ImportResult};
 pub use job::{DocumentActivity, GqlJobStatus, GqlProvider, JobProgress, LlmModel, LlmProcessingConfig, ProcessingJob};
 pub use membership::{GqlPermissions, ProjectMembership};
 pub use project::Project;
+pub use statistics::{DocumentStatistics, ModelQuality, ProjectStatistics};
 pub use user::{AuthPayload, User};
 
 use async_graphql::ID;

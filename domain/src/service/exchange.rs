@@ -1,0 +1,363 @@
+//! Import and export: exporting a document or a whole project (export permission, audited),
+//! importing annotations into a document (edit-entities permission) and importing documents
+//! with their annotations into a project (upload-documents permission). Imports are all or
+//! nothing: any problem refuses the whole import with BAD_USER_INPUT naming the first problem;
+//! a dry run stores nothing and lists every problem.
+
+use std::collections::HashMap;
+
+use chrono::Utc;
+use serde_json::json;
+
+use crate::audit::{AuditEntry, RequestMeta};
+use crate::document::Document;
+use crate::entity_type::EntityType;
+use crate::error::{DomainError, DomainResult};
+use crate::exchange::{
+    self, ExportDocument, ExportEntity, Format, ImportIssue, ParsedDocument, conll, csv, inline_tags, jsonl,
+};
+use crate::ids::{DocumentId, EntityId, ProjectId, UserId};
+use crate::membership::Permission;
+use crate::policy::{Actor, ProjectAccess};
+use crate::ports::{
+    AuditRepository, DocumentRepository, EntityTypeRepository, ExchangeRepository, ImportedDocument, ProjectRepository,
+    Scope, UserRepository,
+};
+use crate::relationship::RelationshipType;
+use crate::service::documents::{Documents, InitialFields, new_document};
+use crate::service::projects::{ProjectRef, Projects};
+use crate::text::{self, DocumentText};
+
+/// How much larger than a document an import may be: tags, JSON and CSV columns add to it.
+pub const IMPORT_SIZE_FACTOR: usize = 4;
+
+/// What an import stored, or (for a dry run) would store.
+#[derive(Debug, Clone, Default)]
+pub struct ImportReport {
+    pub dry_run: bool,
+    /// Entities created.
+    pub created: u32,
+    /// Entities not created because the document already has them, or the data repeats them.
+    pub skipped: u32,
+    /// Spans refused (a dry run counts them; a real import with any is refused as a whole).
+    pub rejected: u32,
+    pub relationships_created: u32,
+    /// Every problem found (a dry run; a refused import names the first in its error).
+    pub issues: Vec<ImportIssue>,
+    /// Documents created by `import_documents`.
+    pub documents: Vec<Document>,
+}
+
+pub struct Exchange<'a, S> {
+    pub store: &'a S,
+    /// The largest document, in bytes; an import may be [`IMPORT_SIZE_FACTOR`] times larger.
+    pub max_bytes: usize,
+}
+
+impl<S> Exchange<'_, S>
+where
+    S: ExchangeRepository
+        + DocumentRepository
+        + ProjectRepository
+        + EntityTypeRepository
+        + UserRepository
+        + AuditRepository,
+{
+    fn projects(&self) -> Projects<'_, S> {
+        Projects { store: self.store }
+    }
+
+    fn documents(&self) -> Documents<'_, S> {
+        Documents { store: self.store, max_bytes: self.max_bytes }
+    }
+
+    /// The scope's project and the caller's access to it; NOT_FOUND when they may not read it.
+    async fn access(&self, actor: &Actor, scope: Scope) -> DomainResult<(ProjectId, String, ProjectAccess)> {
+        match scope {
+            Scope::Document(id) => {
+                let (doc, access) = self.documents().find(Some(actor), id).await?;
+                Ok((doc.project_id, doc.title, access))
+            }
+            Scope::Project(id) => {
+                let (project, access) = self
+                    .projects()
+                    .find(Some(actor), ProjectRef::Id(id))
+                    .await?
+                    .ok_or(DomainError::NotFound { resource: "project" })?;
+                Ok((project.id, project.name, access))
+            }
+        }
+    }
+
+    /// Exports a document or a project in a format (the export permission), and records the
+    /// export in the audit trail.
+    pub async fn export(
+        &self,
+        meta: &RequestMeta,
+        actor: &Actor,
+        scope: Scope,
+        format: Format,
+        verified_only: bool,
+    ) -> DomainResult<String> {
+        let (project, name, access) = self.access(actor, scope).await?;
+        access.require(Permission::ExportData)?;
+        let snapshot = self.store.snapshot(scope, verified_only).await?;
+        let types: HashMap<_, _> = self.store.entity_types().await?.into_iter().map(|t| (t.id, t.name)).collect();
+        let mut verifiers: Vec<UserId> = snapshot.entities.iter().filter_map(|e| e.verified_by).collect();
+        verifiers.sort_unstable();
+        verifiers.dedup();
+        let usernames: HashMap<UserId, String> =
+            self.store.users_by_ids(&verifiers).await?.into_iter().map(|u| (u.id, u.username)).collect();
+        let mut by_document: HashMap<DocumentId, Vec<ExportEntity>> = HashMap::new();
+        for e in snapshot.entities {
+            by_document.entry(e.document_id).or_default().push(ExportEntity {
+                id: e.id,
+                type_name: types.get(&e.entity_type_id).cloned().unwrap_or_default(),
+                start: e.start,
+                end: e.end,
+                line_number: e.line_number,
+                confidence: e.confidence,
+                source: e.source,
+                verified: e.is_verified,
+                verified_by: e.verified_by.and_then(|u| usernames.get(&u).cloned()),
+                context_before: e.context_before,
+                context_after: e.context_after,
+                text: e.text,
+            });
+        }
+        let relations: Vec<(EntityId, EntityId, RelationshipType)> =
+            snapshot.relationships.iter().map(|r| (r.source, r.target, r.kind)).collect();
+        let docs: Vec<ExportDocument> = snapshot
+            .documents
+            .iter()
+            .map(|d| ExportDocument::new(d, by_document.remove(&d.id).unwrap_or_default(), &relations))
+            .collect();
+        let exported = exchange::export(format, &docs);
+        let (action, resource_type, resource) = match scope {
+            Scope::Document(id) => ("document.export", "document", id.to_string()),
+            Scope::Project(id) => ("project.export", "project", id.to_string()),
+        };
+        let audit = AuditEntry::new(meta, Some(actor.user_id), action, resource_type)
+            .resource(resource, name)
+            .project(project)
+            .changes(json!({
+                "format": format.as_str(),
+                "verifiedOnly": verified_only,
+                "documents": docs.len(),
+                "entities": docs.iter().map(|d| d.entities.len()).sum::<usize>(),
+                "omitted": exported.omitted,
+                "bytes": exported.data.len(),
+            }));
+        self.store.record(audit).await?;
+        Ok(exported.data)
+    }
+
+    fn check_size(&self, data: &str) -> DomainResult<()> {
+        let limit = self.max_bytes.saturating_mul(IMPORT_SIZE_FACTOR);
+        if data.len() > limit {
+            return Err(DomainError::invalid("data", format!("is larger than the limit of {limit} bytes")));
+        }
+        Ok(())
+    }
+
+    /// Imports annotations into a document (source IMPORT): the data's text must be the
+    /// document's, every span valid; spans the document already has are skipped.
+    pub async fn import_entities(
+        &self,
+        meta: &RequestMeta,
+        actor: &Actor,
+        id: DocumentId,
+        format: Format,
+        data: &str,
+        dry_run: bool,
+    ) -> DomainResult<ImportReport> {
+        self.check_size(data)?;
+        let (doc, access) = self.documents().find(Some(actor), id).await?;
+        access.require(Permission::EditEntities)?;
+        let data = text::normalize_newlines(data);
+        let (parsed, mut issues) = match format {
+            Format::Jsonl => one_document(jsonl::parse(&data)),
+            Format::InlineTags => one_document(inline_tags::parse(&data)),
+            Format::Conll => conll::parse(&data, &doc.content),
+            Format::Csv => csv::parse(&data),
+        };
+        let types = self.store.entity_types().await?;
+        let mut report = ImportReport { dry_run, ..Default::default() };
+        let now = Utc::now();
+        let plan = if issues.is_empty() {
+            exchange::plan(&doc, &DocumentText::new(&doc.content), &parsed, &types, actor.user_id, now, &mut issues)
+        } else {
+            report.rejected = parsed.spans.len() as u32;
+            Default::default()
+        };
+        report.rejected += plan.rejected;
+        report.skipped = plan.repeated;
+        let audit = AuditEntry::new(meta, Some(actor.user_id), "entity.import", "document")
+            .resource(doc.id, &doc.title)
+            .project(doc.project_id)
+            .changes(json!({"format": format.as_str(), "dryRun": dry_run, "spans": parsed.spans.len()}));
+        if dry_run {
+            let existing = self.store.snapshot(Scope::Document(doc.id), false).await?.entities;
+            let have: std::collections::HashSet<_> =
+                existing.iter().map(|e| (e.start, e.end, e.entity_type_id)).collect();
+            let already = plan.entities.iter().filter(|e| have.contains(&(e.start, e.end, e.entity_type_id))).count();
+            report.created = (plan.entities.len() - already) as u32;
+            report.skipped += already as u32;
+            // At most: relationships the document has already are not counted out here.
+            report.relationships_created = plan.relations.len() as u32;
+            report.issues = issues;
+            self.store.record(audit).await?;
+            return Ok(report);
+        }
+        refuse_on(&issues)?;
+        let counts = self.store.import_entities(doc.id, plan.entities, plan.relations, audit).await?;
+        report.created = counts.created;
+        report.skipped += counts.skipped;
+        report.relationships_created = counts.relationships_created;
+        Ok(report)
+    }
+
+    /// Creates documents with their annotations in a project from JSONL (`{title, text,
+    /// label?, ...}` per line) or inline-tagged text, in one transaction.
+    pub async fn import_documents(
+        &self,
+        meta: &RequestMeta,
+        actor: &Actor,
+        project: ProjectId,
+        format: Format,
+        data: &str,
+        dry_run: bool,
+    ) -> DomainResult<ImportReport> {
+        self.check_size(data)?;
+        let (project, access) = self
+            .projects()
+            .find(Some(actor), ProjectRef::Id(project))
+            .await?
+            .ok_or(DomainError::NotFound { resource: "project" })?;
+        access.require(Permission::UploadDocuments)?;
+        let data = text::normalize_newlines(data);
+        let (parsed, mut issues) = match format {
+            Format::Jsonl => jsonl::parse(&data),
+            Format::InlineTags => inline_tags::parse(&data),
+            Format::Conll | Format::Csv => {
+                return Err(DomainError::invalid(
+                    "format",
+                    "importDocuments reads JSONL and INLINE_TAGS: CONLL and CSV files do not hold the whole text",
+                ));
+            }
+        };
+        if parsed.iter().any(|d| !d.spans.is_empty()) {
+            access.require(Permission::EditEntities)?;
+        }
+        if parsed.is_empty() && issues.is_empty() {
+            issues.push(ImportIssue::new(1, "the data holds no document"));
+        }
+        let types = self.store.entity_types().await?;
+        let mut report = ImportReport { dry_run, ..Default::default() };
+        let mut planned = Vec::with_capacity(parsed.len());
+        let mut seen: HashMap<String, u32> = HashMap::new();
+        for p in &parsed {
+            match self.plan_document(project.id, p, &types, actor.user_id, &mut seen, &mut issues) {
+                Some((imported, repeated, rejected)) => {
+                    report.skipped += repeated;
+                    report.rejected += rejected;
+                    planned.push(imported);
+                }
+                None => report.rejected += p.spans.len() as u32,
+            }
+        }
+        let audit = AuditEntry::new(meta, Some(actor.user_id), "document.import", "project")
+            .resource(project.id, &project.name)
+            .project(project.id)
+            .changes(json!({
+                "format": format.as_str(),
+                "dryRun": dry_run,
+                "documents": planned.iter().map(|d| json!({"id": d.document.id, "title": d.document.title})).collect::<Vec<_>>(),
+                "entities": planned.iter().map(|d| d.entities.len()).sum::<usize>(),
+            }));
+        report.created = planned.iter().map(|d| d.entities.len() as u32).sum();
+        report.relationships_created = planned.iter().map(|d| d.relations.len() as u32).sum();
+        if dry_run {
+            report.issues = issues;
+            self.store.record(audit).await?;
+            return Ok(report);
+        }
+        refuse_on(&issues)?;
+        report.documents = self.store.import_documents(planned, audit).await?;
+        Ok(report)
+    }
+
+    /// One parsed document as a new document with its entities: `(document, spans repeated,
+    /// spans rejected)`, or None (with issues) when the document itself is unusable.
+    fn plan_document(
+        &self,
+        project: ProjectId,
+        p: &ParsedDocument,
+        types: &[EntityType],
+        by: UserId,
+        seen: &mut HashMap<String, u32>,
+        issues: &mut Vec<ImportIssue>,
+    ) -> Option<(ImportedDocument, u32, u32)> {
+        let content = p.text.clone().unwrap_or_default();
+        let mut refuse = |message: String| {
+            issues.push(ImportIssue::new(p.line, message));
+            None
+        };
+        if content.trim().is_empty() {
+            return refuse("the text is empty".into());
+        }
+        if content.len() > self.max_bytes {
+            return refuse(format!("the text is larger than the limit of {} bytes", self.max_bytes));
+        }
+        if let Some(first) = seen.insert(crate::document::content_hash(&content), p.line) {
+            return refuse(format!("the same text as the document on line {first}"));
+        }
+        // Without a title, a poem goes by its first line, as Marsiyas are known.
+        let title = p.title.clone().unwrap_or_else(|| {
+            let first = content.lines().find(|l| !l.trim().is_empty()).unwrap_or_default().trim();
+            first.chars().take(100).collect()
+        });
+        let title = match crate::document::validate_title(&title) {
+            Ok(t) => t,
+            Err(e) => return refuse(e.to_string()),
+        };
+        let language = match crate::document::validate_language(p.language.as_deref().unwrap_or("ur")) {
+            Ok(l) => l,
+            Err(e) => return refuse(e.to_string()),
+        };
+        let fields = InitialFields { title, language, direction: p.direction, tags: vec![] };
+        let (document, first_version) = new_document(project, fields, content, Default::default(), by);
+        let text = DocumentText::new(&document.content);
+        let plan = exchange::plan(&document, &text, p, types, by, document.created_at, issues);
+        let (repeated, rejected) = (plan.repeated, plan.rejected);
+        Some((
+            ImportedDocument { document, first_version, entities: plan.entities, relations: plan.relations },
+            repeated,
+            rejected,
+        ))
+    }
+}
+
+/// The one document of data that must hold one.
+fn one_document((docs, mut issues): (Vec<ParsedDocument>, Vec<ImportIssue>)) -> (ParsedDocument, Vec<ImportIssue>) {
+    if issues.is_empty() && docs.len() != 1 {
+        let line = docs.get(1).map_or(1, |d| d.line);
+        issues.push(ImportIssue::new(
+            line,
+            format!("the data holds {} documents; importEntities reads one (importDocuments reads many)", docs.len()),
+        ));
+    }
+    (docs.into_iter().next().unwrap_or_default(), issues)
+}
+
+/// Refuses an import with problems: BAD_USER_INPUT on `data`, naming the first.
+fn refuse_on(issues: &[ImportIssue]) -> DomainResult<()> {
+    match issues {
+        [] => Ok(()),
+        [only] => Err(DomainError::invalid("data", only.to_string())),
+        [first, rest @ ..] => Err(DomainError::invalid(
+            "data",
+            format!("{first} (and {} more problems; a dry run lists them all)", rest.len()),
+        )),
+    }
+}

@@ -1,0 +1,219 @@
+//! Import and export: consistent reads of whole documents or projects, and imports of entities,
+//! relationships and documents in one transaction each, with multi-row inserts.
+
+use std::collections::{HashMap, HashSet};
+
+use chrono::Utc;
+use nishan_domain::audit::AuditEntry;
+use nishan_domain::document::{Document, EntityCounts};
+use nishan_domain::entity::Entity;
+use nishan_domain::exchange::PlannedRelation;
+use nishan_domain::ids::{DocumentId, EntityId, EntityTypeId, RelationshipId};
+use nishan_domain::ports::{ExchangeRepository, ImportCounts, ImportedDocument, Scope, Snapshot};
+use nishan_domain::relationship::Relationship;
+use nishan_domain::{DomainError, DomainResult};
+use sea_orm::sea_query::Query;
+use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
+use serde_json::json;
+use uuid::Uuid;
+
+use super::{Store, audit, convert, documents, entities, internal, relationships};
+use crate::entity::{annotation, document, entity_relationship};
+
+/// The ids of a scope's entities, as a subquery.
+fn entity_ids_of(scope: Scope) -> sea_orm::sea_query::SelectStatement {
+    let mut q = Query::select();
+    q.column(annotation::Column::Id).from(annotation::Entity);
+    match scope {
+        Scope::Project(p) => q.and_where(annotation::Column::ProjectId.eq(p.0)),
+        Scope::Document(d) => q.and_where(annotation::Column::DocumentId.eq(d.0)),
+    };
+    q.to_owned()
+}
+
+/// The relationships whose source is one of the scope's entities.
+async fn relationships_from(conn: &impl ConnectionTrait, scope: Scope) -> DomainResult<Vec<Relationship>> {
+    let q = entity_relationship::Entity::find();
+    let q = match scope {
+        Scope::Project(p) => q.filter(entity_relationship::Column::ProjectId.eq(p.0)),
+        Scope::Document(_) => q.filter(entity_relationship::Column::SourceEntityId.in_subquery(entity_ids_of(scope))),
+    };
+    q.order_by_asc(entity_relationship::Column::CreatedAt)
+        .order_by_asc(entity_relationship::Column::Id)
+        .all(conn)
+        .await
+        .map_err(internal)?
+        .into_iter()
+        .map(convert::relationship)
+        .collect()
+}
+
+/// The relationships of `planned`, between the entities `ids` (by index), that do not exist yet.
+fn new_relationships(
+    planned: &[PlannedRelation],
+    ids: &[EntityId],
+    existing: &HashSet<(Uuid, Uuid, String)>,
+    project: nishan_domain::ids::ProjectId,
+    by: Option<nishan_domain::ids::UserId>,
+) -> Vec<Relationship> {
+    let now = Utc::now();
+    let mut seen = existing.clone();
+    planned
+        .iter()
+        .filter_map(|r| {
+            let (source, target) = (ids[r.source], ids[r.target]);
+            (source != target && seen.insert((source.0, target.0, r.kind.as_str().to_owned()))).then(|| Relationship {
+                id: RelationshipId::new(),
+                project_id: project,
+                source,
+                target,
+                kind: r.kind,
+                confidence: None,
+                notes: None,
+                created_by: by,
+                created_at: now,
+            })
+        })
+        .collect()
+}
+
+impl ExchangeRepository for Store {
+    async fn snapshot(&self, scope: Scope, verified_only: bool) -> DomainResult<Snapshot> {
+        let txn = self.read_snapshot().await?;
+        let docs = document::Entity::find();
+        let docs = match scope {
+            Scope::Project(p) => docs.filter(document::Column::ProjectId.eq(p.0)),
+            Scope::Document(d) => docs.filter(document::Column::Id.eq(d.0)),
+        };
+        let documents = docs
+            .order_by_asc(document::Column::CreatedAt)
+            .order_by_asc(document::Column::Id)
+            .all(&txn)
+            .await
+            .map_err(internal)?
+            .into_iter()
+            .map(convert::document)
+            .collect::<DomainResult<Vec<Document>>>()?;
+        let mut q = annotation::Entity::find();
+        q = match scope {
+            Scope::Project(p) => q.filter(annotation::Column::ProjectId.eq(p.0)),
+            Scope::Document(d) => q.filter(annotation::Column::DocumentId.eq(d.0)),
+        };
+        if verified_only {
+            q = q.filter(annotation::Column::IsVerified.eq(true));
+        }
+        let entities = q
+            .order_by_asc(annotation::Column::DocumentId)
+            .order_by_asc(annotation::Column::StartOffset)
+            .order_by_asc(annotation::Column::EndOffset)
+            .all(&txn)
+            .await
+            .map_err(internal)?
+            .into_iter()
+            .map(convert::annotation)
+            .collect::<DomainResult<Vec<Entity>>>()?;
+        let relationships = relationships_from(&txn, scope).await?;
+        txn.commit().await.map_err(internal)?;
+        Ok(Snapshot { documents, entities, relationships })
+    }
+
+    async fn import_entities(
+        &self,
+        doc: DocumentId,
+        entities: Vec<Entity>,
+        relations: Vec<PlannedRelation>,
+        audit_entry: AuditEntry,
+    ) -> DomainResult<ImportCounts> {
+        let txn = self.write().await?;
+        let project = document::Entity::find_by_id(doc.0)
+            .one(&txn)
+            .await
+            .map_err(internal)?
+            .ok_or(DomainError::NotFound { resource: "document" })?
+            .project_id;
+        let existing: Vec<(i32, i32, Uuid, Uuid)> = annotation::Entity::find()
+            .select_only()
+            .column(annotation::Column::StartOffset)
+            .column(annotation::Column::EndOffset)
+            .column(annotation::Column::EntityTypeId)
+            .column(annotation::Column::Id)
+            .filter(annotation::Column::DocumentId.eq(doc.0))
+            .into_tuple()
+            .all(&txn)
+            .await
+            .map_err(internal)?;
+        let mut by_span: HashMap<(u32, u32, EntityTypeId), EntityId> =
+            existing.into_iter().map(|(s, e, t, id)| ((s as u32, e as u32, EntityTypeId(t)), EntityId(id))).collect();
+        let mut ids = Vec::with_capacity(entities.len());
+        let mut fresh = Vec::with_capacity(entities.len());
+        let mut skipped = 0;
+        for e in entities {
+            let key = (e.start, e.end, e.entity_type_id);
+            match by_span.get(&key) {
+                Some(id) => {
+                    ids.push(*id);
+                    skipped += 1;
+                }
+                None => {
+                    by_span.insert(key, e.id);
+                    ids.push(e.id);
+                    fresh.push(e);
+                }
+            }
+        }
+        entities::insert_rows(&txn, &fresh).await?;
+        let existing: HashSet<(Uuid, Uuid, String)> = relationships_from(&txn, Scope::Document(doc))
+            .await?
+            .into_iter()
+            .map(|r| (r.source.0, r.target.0, r.kind.as_str().to_owned()))
+            .collect();
+        let rels = new_relationships(&relations, &ids, &existing, project.into(), audit_entry.user_id);
+        relationships::insert_rows(&txn, &rels).await?;
+        entities::recount(&txn, doc).await?;
+        let counts = ImportCounts { created: fresh.len() as u32, skipped, relationships_created: rels.len() as u32 };
+        let mut entry = audit_entry;
+        entry.changes["created"] = json!(counts.created);
+        entry.changes["skipped"] = json!(counts.skipped);
+        entry.changes["relationshipsCreated"] = json!(counts.relationships_created);
+        audit::insert(&txn, entry).await?;
+        txn.commit().await.map_err(internal)?;
+        Ok(counts)
+    }
+
+    async fn import_documents(
+        &self,
+        imported: Vec<ImportedDocument>,
+        audit_entry: AuditEntry,
+    ) -> DomainResult<Vec<Document>> {
+        let txn = self.write().await?;
+        let mut ids = Vec::with_capacity(imported.len());
+        for mut d in imported {
+            // A new document's counts are those of the entities it arrives with (counting
+            // them afterwards would cost a query and an update of the row per document).
+            let verified = d.entities.iter().filter(|e| e.is_verified).count();
+            d.document.counts = EntityCounts { total: d.entities.len() as u32, verified: verified as u32 };
+            let doc = &d.document;
+            documents::ensure_new_content(&txn, doc.project_id, &doc.content_hash, None).await?;
+            convert::document_row(doc)
+                .insert(&txn)
+                .await
+                .map_err(|e| super::conflict_or_internal(e, "this project already holds the same content"))?;
+            convert::version_row(&d.first_version).insert(&txn).await.map_err(internal)?;
+            entities::insert_rows(&txn, &d.entities).await?;
+            let entity_ids: Vec<EntityId> = d.entities.iter().map(|e| e.id).collect();
+            let rels =
+                new_relationships(&d.relations, &entity_ids, &HashSet::new(), doc.project_id, audit_entry.user_id);
+            relationships::insert_rows(&txn, &rels).await?;
+            ids.push(doc.id.0);
+        }
+        audit::insert(&txn, audit_entry).await?;
+        let rows = document::Entity::find()
+            .filter(document::Column::Id.is_in(ids.clone()))
+            .all(&txn)
+            .await
+            .map_err(internal)?;
+        txn.commit().await.map_err(internal)?;
+        let mut by_id: HashMap<Uuid, document::Model> = rows.into_iter().map(|r| (r.id, r)).collect();
+        ids.iter().filter_map(|id| by_id.remove(id)).map(convert::document).collect()
+    }
+}
