@@ -6,7 +6,7 @@
 # 1. PostgreSQL: if NISHAN_TEST_POSTGRES_URL is unset or empty, a throwaway
 #    cluster is started with scripts/pg.sh and stopped again on exit, whatever
 #    the outcome. If it is set, that server is used as is.
-# 2. cargo test --workspace --all-targets "$@"
+# 2. cargo test --workspace --lib --bins --tests "$@" (benchmarks are run by `cargo bench`, not here)
 # 3. Node tests, only if tests/node/package.json exists
 #    (npm ci first when tests/node/node_modules is missing).
 #
@@ -40,8 +40,8 @@ fi
 
 status=0
 
-phase "cargo test --workspace --all-targets${*:+ $*}"
-cargo test --workspace --all-targets "$@" || status=$?
+phase "cargo test --workspace --lib --bins --tests${*:+ $*}"
+cargo test --workspace --lib --bins --tests "$@" || status=$?
 
 if [[ -f tests/node/package.json ]]; then
     node_status=0

@@ -63,6 +63,10 @@ impl AppState {
         Models { store: &self.store, cipher: &self.cipher }
     }
 
+    pub fn usage(&self) -> nishan_domain::service::usage::Usage<'_, Store> {
+        nishan_domain::service::usage::Usage { store: &self.store }
+    }
+
     pub fn jobs(&self) -> Jobs<'_, Store, EventBus> {
         Jobs { store: &self.store, events: &self.events }
     }

@@ -27,6 +27,7 @@ pub mod session;
 pub mod statistics;
 pub mod text;
 pub mod throttle;
+pub mod usage;
 pub mod user;
 
 pub use error::{DomainError, DomainResult};

@@ -480,3 +480,14 @@ pub trait StatisticsRepository {
         model: Option<uuid::Uuid>,
     ) -> DomainResult<(Vec<SpanRecord>, Vec<RejectionRecord>)>;
 }
+
+pub trait UsageRepository {
+    /// The calls recorded in `[from, to)`, of one project and/or one user when given.
+    async fn calls_between(
+        &self,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+        project: Option<ProjectId>,
+        user: Option<UserId>,
+    ) -> DomainResult<Vec<crate::usage::CallRecord>>;
+}

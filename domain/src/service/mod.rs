@@ -12,3 +12,4 @@ pub mod models;
 pub mod processing;
 pub mod projects;
 pub mod statistics;
+pub mod usage;

@@ -427,3 +427,39 @@ impl ConfigRepository for Store {
         Ok(config(row))
     }
 }
+
+impl nishan_domain::ports::UsageRepository for Store {
+    async fn calls_between(
+        &self,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+        project: Option<nishan_domain::ids::ProjectId>,
+        user: Option<nishan_domain::ids::UserId>,
+    ) -> DomainResult<Vec<nishan_domain::usage::CallRecord>> {
+        let mut q = model_call::Entity::find()
+            .filter(model_call::Column::CreatedAt.gte(from))
+            .filter(model_call::Column::CreatedAt.lt(to));
+        if let Some(p) = project {
+            q = q.filter(model_call::Column::ProjectId.eq(p.0));
+        }
+        if let Some(u) = user {
+            q = q.filter(model_call::Column::UserId.eq(u.0));
+        }
+        Ok(q.order_by_asc(model_call::Column::CreatedAt)
+            .all(self.connection())
+            .await
+            .map_err(internal)?
+            .into_iter()
+            .map(|c| nishan_domain::usage::CallRecord {
+                user: c.user_id.map(Into::into),
+                model: c.llm_model_id,
+                project: c.project_id.map(Into::into),
+                at: c.created_at,
+                prompt_tokens: c.prompt_tokens.max(0) as u64,
+                completion_tokens: c.completion_tokens.max(0) as u64,
+                cost: c.cost,
+                failed: c.status != "SUCCESS",
+            })
+            .collect())
+    }
+}

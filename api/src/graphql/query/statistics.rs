@@ -2,7 +2,7 @@ use async_graphql::{Context, ID, Object};
 use nishan_domain::ids::ProjectId;
 
 use crate::error::ApiResult;
-use crate::graphql::types::{ModelQuality, ProjectStatistics, parse_id};
+use crate::graphql::types::{ModelQuality, ProjectStatistics, UsageReport, parse_id};
 use crate::graphql::{request, state};
 
 #[derive(Default)]
@@ -17,6 +17,22 @@ impl StatisticsQuery {
         let actor = request(ctx).viewer.optional()?;
         state(ctx).statistics().project_scope(actor.as_ref(), project).await?;
         Ok(ProjectStatistics::new(project))
+    }
+
+    /// Model tokens and cost per user, per model and per day over `[from, to)` (default: the
+    /// last 30 days). Global admins see every call; with `projectId`, a project's OWNERs and
+    /// ADMINs see its calls; anyone else sees their own.
+    async fn usage(
+        &self,
+        ctx: &Context<'_>,
+        from: Option<chrono::DateTime<chrono::Utc>>,
+        to: Option<chrono::DateTime<chrono::Utc>>,
+        project_id: Option<ID>,
+    ) -> ApiResult<UsageReport> {
+        let project = project_id.map(|p| parse_id(&p, "projectId").map(ProjectId)).transpose()?;
+        let actor = request(ctx).viewer.require()?;
+        let (from, to, report) = state(ctx).usage().report(&actor, from, to, project).await?;
+        Ok(UsageReport { from, to, report })
     }
 
     /// One model's quality, in a project (read access), or in every project (global admins,

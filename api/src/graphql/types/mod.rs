@@ -10,6 +10,7 @@ mod job;
 mod membership;
 mod project;
 mod statistics;
+mod usage;
 mod user;
 
 pub use audit::{AuditLogConnection, AuditLogEntry, AuditLogFilterInput};
@@ -22,6 +23,7 @@ pub use job::{DocumentActivity, GqlJobStatus, GqlProvider, JobProgress, LlmModel
 pub use membership::{GqlPermissions, ProjectMembership};
 pub use project::Project;
 pub use statistics::{DocumentStatistics, ModelQuality, ProjectStatistics};
+pub use usage::{UsageReport, UsageTotals};
 pub use user::{AuthPayload, User};
 
 use async_graphql::ID;

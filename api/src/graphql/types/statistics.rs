@@ -141,11 +141,28 @@ impl DocumentCounts {
 
 /// Where a project stands. (Model tokens and cost join when model calls are recorded.)
 #[derive(MergedObject)]
-pub struct ProjectStatistics(DocumentCounts, EntityStats);
+pub struct ProjectStatistics(DocumentCounts, EntityStats, ModelSpend);
 
 impl ProjectStatistics {
     pub fn new(project: ProjectId) -> Self {
-        Self(DocumentCounts { project, counts: OnceCell::new() }, EntityStats::new(Scope::Project(project)))
+        Self(
+            DocumentCounts { project, counts: OnceCell::new() },
+            EntityStats::new(Scope::Project(project)),
+            ModelSpend { project },
+        )
+    }
+}
+
+/// What the project's model calls used, all time.
+pub struct ModelSpend {
+    project: ProjectId,
+}
+
+#[Object]
+impl ModelSpend {
+    /// Calls, tokens and cost of every model call made for the project (its jobs).
+    async fn model_usage(&self, ctx: &Context<'_>) -> ApiResult<super::UsageTotals> {
+        Ok(crate::graphql::state(ctx).usage().project_totals(self.project).await?.into())
     }
 }
 
