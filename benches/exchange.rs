@@ -5,7 +5,10 @@
 //! project; statistics and model quality are computed over the 20,000 suggestions. SQLite, and
 //! PostgreSQL when `NISHAN_TEST_POSTGRES_URL` names a server. Figures go to stdout.
 
-use std::path::PathBuf;
+mod common;
+
+use common::database;
+
 use std::time::Instant;
 
 use nishan_domain::audit::{AuditEntry, RequestMeta};
@@ -17,53 +20,9 @@ use nishan_domain::service::accounts::Registration;
 use nishan_domain::service::documents::NewDocument;
 use nishan_domain::service::entities::new_entity;
 use nishan_domain::text::DocumentText;
-use sea_orm::{ConnectionTrait, Database};
 use unicode_segmentation::UnicodeSegmentation;
 
 const ENTITIES: usize = 20_000;
-
-fn corpus() -> Vec<(String, String)> {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/data/marsiya/corpus");
-    let mut files: Vec<_> = std::fs::read_dir(&dir)
-        .unwrap_or_else(|e| panic!("the Marsiya corpus is missing at {}: {e}", dir.display()))
-        .map(|e| e.unwrap().path())
-        .collect();
-    files.sort();
-    files
-        .into_iter()
-        .filter_map(|p| {
-            let text = String::from_utf8(std::fs::read(&p).unwrap()).ok()?;
-            Some((p.file_name().unwrap().to_string_lossy().into_owned(), text))
-        })
-        .collect()
-}
-
-async fn database(kind: &str) -> Option<(String, Box<dyn FnOnce()>)> {
-    match kind {
-        "sqlite" => {
-            let dir = std::env::temp_dir().join(format!("nishan-bench-{}", uuid::Uuid::new_v4().simple()));
-            std::fs::create_dir_all(&dir).unwrap();
-            let url = format!("sqlite://{}?mode=rwc", dir.join("bench.db").display());
-            Some((url, Box::new(move || drop(std::fs::remove_dir_all(&dir)))))
-        }
-        _ => {
-            let admin_url = std::env::var("NISHAN_TEST_POSTGRES_URL").ok().filter(|u| !u.is_empty())?;
-            let name = format!("nishan_bench_{}", uuid::Uuid::new_v4().simple());
-            let admin = Database::connect(&admin_url).await.unwrap();
-            admin.execute_unprepared(&format!("CREATE DATABASE {name}")).await.unwrap();
-            let url = format!("{}/{name}", admin_url.rsplit_once('/').unwrap().0);
-            let drop_it = move || {
-                let status = std::process::Command::new("psql")
-                    .args([admin_url.as_str(), "-qc", &format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")])
-                    .status();
-                if !status.is_ok_and(|s| s.success()) {
-                    eprintln!("could not drop the benchmark database {name}");
-                }
-            };
-            Some((url, Box::new(drop_it)))
-        }
-    }
-}
 
 fn secs(started: Instant) -> f64 {
     started.elapsed().as_secs_f64()
@@ -203,7 +162,7 @@ async fn run(kind: &str, url: String, files: &[(String, String)]) {
 
 #[tokio::main]
 async fn main() {
-    let files = corpus();
+    let files = common::corpus_texts();
     for kind in ["sqlite", "postgres"] {
         match database(kind).await {
             Some((url, cleanup)) => {

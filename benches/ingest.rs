@@ -3,7 +3,6 @@
 //! SQLite, and on PostgreSQL when `NISHAN_TEST_POSTGRES_URL` names a server (scripts/pg.sh
 //! starts one). Figures go to stdout; the README records them.
 
-use std::path::PathBuf;
 use std::time::Instant;
 
 use nishan_domain::audit::{AuditEntry, RequestMeta};
@@ -15,51 +14,13 @@ use nishan_domain::service::accounts::Registration;
 use nishan_domain::service::documents::NewDocument;
 use nishan_domain::service::entities::new_entity;
 use nishan_domain::text::DocumentText;
-use sea_orm::{ConnectionTrait, Database};
 use unicode_segmentation::UnicodeSegmentation;
 
+mod common;
+
+use common::{corpus, database};
+
 const ENTITIES: usize = 100_000;
-
-fn corpus() -> Vec<(String, Vec<u8>)> {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/data/marsiya/corpus");
-    let mut files: Vec<_> = std::fs::read_dir(&dir)
-        .unwrap_or_else(|e| panic!("the Marsiya corpus is missing at {}: {e}", dir.display()))
-        .map(|e| e.unwrap().path())
-        .collect();
-    files.sort();
-    files
-        .into_iter()
-        .map(|p| (p.file_name().unwrap().to_string_lossy().into_owned(), std::fs::read(&p).unwrap()))
-        .collect()
-}
-
-/// A fresh database of the kind; the closure removes it afterwards.
-async fn database(kind: &str) -> Option<(String, Box<dyn FnOnce()>)> {
-    match kind {
-        "sqlite" => {
-            let dir = std::env::temp_dir().join(format!("nishan-bench-{}", uuid::Uuid::new_v4().simple()));
-            std::fs::create_dir_all(&dir).unwrap();
-            let url = format!("sqlite://{}?mode=rwc", dir.join("bench.db").display());
-            Some((url, Box::new(move || drop(std::fs::remove_dir_all(&dir)))))
-        }
-        _ => {
-            let admin_url = std::env::var("NISHAN_TEST_POSTGRES_URL").ok().filter(|u| !u.is_empty())?;
-            let name = format!("nishan_bench_{}", uuid::Uuid::new_v4().simple());
-            let admin = Database::connect(&admin_url).await.unwrap();
-            admin.execute_unprepared(&format!("CREATE DATABASE {name}")).await.unwrap();
-            let url = format!("{}/{name}", admin_url.rsplit_once('/').unwrap().0);
-            let drop_it = move || {
-                let status = std::process::Command::new("psql")
-                    .args([admin_url.as_str(), "-qc", &format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")])
-                    .status();
-                if !status.is_ok_and(|s| s.success()) {
-                    eprintln!("could not drop the benchmark database {name}");
-                }
-            };
-            Some((url, Box::new(drop_it)))
-        }
-    }
-}
 
 async fn run(kind: &str, url: String, files: &[(String, Vec<u8>)]) {
     let mut settings = nishan_api::config::Settings::defaults();

@@ -8,7 +8,10 @@
 #[allow(dead_code)]
 mod mock_llm;
 
-use std::path::PathBuf;
+mod common;
+
+use common::{corpus, database};
+
 use std::time::{Duration, Instant};
 
 use nishan_domain::audit::RequestMeta;
@@ -20,20 +23,6 @@ use nishan_domain::ports::{JobFilter, JobRepository, PageRequest};
 use nishan_domain::service::accounts::Registration;
 use nishan_domain::service::documents::NewDocument;
 use nishan_domain::service::jobs::StartJob;
-use sea_orm::{ConnectionTrait, Database};
-
-fn corpus() -> Vec<(String, Vec<u8>)> {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/data/marsiya/corpus");
-    let mut files: Vec<_> = std::fs::read_dir(&dir)
-        .unwrap_or_else(|e| panic!("the Marsiya corpus is missing at {}: {e}", dir.display()))
-        .map(|e| e.unwrap().path())
-        .collect();
-    files.sort();
-    files
-        .into_iter()
-        .map(|p| (p.file_name().unwrap().to_string_lossy().into_owned(), std::fs::read(&p).unwrap()))
-        .collect()
-}
 
 /// The process's peak resident memory (VmHWM), in MiB.
 fn peak_memory_mib() -> f64 {
@@ -43,23 +32,6 @@ fn peak_memory_mib() -> f64 {
             s.lines().find(|l| l.starts_with("VmHWM:")).and_then(|l| l.split_whitespace().nth(1)?.parse::<f64>().ok())
         })
         .map_or(0.0, |kib| kib / 1024.0)
-}
-
-async fn database(kind: &str) -> Option<String> {
-    match kind {
-        "sqlite" => {
-            let dir = std::env::temp_dir().join(format!("nishan-bench-{}", uuid::Uuid::new_v4().simple()));
-            std::fs::create_dir_all(&dir).unwrap();
-            Some(format!("sqlite://{}?mode=rwc", dir.join("bench.db").display()))
-        }
-        _ => {
-            let admin_url = std::env::var("NISHAN_TEST_POSTGRES_URL").ok().filter(|u| !u.is_empty())?;
-            let name = format!("nishan_bench_{}", uuid::Uuid::new_v4().simple());
-            let admin = Database::connect(&admin_url).await.unwrap();
-            admin.execute_unprepared(&format!("CREATE DATABASE {name}")).await.unwrap();
-            Some(format!("{}/{name}", admin_url.rsplit_once('/').unwrap().0))
-        }
-    }
 }
 
 async fn run(kind: &str, url: String, files: &[(String, Vec<u8>)], mock: &mock_llm::MockLlm, use_mock: bool) {
@@ -140,7 +112,10 @@ async fn main() {
     for kind in ["sqlite", "postgres"] {
         for use_mock in [false, true] {
             match database(kind).await {
-                Some(url) => run(kind, url, &files, &mock, use_mock).await,
+                Some((url, cleanup)) => {
+                    run(kind, url, &files, &mock, use_mock).await;
+                    cleanup();
+                }
                 None => {
                     println!("{kind:>8}  skipped: set NISHAN_TEST_POSTGRES_URL (scripts/pg.sh start DIR prints one)")
                 }
