@@ -91,6 +91,21 @@ pub struct Entity {
 }
 
 impl Entity {
+    /// Puts the entity at `span` of its document, with what the server computes there (text,
+    /// UTF-16 offsets, line, stanza, word position, context): the one place these are set.
+    pub fn place(&mut self, span: (u32, u32), ctx: crate::text::SpanContext) {
+        self.start = span.0;
+        self.end = span.1;
+        self.text = ctx.text;
+        self.utf16_start = ctx.utf16_start;
+        self.utf16_end = ctx.utf16_end;
+        self.line_number = ctx.line_number;
+        self.stanza_number = ctx.stanza;
+        self.word_position = ctx.word_position;
+        self.context_before = ctx.context_before;
+        self.context_after = ctx.context_after;
+    }
+
     pub fn verify(&mut self, by: UserId, at: DateTime<Utc>) {
         self.is_verified = true;
         self.verified_by = Some(by);

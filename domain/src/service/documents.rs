@@ -291,16 +291,7 @@ pub fn plan_content_change(
                 if (start, end) == (e.start, e.end) {
                     unchanged += 1;
                 }
-                let ctx = span_context(&new_text, start, end)?;
-                e.start = start;
-                e.end = end;
-                e.utf16_start = ctx.utf16_start;
-                e.utf16_end = ctx.utf16_end;
-                e.line_number = ctx.line_number;
-                e.stanza_number = ctx.stanza;
-                e.word_position = ctx.word_position;
-                e.context_before = ctx.context_before;
-                e.context_after = ctx.context_after;
+                e.place((start, end), span_context(&new_text, start, end)?);
                 e.updated_at = now;
                 moved.push(e);
             }

@@ -68,21 +68,21 @@ pub fn new_entity(
 ) -> DomainResult<Entity> {
     let ctx = span_context(text, span.0, span.1)?;
     let now = Utc::now();
-    Ok(Entity {
+    let mut entity = Entity {
         id: EntityId::new(),
         document_id: doc.id,
         project_id: doc.project_id,
         entity_type_id: entity_type,
-        text: ctx.text,
-        start: span.0,
-        end: span.1,
-        utf16_start: ctx.utf16_start,
-        utf16_end: ctx.utf16_end,
-        line_number: ctx.line_number,
-        stanza_number: ctx.stanza,
-        word_position: ctx.word_position,
-        context_before: ctx.context_before,
-        context_after: ctx.context_after,
+        text: String::new(),
+        start: 0,
+        end: 0,
+        utf16_start: 0,
+        utf16_end: 0,
+        line_number: 0,
+        stanza_number: 0,
+        word_position: 0,
+        context_before: String::new(),
+        context_after: String::new(),
         confidence: None,
         source,
         is_verified: false,
@@ -96,7 +96,9 @@ pub fn new_entity(
         updated_by: Some(by),
         created_at: now,
         updated_at: now,
-    })
+    };
+    entity.place(span, ctx);
+    Ok(entity)
 }
 
 fn validate_notes(notes: Option<String>) -> DomainResult<Option<String>> {
@@ -209,18 +211,8 @@ where
             let start = patch.start.unwrap_or(i64::from(entity.start));
             let end = patch.end.unwrap_or(i64::from(entity.end));
             let span = validate_span(&text, start, end)?;
-            let fresh = new_entity(&doc, &text, entity.entity_type_id, span, entity.source, actor.user_id)?;
             changes.insert("span".into(), json!({"from": [entity.start, entity.end], "to": [span.0, span.1]}));
-            entity.text = fresh.text;
-            entity.start = fresh.start;
-            entity.end = fresh.end;
-            entity.utf16_start = fresh.utf16_start;
-            entity.utf16_end = fresh.utf16_end;
-            entity.line_number = fresh.line_number;
-            entity.stanza_number = fresh.stanza_number;
-            entity.word_position = fresh.word_position;
-            entity.context_before = fresh.context_before;
-            entity.context_after = fresh.context_after;
+            entity.place(span, span_context(&text, span.0, span.1)?);
         }
         if let Some(n) = patch.notes {
             entity.notes = validate_notes(n)?;
@@ -304,7 +296,7 @@ where
         doc: DocumentId,
         needle: &str,
         type_id: EntityTypeId,
-    ) -> DomainResult<usize> {
+    ) -> DomainResult<Vec<EntityId>> {
         let doc = self.editable_document(actor, doc).await?;
         let entity_type = self.usable_type(type_id).await?;
         let needle = crate::text::normalize_newlines(needle.trim());
@@ -320,7 +312,13 @@ where
             .resource(doc.id, &doc.title)
             .project(doc.project_id)
             .changes(json!({"text": needle, "entityType": entity_type.name, "occurrences": entities.len()}));
-        Ok(self.store.insert_entities(doc.id, entities, OnDuplicate::Skip, audit).await?.len())
+        Ok(self
+            .store
+            .insert_entities(doc.id, entities, OnDuplicate::Skip, audit)
+            .await?
+            .into_iter()
+            .map(|e| e.id)
+            .collect())
     }
 
     pub async fn relate(

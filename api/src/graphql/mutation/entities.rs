@@ -126,15 +126,11 @@ impl EntityMutation {
         let type_id = EntityTypeId(parse_id(&entity_type_id, "entityTypeId")?);
         let req = request(ctx);
         let actor = req.viewer.require()?;
-        let n = state(ctx).entities().annotate_all(&req.meta, &actor, doc, &text, type_id).await?;
-        if n > 0 {
-            let mut event =
-                nishan_domain::events::ActivityEvent::new(doc, ActivityKind::EntityCreated, &[], Some(actor.user_id));
-            event.count = n as u32;
-            use nishan_domain::events::EventPublisher as _;
-            state(ctx).events.publish(nishan_domain::events::DomainEvent::DocumentActivity(event));
+        let created = state(ctx).entities().annotate_all(&req.meta, &actor, doc, &text, type_id).await?;
+        if !created.is_empty() {
+            publish_activity(ctx, doc, ActivityKind::EntityCreated, &created, None);
         }
-        Ok(n as i32)
+        Ok(created.len() as i32)
     }
 
     async fn verify_entity(&self, ctx: &Context<'_>, id: ID, notes: Option<String>) -> ApiResult<Entity> {
