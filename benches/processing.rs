@@ -4,7 +4,7 @@
 //! storing). Reports documents/s, entities/s and the process's peak memory. SQLite, and
 //! PostgreSQL when `NISHAN_TEST_POSTGRES_URL` names a server.
 
-#[path = "../tests/common/mock_llm.rs"]
+#[path = "../tests/it/common/mock_llm.rs"]
 #[allow(dead_code)]
 mod mock_llm;
 

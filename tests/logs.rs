@@ -3,6 +3,7 @@
 //! no password, token or key appears anywhere in it. (A binary of its own: the logger is
 //! process-wide.)
 
+#[path = "it/common/mod.rs"]
 mod common;
 
 use std::io::Write;

@@ -9,7 +9,7 @@ use sea_orm::{ConnectionTrait, Database};
 /// Every file of the corpus, by name, in name order (the bytes as they are: one file has a
 /// truncated UTF-8 sequence).
 pub fn corpus() -> Vec<(String, Vec<u8>)> {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/data/marsiya/corpus");
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("corpus/marsiya/corpus");
     let mut files: Vec<_> = std::fs::read_dir(&dir)
         .unwrap_or_else(|e| panic!("the Marsiya corpus is missing at {}: {e}", dir.display()))
         .map(|e| e.unwrap().path())

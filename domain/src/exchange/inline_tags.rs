@@ -1,5 +1,5 @@
 //! Inline tags: the text, line for line, with each entity wrapped as `<TYPE>…</TYPE>`, the
-//! format of `shared/data/marsiya/tagged_sample.json`. Each document is wrapped in a
+//! format of `corpus/marsiya/tagged_sample.json`. Each document is wrapped in a
 //! `<document>` element that states its id, title and direction:
 //!
 //! ```text
@@ -314,7 +314,7 @@ mod tests {
     /// The shared sample's tagged lines read as its original lines, with their entities.
     #[test]
     fn reads_the_tagged_sample() {
-        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/data/marsiya/tagged_sample.json");
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../corpus/marsiya/tagged_sample.json");
         let sample: serde_json::Value =
             serde_json::from_str(&std::fs::read_to_string(path).expect("the tagged sample exists")).unwrap();
         let elements = sample["tagged_elements"].as_array().unwrap();

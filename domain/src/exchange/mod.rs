@@ -1,6 +1,6 @@
 //! Import and export of annotations in the formats researchers' tools read: JSONL (doccano,
 //! spaCy converters), CoNLL (one token per line, BIO tags), inline tags (`<PERSON>…</PERSON>`,
-//! as in `shared/data/marsiya/tagged_sample.json`) and CSV (one row per entity).
+//! as in `corpus/marsiya/tagged_sample.json`) and CSV (one row per entity).
 //!
 //! Everything here is pure: an export is written from [`ExportDocument`]s the service has read,
 //! and an import is parsed into [`ParsedDocument`]s, then checked against the document it goes

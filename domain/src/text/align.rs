@@ -357,7 +357,7 @@ mod tests {
 
     /// Lines of the corpus with the letters the tests above use.
     fn corpus_words() -> Vec<String> {
-        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/data/marsiya/corpus");
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../corpus/marsiya/corpus");
         let mut files: Vec<_> = std::fs::read_dir(dir)
             .unwrap_or_else(|e| panic!("the Marsiya corpus must exist at {dir}: {e}"))
             .map(|e| e.unwrap().path())

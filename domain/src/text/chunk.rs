@@ -172,11 +172,11 @@ mod tests {
         assert_eq!(spans(text, 10, 9), [(0, 10), (10, 19)]);
     }
 
-    /// Every file of the Marsiya corpus in shared/ (the test fails when it is missing): lines
+    /// Every file of the Marsiya corpus in corpus/marsiya/ (the test fails when it is missing): lines
     /// are short, so chunks end on line ends.
     #[test]
     fn chunks_the_corpus() {
-        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/data/marsiya/corpus");
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../corpus/marsiya/corpus");
         let entries = std::fs::read_dir(dir).unwrap_or_else(|e| panic!("the Marsiya corpus must exist at {dir}: {e}"));
         for entry in entries {
             let bytes = std::fs::read(entry.unwrap().path()).unwrap();

@@ -195,11 +195,11 @@ mod tests {
         assert_eq!(normalize_newlines("no breaks"), "no breaks");
     }
 
-    /// The Marsiya corpus in shared/: every file is UTF-8, except one whose upload was cut
+    /// The Marsiya corpus in corpus/marsiya/: every file is UTF-8, except one whose upload was cut
     /// inside a multi-byte sequence. The test fails, not skips, when the corpus is missing.
     #[test]
     fn corpus_decodes_except_the_one_truncated_file() {
-        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/data/marsiya/corpus");
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../corpus/marsiya/corpus");
         let entries = std::fs::read_dir(dir).unwrap_or_else(|e| panic!("the Marsiya corpus must exist at {dir}: {e}"));
         let mut files = 0;
         let mut failures = Vec::new();

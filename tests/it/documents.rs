@@ -1,0 +1,220 @@
+//! Documents over GraphQL: ingestion, uploads, metrics, lines and stanzas, direction,
+//! versions with entities carried through edits, and permissions.
+
+use crate::common;
+
+use common::{Db, TestApp, create_document, entity_type_ids, error_code, upload};
+use serde_json::{Value, json};
+use unicode_segmentation::UnicodeSegmentation;
+
+const DOC: &str = "query($id: ID!) { document(id: $id) { id title content contentHash wordCount characterCount lineCount language direction processingStatus totalEntities verifiedEntities unverifiedEntities verificationRate currentVersion lines { number stanza start end text } versions { versionNumber changeSummary diffSummary unifiedDiff } } }";
+const ADD: &str = "mutation($i: AddProjectMemberInput!) { addProjectMember(input: $i) { id } }";
+const CONTENT: &str = "mutation($id: ID!, $c: String!, $v: Int, $s: String) { updateDocumentContent(id: $id, content: $c, expectedVersion: $v, changeSummary: $s) { currentVersion content totalEntities entities(first: 100) { edges { node { text start end lineNumber } } } versions { versionNumber diffSummary unifiedDiff } } }";
+const ENTITY: &str = "mutation($i: CreateEntityInput!) { createEntity(input: $i) { id text start end } }";
+
+const MARSIYA: &str =
+    "پنڈلیاں سوجی ہیں اور طوق سے چھلتا ہے گلا\r\nسخت ایذا میں ہے، فرزند شہ کرب و بلا\r\n\r\nحسینؑ ابن علیؑ کربلا میں\n";
+
+async fn pasted_text_is_normalised_and_measured(db: Db) {
+    let app = TestApp::spawn(db).await;
+    let (token, _) = app.register("anis").await;
+    let project = app.create_project(&token, "Marsiya", json!({})).await;
+    let id = create_document(&app, &token, &project, "Stanza", MARSIYA).await;
+    let doc = &app.ok(Some(&token), DOC, json!({"id": id})).await["document"];
+    let content = MARSIYA.replace("\r\n", "\n");
+    assert_eq!(doc["content"], content.as_str(), "CRLF becomes LF");
+    assert_eq!(doc["characterCount"], content.chars().count());
+    assert_eq!(doc["wordCount"], content.unicode_words().count());
+    assert_eq!(doc["lineCount"], 4);
+    assert_eq!(doc["language"], "ur");
+    assert_eq!(doc["direction"], "RTL");
+    assert_eq!(doc["processingStatus"], "PENDING");
+    assert_eq!(doc["currentVersion"], 1);
+    assert_eq!(doc["contentHash"].as_str().unwrap().len(), 64);
+    let lines = doc["lines"].as_array().unwrap();
+    let summary: Vec<(u64, u64)> =
+        lines.iter().map(|l| (l["number"].as_u64().unwrap(), l["stanza"].as_u64().unwrap())).collect();
+    assert_eq!(summary[..2], [(1, 1), (2, 1)]);
+    assert_eq!(lines.last().unwrap()["stanza"], 2);
+    assert_eq!(lines.last().unwrap()["text"], "حسینؑ ابن علیؑ کربلا میں");
+    for l in lines {
+        let (s, e) = (l["start"].as_u64().unwrap() as usize, l["end"].as_u64().unwrap() as usize);
+        let slice: String = content.chars().skip(s).take(e - s).collect();
+        assert_eq!(slice, l["text"].as_str().unwrap());
+    }
+    // The same content again in the project is a conflict that names the first document.
+    let again = app
+        .gql(
+            Some(&token),
+            "mutation($i: CreateDocumentInput!) { createDocument(input: $i) { id } }",
+            json!({"i": {"projectId": project, "title": "Copy", "content": content}}),
+        )
+        .await;
+    assert_eq!(error_code(&again), "CONFLICT");
+    assert!(again["errors"][0]["message"].as_str().unwrap().contains("Stanza"), "{again}");
+    assert_eq!(app.count("SELECT id FROM documents").await, 1);
+    // ...but another project may hold it.
+    let other = app.create_project(&token, "Other", json!({})).await;
+    create_document(&app, &token, &other, "Stanza", MARSIYA).await;
+}
+
+async fn uploads_accept_utf8_and_utf16_and_refuse_bad_bytes(db: Db) {
+    let app = TestApp::spawn_with(db, |s| s.max_document_bytes = 4096).await;
+    let (token, _) = app.register("anis").await;
+    let project = app.create_project(&token, "Uploads", json!({})).await;
+    let text = "کربلا\r\nفرات\n";
+    let mut bom = vec![0xEF, 0xBB, 0xBF];
+    bom.extend_from_slice(text.as_bytes());
+    let r = upload(&app, &token, &project, "bom.txt", bom).await;
+    let d = &r["data"]["uploadDocument"];
+    assert_eq!(d["content"], "کربلا\nفرات\n", "{r}");
+    assert_eq!(d["title"], "bom.txt");
+    assert_eq!(d["fileName"], "bom.txt");
+    assert_eq!(d["characterCount"], 11);
+    let mut utf16 = vec![0xFF, 0xFE];
+    for unit in "حسین\n".encode_utf16() {
+        utf16.extend_from_slice(&unit.to_le_bytes());
+    }
+    let r = upload(&app, &token, &project, "utf16.txt", utf16).await;
+    assert_eq!(r["data"]["uploadDocument"]["content"], "حسین\n", "{r}");
+    assert_eq!(r["data"]["uploadDocument"]["encoding"], "utf-16le");
+    let before = app.count("SELECT id FROM documents").await;
+    let mut bad = "عباس".as_bytes().to_vec();
+    bad.extend_from_slice(&[0xD8]); // a truncated two-byte sequence
+    let r = upload(&app, &token, &project, "bad.txt", bad).await;
+    assert_eq!(error_code(&r), "BAD_USER_INPUT");
+    assert_eq!(r["errors"][0]["extensions"]["field"], "file");
+    assert!(r["errors"][0]["message"].as_str().unwrap().contains("byte 8"), "{r}");
+    let r = upload(&app, &token, &project, "big.txt", "ا".repeat(3000).into_bytes()).await;
+    assert_eq!(error_code(&r), "BAD_USER_INPUT");
+    assert!(r["errors"][0]["message"].as_str().unwrap().contains("limit"), "{r}");
+    assert_eq!(app.count("SELECT id FROM documents").await, before, "nothing stored for refused uploads");
+}
+
+async fn only_uploaders_add_documents(db: Db) {
+    let app = TestApp::spawn(db).await;
+    app.register("root").await;
+    let (owner, _) = app.register("owner").await;
+    let (researcher, researcher_id) = app.register("researcher").await;
+    let (viewer, viewer_id) = app.register("viewer").await;
+    let (stranger, _) = app.register("stranger").await;
+    let project = app.create_project(&owner, "P", json!({})).await;
+    for (id, role) in [(researcher_id, "RESEARCHER"), (viewer_id, "VIEWER")] {
+        app.ok(Some(&owner), ADD, json!({"i": {"projectId": project, "userId": id, "role": role}})).await;
+    }
+    let create = "mutation($i: CreateDocumentInput!) { createDocument(input: $i) { id } }";
+    let input = |who: &str| json!({"i": {"projectId": project, "title": who, "content": format!("متن {who}")}});
+    assert!(app.gql(Some(&researcher), create, input("researcher")).await.get("errors").is_none());
+    assert_eq!(error_code(&app.gql(Some(&viewer), create, input("viewer")).await), "FORBIDDEN");
+    assert_eq!(error_code(&app.gql(Some(&stranger), create, input("stranger")).await), "NOT_FOUND");
+    assert_eq!(error_code(&app.gql(None, create, input("anon")).await), "UNAUTHENTICATED");
+    let doc = create_document(&app, &owner, &project, "Owned", "کربلا").await;
+    assert!(app.gql(Some(&viewer), DOC, json!({"id": doc})).await.get("errors").is_none(), "viewers read");
+    assert_eq!(error_code(&app.gql(Some(&stranger), DOC, json!({"id": doc})).await), "NOT_FOUND");
+    let del = "mutation($id: ID!) { deleteDocument(id: $id) }";
+    assert_eq!(error_code(&app.gql(Some(&viewer), del, json!({"id": doc})).await), "FORBIDDEN");
+    app.ok(Some(&researcher), del, json!({"id": doc})).await;
+    let counts = app
+        .ok(Some(&owner), "query($id: ID) { project(id: $id) { documentCount entityCount } }", json!({"id": project}))
+        .await;
+    assert_eq!(counts["project"]["documentCount"], 1);
+}
+
+async fn edits_are_versioned_and_carry_entities(db: Db) {
+    let app = TestApp::spawn(db).await;
+    let (token, _) = app.register("anis").await;
+    let types = entity_type_ids(&app).await;
+    let project = app.create_project(&token, "Edits", json!({})).await;
+    let original = "حسین ابن علی کربلا میں\nعباس فرات پر\n";
+    let doc = create_document(&app, &token, &project, "Edit me", original).await;
+    let span = |text: &str, needle: &str| {
+        let byte = text.find(needle).unwrap();
+        let start = text[..byte].chars().count();
+        (start, start + needle.chars().count())
+    };
+    for (needle, ty) in [("حسین", "PERSON"), ("کربلا", "LOCATION"), ("عباس", "PERSON"), ("فرات", "LOCATION")]
+    {
+        let (s, e) = span(original, needle);
+        app.ok(
+            Some(&token),
+            ENTITY,
+            json!({"i": {"documentId": doc, "entityTypeId": types[ty], "start": s, "end": e}}),
+        )
+        .await;
+    }
+    // Insert a word before everything, and change "فرات" to "فراط": three entities move, one drops.
+    let edited = "مولا حسین ابن علی کربلا میں\nعباس فراط پر\n";
+    let d = &app.ok(Some(&token), CONTENT, json!({"id": doc, "c": edited, "v": 1, "s": "typo"})).await["updateDocumentContent"];
+    assert_eq!(d["currentVersion"], 2);
+    assert_eq!(d["totalEntities"], 3);
+    let texts: Vec<&str> =
+        d["entities"]["edges"].as_array().unwrap().iter().map(|e| e["node"]["text"].as_str().unwrap()).collect();
+    assert_eq!(texts, ["حسین", "کربلا", "عباس"]);
+    for e in d["entities"]["edges"].as_array().unwrap() {
+        let n = &e["node"];
+        let (s, end) = (n["start"].as_u64().unwrap() as usize, n["end"].as_u64().unwrap() as usize);
+        assert_eq!(edited.chars().skip(s).take(end - s).collect::<String>(), n["text"].as_str().unwrap());
+    }
+    let v = &d["versions"][0];
+    assert_eq!(v["versionNumber"], 2);
+    assert_eq!(v["diffSummary"]["entitiesDropped"], 1);
+    assert_eq!(v["diffSummary"]["entitiesMoved"], 3);
+    assert!(v["unifiedDiff"].as_str().unwrap().contains("+مولا حسین ابن علی کربلا میں"), "{v}");
+    // A stale version is refused and nothing changes.
+    let stale = app.gql(Some(&token), CONTENT, json!({"id": doc, "c": "نیا متن", "v": 1})).await;
+    assert_eq!(error_code(&stale), "CONFLICT");
+    let now = &app.ok(Some(&token), DOC, json!({"id": doc})).await["document"];
+    assert_eq!(now["content"], edited);
+    assert_eq!(now["versions"].as_array().unwrap().len(), 2);
+    assert_eq!(app.count("SELECT id FROM document_versions").await, 2);
+}
+
+async fn the_marsiya_corpus_uploads_with_exact_metrics(db: Db) {
+    let app = TestApp::spawn(db).await;
+    let (token, _) = app.register("anis").await;
+    let project = app.create_project(&token, "Corpus", json!({})).await;
+    let mut files: Vec<_> =
+        std::fs::read_dir(common::marsiya_dir().join("corpus")).unwrap().map(|e| e.unwrap().path()).collect();
+    files.sort();
+    assert_eq!(files.len(), 241);
+    let (mut stored, mut refused, mut duplicates) = (0, vec![], 0);
+    for path in &files {
+        let bytes = std::fs::read(path).unwrap();
+        let name = path.file_name().unwrap().to_str().unwrap();
+        let r = upload(&app, &token, &project, name, bytes.clone()).await;
+        match std::str::from_utf8(&bytes) {
+            Ok(text) => {
+                if r.get("errors").is_some() && error_code(&r) == "CONFLICT" {
+                    duplicates += 1;
+                    continue;
+                }
+                let d = &r["data"]["uploadDocument"];
+                let text = text.strip_prefix('\u{FEFF}').unwrap_or(text).replace("\r\n", "\n").replace('\r', "\n");
+                assert_eq!(d["characterCount"], text.chars().count(), "{name}");
+                assert_eq!(d["wordCount"], text.unicode_words().count(), "{name}");
+                assert_eq!(d["lineCount"], text.lines().count(), "{name}");
+                stored += 1;
+            }
+            Err(e) => {
+                assert_eq!(error_code(&r), "BAD_USER_INPUT", "{name}: {r}");
+                let msg = r["errors"][0]["message"].as_str().unwrap();
+                assert!(msg.contains(&format!("byte {}", e.valid_up_to())), "{name}: {msg}");
+                refused.push(name.to_owned());
+            }
+        }
+    }
+    assert_eq!(refused.len(), 1, "exactly one file has a truncated UTF-8 byte: {refused:?}");
+    assert_eq!(stored + duplicates, 240);
+    let total =
+        app.ok(Some(&token), "query($id: ID) { project(id: $id) { documentCount } }", json!({"id": project})).await;
+    assert_eq!(total["project"]["documentCount"], stored);
+    let _: Value = total;
+}
+
+on_both_databases!(
+    pasted_text_is_normalised_and_measured,
+    uploads_accept_utf8_and_utf16_and_refuse_bad_bytes,
+    only_uploaders_add_documents,
+    edits_are_versioned_and_carry_entities,
+    the_marsiya_corpus_uploads_with_exact_metrics,
+);

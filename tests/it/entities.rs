@@ -1,0 +1,408 @@
+//! Entity types, entities, verification and relationships over GraphQL.
+
+use crate::common;
+
+use std::collections::HashMap;
+
+use common::{Db, TestApp, create_document, entity_type_ids, error_code};
+use serde_json::{Value, json};
+
+const ENTITY: &str = "mutation($i: CreateEntityInput!) { createEntity(input: $i) { id text start end utf16Start utf16End lineNumber stanzaNumber wordPosition contextBefore contextAfter source isVerified confidenceScore entityType { name } } }";
+const UPDATE: &str = "mutation($id: ID!, $i: UpdateEntityInput!) { updateEntity(id: $id, input: $i) { id source text start end attributes entityType { name } } }";
+const VERIFY: &str = "mutation($id: ID!) { verifyEntity(id: $id, notes: \"checked\") { isVerified verifiedAt notes verifiedBy { username } } }";
+const COUNTS: &str =
+    "query($id: ID!) { document(id: $id) { totalEntities verifiedEntities unverifiedEntities verificationRate } }";
+const ADD: &str = "mutation($i: AddProjectMemberInput!) { addProjectMember(input: $i) { id } }";
+
+/// Code-point span of the `nth` occurrence of `needle` in `text`.
+fn span(text: &str, needle: &str, nth: usize) -> (usize, usize) {
+    let byte = text.match_indices(needle).nth(nth).unwrap().0;
+    let start = text[..byte].chars().count();
+    (start, start + needle.chars().count())
+}
+
+struct Setup {
+    app: TestApp,
+    token: String,
+    project: String,
+    doc: String,
+    types: HashMap<String, String>,
+}
+
+const TEXT: &str = "حُسینؑ ابن علیؑ کربلا میں، 😀 عباسؑ\nفرات پر علمدار، علیم نہیں علی\n\nکربلا کربلا";
+
+async fn setup(db: Db) -> Setup {
+    let app = TestApp::spawn(db).await;
+    let (token, _) = app.register("anis").await;
+    let types = entity_type_ids(&app).await;
+    let project = app.create_project(&token, "Entities", json!({})).await;
+    let doc = create_document(&app, &token, &project, "Text", TEXT).await;
+    Setup { app, token, project, doc, types }
+}
+
+async fn system_types_are_seeded_and_admins_manage_types(db: Db) {
+    let s = setup(db).await;
+    let all = s
+        .app
+        .ok(None, "{ entityTypes { name displayName color rgb { r g b } examples isSystem isActive } }", json!({}))
+        .await;
+    let names: Vec<&str> = all["entityTypes"].as_array().unwrap().iter().map(|t| t["name"].as_str().unwrap()).collect();
+    assert_eq!(names, ["PERSON", "LOCATION", "DATE", "TIME", "ORGANIZATION", "DESIGNATION", "NUMBER"]);
+    let person = &all["entityTypes"][0];
+    assert_eq!(person["color"], "#E6194B");
+    assert_eq!(person["rgb"], json!({"r": 230, "g": 25, "b": 75}));
+    assert!(person["examples"].as_array().unwrap().iter().any(|e| e == "حسین"));
+    let create = "mutation($i: CreateEntityTypeInput!) { createEntityType(input: $i) { id name color isSystem } }";
+    let poet = s
+        .app
+        .ok(Some(&s.token), create, json!({"i": {"name": "POET", "color": "#00aa00", "examples": ["انیس", "دبیر"]}}))
+        .await;
+    assert_eq!(poet["createEntityType"]["color"], "#00AA00");
+    assert_eq!(poet["createEntityType"]["isSystem"], false);
+    assert_eq!(error_code(&s.app.gql(Some(&s.token), create, json!({"i": {"name": "POET"}})).await), "CONFLICT");
+    for (input, field) in [(json!({"name": "poet"}), "name"), (json!({"name": "WEAPON", "color": "red"}), "color")] {
+        let r = s.app.gql(Some(&s.token), create, json!({"i": input})).await;
+        assert_eq!(error_code(&r), "BAD_USER_INPUT");
+        assert_eq!(r["errors"][0]["extensions"]["field"], field);
+    }
+    let (other, _) = s.app.register("other").await;
+    assert_eq!(error_code(&s.app.gql(Some(&other), create, json!({"i": {"name": "WEAPON"}})).await), "FORBIDDEN");
+    let rename =
+        "mutation($id: ID!, $i: UpdateEntityTypeInput!) { updateEntityType(id: $id, input: $i) { name isActive } }";
+    let r = s.app.gql(Some(&s.token), rename, json!({"id": s.types["PERSON"], "i": {"name": "HUMAN"}})).await;
+    assert_eq!(error_code(&r), "BAD_USER_INPUT");
+    // An inactive type cannot be used for new entities.
+    let poet_id = poet["createEntityType"]["id"].as_str().unwrap();
+    s.app.ok(Some(&s.token), rename, json!({"id": poet_id, "i": {"isActive": false}})).await;
+    let (a, b) = span(TEXT, "علیؑ", 0);
+    let r = s
+        .app
+        .gql(Some(&s.token), ENTITY, json!({"i": {"documentId": s.doc, "entityTypeId": poet_id, "start": a, "end": b}}))
+        .await;
+    assert_eq!(r["errors"][0]["extensions"]["field"], "entityTypeId");
+}
+
+async fn entities_are_validated_and_described(db: Db) {
+    let s = setup(db).await;
+    let (a, b) = span(TEXT, "عباسؑ", 0);
+    let e = &s
+        .app
+        .ok(Some(&s.token), ENTITY, json!({"i": {"documentId": s.doc, "entityTypeId": s.types["PERSON"], "start": a, "end": b, "confidenceScore": 0.9}}))
+        .await["createEntity"];
+    assert_eq!(e["text"], "عباسؑ");
+    assert_eq!(e["source"], "MANUAL");
+    assert_eq!(e["lineNumber"], 1);
+    assert_eq!(e["stanzaNumber"], 1);
+    assert_eq!(e["wordPosition"], 6, "حُسینؑ ابن علیؑ کربلا میں عباسؑ: the sixth word");
+    // UTF-16 counts the emoji as two units.
+    let prefix: String = TEXT.chars().take(a).collect();
+    assert_eq!(e["utf16Start"], prefix.encode_utf16().count());
+    assert_eq!(
+        e["utf16End"].as_u64().unwrap() - e["utf16Start"].as_u64().unwrap(),
+        "عباسؑ".encode_utf16().count() as u64
+    );
+    assert!(e["contextBefore"].as_str().unwrap().ends_with("😀 "));
+    assert!(e["contextAfter"].as_str().unwrap().starts_with("\nفرات"));
+    let chars = TEXT.chars().count() as i64;
+    let bad = |start: i64, end: i64, extra: Value| {
+        let mut i = json!({"documentId": s.doc, "entityTypeId": s.types["PERSON"], "start": start, "end": end});
+        i.as_object_mut().unwrap().extend(extra.as_object().cloned().unwrap());
+        let app = &s.app;
+        let token = s.token.clone();
+        async move { app.gql(Some(&token), ENTITY, json!({"i": i})).await }
+    };
+    for (start, end, field) in [(-1, 3, "start"), (3, 3, "end"), (5, 2, "end"), (0, chars + 1, "end")] {
+        let r = bad(start, end, json!({})).await;
+        assert_eq!(error_code(&r), "BAD_USER_INPUT", "{start}..{end}");
+        assert_eq!(r["errors"][0]["extensions"]["field"], field, "{start}..{end}: {r}");
+    }
+    // "حُسینؑ": offset 1 falls between ح and its damma.
+    let r = bad(1, 5, json!({})).await;
+    assert_eq!(error_code(&r), "BAD_USER_INPUT");
+    let r = bad(0, 6, json!({"text": "حسین"})).await;
+    assert_eq!(r["errors"][0]["extensions"]["field"], "text");
+    let r = bad(0, 6, json!({"confidenceScore": 1.5})).await;
+    assert_eq!(r["errors"][0]["extensions"]["field"], "confidenceScore");
+    let ok = bad(0, 6, json!({"text": "حُسینؑ"})).await;
+    assert!(ok.get("errors").is_none(), "{ok}");
+    // The same span and type twice is a conflict; the same span with another type, or an
+    // overlapping span, is fine.
+    assert_eq!(error_code(&bad(0, 6, json!({})).await), "CONFLICT");
+    let other_type = json!({"i": {"documentId": s.doc, "entityTypeId": s.types["DESIGNATION"], "start": 0, "end": 6}});
+    s.app.ok(Some(&s.token), ENTITY, other_type).await;
+    let (x, y) = span(TEXT, "حُسینؑ ابن علیؑ", 0);
+    s.app
+        .ok(
+            Some(&s.token),
+            ENTITY,
+            json!({"i": {"documentId": s.doc, "entityTypeId": s.types["PERSON"], "start": x, "end": y}}),
+        )
+        .await;
+    let counts = &s.app.ok(Some(&s.token), COUNTS, json!({"id": s.doc})).await["document"];
+    assert_eq!(counts["totalEntities"], 4);
+}
+
+async fn verification_corrections_and_rejections(db: Db) {
+    let s = setup(db).await;
+    let (a, b) = span(TEXT, "کربلا", 0);
+    let id = s
+        .app
+        .ok(
+            Some(&s.token),
+            ENTITY,
+            json!({"i": {"documentId": s.doc, "entityTypeId": s.types["LOCATION"], "start": a, "end": b}}),
+        )
+        .await["createEntity"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let v = &s.app.ok(Some(&s.token), VERIFY, json!({"id": id})).await["verifyEntity"];
+    assert_eq!(v["isVerified"], true);
+    assert_eq!(v["verifiedBy"]["username"], "anis");
+    assert_eq!(v["notes"], "checked");
+    assert!(v["verifiedAt"].is_string());
+    let c = &s.app.ok(Some(&s.token), COUNTS, json!({"id": s.doc})).await["document"];
+    assert_eq!(
+        (c["totalEntities"].as_u64(), c["verifiedEntities"].as_u64(), c["verificationRate"].as_f64()),
+        (Some(1), Some(1), Some(1.0))
+    );
+    let u = s
+        .app
+        .ok(
+            Some(&s.token),
+            "mutation($id: ID!) { unverifyEntity(id: $id) { isVerified verifiedBy { id } } }",
+            json!({"id": id}),
+        )
+        .await;
+    assert_eq!(u["unverifyEntity"], json!({"isVerified": false, "verifiedBy": null}));
+    // A manual entity keeps its source when its type changes.
+    let m = &s.app.ok(Some(&s.token), UPDATE, json!({"id": id, "i": {"entityTypeId": s.types["PERSON"]}})).await["updateEntity"];
+    assert_eq!((m["source"].as_str(), m["entityType"]["name"].as_str()), (Some("MANUAL"), Some("PERSON")));
+    // A model suggestion becomes a CORRECTION that remembers its type, and deleting one is a
+    // rejection kept on record.
+    let store = nishan_infrastructure::Store::new(s.app.database().await);
+    let doc_id = nishan_domain::ids::DocumentId(s.doc.parse().unwrap());
+    let llm = llm_suggestion(&store, doc_id, &s.types["PERSON"], TEXT, "عباسؑ").await;
+    let c = &s.app.ok(Some(&s.token), UPDATE, json!({"id": llm, "i": {"entityTypeId": s.types["DESIGNATION"]}})).await
+        ["updateEntity"];
+    assert_eq!(c["source"], "CORRECTION");
+    assert_eq!(c["attributes"]["previousEntityTypeId"], s.types["PERSON"].as_str());
+    let second = llm_suggestion(&store, doc_id, &s.types["LOCATION"], TEXT, "فرات").await;
+    s.app
+        .ok(
+            Some(&s.token),
+            "mutation($id: ID!) { deleteEntity(id: $id, reason: \"a river, but not here\") }",
+            json!({"id": second}),
+        )
+        .await;
+    assert_eq!(s.app.count("SELECT id FROM entity_rejections WHERE reason = 'a river, but not here'").await, 1);
+    s.app.ok(Some(&s.token), "mutation($id: ID!) { deleteEntity(id: $id) }", json!({"id": id})).await;
+    assert_eq!(s.app.count("SELECT id FROM entity_rejections").await, 1, "deleting a manual entity just deletes it");
+    let all = s
+        .app
+        .ok(
+            Some(&s.token),
+            "mutation($ids: [ID!]!) { verifyEntities(ids: $ids) { isVerified } }",
+            json!({"ids": [llm]}),
+        )
+        .await;
+    assert_eq!(all["verifyEntities"][0]["isVerified"], true);
+}
+
+/// Stores an LLM suggestion straight through the store, as a processing job would.
+async fn llm_suggestion(
+    store: &nishan_infrastructure::Store,
+    doc: nishan_domain::ids::DocumentId,
+    type_id: &str,
+    text: &str,
+    needle: &str,
+) -> String {
+    use nishan_domain::ports::{DocumentRepository, EntityRepository, OnDuplicate};
+    let document = store.document_by_id(doc).await.unwrap().unwrap();
+    let dt = nishan_domain::text::DocumentText::new(&document.content);
+    let (a, b) = span(text, needle, 0);
+    let mut e = nishan_domain::service::entities::new_entity(
+        &document,
+        &dt,
+        nishan_domain::ids::EntityTypeId(type_id.parse().unwrap()),
+        (a as u32, b as u32),
+        nishan_domain::entity::EntitySource::Llm,
+        document.created_by.unwrap(),
+    )
+    .unwrap();
+    e.confidence = Some(0.8);
+    let audit = nishan_domain::audit::AuditEntry::new(&Default::default(), None, "test.insert", "entity");
+    let id = e.id.to_string();
+    store.insert_entities(doc, vec![e], OnDuplicate::Conflict, audit).await.unwrap();
+    id
+}
+
+async fn annotate_all_marks_whole_words_once(db: Db) {
+    let s = setup(db).await;
+    let all = "mutation($d: ID!, $t: String!, $ty: ID!) { annotateAllOccurrences(documentId: $d, text: $t, entityTypeId: $ty) }";
+    let vars = json!({"d": s.doc, "t": "کربلا", "ty": s.types["LOCATION"]});
+    assert_eq!(s.app.ok(Some(&s.token), all, vars.clone()).await["annotateAllOccurrences"], 3);
+    assert_eq!(
+        s.app.ok(Some(&s.token), all, vars).await["annotateAllOccurrences"],
+        0,
+        "already marked spans are skipped"
+    );
+    // "علی" is a whole word once (at the end), not inside "علیم", nor before its honorific.
+    let n = s.app.ok(Some(&s.token), all, json!({"d": s.doc, "t": "علی", "ty": s.types["PERSON"]})).await;
+    assert_eq!(n["annotateAllOccurrences"], 1);
+    let listed = s
+        .app
+        .ok(Some(&s.token), "query($id: ID!) { document(id: $id) { entities(first: 2, filter: {entityTypeIds: []}) { totalCount } all: entities(first: 2) { totalCount edges { cursor node { text start } } pageInfo { hasNextPage endCursor } } persons: entities(filter: {lineNumber: 2}) { totalCount edges { node { text entityType { name } } } } } }", json!({"id": s.doc}))
+        .await;
+    let d = &listed["document"];
+    assert_eq!(d["entities"]["totalCount"], 0);
+    assert_eq!(d["all"]["totalCount"], 4);
+    assert_eq!(d["all"]["pageInfo"]["hasNextPage"], true);
+    let starts: Vec<u64> =
+        d["all"]["edges"].as_array().unwrap().iter().map(|e| e["node"]["start"].as_u64().unwrap()).collect();
+    assert!(starts.windows(2).all(|w| w[0] <= w[1]), "ordered by start");
+    assert_eq!(d["persons"]["totalCount"], 1);
+    assert_eq!(d["persons"]["edges"][0]["node"]["text"], "علی");
+}
+
+async fn counts_stay_exact_under_random_operations(db: Db) {
+    let s = setup(db).await;
+    let candidates: Vec<(usize, usize)> = ["کربلا", "علیؑ", "فرات", "علمدار", "عباسؑ", "میں"]
+        .iter()
+        .flat_map(|w| {
+            TEXT.match_indices(w).map(move |(b, _)| {
+                let start = TEXT[..b].chars().count();
+                (start, start + w.chars().count())
+            })
+        })
+        .collect();
+    let type_names = ["PERSON", "LOCATION", "DESIGNATION"];
+    let mut ids: Vec<String> = vec![];
+    // A small deterministic pseudo-random walk (xorshift) over create/verify/unverify/delete.
+    let mut x: u64 = 0x9E3779B97F4A7C15;
+    for _ in 0..60 {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        match x % 4 {
+            0 | 1 => {
+                let (a, b) = candidates[(x >> 8) as usize % candidates.len()];
+                let ty = &s.types[type_names[(x >> 16) as usize % 3]];
+                let r = s
+                    .app
+                    .gql(
+                        Some(&s.token),
+                        ENTITY,
+                        json!({"i": {"documentId": s.doc, "entityTypeId": ty, "start": a, "end": b}}),
+                    )
+                    .await;
+                if let Some(id) = r["data"]["createEntity"]["id"].as_str() {
+                    ids.push(id.to_owned());
+                } else {
+                    assert_eq!(error_code(&r), "CONFLICT");
+                }
+            }
+            2 if !ids.is_empty() => {
+                let id = &ids[(x >> 8) as usize % ids.len()];
+                let m = if x & 0x100 == 0 { "verifyEntity" } else { "unverifyEntity" };
+                s.app
+                    .ok(Some(&s.token), &format!("mutation($id: ID!) {{ {m}(id: $id) {{ id }} }}"), json!({"id": id}))
+                    .await;
+            }
+            3 if !ids.is_empty() => {
+                let id = ids.remove((x >> 8) as usize % ids.len());
+                s.app.ok(Some(&s.token), "mutation($id: ID!) { deleteEntity(id: $id) }", json!({"id": id})).await;
+            }
+            _ => {}
+        }
+        let c = &s.app.ok(Some(&s.token), COUNTS, json!({"id": s.doc})).await["document"];
+        let total = s
+            .app
+            .count("SELECT id FROM entities WHERE document_id IN (SELECT id FROM documents WHERE title = 'Text')")
+            .await;
+        let verified = s.app.count("SELECT id FROM entities WHERE is_verified = true").await;
+        assert_eq!(c["totalEntities"].as_i64().unwrap(), total);
+        assert_eq!(c["verifiedEntities"].as_i64().unwrap(), verified);
+        assert_eq!(c["unverifiedEntities"].as_i64().unwrap(), total - verified);
+    }
+    assert!(!ids.is_empty());
+    let _ = &s.project;
+}
+
+async fn relationships_follow_the_rules(db: Db) {
+    let s = setup(db).await;
+    let mk = |needle: &'static str, ty: &'static str| {
+        let (a, b) = span(TEXT, needle, 0);
+        let app = &s.app;
+        let (token, doc, ty) = (s.token.clone(), s.doc.clone(), s.types[ty].clone());
+        async move {
+            app.ok(Some(&token), ENTITY, json!({"i": {"documentId": doc, "entityTypeId": ty, "start": a, "end": b}}))
+                .await["createEntity"]["id"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        }
+    };
+    let abbas = mk("عباسؑ", "PERSON").await;
+    let furat = mk("فرات", "LOCATION").await;
+    let create = "mutation($i: CreateEntityRelationshipInput!) { createEntityRelationship(input: $i) { id relationshipType sourceEntity { text } targetEntity { text } } }";
+    let rel = |src: &str, tgt: &str, t: &str| json!({"i": {"sourceEntityId": src, "targetEntityId": tgt, "relationshipType": t}});
+    let r = s.app.ok(Some(&s.token), create, rel(&abbas, &furat, "LOCATED_IN")).await;
+    assert_eq!(r["createEntityRelationship"]["targetEntity"]["text"], "فرات");
+    let rel_id = r["createEntityRelationship"]["id"].as_str().unwrap().to_owned();
+    assert_eq!(error_code(&s.app.gql(Some(&s.token), create, rel(&abbas, &furat, "LOCATED_IN")).await), "CONFLICT");
+    s.app.ok(Some(&s.token), create, rel(&abbas, &furat, "MENTIONS")).await;
+    assert_eq!(error_code(&s.app.gql(Some(&s.token), create, rel(&abbas, &abbas, "SAME_AS")).await), "BAD_USER_INPUT");
+    let other_project = s.app.create_project(&s.token, "Elsewhere", json!({})).await;
+    let other_doc = create_document(&s.app, &s.token, &other_project, "Other", "فرات").await;
+    let far = s
+        .app
+        .ok(
+            Some(&s.token),
+            ENTITY,
+            json!({"i": {"documentId": other_doc, "entityTypeId": s.types["LOCATION"], "start": 0, "end": 4}}),
+        )
+        .await["createEntity"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(error_code(&s.app.gql(Some(&s.token), create, rel(&abbas, &far, "SAME_AS")).await), "BAD_USER_INPUT");
+    let q = "query($id: ID!) { entity(id: $id) { outgoingRelationships { relationshipType } incomingRelationships { relationshipType } } }";
+    let out = s.app.ok(Some(&s.token), q, json!({"id": abbas})).await;
+    assert_eq!(out["entity"]["outgoingRelationships"].as_array().unwrap().len(), 2);
+    let inc = s.app.ok(Some(&s.token), q, json!({"id": furat})).await;
+    assert_eq!(inc["entity"]["incomingRelationships"].as_array().unwrap().len(), 2);
+    s.app.ok(Some(&s.token), "mutation($id: ID!) { deleteEntityRelationship(id: $id) }", json!({"id": rel_id})).await;
+    assert_eq!(s.app.count("SELECT id FROM entity_relationships").await, 1);
+}
+
+async fn entity_permissions_per_role(db: Db) {
+    let s = setup(db).await;
+    let mut tokens = vec![];
+    for role in ["ADMIN", "RESEARCHER", "VIEWER"] {
+        let (t, id) = s.app.register(&role.to_lowercase()).await;
+        s.app.ok(Some(&s.token), ADD, json!({"i": {"projectId": s.project, "userId": id, "role": role}})).await;
+        tokens.push((role, t));
+    }
+    let (stranger, _) = s.app.register("stranger").await;
+    let (a, b) = span(TEXT, "کربلا", 1);
+    let input = |ty: &str| json!({"i": {"documentId": s.doc, "entityTypeId": s.types[ty], "start": a, "end": b}});
+    let expected = [("ADMIN", "OK", "PERSON"), ("RESEARCHER", "OK", "LOCATION"), ("VIEWER", "FORBIDDEN", "DATE")];
+    for ((role, token), (_, outcome, ty)) in tokens.iter().zip(expected) {
+        let r = s.app.gql(Some(token), ENTITY, input(ty)).await;
+        let got = if r.get("errors").is_some() { error_code(&r) } else { "OK".into() };
+        assert_eq!(got, outcome, "{role}");
+    }
+    assert_eq!(error_code(&s.app.gql(Some(&stranger), ENTITY, input("TIME")).await), "NOT_FOUND");
+    assert_eq!(error_code(&s.app.gql(None, ENTITY, input("TIME")).await), "UNAUTHENTICATED");
+}
+
+on_both_databases!(
+    system_types_are_seeded_and_admins_manage_types,
+    entities_are_validated_and_described,
+    verification_corrections_and_rejections,
+    annotate_all_marks_whole_words_once,
+    counts_stay_exact_under_random_operations,
+    relationships_follow_the_rules,
+    entity_permissions_per_role,
+);
