@@ -6,8 +6,10 @@
 # 1. PostgreSQL: if NISHAN_TEST_POSTGRES_URL is unset or empty, a throwaway
 #    cluster is started with scripts/pg.sh and stopped again on exit, whatever
 #    the outcome. If it is set, that server is used as is.
-# 2. cargo test --workspace --lib --bins --tests "$@" (benchmarks are run by `cargo bench`, not here)
-# 3. Node tests, only if tests/node/package.json exists
+# 2. The outside readers (spaCy, datasets, ...): a Python virtual environment under
+#    target/python-venv made from tests/python/requirements.txt (again when that file changes).
+# 3. cargo test --workspace --lib --bins --tests "$@" (benchmarks are run by `cargo bench`, not here)
+# 4. Node tests, only if tests/node/package.json exists
 #    (npm ci first when tests/node/node_modules is missing).
 #
 # Both test phases always run, so one run reports every failure; the script
@@ -39,6 +41,23 @@ else
 fi
 
 status=0
+
+venv=target/python-venv
+requirements=tests/python/requirements.txt
+wanted=$(sha256sum "$requirements" | cut -d' ' -f1)
+if [[ ! -x $venv/bin/python || "$(cat "$venv/.requirements.sha256" 2>/dev/null)" != "$wanted" ]]; then
+    phase "Python readers: $requirements into $venv (pip, from PyPI)"
+    command -v python3 >/dev/null 2>&1 || {
+        echo "python3 is missing: install Python 3 with its venv module (Debian: apt-get install python3-venv)" >&2
+        exit 1
+    }
+    rm -rf "$venv"
+    python3 -m venv "$venv"
+    "$venv/bin/pip" install --quiet --disable-pip-version-check -r "$requirements"
+    echo "$wanted" >"$venv/.requirements.sha256"
+fi
+NISHAN_TEST_PYTHON="$PWD/$venv/bin/python"
+export NISHAN_TEST_PYTHON
 
 phase "cargo test --workspace --lib --bins --tests${*:+ $*}"
 cargo test --workspace --lib --bins --tests "$@" || status=$?

@@ -4,6 +4,7 @@
 #![allow(dead_code)] // Each test binary uses its own part of the harness.
 
 pub mod mock_llm;
+pub mod python;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
