@@ -35,6 +35,10 @@ pub struct AppState {
     pub cipher: SecretBox,
     /// How model calls are made (the HTTP providers; a double in some tests).
     pub call_model: CallModel,
+    /// What the time-window rules read as now (the system clock, but in tests).
+    pub clock: crate::clock::Clock,
+    /// What the server found and did as it started (logged by `nishan serve`).
+    pub startup: Arc<crate::commands::Startup>,
 }
 
 impl AppState {
