@@ -6,9 +6,11 @@ mod common;
 
 mod accounts;
 mod audit;
+mod commands;
 mod documents;
 mod entities;
 mod exchange;
+mod exchange_readers;
 mod http_protocol;
 mod jobs;
 mod llm_clients;
