@@ -19,6 +19,8 @@ mod operations;
 mod projects;
 mod queries;
 mod rate_limits;
+mod readme;
+mod scripts;
 mod server;
 mod statistics;
 mod usage;
