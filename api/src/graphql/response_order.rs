@@ -6,16 +6,19 @@
 //! name) in their first place, fragments (inline and spread) where they stand, nested objects
 //! and list items likewise. A key the selection does not name (there is none in a valid answer)
 //! keeps its place after the named ones. It orders queries and mutations on every transport and
-//! each event of a subscription.
+//! each event of a subscription. Of the parsed document it keeps only the [`Shape`] of its
+//! selection sets (response keys and nesting, no argument values), so a large literal in a
+//! query is not copied.
 
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use async_graphql::extensions::{
     Extension, ExtensionContext, ExtensionFactory, NextExecute, NextParseQuery, NextSubscribe,
 };
 use async_graphql::indexmap::IndexMap;
-use async_graphql::parser::types::{ExecutableDocument, Selection, SelectionSet};
-use async_graphql::{Response, ServerResult, Value, Variables};
+use async_graphql::parser::types::{DocumentOperations, ExecutableDocument, Selection, SelectionSet};
+use async_graphql::{Name, Response, ServerResult, Value, Variables};
 use futures_util::stream::{BoxStream, StreamExt};
 
 /// The extension factory, registered on the schema.
@@ -23,18 +26,18 @@ pub struct ResponseOrder;
 
 impl ExtensionFactory for ResponseOrder {
     fn create(&self) -> Arc<dyn Extension> {
-        Arc::new(ResponseOrderExtension { document: Mutex::new(None) })
+        Arc::new(ResponseOrderExtension { shape: Mutex::new(None) })
     }
 }
 
-/// One request's extension: it keeps the parsed document for the answer.
+/// One request's extension: it keeps the shape of the parsed document for the answer.
 struct ResponseOrderExtension {
-    document: Mutex<Option<Arc<ExecutableDocument>>>,
+    shape: Mutex<Option<Arc<Shape>>>,
 }
 
 impl ResponseOrderExtension {
-    fn document(&self) -> Option<Arc<ExecutableDocument>> {
-        self.document.lock().expect("response order lock").clone()
+    fn shape(&self) -> Option<Arc<Shape>> {
+        self.shape.lock().expect("response order lock").clone()
     }
 }
 
@@ -48,7 +51,7 @@ impl Extension for ResponseOrderExtension {
         next: NextParseQuery<'_>,
     ) -> ServerResult<ExecutableDocument> {
         let document = next.run(ctx, query, variables).await?;
-        *self.document.lock().expect("response order lock") = Some(Arc::new(document.clone()));
+        *self.shape.lock().expect("response order lock") = Some(Arc::new(Shape::of(&document)));
         Ok(document)
     }
 
@@ -59,8 +62,8 @@ impl Extension for ResponseOrderExtension {
         next: NextExecute<'_>,
     ) -> Response {
         let mut response = next.run(ctx, operation_name).await;
-        if let Some(document) = self.document() {
-            in_query_order(&mut response.data, &document, operation_name);
+        if let Some(shape) = self.shape() {
+            shape.order(&mut response.data, operation_name);
         }
         response
     }
@@ -72,7 +75,7 @@ impl Extension for ResponseOrderExtension {
         next: NextSubscribe<'_>,
     ) -> BoxStream<'s, Response> {
         let stream = next.run(ctx, stream);
-        let Some(document) = self.document() else {
+        let Some(shape) = self.shape() else {
             return stream;
         };
         // Queries and mutations over a socket were ordered by `execute` already; ordering again
@@ -80,84 +83,123 @@ impl Extension for ResponseOrderExtension {
         let operation_name = ctx.data_opt::<Arc<crate::graphql::gate::RequestTrace>>().and_then(|t| t.name());
         stream
             .map(move |mut response| {
-                in_query_order(&mut response.data, &document, operation_name.as_deref());
+                shape.order(&mut response.data, operation_name.as_deref());
                 response
             })
             .boxed()
     }
 }
 
-/// Puts the objects of `data`, the answer to the operation `operation_name` of `document` (the
-/// only one when the document has one), in the order of their selection sets.
-pub fn in_query_order(data: &mut Value, document: &ExecutableDocument, operation_name: Option<&str>) {
-    use async_graphql::parser::types::DocumentOperations;
-    let operation = match (&document.operations, operation_name) {
-        (DocumentOperations::Single(operation), _) => Some(operation),
-        (DocumentOperations::Multiple(operations), Some(name)) => operations.get(name),
-        (DocumentOperations::Multiple(operations), None) => operations.values().next(),
-    };
-    if let Some(operation) = operation {
-        order(data, &[&operation.node.selection_set.node], document);
+/// The selection sets of a document: response keys and their nesting, nothing else.
+#[derive(Debug, Default)]
+pub struct Shape {
+    /// By name; the document's only operation, unnamed, under `None`.
+    operations: Vec<(Option<Name>, Set)>,
+    fragments: HashMap<Name, Set>,
+}
+
+#[derive(Debug, Default)]
+struct Set(Vec<Item>);
+
+#[derive(Debug)]
+enum Item {
+    /// A field by its response key (alias or name), with its own selection set.
+    Field(Name, Set),
+    Inline(Set),
+    Spread(Name),
+}
+
+impl Set {
+    fn of(set: &SelectionSet) -> Self {
+        Self(
+            set.items
+                .iter()
+                .map(|item| match &item.node {
+                    Selection::Field(field) => {
+                        let field = &field.node;
+                        Item::Field(field.response_key().node.clone(), Set::of(&field.selection_set.node))
+                    }
+                    Selection::InlineFragment(fragment) => Item::Inline(Set::of(&fragment.node.selection_set.node)),
+                    Selection::FragmentSpread(spread) => Item::Spread(spread.node.fragment_name.node.clone()),
+                })
+                .collect(),
+        )
     }
 }
 
-/// Orders `value` by `sets`: the selection sets that select into it (several when a field is
-/// selected more than once, directly or through fragments).
-fn order(value: &mut Value, sets: &[&SelectionSet], document: &ExecutableDocument) {
-    match value {
-        Value::List(items) => {
-            for item in items {
-                order(item, sets, document);
-            }
+impl Shape {
+    pub fn of(document: &ExecutableDocument) -> Self {
+        let operations = match &document.operations {
+            DocumentOperations::Single(operation) => vec![(None, Set::of(&operation.node.selection_set.node))],
+            DocumentOperations::Multiple(operations) => operations
+                .iter()
+                .map(|(name, operation)| (Some(name.clone()), Set::of(&operation.node.selection_set.node)))
+                .collect(),
+        };
+        let fragments =
+            document.fragments.iter().map(|(name, f)| (name.clone(), Set::of(&f.node.selection_set.node))).collect();
+        Self { operations, fragments }
+    }
+
+    /// Puts the objects of `data`, the answer to the operation `operation_name` (the only one
+    /// when the document has one), in the order of their selection sets.
+    pub fn order(&self, data: &mut Value, operation_name: Option<&str>) {
+        let operation = match (self.operations.as_slice(), operation_name) {
+            ([(None, set)], _) => Some(set),
+            (operations, Some(name)) => operations.iter().find(|(n, _)| n.as_deref() == Some(name)).map(|(_, set)| set),
+            (operations, None) => operations.first().map(|(_, set)| set),
+        };
+        if let Some(set) = operation {
+            self.order_value(data, &[set]);
         }
-        Value::Object(map) => {
-            let mut keys: Vec<(&str, Vec<&SelectionSet>)> = Vec::new();
-            for set in sets {
-                collect(set, document, &mut keys, 0);
-            }
-            let mut rest = std::mem::take(map);
-            let mut ordered = IndexMap::with_capacity(rest.len());
-            for (key, subsets) in &keys {
-                if let Some((name, mut field)) = rest.shift_remove_entry(*key) {
-                    order(&mut field, subsets, document);
-                    ordered.insert(name, field);
+    }
+
+    /// Orders `value` by `sets`: the selection sets that select into it (several when a field
+    /// is selected more than once, directly or through fragments).
+    fn order_value(&self, value: &mut Value, sets: &[&Set]) {
+        match value {
+            Value::List(items) => {
+                for item in items {
+                    self.order_value(item, sets);
                 }
             }
-            ordered.extend(rest);
-            *map = ordered;
+            Value::Object(map) => {
+                let mut keys: Vec<(&Name, Vec<&Set>)> = Vec::new();
+                for set in sets {
+                    self.collect(set, &mut keys, 0);
+                }
+                let mut rest = std::mem::take(map);
+                let mut ordered = IndexMap::with_capacity(rest.len());
+                for (key, subsets) in &keys {
+                    if let Some((name, mut field)) = rest.shift_remove_entry(*key) {
+                        self.order_value(&mut field, subsets);
+                        ordered.insert(name, field);
+                    }
+                }
+                ordered.extend(rest);
+                *map = ordered;
+            }
+            _ => {}
         }
-        _ => {}
     }
-}
 
-/// The response keys of `set` in order, each with the selection sets of its fields.
-fn collect<'a>(
-    set: &'a SelectionSet,
-    document: &'a ExecutableDocument,
-    keys: &mut Vec<(&'a str, Vec<&'a SelectionSet>)>,
-    depth: usize,
-) {
-    // Validation refuses fragment cycles; the bound only keeps a bad document from looping.
-    if depth > 64 {
-        return;
-    }
-    for item in &set.items {
-        match &item.node {
-            Selection::Field(field) => {
-                let field = &field.node;
-                let key = field.alias.as_ref().unwrap_or(&field.name).node.as_str();
-                let subset = &field.selection_set.node;
-                match keys.iter_mut().find(|(k, _)| *k == key) {
+    /// The response keys of `set` in order, each with the selection sets of its fields.
+    fn collect<'a>(&'a self, set: &'a Set, keys: &mut Vec<(&'a Name, Vec<&'a Set>)>, depth: usize) {
+        // Validation refuses fragment cycles; the bound only keeps a bad document from looping.
+        if depth > 64 {
+            return;
+        }
+        for item in &set.0 {
+            match item {
+                Item::Field(key, subset) => match keys.iter_mut().find(|(k, _)| *k == key) {
                     Some((_, subsets)) => subsets.push(subset),
                     None => keys.push((key, vec![subset])),
-                }
-            }
-            Selection::InlineFragment(fragment) => {
-                collect(&fragment.node.selection_set.node, document, keys, depth + 1)
-            }
-            Selection::FragmentSpread(spread) => {
-                if let Some(fragment) = document.fragments.get(&spread.node.fragment_name.node) {
-                    collect(&fragment.node.selection_set.node, document, keys, depth + 1);
+                },
+                Item::Inline(inner) => self.collect(inner, keys, depth + 1),
+                Item::Spread(name) => {
+                    if let Some(fragment) = self.fragments.get(name) {
+                        self.collect(fragment, keys, depth + 1);
+                    }
                 }
             }
         }
@@ -169,9 +211,9 @@ mod tests {
     use super::*;
 
     fn ordered(query: &str, operation: Option<&str>, data: serde_json::Value) -> String {
-        let document = async_graphql::parser::parse_query(query).unwrap();
+        let shape = Shape::of(&async_graphql::parser::parse_query(query).unwrap());
         let mut value = Value::from_json(data).unwrap();
-        in_query_order(&mut value, &document, operation);
+        shape.order(&mut value, operation);
         value.into_json().unwrap().to_string()
     }
 
