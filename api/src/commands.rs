@@ -118,23 +118,29 @@ impl Startup {
         format!("Nishan listening on http://{addr}/graphql (GraphiQL in a browser); {}", self.database)
     }
 
-    /// What else the operator should know: a new database, applied migrations, a generated key.
+    /// What else the operator should know: a new database or applied migrations, and a
+    /// generated key (in that order).
     pub fn notices(&self) -> Vec<String> {
-        let mut notices = Vec::new();
-        if self.migrations_applied > 0 {
-            notices.push(format!(
-                "{}: {}",
-                self.database,
-                applied_now(self.migrations_before, self.migrations_before + self.migrations_applied)
-            ));
-        }
-        if let KeySource::File { path, generated: true } = &self.key {
-            notices.push(format!(
-                "generated a new secret key in {}: back it up with the database, or the model API keys stored \
-                 under it cannot be decrypted",
-                std::path::absolute(path).unwrap_or_else(|_| path.clone()).display()
-            ));
-        }
-        notices
+        self.migrations_notice().into_iter().chain(self.key_notice()).collect()
+    }
+
+    /// The migrations this start applied, if any.
+    pub fn migrations_notice(&self) -> Option<String> {
+        (self.migrations_applied > 0).then(|| {
+            let after = self.migrations_before + self.migrations_applied;
+            format!("{}: {}", self.database, applied_now(self.migrations_before, after))
+        })
+    }
+
+    /// The key file this start generated, which must be backed up with the database.
+    pub fn key_notice(&self) -> Option<String> {
+        let KeySource::File { path, generated: true } = &self.key else {
+            return None;
+        };
+        Some(format!(
+            "generated a new secret key in {}: back it up with the database, or the model API keys stored \
+             under it cannot be decrypted",
+            std::path::absolute(path).unwrap_or_else(|_| path.clone()).display()
+        ))
     }
 }

@@ -23,7 +23,10 @@ async fn main() -> anyhow::Result<()> {
             if let Some(path) = addr_file {
                 write_addr_file(&path, addr).with_context(|| format!("writing {}", path.display()))?;
             }
-            for notice in state.startup.notices() {
+            if let Some(notice) = state.startup.migrations_notice() {
+                tracing::info!("{notice}");
+            }
+            if let Some(notice) = state.startup.key_notice() {
                 tracing::warn!("{notice}");
             }
             tracing::info!("{}", state.startup.listening(addr));
