@@ -218,6 +218,7 @@ async fn document_activity_reaches_other_viewers(db: Db) {
     .await;
     let doc = create_document(&app, &token, &project, "Shared", "کربلا میں حسینؑ").await;
     let mut viewer = WsClient::connect(&app, Some(&other)).await;
+    let listening = app.state.events.subscribers();
     viewer
         .subscribe(
             "a",
@@ -225,7 +226,12 @@ async fn document_activity_reaches_other_viewers(db: Db) {
             json!({"d": doc}),
         )
         .await;
-    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    // Ready once the subscription listens on the bus.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while app.state.events.subscribers() <= listening {
+        assert!(std::time::Instant::now() < deadline, "the subscription did not start listening within 10 s");
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
     let created = app
         .ok(
             Some(&token),

@@ -18,7 +18,7 @@ use nishan_domain::job::{
 use nishan_domain::ports::{Fence, JobFilter, JobRepository, JobRunStore, Page, PageRequest};
 use nishan_domain::{DomainError, DomainResult};
 use sea_orm::ActiveValue::Set;
-use sea_orm::sea_query::{Cond, Expr, ExprTrait, LockBehavior, LockType, Query};
+use sea_orm::sea_query::{Cond, Expr, ExprTrait, LockBehavior, LockType, Query, QueryStatementBuilder};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseTransaction, EntityTrait, FromQueryResult, Iterable,
     PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
@@ -330,7 +330,13 @@ impl JobRepository for Store {
             .value(processing_job::Column::LeaseOwner, worker)
             .value(processing_job::Column::LeaseExpiresAt, lease_until)
             .value(processing_job::Column::UpdatedAt, now)
-            .and_where(processing_job::Column::Id.in_subquery(next))
+            // `id = (scalar subquery)`: run once. `id IN (subquery)` may be run again for each
+            // row on PostgreSQL, and with SKIP LOCKED each run can name another job, so one
+            // claim could take several jobs while others claim at the same time.
+            .and_where(
+                Expr::col(processing_job::Column::Id)
+                    .eq(Expr::SubQuery(None, Box::new(next.into_sub_query_statement()))),
+            )
             .and_where(processing_job::Column::Status.eq(JobStatus::Queued.as_str()))
             .returning(every_column())
             .to_owned();
