@@ -150,6 +150,33 @@ async fn requeue_racing_claims_takes_each_job_once(db: Db) {
     }
 }
 
+/// A job whose server stopped under it for the third time in its run is failed, not put
+/// back; one with claims to spare goes back to the queue.
+async fn a_job_whose_servers_keep_dying_fails_at_the_cap(db: Db) {
+    let app = TestApp::spawn_with(db, |s| s.workers = 0).await;
+    let (token, _) = app.register("anis").await;
+    let project = app.create_project(&token, "Cap", json!({})).await;
+    let a = create_document(&app, &token, &project, "a", TEXT).await;
+    let b = create_document(&app, &token, &project, "b", &format!("{TEXT}\nکربلا")).await;
+    let (first, second) = (start(&app, &token, &a).await, start(&app, &token, &b).await);
+    let past = (Utc::now() - chrono::Duration::seconds(1)).to_rfc3339();
+    app.execute(&format!(
+        "UPDATE processing_jobs SET status = 'PROCESSING', lease_owner = 'dead', lease_expires_at = '{past}', attempts = {MAX_ATTEMPTS}"
+    ))
+    .await;
+    // The second job has a claim to spare.
+    app.execute(&format!("UPDATE processing_jobs SET attempts = {} WHERE lease_owner = 'dead' AND document_id IN (SELECT id FROM documents WHERE title = 'b')", MAX_ATTEMPTS - 1)).await;
+    let ended = app.state.store.requeue_expired(Utc::now()).await.unwrap();
+    assert_eq!(ended.len(), 2);
+    let first = app.state.store.job_by_id(first).await.unwrap().unwrap();
+    assert_eq!(first.status, JobStatus::Failed);
+    assert!(first.error_message.unwrap().contains(&format!("stopped its worker {MAX_ATTEMPTS} times")));
+    assert_eq!(app.state.store.job_by_id(second).await.unwrap().unwrap().status, JobStatus::Queued);
+    let doc =
+        app.ok(Some(&token), "query($id: ID!) { document(id: $id) { processingStatus } }", json!({"id": a})).await;
+    assert_eq!(doc["document"]["processingStatus"], "FAILED", "the document follows its job");
+}
+
 /// EXTRACTION, except that one job's run panics, as a bug in a handler would.
 struct PanicsOn {
     doomed: JobId,
@@ -218,6 +245,7 @@ async fn a_run_that_panics_is_put_back_then_failed_and_its_worker_goes_on(db: Db
 }
 
 on_both_databases!(
+    a_job_whose_servers_keep_dying_fails_at_the_cap,
     a_worker_that_lost_its_lease_stores_nothing,
     requeue_racing_claims_takes_each_job_once,
     a_run_that_panics_is_put_back_then_failed_and_its_worker_goes_on,

@@ -483,6 +483,10 @@ async fn rate_limits_hold_under_concurrent_calls(db: Db) {
     let ok = answers.iter().filter(|r| r["data"]["testLlmModel"]["validationStatus"] == "CONNECTED").count();
     let limited = answers.iter().filter(|r| r.get("errors").is_some() && error_code(r) == "RATE_LIMITED").count();
     assert_eq!((ok, limited), (2, 4), "{answers:?}");
+    for r in answers.iter().filter(|r| r.get("errors").is_some()) {
+        let wait = r["errors"][0]["extensions"]["retryAfter"].as_u64().unwrap();
+        assert!((1..=60).contains(&wait), "retryAfter names when the window has room: {r}");
+    }
     assert_eq!(mock.request_count() - before, 2, "refused tests call nothing");
     // Jobs on two replicas, two workers each, share the limit too: 3 calls a minute.
     let limited = model(&a, &admin, &mock, Provider::OpenAi, "jobs", json!({"rateLimitPerMinute": 3})).await;
