@@ -12,6 +12,7 @@ mod entities;
 mod exchange;
 mod exchange_readers;
 mod http_protocol;
+mod job_fences;
 mod jobs;
 mod llm_clients;
 mod llm_jobs;
