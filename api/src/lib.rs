@@ -106,6 +106,12 @@ pub async fn bootstrap_custom(
         None => EventBus::connect(&conn).await,
     };
     let store = Store::new(conn);
+    // Documents stored before the search index existed (or under an older index format).
+    let reindexed =
+        store.index_stale_documents().await.map_err(|e| anyhow::anyhow!("indexing documents for search: {e}"))?;
+    if reindexed > 0 {
+        tracing::info!(documents = reindexed, "indexed documents for search");
+    }
     let llm = llm::MeteredClient::new()?;
     let handlers = Arc::new(job_handlers(llm.clone(), cipher.clone()));
     if settings.workers > 0 {

@@ -89,6 +89,10 @@ impl AppState {
         Statistics { store: &self.store }
     }
 
+    pub fn search(&self) -> nishan_domain::service::search::Search<'_, Store> {
+        nishan_domain::service::search::Search { store: &self.store }
+    }
+
     pub fn exchange(&self) -> Exchange<'_, Store> {
         Exchange { store: &self.store, max_bytes: self.settings.max_document_bytes }
     }

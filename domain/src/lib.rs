@@ -22,6 +22,7 @@ pub mod ports;
 pub mod project;
 pub mod rate_limit;
 pub mod relationship;
+pub mod search;
 pub mod service;
 pub mod session;
 pub mod statistics;

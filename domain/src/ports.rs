@@ -607,3 +607,52 @@ pub trait ExtractionStore: JobRunStore {
         batch: SuggestionBatch,
     ) -> impl Future<Output = DomainResult<Option<StoredSuggestions>>> + Send;
 }
+
+/// What a search is narrowed to, besides its project.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SearchFilter {
+    /// Only these documents (all when empty).
+    pub documents: Vec<DocumentId>,
+    /// Only passages holding an entity of one of these types (any passage when empty).
+    pub entity_types: Vec<EntityTypeId>,
+}
+
+/// An entity as search sees it: where it stands, in which passage.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PassageEntity {
+    pub passage: crate::search::PassageId,
+    pub entity: EntityId,
+    pub entity_type: EntityTypeId,
+    pub start: u32,
+    pub end: u32,
+}
+
+/// The search index: a project's passages (`search::passages`) with their folded words in the
+/// database's full-text index, kept by the document writes in their own transactions.
+pub trait SearchRepository {
+    /// The project's passages and words.
+    async fn search_stats(&self, project: ProjectId) -> DomainResult<crate::search::CorpusStats>;
+    /// For each term, how many of the project's passages the full-text index proposes for it.
+    async fn document_frequencies(&self, project: ProjectId, terms: &[crate::search::Term]) -> DomainResult<Vec<u64>>;
+    /// The project's passages the full-text index proposes for all (or any) of the terms,
+    /// narrowed by the filter. May propose passages that do not match (the ranking decides);
+    /// never leaves out one that does.
+    async fn search_candidates(
+        &self,
+        project: ProjectId,
+        terms: &[crate::search::Term],
+        matching: crate::search::Matching,
+        filter: &SearchFilter,
+    ) -> DomainResult<Vec<crate::search::Candidate>>;
+    /// The texts of passages (those that still exist).
+    async fn passage_texts(
+        &self,
+        passages: &[crate::search::PassageId],
+    ) -> DomainResult<HashMap<crate::search::PassageId, String>>;
+    /// The entities overlapping passages, of the given types (all types when empty).
+    async fn passage_entities(
+        &self,
+        passages: &[crate::search::PassageId],
+        types: &[EntityTypeId],
+    ) -> DomainResult<Vec<PassageEntity>>;
+}

@@ -22,6 +22,7 @@ mod queries;
 mod rate_limits;
 mod readme;
 mod scripts;
+mod search;
 mod server;
 mod statistics;
 mod usage;

@@ -11,5 +11,6 @@ pub mod jobs;
 pub mod models;
 pub mod processing;
 pub mod projects;
+pub mod search;
 pub mod statistics;
 pub mod usage;

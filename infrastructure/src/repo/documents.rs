@@ -17,7 +17,7 @@ use sea_orm::{
 use serde_json::json;
 use uuid::Uuid;
 
-use super::{Store, audit, convert, entities, internal};
+use super::{Store, audit, convert, entities, internal, search_index};
 use crate::entity::{annotation, document, document_version};
 
 /// The CONFLICT for content the project already holds, naming the document that has it.
@@ -49,6 +49,7 @@ impl DocumentRepository for Store {
         first: DocumentVersion,
         audit_entry: AuditEntry,
     ) -> DomainResult<Document> {
+        let passages = nishan_domain::search::passages(&doc.content);
         let txn = self.write().await?;
         ensure_new_content(&txn, doc.project_id, &doc.content_hash, None).await?;
         let model = convert::document_row(&doc)
@@ -56,6 +57,7 @@ impl DocumentRepository for Store {
             .await
             .map_err(|e| super::conflict_or_internal(e, "this project already holds the same content"))?;
         convert::version_row(&first).insert(&txn).await.map_err(internal)?;
+        search_index::index_passages(&txn, &doc, &passages).await?;
         audit::insert(&txn, audit_entry).await?;
         txn.commit().await.map_err(internal)?;
         convert::document(model)
@@ -199,6 +201,7 @@ impl DocumentRepository for Store {
         }
         convert::version_row(&change.version).insert(&txn).await.map_err(internal)?;
         convert::document_row(&change.document).reset_all().update(&txn).await.map_err(internal)?;
+        search_index::reindex_document(&txn, &change.document).await?;
         entities::recount(&txn, id).await?;
         let mut audit_entry = audit_entry;
         audit_entry.changes["toVersion"] = json!(change.version.version_number);
@@ -220,6 +223,7 @@ impl DocumentRepository for Store {
             .await
             .map_err(internal)?
             .ok_or(DomainError::NotFound { resource: "document" })?;
+        search_index::unindex_document(&txn, id).await?;
         row.delete(&txn).await.map_err(internal)?;
         audit::insert(&txn, audit_entry).await?;
         txn.commit().await.map_err(internal)

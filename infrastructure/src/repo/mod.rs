@@ -15,6 +15,7 @@ mod projects;
 mod rate_limits;
 mod relationships;
 mod retention;
+mod search_index;
 mod sessions;
 mod statistics;
 mod users;

@@ -7,6 +7,7 @@ mod entity_types;
 mod exchange;
 mod jobs;
 mod projects;
+mod search;
 mod statistics;
 
 #[derive(async_graphql::MergedObject, Default)]
@@ -19,4 +20,5 @@ pub struct Query(
     exchange::ExchangeQuery,
     statistics::StatisticsQuery,
     audit::AuditQuery,
+    search::SearchQuery,
 );

@@ -9,6 +9,7 @@ mod exchange;
 mod job;
 mod membership;
 mod project;
+mod search;
 mod statistics;
 mod usage;
 mod user;
@@ -24,6 +25,7 @@ pub use job::{
 };
 pub use membership::{GqlPermissions, ProjectMembership};
 pub use project::Project;
+pub use search::{SearchHit, TextSpan};
 pub use statistics::{DocumentStatistics, ModelQuality, ProjectStatistics};
 pub use usage::{UsageReport, UsageTotals};
 pub use user::{AuthPayload, User};

@@ -1,0 +1,17 @@
+//! Search over a project's texts: the words of a text under the one Urdu-aware folding
+//! (`tokens`), the passages the index holds (`passages`), the query language (`query`), and
+//! ranking (`rank`: BM25 over the project's passages, highlights, reciprocal rank fusion).
+//!
+//! The databases' full-text indexes (SQLite FTS5, PostgreSQL `tsvector`) are given the folded
+//! words, written with single spaces, and only propose candidates; matching, scoring and order
+//! are decided here, so that both databases answer a query alike.
+
+pub mod passages;
+pub mod query;
+pub mod rank;
+pub mod tokens;
+
+pub use passages::{MAX_PASSAGE_TOKENS, Passage, passages};
+pub use query::{SearchQuery, Term};
+pub use rank::{Candidate, CorpusStats, Highlight, Matching, PassageId, Ranked};
+pub use tokens::{Token, tokenize, words};

@@ -1,0 +1,160 @@
+//! Searching a project: whoever may read a project may search it (NOT_FOUND otherwise, as for
+//! every read). The query is parsed (`search::query`), the index proposes candidate passages,
+//! and the ranking (`search::rank`) decides the hits, their scores and their order; a hit
+//! carries the passage's text, the highlights of the query's words in it and the entities
+//! under those highlights. With an entity-type filter, a hit is a passage where the query
+//! matches inside an entity of one of the types (its highlights are those places).
+
+use std::collections::HashMap;
+
+use crate::error::{DomainError, DomainResult};
+use crate::ids::{DocumentId, EntityId, EntityTypeId, ProjectId};
+use crate::policy::Actor;
+use crate::ports::{Page, PageRequest, PassageEntity, ProjectRepository, SearchFilter, SearchRepository};
+use crate::search::rank::{Highlight, highlights, rank};
+use crate::search::{Matching, PassageId, Ranked, SearchQuery};
+use crate::service::projects::{ProjectRef, Projects};
+
+/// Most documents one search may be narrowed to.
+pub const MAX_FILTER_DOCUMENTS: usize = 100;
+/// Most entity types one search may be narrowed to.
+pub const MAX_FILTER_TYPES: usize = 50;
+
+/// A search as a client asks it.
+#[derive(Debug, Clone)]
+pub struct SearchRequest {
+    pub project: ProjectId,
+    pub query: String,
+    pub entity_types: Vec<EntityTypeId>,
+    pub documents: Vec<DocumentId>,
+    pub page: PageRequest,
+}
+
+/// One hit: a passage of a document.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SearchHit {
+    pub passage: PassageId,
+    pub document_id: DocumentId,
+    pub line_number: u32,
+    /// Code-point offsets of the passage in its document.
+    pub start: u32,
+    pub end: u32,
+    pub text: String,
+    pub score: f64,
+    /// Where the query's words stand, in code points of the document.
+    pub highlights: Vec<Highlight>,
+    /// The entities under the highlights, by start.
+    pub entities: Vec<EntityId>,
+}
+
+pub struct Search<'a, S> {
+    pub store: &'a S,
+}
+
+impl<S: SearchRepository + ProjectRepository> Search<'_, S> {
+    /// A page of the project's hits for the request, best first, with the number of all hits.
+    /// Errors: NOT_FOUND when the caller may not read the project; `Invalid` for a query the
+    /// parser refuses (`search::query`) or filters over their maxima.
+    pub async fn search(&self, actor: Option<&Actor>, request: SearchRequest) -> DomainResult<Page<SearchHit>> {
+        if request.documents.len() > MAX_FILTER_DOCUMENTS {
+            return Err(DomainError::invalid(
+                "documentIds",
+                format!("may name at most {MAX_FILTER_DOCUMENTS} documents"),
+            ));
+        }
+        if request.entity_types.len() > MAX_FILTER_TYPES {
+            return Err(DomainError::invalid("entityTypeIds", format!("may name at most {MAX_FILTER_TYPES} types")));
+        }
+        let query = SearchQuery::parse(&request.query)?;
+        Projects { store: self.store }
+            .find(actor, ProjectRef::Id(request.project))
+            .await?
+            .ok_or(DomainError::NotFound { resource: "project" })?;
+        let filter = SearchFilter { documents: request.documents.clone(), entity_types: request.entity_types.clone() };
+        let ranked = self.ranked(request.project, &query, Matching::All, &filter).await?;
+        self.page(ranked, &request.entity_types, request.page).await
+    }
+
+    /// Every hit of `query` in the project, ranked (no access check: callers check).
+    pub async fn ranked(
+        &self,
+        project: ProjectId,
+        query: &SearchQuery,
+        matching: Matching,
+        filter: &SearchFilter,
+    ) -> DomainResult<Vec<Ranked>> {
+        let candidates = self.store.search_candidates(project, &query.terms, matching, filter).await?;
+        let stats = self.store.search_stats(project).await?;
+        let unfiltered = filter.documents.is_empty() && filter.entity_types.is_empty();
+        // One term over the whole project: its candidates are the passages holding it.
+        let df = if unfiltered && query.terms.len() == 1 {
+            vec![candidates.len() as u64]
+        } else {
+            self.store.document_frequencies(project, &query.terms).await?
+        };
+        Ok(rank(query, matching, candidates, stats, &df))
+    }
+
+    /// The hits of one page: texts, highlights and entities; with entity types, only the
+    /// places of the query inside such entities count (before the page is cut).
+    async fn page(
+        &self,
+        mut ranked: Vec<Ranked>,
+        entity_types: &[EntityTypeId],
+        page: PageRequest,
+    ) -> DomainResult<Page<SearchHit>> {
+        let mut texts = HashMap::new();
+        let mut under: HashMap<PassageId, Vec<PassageEntity>> = HashMap::new();
+        if !entity_types.is_empty() {
+            let ids: Vec<PassageId> = ranked.iter().map(|r| r.candidate.passage).collect();
+            texts = self.store.passage_texts(&ids).await?;
+            for e in self.store.passage_entities(&ids, entity_types).await? {
+                under.entry(e.passage).or_default().push(e);
+            }
+            ranked.retain_mut(|r| {
+                let Some(text) = texts.get(&r.candidate.passage) else { return false };
+                let entities = under.get(&r.candidate.passage).map_or(&[][..], Vec::as_slice);
+                r.places.retain(|&place| {
+                    let spans = highlights(text, r.candidate.start, &[place]);
+                    spans.iter().any(|h| entities.iter().any(|e| e.start < h.end && h.start < e.end))
+                });
+                !r.places.is_empty()
+            });
+        }
+        let total = ranked.len() as u64;
+        let from = (page.offset as usize).min(ranked.len());
+        let to = from.saturating_add(page.limit as usize).min(ranked.len());
+        let ranked: Vec<Ranked> = ranked.drain(from..to).collect();
+        let ids: Vec<PassageId> = ranked.iter().map(|r| r.candidate.passage).collect();
+        if entity_types.is_empty() {
+            texts = self.store.passage_texts(&ids).await?;
+            for e in self.store.passage_entities(&ids, &[]).await? {
+                under.entry(e.passage).or_default().push(e);
+            }
+        }
+        let items = ranked
+            .into_iter()
+            .filter_map(|r| {
+                let text = texts.remove(&r.candidate.passage)?;
+                let spans = highlights(&text, r.candidate.start, &r.places);
+                let mut entities: Vec<&PassageEntity> = under
+                    .get(&r.candidate.passage)
+                    .map(|es| es.iter().filter(|e| spans.iter().any(|h| e.start < h.end && h.start < e.end)).collect())
+                    .unwrap_or_default();
+                entities.sort_by_key(|e| (e.start, e.end));
+                Some(SearchHit {
+                    passage: r.candidate.passage,
+                    document_id: r.candidate.document_id,
+                    line_number: r.candidate.line_number,
+                    start: r.candidate.start,
+                    end: r.candidate.end,
+                    text,
+                    score: r.score,
+                    highlights: spans,
+                    entities: entities.into_iter().map(|e| e.entity).collect(),
+                })
+            })
+            .collect();
+        Ok(Page { items, total })
+    }
+}

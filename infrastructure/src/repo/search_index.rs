@@ -1,0 +1,422 @@
+//! The search index in the database: a document's passages (`nishan_domain::search::passages`)
+//! in `search_passages`, their words in SQLite FTS5 (`search_passages_fts`, kept by triggers)
+//! or a PostgreSQL `tsvector` column under GIN, the project's counts in `search_stats`, and
+//! what each document's passages were made from in `search_documents`.
+//!
+//! Invariants: the document writes call [`index_document`] / [`unindex_document`] inside
+//! their own transactions, so the index changes with the text or not at all; `search_stats`
+//! always equals the counts of the project's rows (each write adds or subtracts what it
+//! inserted or deleted, in the same transaction); the full-text indexes see exactly the folded
+//! words, separated by single spaces, so they propose a passage for a term exactly when its
+//! words hold the term (the ranking in the domain checks each candidate all the same).
+
+use std::collections::HashMap;
+
+use nishan_domain::document::Document;
+use nishan_domain::ids::{DocumentId, EntityId, EntityTypeId, ProjectId};
+use nishan_domain::ports::{PassageEntity, SearchFilter, SearchRepository};
+use nishan_domain::search::{Candidate, CorpusStats, Matching, Passage, PassageId, Term, passages};
+use nishan_domain::{DomainError, DomainResult};
+use sea_orm::{ConnectionTrait, DbBackend, EntityTrait, QuerySelect, Statement, Value};
+use uuid::Uuid;
+
+use super::{Store, internal};
+
+/// The format of the index's passages: raise it when `search::passages` or the folding
+/// changes, and every server re-indexes its documents at start-up.
+pub const INDEX_VERSION: i32 = 1;
+
+/// Passages written by one INSERT (9 or 10 values each, under both databases' limits).
+const INSERT_ROWS: usize = 500;
+/// Ids in one `IN (...)` list.
+const ID_CHUNK: usize = 900;
+
+/// Statement placeholders of one backend: `?` on SQLite, `$n` on PostgreSQL.
+struct Params {
+    backend: DbBackend,
+    values: Vec<Value>,
+}
+
+impl Params {
+    fn new(backend: DbBackend) -> Self {
+        Self { backend, values: Vec::new() }
+    }
+
+    /// Adds a value; returns its placeholder.
+    fn push(&mut self, value: impl Into<Value>) -> String {
+        self.values.push(value.into());
+        match self.backend {
+            DbBackend::Postgres => format!("${}", self.values.len()),
+            _ => "?".to_owned(),
+        }
+    }
+
+    /// Placeholders of a list of values, comma-separated.
+    fn list<V: Into<Value>>(&mut self, values: impl IntoIterator<Item = V>) -> String {
+        values.into_iter().map(|v| self.push(v)).collect::<Vec<_>>().join(", ")
+    }
+
+    fn statement(self, sql: String) -> Statement {
+        Statement::from_sql_and_values(self.backend, sql, self.values)
+    }
+}
+
+fn is_postgres(conn: &impl ConnectionTrait) -> bool {
+    conn.get_database_backend() == DbBackend::Postgres
+}
+
+/// A PostgreSQL `tsvector` literal of words at positions 1, 2, ...: `'w':1 'x':2,5`.
+fn tsvector_literal(words: &[String]) -> String {
+    let mut positions: Vec<(&str, Vec<usize>)> = Vec::new();
+    for (i, w) in words.iter().enumerate() {
+        match positions.iter_mut().find(|(x, _)| *x == w.as_str()) {
+            Some((_, at)) => at.push(i + 1),
+            None => positions.push((w.as_str(), vec![i + 1])),
+        }
+    }
+    positions
+        .into_iter()
+        .map(|(w, at)| {
+            let at: Vec<String> = at.iter().map(|p| p.min(&16383).to_string()).collect();
+            format!("{}:{}", quote_lexeme(w), at.join(","))
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// A lexeme in single quotes, as `tsvector` and `tsquery` literals write one.
+fn quote_lexeme(word: &str) -> String {
+    format!("'{}'", word.replace('\\', "\\\\").replace('\'', "''"))
+}
+
+/// A term as an FTS5 query: `"w"`, `"w"*`, `"a b"`, `"a b"*`.
+fn fts5_term(term: &Term) -> String {
+    let quoted = format!("\"{}\"", term.words().join(" ").replace('"', "\"\""));
+    if term.ends_in_prefix() { format!("{quoted}*") } else { quoted }
+}
+
+/// A term as a PostgreSQL `tsquery`: `'w'`, `'w':*`, `('a' <-> 'b':*)`.
+fn tsquery_term(term: &Term) -> String {
+    let words = term.words();
+    let n = words.len();
+    let parts: Vec<String> = words
+        .iter()
+        .enumerate()
+        .map(|(i, w)| {
+            let q = quote_lexeme(w);
+            if i + 1 == n && term.ends_in_prefix() { format!("{q}:*") } else { q }
+        })
+        .collect();
+    if n == 1 { parts.into_iter().next().unwrap_or_default() } else { format!("({})", parts.join(" <-> ")) }
+}
+
+/// The full-text condition of terms (all or any) on the alias `p` of `search_passages` (and
+/// `search_passages_fts` on SQLite), with its parameter.
+fn match_condition(params: &mut Params, terms: &[Term], matching: Matching) -> String {
+    if params.backend == DbBackend::Postgres {
+        let join = if matching == Matching::All { " & " } else { " | " };
+        let query = terms.iter().map(tsquery_term).collect::<Vec<_>>().join(join);
+        format!("p.lexemes @@ {}::tsquery", params.push(query))
+    } else {
+        let join = if matching == Matching::All { " AND " } else { " OR " };
+        let query = terms.iter().map(fts5_term).collect::<Vec<_>>().join(join);
+        format!("search_passages_fts MATCH {}", params.push(query))
+    }
+}
+
+/// `FROM` of a full-text query over the project's passages.
+fn from_clause(backend: DbBackend) -> &'static str {
+    if backend == DbBackend::Postgres {
+        "FROM search_passages p"
+    } else {
+        "FROM search_passages_fts JOIN search_passages p ON p.id = search_passages_fts.rowid"
+    }
+}
+
+/// Stores the passages of `doc` (its current content and version) and adds them to the
+/// project's counts. The document must have no passages yet ([`unindex_document`] first).
+pub(crate) async fn index_document(conn: &impl ConnectionTrait, doc: &Document) -> DomainResult<()> {
+    index_passages(conn, doc, &passages(&doc.content)).await
+}
+
+/// [`index_document`] with the passages computed beforehand (outside the transaction).
+pub(crate) async fn index_passages(
+    conn: &impl ConnectionTrait,
+    doc: &Document,
+    passages: &[Passage],
+) -> DomainResult<()> {
+    let backend = conn.get_database_backend();
+    let postgres = is_postgres(conn);
+    let mut words_total: i64 = 0;
+    for rows in passages.chunks(INSERT_ROWS) {
+        let mut params = Params::new(backend);
+        let mut tuples = Vec::with_capacity(rows.len());
+        for p in rows {
+            words_total += p.words.len() as i64;
+            let mut tuple = vec![
+                params.push(doc.project_id.0),
+                params.push(doc.id.0),
+                params.push(p.line_number as i64),
+                params.push(p.start as i64),
+                params.push(p.end as i64),
+                params.push(p.text.clone()),
+                params.push(p.word_string()),
+                params.push(p.words.len() as i64),
+            ];
+            if postgres {
+                let lexemes = params.push(tsvector_literal(&p.words));
+                tuple.push(format!("{lexemes}::tsvector"));
+            }
+            tuples.push(format!("({})", tuple.join(", ")));
+        }
+        let columns = "project_id, document_id, line_number, start_offset, end_offset, text, words, word_count";
+        let columns = if postgres { format!("{columns}, lexemes") } else { columns.to_owned() };
+        let sql = format!("INSERT INTO search_passages ({columns}) VALUES {}", tuples.join(", "));
+        conn.execute_raw(params.statement(sql)).await.map_err(internal)?;
+    }
+    add_to_stats(conn, doc.project_id, passages.len() as i64, words_total).await?;
+    let mut params = Params::new(backend);
+    let sql = format!(
+        "INSERT INTO search_documents (document_id, project_id, content_version, index_version) VALUES ({}, {}, {}, {}) \
+         ON CONFLICT (document_id) DO UPDATE SET content_version = excluded.content_version, \
+         index_version = excluded.index_version",
+        params.push(doc.id.0),
+        params.push(doc.project_id.0),
+        params.push(doc.current_version as i64),
+        params.push(INDEX_VERSION),
+    );
+    conn.execute_raw(params.statement(sql)).await.map_err(internal)?;
+    Ok(())
+}
+
+/// Removes a document's passages and subtracts them from its project's counts.
+pub(crate) async fn unindex_document(conn: &impl ConnectionTrait, doc: DocumentId) -> DomainResult<()> {
+    let backend = conn.get_database_backend();
+    let mut params = Params::new(backend);
+    let sql = format!(
+        "SELECT project_id, COUNT(*) AS passages, COALESCE(SUM(word_count), 0) AS words FROM search_passages \
+         WHERE document_id = {} GROUP BY project_id",
+        params.push(doc.0)
+    );
+    let rows = conn.query_all_raw(params.statement(sql)).await.map_err(internal)?;
+    for row in rows {
+        let project: Uuid = row.try_get("", "project_id").map_err(internal)?;
+        let passages: i64 = row.try_get("", "passages").map_err(internal)?;
+        let words: i64 = row.try_get("", "words").map_err(internal)?;
+        add_to_stats(conn, ProjectId(project), -passages, -words).await?;
+    }
+    let mut params = Params::new(backend);
+    let sql = format!("DELETE FROM search_passages WHERE document_id = {}", params.push(doc.0));
+    conn.execute_raw(params.statement(sql)).await.map_err(internal)?;
+    let mut params = Params::new(backend);
+    let sql = format!("DELETE FROM search_documents WHERE document_id = {}", params.push(doc.0));
+    conn.execute_raw(params.statement(sql)).await.map_err(internal)?;
+    Ok(())
+}
+
+/// Replaces a document's passages by those of its current content.
+pub(crate) async fn reindex_document(conn: &impl ConnectionTrait, doc: &Document) -> DomainResult<()> {
+    unindex_document(conn, doc.id).await?;
+    index_document(conn, doc).await
+}
+
+async fn add_to_stats(conn: &impl ConnectionTrait, project: ProjectId, passages: i64, words: i64) -> DomainResult<()> {
+    if passages == 0 && words == 0 {
+        return Ok(());
+    }
+    let mut params = Params::new(conn.get_database_backend());
+    let sql = format!(
+        "INSERT INTO search_stats (project_id, passages, words) VALUES ({}, {}, {}) ON CONFLICT (project_id) \
+         DO UPDATE SET passages = search_stats.passages + excluded.passages, words = search_stats.words + excluded.words",
+        params.push(project.0),
+        params.push(passages),
+        params.push(words),
+    );
+    conn.execute_raw(params.statement(sql)).await.map_err(internal)?;
+    Ok(())
+}
+
+impl Store {
+    /// Indexes every document whose passages are missing or stale (made from an older content
+    /// version or index format): documents stored before the index existed, after an upgrade.
+    /// Each in its own write transaction, which reads the document again (so an edit that
+    /// committed meanwhile is what gets indexed). Returns how many were indexed.
+    pub async fn index_stale_documents(&self) -> DomainResult<u64> {
+        let backend = self.connection().get_database_backend();
+        let mut params = Params::new(backend);
+        let sql = format!(
+            "SELECT d.id FROM documents d LEFT JOIN search_documents s ON s.document_id = d.id \
+             WHERE s.document_id IS NULL OR s.index_version <> {} OR s.content_version <> d.current_version",
+            params.push(INDEX_VERSION)
+        );
+        let rows = self.connection().query_all_raw(params.statement(sql)).await.map_err(internal)?;
+        let mut indexed = 0;
+        for row in rows {
+            let id: Uuid = row.try_get("", "id").map_err(internal)?;
+            let txn = self.write().await?;
+            let mut q = crate::entity::document::Entity::find_by_id(id);
+            if self.is_postgres() {
+                q = q.lock_exclusive();
+            }
+            let Some(model) = q.one(&txn).await.map_err(internal)? else {
+                continue; // Deleted meanwhile.
+            };
+            let doc = super::convert::document(model)?;
+            reindex_document(&txn, &doc).await?;
+            txn.commit().await.map_err(internal)?;
+            indexed += 1;
+        }
+        Ok(indexed)
+    }
+}
+
+fn stats_of(row: &sea_orm::QueryResult) -> DomainResult<CorpusStats> {
+    let passages: i64 = row.try_get("", "passages").map_err(internal)?;
+    let words: i64 = row.try_get("", "words").map_err(internal)?;
+    Ok(CorpusStats { passages: passages.max(0) as u64, words: words.max(0) as u64 })
+}
+
+impl SearchRepository for Store {
+    async fn search_stats(&self, project: ProjectId) -> DomainResult<CorpusStats> {
+        let mut params = Params::new(self.connection().get_database_backend());
+        let sql = format!("SELECT passages, words FROM search_stats WHERE project_id = {}", params.push(project.0));
+        match self.connection().query_one_raw(params.statement(sql)).await.map_err(internal)? {
+            Some(row) => stats_of(&row),
+            None => Ok(CorpusStats::default()),
+        }
+    }
+
+    async fn document_frequencies(&self, project: ProjectId, terms: &[Term]) -> DomainResult<Vec<u64>> {
+        let backend = self.connection().get_database_backend();
+        let mut counts = Vec::with_capacity(terms.len());
+        for term in terms {
+            let mut params = Params::new(backend);
+            let condition = match_condition(&mut params, std::slice::from_ref(term), Matching::All);
+            let sql = format!(
+                "SELECT COUNT(*) AS n {} WHERE {condition} AND p.project_id = {}",
+                from_clause(backend),
+                params.push(project.0)
+            );
+            let row = self.connection().query_one_raw(params.statement(sql)).await.map_err(internal)?;
+            let n: i64 = match row {
+                Some(row) => row.try_get("", "n").map_err(internal)?,
+                None => 0,
+            };
+            counts.push(n.max(0) as u64);
+        }
+        Ok(counts)
+    }
+
+    async fn search_candidates(
+        &self,
+        project: ProjectId,
+        terms: &[Term],
+        matching: Matching,
+        filter: &SearchFilter,
+    ) -> DomainResult<Vec<Candidate>> {
+        if terms.is_empty() {
+            return Ok(Vec::new());
+        }
+        let backend = self.connection().get_database_backend();
+        let mut params = Params::new(backend);
+        let condition = match_condition(&mut params, terms, matching);
+        let mut sql = format!(
+            "SELECT p.id, p.document_id, d.title, d.created_at, p.line_number, p.start_offset, p.end_offset, p.words \
+             {} JOIN documents d ON d.id = p.document_id WHERE {condition} AND p.project_id = {}",
+            from_clause(backend),
+            params.push(project.0)
+        );
+        if !filter.documents.is_empty() {
+            let list = params.list(filter.documents.iter().map(|d| d.0));
+            sql.push_str(&format!(" AND p.document_id IN ({list})"));
+        }
+        if !filter.entity_types.is_empty() {
+            let list = params.list(filter.entity_types.iter().map(|t| t.0));
+            sql.push_str(&format!(
+                " AND EXISTS (SELECT 1 FROM entities e WHERE e.document_id = p.document_id \
+                 AND e.entity_type_id IN ({list}) AND e.start_offset < p.end_offset AND e.end_offset > p.start_offset)"
+            ));
+        }
+        let rows = self.connection().query_all_raw(params.statement(sql)).await.map_err(internal)?;
+        rows.iter()
+            .map(|row| {
+                let get_u32 = |column: &str| -> DomainResult<u32> {
+                    let v: i32 = row.try_get("", column).map_err(internal)?;
+                    u32::try_from(v).map_err(|_| DomainError::internal(format!("{column} {v} out of range")))
+                };
+                Ok(Candidate {
+                    passage: PassageId(row.try_get("", "id").map_err(internal)?),
+                    document_id: DocumentId(row.try_get("", "document_id").map_err(internal)?),
+                    document_title: row.try_get("", "title").map_err(internal)?,
+                    document_created_at: row.try_get("", "created_at").map_err(internal)?,
+                    line_number: get_u32("line_number")?,
+                    start: get_u32("start_offset")?,
+                    end: get_u32("end_offset")?,
+                    words: row.try_get("", "words").map_err(internal)?,
+                })
+            })
+            .collect()
+    }
+
+    async fn passage_texts(&self, ids: &[PassageId]) -> DomainResult<HashMap<PassageId, String>> {
+        let backend = self.connection().get_database_backend();
+        let mut texts = HashMap::with_capacity(ids.len());
+        for chunk in ids.chunks(ID_CHUNK) {
+            let mut params = Params::new(backend);
+            let list = params.list(chunk.iter().map(|p| p.0));
+            let sql = format!("SELECT id, text FROM search_passages WHERE id IN ({list})");
+            for row in self.connection().query_all_raw(params.statement(sql)).await.map_err(internal)? {
+                let id: i64 = row.try_get("", "id").map_err(internal)?;
+                texts.insert(PassageId(id), row.try_get("", "text").map_err(internal)?);
+            }
+        }
+        Ok(texts)
+    }
+
+    async fn passage_entities(&self, ids: &[PassageId], types: &[EntityTypeId]) -> DomainResult<Vec<PassageEntity>> {
+        let backend = self.connection().get_database_backend();
+        let mut found = Vec::new();
+        for chunk in ids.chunks(ID_CHUNK) {
+            let mut params = Params::new(backend);
+            let list = params.list(chunk.iter().map(|p| p.0));
+            let mut sql = format!(
+                "SELECT p.id AS passage, e.id AS entity, e.entity_type_id, e.start_offset, e.end_offset \
+                 FROM search_passages p JOIN entities e ON e.document_id = p.document_id \
+                 AND e.start_offset < p.end_offset AND e.end_offset > p.start_offset WHERE p.id IN ({list})"
+            );
+            if !types.is_empty() {
+                let list = params.list(types.iter().map(|t| t.0));
+                sql.push_str(&format!(" AND e.entity_type_id IN ({list})"));
+            }
+            for row in self.connection().query_all_raw(params.statement(sql)).await.map_err(internal)? {
+                let start: i32 = row.try_get("", "start_offset").map_err(internal)?;
+                let end: i32 = row.try_get("", "end_offset").map_err(internal)?;
+                found.push(PassageEntity {
+                    passage: PassageId(row.try_get("", "passage").map_err(internal)?),
+                    entity: EntityId(row.try_get("", "entity").map_err(internal)?),
+                    entity_type: EntityTypeId(row.try_get("", "entity_type_id").map_err(internal)?),
+                    start: start.max(0) as u32,
+                    end: end.max(0) as u32,
+                });
+            }
+        }
+        Ok(found)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn literals_quote_words_and_merge_positions() {
+        let words: Vec<String> = ["علی", "حسن", "علی"].iter().map(|w| (*w).to_owned()).collect();
+        assert_eq!(tsvector_literal(&words), "'علی':1,3 'حسن':2");
+        assert_eq!(quote_lexeme("it's\\"), "'it''s\\\\'");
+        let phrase = Term::Phrase { words: vec!["شاہ".into(), "کرب".into()], last_is_prefix: true };
+        assert_eq!(tsquery_term(&phrase), "('شاہ' <-> 'کرب':*)");
+        assert_eq!(fts5_term(&phrase), "\"شاہ کرب\"*");
+        assert_eq!(tsquery_term(&Term::Word("علی".into())), "'علی'");
+        assert_eq!(fts5_term(&Term::Prefix("عل".into())), "\"عل\"*");
+    }
+}

@@ -1,0 +1,371 @@
+//! Search: Urdu-aware words, prefixes and phrases over a project's lines, ranked by BM25, with
+//! highlights in code points of the document; filters by document and entity type; the index
+//! changing in the same transaction as the text (created, edited, deleted, imported, a
+//! project deleted, a failed write rolled back, concurrent writes); who may search; and the
+//! corpus giving the same hits in the same order on SQLite and PostgreSQL.
+
+use crate::common;
+
+use common::{Db, TestApp, create_document, entity_type_ids, error_code};
+use serde_json::{Value, json};
+
+pub const SEARCH: &str = "query($i: SearchInput!) { search(input: $i) { totalCount pageInfo { hasNextPage endCursor } edges { cursor node { document { id title } lineNumber text start end score highlights { start end } entities { id text entityType { name } } } } } }";
+
+/// The search's answer as `token` (or anonymously), which must succeed.
+pub async fn search(app: &TestApp, token: Option<&str>, input: Value) -> Value {
+    app.ok(token, SEARCH, json!({"i": input})).await["search"].clone()
+}
+
+/// `(title, line, text)` of each hit.
+fn lines(result: &Value) -> Vec<(String, u64, String)> {
+    result["edges"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            let n = &e["node"];
+            (
+                n["document"]["title"].as_str().unwrap().to_owned(),
+                n["lineNumber"].as_u64().unwrap(),
+                n["text"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect()
+}
+
+/// The text of `content` at code points `[start, end)`.
+fn slice(content: &str, start: u64, end: u64) -> String {
+    content.chars().skip(start as usize).take((end - start) as usize).collect()
+}
+
+/// What the highlights of each hit cover, read from the document's content.
+fn highlighted(result: &Value, contents: &[(&str, &str)]) -> Vec<Vec<String>> {
+    result["edges"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            let n = &e["node"];
+            let title = n["document"]["title"].as_str().unwrap();
+            let content = contents.iter().find(|(t, _)| *t == title).unwrap().1;
+            assert_eq!(slice(content, n["start"].as_u64().unwrap(), n["end"].as_u64().unwrap()), n["text"], "{n}");
+            n["highlights"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|h| slice(content, h["start"].as_u64().unwrap(), h["end"].as_u64().unwrap()))
+                .collect()
+        })
+        .collect()
+}
+
+const ELEGY: &str = "آفت میں گرفتار ہیں ناموس محمدؐ\nعمّو ہیں حسینؑ ابن علیؑ سیّد ذیجاه\nشاہِ کربلا حسین ہیں، حسین\n\nكلثوم تھرتھرا کے بروئے زمیں گری";
+const RIVER: &str = "کربلا کی زمیں\nفرات کے کنارے عباسؑ";
+
+async fn search_is_urdu_aware_and_ranked(db: Db) {
+    let app = TestApp::spawn(db).await;
+    let (token, _) = app.register("anis").await;
+    let project = app.create_project(&token, "Marsiya", json!({})).await;
+    let elegy = create_document(&app, &token, &project, "elegy", ELEGY).await;
+    let river = create_document(&app, &token, &project, "river", RIVER).await;
+    let contents = [("elegy", ELEGY), ("river", RIVER)];
+    let t = Some(token.as_str());
+    let q = |query: &str| json!({"projectId": project, "query": query});
+
+    // Arabic yeh in the query finds the Urdu letters; two places outweigh one.
+    let r = search(&app, t, q("حسين")).await;
+    assert_eq!(r["totalCount"], 2);
+    assert_eq!(
+        lines(&r),
+        [
+            ("elegy".to_owned(), 3, "شاہِ کربلا حسین ہیں، حسین".to_owned()),
+            ("elegy".to_owned(), 2, "عمّو ہیں حسینؑ ابن علیؑ سیّد ذیجاه".to_owned())
+        ]
+    );
+    // Highlights are code points of the document, the honorific under the name's.
+    assert_eq!(highlighted(&r, &contents), [vec!["حسین", "حسین"], vec!["حسینؑ"]]);
+    let scores: Vec<f64> =
+        r["edges"].as_array().unwrap().iter().map(|e| e["node"]["score"].as_f64().unwrap()).collect();
+    assert!(scores[0] > scores[1] && scores[1] > 0.0, "{scores:?}");
+    // Diacritics and honorifics in the query do not count either.
+    assert_eq!(lines(&search(&app, t, q("حُسینؑ")).await), lines(&r));
+    // Urdu kaf in the query finds the Arabic kaf of the text; Arabic heh finds Urdu heh.
+    let r = search(&app, t, q("کلثوم")).await;
+    assert_eq!(highlighted(&r, &contents), [vec!["كلثوم"]]);
+    assert_eq!(lines(&search(&app, t, q("ذيجاہ")).await)[0].1, 2);
+    // Every word must be there; a prefix; a phrase in order; the izafat is optional.
+    assert_eq!(lines(&search(&app, t, q("حسین ابن")).await).len(), 1);
+    assert_eq!(lines(&search(&app, t, q("حسین فرات")).await).len(), 0);
+    let r = search(&app, t, q("کربل*")).await;
+    assert_eq!(r["totalCount"], 2);
+    assert_eq!(highlighted(&r, &contents).concat(), ["کربلا", "کربلا"]);
+    let r = search(&app, t, q("\"شاہ کربلا\"")).await;
+    assert_eq!(highlighted(&r, &contents), [vec!["شاہِ کربلا"]]);
+    assert_eq!(search(&app, t, q("\"کربلا شاہ\"")).await["totalCount"], 0);
+    let r = search(&app, t, q("\"ابن عل\"*")).await;
+    assert_eq!(highlighted(&r, &contents), [vec!["ابن علیؑ"]]);
+    // Narrowed to a document.
+    let r = search(&app, t, json!({"projectId": project, "query": "کربلا", "documentIds": [river]})).await;
+    assert_eq!(lines(&r), [("river".to_owned(), 1, "کربلا کی زمیں".to_owned())]);
+    // Pages: a cursor leads to the next hit, in the same order.
+    let first = search(&app, t, json!({"projectId": project, "query": "حسین", "first": 1})).await;
+    assert_eq!(first["pageInfo"]["hasNextPage"], true);
+    let after = first["pageInfo"]["endCursor"].as_str().unwrap();
+    let next = search(&app, t, json!({"projectId": project, "query": "حسین", "first": 1, "after": after})).await;
+    assert_eq!(lines(&next)[0].1, 2);
+    assert_eq!(next["pageInfo"]["hasNextPage"], false);
+
+    // Entities under the highlights; narrowed to an entity type, only places inside such
+    // entities count.
+    let types = entity_type_ids(&app).await;
+    let create = "mutation($i: CreateEntityInput!) { createEntity(input: $i) { id } }";
+    let person = types["PERSON"].clone();
+    let input = json!({"documentId": elegy, "entityTypeId": person, "start": 77, "end": 81, "text": "حسین"});
+    let created = app.ok(t, create, json!({"i": input})).await;
+    let id = created["createEntity"]["id"].clone();
+    let r = search(&app, t, q("حسین")).await;
+    let entities: Vec<&Value> = r["edges"][0]["node"]["entities"].as_array().unwrap().iter().collect();
+    assert_eq!(entities.len(), 1);
+    assert_eq!(entities[0]["id"], id);
+    assert_eq!(entities[0]["entityType"]["name"], "PERSON");
+    assert!(r["edges"][1]["node"]["entities"].as_array().unwrap().is_empty());
+    let r = search(&app, t, json!({"projectId": project, "query": "حسین", "entityTypeIds": [person]})).await;
+    assert_eq!(r["totalCount"], 1);
+    let hit = &r["edges"][0]["node"];
+    assert_eq!((hit["lineNumber"].as_u64(), hit["highlights"].as_array().unwrap().len()), (Some(3), 1));
+    assert_eq!(hit["highlights"][0], json!({"start": 77, "end": 81}));
+    let location = types["LOCATION"].clone();
+    let r = search(&app, t, json!({"projectId": project, "query": "حسین", "entityTypeIds": [location]})).await;
+    assert_eq!(r["totalCount"], 0);
+
+    // Queries the parser refuses, and filters over their maxima, are BAD_USER_INPUT.
+    for bad in ["", "  ،  ", "ب*", &"حسین ".repeat(120)] {
+        let resp = app.gql(t, SEARCH, json!({"i": q(bad)})).await;
+        assert_eq!(error_code(&resp), "BAD_USER_INPUT", "{bad:?}: {resp}");
+    }
+    let many: Vec<String> = (0..101).map(|_| uuid::Uuid::new_v4().to_string()).collect();
+    let resp = app.gql(t, SEARCH, json!({"i": {"projectId": project, "query": "حسین", "documentIds": many}})).await;
+    assert_eq!(error_code(&resp), "BAD_USER_INPUT");
+    let resp = app.gql(t, SEARCH, json!({"i": {"projectId": project, "query": "حسین", "first": 101}})).await;
+    assert_eq!(error_code(&resp), "BAD_USER_INPUT");
+}
+
+async fn who_may_search(db: Db) {
+    let app = TestApp::spawn(db).await;
+    let (owner, _) = app.register("anis").await;
+    let (viewer, viewer_id) = app.register("dabir").await;
+    let (stranger, _) = app.register("stranger").await;
+    let private = app.create_project(&owner, "Private", json!({})).await;
+    create_document(&app, &owner, &private, "elegy", ELEGY).await;
+    let open = app.create_project(&owner, "Open", json!({"isPublic": true, "allowPublicView": true})).await;
+    create_document(&app, &owner, &open, "river", RIVER).await;
+    let add = "mutation($i: AddProjectMemberInput!) { addProjectMember(input: $i) { id } }";
+    app.ok(Some(&owner), add, json!({"i": {"projectId": private, "userId": viewer_id, "role": "VIEWER"}})).await;
+    let input = |p: &str| json!({"i": {"projectId": p, "query": "کربلا"}});
+    // A viewer reads, so may search; a stranger and an anonymous caller learn nothing.
+    assert_eq!(app.ok(Some(&viewer), SEARCH, input(&private)).await["search"]["totalCount"], 1);
+    for token in [Some(stranger.as_str()), None] {
+        let resp = app.gql(token, SEARCH, input(&private)).await;
+        assert_eq!(error_code(&resp), "NOT_FOUND", "{resp}");
+        assert!(resp["data"].is_null() || resp["data"]["search"].is_null());
+    }
+    let resp = app.gql(None, SEARCH, input(&uuid::Uuid::new_v4().to_string())).await;
+    assert_eq!(error_code(&resp), "NOT_FOUND");
+    // A public project with public view is searched by anyone.
+    assert_eq!(app.ok(None, SEARCH, input(&open)).await["search"]["totalCount"], 1);
+}
+
+/// The project's passages as the index counts them, and as its rows are.
+async fn index_counts(app: &TestApp, project: &str) -> ((i64, i64), (i64, i64)) {
+    let db = app.database().await;
+    let backend = db.get_database_backend();
+    use sea_orm::ConnectionTrait;
+    let uuid = uuid::Uuid::parse_str(project).unwrap();
+    let one = |sql: &str| sea_orm::Statement::from_sql_and_values(backend, sql, [uuid.into()]);
+    let param = if backend == sea_orm::DbBackend::Postgres { "$1" } else { "?" };
+    let stats = db
+        .query_one_raw(one(&format!("SELECT passages, words FROM search_stats WHERE project_id = {param}")))
+        .await
+        .unwrap()
+        .map(|r| (r.try_get::<i64>("", "passages").unwrap(), r.try_get::<i64>("", "words").unwrap()))
+        .unwrap_or((0, 0));
+    let rows = db
+        .query_one_raw(one(&format!(
+            "SELECT COUNT(*) AS n, COALESCE(SUM(word_count), 0) AS w FROM search_passages WHERE project_id = {param}"
+        )))
+        .await
+        .unwrap()
+        .map(|r| (r.try_get::<i64>("", "n").unwrap(), r.try_get::<i64>("", "w").unwrap()))
+        .unwrap();
+    db.close().await.unwrap();
+    (stats, rows)
+}
+
+async fn the_index_follows_every_write(db: Db) {
+    let app = TestApp::spawn(db).await;
+    let (token, _) = app.register("anis").await;
+    let t = Some(token.as_str());
+    let project = app.create_project(&token, "Marsiya", json!({})).await;
+    let count = |query: &'static str| {
+        let app = &app;
+        let project = project.clone();
+        async move { search(app, t, json!({"projectId": project, "query": query})).await["totalCount"].as_u64().unwrap() }
+    };
+    let doc = create_document(&app, &token, &project, "elegy", ELEGY).await;
+    assert_eq!(count("كلثوم").await, 1);
+    // An edit: the old words go, the new ones come, the lines are numbered anew.
+    let edit = "mutation($id: ID!, $c: String!) { updateDocumentContent(id: $id, content: $c) { currentVersion } }";
+    let edited = ELEGY.replace("كلثوم", "سکینہ");
+    let edited = format!("نیا مصرع\n{edited}");
+    app.ok(t, edit, json!({"id": doc, "c": edited})).await;
+    assert_eq!(count("كلثوم").await, 0);
+    let r = search(&app, t, json!({"projectId": project, "query": "سكينہ"})).await;
+    assert_eq!(lines(&r), [("elegy".to_owned(), 6, "سکینہ تھرتھرا کے بروئے زمیں گری".to_owned())]);
+    assert_eq!(highlighted(&r, &[("elegy", edited.as_str())]), [vec!["سکینہ"]]);
+    let (stats, rows) = index_counts(&app, &project).await;
+    assert_eq!(stats, rows);
+    assert_eq!(rows.0, 5, "five lines with words");
+    // Imported documents are indexed with their text.
+    let import = "mutation($p: ID!, $data: String!) { importDocuments(projectId: $p, format: INLINE_TAGS, data: $data) { created } }";
+    app.ok(t, import, json!({"p": project, "data": "<PERSON>اکبرؑ</PERSON> اور اصغرؑ فرات پر"})).await;
+    assert_eq!(count("اصغر").await, 1);
+    // A deleted document leaves the index.
+    app.ok(t, "mutation($id: ID!) { deleteDocument(id: $id) }", json!({"id": doc})).await;
+    assert_eq!(count("سکینہ").await, 0);
+    let (stats, rows) = index_counts(&app, &project).await;
+    assert_eq!((stats, rows), ((1, 5), (1, 5)));
+    // A deleted project takes its index with it (the FTS5 rows too, on SQLite).
+    app.ok(t, "mutation($id: ID!) { deleteProject(id: $id) }", json!({"id": project})).await;
+    assert_eq!(app.count("SELECT id FROM search_passages").await, 0);
+    assert_eq!(app.count("SELECT project_id FROM search_stats").await, 0);
+    assert_eq!(app.count("SELECT document_id FROM search_documents").await, 0);
+    if db == Db::Sqlite {
+        assert_eq!(app.count("SELECT rowid FROM search_passages_fts WHERE search_passages_fts MATCH 'اصغر'").await, 0);
+        app.execute("INSERT INTO search_passages_fts (search_passages_fts) VALUES ('integrity-check')").await;
+    }
+}
+
+/// Makes every audit row of `action` fail, so that the write it belongs to rolls back after
+/// it changed the index.
+async fn fail_audit_rows_of(app: &TestApp, action: &str) {
+    match app.db {
+        Db::Sqlite => {
+            app.execute(&format!(
+                "CREATE TRIGGER fail_{0} BEFORE INSERT ON audit_logs WHEN NEW.action = '{1}' \
+                 BEGIN SELECT RAISE(ABORT, 'injected failure'); END",
+                action.replace('.', "_"),
+                action
+            ))
+            .await
+        }
+        Db::Postgres => {
+            let name = action.replace('.', "_");
+            app.execute(&format!(
+                "CREATE FUNCTION fail_{name}() RETURNS trigger AS $$ BEGIN IF NEW.action = '{action}' THEN \
+                 RAISE EXCEPTION 'injected failure'; END IF; RETURN NEW; END $$ LANGUAGE plpgsql"
+            ))
+            .await;
+            app.execute(&format!(
+                "CREATE TRIGGER fail_{name} BEFORE INSERT ON audit_logs FOR EACH ROW EXECUTE FUNCTION fail_{name}()"
+            ))
+            .await
+        }
+    }
+}
+
+async fn a_rolled_back_write_leaves_the_index_as_it_was(db: Db) {
+    let app = TestApp::spawn(db).await;
+    let (token, _) = app.register("anis").await;
+    let t = Some(token.as_str());
+    let project = app.create_project(&token, "Marsiya", json!({})).await;
+    let doc = create_document(&app, &token, &project, "elegy", ELEGY).await;
+    let before = index_counts(&app, &project).await;
+    let hits = |query: &'static str| {
+        let (app, project) = (&app, project.clone());
+        async move { lines(&search(app, t, json!({"projectId": project, "query": query})).await) }
+    };
+    let kulsum = hits("کلثوم").await;
+    assert_eq!(kulsum.len(), 1);
+    // An edit that fails at its audit row, after its passages were replaced.
+    fail_audit_rows_of(&app, "document.update_content").await;
+    let edit = "mutation($id: ID!, $c: String!) { updateDocumentContent(id: $id, content: $c) { currentVersion } }";
+    let resp = app.gql(t, edit, json!({"id": doc, "c": "سکینہ\nکربلا"})).await;
+    assert_eq!(error_code(&resp), "INTERNAL", "{resp}");
+    assert_eq!(hits("کلثوم").await, kulsum);
+    assert!(hits("سکینہ").await.is_empty());
+    assert_eq!(index_counts(&app, &project).await, before);
+    // A document whose creation fails adds nothing; one whose deletion fails stays.
+    fail_audit_rows_of(&app, "document.create").await;
+    let create = "mutation($i: CreateDocumentInput!) { createDocument(input: $i) { id } }";
+    let resp = app.gql(t, create, json!({"i": {"projectId": project, "title": "new", "content": "سکینہ فرات"}})).await;
+    assert_eq!(error_code(&resp), "INTERNAL");
+    assert!(hits("سکینہ").await.is_empty());
+    fail_audit_rows_of(&app, "document.delete").await;
+    let resp = app.gql(t, "mutation($id: ID!) { deleteDocument(id: $id) }", json!({"id": doc})).await;
+    assert_eq!(error_code(&resp), "INTERNAL");
+    assert_eq!(hits("کلثوم").await, kulsum);
+    assert_eq!(index_counts(&app, &project).await, before);
+}
+
+async fn concurrent_writes_keep_the_index_exact(db: Db) {
+    let app = TestApp::spawn(db).await;
+    let (token, _) = app.register("anis").await;
+    let project = app.create_project(&token, "Marsiya", json!({})).await;
+    let seed = create_document(&app, &token, &project, "seed", ELEGY).await;
+    let edit = "mutation($id: ID!, $c: String!) { updateDocumentContent(id: $id, content: $c) { currentVersion } }";
+    // Twenty documents created and edited at once, while the first is edited too.
+    let writes = (0..20).map(|i| {
+        let (app, token, project) = (&app, token.clone(), project.clone());
+        async move {
+            let word = format!("لفظ{i}");
+            let doc = create_document(app, &token, &project, &format!("doc {i}"), &format!("{word} کربلا\nفرات")).await;
+            let content = format!("{word} مدینہ\nفرات\nنجف {word}");
+            app.ok(Some(&token), edit, json!({"id": doc, "c": content})).await;
+        }
+    });
+    let seed_edits = (0..5).map(|i| {
+        let (app, token, seed) = (&app, token.clone(), seed.clone());
+        async move {
+            // Some lose the race for the version (CONFLICT): that is the rule, not a fault.
+            let resp = app.gql(Some(&token), edit, json!({"id": seed, "c": format!("{ELEGY}\nبند {i}")})).await;
+            assert!(resp.get("errors").is_none() || error_code(&resp) == "CONFLICT", "{resp}");
+        }
+    });
+    futures_util::future::join(futures_util::future::join_all(writes), futures_util::future::join_all(seed_edits))
+        .await;
+    let (stats, rows) = index_counts(&app, &project).await;
+    assert_eq!(stats, rows, "the project's counts equal its rows");
+    let t = Some(token.as_str());
+    let r = search(&app, t, json!({"projectId": project, "query": "نجف", "first": 100})).await;
+    assert_eq!(r["totalCount"], 20);
+    assert_eq!(search(&app, t, json!({"projectId": project, "query": "کربلا مدینہ"})).await["totalCount"], 0);
+    for i in [0, 7, 19] {
+        let r = search(&app, t, json!({"projectId": project, "query": format!("لفظ{i}")})).await;
+        assert_eq!(r["totalCount"], 2, "both lines of doc {i}");
+    }
+}
+
+async fn documents_from_before_the_index_are_indexed_at_start(db: Db) {
+    let app = TestApp::spawn(db).await;
+    let (token, _) = app.register("anis").await;
+    let project = app.create_project(&token, "Marsiya", json!({})).await;
+    create_document(&app, &token, &project, "elegy", ELEGY).await;
+    let counts = index_counts(&app, &project).await;
+    // As a database from before the search index: documents, and no passages.
+    app.execute("DELETE FROM search_passages").await;
+    app.execute("DELETE FROM search_stats").await;
+    app.execute("DELETE FROM search_documents").await;
+    let again = app.restart(|_| {}).await;
+    let r = search(&again, Some(&token), json!({"projectId": project, "query": "كلثوم"})).await;
+    assert_eq!(r["totalCount"], 1);
+    assert_eq!(index_counts(&again, &project).await, counts);
+}
+
+on_both_databases!(
+    search_is_urdu_aware_and_ranked,
+    who_may_search,
+    the_index_follows_every_write,
+    a_rolled_back_write_leaves_the_index_as_it_was,
+    concurrent_writes_keep_the_index_exact,
+    documents_from_before_the_index_are_indexed_at_start,
+);
