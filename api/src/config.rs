@@ -145,6 +145,9 @@ pub struct SurfaceSettings {
     /// Most aliases one document may use.
     #[arg(long, env = "NISHAN_MAX_ALIASES", default_value_t = 50)]
     pub max_aliases: usize,
+    /// Most field selections one document may make, counted after fragment expansion.
+    #[arg(long, env = "NISHAN_MAX_FIELDS", default_value_t = 2_000)]
+    pub max_fields: usize,
     /// Most directives on one field.
     #[arg(long, env = "NISHAN_MAX_DIRECTIVES", default_value_t = 10)]
     pub max_directives: usize,
@@ -187,6 +190,20 @@ impl Settings {
     /// The largest JSON request body.
     pub fn max_body_bytes(&self) -> usize {
         self.surface.max_body_bytes.unwrap_or(self.max_document_bytes + 1024 * 1024)
+    }
+
+    /// The sign-in throttle: failures per account and per address within 15 minutes, then
+    /// the cooldown.
+    pub fn login_limits(&self) -> nishan_domain::throttle::LoginLimits {
+        let policy = |max| nishan_domain::throttle::ThrottlePolicy {
+            max_failures: max,
+            window: chrono::Duration::minutes(15),
+            cooldown: chrono::Duration::seconds(self.login_cooldown_secs.max(1)),
+        };
+        nishan_domain::throttle::LoginLimits {
+            per_account: policy(self.login_max_failures),
+            per_address: policy(self.login_max_failures_per_ip),
+        }
     }
 
     /// Defaults, as if no flag or variable were given (for tests and tools).

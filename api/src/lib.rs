@@ -13,7 +13,6 @@ pub mod rate_limit;
 pub mod retention;
 pub mod server;
 pub mod state;
-pub mod throttle;
 pub mod ws;
 
 use std::sync::Arc;
@@ -29,7 +28,6 @@ use nishan_infrastructure::tokens::RandomTokens;
 
 use crate::config::Settings;
 use crate::state::AppState;
-use crate::throttle::LoginThrottle;
 
 /// Opens the database (creating the embedded SQLite file's directory when needed).
 pub async fn connect(settings: &Settings) -> anyhow::Result<sea_orm_conn::DatabaseConnection> {
@@ -74,11 +72,6 @@ pub async fn bootstrap_custom(
 ) -> anyhow::Result<AppState> {
     db::migrate_up(&conn).await.context("applying migrations")?;
     let hasher = Argon2Hasher::new().map_err(|e| anyhow::anyhow!("{e}"))?;
-    let login_throttle = LoginThrottle::new(
-        settings.login_max_failures,
-        settings.login_max_failures_per_ip,
-        settings.login_cooldown_secs,
-    );
     let cipher =
         SecretBox::load(settings.secret_key.as_deref(), &settings.data_dir).context("loading the secret key")?;
     let events = match overrides.events {
@@ -100,16 +93,7 @@ pub async fn bootstrap_custom(
         };
         JobRunner::new(store.clone(), events.clone(), cipher.clone(), call_model.clone(), config).spawn();
     }
-    Ok(AppState {
-        store,
-        hasher,
-        tokens: RandomTokens,
-        settings: Arc::new(settings),
-        login_throttle: Arc::new(login_throttle),
-        events,
-        cipher,
-        call_model,
-    })
+    Ok(AppState { store, hasher, tokens: RandomTokens, settings: Arc::new(settings), events, cipher, call_model })
 }
 
 /// The database connection type, re-exported for the binary and tests.

@@ -382,10 +382,29 @@ pub trait SecretCipher {
 /// Counters of rate-limited actions, kept where every server process (and a restarted one)
 /// sees them.
 pub trait RateLimitRepository {
-    /// Counts one action against each bucket in the window that starts at `window_start`
-    /// (Unix seconds); a bucket last counted in an older window starts again from one.
-    /// Returns each bucket's count in the window, in the order given.
-    async fn hit(&self, buckets: &[String], window_start: i64) -> DomainResult<Vec<u32>>;
+    /// Counts `actions` actions against each bucket in the window that starts at
+    /// `window_start` (Unix seconds), in one statement; a bucket last counted in an older
+    /// window starts again from `actions`. Returns each bucket's count in the window, in the
+    /// order given.
+    async fn hit(&self, buckets: &[String], window_start: i64, actions: u32) -> DomainResult<Vec<u32>>;
+}
+
+/// Attempt counters of sign-ins (per account, per address), kept where every server process
+/// sees them.
+pub trait LoginThrottleRepository {
+    /// Counts one attempt against each bucket under its policy
+    /// ([`ThrottlePolicy::attempt`](crate::throttle::ThrottlePolicy::attempt)), in one atomic
+    /// step: attempts sent at once (by any server) are counted one after another. When any
+    /// bucket refuses, nothing is counted. Returns each bucket's verdict, in the order given
+    /// (`Err(seconds to wait)` while it cools down).
+    async fn attempt(
+        &self,
+        buckets: &[(String, crate::throttle::ThrottlePolicy)],
+        now: DateTime<Utc>,
+    ) -> DomainResult<Vec<Result<(), u64>>>;
+    /// After a counted attempt succeeded: takes it back from each bucket
+    /// ([`ThrottlePolicy::refund`](crate::throttle::ThrottlePolicy::refund)).
+    async fn succeeded(&self, buckets: &[(String, crate::throttle::ThrottlePolicy)]) -> DomainResult<()>;
 }
 
 /// Removal of what has outlived its use.
@@ -399,6 +418,9 @@ pub trait RetentionRepository {
     async fn delete_model_calls_before(&self, before: DateTime<Utc>) -> DomainResult<u64>;
     /// Deletes rate-limit counters of windows that started before `window_start`.
     async fn delete_rate_limits_before(&self, window_start: i64) -> DomainResult<u64>;
+    /// Deletes sign-in attempt counters whose window started, and whose cooldown ended,
+    /// before `before`.
+    async fn delete_login_throttles_before(&self, before: DateTime<Utc>) -> DomainResult<u64>;
 }
 
 /// The documents an export or a statistic covers: a whole project, or one document.

@@ -19,5 +19,7 @@ mod queries;
 mod rate_limits;
 mod server;
 mod statistics;
+mod throttles;
 mod usage;
+mod usernames;
 mod websocket;

@@ -2,6 +2,7 @@
 //! area, the limits and checks every request runs under, and the per-request context.
 
 pub mod batching;
+pub mod document_size;
 pub mod gate;
 pub mod loaders;
 pub mod mutation;
@@ -35,7 +36,11 @@ pub fn build_schema(state: AppState) -> NishanSchema {
         // The gate limits depth (so that tools' introspection queries, deeper than data
         // queries, still pass). It comes first: it wraps the persisted-query lookup, so it can
         // name its refusal.
-        .extension(gate::Gate { max_depth: settings.max_depth, max_aliases: settings.surface.max_aliases })
+        .extension(gate::Gate {
+            max_depth: settings.max_depth,
+            max_aliases: settings.surface.max_aliases,
+            max_fields: settings.surface.max_fields,
+        })
         .extension(ApolloPersistedQueries::new(LruCacheStorage::new(PERSISTED_QUERIES)))
         .data(state);
     if settings.surface.production {
