@@ -9,6 +9,7 @@ pub mod http;
 pub mod llm;
 pub mod logging;
 pub mod metrics;
+pub mod proxy;
 pub mod rate_limit;
 pub mod retention;
 pub mod server;

@@ -29,6 +29,10 @@ async fn main() -> anyhow::Result<()> {
             nishan_api::http::cors::layer(&settings.surface.cors_origins)?;
             let bind = settings.bind;
             let addr_file = settings.surface.addr_file.clone();
+            // Each connection holds a file: take every file the system allows.
+            let files = nishan_api::server::raise_open_files_limit();
+            let limits = nishan_api::server::ConnectionLimits::from_settings(&settings);
+            tracing::info!(open_files = files, max_connections = limits.max_connections, "connection limits");
             let state = nishan_api::bootstrap(settings).await?;
             let listener = tokio::net::TcpListener::bind(bind).await.with_context(|| format!("binding {bind}"))?;
             let addr = listener.local_addr()?;
@@ -37,7 +41,7 @@ async fn main() -> anyhow::Result<()> {
             }
             tracing::info!("Nishan listening on http://{addr}/graphql (GraphiQL in a browser)");
             nishan_api::retention::spawn(state.clone());
-            nishan_api::server::serve(listener, nishan_api::server::router(state)).await?;
+            nishan_api::server::serve(listener, nishan_api::server::router(state), limits).await?;
         }
     }
     Ok(())

@@ -124,12 +124,32 @@ impl Extension for GateExtension {
     ) -> ServerResult<Request> {
         *self.operation_name.lock().expect("gate lock") = request.operation_name.clone();
         // Persisted queries are resolved further down this chain.
-        next.run(ctx, request).await.map_err(|mut e| {
+        let mut request = next.run(ctx, request).await.map_err(|mut e| {
             let tag =
                 if e.message == "PersistedQueryNotFound" { code::PERSISTED_QUERY_NOT_FOUND } else { code::BAD_REQUEST };
             set_code(&mut e, tag);
             e
-        })
+        })?;
+        // Parsed here (and kept for the parse step), to be measured before anything walks the
+        // expansion of its fragments: async-graphql's own depth and directive checks do, right
+        // after parsing, and so do validation and execution. A document that does not parse is
+        // left to the parse step, which says so.
+        if let Ok(document) = request.parsed_query() {
+            let fields = document_size::expanded_fields(document);
+            if fields > self.max_fields {
+                let shown = if fields == usize::MAX { "too many".to_owned() } else { fields.to_string() };
+                let mut e = ServerError::new(
+                    format!(
+                        "the document selects {shown} fields once its fragments are expanded; at most {} are allowed",
+                        self.max_fields
+                    ),
+                    None,
+                );
+                set_code(&mut e, code::GRAPHQL_VALIDATION_FAILED);
+                return Err(e);
+            }
+        }
+        Ok(request)
     }
 
     async fn parse_query(
@@ -149,21 +169,6 @@ impl Extension for GateExtension {
                 return Err(e);
             }
         };
-        // Before anything walks the document's expansion (validation does, and so does
-        // execution): measured without expanding it.
-        let fields = document_size::expanded_fields(&document);
-        if fields > self.max_fields {
-            let shown = if fields == usize::MAX { "too many".to_owned() } else { fields.to_string() };
-            let mut e = ServerError::new(
-                format!(
-                    "the document selects {shown} fields once its fragments are expanded; at most {} are allowed",
-                    self.max_fields
-                ),
-                None,
-            );
-            set_code(&mut e, code::GRAPHQL_VALIDATION_FAILED);
-            return Err(e);
-        }
         let (data_depth, introspection_depth) = depths(&document);
         if data_depth > self.max_depth || introspection_depth > INTROSPECTION_MAX_DEPTH {
             let mut e = ServerError::new("Query is nested too deep.", None);

@@ -3,6 +3,7 @@
 
 pub mod batching;
 pub mod document_size;
+pub mod execution;
 pub mod gate;
 pub mod loaders;
 pub mod mutation;
@@ -42,6 +43,7 @@ pub fn build_schema(state: AppState) -> NishanSchema {
             max_fields: settings.surface.max_fields,
         })
         .extension(ApolloPersistedQueries::new(LruCacheStorage::new(PERSISTED_QUERIES)))
+        .extension(execution::ExecutionBounds { max_response_bytes: settings.surface.max_response_bytes })
         .data(state);
     if settings.surface.production {
         builder = builder.disable_introspection().disable_suggestions();

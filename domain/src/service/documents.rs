@@ -50,6 +50,14 @@ impl<S: DocumentRepository + ProjectRepository> Documents<'_, S> {
         Ok((doc, access))
     }
 
+    /// The caller's access to a document already read (a request's loader shares one read
+    /// among the fields that name it); `NotFound` when the caller may not read it.
+    pub async fn access(&self, actor: Option<&Actor>, doc: &Document) -> DomainResult<ProjectAccess> {
+        let not_found = DomainError::NotFound { resource: "document" };
+        let (_, access) = self.projects().find(actor, ProjectRef::Id(doc.project_id)).await?.ok_or(not_found)?;
+        Ok(access)
+    }
+
     async fn require(&self, actor: &Actor, id: DocumentId, permission: Permission) -> DomainResult<Document> {
         let (doc, access) = self.find(Some(actor), id).await?;
         access.require(permission)?;

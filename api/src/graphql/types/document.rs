@@ -115,6 +115,7 @@ impl Document {
         &self.0.title
     }
     /// The text, with line endings normalised to `\n`. Entity offsets are code points into it.
+    #[graphql(complexity = "crate::graphql::execution::text_cost(child_complexity)")]
     async fn content(&self) -> &str {
         &self.0.content
     }
@@ -208,6 +209,7 @@ impl Document {
         Ok(ctx.data_unchecked::<Loaded<ProjectLoader>>().load_one(self.0.project_id).await?.map(Project))
     }
     /// Every line with its number, stanza and offsets.
+    #[graphql(complexity = "crate::graphql::execution::text_cost(child_complexity)")]
     async fn lines(&self) -> Vec<Line> {
         text::lines(&self.0.content)
             .into_iter()
@@ -250,6 +252,7 @@ impl DocumentVersion {
     async fn version_number(&self) -> u32 {
         self.0.version_number
     }
+    #[graphql(complexity = "crate::graphql::execution::text_cost(child_complexity)")]
     async fn content(&self) -> &str {
         &self.0.content
     }
@@ -271,6 +274,7 @@ impl DocumentVersion {
         async_graphql::Json(self.0.diff_summary.clone())
     }
     /// Unified diff from the previous version (empty for the first).
+    #[graphql(complexity = "crate::graphql::execution::text_cost(child_complexity)")]
     async fn unified_diff(&self) -> &str {
         &self.0.unified_diff
     }
