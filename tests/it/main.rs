@@ -16,6 +16,7 @@ mod llm_clients;
 mod llm_jobs;
 mod operations;
 mod projects;
+mod proxies;
 mod queries;
 mod rate_limits;
 mod server;
