@@ -77,11 +77,15 @@ pub trait SessionRepository {
 }
 
 pub trait ProjectRepository {
-    /// Inserts the project with a slug made unique from `slug_base`, and the creator's OWNER
-    /// membership.
+    /// Inserts the project, and the creator's OWNER membership, with a slug from its name
+    /// made unique among the projects the creator can see (public ones, their own, all for a
+    /// global admin): projects hidden from the creator never change the slug they get, so a
+    /// slug tells nothing about them. Creations of one slug are serialised.
     async fn create_project(&self, project: Project, owner: Membership, audit: AuditEntry) -> DomainResult<Project>;
     async fn project_by_id(&self, id: ProjectId) -> DomainResult<Option<Project>>;
-    async fn project_by_slug(&self, slug: &str) -> DomainResult<Option<Project>>;
+    /// Every project with the slug, oldest first (slugs are unique only among the projects
+    /// one user can see).
+    async fn projects_by_slug(&self, slug: &str) -> DomainResult<Vec<Project>>;
     async fn projects_by_ids(&self, ids: &[ProjectId]) -> DomainResult<Vec<Project>>;
     /// Projects the actor is an active member of, plus public ones (all for global admins;
     /// public-with-public-view for anonymous callers), newest first.
@@ -244,13 +248,14 @@ pub trait EntityRepository {
     /// Deletes the entity; a rejected model suggestion is kept on record.
     async fn delete_entity(&self, id: EntityId, rejection: Option<Rejection>, audit: AuditEntry) -> DomainResult<()>;
     /// Marks entities verified (with who and when) or unverified, and sets their notes when
-    /// given. Errors: `NotFound` if any id is unknown.
+    /// given, writing the audit rows (one per project touched) in the same transaction.
+    /// Errors: `NotFound` if any id is unknown.
     async fn set_verified(
         &self,
         ids: &[EntityId],
         verified_by: Option<(UserId, DateTime<Utc>)>,
         notes: Option<String>,
-        audit: AuditEntry,
+        audits: Vec<AuditEntry>,
     ) -> DomainResult<Vec<Entity>>;
     /// Counts straight from the entity rows (the stored counts must always equal these).
     async fn count_entities(&self, document: DocumentId) -> DomainResult<EntityCounts>;

@@ -39,7 +39,7 @@ const INDEXES: &[(&str, &str)] = &[
     ("user_sessions", "uq_user_sessions_token_hash"),
     ("user_sessions", "idx_user_sessions_user_id"),
     ("user_sessions", "idx_user_sessions_expires_at"),
-    ("projects", "uq_projects_slug"),
+    ("projects", "idx_projects_slug"),
     ("projects", "idx_projects_status"),
     ("projects", "idx_projects_is_public"),
     ("projects", "idx_projects_created_at"),

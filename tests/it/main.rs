@@ -15,6 +15,7 @@ mod jobs;
 mod llm_clients;
 mod llm_jobs;
 mod operations;
+mod oracles;
 mod projects;
 mod proxies;
 mod queries;
