@@ -30,6 +30,9 @@ async fn private_entity(app: &TestApp, owner: &str, name: &str) -> (String, Stri
     (project, doc, entity)
 }
 
+/// The variables of a probe, given the id it probes.
+type Probe = Box<dyn Fn(&str) -> Value>;
+
 /// The parts of an answer a client could tell apart.
 fn visible(resp: &Value) -> (Value, Value, Value) {
     (resp["data"].clone(), resp["errors"][0]["message"].clone(), resp["errors"][0]["extensions"].clone())
@@ -42,7 +45,7 @@ async fn an_entity_one_cannot_see_is_a_random_id(db: Db) {
     let (_, _, hidden) = private_entity(&app, &owner, "Secret").await;
     let random = uuid::Uuid::new_v4().to_string();
     let types = entity_type_ids(&app).await;
-    let probes: Vec<(&str, Box<dyn Fn(&str) -> Value>)> = vec![
+    let probes: Vec<(&str, Probe)> = vec![
         ("mutation($id: ID!) { verifyEntity(id: $id) { id } }", Box::new(|id| json!({"id": id}))),
         ("mutation($id: ID!) { unverifyEntity(id: $id) { id } }", Box::new(|id| json!({"id": id}))),
         ("mutation($ids: [ID!]!) { verifyEntities(ids: $ids) { id } }", Box::new(|id| json!({"ids": [id]}))),
