@@ -11,6 +11,7 @@ mod documents;
 mod entities;
 mod exchange;
 mod http_protocol;
+mod inputs;
 mod jobs;
 mod llm_clients;
 mod llm_jobs;

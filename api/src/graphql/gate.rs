@@ -1,7 +1,8 @@
 //! The gate every GraphQL operation passes, whatever its transport: a schema extension that
 //! names what went wrong before execution (parse, validation, a persisted query not found),
 //! limits depth, aliases and the number of fields once fragments are expanded (before
-//! validation, which walks that expansion), refuses a mutation sent by GET and a subscription
+//! validation, which walks that expansion), bounds every input (`input_limits`), refuses a
+//! mutation sent by GET and a subscription
 //! sent over HTTP, and counts every mutation field against the rate limit. The transport reads the verdict from the
 //! operation's [`RequestTrace`]: an operation that never ran is a request error (4xx over
 //! HTTP, an `error` message over WebSocket).
@@ -16,7 +17,7 @@ use async_graphql::parser::types::{DocumentOperations, ExecutableDocument, Opera
 use async_graphql::{Positioned, Request, Response, ServerError, ServerResult, ValidationResult, Variables};
 
 use crate::error::code;
-use crate::graphql::{RequestContext, document_size};
+use crate::graphql::{RequestContext, document_size, input_limits};
 use crate::state::AppState;
 
 /// How an operation arrived.
@@ -91,6 +92,8 @@ pub struct Gate {
     pub max_aliases: usize,
     /// Most field selections of a document, counted after fragment expansion.
     pub max_fields: usize,
+    /// What the input limits that follow the document size allow.
+    pub input_sizes: input_limits::Sizes,
 }
 
 impl ExtensionFactory for Gate {
@@ -99,6 +102,7 @@ impl ExtensionFactory for Gate {
             max_depth: self.max_depth,
             max_aliases: self.max_aliases,
             max_fields: self.max_fields,
+            input_sizes: self.input_sizes,
             operation_name: Mutex::new(None),
             mutation_fields: Mutex::new(None),
         })
@@ -109,6 +113,7 @@ struct GateExtension {
     max_depth: usize,
     max_aliases: usize,
     max_fields: usize,
+    input_sizes: input_limits::Sizes,
     operation_name: Mutex<Option<String>>,
     /// The mutations the selected operation runs (its root fields), when it is a mutation.
     mutation_fields: Mutex<Option<usize>>,
@@ -184,6 +189,13 @@ impl Extension for GateExtension {
             set_code(&mut e, code::GRAPHQL_VALIDATION_FAILED);
             return Err(e);
         }
+        if let Err(refusal) = input_limits::check(&document, variables, self.input_sizes) {
+            let mut e = ServerError::new(format!("{}: {}", refusal.field, refusal.message), None);
+            let extensions = e.extensions.get_or_insert_with(Default::default);
+            extensions.set("code", code::BAD_USER_INPUT);
+            extensions.set("field", refusal.field);
+            return Err(e);
+        }
         let name = self.operation_name.lock().expect("gate lock").clone();
         *self.mutation_fields.lock().expect("gate lock") = document_size::mutation_fields(&document, name.as_deref());
         if let Some(trace) = ctx.data_opt::<Arc<RequestTrace>>()
@@ -252,7 +264,15 @@ impl Extension for GateExtension {
             _ => {}
         }
         trace.executed.store(true, Ordering::SeqCst);
-        next.run(ctx, operation_name).await
+        let mut response = next.run(ctx, operation_name).await;
+        // An argument that does not coerce to its Rust type (a negative number for an
+        // unsigned one, say) fails as the resolver reads it, without a code: it is bad input.
+        for error in &mut response.errors {
+            if error.message.starts_with("Failed to parse \"") {
+                set_code(error, code::BAD_USER_INPUT);
+            }
+        }
+        response
     }
 }
 

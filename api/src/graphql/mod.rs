@@ -5,6 +5,7 @@ pub mod batching;
 pub mod document_size;
 pub mod execution;
 pub mod gate;
+pub mod input_limits;
 pub mod loaders;
 pub mod mutation;
 pub mod pagination;
@@ -41,6 +42,7 @@ pub fn build_schema(state: AppState) -> NishanSchema {
             max_depth: settings.max_depth,
             max_aliases: settings.surface.max_aliases,
             max_fields: settings.surface.max_fields,
+            input_sizes: input_limits::Sizes { document_bytes: settings.max_document_bytes },
         })
         .extension(ApolloPersistedQueries::new(LruCacheStorage::new(PERSISTED_QUERIES)))
         .extension(execution::ExecutionBounds { max_response_bytes: settings.surface.max_response_bytes })

@@ -143,7 +143,16 @@ pub fn parse(data: &str, text: &str) -> (ParsedDocument, Vec<ImportIssue>) {
             continue;
         }
         let offsets = match cols.as_slice() {
-            [_, s, e, _] => s.parse().ok().zip(e.parse().ok()),
+            [_, s, e, _] => match (s.trim().parse::<u32>(), e.trim().parse::<u32>()) {
+                (Ok(s), Ok(e)) => Some((s, e)),
+                _ => {
+                    issues.push(ImportIssue::new(
+                        line,
+                        format!("the offsets {s:?} and {e:?} are not code-point offsets (whole numbers)"),
+                    ));
+                    continue;
+                }
+            },
             _ => None,
         };
         current.push(TokenLine { line, token: cols[0], offsets, tag: cols[cols.len() - 1].trim() });
@@ -263,6 +272,14 @@ fn read_entities(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn offsets_that_are_not_numbers_name_their_line() {
+        let (_, issues) = parse("حسین\t0\t4\tB-PERSON\nکربلا\ta\tb\tB-LOCATION\n", "حسین کربلا");
+        assert_eq!(issues.len(), 1, "{issues:?}");
+        assert_eq!(issues[0].line, 2);
+        assert!(issues[0].message.contains("\"a\" and \"b\""), "{}", issues[0].message);
+    }
     use crate::exchange::tests::{TEXT, sample};
 
     const EXPECTED: &str = "# id = 9ca78af0ff4ea47ce2d0b2ac0a42200f6a28f06e2d3d1458c37164289d10f475

@@ -8,7 +8,7 @@ use serde_json::json;
 use crate::audit::{AuditEntry, RequestMeta};
 use crate::document::{
     Direction, Document, DocumentFields, DocumentVersion, EntityCounts, FileInfo, ProcessingStatus, content_hash,
-    validate_language, validate_title,
+    file_base_name, validate_language, validate_title,
 };
 use crate::entity::Entity;
 use crate::error::{DomainError, DomainResult};
@@ -78,7 +78,8 @@ impl<S: DocumentRepository + ProjectRepository> Documents<'_, S> {
     }
 
     /// Ingests a text: line endings normalised to `\n`, metrics, hash and direction computed.
-    pub async fn create(&self, meta: &RequestMeta, actor: &Actor, input: NewDocument) -> DomainResult<Document> {
+    pub async fn create(&self, meta: &RequestMeta, actor: &Actor, mut input: NewDocument) -> DomainResult<Document> {
+        input.file.file_name = input.file.file_name.as_deref().and_then(file_base_name);
         let project_id = input.project_id.ok_or_else(|| DomainError::invalid("projectId", "is required"))?;
         let (project, access) = self
             .projects()

@@ -109,9 +109,15 @@ impl DocumentMutation {
         id: ID,
         content: String,
         change_summary: Option<String>,
-        expected_version: Option<u32>,
+        expected_version: Option<i32>,
     ) -> ApiResult<Document> {
         let id = DocumentId(parse_id(&id, "id")?);
+        let expected_version = expected_version
+            .map(|v| u32::try_from(v).ok().filter(|v| *v >= 1))
+            .map(|v| {
+                v.ok_or_else(|| crate::error::bad_input("expectedVersion", "must be a version number (1 or more)"))
+            })
+            .transpose()?;
         let req = request(ctx);
         let actor = req.viewer.require()?;
         let doc = state(ctx)

@@ -11,7 +11,7 @@ use nishan_domain::ids::EntityTypeId;
 use nishan_domain::text;
 
 use super::{DocumentStatistics, Entity, GqlEntitySource, Project, User, parse_id};
-use crate::error::ApiResult;
+use crate::error::{ApiResult, bad_input};
 use crate::graphql::loaders::{EntityPageKey, EntityPageLoader, ProjectLoader, UserLoader};
 use crate::graphql::pagination::{self, Conn};
 use crate::graphql::state;
@@ -85,7 +85,8 @@ pub struct EntityFilterInput {
     pub is_verified: Option<bool>,
     pub sources: Option<Vec<GqlEntitySource>>,
     pub min_confidence: Option<f64>,
-    pub line_number: Option<u32>,
+    /// 1-based.
+    pub line_number: Option<i32>,
 }
 
 impl EntityFilterInput {
@@ -101,7 +102,15 @@ impl EntityFilterInput {
             is_verified: self.is_verified,
             sources: self.sources.as_ref().map(|s| s.iter().map(|x| (*x).into()).collect()),
             min_confidence: self.min_confidence,
-            line_number: self.line_number,
+            line_number: self
+                .line_number
+                .map(|n| {
+                    u32::try_from(n)
+                        .ok()
+                        .filter(|n| *n >= 1)
+                        .ok_or_else(|| bad_input("lineNumber", "must be 1 or more"))
+                })
+                .transpose()?,
         })
     }
 }
