@@ -278,3 +278,45 @@ async fn shutdown_signal() {
     }
     tracing::info!("shutting down");
 }
+
+#[cfg(all(test, unix))]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_open_files_limit_is_raised_to_the_hard_limit() {
+        use rustix::process::{Resource, Rlimit, getrlimit, setrlimit};
+        let before = getrlimit(Resource::Nofile);
+        let Some(hard) = before.maximum else { return };
+        // Start from a low soft limit, as many systems do (1024).
+        let low = hard.min(256);
+        setrlimit(Resource::Nofile, Rlimit { current: Some(low), maximum: Some(hard) }).unwrap();
+        assert_eq!(open_files_limit(), Some(low));
+        assert_eq!(raise_open_files_limit(), Some(hard));
+        assert_eq!(getrlimit(Resource::Nofile).current, Some(hard));
+    }
+
+    #[test]
+    fn connections_are_capped_in_all_and_per_address() {
+        let limits = ConnectionLimits {
+            header_read_timeout: Duration::from_secs(1),
+            max_connections: 3,
+            max_connections_per_ip: 2,
+            exempt: vec!["10.0.0.1/32".parse().unwrap()],
+        };
+        let admissions = Arc::new(Mutex::new(Admissions::default()));
+        let a: IpAddr = "192.0.2.1".parse().unwrap();
+        let proxy: IpAddr = "10.0.0.1".parse().unwrap();
+        let first = admit(&admissions, &limits, a).unwrap();
+        let _second = admit(&admissions, &limits, a).unwrap();
+        assert!(admit(&admissions, &limits, a).is_none(), "two per address");
+        let _third = admit(&admissions, &limits, proxy).unwrap();
+        assert!(admit(&admissions, &limits, proxy).is_none(), "three in all");
+        drop(first);
+        let again = admit(&admissions, &limits, a);
+        assert!(again.is_some(), "a closed connection frees its place");
+        drop(_third);
+        // An IPv4 peer seen as an IPv4-mapped IPv6 address is the same address.
+        assert!(admit(&admissions, &limits, "::ffff:192.0.2.1".parse().unwrap()).is_none());
+    }
+}

@@ -310,3 +310,25 @@ async fn the_connection_cap_holds_below_the_open_files_limit() {
     assert_eq!(limits.max_connections_per_ip, 100);
     assert_eq!(limits.header_read_timeout, Duration::from_secs(10));
 }
+
+/// The defaults the README's *Security* section states are the server's.
+#[test]
+fn the_documented_defaults_are_the_defaults() {
+    let s = nishan_api::config::Settings::defaults();
+    assert_eq!(s.surface.max_fields, 2_000);
+    assert_eq!((s.max_depth, s.max_complexity, s.surface.max_aliases, s.surface.max_directives), (12, 50_000, 50, 10));
+    assert_eq!(s.surface.max_batch, 10);
+    assert_eq!(nishan_api::graphql::execution::TEXT_COST, 10_240);
+    assert_eq!(s.surface.max_response_bytes, 32 * 1024 * 1024);
+    assert_eq!(s.surface.request_timeout_ms, 10_000);
+    assert_eq!(s.connections.header_read_timeout_ms, 10_000);
+    assert_eq!(s.connections.body_read_timeout_ms, 60_000);
+    assert_eq!((s.connections.max_connections, s.connections.max_connections_per_ip), (10_000, 100));
+    assert_eq!(s.max_body_bytes(), s.max_document_bytes + 1024 * 1024);
+    assert_eq!((s.surface.mutations_per_minute, s.surface.mutations_per_minute_per_ip), (300, 1_000));
+    assert_eq!((s.login_max_failures, s.login_max_failures_per_ip, s.login_cooldown_secs), (5, 30, 300));
+    let limits = s.login_limits();
+    assert_eq!(limits.per_account.window, chrono::Duration::minutes(15));
+    assert!(s.connections.trusted_proxies.is_empty());
+    assert_eq!(s.connections.forwarded_header, nishan_api::proxy::ForwardedHeader::XForwardedFor);
+}

@@ -38,6 +38,7 @@ fn over_the_limit(position: &InputPosition) -> Vec<String> {
     if position.list {
         let (items, chars) = match limit {
             Limit::List { items, chars } => (items, Some(chars)),
+            Limit::Items(items) => (items, None),
             _ => (input_limits::DEFAULT_ITEMS, None),
         };
         let mut values = vec![format!("[{}]", vec!["null"; items + 1].join(", "))];
@@ -52,6 +53,7 @@ fn over_the_limit(position: &InputPosition) -> Vec<String> {
         Limit::ImportBytes => vec![literal(&"x".repeat(4 * DOCUMENT_BYTES + 1))],
         Limit::JsonBytes(n) => vec![format!("{{k: {}}}", literal(&"v".repeat(n + 1)))],
         Limit::List { chars, .. } => vec![literal(&"x".repeat(chars + 1))],
+        Limit::Items(_) => Vec::new(),
     }
 }
 
@@ -254,3 +256,50 @@ on_both_databases!(
     the_smaller_cases,
     authorization_that_names_no_token_is_refused,
 );
+
+/// The README's *Security* section lists every input limit the server applies, and the
+/// defaults for the rest.
+#[test]
+fn the_readme_lists_every_input_limit() {
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    let number = |n: usize| {
+        let digits = n.to_string();
+        let mut out = String::new();
+        for (i, c) in digits.chars().enumerate() {
+            if i > 0 && (digits.len() - i).is_multiple_of(3) {
+                out.push(',');
+            }
+            out.push(c);
+        }
+        out
+    };
+    for (key, limit) in input_limits::LIMITS {
+        let (owner, field) = key.rsplit_once('.').unwrap();
+        let shown = match limit {
+            Limit::Chars(n) => number(*n),
+            Limit::DocumentBytes => "the largest document".to_owned(),
+            Limit::ImportBytes => "4 × the largest document".to_owned(),
+            Limit::List { items, chars } => format!("{} × {}", number(*items), number(*chars)),
+            Limit::Items(n) => format!("{} items", number(*n)),
+            Limit::JsonBytes(n) => format!("{} KiB", n / 1024),
+        };
+        let line = readme
+            .lines()
+            .find(|l| l.starts_with(&format!("- `{owner}`: ")))
+            .unwrap_or_else(|| panic!("no README line for {owner}"));
+        let entry = format!("`{field}` {shown}");
+        assert!(
+            line.split(", `").any(|part| part.trim_start_matches(&format!("- `{owner}`: ")).trim_start_matches('`')
+                == entry.trim_start_matches('`')),
+            "{key}: the README says {line:?}, the server {entry:?}"
+        );
+    }
+    let defaults = format!(
+        "A\nstring may hold at most {} characters, an `ID` {}, a list {} items and a `JSON` value\n{} KiB",
+        number(input_limits::DEFAULT_CHARS),
+        input_limits::DEFAULT_ID_CHARS,
+        number(input_limits::DEFAULT_ITEMS),
+        input_limits::DEFAULT_JSON_BYTES / 1024
+    );
+    assert!(readme.contains(&defaults), "the README states the defaults: {defaults}");
+}

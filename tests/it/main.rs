@@ -6,6 +6,7 @@ mod common;
 
 mod abuse;
 mod accounts;
+mod anonymous;
 mod audit;
 mod documents;
 mod entities;

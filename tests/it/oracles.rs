@@ -42,8 +42,20 @@ async fn an_entity_one_cannot_see_is_a_random_id(db: Db) {
     let app = TestApp::spawn(db).await;
     let (owner, _) = app.register("owner").await;
     let (stranger, _) = app.register("stranger").await;
-    let (_, _, hidden) = private_entity(&app, &owner, "Secret").await;
+    let (hidden_project, hidden_document, hidden) = private_entity(&app, &owner, "Secret").await;
     let random = uuid::Uuid::new_v4().to_string();
+    // The document and the project of it, too.
+    for (query, id) in [
+        ("query($id: ID!) { document(id: $id) { id } }", &hidden_document),
+        ("query($id: ID) { project(id: $id) { id } }", &hidden_project),
+    ] {
+        for caller in [None, Some(stranger.as_str())] {
+            let seen = app.gql(caller, query, json!({"id": id})).await;
+            let unknown = app.gql(caller, query, json!({"id": random})).await;
+            assert_eq!(error_code(&seen), "NOT_FOUND", "{query}: {seen}");
+            assert_eq!(visible(&seen), visible(&unknown), "{query}");
+        }
+    }
     let types = entity_type_ids(&app).await;
     let probes: Vec<(&str, Probe)> = vec![
         ("mutation($id: ID!) { verifyEntity(id: $id) { id } }", Box::new(|id| json!({"id": id}))),
@@ -85,7 +97,7 @@ async fn a_slug_tells_nothing_of_hidden_projects(db: Db) {
     let app = TestApp::spawn(db).await;
     let (_admin, _) = app.register("admin").await;
     let (owner, _) = app.register("owner").await;
-    let (stranger, _) = app.register("stranger").await;
+    let (stranger, stranger_user) = app.register("stranger").await;
     let (secret, slug) = slug_of(&app, &owner, json!({"name": "Secret A"})).await;
     assert_eq!(slug, "secret-a");
     // The stranger gets the slug they would get if the owner's project did not exist.
@@ -99,6 +111,12 @@ async fn a_slug_tells_nothing_of_hidden_projects(db: Db) {
     assert_eq!(app.ok(Some(&stranger), by_slug, json!({"s": "secret-a"})).await["project"]["id"], theirs.as_str());
     let (third, _) = app.register("third").await;
     assert_eq!(error_code(&app.gql(Some(&third), by_slug, json!({"s": "secret-a"})).await), "NOT_FOUND");
+    // Someone who comes to see two projects of one slug reaches the older one by it.
+    let add = "mutation($i: AddProjectMemberInput!) { addProjectMember(input: $i) { role } }";
+    app.ok(Some(&owner), add, json!({"i": {"projectId": secret, "userId": stranger_user, "role": "VIEWER"}})).await;
+    assert_eq!(app.ok(Some(&stranger), by_slug, json!({"s": "secret-a"})).await["project"]["id"], secret.as_str());
+    let remove = "mutation($p: ID!, $u: ID!) { removeProjectMember(projectId: $p, userId: $u) }";
+    app.ok(Some(&owner), remove, json!({"p": secret, "u": stranger_user})).await;
     // Public projects are everyone's to see, so they count for everyone.
     let (_, slug) = slug_of(&app, &owner, json!({"name": "Open", "isPublic": true})).await;
     assert_eq!(slug, "open");

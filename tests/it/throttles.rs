@@ -91,6 +91,11 @@ async fn parallel_http_logins_stop_at_the_limit(db: Db) {
     // By email, the same account: the same count.
     let resp = app.gql(None, LOGIN, login_vars("anis@example.org", "wrong-password")).await;
     assert_eq!(error_code(&resp), "RATE_LIMITED", "{resp}");
+    // A login naming no account is throttled the same way: the throttle tells nothing.
+    for _ in 0..5 {
+        assert_eq!(error_code(&app.gql(None, LOGIN, login_vars("nobody", "wrong-password")).await), "UNAUTHENTICATED");
+    }
+    assert_eq!(error_code(&app.gql(None, LOGIN, login_vars("nobody", "wrong-password")).await), "RATE_LIMITED");
 }
 
 async fn guesses_from_one_address_stop_at_its_limit(db: Db) {

@@ -40,8 +40,10 @@ pub enum Limit {
     DocumentBytes,
     /// UTF-8 bytes of an import: four times the largest document.
     ImportBytes,
-    /// Items of a list, and characters of each item.
+    /// Items of a list of strings, and characters of each item.
     List { items: usize, chars: usize },
+    /// Items of a list of input objects (each checked field by field).
+    Items(usize),
     /// Bytes of a JSON value, serialised.
     JsonBytes(usize),
 }
@@ -132,7 +134,7 @@ pub const LIMITS: &[(&str, Limit)] = &[
     ("CreateProcessingConfigInput.entityTypeIds", Limit::List { items: 100, chars: DEFAULT_ID_CHARS }),
     ("CreateProcessingConfigInput.systemPrompt", Limit::Chars(20_000)),
     ("CreateProcessingConfigInput.userPromptTemplate", Limit::Chars(20_000)),
-    ("CreateProcessingConfigInput.examples", Limit::List { items: 100, chars: DEFAULT_CHARS }),
+    ("CreateProcessingConfigInput.examples", Limit::Items(100)),
     ("CreateProcessingConfigInput.postProcessing", Limit::JsonBytes(16 * 1024)),
     ("ConfigExampleInput.text", Limit::Chars(1_000)),
     ("ConfigExampleInput.type", Limit::Chars(50)),
@@ -399,6 +401,7 @@ impl<'a> Walker<'a> {
                 };
                 let (max_items, max_chars) = match limit_of(key, scalar) {
                     Limit::List { items, chars } => (items, Some(chars)),
+                    Limit::Items(items) => (items, None),
                     _ => (DEFAULT_ITEMS, None),
                 };
                 if items.len() > max_items {
@@ -466,7 +469,7 @@ impl<'a> Walker<'a> {
                     return refuse(format!("is larger than the limit of {max} bytes"));
                 }
             }
-            Limit::JsonBytes(_) => {}
+            Limit::JsonBytes(_) | Limit::Items(_) => {}
         }
         Ok(())
     }
