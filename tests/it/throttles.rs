@@ -143,6 +143,19 @@ async fn a_success_is_not_a_failure_but_leaves_the_failures(db: Db) {
     assert_eq!(error_code(&app.gql(None, LOGIN, login_vars("nobody-else", "wrong-password")).await), "RATE_LIMITED");
 }
 
+async fn replicas_share_the_count(db: Db) {
+    let first = TestApp::spawn(db).await;
+    let second = TestApp::spawn_on(&first, |_| {}).await;
+    first.register("anis").await;
+    let attempts = (0..16).map(|i| {
+        let app = if i % 2 == 0 { &first } else { &second };
+        async move { outcome(&app.gql(None, LOGIN, login_vars("anis", &format!("wrong-password-{i}"))).await) }
+    });
+    let counts = tally(futures_util::future::join_all(attempts).await);
+    assert_eq!(counts.get("UNAUTHENTICATED"), Some(&5), "five in all, whichever server: {counts:?}");
+    assert_eq!(counts.get("RATE_LIMITED"), Some(&11), "{counts:?}");
+}
+
 const CHANGE_PASSWORD: &str = "mutation($i: ChangePasswordInput!) { changePassword(input: $i) }";
 
 async fn a_wrong_current_password_is_a_failed_login(db: Db) {
@@ -215,6 +228,7 @@ on_both_databases!(
     parallel_http_logins_stop_at_the_limit,
     guesses_from_one_address_stop_at_its_limit,
     a_success_is_not_a_failure_but_leaves_the_failures,
+    replicas_share_the_count,
     a_wrong_current_password_is_a_failed_login,
     every_mutation_field_counts_against_the_limit,
 );
