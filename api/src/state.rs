@@ -1,5 +1,5 @@
 //! What every request shares: the store, the hasher, the token issuer, the settings, the event
-//! bus, the secret cipher and how models are called.
+//! bus, the secret cipher, how models are called and the clock of the time-window rules.
 
 use std::sync::Arc;
 
@@ -33,6 +33,10 @@ pub struct AppState {
     pub cipher: SecretBox,
     /// How model calls are made (the HTTP providers; a double in some tests).
     pub call_model: CallModel,
+    /// What the time-window rules read as now (the system clock, but in tests).
+    pub clock: crate::clock::Clock,
+    /// What the server found and did as it started (logged by `nishan serve`).
+    pub startup: Arc<crate::commands::Startup>,
 }
 
 impl AppState {
@@ -43,6 +47,7 @@ impl AppState {
             tokens: &self.tokens,
             session_ttl: Duration::days(self.settings.session_ttl_days),
             login_limits: self.settings.login_limits(),
+            now: self.clock.now(),
         }
     }
 

@@ -42,7 +42,8 @@ impl ThrottlePolicy {
     /// `Err(seconds)` while `record` is blocked at `now`.
     pub fn check(&self, record: Option<&FailureRecord>, now: DateTime<Utc>) -> Result<(), u64> {
         match record.and_then(|r| r.blocked_until) {
-            Some(until) if until > now => Err((until - now).num_seconds().max(1) as u64),
+            // Whole seconds, rounded up: a wait of 119.4 s is 120 s, never 119.
+            Some(until) if until > now => Err(((until - now).num_milliseconds() + 999).div_euclid(1000).max(1) as u64),
             _ => Ok(()),
         }
     }

@@ -179,17 +179,6 @@ async fn a_wrong_current_password_is_a_failed_login(db: Db) {
     assert_eq!(error_code(&app.gql(Some(&token), CHANGE_PASSWORD, vars).await), "RATE_LIMITED");
 }
 
-/// Windows are whole minutes: start a test early in one, so it does not straddle two.
-async fn early_in_a_window() {
-    loop {
-        let second = chrono::Utc::now().timestamp().rem_euclid(60);
-        if second < 45 {
-            return;
-        }
-        tokio::time::sleep(std::time::Duration::from_secs((60 - second) as u64)).await;
-    }
-}
-
 fn aliased_creations(count: usize, prefix: &str) -> String {
     let fields: String =
         (0..count).map(|i| format!("p{i}: createProject(input: {{name: \"{prefix} {i}\"}}) {{ id }} ")).collect();
@@ -197,12 +186,13 @@ fn aliased_creations(count: usize, prefix: &str) -> String {
 }
 
 async fn every_mutation_field_counts_against_the_limit(db: Db) {
-    let app = TestApp::spawn_with(db, |s| {
+    // Windows are whole minutes of the clock: this one stands 5 s into a minute.
+    let start = chrono::DateTime::parse_from_rfc3339("2026-12-01T10:00:05Z").unwrap().to_utc();
+    let configure = |s: &mut nishan_api::config::Settings| {
         s.surface.mutations_per_minute = 5;
         s.surface.mutations_per_minute_per_ip = 0;
-    })
-    .await;
-    early_in_a_window().await;
+    };
+    let app = TestApp::spawn_with_clock(db, configure, nishan_api::clock::Clock::manual(start)).await;
     let (token, _) = app.register("anis").await;
     // Twenty aliased creations are twenty mutations: refused whole, nothing created.
     let resp = app.gql(Some(&token), &aliased_creations(20, "Aliased"), json!({})).await;

@@ -24,9 +24,11 @@ use async_graphql::{Response, ServerError, ServerResult, Value};
 use crate::error::code;
 
 /// The complexity of a field that may return a whole document's text (content, lines, a
-/// version, a diff, an export): one point per KiB of the default largest document (10 MiB),
-/// so that within the default complexity limit (50,000) a query asks for at most four.
-pub const TEXT_COST: usize = 10 * 1024;
+/// version, a diff, an export): a hundred times a plain field, about one point per 100 KiB of
+/// the default largest document (10 MiB). Lists of texts multiply it (`documents(first: 100)
+/// { content }` costs 10,100), so a query cannot ask for thousands; how many bytes an answer
+/// may hold is the response limit's to say.
+pub const TEXT_COST: usize = 100;
 
 /// The complexity of a text field, whatever it selects below it.
 pub fn text_cost(child_complexity: usize) -> usize {

@@ -10,6 +10,7 @@ pub mod loaders;
 pub mod mutation;
 pub mod pagination;
 pub mod query;
+pub mod response_order;
 pub mod subscription;
 pub mod types;
 
@@ -45,6 +46,7 @@ pub fn build_schema(state: AppState) -> NishanSchema {
             input_sizes: input_limits::Sizes { document_bytes: settings.max_document_bytes },
         })
         .extension(ApolloPersistedQueries::new(LruCacheStorage::new(PERSISTED_QUERIES)))
+        .extension(response_order::ResponseOrder)
         .extension(execution::ExecutionBounds { max_response_bytes: settings.surface.max_response_bytes })
         .data(state);
     if settings.surface.production {

@@ -1,6 +1,6 @@
 //! Registration, login, logout, the caller's own profile and password.
 
-use chrono::{Duration, Utc};
+use chrono::{DateTime, Duration, Utc};
 use serde_json::json;
 
 use crate::audit::{AuditEntry, RequestMeta};
@@ -40,6 +40,8 @@ pub struct Accounts<'a, S, H, T> {
     pub session_ttl: Duration,
     /// How many wrong passwords an account, and an address, may send before a cooldown.
     pub login_limits: LoginLimits,
+    /// The time the throttle reads as now (the server's clock; a test's manual one).
+    pub now: DateTime<Utc>,
 }
 
 /// The longest login text a throttle bucket keeps (an unknown login is throttled by its text).
@@ -111,7 +113,7 @@ where
         if let Some(ip) = &meta.ip {
             buckets.push((address_bucket(ip), self.login_limits.per_address));
         }
-        let verdicts = self.store.attempt(&buckets, Utc::now()).await?;
+        let verdicts = self.store.attempt(&buckets, self.now).await?;
         match verdicts.into_iter().filter_map(Result::err).max() {
             Some(retry_after_secs) => Err(DomainError::RateLimited { retry_after_secs }),
             None => Ok(()),

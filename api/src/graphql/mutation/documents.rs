@@ -48,7 +48,7 @@ impl DocumentMutation {
             tags: input.tags,
             file: FileInfo::default(),
         };
-        Ok(Document(state(ctx).documents().create(&req.meta, &actor, new).await?))
+        Ok(Document::new(state(ctx).documents().create(&req.meta, &actor, new).await?))
     }
 
     /// Adds an uploaded `.txt` file (GraphQL multipart request): UTF-8 with or without BOM,
@@ -80,7 +80,7 @@ impl DocumentMutation {
                 ..Default::default()
             },
         };
-        Ok(Document(app.documents().upload(&req.meta, &actor, new, &bytes).await?))
+        Ok(Document::new(app.documents().upload(&req.meta, &actor, new, &bytes).await?))
     }
 
     async fn update_document(&self, ctx: &Context<'_>, id: ID, input: UpdateDocumentInput) -> ApiResult<Document> {
@@ -95,7 +95,7 @@ impl DocumentMutation {
             metadata: input.metadata.map(|j| j.0),
             notes: patch(input.notes),
         };
-        Ok(Document(state(ctx).documents().update(&req.meta, &actor, id, fields).await?))
+        Ok(Document::new(state(ctx).documents().update(&req.meta, &actor, id, fields).await?))
     }
 
     /// Replaces the content, storing a new version. `expectedVersion` is the
@@ -131,7 +131,7 @@ impl DocumentMutation {
             &[],
             Some(doc.current_version),
         );
-        Ok(Document(doc))
+        Ok(Document::new(doc))
     }
 
     async fn delete_document(&self, ctx: &Context<'_>, id: ID) -> ApiResult<bool> {

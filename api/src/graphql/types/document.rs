@@ -16,7 +16,15 @@ use crate::graphql::loaders::{EntityPageKey, EntityPageLoader, ProjectLoader, Us
 use crate::graphql::pagination::{self, Conn};
 use crate::graphql::state;
 
-pub struct Document(pub DomainDocument);
+/// A document as clients see it. Shared (an `Arc`): a request's loader hands the same document
+/// to every field that names it without copying its text.
+pub struct Document(pub std::sync::Arc<DomainDocument>);
+
+impl Document {
+    pub fn new(doc: DomainDocument) -> Self {
+        Self(std::sync::Arc::new(doc))
+    }
+}
 
 #[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
 #[graphql(name = "TextDirection")]
