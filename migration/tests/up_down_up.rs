@@ -11,7 +11,7 @@ use sea_orm_migration::sea_orm::prelude::{ChronoDateTimeUtc, ChronoUtc, Json, Uu
 use sea_orm_migration::sea_orm::{ConnectionTrait, Database, DatabaseConnection};
 use sea_orm_migration::sea_query::{Alias, Order, Query};
 
-const TABLES: [&str; 16] = [
+const TABLES: [&str; 20] = [
     "users",
     "user_profiles",
     "user_sessions",
@@ -28,19 +28,24 @@ const TABLES: [&str; 16] = [
     "processing_jobs",
     "model_calls",
     "model_call_slots",
+    "login_throttles",
+    "search_passages",
+    "search_stats",
+    "search_documents",
 ];
 
 /// (table, index) pairs every fully migrated database must have.
 const INDEXES: &[(&str, &str)] = &[
     ("users", "uq_users_username"),
     ("users", "uq_users_email"),
+    ("users", "uq_users_username_lower"),
     ("users", "idx_users_created_at"),
     ("users", "idx_users_is_active"),
     ("user_profiles", "uq_user_profiles_user_id"),
     ("user_sessions", "uq_user_sessions_token_hash"),
     ("user_sessions", "idx_user_sessions_user_id"),
     ("user_sessions", "idx_user_sessions_expires_at"),
-    ("projects", "uq_projects_slug"),
+    ("projects", "idx_projects_slug"),
     ("projects", "idx_projects_status"),
     ("projects", "idx_projects_is_public"),
     ("projects", "idx_projects_created_at"),
@@ -83,6 +88,9 @@ const INDEXES: &[(&str, &str)] = &[
     ("processing_jobs", "idx_processing_jobs_lease_expires_at"),
     ("processing_jobs", "idx_processing_jobs_kind"),
     ("model_call_slots", "idx_model_call_slots_model_reserved"),
+    ("login_throttles", "idx_login_throttles_window_start"),
+    ("search_passages", "idx_search_passages_document"),
+    ("search_passages", "idx_search_passages_project"),
 ];
 
 /// (id, name, sort_order) of the system entity types the documents migration

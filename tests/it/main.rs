@@ -4,7 +4,9 @@
 #[macro_use]
 mod common;
 
+mod abuse;
 mod accounts;
+mod anonymous;
 mod audit;
 mod commands;
 mod documents;
@@ -12,12 +14,15 @@ mod entities;
 mod exchange;
 mod exchange_readers;
 mod http_protocol;
+mod inputs;
 mod job_fences;
 mod jobs;
 mod llm_clients;
 mod llm_jobs;
 mod operations;
+mod oracles;
 mod projects;
+mod proxies;
 mod queries;
 mod rate_limits;
 mod readme;
@@ -25,5 +30,7 @@ mod scripts;
 mod search;
 mod server;
 mod statistics;
+mod throttles;
 mod usage;
+mod usernames;
 mod websocket;

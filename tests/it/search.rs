@@ -369,3 +369,133 @@ on_both_databases!(
     concurrent_writes_keep_the_index_exact,
     documents_from_before_the_index_are_indexed_at_start,
 );
+
+/// The corpus in a project of a fresh server: its token, project, and `(title, content)` of
+/// every stored document, read back from the database.
+async fn corpus_project(app: &TestApp) -> (String, String, Vec<(String, String)>) {
+    let (token, _) = app.register("anis").await;
+    let project = app.create_project(&token, "Corpus", json!({})).await;
+    let mut files: Vec<_> =
+        std::fs::read_dir(common::marsiya_dir().join("corpus")).unwrap().map(|e| e.unwrap().path()).collect();
+    files.sort();
+    for path in &files {
+        let name = path.file_name().unwrap().to_str().unwrap();
+        // One file is refused (a truncated UTF-8 byte), a few are duplicates (CONFLICT).
+        common::upload(app, &token, &project, name, std::fs::read(path).unwrap()).await;
+    }
+    let db = app.database().await;
+    use sea_orm::ConnectionTrait;
+    let backend = db.get_database_backend();
+    let param = if backend == sea_orm::DbBackend::Postgres { "$1" } else { "?" };
+    let uuid = uuid::Uuid::parse_str(&project).unwrap();
+    let sql = format!("SELECT title, content FROM documents WHERE project_id = {param} ORDER BY title");
+    let rows = db.query_all_raw(sea_orm::Statement::from_sql_and_values(backend, sql, [uuid.into()])).await.unwrap();
+    let docs: Vec<(String, String)> =
+        rows.iter().map(|r| (r.try_get("", "title").unwrap(), r.try_get("", "content").unwrap())).collect();
+    db.close().await.unwrap();
+    (token, project, docs)
+}
+
+/// What a hit is, without the ids a database assigns: title, line, offsets, highlights, score.
+fn hit_keys(result: &Value) -> Vec<Value> {
+    result["edges"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            let n = &e["node"];
+            json!([n["document"]["title"], n["lineNumber"], n["start"], n["end"], n["highlights"], n["score"]])
+        })
+        .collect()
+}
+
+/// The hits of `query` computed in memory from the documents' texts, best first, as
+/// `(title, start, score)`: the same folding, passages and BM25, without any database.
+fn reference_hits(docs: &[(String, String)], query: &str) -> Vec<(String, u32, f64)> {
+    use nishan_domain::search::rank::{holds, rank};
+    use nishan_domain::search::{Candidate, CorpusStats, Matching, PassageId, SearchQuery, passages};
+    let created = chrono::DateTime::<chrono::Utc>::from_timestamp(1_700_000_000, 0).unwrap();
+    let mut all = Vec::new();
+    for (title, content) in docs {
+        let id = nishan_domain::ids::DocumentId::new();
+        for p in passages(content) {
+            all.push(Candidate {
+                passage: PassageId(all.len() as i64),
+                document_id: id,
+                document_title: title.clone(),
+                document_created_at: created,
+                line_number: p.line_number,
+                start: p.start,
+                end: p.end,
+                words: p.word_string(),
+            });
+        }
+    }
+    let stats =
+        CorpusStats { passages: all.len() as u64, words: all.iter().map(|c| c.words.split(' ').count() as u64).sum() };
+    let q = SearchQuery::parse(query).unwrap();
+    let df: Vec<u64> = q.terms.iter().map(|t| all.iter().filter(|c| holds(t, &c.words)).count() as u64).collect();
+    rank(&q, Matching::All, all, stats, &df)
+        .into_iter()
+        .map(|r| (r.candidate.document_title, r.candidate.start, r.score))
+        .collect()
+}
+
+/// The 240 texts on SQLite and on PostgreSQL: every query gives the same hits, in the same
+/// order, with the same scores and highlights, on both; and those are the hits computed in
+/// memory from the texts (so neither index leaves one out).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_corpus_gives_the_same_hits_on_both_databases() {
+    let sqlite = TestApp::spawn(Db::Sqlite).await;
+    let postgres = TestApp::spawn(Db::Postgres).await;
+    let (s, p) = futures_util::future::join(corpus_project(&sqlite), corpus_project(&postgres)).await;
+    assert_eq!(s.2, p.2, "the same documents on both");
+    assert!(s.2.len() >= 200, "{} documents", s.2.len());
+    let queries = [
+        "حسین",
+        "حسين",
+        "عباسؑ",
+        "زینب",
+        "کربلا",
+        "فرات",
+        "کرب*",
+        "حسین عباس",
+        "\"ابن علی\"",
+        "\"شاہ دیں\"",
+        "\"سبط نبی\"*",
+        "پانی پیاس",
+        "نہیں",
+        "ذوالجناح",
+    ];
+    let mut seen_hits = 0;
+    for query in queries {
+        let reference = reference_hits(&s.2, query);
+        let mut pages = Vec::new();
+        for (app, (token, project, _)) in [(&sqlite, &s), (&postgres, &p)] {
+            let input = json!({"projectId": project, "query": query, "first": 100});
+            let first = search(app, Some(token), input).await;
+            let cursor = first["pageInfo"]["endCursor"].clone();
+            let mut keys = hit_keys(&first);
+            if first["pageInfo"]["hasNextPage"] == true {
+                let input = json!({"projectId": project, "query": query, "first": 100, "after": cursor});
+                keys.extend(hit_keys(&search(app, Some(token), input).await));
+            }
+            assert_eq!(first["totalCount"].as_u64().unwrap() as usize, reference.len(), "{query}");
+            pages.push(keys);
+        }
+        assert_eq!(pages[0], pages[1], "{query}: SQLite and PostgreSQL differ");
+        let got: Vec<(String, u32, f64)> = pages[0]
+            .iter()
+            .map(|k| (k[0].as_str().unwrap().to_owned(), k[2].as_u64().unwrap() as u32, k[5].as_f64().unwrap()))
+            .collect();
+        let want = &reference[..got.len()];
+        let place = |hits: &[(String, u32, f64)]| hits.iter().map(|(t, s, _)| (t.clone(), *s)).collect::<Vec<_>>();
+        assert_eq!(place(&got), place(want), "{query}: the hits computed in memory");
+        // Scores as JSON numbers: serde_json reads the last digit within one unit of the last place.
+        for (g, w) in got.iter().zip(want) {
+            assert!((g.2 - w.2).abs() <= 1e-12 * w.2.abs(), "{query}: {g:?} scored {}", w.2);
+        }
+        seen_hits += reference.len();
+    }
+    assert!(seen_hits > 1_000, "the queries find the corpus's words ({seen_hits} hits)");
+}

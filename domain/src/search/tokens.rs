@@ -57,10 +57,11 @@ pub fn tokenize(text: &str) -> Vec<Token> {
             }
         });
         // A character the folding drops (a mark after the last letter) belongs to the word.
-        if !emitted && let Some((_, _, end)) = &mut current {
-            if *end == at {
-                *end = at + 1;
-            }
+        if !emitted
+            && let Some((_, _, end)) = &mut current
+            && *end == at
+        {
+            *end = at + 1;
         }
     }
     if let Some((word, start, end)) = current.take() {

@@ -124,12 +124,14 @@ fn match_condition(params: &mut Params, terms: &[Term], matching: Matching) -> S
     }
 }
 
-/// `FROM` of a full-text query over the project's passages.
+/// `FROM` of a full-text query over the project's passages. On SQLite, `CROSS JOIN` keeps the
+/// full-text index as the outer loop: left to choose, the planner walks the project's passages
+/// and evaluates the MATCH once per row, a hundred times slower on the corpus.
 fn from_clause(backend: DbBackend) -> &'static str {
     if backend == DbBackend::Postgres {
         "FROM search_passages p"
     } else {
-        "FROM search_passages_fts JOIN search_passages p ON p.id = search_passages_fts.rowid"
+        "FROM search_passages_fts CROSS JOIN search_passages p ON p.id = search_passages_fts.rowid"
     }
 }
 
