@@ -361,8 +361,35 @@ async fn documents_from_before_the_index_are_indexed_at_start(db: Db) {
     assert_eq!(index_counts(&again, &project).await, counts);
 }
 
+/// The README's examples answer as its prose says.
+async fn the_readme_examples_answer_as_described(db: Db) {
+    let app = TestApp::spawn(db).await;
+    let (token, _) = app.register("anis").await;
+    let t = Some(token.as_str());
+    let project = app.create_project(&token, "Marsiya", json!({})).await;
+    let content = "حسینؑ ابن علیؑ کربلا میں\nعباسؑ فرات پر";
+    let doc = create_document(&app, &token, &project, "Stanza 1", content).await;
+    let types = entity_type_ids(&app).await;
+    let create = "mutation($i: CreateEntityInput!) { createEntity(input: $i) { id } }";
+    let person = json!({"documentId": doc, "entityTypeId": types["PERSON"], "start": 0, "end": 5});
+    app.ok(t, create, json!({"i": person})).await;
+    let all = "mutation($d: ID!, $t: ID!) { annotateAllOccurrences(documentId: $d, text: \"کربلا\", entityTypeId: $t) }";
+    app.ok(t, all, json!({"d": doc, "t": types["LOCATION"]})).await;
+    let r = search(&app, t, json!({"projectId": project, "query": "حسين", "first": 5})).await;
+    assert_eq!(lines(&r), [("Stanza 1".to_owned(), 1, "حسینؑ ابن علیؑ کربلا میں".to_owned())]);
+    let hit = &r["edges"][0]["node"];
+    assert_eq!(hit["highlights"], json!([{"start": 0, "end": 5}]));
+    assert_eq!(hit["entities"][0]["entityType"]["name"], "PERSON");
+    assert_eq!(hit["entities"].as_array().unwrap().len(), 1);
+    let input = json!({"projectId": project, "query": "\"ابن على\" کربل*", "entityTypeIds": [types["LOCATION"]], "documentIds": [doc]});
+    let r = search(&app, t, input).await;
+    assert_eq!(lines(&r), [("Stanza 1".to_owned(), 1, "حسینؑ ابن علیؑ کربلا میں".to_owned())]);
+    assert_eq!(highlighted(&r, &[("Stanza 1", content)]), [vec!["کربلا"]]);
+}
+
 on_both_databases!(
     search_is_urdu_aware_and_ranked,
+    the_readme_examples_answer_as_described,
     who_may_search,
     the_index_follows_every_write,
     a_rolled_back_write_leaves_the_index_as_it_was,
