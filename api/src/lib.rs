@@ -83,7 +83,13 @@ pub async fn bootstrap_custom(
         SecretBox::load(settings.secret_key.as_deref(), &settings.data_dir).context("loading the secret key")?;
     let events = match overrides.events {
         Some(bus) => bus,
-        None => EventBus::connect(&conn).await,
+        None => {
+            let bridge = nishan_infrastructure::events::BridgeConfig {
+                reconnect_delay: std::time::Duration::from_millis(settings.events_reconnect_ms),
+                ..Default::default()
+            };
+            EventBus::connect_with(&conn, bridge).await
+        }
     };
     let store = Store::new(conn);
     let call_model = match overrides.call_model {

@@ -11,7 +11,7 @@ use sea_orm_migration::sea_orm::prelude::{ChronoDateTimeUtc, ChronoUtc, Json, Uu
 use sea_orm_migration::sea_orm::{ConnectionTrait, Database, DatabaseConnection};
 use sea_orm_migration::sea_query::{Alias, Order, Query};
 
-const TABLES: [&str; 13] = [
+const TABLES: [&str; 14] = [
     "users",
     "user_profiles",
     "user_sessions",
@@ -25,6 +25,7 @@ const TABLES: [&str; 13] = [
     "entity_rejections",
     "entity_relationships",
     "rate_limits",
+    "bus_events",
 ];
 
 /// (table, index) pairs every fully migrated database must have.
@@ -74,6 +75,7 @@ const INDEXES: &[(&str, &str)] = &[
     ("entity_relationships", "idx_entity_relationships_target"),
     ("entity_relationships", "idx_entity_relationships_project_id"),
     ("rate_limits", "idx_rate_limits_window_start"),
+    ("bus_events", "idx_bus_events_created_at"),
 ];
 
 /// (id, name, sort_order) of the system entity types the documents migration

@@ -106,17 +106,3 @@ pub(crate) fn state<'a>(ctx: &Context<'a>) -> &'a AppState {
 pub(crate) fn request<'a>(ctx: &Context<'a>) -> &'a RequestContext {
     ctx.data_unchecked::<RequestContext>()
 }
-
-/// Tells the document's other viewers what just happened (after the change committed).
-pub(crate) fn publish_activity(
-    ctx: &Context<'_>,
-    document: nishan_domain::ids::DocumentId,
-    kind: nishan_domain::events::ActivityKind,
-    entities: &[nishan_domain::ids::EntityId],
-    version: Option<u32>,
-) {
-    use nishan_domain::events::{ActivityEvent, DomainEvent, EventPublisher};
-    let mut event = ActivityEvent::new(document, kind, entities, request(ctx).viewer.actor().map(|a| a.user_id));
-    event.version = version;
-    state(ctx).events.publish(DomainEvent::DocumentActivity(event));
-}

@@ -56,6 +56,9 @@ pub struct Limits {
     pub keep_alive: Duration,
     /// Most operations running at once on one connection; one more is refused with `error`.
     pub max_operations: usize,
+    /// How long one message may wait to be written: a client that reads nothing for this
+    /// long is disconnected (its socket would otherwise hold the server's messages forever).
+    pub send_timeout: Duration,
 }
 
 /// What an operation's task tells the connection.
@@ -107,6 +110,7 @@ pub async fn serve<E, H>(
 
     'connection: loop {
         let step = tokio::select! {
+            Some(event) = events.recv() => Step::Continue(connection.deliver(event)),
             incoming = socket.recv() => match incoming {
                 Some(Ok(Message::Text(text))) => connection.receive(text.as_str(), &events_tx).await,
                 Some(Ok(Message::Binary(bytes))) => match std::str::from_utf8(&bytes) {
@@ -123,7 +127,6 @@ pub async fn serve<E, H>(
                 }
                 Some(Err(_)) | None => Step::Gone,
             },
-            Some(event) = events.recv() => Step::Continue(connection.deliver(event)),
             () = &mut init_deadline, if !connection.init_received => {
                 Step::Close(close::CONNECTION_INITIALISATION_TIMEOUT, "Connection initialisation timeout".into())
             }
@@ -134,8 +137,16 @@ pub async fn serve<E, H>(
         match step {
             Step::Continue(messages) => {
                 for text in messages {
-                    if socket.send(Message::Text(text.into())).await.is_err() {
-                        break 'connection;
+                    match tokio::time::timeout(limits.send_timeout, socket.send(Message::Text(text.into()))).await {
+                        Ok(Ok(())) => {}
+                        Ok(Err(_)) => break 'connection,
+                        Err(_) => {
+                            tracing::info!(
+                                timeout_ms = limits.send_timeout.as_millis() as u64,
+                                "a WebSocket client read nothing for too long; disconnected"
+                            );
+                            break 'connection;
+                        }
                     }
                 }
             }
@@ -385,6 +396,10 @@ async fn run_operation<E: Executor, H: ConnectionHandler>(
     record(&trace, given_name.as_deref(), outcome, started);
     let mut next = Some(response);
     while let Some(response) = next {
+        if trace.ended_with_error() {
+            let _ = events.send(Event::Refused { id, generation, errors: response.errors }).await;
+            return;
+        }
         if events.send(Event::Next { id: id.clone(), generation, response }).await.is_err() {
             return;
         }

@@ -45,8 +45,8 @@ where
     S: JobRepository + DocumentRepository + ProjectRepository + ModelRepository + ConfigRepository,
     E: EventPublisher,
 {
-    fn documents(&self) -> Documents<'_, S> {
-        Documents { store: self.store, max_bytes: usize::MAX }
+    fn documents(&self) -> Documents<'_, S, E> {
+        Documents { store: self.store, events: self.events, max_bytes: usize::MAX }
     }
 
     pub async fn start(&self, meta: &RequestMeta, actor: &Actor, input: StartJob) -> DomainResult<Job> {
