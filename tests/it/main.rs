@@ -8,6 +8,7 @@ mod accounts;
 mod audit;
 mod documents;
 mod entities;
+mod events;
 mod exchange;
 mod http_protocol;
 mod jobs;
