@@ -7,7 +7,9 @@
 //! to the moment the last subscriber has its event (p50, p99 and max over the rounds), with the
 //! CPU time each process spent, to show the client is not the bottleneck. SQLite, and
 //! PostgreSQL when `NISHAN_TEST_POSTGRES_URL` names a server. Figures go to stdout; the README
-//! records them.
+//! records them. For profiling: `NISHAN_WATCHERS_SIZES=1000` picks the sizes, and
+//! `NISHAN_WATCHERS_SERVER_PREFIX="heaptrack"` (or `perf record -g --`) runs the server under a
+//! tool.
 
 mod common;
 
@@ -197,7 +199,18 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
 async fn run(kind: &str, url: &str, n: usize) {
     let data_dir = std::env::temp_dir().join(format!("nishan-watchers-{}", uuid::Uuid::new_v4().simple()));
     std::fs::create_dir_all(&data_dir).unwrap();
-    let mut child = Command::new(std::env::current_exe().unwrap())
+    let exe = std::env::current_exe().unwrap();
+    let prefix = std::env::var("NISHAN_WATCHERS_SERVER_PREFIX").unwrap_or_default();
+    let mut words = prefix.split_whitespace();
+    let mut command = match words.next() {
+        Some(tool) => {
+            let mut c = Command::new(tool);
+            c.args(words).arg(&exe);
+            c
+        }
+        None => Command::new(&exe),
+    };
+    let mut child = command
         .env(SERVE, url)
         .env("NISHAN_DATA_DIR", &data_dir)
         .env("NISHAN_LOG", "warn")
@@ -317,7 +330,11 @@ fn main() {
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
     runtime.block_on(async {
         for kind in ["sqlite", "postgres"] {
-            for n in SIZES {
+            let sizes: Vec<usize> = match std::env::var("NISHAN_WATCHERS_SIZES") {
+                Ok(list) => list.split(',').filter_map(|n| n.trim().parse().ok()).collect(),
+                Err(_) => SIZES.to_vec(),
+            };
+            for n in sizes {
                 match common::database(kind).await {
                     Some((url, cleanup)) => {
                         run(kind, &url, n).await;

@@ -61,7 +61,11 @@ async fn next_data(client: &mut WsClient, id: &str, field: &str) -> Value {
 /// so the test marks (and unmarks) a span until an event of it is heard, then reads up to the
 /// deletion.
 async fn watch_activity(app: &TestApp, writer: &TestApp, s: &Shared, token: &str) -> WsClient {
-    let mut client = WsClient::connect(app, Some(token)).await;
+    watch_activity_as(app, writer, s, Some(token)).await
+}
+
+async fn watch_activity_as(app: &TestApp, writer: &TestApp, s: &Shared, token: Option<&str>) -> WsClient {
+    let mut client = WsClient::connect(app, token).await;
     client.subscribe("a", ACTIVITY, json!({"d": s.doc})).await;
     let deadline = std::time::Instant::now() + Duration::from_secs(20);
     loop {
@@ -110,6 +114,7 @@ async fn activity_reaches_a_subscriber_on_another_replica(db: Db) {
     let mut viewer = watch_activity(&b, &a, &s, &s.viewer).await;
     let created = mark(&a, &s, 0, 5).await;
     a.ok(Some(&s.owner), "mutation($id: ID!) { verifyEntity(id: $id) { id } }", json!({"id": created})).await;
+    a.ok(Some(&s.owner), "mutation($id: ID!) { unverifyEntity(id: $id) { id } }", json!({"id": created})).await;
     a.ok(
         Some(&s.owner),
         "mutation($id: ID!, $c: String!) { updateDocumentContent(id: $id, content: $c) { currentVersion } }",
@@ -121,6 +126,7 @@ async fn activity_reaches_a_subscriber_on_another_replica(db: Db) {
     let owner_id = a.ok(Some(&s.owner), "{ me { id } }", json!({})).await["me"]["id"].clone();
     assert_eq!(got["actorId"], owner_id, "the event names who did it");
     assert_eq!(next_data(&mut viewer, "a", "documentActivity").await["kind"], "ENTITY_VERIFIED");
+    assert_eq!(next_data(&mut viewer, "a", "documentActivity").await["kind"], "ENTITY_UNVERIFIED");
     let version = next_data(&mut viewer, "a", "documentActivity").await;
     assert_eq!((version["kind"].as_str(), version["version"].as_u64()), (Some("VERSION_CREATED"), Some(2)));
 }
@@ -379,6 +385,79 @@ async fn access_ends(writer: &TestApp, watcher: &TestApp) {
     signed_out.subscribe("me", "{ me { id } }", json!({})).await;
     let me = signed_out.next().await.unwrap();
     assert_eq!(me["payload"]["errors"][0]["extensions"]["code"], "UNAUTHENTICATED", "{me}");
+
+    // A password change signs the user's other sessions out: their subscriptions end too.
+    let (third_session, _) = {
+        let r = writer
+            .ok(
+                None,
+                "mutation($i: LoginInput!) { login(input: $i) { token } }",
+                json!({"i": {"usernameOrEmail": "mir", "password": common::PASSWORD}}),
+            )
+            .await;
+        (r["login"]["token"].as_str().unwrap().to_owned(), ())
+    };
+    writer
+        .ok(
+            Some(&third_session),
+            "mutation($i: ChangePasswordInput!) { changePassword(input: $i) }",
+            json!({"i": {"currentPassword": common::PASSWORD, "newPassword": "a-new-marsiya-of-dabir-1875"}}),
+        )
+        .await;
+    assert_eq!(ended(&mut still_in, "a").await, "UNAUTHENTICATED");
+}
+
+/// A project that turns private ends its anonymous subscribers' access; one that is deleted,
+/// its members'.
+async fn visibility_and_deletion_end_access(db: Db) {
+    let app = TestApp::spawn_with(db, |s| s.workers = 0).await;
+    let (owner, _) = app.register("anis").await;
+    let (member, member_id) = app.register("dabir").await;
+    let project = app.create_project(&owner, "Open", json!({"isPublic": true, "allowPublicView": true})).await;
+    app.ok(Some(&owner), ADD, json!({"i": {"projectId": project, "userId": member_id, "role": "VIEWER"}})).await;
+    let doc = create_document(&app, &owner, &project, "Open", "کربلا میں حسینؑ").await;
+    let location = entity_type_ids(&app).await["LOCATION"].clone();
+    let s = Shared {
+        owner: owner.clone(),
+        viewer: member.clone(),
+        viewer_id: member_id,
+        project: project.clone(),
+        doc,
+        location,
+    };
+    let mut anonymous = watch_activity_as(&app, &app, &s, None).await;
+    let mut watcher = watch_activity(&app, &app, &s, &member).await;
+    app.ok(
+        Some(&owner),
+        "mutation($id: ID!) { updateProject(id: $id, input: {isPublic: false}) { isPublic } }",
+        json!({"id": project}),
+    )
+    .await;
+    assert_eq!(ended(&mut anonymous, "a").await, "FORBIDDEN");
+    // The member reads it still.
+    mark(&app, &s, 6, 9).await;
+    assert_eq!(next_data(&mut watcher, "a", "documentActivity").await["kind"], "ENTITY_CREATED");
+    app.ok(Some(&owner), "mutation($id: ID!) { deleteProject(id: $id) }", json!({"id": project})).await;
+    assert_eq!(ended(&mut watcher, "a").await, "FORBIDDEN");
+}
+
+/// A job's suggestions are activity without an actor; deleting a suggestion is a rejection.
+async fn job_suggestions_and_rejections_are_activity(db: Db) {
+    let app = TestApp::spawn(db).await;
+    let s = shared(&app, "کربلا میں حسینؑ").await;
+    let mut viewer = watch_activity(&app, &app, &s, &s.viewer).await;
+    let job = app.ok(Some(&s.owner), START, json!({"i": {"documentId": s.doc}})).await["startProcessingJob"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    common::wait_for_job(&app, &s.owner, &job).await;
+    let suggested = next_data(&mut viewer, "a", "documentActivity").await;
+    assert_eq!(suggested["kind"], "ENTITY_CREATED", "{suggested}");
+    assert_eq!(suggested["actorId"], Value::Null, "a job's suggestions have no actor");
+    let first = suggested["entityIds"][0].as_str().unwrap().to_owned();
+    app.ok(Some(&s.owner), "mutation($id: ID!) { deleteEntity(id: $id) }", json!({"id": first})).await;
+    let rejected = next_data(&mut viewer, "a", "documentActivity").await;
+    assert_eq!((rejected["kind"].as_str(), rejected["entityIds"].clone()), (Some("ENTITY_REJECTED"), json!([first])));
 }
 
 async fn access_that_ends_ends_the_subscription(db: Db) {
@@ -401,4 +480,6 @@ on_both_databases!(
     refused_subscriptions_say_why,
     a_lost_final_event_does_not_leave_the_subscriber_waiting,
     access_that_ends_ends_the_subscription,
+    visibility_and_deletion_end_access,
+    job_suggestions_and_rejections_are_activity,
 );

@@ -259,6 +259,15 @@ pub fn error_code(error: &ServerError) -> Option<&str> {
     }
 }
 
+/// Whether the request selects a subscription (false when its document does not parse, or is
+/// a persisted query sent by hash).
+pub fn is_subscription(request: &Request) -> bool {
+    async_graphql::parser::parse_query(&request.query)
+        .ok()
+        .and_then(|document| selected(&document, request.operation_name.as_deref()))
+        .is_some_and(|(kind, _)| kind == OperationType::Subscription)
+}
+
 /// The kind and name of the operation a request selects (by name, or the only one).
 fn selected(document: &ExecutableDocument, name: Option<&str>) -> Option<(OperationType, Option<String>)> {
     match (&document.operations, name) {

@@ -96,6 +96,14 @@ pub fn request_data(state: &AppState, viewer: Viewer, meta: RequestMeta, batches
     data
 }
 
+/// The per-request data of a subscription: the caller and the request's origin, without the
+/// DataLoaders (a subscription lives long, and its events need none).
+pub fn subscription_data(viewer: Viewer, meta: RequestMeta) -> Data {
+    let mut data = Data::default();
+    data.insert(RequestContext { viewer, meta });
+    data
+}
+
 /// Most keys one loader batch sends to the database (an `IN` list of this many ids).
 const LOADER_MAX_BATCH: usize = 10_000;
 

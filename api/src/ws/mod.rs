@@ -116,7 +116,11 @@ impl ConnectionHandler for Signin {
             }
         };
         let meta: RequestMeta = auth::request_meta(&self.headers, Some(self.peer), &viewer);
-        request.data = crate::graphql::request_data(&self.state, viewer, meta, None);
+        request.data = if crate::graphql::gate::is_subscription(&request) {
+            crate::graphql::subscription_data(viewer, meta)
+        } else {
+            crate::graphql::request_data(&self.state, viewer, meta, None)
+        };
         request.data.insert(Arc::clone(&session.access));
         request
     }

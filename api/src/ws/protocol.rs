@@ -69,7 +69,8 @@ enum Event {
     Next {
         id: String,
         generation: u64,
-        response: async_graphql::Response,
+        /// Boxed: the channel's slots are as large as its largest message.
+        response: Box<async_graphql::Response>,
     },
     Refused {
         id: String,
@@ -471,7 +472,7 @@ async fn run_operation<E: Executor, H: ConnectionHandler>(
     record(&trace, given_name.as_deref(), outcome, started);
     if trace.kind() == Some(OperationType::Subscription) && !trace.ended_with_error() {
         // The first result goes out now; the connection's loop polls the rest.
-        if events.send(Event::Next { id: id.clone(), generation, response }).await.is_err() {
+        if events.send(Event::Next { id: id.clone(), generation, response: Box::new(response) }).await.is_err() {
             return;
         }
         let following = Following { stream, trace, ended: false, _open: open };
@@ -484,7 +485,7 @@ async fn run_operation<E: Executor, H: ConnectionHandler>(
             let _ = events.send(Event::Refused { id, generation, errors: response.errors }).await;
             return;
         }
-        if events.send(Event::Next { id: id.clone(), generation, response }).await.is_err() {
+        if events.send(Event::Next { id: id.clone(), generation, response: Box::new(response) }).await.is_err() {
             return;
         }
         next = stream.next().await;
