@@ -78,11 +78,15 @@ fn serve(url: String) {
         settings.db_max_connections = 10;
         settings.surface.mutations_per_minute = 0;
         settings.surface.mutations_per_minute_per_ip = 0;
+        // Every subscriber connects from 127.0.0.1.
+        settings.connections.max_connections = 20_000;
+        settings.connections.max_connections_per_ip = 20_000;
+        let limits = nishan_api::server::ConnectionLimits::from_settings(&settings);
         let state = nishan_api::bootstrap(settings).await.unwrap();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         println!("listening {}", listener.local_addr().unwrap());
         std::io::stdout().flush().unwrap();
-        tokio::spawn(nishan_api::server::serve(listener, nishan_api::server::router(state)));
+        tokio::spawn(nishan_api::server::serve(listener, nishan_api::server::router(state), limits));
         tokio::task::spawn_blocking(|| {
             let _ = std::io::stdin().read_to_end(&mut Vec::new());
         })

@@ -115,7 +115,8 @@ impl ConnectionHandler for Signin {
                 Viewer::InvalidToken
             }
         };
-        let meta: RequestMeta = auth::request_meta(&self.headers, Some(self.peer), &viewer);
+        let proxies = self.state.settings.connections.proxies();
+        let meta: RequestMeta = auth::request_meta(&self.headers, Some(self.peer), &viewer, proxies);
         request.data = if crate::graphql::gate::is_subscription(&request) {
             crate::graphql::subscription_data(viewer, meta)
         } else {
