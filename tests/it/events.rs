@@ -1,8 +1,8 @@
 //! Events that arrive, and access that ends: document activity and job progress across
 //! replicas (PostgreSQL LISTEN/NOTIFY and its `bus_events` log), an event too large for a
 //! NOTIFY, a listener that reconnects, a final event that never comes, imports that publish,
-//! the errors of a refused subscription, and subscribers who sign out, are removed from the
-//! project or change role.
+//! the errors of a refused subscription, and subscribers who sign out, whose session expires,
+//! who are removed from the project or change role.
 
 use crate::common;
 
@@ -460,6 +460,21 @@ async fn job_suggestions_and_rejections_are_activity(db: Db) {
     assert_eq!((rejected["kind"].as_str(), rejected["entityIds"].clone()), (Some("ENTITY_REJECTED"), json!([first])));
 }
 
+/// A session that expires ends its subscriptions at their next event (UNAUTHENTICATED); a
+/// session still valid goes on hearing the document.
+async fn an_expired_session_ends_its_subscriptions(db: Db) {
+    let clock = nishan_api::clock::Clock::manual(chrono::Utc::now());
+    let app = TestApp::spawn_with_clock(db, |s| s.workers = 0, clock.clone()).await;
+    let s = shared(&app, "کربلا میں حسینؑ").await;
+    let mut viewer = watch_activity(&app, &app, &s, &s.viewer).await;
+    clock.advance(chrono::Duration::days(app.state.settings.session_ttl_days) - chrono::Duration::minutes(1));
+    mark(&app, &s, 6, 9).await;
+    assert_eq!(next_data(&mut viewer, "a", "documentActivity").await["kind"], "ENTITY_CREATED");
+    clock.advance(chrono::Duration::minutes(2));
+    mark(&app, &s, 10, 15).await;
+    assert_eq!(ended(&mut viewer, "a").await, "UNAUTHENTICATED");
+}
+
 async fn access_that_ends_ends_the_subscription(db: Db) {
     let app = TestApp::spawn_with(db, |s| s.workers = 0).await;
     access_ends(&app, &app).await;
@@ -482,4 +497,5 @@ on_both_databases!(
     access_that_ends_ends_the_subscription,
     visibility_and_deletion_end_access,
     job_suggestions_and_rejections_are_activity,
+    an_expired_session_ends_its_subscriptions,
 );

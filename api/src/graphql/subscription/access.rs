@@ -3,7 +3,7 @@
 //! forgets what a change could affect: `SessionsEnded` for the caller forgets who the caller
 //! is (the token is looked up again), `AccessChanged` of a project forgets that project, and a
 //! bus `Resync` forgets everything (the changes may be among what was missed). A session also
-//! ends by itself when it expires. When access is gone, the subscription ends with an error:
+//! ends by itself when it expires (by the server's clock, at the next event). When access is gone, the subscription ends with an error:
 //! `UNAUTHENTICATED` when the session ended, `FORBIDDEN` when the project can no longer be
 //! read.
 
@@ -124,7 +124,8 @@ impl ConnectionAccess {
     /// the database. `Ok(None)` when the check could not be made (a database error, logged):
     /// the event is not sent, and the subscription goes on.
     pub async fn check(&self, project: ProjectId) -> Option<Result<(), Lost>> {
-        let now = Utc::now();
+        // The server's clock (a test's manual one): a session past its expiry ends here.
+        let now = self.state.clock.now();
         let caller = {
             let cache = self.cache();
             match cache.caller {
