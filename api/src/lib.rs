@@ -70,7 +70,7 @@ pub struct Overrides {
 /// The job kinds this server runs, each by its handler: where a new kind is registered (see
 /// `nishan_domain::service::processing`, "Adding a job kind").
 pub fn job_handlers(llm: llm::MeteredClient, cipher: SecretBox) -> ServerHandlers {
-    ServerHandlers::new().with(Extraction { llm, cipher, retry: Default::default() })
+    ServerHandlers::new().with(Extraction::new(llm, cipher))
 }
 
 pub async fn bootstrap_custom(
