@@ -33,7 +33,8 @@ pub enum DomainEvent {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct JobProgressEvent {
     pub job_id: uuid::Uuid,
-    pub document_id: DocumentId,
+    /// The job's document (none for a job on a whole project).
+    pub document_id: Option<DocumentId>,
     pub status: String,
     pub progress: u32,
     pub current_step: Option<String>,
@@ -141,7 +142,7 @@ mod tests {
             DomainEvent::DocumentActivity(activity),
             DomainEvent::JobProgress(JobProgressEvent {
                 job_id: uuid::Uuid::now_v7(),
-                document_id: DocumentId::new(),
+                document_id: Some(DocumentId::new()),
                 status: "PROCESSING".into(),
                 progress: 40,
                 current_step: Some("chunk 2 of 5".into()),

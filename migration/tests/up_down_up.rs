@@ -11,7 +11,7 @@ use sea_orm_migration::sea_orm::prelude::{ChronoDateTimeUtc, ChronoUtc, Json, Uu
 use sea_orm_migration::sea_orm::{ConnectionTrait, Database, DatabaseConnection};
 use sea_orm_migration::sea_query::{Alias, Order, Query};
 
-const TABLES: [&str; 15] = [
+const TABLES: [&str; 18] = [
     "users",
     "user_profiles",
     "user_sessions",
@@ -27,6 +27,9 @@ const TABLES: [&str; 15] = [
     "rate_limits",
     "bus_events",
     "login_throttles",
+    "processing_jobs",
+    "model_calls",
+    "model_call_slots",
 ];
 
 /// (table, index) pairs every fully migrated database must have.
@@ -79,6 +82,12 @@ const INDEXES: &[(&str, &str)] = &[
     ("rate_limits", "idx_rate_limits_window_start"),
     ("bus_events", "idx_bus_events_created_at"),
     ("login_throttles", "idx_login_throttles_window_start"),
+    ("processing_jobs", "idx_processing_jobs_status_priority"),
+    ("processing_jobs", "idx_processing_jobs_document_id"),
+    ("processing_jobs", "idx_processing_jobs_project_id"),
+    ("processing_jobs", "idx_processing_jobs_lease_expires_at"),
+    ("processing_jobs", "idx_processing_jobs_kind"),
+    ("model_call_slots", "idx_model_call_slots_model_reserved"),
 ];
 
 /// (id, name, sort_order) of the system entity types the documents migration
