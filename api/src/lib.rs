@@ -72,7 +72,7 @@ pub struct Overrides {
 /// The job kinds this server runs, each by its handler: where a new kind is registered (see
 /// `nishan_domain::service::processing`, "Adding a job kind").
 pub fn job_handlers(llm: llm::MeteredClient, cipher: SecretBox) -> ServerHandlers {
-    ServerHandlers::new().with(Extraction { llm, cipher, retry: Default::default() })
+    ServerHandlers::new().with(Extraction::new(llm, cipher))
 }
 
 pub async fn bootstrap_custom(
@@ -96,7 +96,13 @@ pub async fn bootstrap_custom(
     };
     let events = match overrides.events {
         Some(bus) => bus,
-        None => EventBus::connect(&conn).await,
+        None => {
+            let bridge = nishan_infrastructure::events::BridgeConfig {
+                reconnect_delay: std::time::Duration::from_millis(settings.events_reconnect_ms),
+                ..Default::default()
+            };
+            EventBus::connect_with(&conn, bridge).await
+        }
     };
     let store = Store::new(conn);
     // Documents stored before the search index existed (or under an older index format).

@@ -66,7 +66,7 @@ impl<S: SearchRepository + ProjectRepository> Search<'_, S> {
             return Err(DomainError::invalid("entityTypeIds", format!("may name at most {MAX_FILTER_TYPES} types")));
         }
         let query = SearchQuery::parse(&request.query)?;
-        Projects { store: self.store }
+        Projects { store: self.store, events: &crate::events::NoEvents }
             .find(actor, ProjectRef::Id(request.project))
             .await?
             .ok_or(DomainError::NotFound { resource: "project" })?;
