@@ -11,7 +11,7 @@ pub mod query;
 pub mod rank;
 pub mod tokens;
 
-pub use passages::{MAX_PASSAGE_TOKENS, Passage, passages};
+pub use passages::{MAX_PASSAGE_TOKENS, Passage, passages, passages_iter};
 pub use query::{SearchQuery, Term};
 pub use rank::{Candidate, CorpusStats, Highlight, Matching, PassageId, Ranked};
 pub use tokens::{Token, tokenize, words};

@@ -12,7 +12,7 @@
 //!   highlighting (which tokenizes `text` again) count the same words.
 
 use super::tokens::{Token, tokenize};
-use crate::text::lines;
+use crate::text::{line_spans, to_u32};
 
 /// Most words in one passage; longer lines are cut into pieces of at most this many.
 pub const MAX_PASSAGE_TOKENS: usize = 64;
@@ -39,27 +39,53 @@ impl Passage {
 
 /// The passages of a document's content, in order.
 pub fn passages(content: &str) -> Vec<Passage> {
-    let mut out = Vec::new();
-    for line in lines(content) {
-        let tokens = tokenize(&line.text);
-        if tokens.is_empty() {
-            continue;
-        }
-        let chars: Vec<char> = line.text.chars().collect();
-        let line_len = chars.len() as u32;
-        let pieces: Vec<&[Token]> = tokens.chunks(MAX_PASSAGE_TOKENS).collect();
-        for (i, piece) in pieces.iter().enumerate() {
-            // Offsets within the line: a piece starts at its first word (the first at the
-            // line's start) and ends where the next piece starts (the last at the line's end).
-            let from = if i == 0 { 0 } else { piece[0].start };
-            let to = pieces.get(i + 1).map_or(line_len, |next| next[0].start);
-            out.push(Passage {
-                line_number: line.number,
-                start: line.start + from,
-                end: line.start + to,
-                text: chars[from as usize..to as usize].iter().collect(),
-                words: piece.iter().map(|t| t.text.clone()).collect(),
-            });
+    passages_iter(content).collect()
+}
+
+/// The passages of a document's content, in order, made one line at a time: what indexes a
+/// large document holds the passages of one line, never all of them.
+pub fn passages_iter(content: &str) -> impl Iterator<Item = Passage> + Send + '_ {
+    line_spans(content).flat_map(|(number, start, text)| line_passages(number, start, text))
+}
+
+/// The passages of one line (none if it has no word).
+fn line_passages(number: u32, line_start: u32, text: &str) -> Vec<Passage> {
+    let tokens = tokenize(text);
+    if tokens.is_empty() {
+        return Vec::new();
+    }
+    let pieces: Vec<&[Token]> = tokens.chunks(MAX_PASSAGE_TOKENS).collect();
+    // Offsets within the line: a piece starts at its first word (the first at the line's
+    // start) and ends where the next piece starts (the last at the line's end).
+    let mut bounds: Vec<u32> = pieces.iter().skip(1).map(|piece| piece[0].start).collect();
+    let line_len = to_u32(text.chars().count());
+    bounds.insert(0, 0);
+    bounds.push(line_len);
+    let bytes = byte_offsets(text, &bounds);
+    pieces
+        .iter()
+        .enumerate()
+        .map(|(i, piece)| Passage {
+            line_number: number,
+            start: line_start + bounds[i],
+            end: line_start + bounds[i + 1],
+            text: text[bytes[i]..bytes[i + 1]].to_owned(),
+            words: piece.iter().map(|t| t.text.clone()).collect(),
+        })
+        .collect()
+}
+
+/// The byte offsets of ascending code-point offsets of `text` (its length for its end), in
+/// one pass.
+fn byte_offsets(text: &str, code_points: &[u32]) -> Vec<usize> {
+    let mut out = Vec::with_capacity(code_points.len());
+    let mut chars = text.char_indices().map(|(b, _)| b).chain(std::iter::once(text.len())).enumerate();
+    for &cp in code_points {
+        for (index, byte) in chars.by_ref() {
+            if index as u32 == cp {
+                out.push(byte);
+                break;
+            }
         }
     }
     out
@@ -108,6 +134,16 @@ mod tests {
         assert_eq!(pieces[0].end, pieces[1].start);
         assert_eq!(pieces[1].end, pieces[2].start);
         assert!(pieces[1].text.starts_with("w64 "));
+        for p in &got {
+            assert_eq!(slice(&content, p.start, p.end), p.text);
+            assert_eq!(super::super::tokens::words(&p.text), p.words);
+        }
+        // Pieces of a line of many-byte letters and marks are cut on character boundaries.
+        let line: Vec<String> = (0..200).map(|i| format!("حسینؑ{i}، 😀")).collect();
+        let content = format!("\n{}\n", line.join(" "));
+        let got = passages(&content);
+        assert_eq!(got.len(), 4);
+        assert_eq!(got.iter().map(|p| p.words.len()).sum::<usize>(), 200);
         for p in &got {
             assert_eq!(slice(&content, p.start, p.end), p.text);
             assert_eq!(super::super::tokens::words(&p.text), p.words);

@@ -39,6 +39,13 @@ pub fn lines(text: &str) -> Vec<Line> {
         .collect()
 }
 
+/// `(number, start offset in code points, text without its `\n`)` of each line, the lines of
+/// [`lines`] one at a time, without copying them or numbering stanzas (for a pass over a
+/// large text that keeps nothing of it).
+pub fn line_spans(text: &str) -> impl Iterator<Item = (u32, u32, &str)> {
+    raw_lines(text).zip(1..).map(|((start, line), number)| (number, start, line))
+}
+
 /// Where each line starts, built once per document, so that the line and stanza of any offset
 /// are found by binary search (fast enough for 100,000 entities of a large document).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -124,6 +131,15 @@ mod tests {
     fn line_counts_follow_str_lines() {
         for text in ["", "a", "a\n", "a\nb", "a\n\nb", "\n", "\n\n", "a\n\n"] {
             assert_eq!(lines(text).len(), text.lines().count(), "{text:?}");
+        }
+    }
+
+    #[test]
+    fn line_spans_are_the_lines() {
+        for text in ["", "a", "a\n", "\n\n", "حُسینؑ\n\n😀 علی\r\nb"] {
+            let spans: Vec<(u32, u32, String)> = line_spans(text).map(|(n, s, t)| (n, s, t.to_owned())).collect();
+            let whole: Vec<(u32, u32, String)> = lines(text).into_iter().map(|l| (l.number, l.start, l.text)).collect();
+            assert_eq!(spans, whole, "{text:?}");
         }
     }
 

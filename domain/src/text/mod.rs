@@ -26,7 +26,7 @@ pub use chunk::{Chunk, chunks, chunks_with};
 pub use decode::{Decoded, decode_upload, normalize_newlines};
 pub use document_text::DocumentText;
 pub use fold::{Folder, fold, fold_key};
-pub use lines::{Line, LineIndex, lines};
+pub use lines::{Line, LineIndex, line_spans, lines};
 pub use metrics::{TextMetrics, metrics};
 pub use occurrences::whole_word_occurrences;
 pub use offsets::OffsetMap;

@@ -49,7 +49,6 @@ impl DocumentRepository for Store {
         first: DocumentVersion,
         audit_entry: AuditEntry,
     ) -> DomainResult<Document> {
-        let passages = nishan_domain::search::passages(&doc.content);
         let txn = self.write().await?;
         ensure_new_content(&txn, doc.project_id, &doc.content_hash, None).await?;
         let model = convert::document_row(&doc)
@@ -57,7 +56,7 @@ impl DocumentRepository for Store {
             .await
             .map_err(|e| super::conflict_or_internal(e, "this project already holds the same content"))?;
         convert::version_row(&first).insert(&txn).await.map_err(internal)?;
-        search_index::index_passages(&txn, &doc, &passages).await?;
+        search_index::index_document(&txn, &doc).await?;
         audit::insert(&txn, audit_entry).await?;
         txn.commit().await.map_err(internal)?;
         convert::document(model)

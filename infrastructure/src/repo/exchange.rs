@@ -185,10 +185,9 @@ impl ExchangeRepository for Store {
         imported: Vec<ImportedDocument>,
         audit_entry: AuditEntry,
     ) -> DomainResult<Vec<Document>> {
-        let passages: Vec<_> = imported.iter().map(|d| nishan_domain::search::passages(&d.document.content)).collect();
         let txn = self.write().await?;
         let mut ids = Vec::with_capacity(imported.len());
-        for (mut d, passages) in imported.into_iter().zip(passages) {
+        for mut d in imported {
             // A new document's counts are those of the entities it arrives with (counting
             // them afterwards would cost a query and an update of the row per document).
             let verified = d.entities.iter().filter(|e| e.is_verified).count();
@@ -200,7 +199,7 @@ impl ExchangeRepository for Store {
                 .await
                 .map_err(|e| super::conflict_or_internal(e, "this project already holds the same content"))?;
             convert::version_row(&d.first_version).insert(&txn).await.map_err(internal)?;
-            search_index::index_passages(&txn, doc, &passages).await?;
+            search_index::index_document(&txn, doc).await?;
             entities::insert_rows(&txn, &d.entities).await?;
             let entity_ids: Vec<EntityId> = d.entities.iter().map(|e| e.id).collect();
             let rels =

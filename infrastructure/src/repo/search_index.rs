@@ -15,7 +15,7 @@ use std::collections::HashMap;
 use nishan_domain::document::Document;
 use nishan_domain::ids::{DocumentId, EntityId, EntityTypeId, ProjectId};
 use nishan_domain::ports::{PassageEntity, SearchFilter, SearchRepository};
-use nishan_domain::search::{Candidate, CorpusStats, Matching, Passage, PassageId, Term, passages};
+use nishan_domain::search::{Candidate, CorpusStats, Matching, Passage, PassageId, Term, passages_iter};
 use nishan_domain::{DomainError, DomainResult};
 use sea_orm::{ConnectionTrait, DbBackend, EntityTrait, QuerySelect, Statement, Value};
 use uuid::Uuid;
@@ -137,46 +137,22 @@ fn from_clause(backend: DbBackend) -> &'static str {
 
 /// Stores the passages of `doc` (its current content and version) and adds them to the
 /// project's counts. The document must have no passages yet ([`unindex_document`] first).
+/// The passages are made and written [`INSERT_ROWS`] at a time, so a large document's are
+/// never all in memory (nor in one statement).
 pub(crate) async fn index_document(conn: &impl ConnectionTrait, doc: &Document) -> DomainResult<()> {
-    index_passages(conn, doc, &passages(&doc.content)).await
-}
-
-/// [`index_document`] with the passages computed beforehand (outside the transaction).
-pub(crate) async fn index_passages(
-    conn: &impl ConnectionTrait,
-    doc: &Document,
-    passages: &[Passage],
-) -> DomainResult<()> {
     let backend = conn.get_database_backend();
-    let postgres = is_postgres(conn);
-    let mut words_total: i64 = 0;
-    for rows in passages.chunks(INSERT_ROWS) {
-        let mut params = Params::new(backend);
-        let mut tuples = Vec::with_capacity(rows.len());
-        for p in rows {
-            words_total += p.words.len() as i64;
-            let mut tuple = vec![
-                params.push(doc.project_id.0),
-                params.push(doc.id.0),
-                params.push(p.line_number as i64),
-                params.push(p.start as i64),
-                params.push(p.end as i64),
-                params.push(p.text.clone()),
-                params.push(p.word_string()),
-                params.push(p.words.len() as i64),
-            ];
-            if postgres {
-                let lexemes = params.push(tsvector_literal(&p.words));
-                tuple.push(format!("{lexemes}::tsvector"));
-            }
-            tuples.push(format!("({})", tuple.join(", ")));
+    let mut passages = passages_iter(&doc.content);
+    let (mut passages_total, mut words_total) = (0i64, 0i64);
+    loop {
+        let batch: Vec<Passage> = passages.by_ref().take(INSERT_ROWS).collect();
+        if batch.is_empty() {
+            break;
         }
-        let columns = "project_id, document_id, line_number, start_offset, end_offset, text, words, word_count";
-        let columns = if postgres { format!("{columns}, lexemes") } else { columns.to_owned() };
-        let sql = format!("INSERT INTO search_passages ({columns}) VALUES {}", tuples.join(", "));
-        conn.execute_raw(params.statement(sql)).await.map_err(internal)?;
+        passages_total += batch.len() as i64;
+        words_total += batch.iter().map(|p| p.words.len() as i64).sum::<i64>();
+        insert_passages(conn, doc, batch).await?;
     }
-    add_to_stats(conn, doc.project_id, passages.len() as i64, words_total).await?;
+    add_to_stats(conn, doc.project_id, passages_total, words_total).await?;
     let mut params = Params::new(backend);
     let sql = format!(
         "INSERT INTO search_documents (document_id, project_id, content_version, index_version) VALUES ({}, {}, {}, {}) \
@@ -187,6 +163,39 @@ pub(crate) async fn index_passages(
         params.push(doc.current_version as i64),
         params.push(INDEX_VERSION),
     );
+    conn.execute_raw(params.statement(sql)).await.map_err(internal)?;
+    Ok(())
+}
+
+/// One INSERT of passages of `doc` (at most [`INSERT_ROWS`]).
+async fn insert_passages(conn: &impl ConnectionTrait, doc: &Document, rows: Vec<Passage>) -> DomainResult<()> {
+    let backend = conn.get_database_backend();
+    let postgres = is_postgres(conn);
+    let mut params = Params::new(backend);
+    let mut tuples = Vec::with_capacity(rows.len());
+    for p in rows {
+        let word_string = p.word_string();
+        let word_count = p.words.len() as i64;
+        let lexemes = postgres.then(|| tsvector_literal(&p.words));
+        let mut tuple = vec![
+            params.push(doc.project_id.0),
+            params.push(doc.id.0),
+            params.push(p.line_number as i64),
+            params.push(p.start as i64),
+            params.push(p.end as i64),
+            params.push(p.text),
+            params.push(word_string),
+            params.push(word_count),
+        ];
+        if let Some(lexemes) = lexemes {
+            let lexemes = params.push(lexemes);
+            tuple.push(format!("{lexemes}::tsvector"));
+        }
+        tuples.push(format!("({})", tuple.join(", ")));
+    }
+    let columns = "project_id, document_id, line_number, start_offset, end_offset, text, words, word_count";
+    let columns = if postgres { format!("{columns}, lexemes") } else { columns.to_owned() };
+    let sql = format!("INSERT INTO search_passages ({columns}) VALUES {}", tuples.join(", "));
     conn.execute_raw(params.statement(sql)).await.map_err(internal)?;
     Ok(())
 }
