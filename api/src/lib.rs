@@ -40,13 +40,18 @@ pub async fn connect(settings: &Settings) -> anyhow::Result<sea_orm_conn::Databa
             std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
         }
     }
-    let config = DbConfig {
-        url,
-        max_connections: settings.db_max_connections,
-        busy_timeout: std::time::Duration::from_secs(10),
-    };
+    let config = DbConfig { url, max_connections: settings.db_max_connections, busy_timeout: BUSY_TIMEOUT };
     db::connect(&config).await.context("connecting to the database")
 }
+
+/// The one connection SQLite writes go through.
+async fn open_writer(settings: &Settings) -> anyhow::Result<sea_orm_conn::DatabaseConnection> {
+    let config = DbConfig { url: settings.database_url(), max_connections: 1, busy_timeout: BUSY_TIMEOUT };
+    db::connect(&config).await.context("connecting the database writer")
+}
+
+/// How long a SQLite statement waits for another process's write lock.
+const BUSY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// Connects, applies pending migrations and builds the shared state.
 pub async fn bootstrap(settings: Settings) -> anyhow::Result<AppState> {
@@ -85,7 +90,9 @@ pub async fn bootstrap_custom(
         Some(bus) => bus,
         None => EventBus::connect(&conn).await,
     };
-    let store = Store::new(conn);
+    // SQLite's writes queue for one connection of their own (see `Store`).
+    let store =
+        if db::is_sqlite(&conn) { Store::with_writer(conn, open_writer(&settings).await?) } else { Store::new(conn) };
     let call_model = match overrides.call_model {
         Some(c) => c,
         None => llm::http_call_model()?,

@@ -154,6 +154,23 @@ pub fn previous_type(attributes: &Value) -> Option<EntityTypeId> {
     attributes.get("previousEntityTypeId")?.as_str()?.parse::<uuid::Uuid>().ok().map(EntityTypeId)
 }
 
+/// A place in a document's entities in reading order: by start, then end, then id (unique, so
+/// every entity has its own place). A page that starts after a cursor neither repeats nor skips
+/// an entity when others insert or delete entities elsewhere meanwhile.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct EntityCursor {
+    pub start: u32,
+    pub end: u32,
+    pub id: EntityId,
+}
+
+impl Entity {
+    /// The entity's place in reading order.
+    pub fn cursor(&self) -> EntityCursor {
+        EntityCursor { start: self.start, end: self.end, id: self.id }
+    }
+}
+
 /// What an entity listing may be narrowed to.
 #[derive(Debug, Clone, Default)]
 pub struct EntityFilter {
@@ -162,6 +179,23 @@ pub struct EntityFilter {
     pub sources: Option<Vec<EntitySource>>,
     pub min_confidence: Option<f64>,
     pub line_number: Option<u32>,
+}
+
+impl EntityFilter {
+    /// Whether the filter narrows nothing.
+    pub fn is_empty(&self) -> bool {
+        matches!(
+            self,
+            Self { entity_type_ids: None, is_verified: None, sources: None, min_confidence: None, line_number: None }
+        )
+    }
+}
+
+/// Some of a document's entities, from a place in reading order, and whether more follow.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct EntitySlice {
+    pub items: Vec<Entity>,
+    pub has_more: bool,
 }
 
 /// A rejected model suggestion, kept to measure the model's precision.

@@ -7,8 +7,8 @@ use std::collections::HashMap;
 use chrono::{DateTime, Utc};
 
 use crate::audit::{AuditEntry, AuditFilter};
-use crate::document::{Document, DocumentFields, DocumentVersion, EntityCounts, ProcessingStatus};
-use crate::entity::{Entity, EntityFilter, Rejection};
+use crate::document::{Document, DocumentFields, DocumentHead, DocumentVersion, EntityCounts, ProcessingStatus};
+use crate::entity::{Entity, EntityCursor, EntityFilter, EntitySlice, Rejection};
 use crate::entity_type::{EntityType, EntityTypeFields};
 use crate::error::DomainResult;
 use crate::exchange::PlannedRelation;
@@ -173,6 +173,13 @@ pub trait DocumentRepository {
         audit: AuditEntry,
     ) -> DomainResult<Document>;
     async fn document_by_id(&self, id: DocumentId) -> DomainResult<Option<Document>>;
+    /// The document without its content.
+    async fn document_head(&self, id: DocumentId) -> DomainResult<Option<DocumentHead>>;
+    /// The indexed text of the content `head` names (by its hash). The store keeps recently
+    /// used texts in memory, so actions on one version of a document do not read and index
+    /// its whole text each time. Errors: `Conflict` when the content changed since `head` was
+    /// read; `NotFound` when the document is gone.
+    async fn document_text(&self, head: &DocumentHead) -> DomainResult<std::sync::Arc<crate::text::DocumentText>>;
     async fn documents_by_ids(&self, ids: &[DocumentId]) -> DomainResult<Vec<Document>>;
     /// A project's documents, oldest first.
     async fn documents_of_project(&self, project: ProjectId, page: PageRequest) -> DomainResult<Page<Document>>;
@@ -225,20 +232,22 @@ pub trait EntityRepository {
     ) -> DomainResult<Vec<Entity>>;
     async fn entity_by_id(&self, id: EntityId) -> DomainResult<Option<Entity>>;
     async fn entities_by_ids(&self, ids: &[EntityId]) -> DomainResult<Vec<Entity>>;
-    /// A document's entities matching the filter, by start offset.
-    async fn entities_of_document(
-        &self,
-        document: DocumentId,
-        filter: &EntityFilter,
-        page: PageRequest,
-    ) -> DomainResult<Page<Entity>>;
-    /// The first page of entities of each of several documents, in one round trip.
-    async fn entities_of_documents(
+    /// Up to `limit` entities of each document matching the filter, in reading order (start,
+    /// end, id), after `after` (from the first when `None`), with whether more follow: one
+    /// round trip for all the documents, each a range of the reading-order index.
+    async fn entities_after(
         &self,
         documents: &[DocumentId],
         filter: &EntityFilter,
-        page: PageRequest,
-    ) -> DomainResult<HashMap<DocumentId, Page<Entity>>>;
+        after: Option<EntityCursor>,
+        limit: u64,
+    ) -> DomainResult<HashMap<DocumentId, EntitySlice>>;
+    /// How many entities of each document match the filter (documents with none are missing).
+    async fn count_matching(
+        &self,
+        documents: &[DocumentId],
+        filter: &EntityFilter,
+    ) -> DomainResult<HashMap<DocumentId, u64>>;
     /// Stores a changed entity. Errors: `Conflict` if it now duplicates another span.
     async fn update_entity(&self, entity: Entity, audit: AuditEntry) -> DomainResult<Entity>;
     /// Deletes the entity; a rejected model suggestion is kept on record.

@@ -7,8 +7,8 @@ use serde_json::json;
 
 use crate::audit::{AuditEntry, RequestMeta};
 use crate::document::{
-    Direction, Document, DocumentFields, DocumentVersion, EntityCounts, FileInfo, ProcessingStatus, content_hash,
-    validate_language, validate_title,
+    Direction, Document, DocumentFields, DocumentHead, DocumentVersion, EntityCounts, FileInfo, ProcessingStatus,
+    content_hash, validate_language, validate_title,
 };
 use crate::entity::Entity;
 use crate::error::{DomainError, DomainResult};
@@ -48,6 +48,14 @@ impl<S: DocumentRepository + ProjectRepository> Documents<'_, S> {
         let doc = self.store.document_by_id(id).await?.ok_or(not_found.clone())?;
         let (_, access) = self.projects().find(actor, ProjectRef::Id(doc.project_id)).await?.ok_or(not_found)?;
         Ok((doc, access))
+    }
+
+    /// As [`find`](Self::find), without reading the content.
+    pub async fn access(&self, actor: Option<&Actor>, id: DocumentId) -> DomainResult<(DocumentHead, ProjectAccess)> {
+        let not_found = DomainError::NotFound { resource: "document" };
+        let head = self.store.document_head(id).await?.ok_or(not_found.clone())?;
+        let (_, access) = self.projects().find(actor, ProjectRef::Id(head.project_id)).await?.ok_or(not_found)?;
+        Ok((head, access))
     }
 
     async fn require(&self, actor: &Actor, id: DocumentId, permission: Permission) -> DomainResult<Document> {

@@ -1,13 +1,15 @@
 //! Documents and their versions.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use chrono::Utc;
 use nishan_domain::audit::AuditEntry;
-use nishan_domain::document::{Document, DocumentFields, DocumentVersion};
+use nishan_domain::document::{Document, DocumentFields, DocumentHead, DocumentVersion};
 use nishan_domain::entity::Entity;
 use nishan_domain::ids::{DocumentId, ProjectId, UserId};
 use nishan_domain::ports::{ContentChange, DocumentRepository, Page, PageRequest};
+use nishan_domain::text::DocumentText;
 use nishan_domain::{DomainError, DomainResult};
 use sea_orm::ActiveValue::Set;
 use sea_orm::{
@@ -68,6 +70,55 @@ impl DocumentRepository for Store {
             .map_err(internal)?
             .map(convert::document)
             .transpose()
+    }
+
+    async fn document_head(&self, id: DocumentId) -> DomainResult<Option<DocumentHead>> {
+        let row: Option<(Uuid, Uuid, String, String, i32)> = document::Entity::find_by_id(id.0)
+            .select_only()
+            .column(document::Column::Id)
+            .column(document::Column::ProjectId)
+            .column(document::Column::Title)
+            .column(document::Column::ContentHash)
+            .column(document::Column::CurrentVersion)
+            .into_tuple()
+            .one(self.connection())
+            .await
+            .map_err(internal)?;
+        Ok(row.map(|(id, project, title, content_hash, version)| DocumentHead {
+            id: DocumentId(id),
+            project_id: ProjectId(project),
+            title,
+            content_hash,
+            current_version: version as u32,
+        }))
+    }
+
+    async fn document_text(&self, head: &DocumentHead) -> DomainResult<Arc<DocumentText>> {
+        if let Some(text) = self.texts.get(head.id, &head.content_hash) {
+            return Ok(text);
+        }
+        let row: Option<(String, String)> = document::Entity::find_by_id(head.id.0)
+            .select_only()
+            .column(document::Column::Content)
+            .column(document::Column::ContentHash)
+            .into_tuple()
+            .one(self.connection())
+            .await
+            .map_err(internal)?;
+        let (content, hash) = row.ok_or(DomainError::NotFound { resource: "document" })?;
+        if hash != head.content_hash {
+            return Err(DomainError::conflict("the document's content changed during the request; try again"));
+        }
+        // Indexing a long text takes a while: off the request threads.
+        let text = tokio::task::spawn_blocking(move || {
+            let text = DocumentText::new(content);
+            text.index_words();
+            Arc::new(text)
+        })
+        .await
+        .map_err(|e| DomainError::internal(format!("indexing a document's text: {e}")))?;
+        self.texts.put(head.id, &hash, Arc::clone(&text));
+        Ok(text)
     }
 
     async fn documents_by_ids(&self, ids: &[DocumentId]) -> DomainResult<Vec<Document>> {
@@ -180,6 +231,7 @@ impl DocumentRepository for Store {
             .into_iter()
             .map(convert::annotation)
             .collect::<DomainResult<Vec<_>>>()?;
+        let verified: std::collections::HashSet<Uuid> = all.iter().filter(|e| e.is_verified).map(|e| e.id.0).collect();
         let change = plan(current, all)?;
         ensure_new_content(&txn, change.document.project_id, &change.document.content_hash, Some(id)).await?;
         if !change.dropped.is_empty() {
@@ -197,7 +249,8 @@ impl DocumentRepository for Store {
         }
         convert::version_row(&change.version).insert(&txn).await.map_err(internal)?;
         convert::document_row(&change.document).reset_all().update(&txn).await.map_err(internal)?;
-        entities::recount(&txn, id).await?;
+        let dropped_verified = change.dropped.iter().filter(|d| verified.contains(&d.0)).count();
+        entities::adjust_counts(&txn, id, -(change.dropped.len() as i64), -(dropped_verified as i64)).await?;
         let mut audit_entry = audit_entry;
         audit_entry.changes["toVersion"] = json!(change.version.version_number);
         audit_entry.changes["diff"] = change.version.diff_summary.clone();

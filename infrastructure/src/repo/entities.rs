@@ -1,21 +1,28 @@
-//! Entities: multi-row inserts, filtered listings (one query for many documents), updates,
-//! verification and rejection. Every change recounts its document's entities in the same
-//! transaction, so the stored counts are always exact.
+//! Entities: multi-row inserts, pages in reading order (a keyset on (start, end, id): one
+//! range scan per document, however long the document, and stable while others write),
+//! updates, verification and rejection.
+//!
+//! A document's stored counts (`total_entities`, `verified_entities`, ...) move by exactly what
+//! each change did, in the change's transaction: the rows an insert really inserted, the row a
+//! delete really deleted, the rows a verification really flipped (each known from the
+//! statement itself, never from a read made before it). `total = total + n` re-reads the row
+//! under its lock on PostgreSQL, so concurrent changes add up; SQLite runs one writer at a time.
+//! No change costs a count over the document.
 
 use std::collections::{HashMap, HashSet};
 
 use chrono::{DateTime, Utc};
 use nishan_domain::audit::AuditEntry;
 use nishan_domain::document::EntityCounts;
-use nishan_domain::entity::{Entity, EntityFilter, Rejection};
+use nishan_domain::entity::{Entity, EntityCursor, EntityFilter, EntitySlice, Rejection};
 use nishan_domain::ids::{DocumentId, EntityId, EntityTypeId, ProjectId, UserId};
-use nishan_domain::ports::{EntityRepository, OnDuplicate, Page, PageRequest};
+use nishan_domain::ports::{EntityRepository, OnDuplicate};
 use nishan_domain::{DomainError, DomainResult};
 use sea_orm::ActiveValue::Set;
-use sea_orm::sea_query::{Alias, Asterisk, Expr, ExprTrait, Query};
+use sea_orm::sea_query::{Alias, Asterisk, Expr, ExprTrait, OnConflict, Query, SelectStatement, UnionType};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DatabaseTransaction, EntityTrait, FromQueryResult,
-    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
+    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DatabaseTransaction, DbBackend, EntityTrait,
+    FromQueryResult, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, QueryTrait,
 };
 use uuid::Uuid;
 
@@ -25,22 +32,47 @@ use crate::entity::{annotation, document, entity_rejection};
 /// Rows per multi-row INSERT: under SQLite's limit of 32766 bound parameters at 27 columns.
 const INSERT_CHUNK: usize = 1000;
 
-/// Recomputes a document's entity counts from its rows.
-pub(crate) async fn recount(txn: &DatabaseTransaction, doc: DocumentId) -> DomainResult<EntityCounts> {
-    let counts = count(txn, doc).await?;
-    let rate = counts.verification_rate();
+/// Ids per `IN (...)` list.
+const ID_CHUNK: usize = 1000;
+
+/// Moves a document's stored counts by a change of `total` entities, `verified` of them
+/// verified (negative for removals), in the change's transaction. Nothing to do for a change
+/// of neither.
+pub(crate) async fn adjust_counts(
+    conn: &impl ConnectionTrait,
+    doc: DocumentId,
+    total: i64,
+    verified: i64,
+) -> DomainResult<()> {
+    if total == 0 && verified == 0 {
+        return Ok(());
+    }
+    // SQLite's REAL and PostgreSQL's DOUBLE PRECISION are both IEEE doubles, so the stored
+    // rate is the one `EntityCounts::verification_rate` computes.
+    let float = match conn.get_database_backend() {
+        DbBackend::Postgres => "DOUBLE PRECISION",
+        _ => "REAL",
+    };
+    let total_after = Expr::col(document::Column::TotalEntities).add(total);
+    let verified_after = Expr::col(document::Column::VerifiedEntities).add(verified);
+    let rate = Expr::case(total_after.clone().eq(0), 0.0f64)
+        .finally(verified_after.cast_as(Alias::new(float)).div(total_after));
     document::Entity::update_many()
-        .col_expr(document::Column::TotalEntities, Expr::value(counts.total as i32))
-        .col_expr(document::Column::VerifiedEntities, Expr::value(counts.verified as i32))
-        .col_expr(document::Column::UnverifiedEntities, Expr::value(counts.unverified() as i32))
-        .col_expr(document::Column::VerificationRate, Expr::value(rate))
+        .col_expr(document::Column::TotalEntities, Expr::col(document::Column::TotalEntities).add(total))
+        .col_expr(document::Column::VerifiedEntities, Expr::col(document::Column::VerifiedEntities).add(verified))
+        .col_expr(
+            document::Column::UnverifiedEntities,
+            Expr::col(document::Column::UnverifiedEntities).add(total - verified),
+        )
+        .col_expr(document::Column::VerificationRate, rate.into())
         .filter(document::Column::Id.eq(doc.0))
-        .exec(txn)
+        .exec(conn)
         .await
         .map_err(internal)?;
-    Ok(counts)
+    Ok(())
 }
 
+/// Counts a document's entities from their rows.
 async fn count(conn: &impl ConnectionTrait, doc: DocumentId) -> DomainResult<EntityCounts> {
     let base = annotation::Entity::find().filter(annotation::Column::DocumentId.eq(doc.0));
     let total = base.clone().count(conn).await.map_err(internal)?;
@@ -48,7 +80,8 @@ async fn count(conn: &impl ConnectionTrait, doc: DocumentId) -> DomainResult<Ent
     Ok(EntityCounts { total: total as u32, verified: verified as u32 })
 }
 
-/// Inserts entity rows with multi-row INSERTs. Errors: `Conflict` on a duplicate span.
+/// Inserts entity rows with multi-row INSERTs (without touching the counts). Errors:
+/// `Conflict` on a duplicate span.
 pub(crate) async fn insert_rows(txn: &DatabaseTransaction, entities: &[Entity]) -> DomainResult<()> {
     for chunk in entities.chunks(INSERT_CHUNK) {
         annotation::Entity::insert_many(chunk.iter().map(convert::annotation_row))
@@ -57,6 +90,66 @@ pub(crate) async fn insert_rows(txn: &DatabaseTransaction, entities: &[Entity]) 
             .map_err(|e| super::conflict_or_internal(e, "an entity of this type already spans that text"))?;
     }
     Ok(())
+}
+
+/// Inserts entities of one document and moves its counts by those inserted; returns them.
+/// An entity whose span and type the document already holds (or the batch already had) is
+/// skipped, or refuses the whole insert with `Conflict`, as `on_duplicate` says. The unique
+/// index on (document, start, end, type) decides, so the document's other spans are never read,
+/// and two writers inserting the same span at once cannot both succeed.
+pub(crate) async fn insert_new(
+    txn: &DatabaseTransaction,
+    doc: DocumentId,
+    entities: Vec<Entity>,
+    on_duplicate: OnDuplicate,
+) -> DomainResult<Vec<Entity>> {
+    let mut seen = HashSet::with_capacity(entities.len());
+    let mut batch = Vec::with_capacity(entities.len());
+    for e in entities {
+        if seen.insert((e.start, e.end, e.entity_type_id)) {
+            batch.push(e);
+        } else if on_duplicate == OnDuplicate::Conflict {
+            return Err(duplicate(&e));
+        }
+    }
+    let fresh = match on_duplicate {
+        OnDuplicate::Conflict => {
+            insert_rows(txn, &batch).await.map_err(|e| match (e, batch.as_slice()) {
+                (DomainError::Conflict { .. }, [only]) => duplicate(only),
+                (e, _) => e,
+            })?;
+            batch
+        }
+        OnDuplicate::Skip => {
+            let mut inserted = HashSet::with_capacity(batch.len());
+            for chunk in batch.chunks(INSERT_CHUNK) {
+                let mut insert = annotation::Entity::insert_many(chunk.iter().map(convert::annotation_row))
+                    .on_conflict(
+                        OnConflict::columns([
+                            annotation::Column::DocumentId,
+                            annotation::Column::StartOffset,
+                            annotation::Column::EndOffset,
+                            annotation::Column::EntityTypeId,
+                        ])
+                        .do_nothing()
+                        .to_owned(),
+                    )
+                    .into_query();
+                insert.returning_col(annotation::Column::Id);
+                for row in txn.query_all(&insert).await.map_err(internal)? {
+                    inserted.insert(row.try_get::<Uuid>("", "id").map_err(internal)?);
+                }
+            }
+            batch.into_iter().filter(|e| inserted.contains(&e.id.0)).collect::<Vec<_>>()
+        }
+    };
+    let verified = fresh.iter().filter(|e| e.is_verified).count();
+    adjust_counts(txn, doc, fresh.len() as i64, verified as i64).await?;
+    Ok(fresh)
+}
+
+fn duplicate(e: &Entity) -> DomainError {
+    DomainError::conflict(format!("an entity of this type already spans {}..{} of the document", e.start, e.end))
 }
 
 fn filter_condition(filter: &EntityFilter) -> Condition {
@@ -79,6 +172,29 @@ fn filter_condition(filter: &EntityFilter) -> Condition {
     c
 }
 
+/// Documents whose pages one statement reads (a UNION ALL of their range scans).
+const PAGES_PER_STATEMENT: usize = 100;
+
+/// Up to `limit` entities of `doc` matching the filter, in reading order, after `after`.
+fn page_after(doc: DocumentId, filter: &EntityFilter, after: Option<EntityCursor>, limit: u64) -> SelectStatement {
+    let mut q =
+        annotation::Entity::find().filter(annotation::Column::DocumentId.eq(doc.0)).filter(filter_condition(filter));
+    if let Some(c) = after {
+        // A row value, so the reading-order index serves it as one range.
+        let place = Expr::tuple([
+            Expr::col(annotation::Column::StartOffset),
+            Expr::col(annotation::Column::EndOffset),
+            Expr::col(annotation::Column::Id),
+        ]);
+        q = q.filter(place.gt(Expr::tuple([Expr::val(c.start as i32), Expr::val(c.end as i32), Expr::val(c.id.0)])));
+    }
+    q.order_by_asc(annotation::Column::StartOffset)
+        .order_by_asc(annotation::Column::EndOffset)
+        .order_by_asc(annotation::Column::Id)
+        .limit(limit)
+        .into_query()
+}
+
 fn to_entities(rows: Vec<annotation::Model>) -> DomainResult<Vec<Entity>> {
     rows.into_iter().map(convert::annotation).collect()
 }
@@ -92,30 +208,7 @@ impl EntityRepository for Store {
         audit_entry: AuditEntry,
     ) -> DomainResult<Vec<Entity>> {
         let txn = self.write().await?;
-        let existing: Vec<(i32, i32, Uuid)> = annotation::Entity::find()
-            .select_only()
-            .column(annotation::Column::StartOffset)
-            .column(annotation::Column::EndOffset)
-            .column(annotation::Column::EntityTypeId)
-            .filter(annotation::Column::DocumentId.eq(doc.0))
-            .into_tuple()
-            .all(&txn)
-            .await
-            .map_err(internal)?;
-        let mut seen: HashSet<(i32, i32, Uuid)> = existing.into_iter().collect();
-        let mut fresh = Vec::with_capacity(entities.len());
-        for e in entities {
-            if seen.insert((e.start as i32, e.end as i32, e.entity_type_id.0)) {
-                fresh.push(e);
-            } else if on_duplicate == OnDuplicate::Conflict {
-                return Err(DomainError::conflict(format!(
-                    "an entity of this type already spans {}..{} of the document",
-                    e.start, e.end
-                )));
-            }
-        }
-        insert_rows(&txn, &fresh).await?;
-        recount(&txn, doc).await?;
+        let fresh = insert_new(&txn, doc, entities, on_duplicate).await?;
         let mut entry = audit_entry;
         entry.changes["created"] = serde_json::json!(fresh.len());
         audit::insert(&txn, entry).await?;
@@ -143,102 +236,100 @@ impl EntityRepository for Store {
         )
     }
 
-    async fn entities_of_document(
-        &self,
-        doc: DocumentId,
-        filter: &EntityFilter,
-        page: PageRequest,
-    ) -> DomainResult<Page<Entity>> {
-        let q = annotation::Entity::find()
-            .filter(annotation::Column::DocumentId.eq(doc.0))
-            .filter(filter_condition(filter));
-        let total = q.clone().count(self.connection()).await.map_err(internal)?;
-        let rows = q
-            .order_by_asc(annotation::Column::StartOffset)
-            .order_by_asc(annotation::Column::EndOffset)
-            .order_by_asc(annotation::Column::Id)
-            .offset(page.offset)
-            .limit(page.limit)
-            .all(self.connection())
-            .await
-            .map_err(internal)?;
-        Ok(Page { items: to_entities(rows)?, total })
-    }
-
-    async fn entities_of_documents(
+    async fn entities_after(
         &self,
         docs: &[DocumentId],
         filter: &EntityFilter,
-        page: PageRequest,
-    ) -> DomainResult<HashMap<DocumentId, Page<Entity>>> {
-        let ids: Vec<Uuid> = docs.iter().map(|d| d.0).collect();
-        let cond =
-            Condition::all().add(annotation::Column::DocumentId.is_in(ids.clone())).add(filter_condition(filter));
-        // One query for the pages of all documents: number each document's rows in order and
-        // keep the requested window of every document.
-        let numbered = Query::select()
-            .column(Asterisk)
-            .expr_as(
-                Expr::cust("ROW_NUMBER() OVER (PARTITION BY document_id ORDER BY start_offset, end_offset, id)"),
-                Alias::new("rn"),
-            )
-            .from(annotation::Entity)
-            .cond_where(cond.clone())
-            .to_owned();
-        let window = Query::select()
-            .column(Asterisk)
-            .from_subquery(numbered, Alias::new("numbered"))
-            .and_where(Expr::col(Alias::new("rn")).gt(page.offset as i64))
-            .and_where(Expr::col(Alias::new("rn")).lte((page.offset + page.limit) as i64))
-            .order_by(Alias::new("rn"), sea_orm::Order::Asc)
-            .to_owned();
+        after: Option<EntityCursor>,
+        limit: u64,
+    ) -> DomainResult<HashMap<DocumentId, EntitySlice>> {
+        let mut slices: HashMap<DocumentId, EntitySlice> = docs.iter().map(|d| (*d, EntitySlice::default())).collect();
         let backend = self.connection().get_database_backend();
-        let rows = annotation::Model::find_by_statement(backend.build(&window))
-            .all(self.connection())
-            .await
-            .map_err(internal)?;
+        let mut rows = Vec::new();
+        // One statement for a page of documents: each document's page is its own range scan
+        // of the reading-order index (limit + 1 rows, to know whether more follow).
+        for chunk in docs.chunks(PAGES_PER_STATEMENT) {
+            let mut pages = chunk.iter().enumerate().map(|(i, doc)| {
+                Query::select()
+                    .column(Asterisk)
+                    .from_subquery(page_after(*doc, filter, after, limit + 1), Alias::new(format!("p{i}")))
+                    .to_owned()
+            });
+            let mut statement = pages.next().expect("a document");
+            for page in pages {
+                statement.union(UnionType::All, page);
+            }
+            rows.extend(
+                annotation::Model::find_by_statement(backend.build(&statement))
+                    .all(self.connection())
+                    .await
+                    .map_err(internal)?,
+            );
+        }
+        for row in rows {
+            let e = convert::annotation(row)?;
+            if let Some(slice) = slices.get_mut(&e.document_id) {
+                slice.items.push(e);
+            }
+        }
+        for slice in slices.values_mut() {
+            slice.items.sort_by_key(Entity::cursor);
+            if slice.items.len() as u64 > limit {
+                slice.items.truncate(limit as usize);
+                slice.has_more = true;
+            }
+        }
+        Ok(slices)
+    }
+
+    async fn count_matching(
+        &self,
+        docs: &[DocumentId],
+        filter: &EntityFilter,
+    ) -> DomainResult<HashMap<DocumentId, u64>> {
+        let ids: Vec<Uuid> = docs.iter().map(|d| d.0).collect();
         let totals: Vec<(Uuid, i64)> = annotation::Entity::find()
             .select_only()
             .column(annotation::Column::DocumentId)
             .column_as(annotation::Column::Id.count(), "n")
-            .filter(cond)
+            .filter(annotation::Column::DocumentId.is_in(ids))
+            .filter(filter_condition(filter))
             .group_by(annotation::Column::DocumentId)
             .into_tuple()
             .all(self.connection())
             .await
             .map_err(internal)?;
-        let mut pages: HashMap<DocumentId, Page<Entity>> =
-            docs.iter().map(|d| (*d, Page { items: vec![], total: 0 })).collect();
-        for (doc, n) in totals {
-            if let Some(p) = pages.get_mut(&DocumentId(doc)) {
-                p.total = n as u64;
-            }
-        }
-        for row in rows {
-            let e = convert::annotation(row)?;
-            if let Some(p) = pages.get_mut(&e.document_id) {
-                p.items.push(e);
-            }
-        }
-        Ok(pages)
+        Ok(totals.into_iter().map(|(d, n)| (DocumentId(d), n as u64)).collect())
     }
 
     async fn update_entity(&self, entity: Entity, audit_entry: AuditEntry) -> DomainResult<Entity> {
         let txn = self.write().await?;
-        let clash = annotation::Entity::find()
-            .filter(annotation::Column::DocumentId.eq(entity.document_id.0))
-            .filter(annotation::Column::StartOffset.eq(entity.start as i32))
-            .filter(annotation::Column::EndOffset.eq(entity.end as i32))
-            .filter(annotation::Column::EntityTypeId.eq(entity.entity_type_id.0))
-            .filter(annotation::Column::Id.ne(entity.id.0))
-            .count(&txn)
+        // What an edit changes, and nothing else: its verification (which another request may
+        // change meanwhile) and therefore the document's counts stay as they are. A span that
+        // now duplicates another entity's is refused by the unique index.
+        let e = &entity;
+        let rows = annotation::Entity::update_many()
+            .col_expr(annotation::Column::EntityTypeId, Expr::value(e.entity_type_id.0))
+            .col_expr(annotation::Column::Source, Expr::value(e.source.as_str()))
+            .col_expr(annotation::Column::Attributes, Expr::value(e.attributes.clone()))
+            .col_expr(annotation::Column::Text, Expr::value(e.text.clone()))
+            .col_expr(annotation::Column::StartOffset, Expr::value(e.start as i32))
+            .col_expr(annotation::Column::EndOffset, Expr::value(e.end as i32))
+            .col_expr(annotation::Column::Utf16Start, Expr::value(e.utf16_start as i32))
+            .col_expr(annotation::Column::Utf16End, Expr::value(e.utf16_end as i32))
+            .col_expr(annotation::Column::LineNumber, Expr::value(e.line_number as i32))
+            .col_expr(annotation::Column::StanzaNumber, Expr::value(e.stanza_number as i32))
+            .col_expr(annotation::Column::WordPosition, Expr::value(e.word_position as i32))
+            .col_expr(annotation::Column::ContextBefore, Expr::value(e.context_before.clone()))
+            .col_expr(annotation::Column::ContextAfter, Expr::value(e.context_after.clone()))
+            .col_expr(annotation::Column::Notes, Expr::value(e.notes.clone()))
+            .col_expr(annotation::Column::UpdatedBy, Expr::value(e.updated_by.map(|u| u.0)))
+            .col_expr(annotation::Column::UpdatedAt, Expr::value(e.updated_at))
+            .filter(annotation::Column::Id.eq(e.id.0))
+            .exec_with_returning(&txn)
             .await
-            .map_err(internal)?;
-        if clash > 0 {
-            return Err(DomainError::conflict("an entity of this type already spans that text"));
-        }
-        let model = convert::annotation_row(&entity).reset_all().update(&txn).await.map_err(internal)?;
-        recount(&txn, entity.document_id).await?;
+            .map_err(|e| super::conflict_or_internal(e, "an entity of this type already spans that text"))?;
+        let model = rows.into_iter().next().ok_or(DomainError::NotFound { resource: "entity" })?;
         audit::insert(&txn, audit_entry).await?;
         txn.commit().await.map_err(internal)?;
         convert::annotation(model)
@@ -251,12 +342,15 @@ impl EntityRepository for Store {
         audit_entry: AuditEntry,
     ) -> DomainResult<()> {
         let txn = self.write().await?;
-        let row = annotation::Entity::find_by_id(id.0)
-            .one(&txn)
+        // The deleted row itself says whether the counts lose a verified entity.
+        let row = annotation::Entity::delete_many()
+            .filter(annotation::Column::Id.eq(id.0))
+            .exec_with_returning(&txn)
             .await
             .map_err(internal)?
+            .into_iter()
+            .next()
             .ok_or(DomainError::NotFound { resource: "entity" })?;
-        let doc = DocumentId(row.document_id);
         if let Some(r) = rejection {
             let e = &r.entity;
             entity_rejection::ActiveModel {
@@ -278,8 +372,7 @@ impl EntityRepository for Store {
             .await
             .map_err(internal)?;
         }
-        annotation::Entity::delete_by_id(id.0).exec(&txn).await.map_err(internal)?;
-        recount(&txn, doc).await?;
+        adjust_counts(&txn, DocumentId(row.document_id), -1, -i64::from(row.is_verified)).await?;
         audit::insert(&txn, audit_entry).await?;
         txn.commit().await.map_err(internal)
     }
@@ -291,47 +384,52 @@ impl EntityRepository for Store {
         notes: Option<String>,
         audit_entry: AuditEntry,
     ) -> DomainResult<Vec<Entity>> {
+        let verified = by.is_some();
+        let uuids: Vec<Uuid> = ids.iter().map(|e| e.0).collect::<HashSet<_>>().into_iter().collect();
         let txn = self.write().await?;
-        let uuids: Vec<Uuid> = ids.iter().map(|e| e.0).collect();
-        let rows = annotation::Entity::find()
-            .filter(annotation::Column::Id.is_in(uuids.clone()))
-            .all(&txn)
-            .await
-            .map_err(internal)?;
-        if rows.len() != ids.iter().collect::<HashSet<_>>().len() {
-            return Err(DomainError::NotFound { resource: "entity" });
+        // First the rows whose state flips, each counted once: on PostgreSQL a row another
+        // transaction flipped meanwhile is re-checked after its lock and no longer matches.
+        let mut flipped: HashMap<Uuid, i64> = HashMap::new();
+        for chunk in uuids.chunks(ID_CHUNK) {
+            let mut flip = annotation::Entity::update_many()
+                .col_expr(annotation::Column::IsVerified, Expr::value(verified))
+                .filter(annotation::Column::Id.is_in(chunk.to_vec()))
+                .filter(annotation::Column::IsVerified.ne(verified))
+                .into_query();
+            flip.returning_col(annotation::Column::DocumentId);
+            for row in txn.query_all(&flip).await.map_err(internal)? {
+                *flipped.entry(row.try_get::<Uuid>("", "document_id").map_err(internal)?).or_default() += 1;
+            }
         }
         let now = Utc::now();
-        annotation::Entity::update_many()
-            .col_expr(annotation::Column::IsVerified, Expr::value(by.is_some()))
-            .col_expr(annotation::Column::VerifiedBy, Expr::value(by.map(|(u, _)| u.0)))
-            .col_expr(annotation::Column::VerifiedAt, Expr::value(by.map(|(_, at)| at)))
-            .col_expr(annotation::Column::UpdatedBy, Expr::value(audit_entry.user_id.map(|u| u.0)))
-            .col_expr(annotation::Column::UpdatedAt, Expr::value(now))
-            .filter(annotation::Column::Id.is_in(uuids.clone()))
-            .exec(&txn)
-            .await
-            .map_err(internal)?;
-        if let Some(n) = notes {
-            annotation::Entity::update_many()
-                .col_expr(annotation::Column::Notes, Expr::value(n))
-                .filter(annotation::Column::Id.is_in(uuids.clone()))
-                .exec(&txn)
-                .await
-                .map_err(internal)?;
+        let mut rows = Vec::with_capacity(uuids.len());
+        for chunk in uuids.chunks(ID_CHUNK) {
+            let mut update = annotation::Entity::update_many()
+                .col_expr(annotation::Column::VerifiedBy, Expr::value(by.map(|(u, _)| u.0)))
+                .col_expr(annotation::Column::VerifiedAt, Expr::value(by.map(|(_, at)| at)))
+                .col_expr(annotation::Column::UpdatedBy, Expr::value(audit_entry.user_id.map(|u| u.0)))
+                .col_expr(annotation::Column::UpdatedAt, Expr::value(now));
+            if let Some(n) = &notes {
+                update = update.col_expr(annotation::Column::Notes, Expr::value(n.clone()));
+            }
+            rows.extend(
+                update
+                    .filter(annotation::Column::Id.is_in(chunk.to_vec()))
+                    .exec_with_returning(&txn)
+                    .await
+                    .map_err(internal)?,
+            );
         }
-        let docs: HashSet<Uuid> = rows.iter().map(|r| r.document_id).collect();
-        for d in docs {
-            recount(&txn, DocumentId(d)).await?;
+        if rows.len() != uuids.len() {
+            return Err(DomainError::NotFound { resource: "entity" });
+        }
+        let sign = if verified { 1 } else { -1 };
+        for (doc, n) in flipped {
+            adjust_counts(&txn, DocumentId(doc), 0, sign * n).await?;
         }
         audit::insert(&txn, audit_entry).await?;
-        let rows = annotation::Entity::find()
-            .filter(annotation::Column::Id.is_in(uuids))
-            .order_by_asc(annotation::Column::StartOffset)
-            .all(&txn)
-            .await
-            .map_err(internal)?;
         txn.commit().await.map_err(internal)?;
+        rows.sort_by_key(|r| (r.start_offset, r.end_offset, r.id));
         to_entities(rows)
     }
 

@@ -104,9 +104,7 @@ impl EntityMutation {
         let id = EntityId(parse_id(&id, "id")?);
         let req = request(ctx);
         let actor = req.viewer.require()?;
-        let app = state(ctx);
-        let (entity, _) = app.entities().find(Some(&actor), id).await?;
-        app.entities().delete(&req.meta, &actor, id, reason).await?;
+        let entity = state(ctx).entities().delete(&req.meta, &actor, id, reason).await?;
         let kind =
             if entity.is_model_suggestion() { ActivityKind::EntityRejected } else { ActivityKind::EntityDeleted };
         publish_activity(ctx, entity.document_id, kind, &[id], None);
