@@ -151,16 +151,36 @@ pub enum OnDuplicate {
     Skip,
 }
 
-/// A planned content change, computed by the domain from the current document and entities
-/// inside the store's transaction (so nobody else's edit slips in between).
+/// A stored entity's span as a content edit finds it inside its write transaction.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StoredSpan {
+    pub id: EntityId,
+    pub start: u32,
+    pub end: u32,
+    pub is_verified: bool,
+}
+
+/// A content edit, prepared outside the write transaction (the diff, the new text's index and
+/// metrics are computed before it, from a snapshot).
 #[derive(Debug, Clone)]
-pub struct ContentChange {
+pub struct ContentEdit {
+    /// The document as the edit leaves it (its counts are the store's to keep).
     pub document: Document,
-    pub version: DocumentVersion,
-    /// Entities that survive, at their new offsets.
-    pub moved: Vec<Entity>,
+    /// The version the edit was made against.
+    pub expected_version: u32,
+    /// The new content, indexed (the store keeps it for the actions that follow).
+    pub text: std::sync::Arc<crate::text::DocumentText>,
+}
+
+/// What a content edit does to the entities as stored when it commits.
+#[derive(Debug, Clone)]
+pub struct CarriedEntities {
+    /// New placements of the entities whose placement changed (only those are written).
+    pub rewrite: Vec<crate::entity::Placement>,
     /// Entities whose own text changed.
     pub dropped: Vec<EntityId>,
+    /// The new version, its diff summary counting what happened to the entities.
+    pub version: DocumentVersion,
 }
 
 pub trait DocumentRepository {
@@ -192,13 +212,17 @@ pub trait DocumentRepository {
         by: UserId,
         audit: AuditEntry,
     ) -> DomainResult<Document>;
-    /// Replaces the content if the document is still at `expected_version` (else `Conflict`),
-    /// with the change `plan` computes from the current document and all its entities.
+    /// Every entity's placement, for preparing a content edit (read outside any write).
+    async fn placements(&self, document: DocumentId) -> DomainResult<Vec<crate::entity::Placement>>;
+    /// Applies a content edit if the document is still at `edit.expected_version` (else
+    /// `Conflict`), in one transaction: `carry` gets the entities' spans as stored inside it
+    /// (so an entity added meanwhile is carried too) and says what to write and drop.
+    /// Errors: `NotFound`, `Conflict` (another version, or content another document of the
+    /// project holds).
     async fn update_content(
         &self,
-        id: DocumentId,
-        expected_version: u32,
-        plan: impl FnOnce(Document, Vec<Entity>) -> DomainResult<ContentChange> + Send,
+        edit: ContentEdit,
+        carry: impl FnOnce(Vec<StoredSpan>) -> DomainResult<CarriedEntities> + Send,
         audit: AuditEntry,
     ) -> DomainResult<Document>;
     async fn delete_document(&self, id: DocumentId, audit: AuditEntry) -> DomainResult<()>;
@@ -230,6 +254,17 @@ pub trait EntityRepository {
         on_duplicate: OnDuplicate,
         audit: AuditEntry,
     ) -> DomainResult<Vec<Entity>>;
+    /// As [`insert_entities`](Self::insert_entities), for entities placed in the text of the
+    /// document's version `version`: `Conflict` (and nothing inserted) if the content changed
+    /// since, so no entity lands on offsets of another text.
+    async fn insert_entities_at(
+        &self,
+        document: DocumentId,
+        version: u32,
+        entities: Vec<Entity>,
+        on_duplicate: OnDuplicate,
+        audit: AuditEntry,
+    ) -> DomainResult<Vec<Entity>>;
     async fn entity_by_id(&self, id: EntityId) -> DomainResult<Option<Entity>>;
     async fn entities_by_ids(&self, ids: &[EntityId]) -> DomainResult<Vec<Entity>>;
     /// Up to `limit` entities of each document matching the filter, in reading order (start,
@@ -248,8 +283,10 @@ pub trait EntityRepository {
         documents: &[DocumentId],
         filter: &EntityFilter,
     ) -> DomainResult<HashMap<DocumentId, u64>>;
-    /// Stores a changed entity. Errors: `Conflict` if it now duplicates another span.
-    async fn update_entity(&self, entity: Entity, audit: AuditEntry) -> DomainResult<Entity>;
+    /// Stores a changed entity (never its verification). With `placed_at`, the entity was
+    /// placed in the text of that version of its document: `Conflict` if the content changed
+    /// since. Errors: `Conflict` if it now duplicates another span; `NotFound`.
+    async fn update_entity(&self, entity: Entity, placed_at: Option<u32>, audit: AuditEntry) -> DomainResult<Entity>;
     /// Deletes the entity; a rejected model suggestion is kept on record.
     async fn delete_entity(&self, id: EntityId, rejection: Option<Rejection>, audit: AuditEntry) -> DomainResult<()>;
     /// Marks entities verified (with who and when) or unverified, and sets their notes when

@@ -2,6 +2,9 @@
 //! carry entities along, and deletion. Reading needs read access to the project; every
 //! change needs the upload-documents permission.
 
+use std::collections::HashMap;
+use std::sync::Arc;
+
 use chrono::Utc;
 use serde_json::json;
 
@@ -10,12 +13,14 @@ use crate::document::{
     Direction, Document, DocumentFields, DocumentHead, DocumentVersion, EntityCounts, FileInfo, ProcessingStatus,
     content_hash, validate_language, validate_title,
 };
-use crate::entity::Entity;
+use crate::entity::Placement;
 use crate::error::{DomainError, DomainResult};
-use crate::ids::{DocumentId, ProjectId, VersionId};
+use crate::ids::{DocumentId, EntityId, ProjectId, VersionId};
 use crate::membership::Permission;
 use crate::policy::{Actor, ProjectAccess};
-use crate::ports::{ContentChange, DocumentRepository, Page, PageRequest, ProjectRepository};
+use crate::ports::{
+    CarriedEntities, ContentEdit, DocumentRepository, Page, PageRequest, ProjectRepository, StoredSpan,
+};
 use crate::service::projects::{ProjectRef, Projects};
 use crate::text::{self, DocumentText, Remap, span_context};
 
@@ -191,10 +196,17 @@ impl<S: DocumentRepository + ProjectRepository> Documents<'_, S> {
             .resource(doc.id, &doc.title)
             .project(doc.project_id)
             .changes(json!({"fromVersion": expected_version}));
-        let plan = move |current: Document, entities: Vec<Entity>| {
-            plan_content_change(current, entities, content, summary, user)
-        };
-        self.store.update_content(id, expected_version, plan, audit).await
+        if doc.current_version != expected_version {
+            return Err(version_conflict(expected_version, doc.current_version));
+        }
+        // Everything costly (the diff, indexing the new text, placing every entity) is done
+        // here, from a snapshot, before the write transaction; inside it, the version is
+        // checked again and only entities that changed since the snapshot are placed anew.
+        let snapshot = self.store.placements(id).await?;
+        let prepared = ContentPlan::prepare(doc, snapshot, content, summary, user)?;
+        let edit =
+            ContentEdit { document: prepared.document.clone(), expected_version, text: Arc::clone(&prepared.text) };
+        self.store.update_content(edit, move |stored| prepared.carry(stored), audit).await
     }
 
     pub async fn delete(&self, meta: &RequestMeta, actor: &Actor, id: DocumentId) -> DomainResult<()> {
@@ -275,70 +287,203 @@ pub fn new_document(
     (doc, first)
 }
 
-/// The new state of a document and its entities after a content edit: the pure core of
-/// `update_content`, run inside the store's transaction.
-pub fn plan_content_change(
-    current: Document,
-    entities: Vec<Entity>,
-    content: String,
-    change_summary: Option<String>,
-    by: crate::ids::UserId,
-) -> DomainResult<ContentChange> {
-    let remap = Remap::new(&current.content, &content);
-    let new_text = DocumentText::new(&content);
-    let now = Utc::now();
-    let mut moved = Vec::new();
-    let mut dropped = Vec::new();
-    let mut unchanged = 0u32;
-    // Mapped together, so two entities on repeated text ("علی علی" edited to "علی") do not
-    // both land on the one word that is left.
-    let spans: Vec<(u32, u32)> = entities.iter().map(|e| (e.start, e.end)).collect();
-    for (mut e, mapped) in entities.into_iter().zip(remap.map_spans(&spans)) {
-        match mapped {
-            Some((start, end)) => {
-                if (start, end) == (e.start, e.end) {
-                    unchanged += 1;
-                }
-                e.place((start, end), span_context(&new_text, start, end)?);
-                e.updated_at = now;
-                moved.push(e);
-            }
-            None => dropped.push(e.id),
+/// The CONFLICT of an edit made against a version that is no longer current.
+pub fn version_conflict(expected: u32, current: u32) -> DomainError {
+    DomainError::conflict(format!(
+        "the document changed since version {expected}: it is at version {current} now; reload it and edit again"
+    ))
+}
+
+/// A content edit worked out from the current document and a snapshot of its entities'
+/// placements: the new document, its version, the new text indexed, and where each entity of
+/// the snapshot lands. [`carry`](Self::carry) then applies it to the entities as stored when
+/// the edit commits.
+#[derive(Debug)]
+pub struct ContentPlan {
+    pub document: Document,
+    /// The new version; its diff summary gets the entity figures in `carry`.
+    version: DocumentVersion,
+    pub text: Arc<DocumentText>,
+    remap: Remap,
+    /// Each snapshot entity: its placement then, and its new one (None: dropped).
+    planned: HashMap<EntityId, (Placement, Option<Placement>)>,
+}
+
+/// Spans in reading order, so mapping them (which decides which of two spans on a repeated
+/// text keeps it) does not depend on the order the store lists them in.
+fn in_reading_order<T>(items: &mut [T], key: impl Fn(&T) -> (u32, u32, EntityId)) {
+    items.sort_by_key(|t| key(t));
+}
+
+impl ContentPlan {
+    /// Diffs the content, indexes the new text and places every entity of the snapshot.
+    pub fn prepare(
+        current: Document,
+        mut snapshot: Vec<Placement>,
+        content: String,
+        change_summary: Option<String>,
+        by: crate::ids::UserId,
+    ) -> DomainResult<Self> {
+        let text = DocumentText::new(content.as_str());
+        text.index_words();
+        let remap = Remap::with_offsets(&current.content, &content, text.offsets().clone(), text::remap::DIFF_TIMEOUT);
+        in_reading_order(&mut snapshot, |p| (p.start, p.end, p.id));
+        let spans: Vec<(u32, u32)> = snapshot.iter().map(|p| (p.start, p.end)).collect();
+        let mut planned = HashMap::with_capacity(snapshot.len());
+        for (old, mapped) in snapshot.into_iter().zip(remap.map_spans(&spans)) {
+            let new = mapped
+                .map(|span| Ok::<_, DomainError>(Placement::new(old.id, span, span_context(&text, span.0, span.1)?)));
+            planned.insert(old.id, (old, new.transpose()?));
         }
+        let now = Utc::now();
+        let diff = remap.summary();
+        let metrics = text.metrics();
+        let version_number = current.current_version + 1;
+        let version = DocumentVersion {
+            id: VersionId::new(),
+            document_id: current.id,
+            version_number,
+            content: content.clone(),
+            content_hash: content_hash(&content),
+            change_summary,
+            changed_by: Some(by),
+            changed_at: now,
+            diff_summary: json!({
+                "linesAdded": diff.lines_added,
+                "linesRemoved": diff.lines_removed,
+                "charsAdded": diff.chars_added,
+                "charsRemoved": diff.chars_removed,
+            }),
+            unified_diff: text::unified_diff(&current.content, &content),
+        };
+        let document = Document {
+            content_hash: version.content_hash.clone(),
+            word_count: metrics.words,
+            character_count: metrics.characters,
+            line_count: metrics.lines,
+            current_version: version_number,
+            updated_by: Some(by),
+            updated_at: now,
+            content,
+            ..current
+        };
+        Ok(Self { document, version, text: Arc::new(text), remap, planned })
     }
-    let diff = remap.summary();
-    let version_number = current.current_version + 1;
-    let version = DocumentVersion {
-        id: VersionId::new(),
-        document_id: current.id,
-        version_number,
-        content: content.clone(),
-        content_hash: content_hash(&content),
-        change_summary,
-        changed_by: Some(by),
-        changed_at: now,
-        diff_summary: json!({
-            "linesAdded": diff.lines_added,
-            "linesRemoved": diff.lines_removed,
-            "charsAdded": diff.chars_added,
-            "charsRemoved": diff.chars_removed,
-            "entitiesMoved": moved.len() as u32 - unchanged,
-            "entitiesUnchanged": unchanged,
-            "entitiesDropped": dropped.len(),
-        }),
-        unified_diff: text::unified_diff(&current.content, &content),
-    };
-    let metrics = text::metrics(&content);
-    let document = Document {
-        content_hash: version.content_hash.clone(),
-        word_count: metrics.words,
-        character_count: metrics.characters,
-        line_count: metrics.lines,
-        current_version: version_number,
-        updated_by: Some(by),
-        updated_at: now,
-        content,
-        ..current
-    };
-    Ok(ContentChange { document, version, moved, dropped })
+
+    /// What the edit does to the entities as stored now: those of the snapshot as planned
+    /// (written only where their placement changed), and any added or moved since the
+    /// snapshot placed anew. Every span is mapped together, as in the snapshot.
+    pub fn carry(self, mut stored: Vec<StoredSpan>) -> DomainResult<CarriedEntities> {
+        in_reading_order(&mut stored, |s| (s.start, s.end, s.id));
+        let unchanged_since_snapshot = stored.len() == self.planned.len()
+            && stored
+                .iter()
+                .all(|s| self.planned.get(&s.id).is_some_and(|(old, _)| (old.start, old.end) == (s.start, s.end)));
+        let mapped: Vec<Option<(u32, u32)>> = if unchanged_since_snapshot {
+            stored.iter().map(|s| self.planned[&s.id].1.as_ref().map(|p| (p.start, p.end))).collect()
+        } else {
+            let spans: Vec<(u32, u32)> = stored.iter().map(|s| (s.start, s.end)).collect();
+            self.remap.map_spans(&spans)
+        };
+        let (mut rewrite, mut dropped, mut moved, mut unchanged) = (Vec::new(), Vec::new(), 0u32, 0u32);
+        for (s, mapped) in stored.iter().zip(mapped) {
+            let Some(span) = mapped else {
+                dropped.push(s.id);
+                continue;
+            };
+            if span == (s.start, s.end) {
+                unchanged += 1;
+            } else {
+                moved += 1;
+            }
+            match self.planned.get(&s.id) {
+                // As planned: written only if something about its place changed.
+                Some((old, Some(new))) if (old.start, old.end) == (s.start, s.end) && (new.start, new.end) == span => {
+                    if old != new {
+                        rewrite.push(new.clone());
+                    }
+                }
+                // Added or moved since the snapshot (or mapped otherwise among new spans).
+                _ => rewrite.push(Placement::new(s.id, span, span_context(&self.text, span.0, span.1)?)),
+            }
+        }
+        let mut version = self.version;
+        version.diff_summary["entitiesMoved"] = json!(moved);
+        version.diff_summary["entitiesUnchanged"] = json!(unchanged);
+        version.diff_summary["entitiesDropped"] = json!(dropped.len());
+        Ok(CarriedEntities { rewrite, dropped, version })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ids::UserId;
+
+    fn document(content: &str) -> Document {
+        let fields = InitialFields { title: "t".into(), language: "ur".into(), direction: None, tags: vec![] };
+        new_document(ProjectId::new(), fields, content.into(), FileInfo::default(), UserId::new()).0
+    }
+
+    /// Placements of `words` in `content`, as a store would hold them.
+    fn placed(content: &str, words: &[&str]) -> Vec<Placement> {
+        let text = DocumentText::new(content);
+        words
+            .iter()
+            .map(|w| {
+                let byte = content.find(w).unwrap();
+                let start = content[..byte].chars().count() as u32;
+                let span = (start, start + w.chars().count() as u32);
+                Placement::new(EntityId::new(), span, span_context(&text, span.0, span.1).unwrap())
+            })
+            .collect()
+    }
+
+    fn stored(p: &Placement) -> StoredSpan {
+        StoredSpan { id: p.id, start: p.start, end: p.end, is_verified: false }
+    }
+
+    #[test]
+    fn carrying_writes_only_changed_placements_and_places_late_entities() {
+        let old = format!("حسین ابن علی\n{}\nعباس فرات پر\n", "ب ".repeat(40));
+        let new = old.replace("عباس", "حضرت عباس");
+        let snapshot = placed(&old, &["حسین", "عباس", "فرات"]);
+        let plan = ContentPlan::prepare(document(&old), snapshot.clone(), new.clone(), None, UserId::new()).unwrap();
+        // Since the snapshot, another writer added "علی" and deleted "حسین".
+        let late = placed(&old, &["علی"]).remove(0);
+        let now: Vec<StoredSpan> = [&snapshot[1], &snapshot[2], &late].into_iter().map(stored).collect();
+        let carried = plan.carry(now).unwrap();
+        assert!(carried.dropped.is_empty());
+        let text = DocumentText::new(new.as_str());
+        let mut rewritten: Vec<(EntityId, String)> =
+            carried.rewrite.iter().map(|p| (p.id, text.slice(p.start, p.end).unwrap().to_owned())).collect();
+        rewritten.sort();
+        let mut expected = vec![(snapshot[1].id, "عباس".to_owned()), (snapshot[2].id, "فرات".to_owned())];
+        // "علی" did not move and its context is far from the edit, but it was not in the
+        // snapshot, so it is placed (and written) anew.
+        expected.push((late.id, "علی".to_owned()));
+        expected.sort();
+        assert_eq!(rewritten, expected);
+        for p in &carried.rewrite {
+            let fresh = Placement::new(p.id, (p.start, p.end), span_context(&text, p.start, p.end).unwrap());
+            assert_eq!(*p, fresh, "a written placement is the one the new text gives");
+        }
+        assert_eq!(carried.version.diff_summary["entitiesMoved"], 2);
+        assert_eq!(carried.version.diff_summary["entitiesUnchanged"], 1);
+        assert_eq!(carried.version.diff_summary["entitiesDropped"], 0);
+    }
+
+    #[test]
+    fn an_unchanged_snapshot_is_carried_as_planned() {
+        let old = format!("حسین ابن علی\n{}\nعباس فرات پر\n", "ب ".repeat(40));
+        let new = old.replace("فرات", "فراط");
+        let snapshot = placed(&old, &["حسین", "علی", "عباس", "فرات"]);
+        let plan = ContentPlan::prepare(document(&old), snapshot.clone(), new, None, UserId::new()).unwrap();
+        let carried = plan.carry(snapshot.iter().map(stored).collect()).unwrap();
+        assert_eq!(carried.dropped, [snapshot[3].id]);
+        // "عباس" keeps its span but its context changed; the first line is far from the edit.
+        let ids: Vec<EntityId> = carried.rewrite.iter().map(|p| p.id).collect();
+        assert_eq!(ids, [snapshot[2].id]);
+        assert_eq!(carried.version.diff_summary["entitiesUnchanged"], 3);
+    }
 }

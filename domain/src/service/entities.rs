@@ -210,7 +210,10 @@ where
             .resource(entity.id, &entity.text)
             .project(doc.project_id)
             .changes(json!({"documentId": doc.id, "entityType": entity_type.name, "start": span.0, "end": span.1}));
-        let mut created = self.store.insert_entities(doc.id, vec![entity], OnDuplicate::Conflict, audit).await?;
+        let mut created = self
+            .store
+            .insert_entities_at(doc.id, doc.current_version, vec![entity], OnDuplicate::Conflict, audit)
+            .await?;
         created.pop().ok_or_else(|| DomainError::internal("inserted entity missing"))
     }
 
@@ -230,8 +233,10 @@ where
             changes.insert("entityType".into(), json!({"from": entity.entity_type_id, "to": new_type.name}));
             entity.change_type(t);
         }
+        let mut placed_at = None;
         if patch.start.is_some() || patch.end.is_some() {
             let text = self.store.document_text(&doc).await?;
+            placed_at = Some(doc.current_version);
             let start = patch.start.unwrap_or(i64::from(entity.start));
             let end = patch.end.unwrap_or(i64::from(entity.end));
             let span = validate_span(&text, start, end)?;
@@ -248,7 +253,7 @@ where
             .resource(entity.id, &entity.text)
             .project(entity.project_id)
             .changes(serde_json::Value::Object(changes));
-        self.store.update_entity(entity, audit).await
+        self.store.update_entity(entity, placed_at, audit).await
     }
 
     /// Deletes an entity; returns it as it was. Deleting a model's suggestion rejects it: the
@@ -342,7 +347,7 @@ where
             .changes(json!({"text": needle, "entityType": entity_type.name, "occurrences": entities.len()}));
         Ok(self
             .store
-            .insert_entities(doc.id, entities, OnDuplicate::Skip, audit)
+            .insert_entities_at(doc.id, doc.current_version, entities, OnDuplicate::Skip, audit)
             .await?
             .into_iter()
             .map(|e| e.id)

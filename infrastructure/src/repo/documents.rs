@@ -1,17 +1,19 @@
 //! Documents and their versions.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use chrono::Utc;
 use nishan_domain::audit::AuditEntry;
-use nishan_domain::document::{Document, DocumentFields, DocumentHead, DocumentVersion};
-use nishan_domain::entity::Entity;
-use nishan_domain::ids::{DocumentId, ProjectId, UserId};
-use nishan_domain::ports::{ContentChange, DocumentRepository, Page, PageRequest};
+use nishan_domain::document::{Document, DocumentFields, DocumentHead, DocumentVersion, EntityCounts};
+use nishan_domain::entity::Placement;
+use nishan_domain::ids::{DocumentId, EntityId, ProjectId, UserId};
+use nishan_domain::ports::{CarriedEntities, ContentEdit, DocumentRepository, Page, PageRequest, StoredSpan};
+use nishan_domain::service::documents::version_conflict;
 use nishan_domain::text::DocumentText;
 use nishan_domain::{DomainError, DomainResult};
 use sea_orm::ActiveValue::Set;
+use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, ModelTrait, PaginatorTrait,
     QueryFilter, QueryOrder, QuerySelect,
@@ -20,7 +22,7 @@ use serde_json::json;
 use uuid::Uuid;
 
 use super::{Store, audit, convert, entities, internal};
-use crate::entity::{annotation, document, document_version};
+use crate::entity::{document, document_version};
 
 /// The CONFLICT for content the project already holds, naming the document that has it.
 pub(crate) async fn ensure_new_content(
@@ -203,65 +205,76 @@ impl DocumentRepository for Store {
         convert::document(model)
     }
 
+    async fn placements(&self, doc: DocumentId) -> DomainResult<Vec<Placement>> {
+        entities::placements_of(self.connection(), doc).await
+    }
+
     async fn update_content(
         &self,
-        id: DocumentId,
-        expected_version: u32,
-        plan: impl FnOnce(Document, Vec<Entity>) -> DomainResult<ContentChange> + Send,
+        edit: ContentEdit,
+        carry: impl FnOnce(Vec<StoredSpan>) -> DomainResult<CarriedEntities> + Send,
         audit_entry: AuditEntry,
     ) -> DomainResult<Document> {
+        let doc = &edit.document;
+        let id = doc.id;
         let txn = self.write().await?;
-        let row = document::Entity::find_by_id(id.0)
-            .one(&txn)
+        ensure_new_content(&txn, doc.project_id, &doc.content_hash, Some(id)).await?;
+        // The version check and the new content in one statement: only one edit of a version
+        // can ever match it.
+        let swapped = document::Entity::update_many()
+            .col_expr(document::Column::Content, Expr::value(doc.content.clone()))
+            .col_expr(document::Column::ContentHash, Expr::value(doc.content_hash.clone()))
+            .col_expr(document::Column::WordCount, Expr::value(doc.word_count as i32))
+            .col_expr(document::Column::CharacterCount, Expr::value(doc.character_count as i32))
+            .col_expr(document::Column::LineCount, Expr::value(doc.line_count as i32))
+            .col_expr(document::Column::CurrentVersion, Expr::value(doc.current_version as i32))
+            .col_expr(document::Column::UpdatedBy, Expr::value(doc.updated_by.map(|u| u.0)))
+            .col_expr(document::Column::UpdatedAt, Expr::value(doc.updated_at))
+            .filter(document::Column::Id.eq(id.0))
+            .filter(document::Column::CurrentVersion.eq(edit.expected_version as i32))
+            .exec(&txn)
             .await
-            .map_err(internal)?
-            .ok_or(DomainError::NotFound { resource: "document" })?;
-        let current = convert::document(row)?;
-        if current.current_version != expected_version {
-            return Err(DomainError::conflict(format!(
-                "the document changed since version {expected_version}: it is at version {} now; reload it and edit again",
-                current.current_version
-            )));
+            .map_err(internal)?;
+        if swapped.rows_affected == 0 {
+            let current: Option<i32> = document::Entity::find_by_id(id.0)
+                .select_only()
+                .column(document::Column::CurrentVersion)
+                .into_tuple()
+                .one(&txn)
+                .await
+                .map_err(internal)?;
+            return Err(match current {
+                None => DomainError::NotFound { resource: "document" },
+                Some(v) => version_conflict(edit.expected_version, v as u32),
+            });
         }
-        let all = annotation::Entity::find()
-            .filter(annotation::Column::DocumentId.eq(id.0))
-            .all(&txn)
-            .await
-            .map_err(internal)?
-            .into_iter()
-            .map(convert::annotation)
-            .collect::<DomainResult<Vec<_>>>()?;
-        let verified: std::collections::HashSet<Uuid> = all.iter().filter(|e| e.is_verified).map(|e| e.id.0).collect();
-        let change = plan(current, all)?;
-        ensure_new_content(&txn, change.document.project_id, &change.document.content_hash, Some(id)).await?;
-        if !change.dropped.is_empty() {
-            let ids: Vec<Uuid> = change.dropped.iter().map(|e| e.0).collect();
-            for chunk in ids.chunks(500) {
-                annotation::Entity::delete_many()
-                    .filter(annotation::Column::Id.is_in(chunk.to_vec()))
-                    .exec(&txn)
-                    .await
-                    .map_err(internal)?;
-            }
-        }
-        for e in &change.moved {
-            convert::annotation_row(e).reset_all().update(&txn).await.map_err(internal)?;
-        }
-        convert::version_row(&change.version).insert(&txn).await.map_err(internal)?;
-        convert::document_row(&change.document).reset_all().update(&txn).await.map_err(internal)?;
-        let dropped_verified = change.dropped.iter().filter(|d| verified.contains(&d.0)).count();
-        entities::adjust_counts(&txn, id, -(change.dropped.len() as i64), -(dropped_verified as i64)).await?;
+        let stored = entities::spans_of(&txn, id).await?;
+        let verified: HashSet<EntityId> = stored.iter().filter(|s| s.is_verified).map(|s| s.id).collect();
+        let spans: HashMap<EntityId, (u32, u32)> = stored.iter().map(|s| (s.id, (s.start, s.end))).collect();
+        let carried = carry(stored)?;
+        entities::delete_ids(&txn, &carried.dropped).await?;
+        entities::rewrite_placements(&txn, &carried.rewrite, &spans).await?;
+        let dropped_verified = carried.dropped.iter().filter(|d| verified.contains(d)).count();
+        entities::adjust_counts(&txn, id, -(carried.dropped.len() as i64), -(dropped_verified as i64)).await?;
+        convert::version_row(&carried.version).insert(&txn).await.map_err(internal)?;
         let mut audit_entry = audit_entry;
-        audit_entry.changes["toVersion"] = json!(change.version.version_number);
-        audit_entry.changes["diff"] = change.version.diff_summary.clone();
+        audit_entry.changes["toVersion"] = json!(carried.version.version_number);
+        audit_entry.changes["diff"] = carried.version.diff_summary.clone();
         audit::insert(&txn, audit_entry).await?;
-        let model = document::Entity::find_by_id(id.0)
+        let counts: Option<(i32, i32)> = document::Entity::find_by_id(id.0)
+            .select_only()
+            .column(document::Column::TotalEntities)
+            .column(document::Column::VerifiedEntities)
+            .into_tuple()
             .one(&txn)
             .await
-            .map_err(internal)?
-            .ok_or(DomainError::NotFound { resource: "document" })?;
+            .map_err(internal)?;
+        let (total, verified) = counts.ok_or(DomainError::NotFound { resource: "document" })?;
         txn.commit().await.map_err(internal)?;
-        convert::document(model)
+        self.texts.put(id, &edit.document.content_hash, edit.text);
+        let mut document = edit.document;
+        document.counts = EntityCounts { total: total as u32, verified: verified as u32 };
+        Ok(document)
     }
 
     async fn delete_document(&self, id: DocumentId, audit_entry: AuditEntry) -> DomainResult<()> {

@@ -14,15 +14,15 @@ use std::collections::{HashMap, HashSet};
 use chrono::{DateTime, Utc};
 use nishan_domain::audit::AuditEntry;
 use nishan_domain::document::EntityCounts;
-use nishan_domain::entity::{Entity, EntityCursor, EntityFilter, EntitySlice, Rejection};
+use nishan_domain::entity::{Entity, EntityCursor, EntityFilter, EntitySlice, Placement, Rejection};
 use nishan_domain::ids::{DocumentId, EntityId, EntityTypeId, ProjectId, UserId};
-use nishan_domain::ports::{EntityRepository, OnDuplicate};
+use nishan_domain::ports::{EntityRepository, OnDuplicate, StoredSpan};
 use nishan_domain::{DomainError, DomainResult};
 use sea_orm::ActiveValue::Set;
-use sea_orm::sea_query::{Alias, Asterisk, Expr, ExprTrait, OnConflict, Query, SelectStatement, UnionType};
+use sea_orm::sea_query::{Alias, Asterisk, Expr, ExprTrait, LockType, OnConflict, Query, SelectStatement, UnionType};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DatabaseTransaction, DbBackend, EntityTrait,
-    FromQueryResult, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, QueryTrait,
+    FromQueryResult, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, QueryTrait, Statement, Value,
 };
 use uuid::Uuid;
 
@@ -44,6 +44,20 @@ pub(crate) async fn adjust_counts(
     total: i64,
     verified: i64,
 ) -> DomainResult<()> {
+    adjust_counts_at(conn, doc, None, total, verified).await
+}
+
+/// [`adjust_counts`], for a change made against version `at` of the document's content:
+/// `Conflict` if the document is at another version now. The check and the count are one
+/// statement that locks the document's row, so a content edit either committed before it (and
+/// the check fails) or waits for this transaction (and then carries its entities).
+pub(crate) async fn adjust_counts_at(
+    conn: &impl ConnectionTrait,
+    doc: DocumentId,
+    at: Option<u32>,
+    total: i64,
+    verified: i64,
+) -> DomainResult<()> {
     if total == 0 && verified == 0 {
         return Ok(());
     }
@@ -57,7 +71,7 @@ pub(crate) async fn adjust_counts(
     let verified_after = Expr::col(document::Column::VerifiedEntities).add(verified);
     let rate = Expr::case(total_after.clone().eq(0), 0.0f64)
         .finally(verified_after.cast_as(Alias::new(float)).div(total_after));
-    document::Entity::update_many()
+    let updated = document::Entity::update_many()
         .col_expr(document::Column::TotalEntities, Expr::col(document::Column::TotalEntities).add(total))
         .col_expr(document::Column::VerifiedEntities, Expr::col(document::Column::VerifiedEntities).add(verified))
         .col_expr(
@@ -66,10 +80,18 @@ pub(crate) async fn adjust_counts(
         )
         .col_expr(document::Column::VerificationRate, rate.into())
         .filter(document::Column::Id.eq(doc.0))
+        .apply_if(at, |q, v| q.filter(document::Column::CurrentVersion.eq(v as i32)))
         .exec(conn)
         .await
         .map_err(internal)?;
+    if at.is_some() && updated.rows_affected == 0 {
+        return Err(content_changed());
+    }
     Ok(())
+}
+
+fn content_changed() -> DomainError {
+    DomainError::conflict("the document's content changed meanwhile; reload it and mark the entity again")
 }
 
 /// Counts a document's entities from their rows.
@@ -97,9 +119,13 @@ pub(crate) async fn insert_rows(txn: &DatabaseTransaction, entities: &[Entity]) 
 /// skipped, or refuses the whole insert with `Conflict`, as `on_duplicate` says. The unique
 /// index on (document, start, end, type) decides, so the document's other spans are never read,
 /// and two writers inserting the same span at once cannot both succeed.
+///
+/// With `at`, the entities were placed in the text of that version of the document: the
+/// insert is refused with `Conflict` if the content changed since (see [`adjust_counts_at`]).
 pub(crate) async fn insert_new(
     txn: &DatabaseTransaction,
     doc: DocumentId,
+    at: Option<u32>,
     entities: Vec<Entity>,
     on_duplicate: OnDuplicate,
 ) -> DomainResult<Vec<Entity>> {
@@ -144,7 +170,7 @@ pub(crate) async fn insert_new(
         }
     };
     let verified = fresh.iter().filter(|e| e.is_verified).count();
-    adjust_counts(txn, doc, fresh.len() as i64, verified as i64).await?;
+    adjust_counts_at(txn, doc, at, fresh.len() as i64, verified as i64).await?;
     Ok(fresh)
 }
 
@@ -170,6 +196,151 @@ fn filter_condition(filter: &EntityFilter) -> Condition {
         c = c.add(annotation::Column::LineNumber.eq(line as i32));
     }
     c
+}
+
+/// Every entity's placement in a document.
+pub(crate) async fn placements_of(conn: &impl ConnectionTrait, doc: DocumentId) -> DomainResult<Vec<Placement>> {
+    type Row = (Uuid, i32, i32, i32, i32, i32, i32, i32, String, String);
+    let rows: Vec<Row> = annotation::Entity::find()
+        .select_only()
+        .columns([
+            annotation::Column::Id,
+            annotation::Column::StartOffset,
+            annotation::Column::EndOffset,
+            annotation::Column::Utf16Start,
+            annotation::Column::Utf16End,
+            annotation::Column::LineNumber,
+            annotation::Column::StanzaNumber,
+            annotation::Column::WordPosition,
+            annotation::Column::ContextBefore,
+            annotation::Column::ContextAfter,
+        ])
+        .filter(annotation::Column::DocumentId.eq(doc.0))
+        .into_tuple()
+        .all(conn)
+        .await
+        .map_err(internal)?;
+    Ok(rows
+        .into_iter()
+        .map(|(id, start, end, u16s, u16e, line, stanza, word, before, after)| Placement {
+            id: EntityId(id),
+            start: start as u32,
+            end: end as u32,
+            utf16_start: u16s as u32,
+            utf16_end: u16e as u32,
+            line_number: line as u32,
+            stanza_number: stanza as u32,
+            word_position: word as u32,
+            context_before: before,
+            context_after: after,
+        })
+        .collect())
+}
+
+/// Every entity's span in a document as the transaction sees it, with its verification.
+pub(crate) async fn spans_of(txn: &DatabaseTransaction, doc: DocumentId) -> DomainResult<Vec<StoredSpan>> {
+    let rows: Vec<(Uuid, i32, i32, bool)> = annotation::Entity::find()
+        .select_only()
+        .columns([
+            annotation::Column::Id,
+            annotation::Column::StartOffset,
+            annotation::Column::EndOffset,
+            annotation::Column::IsVerified,
+        ])
+        .filter(annotation::Column::DocumentId.eq(doc.0))
+        .into_tuple()
+        .all(txn)
+        .await
+        .map_err(internal)?;
+    Ok(rows
+        .into_iter()
+        .map(|(id, start, end, is_verified)| StoredSpan {
+            id: EntityId(id),
+            start: start as u32,
+            end: end as u32,
+            is_verified,
+        })
+        .collect())
+}
+
+/// Deletes entities by id (without touching the counts).
+pub(crate) async fn delete_ids(txn: &DatabaseTransaction, ids: &[EntityId]) -> DomainResult<()> {
+    for chunk in ids.chunks(ID_CHUNK) {
+        annotation::Entity::delete_many()
+            .filter(annotation::Column::Id.is_in(chunk.iter().map(|e| e.0).collect::<Vec<_>>()))
+            .exec(txn)
+            .await
+            .map_err(internal)?;
+    }
+    Ok(())
+}
+
+/// Rows per multi-row placement update: 10 parameters a row.
+const PLACEMENT_CHUNK: usize = 1000;
+
+/// Writes new placements with multi-row `UPDATE ... FROM (VALUES ...)` statements. Entities
+/// whose span changes first step aside to a negative start (unique, as their spans were), so
+/// no row ever collides on the way with another entity's old span under the unique index,
+/// whatever order the rows are updated in.
+pub(crate) async fn rewrite_placements(
+    txn: &DatabaseTransaction,
+    placements: &[Placement],
+    stored: &HashMap<EntityId, (u32, u32)>,
+) -> DomainResult<()> {
+    let moving: Vec<Uuid> = placements
+        .iter()
+        .filter(|p| stored.get(&p.id).is_none_or(|&span| span != (p.start, p.end)))
+        .map(|p| p.id.0)
+        .collect();
+    for chunk in moving.chunks(ID_CHUNK) {
+        annotation::Entity::update_many()
+            .col_expr(annotation::Column::StartOffset, Expr::val(-1).sub(Expr::col(annotation::Column::StartOffset)))
+            .filter(annotation::Column::Id.is_in(chunk.to_vec()))
+            .exec(txn)
+            .await
+            .map_err(internal)?;
+    }
+    let backend = txn.get_database_backend();
+    let now = Utc::now();
+    for chunk in placements.chunks(PLACEMENT_CHUNK) {
+        let mut values: Vec<Value> = Vec::with_capacity(chunk.len() * 10 + 1);
+        let mut n = 0;
+        let mut next = || {
+            n += 1;
+            match backend {
+                DbBackend::Postgres => format!("${n}"),
+                _ => "?".to_owned(),
+            }
+        };
+        let updated_at = next();
+        values.push(now.into());
+        let mut rows = Vec::with_capacity(chunk.len());
+        for p in chunk {
+            let marks: Vec<String> = (0..10).map(|_| next()).collect();
+            rows.push(format!("({})", marks.join(", ")));
+            values.extend([
+                Value::from(p.id.0),
+                Value::from(p.start as i32),
+                Value::from(p.end as i32),
+                Value::from(p.utf16_start as i32),
+                Value::from(p.utf16_end as i32),
+                Value::from(p.line_number as i32),
+                Value::from(p.stanza_number as i32),
+                Value::from(p.word_position as i32),
+                Value::from(p.context_before.clone()),
+                Value::from(p.context_after.clone()),
+            ]);
+        }
+        let sql = format!(
+            "UPDATE entities SET start_offset = v.column2, end_offset = v.column3, utf16_start = v.column4, \
+             utf16_end = v.column5, line_number = v.column6, stanza_number = v.column7, \
+             word_position = v.column8, context_before = v.column9, context_after = v.column10, \
+             updated_at = {updated_at} FROM (VALUES {}) AS v WHERE entities.id = v.column1",
+            rows.join(", ")
+        );
+        txn.execute_raw(Statement::from_sql_and_values(backend, sql, values)).await.map_err(internal)?;
+    }
+    Ok(())
 }
 
 /// Documents whose pages one statement reads (a UNION ALL of their range scans).
@@ -199,6 +370,25 @@ fn to_entities(rows: Vec<annotation::Model>) -> DomainResult<Vec<Entity>> {
     rows.into_iter().map(convert::annotation).collect()
 }
 
+impl Store {
+    async fn insert_entities_checked(
+        &self,
+        doc: DocumentId,
+        at: Option<u32>,
+        entities: Vec<Entity>,
+        on_duplicate: OnDuplicate,
+        audit_entry: AuditEntry,
+    ) -> DomainResult<Vec<Entity>> {
+        let txn = self.write().await?;
+        let fresh = insert_new(&txn, doc, at, entities, on_duplicate).await?;
+        let mut entry = audit_entry;
+        entry.changes["created"] = serde_json::json!(fresh.len());
+        audit::insert(&txn, entry).await?;
+        txn.commit().await.map_err(internal)?;
+        Ok(fresh)
+    }
+}
+
 impl EntityRepository for Store {
     async fn insert_entities(
         &self,
@@ -207,13 +397,18 @@ impl EntityRepository for Store {
         on_duplicate: OnDuplicate,
         audit_entry: AuditEntry,
     ) -> DomainResult<Vec<Entity>> {
-        let txn = self.write().await?;
-        let fresh = insert_new(&txn, doc, entities, on_duplicate).await?;
-        let mut entry = audit_entry;
-        entry.changes["created"] = serde_json::json!(fresh.len());
-        audit::insert(&txn, entry).await?;
-        txn.commit().await.map_err(internal)?;
-        Ok(fresh)
+        self.insert_entities_checked(doc, None, entities, on_duplicate, audit_entry).await
+    }
+
+    async fn insert_entities_at(
+        &self,
+        doc: DocumentId,
+        version: u32,
+        entities: Vec<Entity>,
+        on_duplicate: OnDuplicate,
+        audit_entry: AuditEntry,
+    ) -> DomainResult<Vec<Entity>> {
+        self.insert_entities_checked(doc, Some(version), entities, on_duplicate, audit_entry).await
     }
 
     async fn entity_by_id(&self, id: EntityId) -> DomainResult<Option<Entity>> {
@@ -302,8 +497,28 @@ impl EntityRepository for Store {
         Ok(totals.into_iter().map(|(d, n)| (DocumentId(d), n as u64)).collect())
     }
 
-    async fn update_entity(&self, entity: Entity, audit_entry: AuditEntry) -> DomainResult<Entity> {
+    async fn update_entity(
+        &self,
+        entity: Entity,
+        placed_at: Option<u32>,
+        audit_entry: AuditEntry,
+    ) -> DomainResult<Entity> {
         let txn = self.write().await?;
+        if let Some(version) = placed_at {
+            // Locks the document's row (on PostgreSQL), so a content edit cannot commit
+            // between this check and this transaction's commit.
+            let current: Option<i32> = document::Entity::find_by_id(entity.document_id.0)
+                .select_only()
+                .column(document::Column::CurrentVersion)
+                .lock(LockType::NoKeyUpdate)
+                .into_tuple()
+                .one(&txn)
+                .await
+                .map_err(internal)?;
+            if current != Some(version as i32) {
+                return Err(content_changed());
+            }
+        }
         // What an edit changes, and nothing else: its verification (which another request may
         // change meanwhile) and therefore the document's counts stay as they are. A span that
         // now duplicates another entity's is refused by the unique index.
