@@ -112,16 +112,27 @@ impl Figure {
 struct Sampler {
     started: Instant,
     times: Vec<Duration>,
+    /// Off when `NISHAN_BENCH_ONLY` (a comma-separated list of figure names) leaves it out.
+    on: bool,
+}
+
+/// Whether `NISHAN_BENCH_ONLY` lets the figure `name` run (every figure runs without it):
+/// `create update verify delete first edit pages one throughput`.
+fn wanted(name: &str) -> bool {
+    std::env::var("NISHAN_BENCH_ONLY").map_or(true, |only| only.split(',').any(|n| n.trim() == name))
 }
 
 impl Sampler {
-    fn new() -> Self {
-        Self { started: Instant::now(), times: Vec::with_capacity(SAMPLES) }
+    fn new(name: &str) -> Self {
+        Self { started: Instant::now(), times: Vec::with_capacity(SAMPLES), on: wanted(name) }
     }
 
     /// The next sample's index, while samples and time last.
     fn next(&self) -> Option<usize> {
         let n = self.times.len();
+        if !self.on {
+            return None;
+        }
         let spent = self.started.elapsed();
         let more = n == 0 || (n < SAMPLES && (spent <= BUDGET || (n < 3 && spent <= 4 * BUDGET)));
         more.then_some(n)
@@ -134,8 +145,8 @@ impl Sampler {
         out
     }
 
-    fn figure(self) -> Figure {
-        Figure::of(self.times)
+    fn figure(self) -> Option<Figure> {
+        (!self.times.is_empty()).then(|| Figure::of(self.times))
     }
 }
 
@@ -144,7 +155,8 @@ fn ms(d: Duration) -> String {
     if ms >= 100.0 { format!("{ms:.0} ms") } else { format!("{ms:.2} ms") }
 }
 
-fn row(kind: &str, scale: usize, what: &str, f: &Figure) {
+fn row(kind: &str, scale: usize, what: &str, f: &Option<Figure>) {
+    let Some(f) = f else { return };
     println!("{kind:>8} {scale:>7}  {what:<46} p50 {:>10}  p99 {:>10}  (n={})", ms(f.p50), ms(f.p99), f.n);
 }
 
@@ -281,7 +293,7 @@ async fn table(kind: &str, server: &Server, anonymous: &Client, scale: usize) {
     let free: Vec<(u32, u32)> = (0..scale).map(|i| words[i * step + 1]).collect();
 
     let mut created = Vec::new();
-    let mut s = Sampler::new();
+    let mut s = Sampler::new("create");
     while let Some(i) = s.next() {
         let (start, end) = free[(i * 7919) % free.len()];
         let vars = json!({"i": {"documentId": doc_id, "entityTypeId": types[0], "start": start, "end": end}});
@@ -290,7 +302,7 @@ async fn table(kind: &str, server: &Server, anonymous: &Client, scale: usize) {
     }
     row(kind, scale, "createEntity", &s.figure());
 
-    let mut s = Sampler::new();
+    let mut s = Sampler::new("update");
     while let Some(i) = s.next() {
         let k = (i * 7919) % scale;
         s.time(client.ok(UPDATE, json!({"id": seeded_ids[k], "t": types[(k + 1) % 3]}))).await;
@@ -298,19 +310,19 @@ async fn table(kind: &str, server: &Server, anonymous: &Client, scale: usize) {
     row(kind, scale, "updateEntity (type)", &s.figure());
 
     let unverified: Vec<&String> = seeded_ids.iter().skip(1).step_by(2).collect();
-    let mut s = Sampler::new();
+    let mut s = Sampler::new("verify");
     while let Some(i) = s.next() {
         s.time(client.ok(VERIFY, json!({"id": unverified[(i * 7919) % unverified.len()]}))).await;
     }
     row(kind, scale, "verifyEntity", &s.figure());
 
-    let mut s = Sampler::new();
+    let mut s = Sampler::new("delete");
     while let Some(i) = s.next().filter(|&i| i < created.len()) {
         s.time(client.ok(DELETE, json!({"id": created[i]}))).await;
     }
     row(kind, scale, "deleteEntity", &s.figure());
 
-    let mut s = Sampler::new();
+    let mut s = Sampler::new("first");
     while s.next().is_some() {
         s.time(client.ok(PAGE, json!({"id": doc_id, "first": 100}))).await;
     }
@@ -323,17 +335,19 @@ async fn table(kind: &str, server: &Server, anonymous: &Client, scale: usize) {
     let word = &content[byte_a..byte_b];
     let variants = [format!("{}{}ا{}", &content[..byte_a], word, &content[byte_b..]), content.to_owned()];
     let mut version = 1;
-    let mut s = Sampler::new();
+    let mut kept = None;
+    let mut s = Sampler::new("edit");
     while let Some(i) = s.next() {
         let vars = json!({"id": doc_id, "c": variants[i % 2], "v": version});
         let data = s.time(client.ok(EDIT, vars)).await;
         version = data["updateDocumentContent"]["currentVersion"].as_u64().unwrap();
-        assert_eq!(data["updateDocumentContent"]["totalEntities"], scale, "no entity is dropped by the edits");
+        let total = data["updateDocumentContent"]["totalEntities"].clone();
+        assert_eq!(*kept.get_or_insert(total.clone()), total, "no entity is dropped by the edits");
     }
     let moving = (0..scale).filter(|i| words[i * step].0 > a).count();
     row(kind, scale, &format!("one-word updateDocumentContent ({moving} move)"), &s.figure());
 
-    let mut s = Sampler::new();
+    let mut s = Sampler::new("pages");
     let mut pages = 0;
     while s.next().is_some() {
         pages = s.time(all_in_pages(&client, &doc_id, scale)).await;
@@ -341,14 +355,15 @@ async fn table(kind: &str, server: &Server, anonymous: &Client, scale: usize) {
     row(kind, scale, &format!("every entity, {pages} pages of 100"), &s.figure());
 
     let probe = client.send(PAGE, json!({"id": doc_id, "first": scale})).await;
-    if probe.get("errors").is_some() {
+    if !wanted("one") {
+    } else if probe.get("errors").is_some() {
         println!(
             "{kind:>8} {scale:>7}  {:<46} refused: {}",
             "every entity, one request",
             probe["errors"][0]["message"].as_str().unwrap_or_default()
         );
     } else {
-        let mut s = Sampler::new();
+        let mut s = Sampler::new("one");
         while s.next().is_some() {
             let data = s.time(client.ok(PAGE, json!({"id": doc_id, "first": scale}))).await;
             assert_eq!(data["document"]["entities"]["edges"].as_array().unwrap().len(), scale);
@@ -445,7 +460,9 @@ async fn main() {
                 table(kind, &server, &anonymous, scale).await;
             }
         }
-        throughput(kind, &anonymous).await;
+        if wanted("throughput") {
+            throughput(kind, &anonymous).await;
+        }
         server.task.abort();
         drop(server);
         cleanup();

@@ -160,16 +160,20 @@ pub struct StoredSpan {
     pub is_verified: bool,
 }
 
-/// A content edit, prepared outside the write transaction (the diff, the new text's index and
-/// metrics are computed before it, from a snapshot).
+/// A content edit, prepared outside the write transaction (the diff and the new text's index
+/// and metrics are computed before it).
 #[derive(Debug, Clone)]
 pub struct ContentEdit {
-    /// The document as the edit leaves it (its counts are the store's to keep).
-    pub document: Document,
-    /// The version the edit was made against.
+    pub document: DocumentId,
+    pub project: ProjectId,
+    /// The version the edit was made against; the edit makes `expected_version + 1`.
     pub expected_version: u32,
     /// The new content, indexed (the store keeps it for the actions that follow).
     pub text: std::sync::Arc<crate::text::DocumentText>,
+    pub content_hash: String,
+    pub metrics: crate::text::TextMetrics,
+    pub by: UserId,
+    pub at: DateTime<Utc>,
 }
 
 /// What a content edit does to the entities as stored when it commits.
@@ -212,8 +216,8 @@ pub trait DocumentRepository {
         by: UserId,
         audit: AuditEntry,
     ) -> DomainResult<Document>;
-    /// Every entity's placement, for preparing a content edit (read outside any write).
-    async fn placements(&self, document: DocumentId) -> DomainResult<Vec<crate::entity::Placement>>;
+    /// Every entity's span, for preparing a content edit (read outside any write).
+    async fn entity_spans(&self, document: DocumentId) -> DomainResult<Vec<StoredSpan>>;
     /// Applies a content edit if the document is still at `edit.expected_version` (else
     /// `Conflict`), in one transaction: `carry` gets the entities' spans as stored inside it
     /// (so an entity added meanwhile is carried too) and says what to write and drop.

@@ -169,6 +169,11 @@ impl<S: DocumentRepository + ProjectRepository> Documents<'_, S> {
 
     /// Replaces the content if the document is still at `expected_version`, storing a new
     /// version with its diff; entities in unchanged text move with it, the others are dropped.
+    ///
+    /// Everything costly (the diff, indexing the new text, placing every entity) is done from
+    /// the cached text of the current version and a snapshot of the entities' spans, before
+    /// the write transaction; inside it, the version is checked again and only entities added
+    /// or moved since the snapshot are placed anew.
     pub async fn update_content(
         &self,
         meta: &RequestMeta,
@@ -178,8 +183,9 @@ impl<S: DocumentRepository + ProjectRepository> Documents<'_, S> {
         content: &str,
         change_summary: Option<String>,
     ) -> DomainResult<Document> {
-        let doc = self.require(actor, id, Permission::UploadDocuments).await?;
-        let expected_version = expected_version.unwrap_or(doc.current_version);
+        let (head, access) = self.access(Some(actor), id).await?;
+        access.require(Permission::UploadDocuments)?;
+        let expected_version = expected_version.unwrap_or(head.current_version);
         if content.len() > self.max_bytes {
             return Err(DomainError::invalid(
                 "content",
@@ -190,23 +196,19 @@ impl<S: DocumentRepository + ProjectRepository> Documents<'_, S> {
         if content.trim().is_empty() {
             return Err(DomainError::invalid("content", "is empty"));
         }
-        let summary = change_summary.map(|s| s.trim().to_owned()).filter(|s| !s.is_empty());
-        let user = actor.user_id;
-        let audit = AuditEntry::new(meta, Some(user), "document.update_content", "document")
-            .resource(doc.id, &doc.title)
-            .project(doc.project_id)
-            .changes(json!({"fromVersion": expected_version}));
-        if doc.current_version != expected_version {
-            return Err(version_conflict(expected_version, doc.current_version));
+        if head.current_version != expected_version {
+            return Err(version_conflict(expected_version, head.current_version));
         }
-        // Everything costly (the diff, indexing the new text, placing every entity) is done
-        // here, from a snapshot, before the write transaction; inside it, the version is
-        // checked again and only entities that changed since the snapshot are placed anew.
-        let snapshot = self.store.placements(id).await?;
-        let prepared = ContentPlan::prepare(doc, snapshot, content, summary, user)?;
-        let edit =
-            ContentEdit { document: prepared.document.clone(), expected_version, text: Arc::clone(&prepared.text) };
-        self.store.update_content(edit, move |stored| prepared.carry(stored), audit).await
+        let summary = change_summary.map(|s| s.trim().to_owned()).filter(|s| !s.is_empty());
+        let audit = AuditEntry::new(meta, Some(actor.user_id), "document.update_content", "document")
+            .resource(head.id, &head.title)
+            .project(head.project_id)
+            .changes(json!({"fromVersion": expected_version}));
+        let old = self.store.document_text(&head).await?;
+        let snapshot = self.store.entity_spans(id).await?;
+        let plan = ContentPlan::prepare(&head, &old, snapshot, content, summary, actor.user_id)?;
+        let edit = plan.edit.clone();
+        self.store.update_content(edit, move |stored| plan.carry(stored), audit).await
     }
 
     pub async fn delete(&self, meta: &RequestMeta, actor: &Actor, id: DocumentId) -> DomainResult<()> {
@@ -294,57 +296,59 @@ pub fn version_conflict(expected: u32, current: u32) -> DomainError {
     ))
 }
 
-/// A content edit worked out from the current document and a snapshot of its entities'
-/// placements: the new document, its version, the new text indexed, and where each entity of
-/// the snapshot lands. [`carry`](Self::carry) then applies it to the entities as stored when
-/// the edit commits.
+/// A content edit worked out from the current text and a snapshot of the entities' spans:
+/// the new content indexed, its version, and where each entity of the snapshot lands.
+/// [`carry`](Self::carry) then applies it to the entities as stored when the edit commits.
 #[derive(Debug)]
 pub struct ContentPlan {
-    pub document: Document,
+    pub edit: ContentEdit,
     /// The new version; its diff summary gets the entity figures in `carry`.
     version: DocumentVersion,
-    pub text: Arc<DocumentText>,
     remap: Remap,
-    /// Each snapshot entity: its placement then, and its new one (None: dropped).
+    /// Each snapshot entity: its placement in the old text, and in the new (None: dropped).
     planned: HashMap<EntityId, (Placement, Option<Placement>)>,
 }
 
 /// Spans in reading order, so mapping them (which decides which of two spans on a repeated
 /// text keeps it) does not depend on the order the store lists them in.
-fn in_reading_order<T>(items: &mut [T], key: impl Fn(&T) -> (u32, u32, EntityId)) {
-    items.sort_by_key(|t| key(t));
+fn in_reading_order(spans: &mut [StoredSpan]) {
+    spans.sort_by_key(|s| (s.start, s.end, s.id));
 }
 
 impl ContentPlan {
-    /// Diffs the content, indexes the new text and places every entity of the snapshot.
+    /// Diffs the old text against `content`, indexes the new text and places every entity of
+    /// the snapshot in both texts (what is stored is what the old text gives, so a placement
+    /// that comes out the same needs no write).
     pub fn prepare(
-        current: Document,
-        mut snapshot: Vec<Placement>,
+        head: &DocumentHead,
+        old: &DocumentText,
+        mut snapshot: Vec<StoredSpan>,
         content: String,
         change_summary: Option<String>,
         by: crate::ids::UserId,
     ) -> DomainResult<Self> {
         let text = DocumentText::new(content.as_str());
         text.index_words();
-        let remap = Remap::with_offsets(&current.content, &content, text.offsets().clone(), text::remap::DIFF_TIMEOUT);
-        in_reading_order(&mut snapshot, |p| (p.start, p.end, p.id));
-        let spans: Vec<(u32, u32)> = snapshot.iter().map(|p| (p.start, p.end)).collect();
+        let remap = Remap::with_offsets(old.text(), &content, text.offsets().clone(), text::remap::DIFF_TIMEOUT);
+        in_reading_order(&mut snapshot);
+        let spans: Vec<(u32, u32)> = snapshot.iter().map(|s| (s.start, s.end)).collect();
         let mut planned = HashMap::with_capacity(snapshot.len());
-        for (old, mapped) in snapshot.into_iter().zip(remap.map_spans(&spans)) {
-            let new = mapped
-                .map(|span| Ok::<_, DomainError>(Placement::new(old.id, span, span_context(&text, span.0, span.1)?)));
-            planned.insert(old.id, (old, new.transpose()?));
+        for (s, mapped) in snapshot.iter().zip(remap.map_spans(&spans)) {
+            let was = Placement::new(s.id, (s.start, s.end), span_context(old, s.start, s.end)?);
+            let new = match mapped {
+                Some(span) => Some(Placement::new(s.id, span, span_context(&text, span.0, span.1)?)),
+                None => None,
+            };
+            planned.insert(s.id, (was, new));
         }
         let now = Utc::now();
         let diff = remap.summary();
-        let metrics = text.metrics();
-        let version_number = current.current_version + 1;
+        let hash = content_hash(&content);
         let version = DocumentVersion {
             id: VersionId::new(),
-            document_id: current.id,
-            version_number,
-            content: content.clone(),
-            content_hash: content_hash(&content),
+            document_id: head.id,
+            version_number: head.current_version + 1,
+            content_hash: hash.clone(),
             change_summary,
             changed_by: Some(by),
             changed_at: now,
@@ -354,37 +358,38 @@ impl ContentPlan {
                 "charsAdded": diff.chars_added,
                 "charsRemoved": diff.chars_removed,
             }),
-            unified_diff: text::unified_diff(&current.content, &content),
-        };
-        let document = Document {
-            content_hash: version.content_hash.clone(),
-            word_count: metrics.words,
-            character_count: metrics.characters,
-            line_count: metrics.lines,
-            current_version: version_number,
-            updated_by: Some(by),
-            updated_at: now,
+            unified_diff: text::unified_diff(old.text(), &content),
             content,
-            ..current
         };
-        Ok(Self { document, version, text: Arc::new(text), remap, planned })
+        let edit = ContentEdit {
+            document: head.id,
+            project: head.project_id,
+            expected_version: head.current_version,
+            metrics: text.metrics(),
+            text: Arc::new(text),
+            content_hash: hash,
+            by,
+            at: now,
+        };
+        Ok(Self { edit, version, remap, planned })
     }
 
     /// What the edit does to the entities as stored now: those of the snapshot as planned
     /// (written only where their placement changed), and any added or moved since the
     /// snapshot placed anew. Every span is mapped together, as in the snapshot.
     pub fn carry(self, mut stored: Vec<StoredSpan>) -> DomainResult<CarriedEntities> {
-        in_reading_order(&mut stored, |s| (s.start, s.end, s.id));
+        in_reading_order(&mut stored);
         let unchanged_since_snapshot = stored.len() == self.planned.len()
             && stored
                 .iter()
-                .all(|s| self.planned.get(&s.id).is_some_and(|(old, _)| (old.start, old.end) == (s.start, s.end)));
+                .all(|s| self.planned.get(&s.id).is_some_and(|(was, _)| (was.start, was.end) == (s.start, s.end)));
         let mapped: Vec<Option<(u32, u32)>> = if unchanged_since_snapshot {
             stored.iter().map(|s| self.planned[&s.id].1.as_ref().map(|p| (p.start, p.end))).collect()
         } else {
             let spans: Vec<(u32, u32)> = stored.iter().map(|s| (s.start, s.end)).collect();
             self.remap.map_spans(&spans)
         };
+        let text = &self.edit.text;
         let (mut rewrite, mut dropped, mut moved, mut unchanged) = (Vec::new(), Vec::new(), 0u32, 0u32);
         for (s, mapped) in stored.iter().zip(mapped) {
             let Some(span) = mapped else {
@@ -398,13 +403,13 @@ impl ContentPlan {
             }
             match self.planned.get(&s.id) {
                 // As planned: written only if something about its place changed.
-                Some((old, Some(new))) if (old.start, old.end) == (s.start, s.end) && (new.start, new.end) == span => {
-                    if old != new {
+                Some((was, Some(new))) if (was.start, was.end) == (s.start, s.end) && (new.start, new.end) == span => {
+                    if was != new {
                         rewrite.push(new.clone());
                     }
                 }
                 // Added or moved since the snapshot (or mapped otherwise among new spans).
-                _ => rewrite.push(Placement::new(s.id, span, span_context(&self.text, span.0, span.1)?)),
+                _ => rewrite.push(Placement::new(s.id, span, span_context(text, span.0, span.1)?)),
             }
         }
         let mut version = self.version;
@@ -420,9 +425,14 @@ mod tests {
     use super::*;
     use crate::ids::UserId;
 
-    fn document(content: &str) -> Document {
+    fn head(content: &str) -> DocumentHead {
         let fields = InitialFields { title: "t".into(), language: "ur".into(), direction: None, tags: vec![] };
-        new_document(ProjectId::new(), fields, content.into(), FileInfo::default(), UserId::new()).0
+        new_document(ProjectId::new(), fields, content.into(), FileInfo::default(), UserId::new()).0.head()
+    }
+
+    fn prepare(old: &str, snapshot: &[Placement], new: String) -> ContentPlan {
+        let spans = snapshot.iter().map(stored).collect();
+        ContentPlan::prepare(&head(old), &DocumentText::new(old), spans, new, None, UserId::new()).unwrap()
     }
 
     /// Placements of `words` in `content`, as a store would hold them.
@@ -448,7 +458,7 @@ mod tests {
         let old = format!("حسین ابن علی\n{}\nعباس فرات پر\n", "ب ".repeat(40));
         let new = old.replace("عباس", "حضرت عباس");
         let snapshot = placed(&old, &["حسین", "عباس", "فرات"]);
-        let plan = ContentPlan::prepare(document(&old), snapshot.clone(), new.clone(), None, UserId::new()).unwrap();
+        let plan = prepare(&old, &snapshot, new.clone());
         // Since the snapshot, another writer added "علی" and deleted "حسین".
         let late = placed(&old, &["علی"]).remove(0);
         let now: Vec<StoredSpan> = [&snapshot[1], &snapshot[2], &late].into_iter().map(stored).collect();
@@ -478,7 +488,7 @@ mod tests {
         let old = format!("حسین ابن علی\n{}\nعباس فرات پر\n", "ب ".repeat(40));
         let new = old.replace("فرات", "فراط");
         let snapshot = placed(&old, &["حسین", "علی", "عباس", "فرات"]);
-        let plan = ContentPlan::prepare(document(&old), snapshot.clone(), new, None, UserId::new()).unwrap();
+        let plan = prepare(&old, &snapshot, new);
         let carried = plan.carry(snapshot.iter().map(stored).collect()).unwrap();
         assert_eq!(carried.dropped, [snapshot[3].id]);
         // "عباس" keeps its span but its context changed; the first line is far from the edit.

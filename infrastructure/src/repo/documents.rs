@@ -5,14 +5,14 @@ use std::sync::Arc;
 
 use chrono::Utc;
 use nishan_domain::audit::AuditEntry;
-use nishan_domain::document::{Document, DocumentFields, DocumentHead, DocumentVersion, EntityCounts};
-use nishan_domain::entity::Placement;
+use nishan_domain::document::{Document, DocumentFields, DocumentHead, DocumentVersion};
 use nishan_domain::ids::{DocumentId, EntityId, ProjectId, UserId};
 use nishan_domain::ports::{CarriedEntities, ContentEdit, DocumentRepository, Page, PageRequest, StoredSpan};
 use nishan_domain::service::documents::version_conflict;
 use nishan_domain::text::DocumentText;
 use nishan_domain::{DomainError, DomainResult};
 use sea_orm::ActiveValue::Set;
+use sea_orm::Iterable;
 use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, ModelTrait, PaginatorTrait,
@@ -205,8 +205,8 @@ impl DocumentRepository for Store {
         convert::document(model)
     }
 
-    async fn placements(&self, doc: DocumentId) -> DomainResult<Vec<Placement>> {
-        entities::placements_of(self.connection(), doc).await
+    async fn entity_spans(&self, doc: DocumentId) -> DomainResult<Vec<StoredSpan>> {
+        entities::spans_of(self.connection(), doc).await
     }
 
     async fn update_content(
@@ -215,21 +215,22 @@ impl DocumentRepository for Store {
         carry: impl FnOnce(Vec<StoredSpan>) -> DomainResult<CarriedEntities> + Send,
         audit_entry: AuditEntry,
     ) -> DomainResult<Document> {
-        let doc = &edit.document;
-        let id = doc.id;
+        let id = edit.document;
+        let content = edit.text.text();
         let txn = self.write().await?;
-        ensure_new_content(&txn, doc.project_id, &doc.content_hash, Some(id)).await?;
+        ensure_new_content(&txn, edit.project, &edit.content_hash, Some(id)).await?;
         // The version check and the new content in one statement: only one edit of a version
-        // can ever match it.
+        // can ever match it (on PostgreSQL a second one waits for the first, then no longer
+        // matches).
         let swapped = document::Entity::update_many()
-            .col_expr(document::Column::Content, Expr::value(doc.content.clone()))
-            .col_expr(document::Column::ContentHash, Expr::value(doc.content_hash.clone()))
-            .col_expr(document::Column::WordCount, Expr::value(doc.word_count as i32))
-            .col_expr(document::Column::CharacterCount, Expr::value(doc.character_count as i32))
-            .col_expr(document::Column::LineCount, Expr::value(doc.line_count as i32))
-            .col_expr(document::Column::CurrentVersion, Expr::value(doc.current_version as i32))
-            .col_expr(document::Column::UpdatedBy, Expr::value(doc.updated_by.map(|u| u.0)))
-            .col_expr(document::Column::UpdatedAt, Expr::value(doc.updated_at))
+            .col_expr(document::Column::Content, Expr::value(content))
+            .col_expr(document::Column::ContentHash, Expr::value(edit.content_hash.clone()))
+            .col_expr(document::Column::WordCount, Expr::value(edit.metrics.words as i32))
+            .col_expr(document::Column::CharacterCount, Expr::value(edit.metrics.characters as i32))
+            .col_expr(document::Column::LineCount, Expr::value(edit.metrics.lines as i32))
+            .col_expr(document::Column::CurrentVersion, Expr::value(edit.expected_version as i32 + 1))
+            .col_expr(document::Column::UpdatedBy, Expr::value(edit.by.0))
+            .col_expr(document::Column::UpdatedAt, Expr::value(edit.at))
             .filter(document::Column::Id.eq(id.0))
             .filter(document::Column::CurrentVersion.eq(edit.expected_version as i32))
             .exec(&txn)
@@ -261,19 +262,22 @@ impl DocumentRepository for Store {
         audit_entry.changes["toVersion"] = json!(carried.version.version_number);
         audit_entry.changes["diff"] = carried.version.diff_summary.clone();
         audit::insert(&txn, audit_entry).await?;
-        let counts: Option<(i32, i32)> = document::Entity::find_by_id(id.0)
+        // The document as it is now, without reading back the content just written.
+        let mut columns: Vec<document::Column> = document::Column::iter().collect();
+        columns.retain(|c| !matches!(c, document::Column::Content));
+        let row = document::Entity::find_by_id(id.0)
             .select_only()
-            .column(document::Column::TotalEntities)
-            .column(document::Column::VerifiedEntities)
-            .into_tuple()
+            .columns(columns)
+            .column_as(Expr::value(""), "content")
+            .into_model::<document::Model>()
             .one(&txn)
             .await
-            .map_err(internal)?;
-        let (total, verified) = counts.ok_or(DomainError::NotFound { resource: "document" })?;
+            .map_err(internal)?
+            .ok_or(DomainError::NotFound { resource: "document" })?;
         txn.commit().await.map_err(internal)?;
-        self.texts.put(id, &edit.document.content_hash, edit.text);
-        let mut document = edit.document;
-        document.counts = EntityCounts { total: total as u32, verified: verified as u32 };
+        let mut document = convert::document(row)?;
+        document.content = content.to_owned();
+        self.texts.put(id, &edit.content_hash, edit.text);
         Ok(document)
     }
 

@@ -198,47 +198,8 @@ fn filter_condition(filter: &EntityFilter) -> Condition {
     c
 }
 
-/// Every entity's placement in a document.
-pub(crate) async fn placements_of(conn: &impl ConnectionTrait, doc: DocumentId) -> DomainResult<Vec<Placement>> {
-    type Row = (Uuid, i32, i32, i32, i32, i32, i32, i32, String, String);
-    let rows: Vec<Row> = annotation::Entity::find()
-        .select_only()
-        .columns([
-            annotation::Column::Id,
-            annotation::Column::StartOffset,
-            annotation::Column::EndOffset,
-            annotation::Column::Utf16Start,
-            annotation::Column::Utf16End,
-            annotation::Column::LineNumber,
-            annotation::Column::StanzaNumber,
-            annotation::Column::WordPosition,
-            annotation::Column::ContextBefore,
-            annotation::Column::ContextAfter,
-        ])
-        .filter(annotation::Column::DocumentId.eq(doc.0))
-        .into_tuple()
-        .all(conn)
-        .await
-        .map_err(internal)?;
-    Ok(rows
-        .into_iter()
-        .map(|(id, start, end, u16s, u16e, line, stanza, word, before, after)| Placement {
-            id: EntityId(id),
-            start: start as u32,
-            end: end as u32,
-            utf16_start: u16s as u32,
-            utf16_end: u16e as u32,
-            line_number: line as u32,
-            stanza_number: stanza as u32,
-            word_position: word as u32,
-            context_before: before,
-            context_after: after,
-        })
-        .collect())
-}
-
-/// Every entity's span in a document as the transaction sees it, with its verification.
-pub(crate) async fn spans_of(txn: &DatabaseTransaction, doc: DocumentId) -> DomainResult<Vec<StoredSpan>> {
+/// Every entity's span in a document, with its verification.
+pub(crate) async fn spans_of(conn: &impl ConnectionTrait, doc: DocumentId) -> DomainResult<Vec<StoredSpan>> {
     let rows: Vec<(Uuid, i32, i32, bool)> = annotation::Entity::find()
         .select_only()
         .columns([
@@ -249,7 +210,7 @@ pub(crate) async fn spans_of(txn: &DatabaseTransaction, doc: DocumentId) -> Doma
         ])
         .filter(annotation::Column::DocumentId.eq(doc.0))
         .into_tuple()
-        .all(txn)
+        .all(conn)
         .await
         .map_err(internal)?;
     Ok(rows
@@ -278,20 +239,20 @@ pub(crate) async fn delete_ids(txn: &DatabaseTransaction, ids: &[EntityId]) -> D
 /// Rows per multi-row placement update: 10 parameters a row.
 const PLACEMENT_CHUNK: usize = 1000;
 
-/// Writes new placements with multi-row `UPDATE ... FROM (VALUES ...)` statements. Entities
-/// whose span changes first step aside to a negative start (unique, as their spans were), so
-/// no row ever collides on the way with another entity's old span under the unique index,
-/// whatever order the rows are updated in.
+/// Writes new placements with multi-row `UPDATE ... FROM (VALUES ...)` statements. When an
+/// entity moves onto a span another entity holds now, every moving entity first steps aside to
+/// a negative start (unique, as their spans were), so that no row collides on the way with
+/// another's old span under the unique index, whatever order the rows are updated in.
 pub(crate) async fn rewrite_placements(
     txn: &DatabaseTransaction,
     placements: &[Placement],
     stored: &HashMap<EntityId, (u32, u32)>,
 ) -> DomainResult<()> {
-    let moving: Vec<Uuid> = placements
-        .iter()
-        .filter(|p| stored.get(&p.id).is_none_or(|&span| span != (p.start, p.end)))
-        .map(|p| p.id.0)
-        .collect();
+    let moving: Vec<&Placement> =
+        placements.iter().filter(|p| stored.get(&p.id).is_none_or(|&span| span != (p.start, p.end))).collect();
+    let held: HashSet<(u32, u32)> = stored.values().copied().collect();
+    let collides = moving.iter().any(|p| held.contains(&(p.start, p.end)));
+    let moving: Vec<Uuid> = if collides { moving.iter().map(|p| p.id.0).collect() } else { Vec::new() };
     for chunk in moving.chunks(ID_CHUNK) {
         annotation::Entity::update_many()
             .col_expr(annotation::Column::StartOffset, Expr::val(-1).sub(Expr::col(annotation::Column::StartOffset)))
