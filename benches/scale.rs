@@ -218,12 +218,13 @@ async fn start(url: String) -> Server {
     settings.surface.mutations_per_minute = 100_000_000;
     settings.surface.mutations_per_minute_per_ip = 100_000_000;
     settings.surface.request_timeout_ms = 600_000;
+    let limits = nishan_api::server::ConnectionLimits::from_settings(&settings);
     let state = nishan_api::bootstrap(settings).await.unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let app = nishan_api::server::router(state.clone());
     let task = tokio::spawn(async move {
-        nishan_api::server::serve(listener, app).await.unwrap();
+        nishan_api::server::serve(listener, app, limits).await.unwrap();
     });
     Server { state, addr, task, _data_dir: TempDir(dir) }
 }

@@ -28,6 +28,9 @@ mod m20261123_000005_create_models_and_jobs;
 
 pub use m20261123_000005_create_models_and_jobs::{BUILTIN_MODEL_ID, DEFAULT_CONFIG_ID};
 mod m20261124_060001_create_rate_limits;
+mod m20261201_040001_create_login_throttles;
+mod m20261201_040002_usernames_unique_ignoring_case;
+mod m20261201_040003_project_slugs_unique_per_viewer;
 mod m20261201_050001_entity_reading_order_index;
 
 /// Every migration of the Nishan schema, in order.
@@ -43,6 +46,9 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000004_create_documents_and_entities::Migration),
             Box::new(m20261123_000005_create_models_and_jobs::Migration),
             Box::new(m20261124_060001_create_rate_limits::Migration),
+            Box::new(m20261201_040001_create_login_throttles::Migration),
+            Box::new(m20261201_040002_usernames_unique_ignoring_case::Migration),
+            Box::new(m20261201_040003_project_slugs_unique_per_viewer::Migration),
             Box::new(m20261201_050001_entity_reading_order_index::Migration),
         ]
     }

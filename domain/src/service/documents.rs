@@ -11,7 +11,7 @@ use serde_json::json;
 use crate::audit::{AuditEntry, RequestMeta};
 use crate::document::{
     Direction, Document, DocumentFields, DocumentHead, DocumentVersion, EntityCounts, FileInfo, ProcessingStatus,
-    content_hash, validate_language, validate_title,
+    content_hash, file_base_name, validate_language, validate_title,
 };
 use crate::entity::Placement;
 use crate::error::{DomainError, DomainResult};
@@ -56,11 +56,23 @@ impl<S: DocumentRepository + ProjectRepository> Documents<'_, S> {
     }
 
     /// As [`find`](Self::find), without reading the content.
-    pub async fn access(&self, actor: Option<&Actor>, id: DocumentId) -> DomainResult<(DocumentHead, ProjectAccess)> {
+    pub async fn head_access(
+        &self,
+        actor: Option<&Actor>,
+        id: DocumentId,
+    ) -> DomainResult<(DocumentHead, ProjectAccess)> {
         let not_found = DomainError::NotFound { resource: "document" };
         let head = self.store.document_head(id).await?.ok_or(not_found.clone())?;
         let (_, access) = self.projects().find(actor, ProjectRef::Id(head.project_id)).await?.ok_or(not_found)?;
         Ok((head, access))
+    }
+
+    /// The caller's access to a document already read (a request's loader shares one read
+    /// among the fields that name it); `NotFound` when the caller may not read it.
+    pub async fn access(&self, actor: Option<&Actor>, doc: &Document) -> DomainResult<ProjectAccess> {
+        let not_found = DomainError::NotFound { resource: "document" };
+        let (_, access) = self.projects().find(actor, ProjectRef::Id(doc.project_id)).await?.ok_or(not_found)?;
+        Ok(access)
     }
 
     async fn require(&self, actor: &Actor, id: DocumentId, permission: Permission) -> DomainResult<Document> {
@@ -83,7 +95,8 @@ impl<S: DocumentRepository + ProjectRepository> Documents<'_, S> {
     }
 
     /// Ingests a text: line endings normalised to `\n`, metrics, hash and direction computed.
-    pub async fn create(&self, meta: &RequestMeta, actor: &Actor, input: NewDocument) -> DomainResult<Document> {
+    pub async fn create(&self, meta: &RequestMeta, actor: &Actor, mut input: NewDocument) -> DomainResult<Document> {
+        input.file.file_name = input.file.file_name.as_deref().and_then(file_base_name);
         let project_id = input.project_id.ok_or_else(|| DomainError::invalid("projectId", "is required"))?;
         let (project, access) = self
             .projects()
@@ -183,7 +196,7 @@ impl<S: DocumentRepository + ProjectRepository> Documents<'_, S> {
         content: &str,
         change_summary: Option<String>,
     ) -> DomainResult<Document> {
-        let (head, access) = self.access(Some(actor), id).await?;
+        let (head, access) = self.head_access(Some(actor), id).await?;
         access.require(Permission::UploadDocuments)?;
         let expected_version = expected_version.unwrap_or(head.current_version);
         if content.len() > self.max_bytes {

@@ -558,11 +558,12 @@ impl EntityRepository for Store {
         ids: &[EntityId],
         by: Option<(UserId, DateTime<Utc>)>,
         notes: Option<String>,
-        audit_entry: AuditEntry,
+        audits: Vec<AuditEntry>,
     ) -> DomainResult<Vec<Entity>> {
         let verified = by.is_some();
         let uuids: Vec<Uuid> = ids.iter().map(|e| e.0).collect::<HashSet<_>>().into_iter().collect();
         let txn = self.write().await?;
+        let updated_by = audits.first().and_then(|a| a.user_id);
         // First the rows whose state flips, each counted once: on PostgreSQL a row another
         // transaction flipped meanwhile is re-checked after its lock and no longer matches.
         let mut flipped: HashMap<Uuid, i64> = HashMap::new();
@@ -583,7 +584,7 @@ impl EntityRepository for Store {
             let mut update = annotation::Entity::update_many()
                 .col_expr(annotation::Column::VerifiedBy, Expr::value(by.map(|(u, _)| u.0)))
                 .col_expr(annotation::Column::VerifiedAt, Expr::value(by.map(|(_, at)| at)))
-                .col_expr(annotation::Column::UpdatedBy, Expr::value(audit_entry.user_id.map(|u| u.0)))
+                .col_expr(annotation::Column::UpdatedBy, Expr::value(updated_by.map(|u| u.0)))
                 .col_expr(annotation::Column::UpdatedAt, Expr::value(now));
             if let Some(n) = &notes {
                 update = update.col_expr(annotation::Column::Notes, Expr::value(n.clone()));
@@ -603,7 +604,9 @@ impl EntityRepository for Store {
         for (doc, n) in flipped {
             adjust_counts(&txn, DocumentId(doc), 0, sign * n).await?;
         }
-        audit::insert(&txn, audit_entry).await?;
+        for entry in audits {
+            audit::insert(&txn, entry).await?;
+        }
         txn.commit().await.map_err(internal)?;
         rows.sort_by_key(|r| (r.start_offset, r.end_offset, r.id));
         to_entities(rows)

@@ -15,6 +15,7 @@ mod entities;
 mod entity_types;
 mod exchange;
 mod jobs;
+mod login_throttles;
 mod models;
 mod projects;
 mod rate_limits;
