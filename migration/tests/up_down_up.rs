@@ -11,7 +11,7 @@ use sea_orm_migration::sea_orm::prelude::{ChronoDateTimeUtc, ChronoUtc, Json, Uu
 use sea_orm_migration::sea_orm::{ConnectionTrait, Database, DatabaseConnection};
 use sea_orm_migration::sea_query::{Alias, Order, Query};
 
-const TABLES: [&str; 14] = [
+const TABLES: [&str; 17] = [
     "users",
     "user_profiles",
     "user_sessions",
@@ -26,6 +26,9 @@ const TABLES: [&str; 14] = [
     "entity_relationships",
     "rate_limits",
     "login_throttles",
+    "processing_jobs",
+    "model_calls",
+    "model_call_slots",
 ];
 
 /// (table, index) pairs every fully migrated database must have.
@@ -77,6 +80,12 @@ const INDEXES: &[(&str, &str)] = &[
     ("entity_relationships", "idx_entity_relationships_project_id"),
     ("rate_limits", "idx_rate_limits_window_start"),
     ("login_throttles", "idx_login_throttles_window_start"),
+    ("processing_jobs", "idx_processing_jobs_status_priority"),
+    ("processing_jobs", "idx_processing_jobs_document_id"),
+    ("processing_jobs", "idx_processing_jobs_project_id"),
+    ("processing_jobs", "idx_processing_jobs_lease_expires_at"),
+    ("processing_jobs", "idx_processing_jobs_kind"),
+    ("model_call_slots", "idx_model_call_slots_model_reserved"),
 ];
 
 /// (id, name, sort_order) of the system entity types the documents migration

@@ -178,6 +178,36 @@ fn duplicate(e: &Entity) -> DomainError {
     DomainError::conflict(format!("an entity of this type already spans {}..{} of the document", e.start, e.end))
 }
 
+/// Inserts entity rows with multi-row INSERTs, skipping every row whose span and type the
+/// document already has (`ON CONFLICT DO NOTHING` on `uq_entities_span`, so concurrent
+/// writers cannot make it fail either); returns the ids of the rows inserted.
+pub(crate) async fn insert_rows_skipping_duplicates(
+    txn: &DatabaseTransaction,
+    entities: &[Entity],
+) -> DomainResult<Vec<EntityId>> {
+    let mut inserted = Vec::with_capacity(entities.len());
+    for chunk in entities.chunks(INSERT_CHUNK) {
+        let mut insert = annotation::Entity::insert_many(chunk.iter().map(convert::annotation_row)).into_query();
+        insert
+            .on_conflict(
+                OnConflict::columns([
+                    annotation::Column::DocumentId,
+                    annotation::Column::StartOffset,
+                    annotation::Column::EndOffset,
+                    annotation::Column::EntityTypeId,
+                ])
+                .do_nothing()
+                .to_owned(),
+            )
+            .returning_col(annotation::Column::Id);
+        let rows = txn.query_all(&insert).await.map_err(internal)?;
+        for row in rows {
+            inserted.push(EntityId(row.try_get::<Uuid>("", "id").map_err(internal)?));
+        }
+    }
+    Ok(inserted)
+}
+
 fn filter_condition(filter: &EntityFilter) -> Condition {
     let mut c = Condition::all();
     if let Some(types) = &filter.entity_type_ids {

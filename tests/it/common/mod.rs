@@ -171,7 +171,7 @@ impl TestApp {
             None,
             configure,
             None,
-            nishan_api::Overrides { events, clock: Some(first.state.clock.clone()), ..Default::default() },
+            nishan_api::Overrides { events, clock: Some(first.state.clock.clone()) },
         )
         .await
     }
@@ -197,25 +197,6 @@ impl TestApp {
         let fresh = fresh_database(db).await;
         let overrides = nishan_api::Overrides { clock: Some(clock), ..Default::default() };
         Self::start(db, fresh.url.clone(), fresh.dir.clone(), Some(fresh), configure, None, overrides).await
-    }
-
-    /// A server whose model calls go to `call_model` instead of the HTTP providers.
-    pub async fn spawn_with_model(
-        db: Db,
-        configure: impl FnOnce(&mut Settings),
-        call_model: nishan_infrastructure::jobs::CallModel,
-    ) -> Self {
-        let fresh = fresh_database(db).await;
-        Self::start(
-            db,
-            fresh.url.clone(),
-            fresh.dir.clone(),
-            Some(fresh),
-            configure,
-            None,
-            nishan_api::Overrides { call_model: Some(call_model), ..Default::default() },
-        )
-        .await
     }
 
     async fn spawn_full(

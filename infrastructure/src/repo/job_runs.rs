@@ -1,0 +1,133 @@
+//! The store as a running extraction job sees it (`ExtractionStore`): reads delegated to the
+//! repositories, and `store_suggestions`, which stores a chunk's entities with the job's
+//! progress in one transaction that commits only while the worker holds the lease. Inside it
+//! the document's row is read (locked on PostgreSQL, as a content edit locks it), so that the
+//! entities land in the version the document has at commit: when it changed since the chunk
+//! was read, they are carried through the edit first (`rebase_suggestions`).
+
+use chrono::{DateTime, Utc};
+use nishan_domain::DomainResult;
+use nishan_domain::document::Document;
+use nishan_domain::entity_type::EntityType;
+use nishan_domain::ids::{DocumentId, EntityTypeId, ProjectId};
+use nishan_domain::llm::model::{CallWindow, LlmModel, ModelId, ProcessingConfig, Reservation};
+use nishan_domain::ports::{
+    ConfigRepository, DocumentRepository, EntityRepository, EntityTypeRepository, ExtractionStore, Fence, ModelCall,
+    ModelRepository, StoredSuggestions, SuggestionBatch,
+};
+use nishan_domain::service::processing::rebase_suggestions;
+use sea_orm::sea_query::{Expr, ExprTrait};
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QuerySelect};
+use uuid::Uuid;
+
+use super::jobs::save_progress_in;
+use super::{Store, audit, convert, entities, internal};
+use crate::entity::{document, document_version};
+
+impl ExtractionStore for Store {
+    async fn document(&self, id: DocumentId) -> DomainResult<Option<Document>> {
+        self.document_by_id(id).await
+    }
+
+    async fn document_text_at(&self, id: DocumentId, version: u32) -> DomainResult<Option<String>> {
+        document_version::Entity::find()
+            .select_only()
+            .column(document_version::Column::Content)
+            .filter(document_version::Column::DocumentId.eq(id.0))
+            .filter(document_version::Column::VersionNumber.eq(version as i32))
+            .into_tuple()
+            .one(self.connection())
+            .await
+            .map_err(internal)
+    }
+
+    async fn model(&self, id: ModelId) -> DomainResult<Option<LlmModel>> {
+        self.model_by_id(id).await
+    }
+
+    async fn config(&self, id: Option<Uuid>) -> DomainResult<Option<ProcessingConfig>> {
+        match id {
+            Some(id) => self.config_by_id(id).await,
+            None => self.default_config().await,
+        }
+    }
+
+    async fn entity_types(&self) -> DomainResult<Vec<EntityType>> {
+        EntityTypeRepository::entity_types(self).await
+    }
+
+    async fn verified_names(&self, project: ProjectId) -> DomainResult<Vec<(String, EntityTypeId)>> {
+        EntityRepository::verified_names(self, project).await
+    }
+
+    async fn model_key(&self, model: ModelId) -> DomainResult<Option<String>> {
+        self.encrypted_key(model).await
+    }
+
+    async fn reserve_call(
+        &self,
+        model: ModelId,
+        windows: &[CallWindow],
+        now: DateTime<Utc>,
+    ) -> DomainResult<Reservation> {
+        ModelRepository::reserve_call(self, model, windows, now).await
+    }
+
+    async fn record_call(&self, call: ModelCall) -> DomainResult<()> {
+        ModelRepository::record_call(self, call).await
+    }
+
+    async fn store_suggestions(
+        &self,
+        fence: &Fence,
+        batch: SuggestionBatch,
+    ) -> DomainResult<Option<StoredSuggestions>> {
+        let txn = self.write().await?;
+        // The version only (not the content): an edit since the batch is rare.
+        let mut q =
+            document::Entity::find_by_id(batch.document.0).select_only().column(document::Column::CurrentVersion);
+        if self.is_postgres() {
+            q = q.lock_exclusive();
+        }
+        let Some(version) = q.into_tuple::<i32>().one(&txn).await.map_err(internal)? else {
+            // The document was deleted, and its jobs with it.
+            txn.rollback().await.map_err(internal)?;
+            return Ok(None);
+        };
+        let current_version = version as u32;
+        let (entities, dropped) = if batch.version == current_version {
+            (batch.entities, 0)
+        } else {
+            let row = document::Entity::find_by_id(batch.document.0).one(&txn).await.map_err(internal)?;
+            let current = convert::document(row.ok_or(nishan_domain::DomainError::NotFound { resource: "document" })?)?;
+            rebase_suggestions(batch.entities, &batch.text, &current)
+        };
+        let inserted = entities::insert_rows_skipping_duplicates(&txn, &entities).await?;
+        let Some(job) = save_progress_in(&txn, fence, inserted.len() as u32, dropped).await? else {
+            // The lease was lost: nothing of the batch is kept.
+            txn.rollback().await.map_err(internal)?;
+            return Ok(None);
+        };
+        if !inserted.is_empty() {
+            // Every inserted suggestion is unverified: the counts move by what was inserted.
+            let n = inserted.len() as i32;
+            document::Entity::update_many()
+                .col_expr(document::Column::TotalEntities, Expr::col(document::Column::TotalEntities).add(n))
+                .col_expr(document::Column::UnverifiedEntities, Expr::col(document::Column::UnverifiedEntities).add(n))
+                .col_expr(
+                    document::Column::VerificationRate,
+                    Expr::cust(format!("CAST(verified_entities AS DOUBLE PRECISION) / (total_entities + {n})")),
+                )
+                .filter(document::Column::Id.eq(batch.document.0))
+                .exec(&txn)
+                .await
+                .map_err(internal)?;
+        }
+        let mut entry = batch.audit;
+        entry.changes["created"] = serde_json::json!(inserted.len());
+        entry.changes["storedInVersion"] = serde_json::json!(current_version);
+        audit::insert(&txn, entry).await?;
+        txn.commit().await.map_err(internal)?;
+        Ok(Some(StoredSuggestions { job, inserted, current_version, dropped }))
+    }
+}
