@@ -11,7 +11,7 @@ use sea_orm_migration::sea_orm::prelude::{ChronoDateTimeUtc, ChronoUtc, Json, Uu
 use sea_orm_migration::sea_orm::{ConnectionTrait, Database, DatabaseConnection};
 use sea_orm_migration::sea_query::{Alias, Order, Query};
 
-const TABLES: [&str; 13] = [
+const TABLES: [&str; 17] = [
     "users",
     "user_profiles",
     "user_sessions",
@@ -25,6 +25,10 @@ const TABLES: [&str; 13] = [
     "entity_rejections",
     "entity_relationships",
     "rate_limits",
+    "knowledge_items",
+    "knowledge_item_versions",
+    "knowledge_links",
+    "knowledge_revisions",
 ];
 
 /// (table, index) pairs every fully migrated database must have.
@@ -74,6 +78,13 @@ const INDEXES: &[(&str, &str)] = &[
     ("entity_relationships", "idx_entity_relationships_target"),
     ("entity_relationships", "idx_entity_relationships_project_id"),
     ("rate_limits", "idx_rate_limits_window_start"),
+    ("knowledge_items", "idx_knowledge_items_project_revision"),
+    ("knowledge_items", "idx_knowledge_items_entity_type_id"),
+    ("knowledge_item_versions", "uq_knowledge_item_versions_item_version"),
+    ("knowledge_links", "uq_knowledge_links_triple"),
+    ("knowledge_links", "idx_knowledge_links_to_item_id"),
+    ("knowledge_links", "idx_knowledge_links_project_id"),
+    ("entities", "idx_entities_knowledge_item_id"),
 ];
 
 /// (id, name, sort_order) of the system entity types the documents migration

@@ -11,6 +11,7 @@ mod entities;
 mod exchange;
 mod http_protocol;
 mod jobs;
+mod knowledge;
 mod llm_clients;
 mod llm_jobs;
 mod operations;

@@ -92,6 +92,9 @@ pub fn request_data(state: &AppState, viewer: Viewer, meta: RequestMeta, batches
         loaders::OutgoingLoader(store.clone()),
         loaders::IncomingLoader(store.clone()),
         loaders::EntityPageLoader(store.clone()),
+        loaders::KnowledgeItemLoader(store.clone()),
+        loaders::MentionCountLoader(store.clone()),
+        loaders::EntityKnowledgeLoader(store.clone()),
     );
     data
 }

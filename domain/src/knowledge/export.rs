@@ -148,7 +148,8 @@ mod tests {
         };
         let e =
             ExportItem { item: &item, type_name: "PERSON".into(), mentions: 3, approved_by: None, links: vec![&link] };
-        let line: Value = serde_json::from_str(write(KnowledgeFormat::Jsonl, std::slice::from_ref(&e)).trim_end()).unwrap();
+        let line: Value =
+            serde_json::from_str(write(KnowledgeFormat::Jsonl, std::slice::from_ref(&e)).trim_end()).unwrap();
         assert_eq!(line["name"], "عباسؑ");
         assert_eq!(line["aliases"], json!(["علمدار", "ابوالفضل, قمر"]));
         assert_eq!(line["externalIds"], json!({"wikidata": "Q1"}));

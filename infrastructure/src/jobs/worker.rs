@@ -24,8 +24,8 @@ use nishan_domain::llm::output::{entities_json_schema, parse_suggestions, repair
 use nishan_domain::llm::retry::RetryPolicy;
 use nishan_domain::llm::{Completion, CompletionRequest, LlmError, ModelEndpoint, Provider};
 use nishan_domain::ports::{
-    ConfigRepository, DocumentRepository, EntityRepository, EntityTypeRepository, JobRepository, ModelCall,
-    ModelRepository, OnDuplicate,
+    ConfigRepository, DocumentRepository, EntityRepository, EntityTypeRepository, JobRepository, KnowledgeRepository,
+    ModelCall, ModelRepository, OnDuplicate,
 };
 use nishan_domain::service::entities::new_entity;
 use nishan_domain::service::jobs::publish_progress;
@@ -263,8 +263,8 @@ impl JobRunner {
         Ok(())
     }
 
-    /// The examples of the types to extract, and every entity researchers verified in the
-    /// project, which weigh more.
+    /// The examples of the types to extract, every entity researchers verified in the project
+    /// and the names of the knowledge base's approved entries (these two weigh more).
     async fn gazetteer(&self, doc: &Document, types: &[(EntityTypeId, String)]) -> DomainResult<Gazetteer> {
         let wanted: HashMap<EntityTypeId, ()> = types.iter().map(|(id, _)| (*id, ())).collect();
         let mut entries = Vec::new();
@@ -278,6 +278,12 @@ impl JobRunner {
             }
         }
         for (text, entity_type) in self.store.verified_names(doc.project_id).await? {
+            if wanted.contains_key(&entity_type) {
+                entries.push(GazetteerEntry { text, entity_type, confidence: 0.9 });
+            }
+        }
+        // The names and aliases of the knowledge base's approved entries.
+        for (text, entity_type) in self.store.approved_names(doc.project_id).await? {
             if wanted.contains_key(&entity_type) {
                 entries.push(GazetteerEntry { text, entity_type, confidence: 0.9 });
             }

@@ -9,6 +9,8 @@ mod entities;
 mod entity_types;
 mod exchange;
 mod jobs;
+mod knowledge;
+mod knowledge_index;
 mod models;
 mod projects;
 mod rate_limits;
@@ -27,11 +29,13 @@ use sea_orm::{
 #[derive(Clone)]
 pub struct Store {
     db: DatabaseConnection,
+    /// This server's in-memory candidate indexes of knowledge bases (`knowledge_index`).
+    knowledge: std::sync::Arc<knowledge_index::KnowledgeCache>,
 }
 
 impl Store {
     pub fn new(db: DatabaseConnection) -> Self {
-        Self { db }
+        Self { db, knowledge: Default::default() }
     }
 
     pub fn connection(&self) -> &DatabaseConnection {

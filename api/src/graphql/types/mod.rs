@@ -7,6 +7,7 @@ mod entity_type;
 mod enums;
 mod exchange;
 mod job;
+mod knowledge;
 mod membership;
 mod project;
 mod statistics;
@@ -20,6 +21,10 @@ pub use entity_type::EntityType;
 pub use enums::{GqlProjectStatus, GqlRole};
 pub use exchange::{GqlFormat, ImportError, ImportResult};
 pub use job::{DocumentActivity, GqlJobStatus, GqlProvider, JobProgress, LlmModel, LlmProcessingConfig, ProcessingJob};
+pub use knowledge::{
+    GqlKnowledgeFormat, GqlLinkType, GqlUnit, KnowledgeCandidate, KnowledgeCooccurrence, KnowledgeItem, KnowledgeLink,
+    LinkMatchingResult,
+};
 pub use membership::{GqlPermissions, ProjectMembership};
 pub use project::Project;
 pub use statistics::{DocumentStatistics, ModelQuality, ProjectStatistics};
