@@ -762,3 +762,182 @@ on_both_databases!(
     the_builtin_extractor_finds_approved_aliases,
     the_knowledge_base_exports_as_jsonl_and_csv,
 );
+
+/// A document of two stanzas, with `&` and `<` in its text.
+const TEI_TEXT: &str = "امام حسینؑ کربلا میں\nعباسؑ، فرات پر\n\nشبیرؑ نے کہا & <ہاں>";
+
+async fn tei_and_web_annotation_exports_are_read_by_lxml_and_pyld(db: Db) {
+    let kb = Kb::new(db).await;
+    let doc = create_document(&kb.app, &kb.researcher, &kb.project, "Stanzas & <more>", TEI_TEXT).await;
+    let husain_input = json!({"projectId": kb.project, "entityTypeId": kb.types["PERSON"], "name": "حسینؑ",
+        "aliases": ["شبیر"], "externalIds": {"wikidata": "Q193236"}, "description": "the Imam"});
+    let husain = kb.app.ok(Some(&kb.researcher), &create_q(), json!({"i": husain_input})).await["createKnowledgeItem"]
+        ["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let karbala_input = json!({"projectId": kb.project, "entityTypeId": kb.types["LOCATION"], "name": "کربلا",
+        "externalIds": {"geonames": "94824"}});
+    let karbala =
+        kb.app.ok(Some(&kb.researcher), &create_q(), json!({"i": karbala_input})).await["createKnowledgeItem"]["id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+    let imam = kb.item_id("امام", "DESIGNATION", &["امامِ زماں"]).await;
+    let mut ids = HashMap::new();
+    for (needle, ty) in [
+        ("امام", "DESIGNATION"),
+        ("حسینؑ", "PERSON"),
+        ("کربلا", "LOCATION"),
+        ("عباسؑ", "PERSON"),
+        ("فرات پر\n\nشبیرؑ", "LOCATION"), // runs over the stanza break: TEI cannot carry it
+        ("شبیرؑ", "PERSON"),
+    ] {
+        ids.insert(needle, kb.entity(&doc, TEI_TEXT, needle, 0, ty).await);
+    }
+    for (needle, item) in [("امام", &imam), ("حسینؑ", &husain), ("کربلا", &karbala), ("شبیرؑ", &husain)]
+    {
+        kb.app.ok(Some(&kb.researcher), LINK, json!({"e": ids[needle], "k": item})).await;
+    }
+    let export = "query($d: ID!, $f: ExchangeFormat!) { exportDocument(documentId: $d, format: $f) }";
+    let tei = kb.app.ok(Some(&kb.researcher), export, json!({"d": doc, "f": "TEI"})).await["exportDocument"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let read: Value = serde_json::from_str(&common::python::run("read_tei.py", &[], &tei).stdout).unwrap();
+    assert_eq!((read["root"].as_str(), read["namespace"].as_str()), (Some("TEI"), Some("http://www.tei-c.org/ns/1.0")));
+    assert_eq!(read["unresolved"], json!([]), "every ref names an entry of the file");
+    assert_eq!(read["duplicateIds"], json!([]));
+    let d = &read["documents"][0];
+    assert_eq!((d["title"].as_str(), d["lang"].as_str()), (Some("Stanzas & <more>"), Some("ur")));
+    let stanzas = d["stanzas"].as_array().unwrap();
+    assert_eq!(stanzas.len(), 2);
+    let lines: Vec<(&str, &str, &str)> = stanzas
+        .iter()
+        .flat_map(|s| {
+            s["lines"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(move |l| (s["n"].as_str().unwrap(), l["n"].as_str().unwrap(), l["text"].as_str().unwrap()))
+        })
+        .collect();
+    assert_eq!(
+        lines,
+        [("1", "1", "امام حسینؑ کربلا میں"), ("1", "2", "عباسؑ، فرات پر"), ("2", "4", "شبیرؑ نے کہا & <ہاں>")],
+        "each stanza an <lg>, each line an <l> with its own number, the text whole"
+    );
+    let names = |n: usize, s: usize| stanzas[s]["lines"][n]["names"].clone();
+    let r = |id: &str| format!("#k-{id}");
+    assert_eq!(
+        names(0, 0),
+        json!([
+            {"tag": "name", "type": "designation", "ref": r(&imam), "text": "امام"},
+            {"tag": "persName", "type": null, "ref": r(&husain), "text": "حسینؑ"},
+            {"tag": "placeName", "type": null, "ref": r(&karbala), "text": "کربلا"},
+        ])
+    );
+    assert_eq!(
+        names(1, 0),
+        json!([{"tag": "persName", "type": null, "ref": null, "text": "عباسؑ"}]),
+        "unlinked: no ref"
+    );
+    assert_eq!(names(0, 1), json!([{"tag": "persName", "type": null, "ref": r(&husain), "text": "شبیرؑ"}]));
+    let entry =
+        |id: &str| read["entries"].as_array().unwrap().iter().find(|e| e["id"] == format!("k-{id}")).cloned().unwrap();
+    let h = entry(&husain);
+    assert_eq!(
+        (h["kind"].as_str(), h["list"].as_str(), h["in"].as_str()),
+        (Some("person"), Some("listPerson"), Some("teiHeader"))
+    );
+    assert_eq!(h["names"], json!([["main", "حسینؑ"], ["alias", "شبیر"]]));
+    assert_eq!((h["idnos"].clone(), h["note"].as_str()), (json!({"wikidata": "Q193236"}), Some("the Imam")));
+    let k = entry(&karbala);
+    assert_eq!((k["kind"].as_str(), k["list"].as_str()), (Some("place"), Some("listPlace")));
+    assert_eq!(k["idnos"], json!({"geonames": "94824"}));
+    let i = entry(&imam);
+    assert_eq!(
+        (i["kind"].as_str(), i["listType"].as_str(), i["in"].as_str()),
+        (Some("nym"), Some("designation"), Some("standOff"))
+    );
+    assert_eq!(read["entries"].as_array().unwrap().len(), 3, "only the entries this document names");
+
+    // Web Annotation: every entity an annotation, its selectors checked against the text.
+    let wa = kb.app.ok(Some(&kb.researcher), export, json!({"d": doc, "f": "WEB_ANNOTATION"})).await["exportDocument"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let hash =
+        kb.app.ok(Some(&kb.researcher), "query($d: ID!) { document(id: $d) { contentHash } }", json!({"d": doc})).await
+            ["document"]["contentHash"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+    let source = nishan_domain::exchange::web_annotation::document_uri(&hash);
+    let input = json!({"export": serde_json::from_str::<Value>(&wa).unwrap(), "texts": {source.clone(): TEI_TEXT}});
+    let read: Value =
+        serde_json::from_str(&common::python::run("read_web_annotation.py", &[], &input.to_string()).stdout).unwrap();
+    assert_eq!(read["failures"], json!([]), "quotes and positions agree, in code points");
+    assert!(read["quads"].as_u64().unwrap() > 30, "{read}");
+    assert_eq!(read["collection"]["total"], 6);
+    let annotations = read["annotations"].as_array().unwrap();
+    assert_eq!(annotations.len(), 6, "every entity, the one TEI leaves out too");
+    let by_exact = |exact: &str| annotations.iter().find(|a| a["exact"] == exact).cloned().unwrap();
+    let h = by_exact("حسینؑ");
+    assert_eq!(h["motivation"], "http://www.w3.org/ns/oa#identifying");
+    assert_eq!(h["body"], format!("urn:uuid:{husain}"));
+    assert_eq!(h["bodyTypes"], json!(["http://schema.org/Person"]));
+    assert_eq!((h["label"].as_str(), h["alternateNames"].clone()), (Some("حسینؑ"), json!(["شبیر"])));
+    assert_eq!(h["sameAs"], json!(["http://www.wikidata.org/entity/Q193236"]));
+    assert_eq!(
+        (h["start"].as_u64(), h["end"].as_u64(), h["source"].as_str()),
+        (Some(5), Some(10), Some(source.as_str()))
+    );
+    let k = by_exact("کربلا");
+    assert_eq!(k["sameAs"], json!(["https://sws.geonames.org/94824/"]));
+    let a = by_exact("عباسؑ");
+    assert_eq!(
+        (a["motivation"].as_str(), a["value"].as_str()),
+        (Some("http://www.w3.org/ns/oa#tagging"), Some("PERSON"))
+    );
+
+    // A project: one teiCorpus, the entries listed once for all its documents.
+    let second = "حسینؑ اور عباسؑ";
+    let doc2 = create_document(&kb.app, &kb.researcher, &kb.project, "Second", second).await;
+    let e = kb.entity(&doc2, second, "حسینؑ", 0, "PERSON").await;
+    kb.app.ok(Some(&kb.researcher), LINK, json!({"e": e, "k": husain})).await;
+    let project = "query($p: ID!, $f: ExchangeFormat!) { exportProject(projectId: $p, format: $f) }";
+    let corpus = kb.app.ok(Some(&kb.researcher), project, json!({"p": kb.project, "f": "TEI"})).await["exportProject"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let read: Value = serde_json::from_str(&common::python::run("read_tei.py", &[], &corpus).stdout).unwrap();
+    assert_eq!(read["root"], "teiCorpus");
+    assert_eq!(read["documents"].as_array().unwrap().len(), 2);
+    assert_eq!(read["duplicateIds"], json!([]), "Husain, named in both documents, is listed once");
+    assert_eq!(read["unresolved"], json!([]));
+    assert_eq!(read["entries"].as_array().unwrap().iter().filter(|e| e["id"] == format!("k-{husain}")).count(), 1);
+    let wa = kb.app.ok(Some(&kb.researcher), project, json!({"p": kb.project, "f": "WEB_ANNOTATION"})).await["exportProject"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let hash2 = kb
+        .app
+        .ok(Some(&kb.researcher), "query($d: ID!) { document(id: $d) { contentHash } }", json!({"d": doc2}))
+        .await["document"]["contentHash"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let texts = json!({source: TEI_TEXT, nishan_domain::exchange::web_annotation::document_uri(&hash2): second});
+    let input = json!({"export": serde_json::from_str::<Value>(&wa).unwrap(), "texts": texts});
+    let read: Value =
+        serde_json::from_str(&common::python::run("read_web_annotation.py", &[], &input.to_string()).stdout).unwrap();
+    assert_eq!((read["failures"].clone(), read["annotations"].as_array().unwrap().len()), (json!([]), 7));
+    // Export formats only.
+    let import =
+        "mutation($d: ID!, $data: String!) { importEntities(documentId: $d, format: TEI, data: $data) { created } }";
+    let r = kb.app.gql(Some(&kb.researcher), import, json!({"d": doc, "data": tei})).await;
+    assert_eq!((error_code(&r), &r["errors"][0]["extensions"]["field"]), ("BAD_USER_INPUT".into(), &json!("format")));
+}
+
+on_both_databases!(tei_and_web_annotation_exports_are_read_by_lxml_and_pyld);

@@ -17,7 +17,10 @@ pub mod conll;
 pub mod csv;
 pub mod inline_tags;
 pub mod jsonl;
+pub mod linked;
 pub mod plan;
+pub mod tei;
+pub mod web_annotation;
 
 use std::collections::HashMap;
 
@@ -38,10 +41,22 @@ pub enum Format {
     Conll,
     InlineTags,
     Csv,
+    /// TEI P5 XML (export only).
+    Tei,
+    /// W3C Web Annotation JSON-LD (export only).
+    WebAnnotation,
 }
 
 impl Format {
+    /// The formats that are both exported and imported.
     pub const ALL: [Self; 4] = [Self::Jsonl, Self::Conll, Self::InlineTags, Self::Csv];
+    /// The formats that carry the knowledge base's links, exported only.
+    pub const LINKED: [Self; 2] = [Self::Tei, Self::WebAnnotation];
+
+    /// Whether the format carries the knowledge base's links (TEI, Web Annotation).
+    pub fn is_linked(self) -> bool {
+        Self::LINKED.contains(&self)
+    }
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -49,6 +64,8 @@ impl Format {
             Self::Conll => "CONLL",
             Self::InlineTags => "INLINE_TAGS",
             Self::Csv => "CSV",
+            Self::Tei => "TEI",
+            Self::WebAnnotation => "WEB_ANNOTATION",
         }
     }
 }
@@ -150,13 +167,25 @@ pub struct Exported {
     pub omitted: usize,
 }
 
-/// Writes documents in a format.
+/// Writes documents in a format (the linked-data formats without any knowledge-base links:
+/// see [`export_linked`]).
 pub fn export(format: Format, docs: &[ExportDocument]) -> Exported {
     match format {
         Format::Jsonl => Exported { data: jsonl::write(docs), omitted: 0 },
         Format::Csv => Exported { data: csv::write(docs), omitted: 0 },
         Format::InlineTags => inline_tags::write(docs),
         Format::Conll => conll::write(docs),
+        Format::Tei | Format::WebAnnotation => export_linked(format, docs, &linked::Linked::default()),
+    }
+}
+
+/// Writes documents in a format, the linked-data formats with the entries their entities are
+/// linked to.
+pub fn export_linked(format: Format, docs: &[ExportDocument], linked: &linked::Linked) -> Exported {
+    match format {
+        Format::Tei => tei::write(docs, linked),
+        Format::WebAnnotation => web_annotation::write(docs, linked),
+        other => export(other, docs),
     }
 }
 
