@@ -11,7 +11,7 @@ use sea_orm_migration::sea_orm::prelude::{ChronoDateTimeUtc, ChronoUtc, Json, Uu
 use sea_orm_migration::sea_orm::{ConnectionTrait, Database, DatabaseConnection};
 use sea_orm_migration::sea_query::{Alias, Order, Query};
 
-const TABLES: [&str; 17] = [
+const TABLES: [&str; 20] = [
     "users",
     "user_profiles",
     "user_sessions",
@@ -25,6 +25,9 @@ const TABLES: [&str; 17] = [
     "entity_rejections",
     "entity_relationships",
     "rate_limits",
+    "processing_jobs",
+    "model_calls",
+    "model_call_slots",
     "knowledge_items",
     "knowledge_item_versions",
     "knowledge_links",
@@ -78,6 +81,12 @@ const INDEXES: &[(&str, &str)] = &[
     ("entity_relationships", "idx_entity_relationships_target"),
     ("entity_relationships", "idx_entity_relationships_project_id"),
     ("rate_limits", "idx_rate_limits_window_start"),
+    ("processing_jobs", "idx_processing_jobs_status_priority"),
+    ("processing_jobs", "idx_processing_jobs_document_id"),
+    ("processing_jobs", "idx_processing_jobs_project_id"),
+    ("processing_jobs", "idx_processing_jobs_lease_expires_at"),
+    ("processing_jobs", "idx_processing_jobs_kind"),
+    ("model_call_slots", "idx_model_call_slots_model_reserved"),
     ("knowledge_items", "idx_knowledge_items_project_revision"),
     ("knowledge_items", "idx_knowledge_items_entity_type_id"),
     ("knowledge_item_versions", "uq_knowledge_item_versions_item_version"),

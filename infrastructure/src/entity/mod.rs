@@ -16,6 +16,7 @@ pub(crate) mod knowledge_revision;
 pub(crate) mod llm_model;
 pub(crate) mod mention;
 pub(crate) mod model_call;
+pub(crate) mod model_call_slot;
 pub(crate) mod processing_config;
 pub(crate) mod processing_job;
 pub(crate) mod project;

@@ -11,6 +11,10 @@
 //! the types the request's JSON schema allows when it has one. Token counts are
 //! deterministic: prompt tokens = characters of the system and user prompts, completion
 //! tokens = characters of the answer text.
+//!
+//! Like OpenAI, the OpenAI and Azure paths refuse `max_tokens` and a temperature other than 1
+//! for reasoning models (a model, or deployment, named `o1`, `o3-mini`, `gpt-5`, ...), with
+//! the 400 OpenAI sends.
 
 use std::collections::{BTreeMap, VecDeque};
 use std::net::SocketAddr;
@@ -304,6 +308,9 @@ async fn handle(
         return (StatusCode::NOT_FOUND, axum::Json(json!({"error": format!("no such path {}", uri.path())})))
             .into_response();
     };
+    if let Some(refusal) = reasoning_refusal(provider, &recorded) {
+        return error(provider, 400, &refusal);
+    }
     let behaviour = {
         let next = state.script.lock().unwrap().pop_front();
         next.unwrap_or_else(|| state.fallback.lock().unwrap().clone())
@@ -352,6 +359,33 @@ async fn respond(state: &MockState, provider: Provider, request: &Recorded, mut 
         }
         Behaviour::WrongBody => (StatusCode::OK, axum::Json(json!({"unexpected": true}))).into_response(),
         Behaviour::Delay(..) => unreachable!("delays are unwrapped above"),
+    }
+}
+
+/// What OpenAI answers a reasoning model's request that sets `max_tokens` or a temperature.
+fn reasoning_refusal(provider: Provider, request: &Recorded) -> Option<String> {
+    let model = match provider {
+        Provider::OpenAi => request.body["model"].as_str()?.to_owned(),
+        Provider::Azure => request.path.split('/').nth(3)?.to_owned(),
+        _ => return None,
+    };
+    let m = model.to_ascii_lowercase();
+    let reasoning =
+        m.starts_with("gpt-5") || (m.starts_with('o') && m.chars().nth(1).is_some_and(|c| c.is_ascii_digit()));
+    if !reasoning {
+        return None;
+    }
+    if request.body.get("max_tokens").is_some() {
+        return Some(
+            "Unsupported parameter: 'max_tokens' is not supported with this model. Use 'max_completion_tokens' instead."
+                .into(),
+        );
+    }
+    match request.body.get("temperature").and_then(Value::as_f64) {
+        Some(t) if t != 1.0 => Some(format!(
+            "Unsupported value: 'temperature' does not support {t} with this model. Only the default (1) value is supported."
+        )),
+        _ => None,
     }
 }
 

@@ -20,7 +20,9 @@ pub use entity::{Entity, EntityRelationship, GqlEntitySource, GqlRelationshipTyp
 pub use entity_type::EntityType;
 pub use enums::{GqlProjectStatus, GqlRole};
 pub use exchange::{GqlFormat, ImportError, ImportResult};
-pub use job::{DocumentActivity, GqlJobStatus, GqlProvider, JobProgress, LlmModel, LlmProcessingConfig, ProcessingJob};
+pub use job::{
+    DocumentActivity, GqlJobKind, GqlJobStatus, GqlProvider, JobProgress, LlmModel, LlmProcessingConfig, ProcessingJob,
+};
 pub use knowledge::{
     GqlKnowledgeFormat, GqlLinkType, GqlUnit, KnowledgeCandidate, KnowledgeCooccurrence, KnowledgeItem, KnowledgeLink,
     LinkMatchingResult,
