@@ -14,9 +14,10 @@ use crate::error::DomainResult;
 use crate::exchange::PlannedRelation;
 use crate::ids::{AuditId, ProjectId, SessionId, UserId};
 use crate::ids::{DocumentId, EntityId, EntityTypeId, RelationshipId};
-use crate::ids::{KnowledgeItemId, KnowledgeLinkId};
+use crate::ids::{KnowledgeItemId, KnowledgeLinkId, ProposalId};
 use crate::job::{Job, JobAction, JobId, JobKind, JobStatus};
 use crate::knowledge::index::CandidateIndex;
+use crate::knowledge::proposal::{Proposal, ProposalCounts, ProposalKind, ProposalStatus};
 use crate::knowledge::{KnowledgeItem, KnowledgeLink, KnowledgeVersion};
 use crate::llm::model::{CallWindow, LlmModel, ModelFields, ModelId, ProcessingConfig, Reservation, ValidationStatus};
 use crate::membership::{Membership, MembershipChange, Role};
@@ -384,7 +385,71 @@ pub trait KnowledgeRepository {
         project: ProjectId,
         f: impl FnOnce(&CandidateIndex) -> R + Send,
     ) -> DomainResult<R>;
+    /// A project's proposals matching the filter, oldest first.
+    async fn proposals(
+        &self,
+        project: ProjectId,
+        filter: &ProposalFilter,
+        page: PageRequest,
+    ) -> DomainResult<Page<Proposal>>;
+    async fn proposals_by_ids(&self, ids: &[ProposalId]) -> DomainResult<Vec<Proposal>>;
+    /// The proposals of each job, counted by status.
+    async fn proposal_counts(&self, jobs: &[JobId]) -> DomainResult<HashMap<JobId, ProposalCounts>>;
+    /// Reviews proposals, in order, in one transaction: for each, `decide` gets the proposal
+    /// and what it names as stored (after the revision lock) and answers the proposal as
+    /// reviewed and the change it makes, which is applied before the next. Errors: `NotFound`
+    /// for an unknown proposal, and whatever `decide` answers (nothing is written then).
+    async fn review_proposals(
+        &self,
+        ids: &[ProposalId],
+        decide: ProposalDecide,
+        audit: AuditEntry,
+    ) -> DomainResult<Vec<Proposal>>;
 }
+
+/// Which proposals to list.
+#[derive(Debug, Clone, Default)]
+pub struct ProposalFilter {
+    pub status: Option<ProposalStatus>,
+    pub kind: Option<ProposalKind>,
+    pub job: Option<JobId>,
+}
+
+/// What a proposal names, as stored when it is reviewed.
+#[derive(Debug, Clone, Default)]
+pub struct ReviewContext {
+    /// The proposal's entries (`item_id`, `source_item_id`), live or not.
+    pub items: HashMap<KnowledgeItemId, KnowledgeItem>,
+    /// The proposal's mention and the entry it is linked to now.
+    pub entity: Option<(Entity, Option<KnowledgeItemId>)>,
+}
+
+/// What approving a proposal changes.
+#[derive(Debug, Clone)]
+pub enum ProposalEffect {
+    /// Nothing (a rejection).
+    Nothing,
+    Link {
+        entity: EntityId,
+        item: KnowledgeItemId,
+    },
+    /// A new entry (and its first version), and the mention to link to it.
+    NewItem {
+        item: KnowledgeItem,
+        version: KnowledgeVersion,
+        link: Option<EntityId>,
+    },
+    /// An entry with a new alias (and that version), and the mention to link to it.
+    AddAlias {
+        item: KnowledgeItem,
+        version: KnowledgeVersion,
+        link: Option<EntityId>,
+    },
+    Merge(MergePlan),
+}
+
+/// How a review decides each proposal (see `KnowledgeRepository::review_proposals`).
+pub type ProposalDecide = Box<dyn FnMut(Proposal, ReviewContext) -> DomainResult<(Proposal, ProposalEffect)> + Send>;
 
 /// One call made to a model, as recorded.
 #[derive(Debug, Clone, PartialEq)]
@@ -732,4 +797,41 @@ pub trait ExtractionStore: JobRunStore {
         fence: &Fence,
         batch: SuggestionBatch,
     ) -> impl Future<Output = DomainResult<Option<StoredSuggestions>>> + Send;
+}
+
+/// The store as a LINKING job sees it (model calls as an extraction job makes them).
+pub trait LinkingStore: ExtractionStore {
+    /// The project's documents, oldest first (only those given, of the project, when given).
+    fn linking_documents(
+        &self,
+        project: ProjectId,
+        only: Option<Vec<DocumentId>>,
+    ) -> impl Future<Output = DomainResult<Vec<DocumentId>>> + Send;
+    /// A document's entities linked to no entry, by start offset.
+    fn unlinked_mentions(
+        &self,
+        project: ProjectId,
+        document: DocumentId,
+    ) -> impl Future<Output = DomainResult<Vec<Entity>>> + Send;
+    /// Runs `f` on the project's candidate index, brought up to date first.
+    fn with_knowledge_index<R: Send + 'static, F: FnOnce(&CandidateIndex) -> R + Send + 'static>(
+        &self,
+        project: ProjectId,
+        f: F,
+    ) -> impl Future<Output = DomainResult<R>> + Send;
+    /// The live entries of the project among `ids`.
+    fn live_items(
+        &self,
+        project: ProjectId,
+        ids: Vec<KnowledgeItemId>,
+    ) -> impl Future<Output = DomainResult<Vec<KnowledgeItem>>> + Send;
+    /// Stores a step's proposals and the fence's progress in one transaction, conditional on
+    /// the fence; a proposal the project has already (the same `dedup_key`) is skipped.
+    /// Returns the job as stored and how many proposals were new; `None` when the lease was
+    /// lost (nothing is written then).
+    fn store_proposals(
+        &self,
+        fence: &Fence,
+        proposals: Vec<Proposal>,
+    ) -> impl Future<Output = DomainResult<Option<(Job, u32)>>> + Send;
 }

@@ -30,6 +30,7 @@ pub use m20261123_000005_create_models_and_jobs::{BUILTIN_MODEL_ID, DEFAULT_CONF
 mod m20261124_060001_create_rate_limits;
 mod m20261201_010001_job_kinds;
 mod m20261202_010001_create_knowledge_base;
+mod m20261202_010002_create_knowledge_proposals;
 
 /// Every migration of the Nishan schema, in order.
 pub struct Migrator;
@@ -46,6 +47,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261124_060001_create_rate_limits::Migration),
             Box::new(m20261201_010001_job_kinds::Migration),
             Box::new(m20261202_010001_create_knowledge_base::Migration),
+            Box::new(m20261202_010002_create_knowledge_proposals::Migration),
         ]
     }
 }

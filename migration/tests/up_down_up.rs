@@ -11,7 +11,7 @@ use sea_orm_migration::sea_orm::prelude::{ChronoDateTimeUtc, ChronoUtc, Json, Uu
 use sea_orm_migration::sea_orm::{ConnectionTrait, Database, DatabaseConnection};
 use sea_orm_migration::sea_query::{Alias, Order, Query};
 
-const TABLES: [&str; 20] = [
+const TABLES: [&str; 21] = [
     "users",
     "user_profiles",
     "user_sessions",
@@ -32,6 +32,7 @@ const TABLES: [&str; 20] = [
     "knowledge_item_versions",
     "knowledge_links",
     "knowledge_revisions",
+    "knowledge_proposals",
 ];
 
 /// (table, index) pairs every fully migrated database must have.
@@ -94,6 +95,8 @@ const INDEXES: &[(&str, &str)] = &[
     ("knowledge_links", "idx_knowledge_links_to_item_id"),
     ("knowledge_links", "idx_knowledge_links_project_id"),
     ("entities", "idx_entities_knowledge_item_id"),
+    ("knowledge_proposals", "uq_knowledge_proposals_project_key"),
+    ("knowledge_proposals", "idx_knowledge_proposals_project_status"),
 ];
 
 /// (id, name, sort_order) of the system entity types the documents migration

@@ -941,3 +941,139 @@ async fn tei_and_web_annotation_exports_are_read_by_lxml_and_pyld(db: Db) {
 }
 
 on_both_databases!(tei_and_web_annotation_exports_are_read_by_lxml_and_pyld);
+
+const START_LINKING: &str =
+    "mutation($i: StartProcessingJobInput!) { startProcessingJob(input: $i) { id kind status } }";
+const PROPOSALS: &str = "query($p: ID!, $s: KnowledgeProposalStatus, $j: ID) { knowledgeProposals(projectId: $p, status: $s, jobId: $j, first: 100) { totalCount edges { node { id kind status confidence reasoning proposedName entity { id text } item { id name } sourceItem { id name } resultItem { id name aliases } entityType { name } } } } }";
+const REVIEW: &str = "mutation($id: ID!, $d: ProposalDecision!) { reviewKnowledgeProposal(id: $id, decision: $d) { id status resultItem { id name } } }";
+
+async fn proposals(kb: &Kb, job: Option<&str>) -> Vec<Value> {
+    let got = kb.app.ok(Some(&kb.researcher), PROPOSALS, json!({"p": kb.project, "j": job})).await;
+    got["knowledgeProposals"]["edges"].as_array().unwrap().iter().map(|e| e["node"].clone()).collect()
+}
+
+async fn finished_linking(kb: &Kb, input: Value) -> Value {
+    let job = kb.app.ok(Some(&kb.researcher), START_LINKING, json!({"i": input})).await["startProcessingJob"].clone();
+    assert_eq!(job["kind"], "LINKING");
+    let id = job["id"].as_str().unwrap().to_owned();
+    let done = common::wait_for_job(&kb.app, &kb.researcher, &id).await;
+    assert_eq!(done["status"], "COMPLETED", "{done}");
+    let q = "query($id: ID!) { processingJob(id: $id) { id status progress totalSteps completedSteps currentStep tokensUsed cost proposals { pending approved rejected total dropped } } }";
+    kb.app.ok(Some(&kb.researcher), q, json!({"id": id})).await["processingJob"].clone()
+}
+
+async fn a_builtin_linking_job_proposes_and_researchers_review(db: Db) {
+    let kb = Kb::new(db).await;
+    let text = "حسينؑ آئے، شبیر بھی\nعلمدر فرات پر، زینبؑ\n\nزینب کربلا میں";
+    let doc = create_document(&kb.app, &kb.researcher, &kb.project, "Stanza", text).await;
+    let husain = kb.item_id("حسینؑ", "PERSON", &["شبیر"]).await;
+    let abbas = kb.item_id("عباسؑ", "PERSON", &["علمدار"]).await;
+    let twin = kb.item_id("سرور", "PERSON", &["شبیر"]).await; // shares a name with Husain
+    let mut e = HashMap::new();
+    for (needle, nth) in [("حسينؑ", 0), ("شبیر", 0), ("علمدر", 0), ("زینبؑ", 0), ("زینب", 1)] {
+        e.insert((needle, nth), kb.entity(&doc, text, needle, nth, "PERSON").await);
+    }
+    // A LINKING job is a project job: a document target is refused.
+    let r = kb.app.gql(Some(&kb.researcher), START_LINKING, json!({"i": {"kind": "LINKING", "documentId": doc}})).await;
+    assert_eq!(error_code(&r), "BAD_USER_INPUT", "{r}");
+    let r = kb
+        .app
+        .gql(
+            Some(&kb.researcher),
+            START_LINKING,
+            json!({"i": {"kind": "LINKING", "projectId": kb.project, "params": {"x": 1}}}),
+        )
+        .await;
+    assert_eq!(r["errors"][0]["extensions"]["field"], "params", "{r}");
+    let job = finished_linking(&kb, json!({"kind": "LINKING", "projectId": kb.project})).await;
+    assert_eq!(
+        (job["totalSteps"].as_u64(), job["progress"].as_u64()),
+        (Some(2), Some(100)),
+        "one document, then merges"
+    );
+    let all = proposals(&kb, job["id"].as_str()).await;
+    let summary: Vec<(&str, Option<&str>, Option<&str>)> = all
+        .iter()
+        .map(|p| (p["kind"].as_str().unwrap(), p["entity"]["text"].as_str(), p["item"]["name"].as_str()))
+        .collect();
+    assert_eq!(
+        summary,
+        [
+            ("LINK", Some("حسينؑ"), Some("حسینؑ")),
+            ("LINK", Some("شبیر"), Some("حسینؑ")),
+            ("LINK", Some("شبیر"), Some("سرور")),
+            ("NEW_ALIAS", Some("علمدر"), Some("عباسؑ")),
+            ("NEW_ITEM", Some("زینبؑ"), None),
+            ("MERGE", None, Some("حسینؑ")),
+        ],
+        "{all:#?}"
+    );
+    assert_eq!(job["proposals"], json!({"pending": 6, "approved": 0, "rejected": 0, "total": 6, "dropped": 0}));
+    assert!(
+        all[0]["confidence"].as_f64().unwrap() > all[1]["confidence"].as_f64().unwrap(),
+        "an ambiguous name links less surely"
+    );
+    assert!(all.iter().all(|p| p["status"] == "PENDING" && !p["reasoning"].as_str().unwrap().is_empty()));
+    assert_eq!(all[5]["sourceItem"]["name"], "سرور");
+    let id = |n: usize| all[n]["id"].as_str().unwrap().to_owned();
+    // Review: a link, a new alias, a new entry (its mention linked), a merge.
+    kb.app.ok(Some(&kb.researcher), REVIEW, json!({"id": id(0), "d": "APPROVE"})).await;
+    let q = "query($id: ID!) { entity(id: $id) { knowledgeItem { id } } }";
+    let linked = kb.app.ok(Some(&kb.researcher), q, json!({"id": e[&("حسينؑ", 0)]})).await;
+    assert_eq!(linked["entity"]["knowledgeItem"]["id"], husain.as_str());
+    let again = kb.app.gql(Some(&kb.owner), REVIEW, json!({"id": id(0), "d": "REJECT"})).await;
+    assert_eq!(error_code(&again), "CONFLICT", "a proposal is reviewed once");
+    kb.app.ok(Some(&kb.researcher), REVIEW, json!({"id": id(3), "d": "APPROVE"})).await;
+    let a = kb.get(&abbas).await;
+    assert_eq!((a["aliases"].clone(), a["mentionCount"].as_u64()), (json!(["علمدار", "علمدر"]), Some(1)));
+    let made =
+        kb.app.ok(Some(&kb.researcher), REVIEW, json!({"id": id(4), "d": "APPROVE"})).await["reviewKnowledgeProposal"]
+            .clone();
+    assert_eq!((made["status"].as_str(), made["resultItem"]["name"].as_str()), (Some("APPROVED"), Some("زینبؑ")));
+    let zainab = made["resultItem"]["id"].as_str().unwrap().to_owned();
+    assert_eq!(kb.get(&zainab).await["mentionCount"], 1);
+    // Many at once: reject the ambiguous links, approve the merge, in one transaction.
+    let many = "mutation($ids: [ID!]!, $d: ProposalDecision!) { reviewKnowledgeProposals(ids: $ids, decision: $d) { id status } }";
+    let done = kb.app.ok(Some(&kb.researcher), many, json!({"ids": [id(1), id(2)], "d": "REJECT"})).await;
+    assert_eq!(done["reviewKnowledgeProposals"].as_array().unwrap().len(), 2);
+    kb.app.ok(Some(&kb.researcher), REVIEW, json!({"id": id(5), "d": "APPROVE"})).await;
+    let merged = kb
+        .app
+        .gql(Some(&kb.researcher), "query($id: ID!) { knowledgeItem(id: $id) { id name } }", json!({"id": twin}))
+        .await;
+    assert_eq!(merged["data"]["knowledgeItem"]["id"], husain.as_str(), "{merged}");
+    let counts = "query($id: ID!) { processingJob(id: $id) { proposals { pending approved rejected } } }";
+    let first = kb.app.ok(Some(&kb.researcher), counts, json!({"id": job["id"]})).await;
+    assert_eq!(first["processingJob"]["proposals"], json!({"pending": 0, "approved": 4, "rejected": 2}));
+    // Again: the rejected links are not proposed again; the new entry's other mention is.
+    let again = finished_linking(&kb, json!({"kind": "LINKING", "projectId": kb.project})).await;
+    let fresh = proposals(&kb, again["id"].as_str()).await;
+    let summary: Vec<(&str, Option<&str>, Option<&str>)> = fresh
+        .iter()
+        .map(|p| (p["kind"].as_str().unwrap(), p["entity"]["text"].as_str(), p["item"]["name"].as_str()))
+        .collect();
+    assert_eq!(summary, [("LINK", Some("زینب"), Some("زینبؑ"))]);
+    // Two reviewers approving one proposal at once: exactly one wins.
+    let text2 = "عباس آئے";
+    let doc2 = create_document(&kb.app, &kb.researcher, &kb.project, "Second", text2).await;
+    kb.entity(&doc2, text2, "عباس", 0, "PERSON").await;
+    let job2 =
+        finished_linking(&kb, json!({"kind": "LINKING", "projectId": kb.project, "params": {"documentIds": [doc2]}}))
+            .await;
+    let fresh = proposals(&kb, job2["id"].as_str()).await;
+    assert_eq!(fresh.len(), 1, "{fresh:?}");
+    let pid = fresh[0]["id"].as_str().unwrap().to_owned();
+    let (a1, a2) = tokio::join!(
+        kb.app.gql(Some(&kb.researcher), REVIEW, json!({"id": pid, "d": "APPROVE"})),
+        kb.app.gql(Some(&kb.owner), REVIEW, json!({"id": pid, "d": "APPROVE"})),
+    );
+    assert_eq!([&a1, &a2].iter().filter(|r| r.get("errors").is_none()).count(), 1, "{a1} {a2}");
+    // Viewers may not review.
+    let (viewer, viewer_id) = kb.app.register("viewer").await;
+    kb.app
+        .ok(Some(&kb.owner), ADD, json!({"i": {"projectId": kb.project, "userId": viewer_id, "role": "VIEWER"}}))
+        .await;
+    assert_eq!(error_code(&kb.app.gql(Some(&viewer), REVIEW, json!({"id": id(1), "d": "APPROVE"})).await), "FORBIDDEN");
+}
+
+on_both_databases!(a_builtin_linking_job_proposes_and_researchers_review);

@@ -474,6 +474,19 @@ mod tests {
     }
 
     #[test]
+    fn ties_go_to_approved_entries() {
+        let t = EntityTypeId::new();
+        let (a, b) = (KnowledgeItemId::new(), KnowledgeItemId::new());
+        let mut index = CandidateIndex::new();
+        // "ب" sorts before "ع": without approval, the first would lead.
+        index.upsert(item(a, t, &["بعلی", "علی"]));
+        index.upsert(IndexedItem { approved: true, ..item(b, t, &["علی"]) });
+        let found = index.candidates("علی", None, 5);
+        assert_eq!(found.iter().map(|c| c.item).collect::<Vec<_>>(), [b, a]);
+        assert!(found[1].score == found[0].score && found[0].approved);
+    }
+
+    #[test]
     fn updates_and_removals_take_effect() {
         let mut kb = kb();
         kb.index.upsert(item(kb.abbas, kb.person, &["عباسؑ", "قمر بنی ہاشم"]));

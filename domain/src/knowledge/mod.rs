@@ -16,6 +16,7 @@
 pub mod cooccurrence;
 pub mod export;
 pub mod index;
+pub mod proposal;
 
 use chrono::{DateTime, Utc};
 use serde_json::{Value, json};

@@ -17,6 +17,7 @@ use crate::ids::{DocumentId, EntityId, EntityTypeId, KnowledgeItemId, KnowledgeL
 use crate::knowledge::cooccurrence::{Pair, Unit, cooccurrence};
 use crate::knowledge::export::{ExportItem, KnowledgeFormat};
 use crate::knowledge::index::Candidate;
+use crate::knowledge::proposal::{Proposal, ProposalKind};
 use crate::knowledge::{
     ExternalIds, KnowledgeContent, KnowledgeItem, KnowledgeLink, LinkType, MAX_MERGE_SOURCES, VersionAction,
     check_link, check_version, merged_content, validate_strength,
@@ -25,7 +26,8 @@ use crate::membership::Permission;
 use crate::policy::{Actor, ProjectAccess};
 use crate::ports::{
     AuditRepository, DocumentRepository, EntityRepository, EntityTypeRepository, KnowledgeFilter, KnowledgeRepository,
-    MergePlan, Page, PageRequest, ProjectRepository, RelationshipRepository, UserRepository,
+    MergePlan, Page, PageRequest, ProjectRepository, ProposalEffect, ProposalFilter, RelationshipRepository,
+    ReviewContext, UserRepository,
 };
 use crate::project::Project;
 use crate::service::entities::Entities;
@@ -346,36 +348,8 @@ where
             .project(item.project_id)
             .changes(json!({"sources": sources, "count": sources.len()}));
         let by = actor.user_id;
-        let plan = Box::new(move |mut target: KnowledgeItem, found: Vec<KnowledgeItem>| {
-            for s in &found {
-                if s.project_id != target.project_id {
-                    return Err(DomainError::invalid("sourceIds", "every entry must belong to the target's project"));
-                }
-                if s.content.entity_type_id != target.content.entity_type_id {
-                    return Err(DomainError::invalid(
-                        "sourceIds",
-                        format!("{} is of another entity type than the target; only entries of one type merge", s.id),
-                    ));
-                }
-            }
-            let now = Utc::now();
-            let contents: Vec<&KnowledgeContent> = found.iter().map(|s| &s.content).collect();
-            let content = merged_content(&target.content, &contents);
-            target.change(content, by, is_manager, now);
-            let ids: Vec<KnowledgeItemId> = found.iter().map(|s| s.id).collect();
-            let target_version = target.snapshot(VersionAction::Merge, json!({"mergedFrom": ids}));
-            let sources = found
-                .into_iter()
-                .map(|mut s| {
-                    s.merged_into = Some(target.id);
-                    s.version += 1;
-                    s.updated_by = Some(by);
-                    s.updated_at = now;
-                    let v = s.snapshot(VersionAction::MergedInto, json!({"mergedInto": target.id}));
-                    (s, v)
-                })
-                .collect();
-            Ok(MergePlan { target: (target, target_version), sources })
+        let plan = Box::new(move |target: KnowledgeItem, found: Vec<KnowledgeItem>| {
+            plan_merge(target, found, by, is_manager, Utc::now())
         });
         self.store.merge_items(target, &sources, plan, audit).await
     }
@@ -612,6 +586,61 @@ where
         Ok(cooccurrence(&placements, unit).into_iter().filter(|p| p.count >= min_count.max(1)).collect())
     }
 
+    /// A project's proposals (read access), oldest first.
+    pub async fn proposals(
+        &self,
+        actor: Option<&Actor>,
+        project: ProjectId,
+        filter: ProposalFilter,
+        page: PageRequest,
+    ) -> DomainResult<Page<Proposal>> {
+        self.project(actor, project).await?;
+        self.store.proposals(project, &filter, page).await
+    }
+
+    /// Approves or rejects proposals (edit-entities permission), in order, in one transaction:
+    /// all of one project; CONFLICT (nothing written) when one was reviewed already or no
+    /// longer applies.
+    pub async fn review(
+        &self,
+        meta: &RequestMeta,
+        actor: &Actor,
+        ids: Vec<crate::ids::ProposalId>,
+        approve: bool,
+    ) -> DomainResult<Vec<Proposal>> {
+        if ids.is_empty() || ids.len() > MAX_REVIEW {
+            return Err(DomainError::invalid("ids", format!("review 1 to {MAX_REVIEW} proposals at once")));
+        }
+        let mut unique = HashSet::new();
+        if !ids.iter().all(|id| unique.insert(*id)) {
+            return Err(DomainError::invalid("ids", "a proposal is named twice"));
+        }
+        let found = self.store.proposals_by_ids(&ids).await?;
+        let projects: HashSet<ProjectId> = found.iter().map(|p| p.project_id).collect();
+        let not_found = || DomainError::NotFound { resource: "knowledge proposal" };
+        if found.len() != ids.len() {
+            return Err(not_found());
+        }
+        let [project] = projects.into_iter().collect::<Vec<_>>()[..] else {
+            return Err(DomainError::invalid("ids", "review the proposals of one project at a time"));
+        };
+        let (project, access) = self.project(Some(actor), project).await.map_err(|_| not_found())?;
+        access.require(Permission::EditEntities)?;
+        let is_manager = access.permissions.allows(Permission::EditProject);
+        let audit = AuditEntry::new(meta, Some(actor.user_id), "knowledge_proposal.review", "knowledge_proposal")
+            .project(project.id)
+            .changes(json!({"ids": ids, "decision": if approve { "APPROVE" } else { "REJECT" }, "count": ids.len()}));
+        let audit = match ids.as_slice() {
+            [only] => audit.resource(only, found[0].kind.as_str()),
+            _ => audit,
+        };
+        let by = actor.user_id;
+        let decide = Box::new(move |p: Proposal, ctx: ReviewContext| {
+            decide_proposal(p, ctx, approve, by, is_manager, Utc::now())
+        });
+        self.store.review_proposals(&ids, decide, audit).await
+    }
+
     /// The project's knowledge base as a file (export permission; audited).
     pub async fn export(
         &self,
@@ -653,6 +682,126 @@ where
         Ok(data)
     }
 }
+
+/// Merges `found` into `target`: checks they are entries of its project and type, and makes
+/// the target's new version and each source's last.
+pub fn plan_merge(
+    mut target: KnowledgeItem,
+    found: Vec<KnowledgeItem>,
+    by: crate::ids::UserId,
+    is_manager: bool,
+    now: chrono::DateTime<Utc>,
+) -> DomainResult<MergePlan> {
+    for s in &found {
+        if s.project_id != target.project_id {
+            return Err(DomainError::invalid("sourceIds", "every entry must belong to the target's project"));
+        }
+        if s.content.entity_type_id != target.content.entity_type_id {
+            return Err(DomainError::invalid(
+                "sourceIds",
+                format!("{} is of another entity type than the target; only entries of one type merge", s.id),
+            ));
+        }
+    }
+    let contents: Vec<&KnowledgeContent> = found.iter().map(|s| &s.content).collect();
+    let content = merged_content(&target.content, &contents);
+    target.change(content, by, is_manager, now);
+    let ids: Vec<KnowledgeItemId> = found.iter().map(|s| s.id).collect();
+    let target_version = target.snapshot(VersionAction::Merge, json!({"mergedFrom": ids}));
+    let sources = found
+        .into_iter()
+        .map(|mut s| {
+            s.merged_into = Some(target.id);
+            s.version += 1;
+            s.updated_by = Some(by);
+            s.updated_at = now;
+            let v = s.snapshot(VersionAction::MergedInto, json!({"mergedInto": target.id}));
+            (s, v)
+        })
+        .collect();
+    Ok(MergePlan { target: (target, target_version), sources })
+}
+
+/// What approving (or rejecting) a proposal does, given what it names as stored: the reviewed
+/// proposal and its change. CONFLICT when it was reviewed already, or when what it names has
+/// changed so that it no longer applies (its entry merged or deleted, its mention deleted or
+/// linked to another entry meanwhile).
+pub fn decide_proposal(
+    mut p: Proposal,
+    ctx: ReviewContext,
+    approve: bool,
+    by: crate::ids::UserId,
+    is_manager: bool,
+    now: chrono::DateTime<Utc>,
+) -> DomainResult<(Proposal, ProposalEffect)> {
+    p.review(approve, by, now)?;
+    if !approve {
+        return Ok((p, ProposalEffect::Nothing));
+    }
+    let live =
+        |id: Option<KnowledgeItemId>| -> DomainResult<KnowledgeItem> {
+            let id = id.ok_or_else(|| DomainError::internal("a proposal without its entry"))?;
+            ctx.items.get(&id).filter(|i| i.is_live()).cloned().ok_or_else(|| {
+                DomainError::conflict(format!("the entry {id} was merged or deleted since the proposal"))
+            })
+        };
+    // The mention to link, if it is still there and not linked to another entry.
+    let mention = |to: Option<KnowledgeItemId>| -> DomainResult<Option<EntityId>> {
+        match (&ctx.entity, p.entity_id) {
+            (_, None) => Ok(None),
+            (None, Some(_)) => Err(DomainError::conflict("the proposal's mention was deleted")),
+            (Some((e, linked)), Some(_)) => match linked {
+                Some(other) if Some(*other) != to => Err(DomainError::conflict(format!(
+                    "the mention was linked to entry {other} meanwhile; unlink it first"
+                ))),
+                Some(_) => Ok(None),
+                None => Ok(Some(e.id)),
+            },
+        }
+    };
+    let effect = match p.kind {
+        ProposalKind::Link => {
+            let item = live(p.item_id)?;
+            match mention(Some(item.id))? {
+                Some(entity) => ProposalEffect::Link { entity, item: item.id },
+                None if p.entity_id.is_some() => ProposalEffect::Nothing, // linked so already
+                None => return Err(DomainError::internal("a LINK proposal without its mention")),
+            }
+        }
+        ProposalKind::NewItem => {
+            let (e, _) =
+                ctx.entity.clone().ok_or_else(|| DomainError::conflict("the proposal's mention was deleted"))?;
+            let name = p.proposed_name.clone().unwrap_or_else(|| e.text.clone());
+            let t = p.entity_type_id.unwrap_or(e.entity_type_id);
+            let content = KnowledgeContent::new(&name, t, vec![e.text.clone()], None, ExternalIds::default(), None)?;
+            let item = KnowledgeItem::new(p.project_id, content, by, now);
+            let version = item.snapshot(VersionAction::Create, json!({"fromProposal": p.id}));
+            let link = mention(None)?;
+            p.result_item_id = Some(item.id);
+            ProposalEffect::NewItem { item, version, link }
+        }
+        ProposalKind::NewAlias => {
+            let mut item = live(p.item_id)?;
+            let link = mention(Some(item.id))?;
+            let mut content = item.content.clone();
+            let alias = p.proposed_name.clone().unwrap_or_default();
+            content.add_aliases([alias]);
+            item.change(content, by, is_manager, now);
+            let version =
+                item.snapshot(VersionAction::AddAlias, json!({"fromProposal": p.id, "alias": p.proposed_name}));
+            ProposalEffect::AddAlias { item, version, link }
+        }
+        ProposalKind::Merge => {
+            let target = live(p.item_id)?;
+            let source = live(p.source_item_id)?;
+            ProposalEffect::Merge(plan_merge(target, vec![source], by, is_manager, now)?)
+        }
+    };
+    Ok((p, effect))
+}
+
+/// Most proposals reviewed at once.
+pub const MAX_REVIEW: usize = 100;
 
 /// A search or candidate text: at most [`MAX_QUERY_CHARS`] characters.
 fn check_query(text: &str, field: &str) -> DomainResult<()> {

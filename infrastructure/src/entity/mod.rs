@@ -12,6 +12,7 @@ pub(crate) mod entity_type;
 pub(crate) mod knowledge_item;
 pub(crate) mod knowledge_item_version;
 pub(crate) mod knowledge_link;
+pub(crate) mod knowledge_proposal;
 pub(crate) mod knowledge_revision;
 pub(crate) mod llm_model;
 pub(crate) mod mention;

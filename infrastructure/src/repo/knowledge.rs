@@ -13,13 +13,19 @@ use std::collections::{HashMap, HashSet};
 
 use nishan_domain::audit::AuditEntry;
 use nishan_domain::entity::Entity;
+use nishan_domain::ids::ProposalId;
 use nishan_domain::ids::{DocumentId, EntityId, EntityTypeId, KnowledgeItemId, KnowledgeLinkId, ProjectId};
+use nishan_domain::job::JobId;
 use nishan_domain::knowledge::cooccurrence::Placement;
 use nishan_domain::knowledge::index::CandidateIndex;
+use nishan_domain::knowledge::proposal::{Proposal, ProposalCounts, ProposalKind, ProposalStatus};
 use nishan_domain::knowledge::{
     ExternalIds, KnowledgeContent, KnowledgeItem, KnowledgeLink, KnowledgeVersion, LinkType, VersionAction,
 };
-use nishan_domain::ports::{ItemChange, ItemMerge, KnowledgeFilter, KnowledgeRepository, MergePlan, Page, PageRequest};
+use nishan_domain::ports::{
+    ItemChange, ItemMerge, KnowledgeFilter, KnowledgeRepository, MergePlan, Page, PageRequest, ProposalDecide,
+    ProposalEffect, ProposalFilter, ReviewContext,
+};
 use nishan_domain::{DomainError, DomainResult};
 use sea_orm::ActiveValue::Set;
 use sea_orm::sea_query::Expr;
@@ -31,7 +37,7 @@ use serde_json::{Value, json};
 use uuid::Uuid;
 
 use super::{Store, audit, convert, internal};
-use crate::entity::{annotation, knowledge_item, knowledge_item_version, knowledge_link, mention};
+use crate::entity::{annotation, knowledge_item, knowledge_item_version, knowledge_link, knowledge_proposal, mention};
 
 /// Ids per `IN (...)` list.
 const CHUNK: usize = 500;
@@ -178,6 +184,50 @@ fn link_row(l: &KnowledgeLink) -> knowledge_link::ActiveModel {
     }
 }
 
+pub(crate) fn to_proposal(m: knowledge_proposal::Model) -> DomainResult<Proposal> {
+    Ok(Proposal {
+        id: m.id.into(),
+        project_id: m.project_id.into(),
+        job_id: m.job_id,
+        kind: ProposalKind::parse(&m.kind)
+            .ok_or_else(|| DomainError::internal(format!("unknown proposal kind {:?} in storage", m.kind)))?,
+        status: ProposalStatus::parse(&m.status)?,
+        confidence: m.confidence,
+        reasoning: m.reasoning,
+        entity_id: m.entity_id.map(Into::into),
+        item_id: m.item_id.map(Into::into),
+        source_item_id: m.source_item_id.map(Into::into),
+        proposed_name: m.proposed_name,
+        entity_type_id: m.entity_type_id.map(Into::into),
+        reviewed_by: m.reviewed_by.map(Into::into),
+        reviewed_at: m.reviewed_at,
+        result_item_id: m.result_item_id.map(Into::into),
+        created_at: m.created_at,
+    })
+}
+
+pub(crate) fn proposal_row(p: &Proposal) -> knowledge_proposal::ActiveModel {
+    knowledge_proposal::ActiveModel {
+        id: Set(p.id.0),
+        project_id: Set(p.project_id.0),
+        job_id: Set(p.job_id),
+        kind: Set(p.kind.as_str().to_owned()),
+        status: Set(p.status.as_str().to_owned()),
+        confidence: Set(p.confidence),
+        reasoning: Set(p.reasoning.clone()),
+        entity_id: Set(p.entity_id.map(|e| e.0)),
+        item_id: Set(p.item_id.map(|i| i.0)),
+        source_item_id: Set(p.source_item_id.map(|i| i.0)),
+        proposed_name: Set(p.proposed_name.clone()),
+        entity_type_id: Set(p.entity_type_id.map(|t| t.0)),
+        dedup_key: Set(p.dedup_key()),
+        reviewed_by: Set(p.reviewed_by.map(|u| u.0)),
+        reviewed_at: Set(p.reviewed_at),
+        result_item_id: Set(p.result_item_id.map(|i| i.0)),
+        created_at: Set(p.created_at),
+    }
+}
+
 fn live() -> Condition {
     Condition::all()
         .add(knowledge_item::Column::MergedIntoId.is_null())
@@ -203,6 +253,91 @@ async fn store_change(
     item_row(item, revision).update(txn).await.map_err(internal)?;
     version_row(version).insert(txn).await.map_err(internal)?;
     Ok(())
+}
+
+/// Applies a merge plan in the transaction: the entries' new versions, their mentions and
+/// links moved to the target. Returns (mentions moved, links moved).
+async fn merge_in(txn: &DatabaseTransaction, plan: MergePlan, revision: i64) -> DomainResult<(u64, u64)> {
+    let MergePlan { target: (item, version), sources: merged } = plan;
+    store_change(txn, &item, &version, revision).await?;
+    for (s, v) in &merged {
+        store_change(txn, s, v, revision).await?;
+    }
+    let source_ids: Vec<Uuid> = merged.iter().map(|(s, _)| s.id.0).collect();
+    let moved = mention::Entity::update_many()
+        .col_expr(mention::Column::KnowledgeItemId, Expr::value(item.id.0))
+        .filter(mention::Column::KnowledgeItemId.is_in(source_ids.clone()))
+        .exec(txn)
+        .await
+        .map_err(internal)?
+        .rows_affected;
+    // Links: every link touching a source now touches the target, once; a link of the
+    // target to itself is dropped.
+    let mut touching: Vec<Uuid> = source_ids.clone();
+    touching.push(item.id.0);
+    let links = knowledge_link::Entity::find()
+        .filter(
+            Condition::any()
+                .add(knowledge_link::Column::FromItemId.is_in(touching.clone()))
+                .add(knowledge_link::Column::ToItemId.is_in(touching)),
+        )
+        .all(txn)
+        .await
+        .map_err(internal)?;
+    let sources_set: HashSet<Uuid> = source_ids.iter().copied().collect();
+    let repoint = |id: Uuid| if sources_set.contains(&id) { item.id.0 } else { id };
+    let mut kept: HashSet<(Uuid, Uuid, String)> = links
+        .iter()
+        .filter(|l| !sources_set.contains(&l.from_item_id) && !sources_set.contains(&l.to_item_id))
+        .map(|l| (l.from_item_id, l.to_item_id, l.link_type.clone()))
+        .collect();
+    let mut links_moved = 0u64;
+    for l in links.iter().filter(|l| sources_set.contains(&l.from_item_id) || sources_set.contains(&l.to_item_id)) {
+        knowledge_link::Entity::delete_by_id(l.id).exec(txn).await.map_err(internal)?;
+        let (from, to) = (repoint(l.from_item_id), repoint(l.to_item_id));
+        if from != to && kept.insert((from, to, l.link_type.clone())) {
+            let mut row: knowledge_link::ActiveModel = l.clone().into();
+            row.from_item_id = Set(from);
+            row.to_item_id = Set(to);
+            knowledge_link::Entity::insert(row).exec_without_returning(txn).await.map_err(internal)?;
+            links_moved += 1;
+        }
+    }
+    Ok((moved, links_moved))
+}
+
+/// Links each entity to its entry in the transaction (only entities still unlinked, with
+/// `only_unlinked`); returns the entities linked. Errors: `NotFound` when an entry is not live
+/// (or, without `only_unlinked`, an entity is gone).
+async fn link_in(
+    txn: &DatabaseTransaction,
+    links: &[(EntityId, KnowledgeItemId)],
+    only_unlinked: bool,
+) -> DomainResult<Vec<EntityId>> {
+    let mut by_item: HashMap<KnowledgeItemId, Vec<Uuid>> = HashMap::new();
+    for (e, i) in links {
+        by_item.entry(*i).or_default().push(e.0);
+    }
+    let mut linked = Vec::with_capacity(links.len());
+    for (item, entities) in &by_item {
+        let item = live_item(txn, *item).await?;
+        for chunk in entities.chunks(CHUNK) {
+            let mut q = mention::Entity::update_many()
+                .col_expr(mention::Column::KnowledgeItemId, Expr::value(item.id.0))
+                .filter(mention::Column::Id.is_in(chunk.to_vec()))
+                .filter(mention::Column::ProjectId.eq(item.project_id.0));
+            if only_unlinked {
+                q = q.filter(mention::Column::KnowledgeItemId.is_null());
+            }
+            let rows = q.exec_with_returning(txn).await.map_err(internal)?;
+            if !only_unlinked && rows.len() != chunk.len() {
+                return Err(DomainError::NotFound { resource: "entity" });
+            }
+            linked.extend(rows.into_iter().map(|r| EntityId(r.id)));
+        }
+    }
+    linked.sort();
+    Ok(linked)
 }
 
 impl Store {
@@ -361,51 +496,9 @@ impl KnowledgeRepository for Store {
         for s in sources {
             found.push(live_item(&txn, *s).await?);
         }
-        let MergePlan { target: (item, version), sources: merged } = plan(current, found)?;
-        store_change(&txn, &item, &version, revision).await?;
-        for (s, v) in &merged {
-            store_change(&txn, s, v, revision).await?;
-        }
-        let source_ids: Vec<Uuid> = merged.iter().map(|(s, _)| s.id.0).collect();
-        let moved = mention::Entity::update_many()
-            .col_expr(mention::Column::KnowledgeItemId, Expr::value(item.id.0))
-            .filter(mention::Column::KnowledgeItemId.is_in(source_ids.clone()))
-            .exec(&txn)
-            .await
-            .map_err(internal)?
-            .rows_affected;
-        // Links: every link touching a source now touches the target, once; a link of the
-        // target to itself is dropped.
-        let mut touching: Vec<Uuid> = source_ids.clone();
-        touching.push(item.id.0);
-        let links = knowledge_link::Entity::find()
-            .filter(
-                Condition::any()
-                    .add(knowledge_link::Column::FromItemId.is_in(touching.clone()))
-                    .add(knowledge_link::Column::ToItemId.is_in(touching)),
-            )
-            .all(&txn)
-            .await
-            .map_err(internal)?;
-        let sources_set: HashSet<Uuid> = source_ids.iter().copied().collect();
-        let repoint = |id: Uuid| if sources_set.contains(&id) { item.id.0 } else { id };
-        let mut kept: HashSet<(Uuid, Uuid, String)> = links
-            .iter()
-            .filter(|l| !sources_set.contains(&l.from_item_id) && !sources_set.contains(&l.to_item_id))
-            .map(|l| (l.from_item_id, l.to_item_id, l.link_type.clone()))
-            .collect();
-        let mut links_moved = 0u64;
-        for l in links.iter().filter(|l| sources_set.contains(&l.from_item_id) || sources_set.contains(&l.to_item_id)) {
-            knowledge_link::Entity::delete_by_id(l.id).exec(&txn).await.map_err(internal)?;
-            let (from, to) = (repoint(l.from_item_id), repoint(l.to_item_id));
-            if from != to && kept.insert((from, to, l.link_type.clone())) {
-                let mut row: knowledge_link::ActiveModel = l.clone().into();
-                row.from_item_id = Set(from);
-                row.to_item_id = Set(to);
-                knowledge_link::Entity::insert(row).exec_without_returning(&txn).await.map_err(internal)?;
-                links_moved += 1;
-            }
-        }
+        let plan = plan(current, found)?;
+        let item = plan.target.0.clone();
+        let (moved, links_moved) = merge_in(&txn, plan, revision).await?;
         let mut entry = audit_entry;
         entry.changes["version"] = json!(item.version);
         entry.changes["mentionsMoved"] = json!(moved);
@@ -533,37 +626,15 @@ impl KnowledgeRepository for Store {
         only_unlinked: bool,
         audit_entry: AuditEntry,
     ) -> DomainResult<Vec<EntityId>> {
-        let mut by_item: HashMap<KnowledgeItemId, Vec<Uuid>> = HashMap::new();
-        for (e, i) in links {
-            by_item.entry(*i).or_default().push(e.0);
-        }
         let txn = self.write().await?;
-        let mut linked = Vec::with_capacity(links.len());
         if let Some(project) = audit_entry.project_id {
             bump_revision(&txn, project).await?;
         }
-        for (item, entities) in &by_item {
-            let item = live_item(&txn, *item).await?;
-            for chunk in entities.chunks(CHUNK) {
-                let mut q = mention::Entity::update_many()
-                    .col_expr(mention::Column::KnowledgeItemId, Expr::value(item.id.0))
-                    .filter(mention::Column::Id.is_in(chunk.to_vec()))
-                    .filter(mention::Column::ProjectId.eq(item.project_id.0));
-                if only_unlinked {
-                    q = q.filter(mention::Column::KnowledgeItemId.is_null());
-                }
-                let rows = q.exec_with_returning(&txn).await.map_err(internal)?;
-                if !only_unlinked && rows.len() != chunk.len() {
-                    return Err(DomainError::NotFound { resource: "entity" });
-                }
-                linked.extend(rows.into_iter().map(|r| EntityId(r.id)));
-            }
-        }
+        let linked = link_in(&txn, links, only_unlinked).await?;
         let mut entry = audit_entry;
         entry.changes["linked"] = json!(linked.len());
         audit::insert(&txn, entry).await?;
         txn.commit().await.map_err(internal)?;
-        linked.sort();
         Ok(linked)
     }
 
@@ -747,6 +818,157 @@ impl KnowledgeRepository for Store {
                 i.content.names().map(|n| (n.to_owned(), t)).collect::<Vec<_>>()
             })
             .collect())
+    }
+
+    async fn proposals(
+        &self,
+        project: ProjectId,
+        filter: &ProposalFilter,
+        page: PageRequest,
+    ) -> DomainResult<Page<Proposal>> {
+        let mut q = knowledge_proposal::Entity::find().filter(knowledge_proposal::Column::ProjectId.eq(project.0));
+        if let Some(s) = filter.status {
+            q = q.filter(knowledge_proposal::Column::Status.eq(s.as_str()));
+        }
+        if let Some(k) = filter.kind {
+            q = q.filter(knowledge_proposal::Column::Kind.eq(k.as_str()));
+        }
+        if let Some(j) = filter.job {
+            q = q.filter(knowledge_proposal::Column::JobId.eq(j));
+        }
+        let total = q.clone().count(self.connection()).await.map_err(internal)?;
+        let rows = q
+            .order_by_asc(knowledge_proposal::Column::Id)
+            .offset(page.offset)
+            .limit(page.limit)
+            .all(self.connection())
+            .await
+            .map_err(internal)?;
+        Ok(Page { items: rows.into_iter().map(to_proposal).collect::<DomainResult<_>>()?, total })
+    }
+
+    async fn proposals_by_ids(&self, ids: &[ProposalId]) -> DomainResult<Vec<Proposal>> {
+        let mut out = Vec::with_capacity(ids.len());
+        for chunk in ids.chunks(CHUNK) {
+            let rows = knowledge_proposal::Entity::find()
+                .filter(knowledge_proposal::Column::Id.is_in(chunk.iter().map(|i| i.0)))
+                .all(self.connection())
+                .await
+                .map_err(internal)?;
+            for r in rows {
+                out.push(to_proposal(r)?);
+            }
+        }
+        Ok(out)
+    }
+
+    async fn proposal_counts(&self, jobs: &[JobId]) -> DomainResult<HashMap<JobId, ProposalCounts>> {
+        let rows: Vec<(Option<Uuid>, String, i64)> = knowledge_proposal::Entity::find()
+            .select_only()
+            .column(knowledge_proposal::Column::JobId)
+            .column(knowledge_proposal::Column::Status)
+            .column_as(knowledge_proposal::Column::Id.count(), "n")
+            .filter(knowledge_proposal::Column::JobId.is_in(jobs.to_vec()))
+            .group_by(knowledge_proposal::Column::JobId)
+            .group_by(knowledge_proposal::Column::Status)
+            .into_tuple()
+            .all(self.connection())
+            .await
+            .map_err(internal)?;
+        let mut out: HashMap<JobId, ProposalCounts> = HashMap::new();
+        for (job, status, n) in rows {
+            let Some(job) = job else { continue };
+            let c = out.entry(job).or_default();
+            match ProposalStatus::parse(&status)? {
+                ProposalStatus::Pending => c.pending = n as u64,
+                ProposalStatus::Approved => c.approved = n as u64,
+                ProposalStatus::Rejected => c.rejected = n as u64,
+            }
+        }
+        Ok(out)
+    }
+
+    async fn review_proposals(
+        &self,
+        ids: &[ProposalId],
+        mut decide: ProposalDecide,
+        audit_entry: AuditEntry,
+    ) -> DomainResult<Vec<Proposal>> {
+        let not_found = || DomainError::NotFound { resource: "knowledge proposal" };
+        let txn = self.write().await?;
+        let first = knowledge_proposal::Entity::find_by_id(ids.first().ok_or_else(not_found)?.0)
+            .one(&txn)
+            .await
+            .map_err(internal)?
+            .ok_or_else(not_found)?;
+        let revision = bump_revision(&txn, first.project_id.into()).await?;
+        let mut reviewed = Vec::with_capacity(ids.len());
+        let mut effects = serde_json::Map::new();
+        for id in ids {
+            let row = knowledge_proposal::Entity::find_by_id(id.0)
+                .one(&txn)
+                .await
+                .map_err(internal)?
+                .ok_or_else(not_found)?;
+            let proposal = to_proposal(row)?;
+            let mut ctx = ReviewContext::default();
+            for item in [proposal.item_id, proposal.source_item_id].into_iter().flatten() {
+                if let Some(i) = item_in(&txn, item).await? {
+                    ctx.items.insert(i.id, i);
+                }
+            }
+            if let Some(e) = proposal.entity_id {
+                let entity = annotation::Entity::find_by_id(e.0).one(&txn).await.map_err(internal)?;
+                let linked: Option<Option<Uuid>> = mention::Entity::find_by_id(e.0)
+                    .select_only()
+                    .column(mention::Column::KnowledgeItemId)
+                    .into_tuple()
+                    .one(&txn)
+                    .await
+                    .map_err(internal)?;
+                if let Some(entity) = entity {
+                    ctx.entity = Some((convert::annotation(entity)?, linked.flatten().map(KnowledgeItemId)));
+                }
+            }
+            let (proposal, effect) = decide(proposal, ctx)?;
+            let what = match effect {
+                ProposalEffect::Nothing => "nothing",
+                ProposalEffect::Link { entity, item } => {
+                    link_in(&txn, &[(entity, item)], false).await?;
+                    "linked"
+                }
+                ProposalEffect::NewItem { item, version, link } => {
+                    knowledge_item::Entity::insert(item_row(&item, revision))
+                        .exec_without_returning(&txn)
+                        .await
+                        .map_err(internal)?;
+                    version_row(&version).insert(&txn).await.map_err(internal)?;
+                    if let Some(entity) = link {
+                        link_in(&txn, &[(entity, item.id)], true).await?;
+                    }
+                    "created"
+                }
+                ProposalEffect::AddAlias { item, version, link } => {
+                    store_change(&txn, &item, &version, revision).await?;
+                    if let Some(entity) = link {
+                        link_in(&txn, &[(entity, item.id)], true).await?;
+                    }
+                    "aliased"
+                }
+                ProposalEffect::Merge(plan) => {
+                    merge_in(&txn, plan, revision).await?;
+                    "merged"
+                }
+            };
+            effects.insert(proposal.id.to_string(), json!(what));
+            knowledge_proposal::Entity::update(proposal_row(&proposal)).exec(&txn).await.map_err(internal)?;
+            reviewed.push(proposal);
+        }
+        let mut entry = audit_entry;
+        entry.changes["effects"] = Value::Object(effects);
+        audit::insert(&txn, entry).await?;
+        txn.commit().await.map_err(internal)?;
+        Ok(reviewed)
     }
 
     async fn with_candidate_index<R: Send>(

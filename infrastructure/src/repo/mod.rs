@@ -12,6 +12,7 @@ mod job_runs;
 mod jobs;
 mod knowledge;
 mod knowledge_index;
+mod linking;
 mod models;
 mod projects;
 mod rate_limits;

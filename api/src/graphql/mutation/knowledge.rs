@@ -1,13 +1,15 @@
 use async_graphql::{Context, ID, InputObject, MaybeUndefined, Object};
 use nishan_domain::events::ActivityKind;
-use nishan_domain::ids::{DocumentId, EntityId, EntityTypeId, KnowledgeItemId, KnowledgeLinkId, ProjectId};
+use nishan_domain::ids::{DocumentId, EntityId, EntityTypeId, KnowledgeItemId, KnowledgeLinkId, ProjectId, ProposalId};
 use nishan_domain::service::knowledge::{
     KnowledgePatch, MatchScope, NewKnowledgeItem, NewKnowledgeLink, RawExternalIds,
 };
 
 use super::accounts::patch;
 use crate::error::{ApiResult, bad_input};
-use crate::graphql::types::{Entity, GqlLinkType, KnowledgeItem, KnowledgeLink, LinkMatchingResult, parse_id};
+use crate::graphql::types::{
+    Entity, GqlDecision, GqlLinkType, KnowledgeItem, KnowledgeLink, KnowledgeProposal, LinkMatchingResult, parse_id,
+};
 use crate::graphql::{publish_activity, request, state};
 
 /// Identifiers of an entry in outside authority files; a blank one is absent.
@@ -236,5 +238,38 @@ impl KnowledgeMutation {
         let req = request(ctx);
         let actor = req.viewer.require()?;
         Ok(LinkMatchingResult(state(ctx).knowledge().link_matching(&req.meta, &actor, project, scope).await?))
+    }
+
+    /// Approves or rejects a LINKING proposal (edit-entities permission): approving makes its
+    /// change (a link, a new entry with its mention linked, an alias added, a merge) in the
+    /// same transaction. CONFLICT when it was reviewed already, or what it names changed so
+    /// that it no longer applies.
+    async fn review_knowledge_proposal(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+        decision: GqlDecision,
+    ) -> ApiResult<KnowledgeProposal> {
+        let id = ProposalId(parse_id(&id, "id")?);
+        let req = request(ctx);
+        let actor = req.viewer.require()?;
+        let mut done =
+            state(ctx).knowledge().review(&req.meta, &actor, vec![id], decision == GqlDecision::Approve).await?;
+        Ok(KnowledgeProposal(done.remove(0)))
+    }
+
+    /// Reviews up to 100 proposals of one project at once, in order, in one transaction (all
+    /// or none).
+    async fn review_knowledge_proposals(
+        &self,
+        ctx: &Context<'_>,
+        ids: Vec<ID>,
+        decision: GqlDecision,
+    ) -> ApiResult<Vec<KnowledgeProposal>> {
+        let ids = self::ids(&ids, "ids", ProposalId)?;
+        let req = request(ctx);
+        let actor = req.viewer.require()?;
+        let done = state(ctx).knowledge().review(&req.meta, &actor, ids, decision == GqlDecision::Approve).await?;
+        Ok(done.into_iter().map(KnowledgeProposal).collect())
     }
 }

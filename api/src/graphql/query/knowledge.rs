@@ -1,11 +1,12 @@
 use async_graphql::{Context, ID, Object};
 use nishan_domain::ids::{EntityTypeId, KnowledgeItemId, ProjectId};
-use nishan_domain::ports::KnowledgeFilter;
+use nishan_domain::ports::{KnowledgeFilter, ProposalFilter};
 
 use crate::error::{ApiResult, bad_input};
 use crate::graphql::pagination::{self, Conn};
 use crate::graphql::types::{
-    GqlKnowledgeFormat, GqlUnit, KnowledgeCandidate, KnowledgeCooccurrence, KnowledgeItem, parse_id,
+    GqlKnowledgeFormat, GqlProposalKind, GqlProposalStatus, GqlUnit, KnowledgeCandidate, KnowledgeCooccurrence,
+    KnowledgeItem, KnowledgeProposal, parse_id,
 };
 use crate::graphql::{request, state};
 
@@ -93,6 +94,28 @@ impl KnowledgeQuery {
         let unit = unit.unwrap_or(GqlUnit::Stanza).into();
         let pairs = state(ctx).knowledge().cooccurrence(actor.as_ref(), project, unit, min_count).await?;
         Ok(pairs.into_iter().take(first as usize).map(KnowledgeCooccurrence).collect())
+    }
+
+    /// A project's LINKING proposals, oldest first, narrowed by status, kind and job.
+    #[graphql(complexity = "pagination::complexity(child_complexity, first)")]
+    #[allow(clippy::too_many_arguments)]
+    async fn knowledge_proposals(
+        &self,
+        ctx: &Context<'_>,
+        project_id: ID,
+        status: Option<GqlProposalStatus>,
+        kind: Option<GqlProposalKind>,
+        job_id: Option<ID>,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> ApiResult<Conn<KnowledgeProposal>> {
+        let project = ProjectId(parse_id(&project_id, "projectId")?);
+        let job = job_id.map(|j| parse_id(&j, "jobId")).transpose()?;
+        let page = pagination::page_request(first, after.as_deref())?;
+        let actor = request(ctx).viewer.optional()?;
+        let filter = ProposalFilter { status: status.map(Into::into), kind: kind.map(Into::into), job };
+        let found = state(ctx).knowledge().proposals(actor.as_ref(), project, filter, page).await?;
+        Ok(pagination::connection(found, page, KnowledgeProposal))
     }
 
     /// The project's knowledge base as JSONL or CSV (the export permission); recorded in the

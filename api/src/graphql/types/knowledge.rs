@@ -7,6 +7,7 @@ use chrono::{DateTime, Utc};
 use nishan_domain::knowledge::cooccurrence::Unit;
 use nishan_domain::knowledge::export::KnowledgeFormat;
 use nishan_domain::knowledge::index::{Candidate, MatchKind};
+use nishan_domain::knowledge::proposal::{Proposal, ProposalKind, ProposalStatus};
 use nishan_domain::knowledge::{
     ExternalIds as DomainExternalIds, KnowledgeItem as DomainItem, KnowledgeLink as DomainLink, KnowledgeVersion,
     LinkType, VersionAction,
@@ -448,5 +449,174 @@ impl LinkMatchingResult {
     async fn items(&self, ctx: &Context<'_>) -> ApiResult<Vec<KnowledgeItem>> {
         let found = ctx.data_unchecked::<Loaded<KnowledgeItemLoader>>().load_many(self.0.items.iter().copied()).await?;
         Ok(self.0.items.iter().filter_map(|id| found.get(id).cloned()).map(KnowledgeItem).collect())
+    }
+}
+
+/// What a LINKING job proposes.
+#[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
+#[graphql(name = "KnowledgeProposalKind", rename_items = "SCREAMING_SNAKE_CASE")]
+pub enum GqlProposalKind {
+    /// Link the mention to the entry.
+    Link,
+    /// Make an entry for the mention.
+    NewItem,
+    /// Add the mention's text to the entry's aliases (and link the mention).
+    NewAlias,
+    /// Merge `sourceItem` into `item`.
+    Merge,
+}
+
+impl From<ProposalKind> for GqlProposalKind {
+    fn from(k: ProposalKind) -> Self {
+        match k {
+            ProposalKind::Link => Self::Link,
+            ProposalKind::NewItem => Self::NewItem,
+            ProposalKind::NewAlias => Self::NewAlias,
+            ProposalKind::Merge => Self::Merge,
+        }
+    }
+}
+
+impl From<GqlProposalKind> for ProposalKind {
+    fn from(k: GqlProposalKind) -> Self {
+        match k {
+            GqlProposalKind::Link => Self::Link,
+            GqlProposalKind::NewItem => Self::NewItem,
+            GqlProposalKind::NewAlias => Self::NewAlias,
+            GqlProposalKind::Merge => Self::Merge,
+        }
+    }
+}
+
+#[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
+#[graphql(name = "KnowledgeProposalStatus", rename_items = "SCREAMING_SNAKE_CASE")]
+pub enum GqlProposalStatus {
+    Pending,
+    Approved,
+    Rejected,
+}
+
+impl From<ProposalStatus> for GqlProposalStatus {
+    fn from(s: ProposalStatus) -> Self {
+        match s {
+            ProposalStatus::Pending => Self::Pending,
+            ProposalStatus::Approved => Self::Approved,
+            ProposalStatus::Rejected => Self::Rejected,
+        }
+    }
+}
+
+impl From<GqlProposalStatus> for ProposalStatus {
+    fn from(s: GqlProposalStatus) -> Self {
+        match s {
+            GqlProposalStatus::Pending => Self::Pending,
+            GqlProposalStatus::Approved => Self::Approved,
+            GqlProposalStatus::Rejected => Self::Rejected,
+        }
+    }
+}
+
+/// A researcher's decision on a proposal.
+#[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
+#[graphql(name = "ProposalDecision", rename_items = "SCREAMING_SNAKE_CASE")]
+pub enum GqlDecision {
+    Approve,
+    Reject,
+}
+
+/// A LINKING job's proposals by status.
+#[derive(SimpleObject)]
+#[graphql(name = "KnowledgeProposalCounts")]
+pub struct ProposalCounts {
+    pub pending: u64,
+    pub approved: u64,
+    pub rejected: u64,
+    pub total: u64,
+    /// Proposals of the model that named an entity or entry that does not exist: not stored.
+    pub dropped: u64,
+}
+
+/// The proposal counts of a LINKING job (None for other kinds).
+pub(crate) async fn proposal_counts(
+    ctx: &Context<'_>,
+    job: &nishan_domain::job::Job,
+) -> ApiResult<Option<ProposalCounts>> {
+    if job.kind != nishan_domain::job::JobKind::Linking {
+        return Ok(None);
+    }
+    let c = state(ctx).store.proposal_counts(&[job.id]).await?.remove(&job.id).unwrap_or_default();
+    let dropped = job.checkpoint.get("dropped").and_then(serde_json::Value::as_u64).unwrap_or(0);
+    Ok(Some(ProposalCounts {
+        pending: c.pending,
+        approved: c.approved,
+        rejected: c.rejected,
+        total: c.pending + c.approved + c.rejected,
+        dropped,
+    }))
+}
+
+/// A LINKING job's proposal for the knowledge base, awaiting a researcher's review.
+pub struct KnowledgeProposal(pub Proposal);
+
+#[Object]
+impl KnowledgeProposal {
+    async fn id(&self) -> ID {
+        ID(self.0.id.to_string())
+    }
+    async fn kind(&self) -> GqlProposalKind {
+        self.0.kind.into()
+    }
+    async fn status(&self) -> GqlProposalStatus {
+        self.0.status.into()
+    }
+    /// In [0, 1].
+    async fn confidence(&self) -> f64 {
+        self.0.confidence
+    }
+    /// Why, in the proposer's words.
+    async fn reasoning(&self) -> &str {
+        &self.0.reasoning
+    }
+    /// The mention (LINK, NEW_ITEM, NEW_ALIAS).
+    async fn entity(&self, ctx: &Context<'_>) -> ApiResult<Option<Entity>> {
+        let Some(id) = self.0.entity_id else { return Ok(None) };
+        Ok(ctx.data_unchecked::<Loaded<crate::graphql::loaders::EntityLoader>>().load_one(id).await?.map(Entity))
+    }
+    /// The entry to link to, add an alias to, or merge into.
+    async fn item(&self, ctx: &Context<'_>) -> ApiResult<Option<KnowledgeItem>> {
+        let Some(id) = self.0.item_id else { return Ok(None) };
+        Ok(ctx.data_unchecked::<Loaded<KnowledgeItemLoader>>().load_one(id).await?.map(KnowledgeItem))
+    }
+    /// The entry to merge (MERGE).
+    async fn source_item(&self, ctx: &Context<'_>) -> ApiResult<Option<KnowledgeItem>> {
+        let Some(id) = self.0.source_item_id else { return Ok(None) };
+        Ok(ctx.data_unchecked::<Loaded<KnowledgeItemLoader>>().load_one(id).await?.map(KnowledgeItem))
+    }
+    /// The new entry's name (NEW_ITEM) or the new alias (NEW_ALIAS).
+    async fn proposed_name(&self) -> Option<&str> {
+        self.0.proposed_name.as_deref()
+    }
+    /// The new entry's type (NEW_ITEM).
+    async fn entity_type(&self, ctx: &Context<'_>) -> ApiResult<Option<EntityType>> {
+        let Some(t) = self.0.entity_type_id else { return Ok(None) };
+        Ok(ctx.data_unchecked::<Loaded<EntityTypeLoader>>().load_one(t).await?.map(EntityType))
+    }
+    /// The entry an approved NEW_ITEM made.
+    async fn result_item(&self, ctx: &Context<'_>) -> ApiResult<Option<KnowledgeItem>> {
+        let Some(id) = self.0.result_item_id else { return Ok(None) };
+        Ok(ctx.data_unchecked::<Loaded<KnowledgeItemLoader>>().load_one(id).await?.map(KnowledgeItem))
+    }
+    async fn job_id(&self) -> Option<ID> {
+        self.0.job_id.map(|j| ID(j.to_string()))
+    }
+    async fn reviewed_by(&self, ctx: &Context<'_>) -> ApiResult<Option<User>> {
+        let Some(id) = self.0.reviewed_by else { return Ok(None) };
+        Ok(ctx.data_unchecked::<Loaded<UserLoader>>().load_one(id).await?.map(User::new))
+    }
+    async fn reviewed_at(&self) -> Option<DateTime<Utc>> {
+        self.0.reviewed_at
+    }
+    async fn created_at(&self) -> DateTime<Utc> {
+        self.0.created_at
     }
 }

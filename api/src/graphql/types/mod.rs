@@ -24,8 +24,8 @@ pub use job::{
     DocumentActivity, GqlJobKind, GqlJobStatus, GqlProvider, JobProgress, LlmModel, LlmProcessingConfig, ProcessingJob,
 };
 pub use knowledge::{
-    GqlKnowledgeFormat, GqlLinkType, GqlUnit, KnowledgeCandidate, KnowledgeCooccurrence, KnowledgeItem, KnowledgeLink,
-    LinkMatchingResult,
+    GqlDecision, GqlKnowledgeFormat, GqlLinkType, GqlProposalKind, GqlProposalStatus, GqlUnit, KnowledgeCandidate,
+    KnowledgeCooccurrence, KnowledgeItem, KnowledgeLink, KnowledgeProposal, LinkMatchingResult, ProposalCounts,
 };
 pub use membership::{GqlPermissions, ProjectMembership};
 pub use project::Project;
