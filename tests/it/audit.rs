@@ -323,6 +323,56 @@ async fn every_mutation_writes_its_audit_row(db: Db) {
         &[("knowledge_base.export", "project", &["format", "items", "bytes"])],
     )
     .await;
+    // Proposals as a LINKING job stores them (written here directly: the walk runs no worker).
+    let pending: Vec<String> = {
+        use sea_orm::{ConnectionTrait, Statement};
+        let db = w.app.database().await;
+        let backend = db.get_database_backend();
+        let mut ids = Vec::new();
+        for alias in ["سرورِ کربلا", "امام"] {
+            let p = uuid::Uuid::now_v7();
+            let n = |i: usize| if backend == sea_orm::DbBackend::Postgres { format!("${i}") } else { "?".to_owned() };
+            let sql = format!(
+                "INSERT INTO knowledge_proposals (id, project_id, kind, status, confidence, reasoning, item_id, proposed_name, dedup_key, created_at) VALUES ({}, {}, 'NEW_ALIAS', 'PENDING', 0.8, 'close to a name', {}, {}, {}, {})",
+                n(1),
+                n(2),
+                n(3),
+                n(4),
+                n(5),
+                n(6)
+            );
+            let values: Vec<sea_orm::Value> = vec![
+                p.into(),
+                project.parse::<uuid::Uuid>().unwrap().into(),
+                item.parse::<uuid::Uuid>().unwrap().into(),
+                alias.into(),
+                format!("NEW_ALIAS:{item}:{alias}").into(),
+                chrono::Utc::now().into(),
+            ];
+            db.execute_raw(Statement::from_sql_and_values(backend, sql, values)).await.unwrap();
+            ids.push(p.to_string());
+        }
+        db.close().await.unwrap();
+        ids
+    };
+    let q = "mutation($id: ID!) { reviewKnowledgeProposal(id: $id, decision: APPROVE) { id } }";
+    w.run(
+        "reviewKnowledgeProposal",
+        baqir,
+        q,
+        json!({"id": pending[0]}),
+        &[("knowledge_proposal.review", "knowledge_proposal", &["ids", "decision", "effects"])],
+    )
+    .await;
+    let q = "mutation($ids: [ID!]!) { reviewKnowledgeProposals(ids: $ids, decision: REJECT) { id } }";
+    w.run(
+        "reviewKnowledgeProposals",
+        baqir,
+        q,
+        json!({"ids": pending[1..]}),
+        &[("knowledge_proposal.review", "knowledge_proposal", &["ids", "decision", "count", "effects"])],
+    )
+    .await;
     let q = "mutation($id: ID!) { deleteKnowledgeItem(id: $id) }";
     w.run(
         "deleteKnowledgeItem",

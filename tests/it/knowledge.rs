@@ -1077,3 +1077,77 @@ async fn a_builtin_linking_job_proposes_and_researchers_review(db: Db) {
 }
 
 on_both_databases!(a_builtin_linking_job_proposes_and_researchers_review);
+
+/// A language model's answer is read, repaired once when malformed, and never trusted: what
+/// names no mention or entry of the project is dropped and counted.
+async fn a_model_linking_job_checks_every_proposal(db: Db) {
+    use common::mock_llm::{Behaviour, MockLlm};
+    let kb = Kb::new(db).await;
+    let mock = MockLlm::start().await;
+    let input = json!({"name": "linker", "provider": "OPENAI", "modelName": "test-model", "apiKey": "sk-nishan-test-key-7f3a",
+        "apiBaseUrl": mock.base_url(nishan_domain::llm::Provider::OpenAi), "timeoutSecs": 5,
+        "costPer1kPromptTokens": 0.5, "costPer1kCompletionTokens": 1.5});
+    let create = "mutation($i: CreateLlmModelInput!) { createLlmModel(input: $i) { id } }";
+    let model = kb.app.ok(Some(&kb.owner), create, json!({"i": input})).await["createLlmModel"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let text = "شبیرؑ نے کہا، قاسم آئے";
+    let doc = create_document(&kb.app, &kb.researcher, &kb.project, "Stanza", text).await;
+    let husain = kb.item_id("حسینؑ", "PERSON", &["شبیر"]).await;
+    let other_project = kb.app.create_project(&kb.owner, "Elsewhere", json!({})).await;
+    let i = json!({"projectId": other_project, "entityTypeId": kb.types["PERSON"], "name": "قاسم"});
+    let foreign = kb.app.ok(Some(&kb.owner), &create_q(), json!({"i": i})).await["createKnowledgeItem"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let shabbir = kb.entity(&doc, text, "شبیرؑ", 0, "PERSON").await;
+    let qasim = kb.entity(&doc, text, "قاسم", 0, "PERSON").await;
+    let ghost = uuid::Uuid::now_v7().to_string();
+    let answer = json!({"proposals": [
+        {"kind": "LINK", "mention": shabbir, "item": husain, "confidence": 0.92, "reasoning": "شبیر is a title of Husain"},
+        {"kind": "NEW_ITEM", "mention": qasim, "name": "قاسمؑ", "confidence": 0.7, "reasoning": "no entry for Qasim"},
+        {"kind": "LINK", "mention": qasim, "item": ghost, "confidence": 0.9, "reasoning": "an entry that does not exist"},
+        {"kind": "LINK", "mention": qasim, "item": foreign, "confidence": 0.9, "reasoning": "an entry of another project"},
+        {"kind": "LINK", "mention": ghost, "item": husain, "confidence": 0.9, "reasoning": "a mention that does not exist"},
+        {"kind": "MERGE", "item": husain, "into": ghost, "confidence": 0.5, "reasoning": "into nothing"},
+        "not a proposal"
+    ]});
+    mock.push_all([Behaviour::Text("I think these are the links: none".into()), Behaviour::Text(answer.to_string())]);
+    let job = finished_linking(&kb, json!({"kind": "LINKING", "projectId": kb.project, "llmModelId": model})).await;
+    assert_eq!(
+        job["proposals"],
+        json!({"pending": 2, "approved": 0, "rejected": 0, "total": 2, "dropped": 5}),
+        "{job}"
+    );
+    assert!(job["tokensUsed"].as_i64().unwrap() > 0 && job["cost"].as_f64().unwrap() > 0.0, "{job}");
+    let all = proposals(&kb, job["id"].as_str()).await;
+    let summary: Vec<(&str, &str, Option<&str>)> = all
+        .iter()
+        .map(|p| (p["kind"].as_str().unwrap(), p["reasoning"].as_str().unwrap(), p["proposedName"].as_str()))
+        .collect();
+    assert_eq!(
+        summary,
+        [("LINK", "شبیر is a title of Husain", None), ("NEW_ITEM", "no entry for Qasim", Some("قاسمؑ"))]
+    );
+    assert_eq!(all[0]["confidence"], 0.92);
+    // The model was shown the mentions and their candidates by id, and asked again once.
+    let calls = mock.requests();
+    assert_eq!(calls.len(), 2, "one malformed answer, one repair request");
+    let prompt = calls[0].body.to_string();
+    assert!(prompt.contains(&shabbir) && prompt.contains(&husain), "{prompt}");
+    assert!(calls[1].body.to_string().contains("previous answer"));
+    // A model that keeps answering nonsense: the step is skipped, nothing is stored.
+    mock.set_fallback(Behaviour::Text("no JSON here".into()));
+    let text2 = "زینبؑ شام میں";
+    let doc2 = create_document(&kb.app, &kb.researcher, &kb.project, "Second", text2).await;
+    kb.entity(&doc2, text2, "زینبؑ", 0, "PERSON").await;
+    let job = finished_linking(
+        &kb,
+        json!({"kind": "LINKING", "projectId": kb.project, "llmModelId": model, "params": {"documentIds": [doc2]}}),
+    )
+    .await;
+    assert_eq!(job["proposals"]["total"], 0);
+}
+
+on_both_databases!(a_model_linking_job_checks_every_proposal);
