@@ -1137,6 +1137,9 @@ async fn a_model_linking_job_checks_every_proposal(db: Db) {
     let prompt = calls[0].body.to_string();
     assert!(prompt.contains(&shabbir) && prompt.contains(&husain), "{prompt}");
     assert!(calls[1].body.to_string().contains("previous answer"));
+    // A mention deleted takes its proposals with it.
+    kb.app.ok(Some(&kb.researcher), "mutation($id: ID!) { deleteEntity(id: $id) }", json!({"id": qasim})).await;
+    assert_eq!(proposals(&kb, job["id"].as_str()).await.len(), 1);
     // A model that keeps answering nonsense: the step is skipped, nothing is stored.
     mock.set_fallback(Behaviour::Text("no JSON here".into()));
     let text2 = "زینبؑ شام میں";

@@ -108,12 +108,21 @@ fn max_distance(len: usize) -> usize {
 }
 
 /// Levenshtein distance of `a` and `b` if it is at most `max`.
+#[cfg(test)]
 fn distance_within(a: &[char], b: &[char], max: usize) -> Option<usize> {
+    distance_with(a, b, max, &mut (Vec::new(), Vec::new()))
+}
+
+/// [`distance_within`], with two rows a caller reuses from call to call.
+fn distance_with(a: &[char], b: &[char], max: usize, rows: &mut (Vec<usize>, Vec<usize>)) -> Option<usize> {
     if a.len().abs_diff(b.len()) > max {
         return None;
     }
-    let mut prev: Vec<usize> = (0..=b.len()).collect();
-    let mut row = vec![0; b.len() + 1];
+    let (prev, row) = (&mut rows.0, &mut rows.1);
+    prev.clear();
+    prev.extend(0..=b.len());
+    row.clear();
+    row.resize(b.len() + 1, 0);
     for (i, ca) in a.iter().enumerate() {
         row[0] = i + 1;
         let mut best = row[0];
@@ -125,7 +134,7 @@ fn distance_within(a: &[char], b: &[char], max: usize) -> Option<usize> {
         if best > max {
             return None;
         }
-        std::mem::swap(&mut prev, &mut row);
+        std::mem::swap(prev, row);
     }
     Some(prev[b.len()]).filter(|&d| d <= max)
 }
@@ -258,27 +267,28 @@ impl CandidateIndex {
             return Vec::new();
         }
         let query: Vec<char> = key.chars().collect();
-        let mut best: HashMap<u32, Candidate> = HashMap::new();
+        // The best (score, slot, kind) of each entry; the candidate is made for the winners only.
+        let mut best: HashMap<u32, (f64, u32, MatchKind)> = HashMap::new();
         let mut offer = |index: &Self, s: u32, score: f64, kind: MatchKind| {
             let Some((slot, entry)) = index.slot(s) else { return };
             if entity_type.is_some_and(|t| t != entry.entity_type_id) {
                 return;
             }
-            let better = best.get(&slot.entry).is_none_or(|c| {
-                score > c.score || (score == c.score && slot.alias.chars().count() < c.matched_alias.chars().count())
-            });
-            if better {
-                best.insert(
-                    slot.entry,
-                    Candidate {
-                        item: entry.id,
-                        entity_type_id: entry.entity_type_id,
-                        score,
-                        matched_alias: slot.alias.clone(),
-                        kind,
-                        approved: entry.approved,
-                    },
-                );
+            match best.entry(slot.entry) {
+                std::collections::hash_map::Entry::Vacant(v) => {
+                    v.insert((score, s, kind));
+                }
+                std::collections::hash_map::Entry::Occupied(mut o) => {
+                    let (old, old_slot, _) = *o.get();
+                    let shorter = || {
+                        index
+                            .slot(old_slot)
+                            .is_none_or(|(was, _)| slot.alias.chars().count() < was.alias.chars().count())
+                    };
+                    if score > old || (score == old && shorter()) {
+                        o.insert((score, s, kind));
+                    }
+                }
             }
         };
         // Exact and whole-name prefixes: one ordered range of keys.
@@ -298,36 +308,55 @@ impl CandidateIndex {
                 offer(self, s, score, MatchKind::Prefix);
             }
         }
-        // Fuzzy: names sharing enough bigrams, then checked by edit distance.
+        // Fuzzy: names sharing enough bigrams (counted in one array), then checked by edit
+        // distance with reused rows.
         let max = max_distance(query.len());
         if max > 0 {
             let grams = bigrams(&query);
-            let needed = grams.len().saturating_sub(2 * max).max(1);
-            let mut shared: HashMap<u32, usize> = HashMap::new();
+            let needed = grams.len().saturating_sub(2 * max).max(1) as u16;
+            let mut shared = vec![0u16; self.slots.len()];
+            let mut touched: Vec<u32> = Vec::new();
             for g in &grams {
                 for &s in self.grams.get(g).map_or(&[][..], Vec::as_slice) {
-                    *shared.entry(s).or_default() += 1;
+                    let n = &mut shared[s as usize];
+                    *n += 1;
+                    if *n == needed {
+                        touched.push(s);
+                    }
                 }
             }
-            for (s, n) in shared {
-                if n < needed {
-                    continue;
-                }
+            let mut rows = (Vec::new(), Vec::new());
+            for s in touched {
                 let Some((slot, _)) = self.slot(s) else { continue };
-                if let Some(d) = distance_within(&query, &slot.chars, max).filter(|&d| d > 0) {
+                if let Some(d) = distance_with(&query, &slot.chars, max, &mut rows).filter(|&d| d > 0) {
                     let longer = query.len().max(slot.chars.len()) as f64;
                     offer(self, s, 0.9 * (1.0 - d as f64 / longer), MatchKind::Fuzzy);
                 }
             }
         }
-        let mut found: Vec<(Candidate, &str)> = best
+        let mut found: Vec<(f64, bool, &str, KnowledgeItemId, u32, MatchKind)> = best
             .into_iter()
-            .filter_map(|(e, c)| Some((c, self.entries[e as usize].as_ref()?.sort_key.as_str())))
+            .filter_map(|(e, (score, s, kind))| {
+                let entry = self.entries[e as usize].as_ref()?;
+                Some((score, entry.approved, entry.sort_key.as_str(), entry.id, s, kind))
+            })
             .collect();
-        found.sort_by(|(a, ak), (b, bk)| {
-            b.score.total_cmp(&a.score).then(b.approved.cmp(&a.approved)).then(ak.cmp(bk)).then(a.item.cmp(&b.item))
-        });
-        found.into_iter().take(first).map(|(c, _)| c).collect()
+        found.sort_by(|a, b| b.0.total_cmp(&a.0).then(b.1.cmp(&a.1)).then(a.2.cmp(b.2)).then(a.3.cmp(&b.3)));
+        found
+            .into_iter()
+            .take(first)
+            .filter_map(|(score, approved, _, item, s, kind)| {
+                let (slot, entry) = self.slot(s)?;
+                Some(Candidate {
+                    item,
+                    entity_type_id: entry.entity_type_id,
+                    score,
+                    matched_alias: slot.alias.clone(),
+                    kind,
+                    approved,
+                })
+            })
+            .collect()
     }
 
     /// The entries with a name or alias whose folded key is exactly `text`'s, of `entity_type`
