@@ -3,7 +3,6 @@
 //! processes sharing a PostgreSQL). Over the limit, a mutation is refused with RATE_LIMITED
 //! and `retryAfter`, and runs not at all.
 
-use chrono::Utc;
 use nishan_domain::ports::RateLimitRepository;
 use nishan_domain::rate_limit::FixedWindow;
 use nishan_domain::{DomainError, DomainResult};
@@ -26,7 +25,7 @@ pub async fn check_mutation(state: &AppState, viewer: &Viewer, ip: Option<&str>)
     if buckets.is_empty() {
         return Ok(());
     }
-    let now = Utc::now().timestamp();
+    let now = state.clock.now().timestamp();
     // Both limits are per minute, so one window start serves both buckets.
     let window_start = per_user.window_start(now);
     let keys: Vec<String> = buckets.iter().map(|(_, _, key)| key.clone()).collect();

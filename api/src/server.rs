@@ -1,5 +1,6 @@
 //! The HTTP surface: `POST /graphql` and `GET /graphql` (GraphQL over HTTP, GraphiQL for
-//! browsers), `/graphql/ws` (GraphQL over WebSocket), `GET /metrics`, `GET /health`; request
+//! browsers; `GET /` redirects there), `/graphql/ws` (GraphQL over WebSocket), `GET /metrics`,
+//! `GET /health`; request
 //! ids, request logging, CORS and graceful shutdown. The protocols live in `crate::http` and
 //! `crate::ws`; this module puts them together.
 
@@ -44,7 +45,10 @@ pub fn router(state: AppState) -> Router {
         .route("/metrics", get(crate::http::metrics::scrape))
         .route("/health", get(health));
     if !production {
-        router = router.route("/graphiql/assets/{name}", get(crate::http::graphiql::asset));
+        router = router
+            .route("/graphiql/assets/{name}", get(crate::http::graphiql::asset))
+            // A browser pointed at the server's address finds GraphiQL.
+            .route("/", get(|| async { axum::response::Redirect::temporary("/graphql") }));
     }
     let mut router = router.with_state(server);
     if let Some(cors) = cors {

@@ -38,6 +38,10 @@ pub struct AppState {
     pub llm: crate::llm::MeteredClient,
     /// The job kinds this server runs.
     pub handlers: Arc<ServerHandlers>,
+    /// What the time-window rules read as now (the system clock, but in tests).
+    pub clock: crate::clock::Clock,
+    /// What the server found and did as it started (logged by `nishan serve`).
+    pub startup: Arc<crate::commands::Startup>,
 }
 
 impl AppState {

@@ -4,18 +4,21 @@
 use std::collections::HashMap;
 use std::sync::Mutex;
 
-use chrono::{Duration, Utc};
+use chrono::Duration;
 use nishan_domain::throttle::{FailureRecord, ThrottlePolicy};
 use nishan_domain::{DomainError, DomainResult};
+
+use crate::clock::Clock;
 
 pub struct LoginThrottle {
     per_account: ThrottlePolicy,
     per_address: ThrottlePolicy,
     records: Mutex<HashMap<String, FailureRecord>>,
+    clock: Clock,
 }
 
 impl LoginThrottle {
-    pub fn new(max_per_account: u32, max_per_address: u32, cooldown_secs: i64) -> Self {
+    pub fn new(max_per_account: u32, max_per_address: u32, cooldown_secs: i64, clock: Clock) -> Self {
         let policy = |max| ThrottlePolicy {
             max_failures: max,
             window: Duration::minutes(15),
@@ -25,6 +28,7 @@ impl LoginThrottle {
             per_account: policy(max_per_account),
             per_address: policy(max_per_address),
             records: Mutex::new(HashMap::new()),
+            clock,
         }
     }
 
@@ -35,7 +39,7 @@ impl LoginThrottle {
     /// Refuses with RATE_LIMITED while the account or the address is cooling down.
     pub fn check(&self, login: &str, ip: Option<&str>) -> DomainResult<()> {
         let (account, address) = Self::keys(login, ip);
-        let now = Utc::now();
+        let now = self.clock.now();
         let records = self.records.lock().expect("throttle lock");
         let account_wait = self.per_account.check(records.get(&account), now).err();
         let address_wait = address.and_then(|a| self.per_address.check(records.get(&a), now).err());
@@ -47,7 +51,7 @@ impl LoginThrottle {
 
     pub fn record_failure(&self, login: &str, ip: Option<&str>) {
         let (account, address) = Self::keys(login, ip);
-        let now = Utc::now();
+        let now = self.clock.now();
         let mut records = self.records.lock().expect("throttle lock");
         let r = self.per_account.record_failure(records.get(&account).copied(), now);
         records.insert(account, r);

@@ -26,7 +26,7 @@ use crate::project::{Project, ProjectFields};
 use crate::relationship::Relationship;
 use crate::session::Session;
 use crate::statistics::{EntityTally, RejectionRecord, SpanRecord};
-use crate::user::{NewUser, User, UserPatch, UserProfile};
+use crate::user::{NewUser, User, UserLookup, UserPatch, UserProfile};
 
 /// A page of results with the total count of the whole list.
 #[derive(Debug, Clone, PartialEq)]
@@ -56,6 +56,8 @@ pub trait UserRepository {
     async fn users_by_ids(&self, ids: &[UserId]) -> DomainResult<Vec<User>>;
     /// The user and password hash for a username or (case-insensitive) email.
     async fn credentials(&self, username_or_email: &str) -> DomainResult<Option<(User, String)>>;
+    /// The user a lookup names (a username exactly, an email case-insensitively), if any.
+    async fn find_user(&self, lookup: &UserLookup) -> DomainResult<Option<User>>;
     async fn password_hash(&self, id: UserId) -> DomainResult<String>;
     async fn profile(&self, id: UserId) -> DomainResult<UserProfile>;
     /// Applies the patch and recomputes the profile completion. Errors: `NotFound`.

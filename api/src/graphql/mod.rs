@@ -7,6 +7,7 @@ pub mod loaders;
 pub mod mutation;
 pub mod pagination;
 pub mod query;
+pub mod response_order;
 pub mod subscription;
 pub mod types;
 
@@ -37,6 +38,7 @@ pub fn build_schema(state: AppState) -> NishanSchema {
         // name its refusal.
         .extension(gate::Gate { max_depth: settings.max_depth, max_aliases: settings.surface.max_aliases })
         .extension(ApolloPersistedQueries::new(LruCacheStorage::new(PERSISTED_QUERIES)))
+        .extension(response_order::ResponseOrder)
         .data(state);
     if settings.surface.production {
         builder = builder.disable_introspection().disable_suggestions();

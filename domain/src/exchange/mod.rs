@@ -38,7 +38,10 @@ pub const OFFSETS: &str = "unicode_code_points";
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Format {
     Jsonl,
+    /// CoNLL-2003 (`conll::Layout::Conll2003`).
     Conll,
+    /// CoNLL with `#` headers and offset columns (`conll::Layout::Commented`).
+    ConllCommented,
     InlineTags,
     Csv,
     /// TEI P5 XML (export only).
@@ -49,7 +52,7 @@ pub enum Format {
 
 impl Format {
     /// The formats that are both exported and imported.
-    pub const ALL: [Self; 4] = [Self::Jsonl, Self::Conll, Self::InlineTags, Self::Csv];
+    pub const ALL: [Self; 5] = [Self::Jsonl, Self::Conll, Self::ConllCommented, Self::InlineTags, Self::Csv];
     /// The formats that carry the knowledge base's links, exported only.
     pub const LINKED: [Self; 2] = [Self::Tei, Self::WebAnnotation];
 
@@ -62,6 +65,7 @@ impl Format {
         match self {
             Self::Jsonl => "JSONL",
             Self::Conll => "CONLL",
+            Self::ConllCommented => "CONLL_COMMENTED",
             Self::InlineTags => "INLINE_TAGS",
             Self::Csv => "CSV",
             Self::Tei => "TEI",
@@ -174,7 +178,8 @@ pub fn export(format: Format, docs: &[ExportDocument]) -> Exported {
         Format::Jsonl => Exported { data: jsonl::write(docs), omitted: 0 },
         Format::Csv => Exported { data: csv::write(docs), omitted: 0 },
         Format::InlineTags => inline_tags::write(docs),
-        Format::Conll => conll::write(docs),
+        Format::Conll => conll::write(docs, conll::Layout::Conll2003),
+        Format::ConllCommented => conll::write(docs, conll::Layout::Commented),
         Format::Tei | Format::WebAnnotation => export_linked(format, docs, &linked::Linked::default()),
     }
 }

@@ -212,7 +212,7 @@ where
         let (parsed, mut issues) = match format {
             Format::Jsonl => one_document(jsonl::parse(&data)),
             Format::InlineTags => one_document(inline_tags::parse(&data)),
-            Format::Conll => conll::parse(&data, &doc.content),
+            Format::Conll | Format::ConllCommented => conll::parse(&data, &doc.content),
             Format::Csv => csv::parse(&data),
             Format::Tei | Format::WebAnnotation => return Err(export_only(format)),
         };
@@ -275,10 +275,10 @@ where
             Format::Jsonl => jsonl::parse(&data),
             Format::InlineTags => inline_tags::parse(&data),
             Format::Tei | Format::WebAnnotation => return Err(export_only(format)),
-            Format::Conll | Format::Csv => {
+            Format::Conll | Format::ConllCommented | Format::Csv => {
                 return Err(DomainError::invalid(
                     "format",
-                    "importDocuments reads JSONL and INLINE_TAGS: CONLL and CSV files do not hold the whole text",
+                    "importDocuments reads JSONL and INLINE_TAGS: CONLL, CONLL_COMMENTED and CSV files do not hold the whole text",
                 ));
             }
         };

@@ -289,12 +289,13 @@ impl ProjectRepository for Store {
             ChangeRequester { user_id: actor.user_id, is_global_admin: actor.is_admin, role: role_of(actor.user_id)? };
         let target_role = role_of(target)?;
         let owners = members.iter().filter(|m| m.role == Role::Owner.as_str()).count();
+        // The rule first: only someone who may add members learns whether a user exists.
+        authorize_membership_change(requester, target, target_role, change, owners)?;
         if matches!(change, MembershipChange::Add(_))
             && user::Entity::find_by_id(target.0).one(&txn).await.map_err(internal)?.is_none()
         {
             return Err(DomainError::NotFound { resource: "user" });
         }
-        authorize_membership_change(requester, target, target_role, change, owners)?;
         let now = Utc::now();
         let existing = project_membership::Entity::find()
             .filter(project_membership::Column::ProjectId.eq(project.0))
@@ -304,8 +305,14 @@ impl ProjectRepository for Store {
             .map_err(internal)?;
         let result = match change {
             MembershipChange::Add(role) => {
-                // An inactive membership row is replaced by the new one.
+                // An inactive membership row is replaced by the new one. An active one was added
+                // by a change that committed while this one waited for the lock on the
+                // project's memberships (PostgreSQL's lock returns the rows the statement
+                // began with; this later read sees the new one).
                 if let Some(old) = existing {
+                    if old.is_active {
+                        return Err(DomainError::conflict("the user is already a member of this project"));
+                    }
                     old.delete(&txn).await.map_err(internal)?;
                 }
                 let m = Membership {

@@ -4,7 +4,7 @@ use chrono::Utc;
 use nishan_domain::audit::AuditEntry;
 use nishan_domain::ids::{SessionId, UserId};
 use nishan_domain::ports::UserRepository;
-use nishan_domain::user::{NewUser, User, UserPatch, UserProfile, profile_completion};
+use nishan_domain::user::{NewUser, User, UserLookup, UserPatch, UserProfile, profile_completion};
 use nishan_domain::{DomainError, DomainResult};
 use sea_orm::ActiveValue::Set;
 use sea_orm::sea_query::Expr;
@@ -130,6 +130,16 @@ impl UserRepository for Store {
             let hash = m.password_hash.clone();
             (convert::user(m), hash)
         }))
+    }
+
+    async fn find_user(&self, lookup: &UserLookup) -> DomainResult<Option<User>> {
+        let filter = match lookup {
+            UserLookup::Id(id) => user::Column::Id.eq(id.0),
+            UserLookup::Username(name) => user::Column::Username.eq(name.as_str()),
+            UserLookup::Email(email) => user::Column::Email.eq(email.as_str()),
+        };
+        let row = user::Entity::find().filter(filter).one(self.connection()).await.map_err(internal)?;
+        Ok(row.map(convert::user))
     }
 
     async fn password_hash(&self, id: UserId) -> DomainResult<String> {
