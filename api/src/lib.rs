@@ -11,11 +11,11 @@ pub mod http;
 pub mod llm;
 pub mod logging;
 pub mod metrics;
+pub mod proxy;
 pub mod rate_limit;
 pub mod retention;
 pub mod server;
 pub mod state;
-pub mod throttle;
 pub mod ws;
 
 use std::sync::Arc;
@@ -32,7 +32,6 @@ use nishan_infrastructure::tokens::RandomTokens;
 
 use crate::config::Settings;
 use crate::state::AppState;
-use crate::throttle::LoginThrottle;
 
 /// Opens the database (creating the embedded SQLite file's directory when needed).
 pub async fn connect(settings: &Settings) -> anyhow::Result<sea_orm_conn::DatabaseConnection> {
@@ -89,12 +88,6 @@ pub async fn bootstrap_custom(
     let migrations_applied = applied(db::migration_status(&conn).await?) - migrations_before;
     let hasher = Argon2Hasher::new().map_err(|e| anyhow::anyhow!("{e}"))?;
     let clock = overrides.clock.unwrap_or_default();
-    let login_throttle = LoginThrottle::new(
-        settings.login_max_failures,
-        settings.login_max_failures_per_ip,
-        settings.login_cooldown_secs,
-        clock.clone(),
-    );
     let (cipher, key) =
         SecretBox::open(settings.secret_key.as_deref(), &settings.data_dir).context("loading the secret key")?;
     let startup = commands::Startup {
@@ -125,7 +118,6 @@ pub async fn bootstrap_custom(
         hasher,
         tokens: RandomTokens,
         settings: Arc::new(settings),
-        login_throttle: Arc::new(login_throttle),
         events,
         cipher,
         llm,

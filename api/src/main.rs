@@ -17,6 +17,10 @@ async fn main() -> anyhow::Result<()> {
             nishan_api::http::cors::layer(&settings.surface.cors_origins)?;
             let bind = settings.bind;
             let addr_file = settings.surface.addr_file.clone();
+            // Each connection holds a file: take every file the system allows.
+            let files = nishan_api::server::raise_open_files_limit();
+            let limits = nishan_api::server::ConnectionLimits::from_settings(&settings);
+            tracing::info!(open_files = files, max_connections = limits.max_connections, "connection limits");
             let state = nishan_api::bootstrap(settings).await?;
             let listener = tokio::net::TcpListener::bind(bind).await.with_context(|| format!("binding {bind}"))?;
             let addr = listener.local_addr()?;
@@ -31,7 +35,7 @@ async fn main() -> anyhow::Result<()> {
             }
             tracing::info!("{}", state.startup.listening(addr));
             nishan_api::retention::spawn(state.clone());
-            nishan_api::server::serve(listener, nishan_api::server::router(state)).await?;
+            nishan_api::server::serve(listener, nishan_api::server::router(state), limits).await?;
         }
     }
     Ok(())

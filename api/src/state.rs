@@ -1,5 +1,5 @@
-//! What every request shares: the store, the hasher, the token issuer, the settings and the
-//! login throttle.
+//! What every request shares: the store, the hasher, the token issuer, the settings, the event
+//! bus, the secret cipher, how models are called and the clock of the time-window rules.
 
 use std::sync::Arc;
 
@@ -23,7 +23,6 @@ use nishan_infrastructure::password::Argon2Hasher;
 use nishan_infrastructure::tokens::RandomTokens;
 
 use crate::config::Settings;
-use crate::throttle::LoginThrottle;
 
 #[derive(Clone)]
 pub struct AppState {
@@ -31,7 +30,6 @@ pub struct AppState {
     pub hasher: Argon2Hasher,
     pub tokens: RandomTokens,
     pub settings: Arc<Settings>,
-    pub login_throttle: Arc<LoginThrottle>,
     pub events: EventBus,
     pub cipher: SecretBox,
     /// How model calls are made (the HTTP providers).
@@ -51,6 +49,8 @@ impl AppState {
             hasher: &self.hasher,
             tokens: &self.tokens,
             session_ttl: Duration::days(self.settings.session_ttl_days),
+            login_limits: self.settings.login_limits(),
+            now: self.clock.now(),
         }
     }
 

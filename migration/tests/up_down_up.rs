@@ -11,7 +11,7 @@ use sea_orm_migration::sea_orm::prelude::{ChronoDateTimeUtc, ChronoUtc, Json, Uu
 use sea_orm_migration::sea_orm::{ConnectionTrait, Database, DatabaseConnection};
 use sea_orm_migration::sea_query::{Alias, Order, Query};
 
-const TABLES: [&str; 21] = [
+const TABLES: [&str; 22] = [
     "users",
     "user_profiles",
     "user_sessions",
@@ -33,19 +33,21 @@ const TABLES: [&str; 21] = [
     "knowledge_links",
     "knowledge_revisions",
     "knowledge_proposals",
+    "login_throttles",
 ];
 
 /// (table, index) pairs every fully migrated database must have.
 const INDEXES: &[(&str, &str)] = &[
     ("users", "uq_users_username"),
     ("users", "uq_users_email"),
+    ("users", "uq_users_username_lower"),
     ("users", "idx_users_created_at"),
     ("users", "idx_users_is_active"),
     ("user_profiles", "uq_user_profiles_user_id"),
     ("user_sessions", "uq_user_sessions_token_hash"),
     ("user_sessions", "idx_user_sessions_user_id"),
     ("user_sessions", "idx_user_sessions_expires_at"),
-    ("projects", "uq_projects_slug"),
+    ("projects", "idx_projects_slug"),
     ("projects", "idx_projects_status"),
     ("projects", "idx_projects_is_public"),
     ("projects", "idx_projects_created_at"),
@@ -97,6 +99,7 @@ const INDEXES: &[(&str, &str)] = &[
     ("entities", "idx_entities_knowledge_item_id"),
     ("knowledge_proposals", "uq_knowledge_proposals_project_key"),
     ("knowledge_proposals", "idx_knowledge_proposals_project_status"),
+    ("login_throttles", "idx_login_throttles_window_start"),
 ];
 
 /// (id, name, sort_order) of the system entity types the documents migration

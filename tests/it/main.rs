@@ -4,7 +4,9 @@
 #[macro_use]
 mod common;
 
+mod abuse;
 mod accounts;
+mod anonymous;
 mod audit;
 mod commands;
 mod documents;
@@ -12,17 +14,22 @@ mod entities;
 mod exchange;
 mod exchange_readers;
 mod http_protocol;
+mod inputs;
 mod jobs;
 mod knowledge;
 mod llm_clients;
 mod llm_jobs;
 mod operations;
+mod oracles;
 mod projects;
+mod proxies;
 mod queries;
 mod rate_limits;
 mod readme;
 mod scripts;
 mod server;
 mod statistics;
+mod throttles;
 mod usage;
+mod usernames;
 mod websocket;

@@ -199,8 +199,22 @@ pub fn parse(data: &str, text: &str) -> (ParsedDocument, Vec<ImportIssue>) {
             issues.push(ImportIssue::new(line, "expected a token and its tag, separated by a tab"));
             continue;
         }
+        // Four tab-separated columns are the commented layout's offsets, which must be numbers;
+        // four space-separated ones are CoNLL-2003's part-of-speech and chunk columns (offsets
+        // only when both are numbers).
+        let tabbed = raw.contains('\t');
         let offsets = match cols.as_slice() {
-            [_, s, e, _] => s.parse().ok().zip(e.parse().ok()),
+            [_, s, e, _] => match (s.trim().parse::<u32>(), e.trim().parse::<u32>()) {
+                (Ok(s), Ok(e)) => Some((s, e)),
+                _ if !tabbed => None,
+                _ => {
+                    issues.push(ImportIssue::new(
+                        line,
+                        format!("the offsets {s:?} and {e:?} are not code-point offsets (whole numbers)"),
+                    ));
+                    continue;
+                }
+            },
             _ => None,
         };
         after_docstart = false;
@@ -321,6 +335,14 @@ fn read_entities(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn offsets_that_are_not_numbers_name_their_line() {
+        let (_, issues) = parse("حسین\t0\t4\tB-PERSON\nکربلا\ta\tb\tB-LOCATION\n", "حسین کربلا");
+        assert_eq!(issues.len(), 1, "{issues:?}");
+        assert_eq!(issues[0].line, 2);
+        assert!(issues[0].message.contains("\"a\" and \"b\""), "{}", issues[0].message);
+    }
     use crate::exchange::tests::{TEXT, sample};
 
     const EXPECTED_2003: &str = "-DOCSTART- -X- O O

@@ -293,6 +293,12 @@ where
         let mut planned = Vec::with_capacity(parsed.len());
         let mut seen: HashMap<String, u32> = HashMap::new();
         for p in &parsed {
+            // PostgreSQL cannot store U+0000, and no text needs it: refused on every database.
+            if [&p.title, &p.text].into_iter().flatten().any(|t| t.contains('\0')) {
+                issues.push(ImportIssue::new(p.line, "the document holds U+0000 (NUL), which is not accepted"));
+                report.rejected += p.spans.len() as u32;
+                continue;
+            }
             match self.plan_document(project.id, p, &types, actor.user_id, &mut seen, &mut issues) {
                 Some((imported, repeated, rejected)) => {
                     report.skipped += repeated;

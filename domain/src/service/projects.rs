@@ -70,19 +70,28 @@ impl<S: ProjectRepository> Projects<'_, S> {
 
     /// The project and what the caller may do in it; `None` when it does not exist or the
     /// caller may not see it (the two are indistinguishable on purpose).
+    ///
+    /// A slug names the oldest project with it that the caller can see (a hidden project may
+    /// share its slug).
     pub async fn find(&self, actor: Option<&Actor>, by: ProjectRef) -> DomainResult<Option<(Project, ProjectAccess)>> {
-        let project = match by {
-            ProjectRef::Id(id) => self.store.project_by_id(id).await?,
+        let candidates = match by {
+            ProjectRef::Id(id) => self.store.project_by_id(id).await?.into_iter().collect(),
             ProjectRef::Slug(slug) => match Slug::parse(&slug) {
-                Ok(slug) => self.store.project_by_slug(slug.as_str()).await?,
-                Err(_) => None,
+                Ok(slug) => self.store.projects_by_slug(slug.as_str()).await?,
+                Err(_) => Vec::new(),
             },
         };
-        let Some(project) = project else {
-            return Ok(None);
+        let roles = match (actor, candidates.is_empty()) {
+            (Some(a), false) => {
+                let ids: Vec<ProjectId> = candidates.iter().map(|p| p.id).collect();
+                self.store.roles_of(a.user_id, &ids).await?
+            }
+            _ => Default::default(),
         };
-        let access = self.access(actor, &project).await?;
-        Ok(access.can_read.then_some((project, access)))
+        Ok(candidates.into_iter().find_map(|project| {
+            let access = ProjectAccess::evaluate(&project, actor, roles.get(&project.id).copied());
+            access.can_read.then_some((project, access))
+        }))
     }
 
     /// What the caller may do in a project they have already loaded.

@@ -13,6 +13,7 @@ mod jobs;
 mod knowledge;
 mod knowledge_index;
 mod linking;
+mod login_throttles;
 mod models;
 mod projects;
 mod rate_limits;

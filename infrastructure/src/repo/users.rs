@@ -17,6 +17,13 @@ use serde_json::json;
 use super::{Store, audit, convert, internal};
 use crate::entity::{user, user_profile, user_session};
 
+/// `lower(username) = lower(name)`: usernames are unique regardless of case (the unique index
+/// `uq_users_username_lower` is on that expression, so it serves this lookup).
+fn username_is(name: &str) -> sea_orm::sea_query::SimpleExpr {
+    use sea_orm::sea_query::{ExprTrait, Func};
+    Func::lower(Expr::col((user::Entity, user::Column::Username))).eq(name.to_lowercase())
+}
+
 impl UserRepository for Store {
     async fn create_user(&self, new: NewUser, audit_entry: AuditEntry) -> DomainResult<User> {
         let txn = self.write().await?;
@@ -30,12 +37,7 @@ impl UserRepository for Store {
             .map_err(internal)?;
         }
         let taken = |field: &str| DomainError::conflict(format!("{field} is already taken"));
-        if user::Entity::find()
-            .filter(user::Column::Username.eq(new.username.as_str()))
-            .one(&txn)
-            .await
-            .map_err(internal)?
-            .is_some()
+        if user::Entity::find().filter(username_is(new.username.as_str())).one(&txn).await.map_err(internal)?.is_some()
         {
             return Err(taken("username"));
         }
@@ -123,7 +125,7 @@ impl UserRepository for Store {
         let filter = if username_or_email.contains('@') {
             user::Column::Email.eq(username_or_email.to_lowercase())
         } else {
-            user::Column::Username.eq(username_or_email)
+            username_is(username_or_email)
         };
         let row = user::Entity::find().filter(filter).one(self.connection()).await.map_err(internal)?;
         Ok(row.map(|m| {

@@ -233,8 +233,9 @@ impl TestApp {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let app = nishan_api::server::router(state.clone());
+        let limits = nishan_api::server::ConnectionLimits::from_settings(&state.settings);
         let server = tokio::spawn(async move {
-            nishan_api::server::serve(listener, app).await.unwrap();
+            nishan_api::server::serve(listener, app, limits).await.unwrap();
         });
         Self { state, addr, db_url, db, http: reqwest::Client::new(), server, data_dir, owned }
     }

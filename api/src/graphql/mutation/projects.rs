@@ -172,10 +172,11 @@ impl ProjectMutation {
         ctx: &Context<'_>,
         input: AddProjectMemberInput,
     ) -> ApiResult<ProjectMembership> {
-        let project = ProjectId(parse_id(&input.project_id, "projectId")?);
-        let who = input.lookup()?;
+        // Who asks comes first: an anonymous caller learns nothing about the input.
         let req = request(ctx);
         let actor = req.viewer.require()?;
+        let project = ProjectId(parse_id(&input.project_id, "projectId")?);
+        let who = input.lookup()?;
         let m = state(ctx).projects().add_member(&req.meta, &actor, project, who, input.role.into()).await?;
         Ok(ProjectMembership(m))
     }

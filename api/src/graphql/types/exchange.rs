@@ -83,7 +83,7 @@ impl From<ImportReport> for ImportResult {
             rejected: r.rejected,
             relationships_created: r.relationships_created,
             errors: r.issues.into_iter().map(|i| ImportError { line: i.line, message: i.message }).collect(),
-            documents: r.documents.into_iter().map(Document).collect(),
+            documents: r.documents.into_iter().map(Document::new).collect(),
         }
     }
 }

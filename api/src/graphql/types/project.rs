@@ -104,7 +104,7 @@ impl Project {
     ) -> ApiResult<Conn<Document>> {
         let page = pagination::page_request(first, after.as_deref())?;
         let docs = state(ctx).store.documents_of_project(self.0.id, page).await?;
-        Ok(pagination::connection(docs, page, Document))
+        Ok(pagination::connection(docs, page, Document::new))
     }
     async fn member_count(&self, ctx: &Context<'_>) -> ApiResult<u64> {
         Ok(ctx.data_unchecked::<Loaded<MemberCountLoader>>().load_one(self.0.id).await?.unwrap_or(0))
