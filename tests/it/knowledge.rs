@@ -1154,3 +1154,89 @@ async fn a_model_linking_job_checks_every_proposal(db: Db) {
 }
 
 on_both_databases!(a_model_linking_job_checks_every_proposal);
+
+/// A LINKING job is paused and cancelled as extraction is: a pause asked while a step runs
+/// takes effect after that step (its proposals kept), a resumed job goes on from the next step
+/// (the model is not asked about a document twice, nothing is stored twice), and a cancelled
+/// one stops without its later steps.
+async fn a_linking_job_pauses_resumes_and_cancels(db: Db) {
+    use common::mock_llm::{Behaviour, MockLlm};
+    let kb = Kb::new(db).await;
+    let mock = MockLlm::start().await;
+    let input = json!({"name": "linker", "provider": "OPENAI", "modelName": "test-model", "apiKey": "sk-nishan-test-key-7f3a",
+        "apiBaseUrl": mock.base_url(nishan_domain::llm::Provider::OpenAi), "timeoutSecs": 20});
+    let create = "mutation($i: CreateLlmModelInput!) { createLlmModel(input: $i) { id } }";
+    let model = kb.app.ok(Some(&kb.owner), create, json!({"i": input})).await["createLlmModel"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let husain = kb.item_id("حسینؑ", "PERSON", &["شبیر"]).await;
+    let (t1, t2, t3) = ("شبیرؑ نے کہا", "قاسم آئے", "زینبؑ شام میں");
+    let d1 = create_document(&kb.app, &kb.researcher, &kb.project, "One", t1).await;
+    let m1 = kb.entity(&d1, t1, "شبیرؑ", 0, "PERSON").await;
+    let d2 = create_document(&kb.app, &kb.researcher, &kb.project, "Two", t2).await;
+    let m2 = kb.entity(&d2, t2, "قاسم", 0, "PERSON").await;
+    let link = json!({"proposals": [{"kind": "LINK", "mention": m1, "item": husain, "confidence": 0.9, "reasoning": "a title"}]});
+    let new = json!({"proposals": [{"kind": "NEW_ITEM", "mention": m2, "name": "قاسمؑ", "confidence": 0.7, "reasoning": "no entry"}]});
+    // The first answer is held long enough for the pause to arrive while its step runs.
+    mock.push_all([Behaviour::delay_ms(4_000, Behaviour::Text(link.to_string())), Behaviour::Text(new.to_string())]);
+    let asked = |n: usize| {
+        let mock = &mock;
+        async move {
+            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+            while mock.request_count() < n {
+                assert!(std::time::Instant::now() < deadline, "the model was not asked {n} times");
+                tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+            }
+        }
+    };
+    let act = |name: &str| format!("mutation($id: ID!) {{ {name}(id: $id) {{ status }} }}");
+    let state = "query($id: ID!) { processingJob(id: $id) { status completedSteps totalSteps proposals { total } } }";
+    let start = |params: Value| {
+        let kb = &kb;
+        let model = model.clone();
+        async move {
+            let i = json!({"kind": "LINKING", "projectId": kb.project, "llmModelId": model, "params": params});
+            kb.app.ok(Some(&kb.researcher), START_LINKING, json!({"i": i})).await["startProcessingJob"]["id"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        }
+    };
+    let job = start(json!({})).await;
+    asked(1).await;
+    kb.app.ok(Some(&kb.researcher), &act("pauseProcessingJob"), json!({"id": job})).await;
+    assert_eq!(common::wait_for_job(&kb.app, &kb.researcher, &job).await["status"], "PAUSED");
+    let paused = kb.app.ok(Some(&kb.researcher), state, json!({"id": job})).await["processingJob"].clone();
+    assert_eq!(
+        paused,
+        json!({"status": "PAUSED", "completedSteps": 1, "totalSteps": 3, "proposals": {"total": 1}}),
+        "paused after the step it was in, keeping its proposal"
+    );
+    assert_eq!(mock.request_count(), 1);
+    let resumed = kb.app.ok(Some(&kb.researcher), &act("resumeProcessingJob"), json!({"id": job})).await;
+    assert_eq!(resumed["resumeProcessingJob"]["status"], "QUEUED");
+    assert_eq!(common::wait_for_job(&kb.app, &kb.researcher, &job).await["status"], "COMPLETED");
+    let done = kb.app.ok(Some(&kb.researcher), state, json!({"id": job})).await["processingJob"].clone();
+    assert_eq!(done, json!({"status": "COMPLETED", "completedSteps": 3, "totalSteps": 3, "proposals": {"total": 2}}));
+    assert_eq!(mock.request_count(), 2, "the first document is not asked about again");
+    let kinds: Vec<(String, String)> = proposals(&kb, Some(&job))
+        .await
+        .iter()
+        .map(|p| (p["kind"].as_str().unwrap().to_owned(), p["entity"]["id"].as_str().unwrap().to_owned()))
+        .collect();
+    assert_eq!(kinds, [("LINK".to_owned(), m1.clone()), ("NEW_ITEM".to_owned(), m2.clone())]);
+    // Cancelled while its first step runs: that step ends, the rest never runs.
+    let d3 = create_document(&kb.app, &kb.researcher, &kb.project, "Three", t3).await;
+    kb.entity(&d3, t3, "زینبؑ", 0, "PERSON").await;
+    mock.push(Behaviour::delay_ms(4_000, Behaviour::Text(json!({"proposals": []}).to_string())));
+    let job = start(json!({"documentIds": [d3]})).await;
+    asked(3).await;
+    kb.app.ok(Some(&kb.researcher), &act("cancelProcessingJob"), json!({"id": job})).await;
+    assert_eq!(common::wait_for_job(&kb.app, &kb.researcher, &job).await["status"], "CANCELLED");
+    let cancelled = kb.app.ok(Some(&kb.researcher), state, json!({"id": job})).await["processingJob"].clone();
+    assert!(cancelled["completedSteps"].as_u64().unwrap() < 2, "the last step did not run: {cancelled}");
+    assert_eq!(mock.request_count(), 3);
+}
+
+on_both_databases!(a_linking_job_pauses_resumes_and_cancels);
