@@ -738,6 +738,33 @@ async fn the_knowledge_base_exports_as_jsonl_and_csv(db: Db) {
             "{abbas},عباسؑ,PERSON,\"علمدار | ابوالفضل, قمر\",\"standard-bearer, \"\"the moon\"\"\",Q2915095,311,,true,anis,2,1"
         )
     );
+    // Read back by the readers its users take: Hugging Face `datasets` for the JSONL, pandas
+    // and Python's csv module for the CSV.
+    let read = |format: &str, data: &str| {
+        let path = kb.app.data_dir.join(format!("knowledge.{}", format.to_lowercase()));
+        std::fs::write(&path, data).unwrap();
+        let out = common::python::run("read_knowledge_base.py", &[format, path.to_str().unwrap()], "");
+        serde_json::from_str::<Value>(&out.stdout).expect("the readers print JSON")
+    };
+    let from_jsonl = read("JSONL", &jsonl);
+    let rows = from_jsonl["rows"].as_array().unwrap();
+    assert_eq!(rows.len(), 2, "{from_jsonl}");
+    assert_eq!(
+        (&rows[0]["id"], &rows[0]["name"], &rows[0]["aliases"], &rows[0]["externalIds"]["wikidata"]),
+        (&json!(abbas), &json!("عباسؑ"), &json!(["علمدار", "ابوالفضل, قمر"]), &json!("Q2915095")),
+        "{from_jsonl}"
+    );
+    assert_eq!(rows[0]["links"], json!([{"to": furat, "type": "RELATED_TO", "strength": 0.5}]));
+    assert_eq!((rows[1]["name"].as_str(), rows[1]["approved"].as_bool()), (Some("فرات"), Some(false)));
+    assert_eq!(from_jsonl["features"]["mentions"], "Value('int64')");
+    let from_csv = read("CSV", &csv);
+    assert_eq!(from_csv["pandas"], from_csv["csv"], "pandas and the csv module read the same rows");
+    assert_eq!(from_csv["csv"][0]["description"], "standard-bearer, \"the moon\"");
+    assert_eq!(
+        (&from_csv["csv"][0]["id"], &from_csv["csv"][1]["name"], &from_csv["csv"][0]["mentions"]),
+        (&json!(abbas), &json!("فرات"), &json!("1"))
+    );
+    assert_eq!(from_csv["aliases"], json!([["علمدار", "ابوالفضل, قمر"], []]));
     // Who may export, and the audit row it leaves.
     let (viewer, viewer_id) = kb.app.register("viewer").await;
     kb.app
