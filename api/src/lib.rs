@@ -73,7 +73,7 @@ pub struct Overrides {
 /// `nishan_domain::service::processing`, "Adding a job kind").
 pub fn job_handlers(llm: llm::MeteredClient, cipher: SecretBox) -> ServerHandlers {
     ServerHandlers::new()
-        .with(Extraction { llm: llm.clone(), cipher: cipher.clone(), retry: Default::default() })
+        .with(Extraction::new(llm.clone(), cipher.clone()))
         .with(nishan_domain::service::processing::linking::Linking { llm, cipher, retry: Default::default() })
 }
 

@@ -15,6 +15,7 @@ mod exchange;
 mod exchange_readers;
 mod http_protocol;
 mod inputs;
+mod job_fences;
 mod jobs;
 mod knowledge;
 mod llm_clients;

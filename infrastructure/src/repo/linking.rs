@@ -20,7 +20,7 @@ use uuid::Uuid;
 use super::jobs::save_progress_in;
 use super::knowledge::proposal_row;
 use super::{Store, internal};
-use crate::entity::{document, knowledge_proposal, processing_job};
+use crate::entity::{document, knowledge_proposal};
 
 impl LinkingStore for Store {
     async fn linking_documents(
@@ -68,9 +68,9 @@ impl LinkingStore for Store {
 
     async fn store_proposals(&self, fence: &Fence, proposals: Vec<Proposal>) -> DomainResult<Option<(Job, u32)>> {
         let txn = self.write().await?;
-        if !save_progress_in(&txn, fence).await? {
+        let Some(job) = save_progress_in(&txn, fence, 0, 0).await? else {
             return Ok(None);
-        }
+        };
         let mut inserted = 0u32;
         for p in &proposals {
             let done = knowledge_proposal::Entity::insert(proposal_row(p))
@@ -84,13 +84,7 @@ impl LinkingStore for Store {
                 .map_err(internal)?;
             inserted += done as u32;
         }
-        let job = processing_job::Entity::find_by_id(fence.job.id)
-            .one(&txn)
-            .await
-            .map_err(internal)?
-            .map(super::jobs::job)
-            .transpose()?;
         txn.commit().await.map_err(internal)?;
-        Ok(job.map(|j| (j, inserted)))
+        Ok(Some((job, inserted)))
     }
 }

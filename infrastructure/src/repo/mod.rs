@@ -123,3 +123,37 @@ pub(crate) fn conflict_or_internal(e: DbErr, message: &str) -> DomainError {
         _ => internal(e),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use sea_orm::ConnectionTrait;
+
+    use super::*;
+    use crate::db::{DbConfig, connect};
+
+    /// A second writer on a locked SQLite database fails with SQLITE_BUSY: transient, tried
+    /// again by the job runs; a missing table is not.
+    #[tokio::test]
+    async fn a_busy_sqlite_database_is_a_transient_fault() {
+        let dir = std::env::temp_dir().join(format!("nishan-busy-{}", uuid::Uuid::new_v4().simple()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let config = DbConfig {
+            url: format!("sqlite://{}?mode=rwc", dir.join("busy.db").display()),
+            max_connections: 1,
+            busy_timeout: Duration::ZERO,
+        };
+        let (a, b) = (connect(&config).await.unwrap(), connect(&config).await.unwrap());
+        a.execute_unprepared("CREATE TABLE t (x INTEGER)").await.unwrap();
+        a.execute_unprepared("BEGIN IMMEDIATE").await.unwrap();
+        let busy = b.execute_unprepared("INSERT INTO t VALUES (1)").await.unwrap_err();
+        assert!(is_transient(&busy), "{busy:?}");
+        assert!(internal(busy).is_transient());
+        a.execute_unprepared("ROLLBACK").await.unwrap();
+        let missing = b.execute_unprepared("INSERT INTO nope VALUES (1)").await.unwrap_err();
+        assert!(!is_transient(&missing), "{missing:?}");
+        assert!(matches!(internal(missing), DomainError::Internal(_)));
+        std::fs::remove_dir_all(&dir).ok();
+    }
+}

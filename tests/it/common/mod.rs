@@ -171,7 +171,7 @@ impl TestApp {
             None,
             configure,
             None,
-            nishan_api::Overrides { events, clock: Some(first.state.clock.clone()), ..Default::default() },
+            nishan_api::Overrides { events, clock: Some(first.state.clock.clone()) },
         )
         .await
     }

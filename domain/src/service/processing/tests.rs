@@ -322,11 +322,14 @@ impl EventPublisher for Recorder {
     }
 }
 
-struct VirtualClock(Mutex<DateTime<Utc>>);
+/// A clock that moves only when slept on, or by `tick` at each reading.
+struct VirtualClock(Mutex<DateTime<Utc>>, Mutex<chrono::Duration>);
 
 impl Clock for VirtualClock {
     fn now(&self) -> DateTime<Utc> {
-        *self.0.lock().unwrap()
+        let mut now = self.0.lock().unwrap();
+        *now += *self.1.lock().unwrap();
+        *now
     }
     fn sleep(&self, duration: Duration) -> impl Future<Output = ()> + Send {
         *self.0.lock().unwrap() += chrono::Duration::from_std(duration).unwrap();
@@ -410,14 +413,15 @@ impl SecretCipher for PlainCipher {
 }
 
 /// Names of the built-in gazetteer in these tests.
-const NAMES: [(&str, &str); 4] = [("حسینؑ", PERSON), ("عباسؑ", PERSON), ("کربلا", LOCATION), ("فرات", LOCATION)];
+const NAMES: [(&str, &str); 5] =
+    [("حسینؑ", PERSON), ("عباسؑ", PERSON), ("زینبؑ", PERSON), ("کربلا", LOCATION), ("فرات", LOCATION)];
 
 fn stanza(n: usize) -> String {
     format!("کربلا میں حسینؑ {n}\nعباسؑ فرات پر {n}\n\n")
 }
 
 fn world(content: &str, provider: Provider, chunk_size: u32) -> World {
-    let types = vec![entity_type(PERSON, &["حسینؑ", "عباسؑ"]), entity_type(LOCATION, &["کربلا", "فرات"])];
+    let types = vec![entity_type(PERSON, &["حسینؑ", "عباسؑ", "زینبؑ"]), entity_type(LOCATION, &["کربلا", "فرات"])];
     let fields = InitialFields { title: "t".into(), language: "ur".into(), direction: None, tags: vec![] };
     let (doc, _) = new_document(ProjectId::new(), fields, content.to_owned(), FileInfo::default(), UserId::new());
     let model = model(provider);
@@ -477,13 +481,19 @@ fn make_env(world: World) -> Env {
     Env {
         store: FakeStore(Mutex::new(world)),
         events: Recorder::default(),
-        clock: VirtualClock(Mutex::new(Utc::now())),
+        clock: VirtualClock(Mutex::new(Utc::now()), Mutex::new(chrono::Duration::zero())),
         notes: Mutex::new(vec![]),
     }
 }
 
 fn handlers(model: ScriptedModel) -> Handlers<Env> {
-    Handlers::new().with(Extraction { llm: model, cipher: PlainCipher, retry: RetryPolicy::default() })
+    // Stored after every chunk, so that hooks see each one.
+    Handlers::new().with(Extraction {
+        llm: model,
+        cipher: PlainCipher,
+        retry: RetryPolicy::default(),
+        builtin_store_every: Duration::ZERO,
+    })
 }
 
 fn builtin() -> Handlers<Env> {
@@ -572,12 +582,39 @@ fn the_built_in_extractor_runs_every_chunk() {
 }
 
 #[test]
+fn the_built_in_extractor_stores_several_chunks_at_once_within_its_interval() {
+    let text: String = (0..8).map(stanza).collect();
+    let env = make_env(world(&text, Provider::Builtin, 40));
+    let handlers = Handlers::new().with(Extraction::new(ScriptedModel::new(vec![]), PlainCipher));
+    let end = run(&env, &handlers).unwrap();
+    assert_eq!(end.status, JobStatus::Completed);
+    let w = env.store.0.lock().unwrap();
+    assert!(w.job.total_steps >= 8);
+    assert_eq!(w.commits, 1, "the virtual clock stands still: one store at the end");
+    assert_eq!(found(&w), occurrences(&text));
+    drop(w);
+    // When reading takes time, it stores at least every 0.25 s.
+    let env = make_env(world(&text, Provider::Builtin, 40));
+    *env.clock.1.lock().unwrap() = chrono::Duration::milliseconds(100);
+    let end = run(&env, &handlers).unwrap();
+    assert_eq!(end.status, JobStatus::Completed);
+    let w = env.store.0.lock().unwrap();
+    assert!(
+        w.commits > 1 && w.commits < w.job.total_steps as usize,
+        "{} stores of {} chunks",
+        w.commits,
+        w.job.total_steps
+    );
+    assert_eq!(found(&w), occurrences(&text));
+}
+
+#[test]
 fn an_edit_between_chunks_moves_the_stale_chunk_and_the_rest_is_read_in_the_new_text() {
     let text: String = (0..8).map(stanza).collect();
     let mut w = world(&text, Provider::Builtin, 40);
     // Before the second chunk is stored, a researcher inserts a stanza at the top and
     // changes the first name of the last stanza.
-    let edited = format!("مدینہ سے چلے\n\n{}", text.replacen("کربلا میں حسینؑ 7", "کربلا میں علی 7", 1));
+    let edited = format!("زینبؑ سے چلیں\n\n{}", text.replacen("کربلا میں حسینؑ 7", "کربلا میں علی 7", 1));
     let edited2 = edited.clone();
     w.hooks.push(Box::new(move |w, n| {
         if n == 2 {
@@ -590,7 +627,9 @@ fn an_edit_between_chunks_moves_the_stale_chunk_and_the_rest_is_read_in_the_new_
     let w = env.store.0.lock().unwrap();
     assert_eq!(w.doc.current_version, 2);
     assert_in_place(&w);
-    assert_eq!(found(&w), occurrences(&edited), "every name of the new text, at its new place");
+    let mut expected = occurrences(&edited);
+    assert_eq!(expected.remove(0), ("زینبؑ".to_owned(), 0), "the name the edit put before the job's place...");
+    assert_eq!(found(&w), expected, "...is not read; every other name of the new text is, at its new place");
     assert_eq!(w.job.document_version, Some(2), "the job follows the edit");
     assert!(env.notes.lock().unwrap().contains(&RunNote::DocumentChanged { from: 1, to: 2 }));
 }
