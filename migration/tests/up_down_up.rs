@@ -11,7 +11,7 @@ use sea_orm_migration::sea_orm::prelude::{ChronoDateTimeUtc, ChronoUtc, Json, Uu
 use sea_orm_migration::sea_orm::{ConnectionTrait, Database, DatabaseConnection};
 use sea_orm_migration::sea_query::{Alias, Order, Query};
 
-const TABLES: [&str; 22] = [
+const TABLES: [&str; 23] = [
     "users",
     "user_profiles",
     "user_sessions",
@@ -25,6 +25,8 @@ const TABLES: [&str; 22] = [
     "entity_rejections",
     "entity_relationships",
     "rate_limits",
+    "bus_events",
+    "login_throttles",
     "processing_jobs",
     "model_calls",
     "model_call_slots",
@@ -33,7 +35,6 @@ const TABLES: [&str; 22] = [
     "knowledge_links",
     "knowledge_revisions",
     "knowledge_proposals",
-    "login_throttles",
 ];
 
 /// (table, index) pairs every fully migrated database must have.
@@ -84,6 +85,8 @@ const INDEXES: &[(&str, &str)] = &[
     ("entity_relationships", "idx_entity_relationships_target"),
     ("entity_relationships", "idx_entity_relationships_project_id"),
     ("rate_limits", "idx_rate_limits_window_start"),
+    ("bus_events", "idx_bus_events_created_at"),
+    ("login_throttles", "idx_login_throttles_window_start"),
     ("processing_jobs", "idx_processing_jobs_status_priority"),
     ("processing_jobs", "idx_processing_jobs_document_id"),
     ("processing_jobs", "idx_processing_jobs_project_id"),
@@ -99,7 +102,6 @@ const INDEXES: &[(&str, &str)] = &[
     ("entities", "idx_entities_knowledge_item_id"),
     ("knowledge_proposals", "uq_knowledge_proposals_project_key"),
     ("knowledge_proposals", "idx_knowledge_proposals_project_status"),
-    ("login_throttles", "idx_login_throttles_window_start"),
 ];
 
 /// (id, name, sort_order) of the system entity types the documents migration

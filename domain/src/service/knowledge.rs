@@ -5,6 +5,7 @@
 //! edit-entities permission, approval the edit-project permission (OWNER and ADMIN, the
 //! project's managers); exporting needs the export permission.
 
+use crate::events::{ActivityEvent, ActivityKind, DomainEvent, EventPublisher, NoEvents};
 use std::collections::{HashMap, HashSet};
 
 use chrono::Utc;
@@ -113,8 +114,10 @@ pub struct MatchReport {
     pub items: Vec<KnowledgeItemId>,
 }
 
-pub struct Knowledge<'a, S> {
+pub struct Knowledge<'a, S, E> {
     pub store: &'a S,
+    /// Where a mention linked or unlinked is announced to its document's viewers.
+    pub events: &'a E,
 }
 
 /// Most steps followed from a merged entry to the one it lives on in.
@@ -124,8 +127,9 @@ fn not_found() -> DomainError {
     DomainError::NotFound { resource: "knowledge item" }
 }
 
-impl<S> Knowledge<'_, S>
+impl<S, E> Knowledge<'_, S, E>
 where
+    E: EventPublisher,
     S: KnowledgeRepository
         + ProjectRepository
         + DocumentRepository
@@ -135,12 +139,14 @@ where
         + UserRepository
         + AuditRepository,
 {
-    fn projects(&self) -> Projects<'_, S> {
-        Projects { store: self.store }
+    /// Reads only (access checks): nothing is published through them.
+    fn projects(&self) -> Projects<'_, S, NoEvents> {
+        Projects { store: self.store, events: &NoEvents }
     }
 
-    fn entities(&self) -> Entities<'_, S> {
-        Entities { store: self.store }
+    /// Reads only (an entity and the caller's access to it).
+    fn entities(&self) -> Entities<'_, S, NoEvents> {
+        Entities { store: self.store, events: &NoEvents }
     }
 
     /// The project and the caller's access; NOT_FOUND when they may not read it.
@@ -448,7 +454,14 @@ where
             DomainError::NotFound { resource: "knowledge item" } => DomainError::invalid("itemId", "no such entry"),
             other => other,
         })?;
+        self.announce(&e, actor);
         Ok(e)
+    }
+
+    /// Tells the mention's document's viewers that the mention changed (after the commit).
+    fn announce(&self, e: &Entity, actor: &Actor) {
+        let event = ActivityEvent::new(e.document_id, ActivityKind::EntityUpdated, &[e.id], Some(actor.user_id));
+        self.events.publish(DomainEvent::DocumentActivity(event));
     }
 
     pub async fn unlink(&self, meta: &RequestMeta, actor: &Actor, entity: EntityId) -> DomainResult<Entity> {
@@ -459,6 +472,7 @@ where
             .project(e.project_id)
             .changes(json!({"itemId": was, "documentId": e.document_id}));
         self.store.unlink_mentions(&[e.id], audit).await?;
+        self.announce(&e, actor);
         Ok(e)
     }
 

@@ -1,5 +1,4 @@
 use async_graphql::{Context, ID, InputObject, MaybeUndefined, Object};
-use nishan_domain::events::ActivityKind;
 use nishan_domain::ids::{DocumentId, EntityId, EntityTypeId, KnowledgeItemId, KnowledgeLinkId, ProjectId, ProposalId};
 use nishan_domain::service::knowledge::{
     KnowledgePatch, MatchScope, NewKnowledgeItem, NewKnowledgeLink, RawExternalIds,
@@ -10,7 +9,7 @@ use crate::error::{ApiResult, bad_input};
 use crate::graphql::types::{
     Entity, GqlDecision, GqlLinkType, KnowledgeItem, KnowledgeLink, KnowledgeProposal, LinkMatchingResult, parse_id,
 };
-use crate::graphql::{publish_activity, request, state};
+use crate::graphql::{request, state};
 
 /// Identifiers of an entry in outside authority files; a blank one is absent.
 #[derive(InputObject, Default)]
@@ -189,7 +188,6 @@ impl KnowledgeMutation {
         let req = request(ctx);
         let actor = req.viewer.require()?;
         let e = state(ctx).knowledge().link(&req.meta, &actor, entity, item).await?;
-        publish_activity(ctx, e.document_id, ActivityKind::EntityUpdated, &[e.id], None);
         Ok(Entity(e))
     }
 
@@ -198,7 +196,6 @@ impl KnowledgeMutation {
         let req = request(ctx);
         let actor = req.viewer.require()?;
         let e = state(ctx).knowledge().unlink(&req.meta, &actor, entity).await?;
-        publish_activity(ctx, e.document_id, ActivityKind::EntityUpdated, &[e.id], None);
         Ok(Entity(e))
     }
 
