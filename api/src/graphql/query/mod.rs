@@ -6,6 +6,7 @@ mod documents;
 mod entity_types;
 mod exchange;
 mod jobs;
+mod knowledge;
 mod projects;
 mod statistics;
 
@@ -19,4 +20,5 @@ pub struct Query(
     exchange::ExchangeQuery,
     statistics::StatisticsQuery,
     audit::AuditQuery,
+    knowledge::KnowledgeQuery,
 );
