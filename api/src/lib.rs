@@ -83,7 +83,9 @@ pub struct Overrides {
 /// The job kinds this server runs, each by its handler: where a new kind is registered (see
 /// `nishan_domain::service::processing`, "Adding a job kind").
 pub fn job_handlers(llm: llm::MeteredClient, cipher: SecretBox) -> ServerHandlers {
-    ServerHandlers::new().with(Extraction::new(llm, cipher))
+    ServerHandlers::new()
+        .with(Extraction::new(llm.clone(), cipher.clone()))
+        .with(nishan_domain::service::processing::linking::Linking { llm, cipher, retry: Default::default() })
 }
 
 pub async fn bootstrap_custom(

@@ -12,6 +12,7 @@ use nishan_domain::service::entities::Entities;
 use nishan_domain::service::entity_types::EntityTypes;
 use nishan_domain::service::exchange::Exchange;
 use nishan_domain::service::jobs::Jobs;
+use nishan_domain::service::knowledge::Knowledge;
 use nishan_domain::service::models::Models;
 use nishan_domain::service::projects::Projects;
 use nishan_domain::service::statistics::Statistics;
@@ -93,6 +94,10 @@ impl AppState {
 
     pub fn search(&self) -> nishan_domain::service::search::Search<'_, Store> {
         nishan_domain::service::search::Search { store: &self.store }
+    }
+
+    pub fn knowledge(&self) -> Knowledge<'_, Store, EventBus> {
+        Knowledge { store: &self.store, events: &self.events }
     }
 
     pub fn exchange(&self) -> Exchange<'_, Store, EventBus> {

@@ -4,7 +4,6 @@
 #[macro_use]
 mod common;
 
-mod abuse;
 mod accounts;
 mod anonymous;
 mod audit;
@@ -18,6 +17,7 @@ mod http_protocol;
 mod inputs;
 mod job_fences;
 mod jobs;
+mod knowledge;
 mod llm_clients;
 mod llm_jobs;
 mod operations;

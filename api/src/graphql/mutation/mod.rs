@@ -7,6 +7,7 @@ mod entities;
 mod entity_types;
 mod exchange;
 mod jobs;
+mod knowledge;
 mod projects;
 
 #[derive(async_graphql::MergedObject, Default)]
@@ -18,4 +19,5 @@ pub struct Mutation(
     entity_types::EntityTypeMutation,
     jobs::JobMutation,
     exchange::ExchangeMutation,
+    knowledge::KnowledgeMutation,
 );

@@ -6,6 +6,7 @@ mod documents;
 mod entity_types;
 mod exchange;
 mod jobs;
+mod knowledge;
 mod projects;
 mod search;
 mod statistics;
@@ -21,4 +22,5 @@ pub struct Query(
     statistics::StatisticsQuery,
     audit::AuditQuery,
     search::SearchQuery,
+    knowledge::KnowledgeQuery,
 );

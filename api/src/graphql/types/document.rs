@@ -261,7 +261,7 @@ impl Document {
         let filter = FilterKey::new(&filter.unwrap_or_default())?;
         let key = EntityPageKey { document: self.0.id, filter: filter.clone(), after, limit };
         let found = ctx.data_unchecked::<Loaded<EntityPageLoader>>().load_one(key).await?.unwrap_or_default();
-        let count = EntityCount { document: self.0.id, counts: self.0.counts, filter };
+        let count = EntityCount(Total::Document { document: self.0.id, counts: self.0.counts, filter });
         let mut conn = Connection::with_additional_fields(after.is_some(), found.has_more, count);
         conn.edges
             .extend(found.items.into_iter().map(|e| Edge::new(pagination::entity_cursor(&e.cursor()), Entity(e))));
@@ -275,24 +275,50 @@ pub type EntityConnection = Connection<String, Entity, EntityCount>;
 /// The `totalCount` of a document's entities under a filter: the document's stored counts
 /// answer it without a query when the filter is empty or only asks for (un)verified ones;
 /// otherwise the entities are counted, once per request for all documents, and only when asked.
-pub struct EntityCount {
-    document: DocumentId,
-    counts: EntityCounts,
-    filter: FilterKey,
+///
+/// Other lists of entities (an entry's mentions, a review queue) know their total when they are
+/// read: they are the same `EntityConnection` type, with a known total.
+pub struct EntityCount(Total);
+
+enum Total {
+    Document { document: DocumentId, counts: EntityCounts, filter: FilterKey },
+    Known(u64),
+}
+
+impl EntityCount {
+    /// A total already known.
+    pub fn known(total: u64) -> Self {
+        Self(Total::Known(total))
+    }
+
+    /// A page of entities read with its total (offset cursors) as an `EntityConnection`.
+    pub fn connection(page: crate::graphql::pagination::Conn<Entity>) -> EntityConnection {
+        let mut conn = Connection::with_additional_fields(
+            page.has_previous_page,
+            page.has_next_page,
+            Self::known(page.additional_fields.total_count),
+        );
+        conn.edges = page.edges;
+        conn
+    }
 }
 
 #[Object]
 impl EntityCount {
     async fn total_count(&self, ctx: &Context<'_>) -> ApiResult<u64> {
-        let f = &self.filter.filter;
+        let (document, counts, filter) = match &self.0 {
+            Total::Known(n) => return Ok(*n),
+            Total::Document { document, counts, filter } => (*document, counts, filter),
+        };
+        let f = &filter.filter;
         let only_verified = EntityFilter { is_verified: None, ..(**f).clone() }.is_empty();
         Ok(match (f.is_verified, only_verified) {
-            (None, true) => u64::from(self.counts.total),
-            (Some(true), true) => u64::from(self.counts.verified),
-            (Some(false), true) => u64::from(self.counts.unverified()),
+            (None, true) => u64::from(counts.total),
+            (Some(true), true) => u64::from(counts.verified),
+            (Some(false), true) => u64::from(counts.unverified()),
             _ => ctx
                 .data_unchecked::<Loaded<EntityCountLoader>>()
-                .load_one((self.document, self.filter.clone()))
+                .load_one((document, filter.clone()))
                 .await?
                 .unwrap_or(0),
         })

@@ -163,9 +163,16 @@ where
         let names: HashMap<String, EntityTypeId> = types.iter().map(|(id, n)| (n.clone(), *id)).collect();
         let source = match model.provider {
             Provider::Builtin => {
-                let verified = run
+                let mut verified = run
                     .retrying("reading the project's verified entities", || store.verified_names(job.project_id))
                     .await?;
+                // The knowledge base's approved entries weigh as much as verified entities.
+                verified.extend(
+                    run.retrying("reading the knowledge base's approved names", || {
+                        store.approved_names(job.project_id)
+                    })
+                    .await?,
+                );
                 Source::Gazetteer(gazetteer(&all_types, &types, verified))
             }
             _ => Source::Model(self.endpoint(run, &model).await?),

@@ -34,6 +34,7 @@
 
 pub mod extraction;
 mod handler;
+pub mod linking;
 mod model_calls;
 mod run;
 #[cfg(test)]
