@@ -17,6 +17,7 @@
 //! Everything here is pure and deterministic: the same gold, names and seed give the same
 //! model, byte for byte ([`Tagger::to_bytes`]).
 
+pub mod clusters;
 pub mod evaluate;
 pub mod features;
 pub mod labels;

@@ -152,7 +152,18 @@ impl Tagger {
         let reference = names.reference.hits(folded);
         let gold = names.gold.hits(folded);
         let gold_words: Vec<Option<(usize, bool)>> = folded.iter().map(|w| names.gold.word_type(w)).collect();
-        let input = LineInput { tokens, folded, reference: &reference, gold: &gold, gold_words: &gold_words };
+        let clusters = super::clusters::WordClusters::builtin();
+        let word_clusters: Vec<Option<&[u16]>> = folded.iter().map(|w| clusters.of(w)).collect();
+        let rates: Vec<_> = folded.iter().map(|w| clusters.honorific(w)).collect();
+        let input = LineInput {
+            tokens,
+            folded,
+            reference: &reference,
+            gold: &gold,
+            gold_words: &gold_words,
+            clusters: &word_clusters,
+            honorific_rates: &rates,
+        };
         let l = self.set.len();
         let mut emissions = vec![0.0f32; tokens.len() * l];
         for (t, keys) in line_features(&input).iter().enumerate() {
@@ -160,8 +171,9 @@ impl Tagger {
             for k in keys {
                 if let Some(&row) = self.rows.get(k) {
                     let w = &self.weights[row as usize * l..(row as usize + 1) * l];
+                    let v = super::features::value(*k);
                     for (o, w) in out.iter_mut().zip(w) {
-                        *o += w;
+                        *o += v * w;
                     }
                 }
             }

@@ -251,8 +251,7 @@ impl Corpus {
         let mut rows: KeyMap<u32> = KeyMap::default();
         let mut line_rows: Vec<Vec<Vec<u32>>> = Vec::with_capacity(train.len());
         for (pos, &line) in train.iter().enumerate() {
-            let index = &held_out_index[group_of[pos]];
-            let keys = self.line_keys(line, &reference, index);
+            let keys = self.line_keys(line, &reference, &held_out_index[group_of[pos]]);
             line_rows.push(
                 keys.into_iter()
                     .map(|ks| {
@@ -268,6 +267,9 @@ impl Corpus {
         }
         let n_rows = rows.len();
         let mut p = Perceptron::new(self.set, n_rows);
+        for (&key, &row) in &rows {
+            p.scale[row as usize] = super::features::value(key);
+        }
         let mut order: Vec<usize> = (0..train.len()).collect();
         for _ in 0..options.epochs {
             rng.shuffle(&mut order);
@@ -307,12 +309,17 @@ impl Corpus {
         let ref_hits = reference.hits(&l.folded);
         let gold_hits = gold.hits(&l.folded);
         let gold_words: Vec<Option<(usize, bool)>> = l.folded.iter().map(|w| gold.word_type(w)).collect();
+        let clusters = super::clusters::WordClusters::builtin();
+        let word_clusters: Vec<Option<&[u16]>> = l.folded.iter().map(|w| clusters.of(w)).collect();
+        let rates: Vec<_> = l.folded.iter().map(|w| clusters.honorific(w)).collect();
         line_features(&LineInput {
             tokens: &tokens,
             folded: &l.folded,
             reference: &ref_hits,
             gold: &gold_hits,
             gold_words: &gold_words,
+            clusters: &word_clusters,
+            honorific_rates: &rates,
         })
     }
 
@@ -389,6 +396,8 @@ struct Perceptron {
     set: LabelSet,
     w: Vec<f32>,
     u: Vec<f32>,
+    /// Each row's feature value.
+    scale: Vec<f32>,
     tw: Vec<f32>,
     tu: Vec<f32>,
     /// Steps taken (lines seen), from 1.
@@ -400,7 +409,15 @@ impl Perceptron {
         let l = set.len();
         // Transitions: `l × l` pairs, then `l` starts, then `l` ends.
         let t = l * l + 2 * l;
-        Self { set, w: vec![0.0; rows * l], u: vec![0.0; rows * l], tw: vec![0.0; t], tu: vec![0.0; t], c: 1.0 }
+        Self {
+            set,
+            w: vec![0.0; rows * l],
+            u: vec![0.0; rows * l],
+            scale: vec![1.0; rows],
+            tw: vec![0.0; t],
+            tu: vec![0.0; t],
+            c: 1.0,
+        }
     }
 
     fn transitions(&self, w: &[f32]) -> Transitions {
@@ -417,8 +434,9 @@ impl Perceptron {
         for (t, rs) in rows.iter().enumerate() {
             let out = &mut emissions[t * l..(t + 1) * l];
             for &r in rs {
+                let v = self.scale[r as usize];
                 for (o, w) in out.iter_mut().zip(&self.w[r as usize * l..(r as usize + 1) * l]) {
-                    *o += w;
+                    *o += v * w;
                 }
             }
         }
@@ -429,10 +447,11 @@ impl Perceptron {
                 if predicted[t] != gold[t] {
                     for &r in &rows[t] {
                         let base = r as usize * l;
-                        self.w[base + gold[t]] += 1.0;
-                        self.u[base + gold[t]] += c;
-                        self.w[base + predicted[t]] -= 1.0;
-                        self.u[base + predicted[t]] -= c;
+                        let v = self.scale[r as usize];
+                        self.w[base + gold[t]] += v;
+                        self.u[base + gold[t]] += c * v;
+                        self.w[base + predicted[t]] -= v;
+                        self.u[base + predicted[t]] -= c * v;
                     }
                 }
             }
