@@ -17,10 +17,10 @@ fn the_tagger_beats_the_gazetteer_on_held_out_lines() {
     assert_eq!((train.len(), heldout.len()), (184, 322));
     let m = annotated::measure(&train, &heldout, &options);
     eprintln!("committed split: {m:?}");
-    assert!(m.f1 >= 0.55, "F1 {:.3}", m.f1);
+    assert!(m.f1 >= 0.56, "F1 {:.3}", m.f1);
     assert!(m.precision >= 0.70, "precision {:.3}", m.precision);
     assert!(m.f1 > m.gazetteer_f1 + 0.02, "tagger {:.3} against gazetteer {:.3}", m.f1, m.gazetteer_f1);
-    assert!(m.unseen_found >= 12, "{} of {} unseen names found", m.unseen_found, m.unseen);
+    assert!(m.unseen_found >= 16, "{} of {} unseen names found", m.unseen_found, m.unseen);
     assert!(m.unseen_found > 2 * m.gazetteer_unseen_found);
     let mut f1 = 0.0;
     let mut unseen = 0.0;
@@ -32,8 +32,8 @@ fn the_tagger_beats_the_gazetteer_on_held_out_lines() {
         f1 += m.f1 / 2.0;
         unseen += m.unseen_share() / 2.0;
     }
-    assert!(f1 >= 0.63, "mean F1 {f1:.3}");
-    assert!(unseen >= 0.18, "mean share of unseen names found {unseen:.3}");
+    assert!(f1 >= 0.65, "mean F1 {f1:.3}");
+    assert!(unseen >= 0.19, "mean share of unseen names found {unseen:.3}");
 }
 
 #[test]

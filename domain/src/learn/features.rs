@@ -30,7 +30,7 @@ pub const HONORIFICS: [char; 6] = ['\u{0610}', '\u{0611}', '\u{0612}', '\u{0613}
 pub struct LineInput<'a> {
     pub tokens: &'a [Token<'a>],
     /// The folded words, one per token.
-    pub folded: &'a [String],
+    pub folded: &'a [&'a str],
     /// Hits of the reference names, one per token.
     pub reference: &'a [Option<Hit>],
     /// Hits of the gold names, one per token.
@@ -100,7 +100,7 @@ pub fn line_features(input: &LineInput<'_>) -> Vec<Vec<u64>> {
     let mut out = Vec::with_capacity(n);
     for i in 0..n {
         let mut f = Keys(Vec::with_capacity(48));
-        let word = &input.folded[i];
+        let word = input.folded[i];
         let ii = i as isize;
         f.add(BIAS, key(BIAS, 0));
         f.add(WORD, word_hashes[i]);
@@ -296,6 +296,7 @@ mod tests {
     fn features(line: &str) -> Vec<Vec<u64>> {
         let tokens = tokenize(line);
         let folded: Vec<String> = tokens.iter().map(|t| fold(t.text)).collect();
+        let folded: Vec<&str> = folded.iter().map(String::as_str).collect();
         let none = vec![None; tokens.len()];
         let no_words = vec![None; tokens.len()];
         let no_clusters = vec![None; tokens.len()];

@@ -19,6 +19,18 @@ pub struct Transitions {
     pub end: Vec<f32>,
     /// For each label, the labels allowed before it.
     allowed_before: Vec<Vec<Label>>,
+    /// For each label, the labels allowed after it.
+    allowed_after: Vec<Vec<Label>>,
+}
+
+/// The transition scores at one temperature, exponentiated once (forward-backward of every
+/// line at that temperature uses them).
+#[derive(Debug, Clone)]
+pub struct Probabilities {
+    t_inv: f64,
+    pair: Vec<f64>,
+    start: Vec<f64>,
+    end: Vec<f64>,
 }
 
 impl Transitions {
@@ -27,7 +39,8 @@ impl Transitions {
         assert_eq!(pair.len(), l * l);
         assert_eq!((start.len(), end.len()), (l, l));
         let allowed_before = (0..l).map(|next| (0..l).filter(|&prev| set.allowed(prev, next)).collect()).collect();
-        Self { set, pair, start, end, allowed_before }
+        let allowed_after = (0..l).map(|prev| (0..l).filter(|&next| set.allowed(prev, next)).collect()).collect();
+        Self { set, pair, start, end, allowed_before, allowed_after }
     }
 
     pub fn zeros(set: LabelSet) -> Self {
@@ -84,6 +97,32 @@ impl Transitions {
         labels
     }
 
+    /// The transition scores exponentiated at `temperature`, for [`span_probabilities_at`]
+    /// (every path takes one start, one end and the same number of pairs, so each table is
+    /// shifted by its maximum first: nothing overflows and the probabilities do not change).
+    ///
+    /// [`span_probabilities_at`]: Self::span_probabilities_at
+    pub fn probabilities(&self, temperature: f64) -> Probabilities {
+        let l = self.set.len();
+        let t_inv = 1.0 / temperature.max(1e-6);
+        let max_pair = self.pair.iter().copied().fold(f32::NEG_INFINITY, f32::max) as f64;
+        let max_start = self.start.iter().copied().fold(f32::NEG_INFINITY, f32::max) as f64;
+        let max_end = self.end.iter().copied().fold(f32::NEG_INFINITY, f32::max) as f64;
+        let pair = (0..l * l)
+            .map(|i| {
+                let (p, y) = (i / l, i % l);
+                if self.set.allowed(p, y) { ((self.pair[i] as f64 - max_pair) * t_inv).exp() } else { 0.0 }
+            })
+            .collect();
+        let start = (0..l)
+            .map(|y| if self.set.may_start(y) { ((self.start[y] as f64 - max_start) * t_inv).exp() } else { 0.0 })
+            .collect();
+        let end = (0..l)
+            .map(|y| if self.set.may_end(y) { ((self.end[y] as f64 - max_end) * t_inv).exp() } else { 0.0 })
+            .collect();
+        Probabilities { t_inv, pair, start, end }
+    }
+
     /// The probability of each span (that exactly its words carry its labels, whatever the rest
     /// of the line carries) under the softmax at `temperature`.
     pub fn span_probabilities(
@@ -93,26 +132,23 @@ impl Transitions {
         temperature: f64,
         spans: &[WordSpan],
     ) -> Vec<f64> {
+        self.span_probabilities_at(&self.probabilities(temperature), emissions, words, spans)
+    }
+
+    /// [`span_probabilities`](Self::span_probabilities) with the tables of a temperature made
+    /// once.
+    pub fn span_probabilities_at(
+        &self,
+        tables: &Probabilities,
+        emissions: &[f32],
+        words: usize,
+        spans: &[WordSpan],
+    ) -> Vec<f64> {
         if spans.is_empty() || words == 0 {
             return vec![0.0; spans.len()];
         }
         let l = self.set.len();
-        let t_inv = 1.0 / temperature.max(1e-6);
-        let max_pair = self.pair.iter().copied().fold(f32::NEG_INFINITY, f32::max) as f64;
-        let max_start = self.start.iter().copied().fold(f32::NEG_INFINITY, f32::max) as f64;
-        let max_end = self.end.iter().copied().fold(f32::NEG_INFINITY, f32::max) as f64;
-        let m: Vec<f64> = (0..l * l)
-            .map(|i| {
-                let (p, y) = (i / l, i % l);
-                if self.set.allowed(p, y) { ((self.pair[i] as f64 - max_pair) * t_inv).exp() } else { 0.0 }
-            })
-            .collect();
-        let start: Vec<f64> = (0..l)
-            .map(|y| if self.set.may_start(y) { ((self.start[y] as f64 - max_start) * t_inv).exp() } else { 0.0 })
-            .collect();
-        let end: Vec<f64> = (0..l)
-            .map(|y| if self.set.may_end(y) { ((self.end[y] as f64 - max_end) * t_inv).exp() } else { 0.0 })
-            .collect();
+        let (m, start, end, t_inv) = (&tables.pair, &tables.start, &tables.end, tables.t_inv);
         let mut e = vec![0.0f64; words * l];
         for t in 0..words {
             let row = &emissions[t * l..(t + 1) * l];
@@ -147,11 +183,8 @@ impl Transitions {
         for t in (0..words - 1).rev() {
             for p in 0..l {
                 let mut s = 0.0;
-                for y in 0..l {
-                    let w = m[p * l + y];
-                    if w > 0.0 {
-                        s += w * e[(t + 1) * l + y] * beta[(t + 1) * l + y];
-                    }
+                for &y in &self.allowed_after[p] {
+                    s += m[p * l + y] * e[(t + 1) * l + y] * beta[(t + 1) * l + y];
                 }
                 beta[t * l + p] = s / c[t + 1];
             }

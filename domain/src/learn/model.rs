@@ -9,9 +9,9 @@ use std::hash::{BuildHasherDefault, Hasher};
 
 use super::features::{LineInput, line_features};
 use super::labels::{LabelSet, WordSpan, decode};
-use super::lattice::Transitions;
+use super::lattice::{Probabilities, Transitions};
 use super::names::{Name, NameIndex, NameSource};
-use super::tokens::{lines_with_offsets, tokenize};
+use super::tokens::{Token, lines_with_offsets, tokenize};
 use super::{LabeledSpan, fold};
 
 /// Feature keys are already well-mixed 64-bit hashes: hashing them again is wasted work.
@@ -44,6 +44,27 @@ pub struct Tagged {
     pub confidence: f64,
 }
 
+/// What the features need of a folded word besides the word itself, looked up once.
+#[derive(Debug, Clone, Copy)]
+struct WordInfo<'w> {
+    folded: &'w str,
+    clusters: Option<&'static [u16]>,
+    rate: Option<super::clusters::HonorificRate>,
+    gold_word: Option<(usize, bool)>,
+}
+
+impl<'w> WordInfo<'w> {
+    fn new(folded: &'w str, names: &TagNames) -> Self {
+        let clusters = super::clusters::WordClusters::builtin();
+        Self {
+            folded,
+            clusters: clusters.of(folded),
+            rate: clusters.honorific(folded),
+            gold_word: names.gold.word_type(folded),
+        }
+    }
+}
+
 /// The names a tagging run looks for: the caller's reference names and the model's gold with the
 /// caller's gold names added. Built once per run ([`Tagger::names`]), used for every text.
 #[derive(Debug, Clone)]
@@ -61,6 +82,8 @@ pub struct Tagger {
     pub(crate) weights: Vec<f32>,
     pub(crate) transitions: Transitions,
     pub(crate) temperature: f64,
+    /// The transitions exponentiated at `temperature`, made once.
+    pub(crate) tables: Probabilities,
     pub(crate) gold: NameIndex,
     /// The gold names as trained on (folded words, type), kept to store the model.
     pub(crate) gold_names: Vec<(Vec<String>, usize)>,
@@ -104,28 +127,38 @@ impl Tagger {
         TagNames { reference, gold }
     }
 
-    /// Tags a text line by line; spans are code points into `text`, in order.
+    /// Tags a text line by line; spans are code points into `text`, in order. Each distinct
+    /// word is folded once for the whole text.
     pub fn tag(&self, text: &str, names: &TagNames) -> Vec<Tagged> {
+        let lines: Vec<(u32, Vec<Token<'_>>)> =
+            lines_with_offsets(text).map(|(offset, line)| (offset, tokenize(line))).collect();
+        let mut folds: HashMap<&str, String> = HashMap::new();
+        for (_, tokens) in &lines {
+            for t in tokens {
+                folds.entry(t.text).or_insert_with(|| fold(t.text));
+            }
+        }
+        let infos: HashMap<&str, WordInfo<'_>> =
+            folds.iter().map(|(&raw, folded)| (raw, WordInfo::new(folded, names))).collect();
         let mut out = Vec::new();
-        for (offset, line) in lines_with_offsets(text) {
-            for (span, confidence) in self.tag_line(line, names) {
+        for (offset, tokens) in &lines {
+            if tokens.is_empty() {
+                continue;
+            }
+            let words: Vec<WordInfo<'_>> = tokens.iter().map(|t| infos[t.text]).collect();
+            for (span, confidence) in self.tag_tokens(tokens, &words, names) {
                 out.push(Tagged { start: offset + span.start, end: offset + span.end, label: span.label, confidence });
             }
         }
         out
     }
 
-    /// The spans of one line, with their confidence.
-    pub(crate) fn tag_line(&self, line: &str, names: &TagNames) -> Vec<(LabeledSpan, f64)> {
-        let tokens = tokenize(line);
-        if tokens.is_empty() {
-            return vec![];
-        }
-        let folded: Vec<String> = tokens.iter().map(|t| fold(t.text)).collect();
-        let emissions = self.emissions(&tokens, &folded, names);
+    /// The spans of one line's words (folded), with their confidence.
+    fn tag_tokens(&self, tokens: &[Token<'_>], words: &[WordInfo<'_>], names: &TagNames) -> Vec<(LabeledSpan, f64)> {
+        let emissions = self.emissions_of(tokens, words, names);
         let labels = self.transitions.viterbi(&emissions, tokens.len());
         let spans = decode(self.set, &labels);
-        let confidence = self.transitions.span_probabilities(&emissions, tokens.len(), self.temperature, &spans);
+        let confidence = self.transitions.span_probabilities_at(&self.tables, &emissions, tokens.len(), &spans);
         spans
             .into_iter()
             .zip(confidence)
@@ -143,21 +176,22 @@ impl Tagger {
     }
 
     /// The label scores of each word of a line.
-    pub(crate) fn emissions(
-        &self,
-        tokens: &[super::tokens::Token<'_>],
-        folded: &[String],
-        names: &TagNames,
-    ) -> Vec<f32> {
-        let reference = names.reference.hits(folded);
-        let gold = names.gold.hits(folded);
-        let gold_words: Vec<Option<(usize, bool)>> = folded.iter().map(|w| names.gold.word_type(w)).collect();
-        let clusters = super::clusters::WordClusters::builtin();
-        let word_clusters: Vec<Option<&[u16]>> = folded.iter().map(|w| clusters.of(w)).collect();
-        let rates: Vec<_> = folded.iter().map(|w| clusters.honorific(w)).collect();
+    pub(crate) fn emissions(&self, tokens: &[Token<'_>], folded: &[&str], names: &TagNames) -> Vec<f32> {
+        let words: Vec<WordInfo<'_>> = folded.iter().map(|w| WordInfo::new(w, names)).collect();
+        self.emissions_of(tokens, &words, names)
+    }
+
+    /// [`emissions`](Self::emissions) with each word's lookups made already.
+    fn emissions_of(&self, tokens: &[Token<'_>], words: &[WordInfo<'_>], names: &TagNames) -> Vec<f32> {
+        let folded: Vec<&str> = words.iter().map(|w| w.folded).collect();
+        let reference = names.reference.hits(&folded);
+        let gold = names.gold.hits(&folded);
+        let gold_words: Vec<Option<(usize, bool)>> = words.iter().map(|w| w.gold_word).collect();
+        let word_clusters: Vec<Option<&[u16]>> = words.iter().map(|w| w.clusters).collect();
+        let rates: Vec<_> = words.iter().map(|w| w.rate).collect();
         let input = LineInput {
             tokens,
-            folded,
+            folded: &folded,
             reference: &reference,
             gold: &gold,
             gold_words: &gold_words,
@@ -271,7 +305,8 @@ impl Tagger {
         if r.at != bytes.len() {
             return Err(ModelFormatError("trailing bytes".into()));
         }
-        Ok(Self { labels, set, rows, weights, transitions, temperature, gold, gold_names })
+        let tables = transitions.probabilities(temperature);
+        Ok(Self { labels, set, rows, weights, transitions, temperature, tables, gold, gold_names })
     }
 }
 

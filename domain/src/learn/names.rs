@@ -104,15 +104,16 @@ impl NameIndex {
     }
 
     /// The hit of each word of a line (its folded words), leftmost-longest.
-    pub fn hits(&self, folded: &[String]) -> Vec<Option<Hit>> {
+    pub fn hits<S: AsRef<str>>(&self, folded: &[S]) -> Vec<Option<Hit>> {
         let mut out = vec![None; folded.len()];
         let mut i = 0;
         while i < folded.len() {
-            let best = self.by_first.get(&folded[i]).and_then(|entries| {
+            let best = self.by_first.get(folded[i].as_ref()).and_then(|entries| {
                 entries
                     .iter()
                     .filter(|e| {
-                        i + e.rest.len() < folded.len() && e.rest.iter().zip(&folded[i + 1..]).all(|(a, b)| a == b)
+                        i + e.rest.len() < folded.len()
+                            && e.rest.iter().zip(&folded[i + 1..]).all(|(a, b)| a == b.as_ref())
                     })
                     .max_by_key(|e| e.rest.len())
             });
