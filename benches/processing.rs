@@ -80,7 +80,7 @@ async fn run(kind: &str, url: String, files: &[(String, Vec<u8>)], mock: &mock_l
         let started = Instant::now();
         let mut ids = vec![];
         for d in &docs {
-            let job = StartJob { document_id: d.id, llm_model_id: model, processing_config_id: None, priority: None };
+            let job = StartJob { document_id: Some(d.id), llm_model_id: model, ..Default::default() };
             ids.push(state.jobs().start(&meta, &actor, job).await.unwrap().id);
         }
         let filter = JobFilter { project_id: Some(project.id), ..Default::default() };

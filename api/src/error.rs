@@ -68,7 +68,7 @@ pub fn to_graphql(e: DomainError) -> async_graphql::Error {
             ext.set("code", code::RATE_LIMITED);
             ext.set("retryAfter", retry_after_secs);
         }),
-        DomainError::Internal(cause) => internal(&cause),
+        DomainError::Internal(cause) | DomainError::Transient(cause) => internal(&cause),
     }
 }
 

@@ -19,11 +19,12 @@ pub mod ws;
 use std::sync::Arc;
 
 use anyhow::Context as _;
+use nishan_domain::service::processing::extraction::Extraction;
 use nishan_infrastructure::Store;
 use nishan_infrastructure::crypto::SecretBox;
 use nishan_infrastructure::db::{self, DbConfig};
 use nishan_infrastructure::events::EventBus;
-use nishan_infrastructure::jobs::{JobRunner, WorkerConfig};
+use nishan_infrastructure::jobs::{JobRunner, ServerHandlers, WorkerConfig};
 use nishan_infrastructure::password::Argon2Hasher;
 use nishan_infrastructure::tokens::RandomTokens;
 
@@ -60,11 +61,16 @@ pub async fn bootstrap_with(settings: Settings, conn: sea_orm_conn::DatabaseConn
 }
 
 /// Parts a caller may supply instead of the ones `bootstrap` builds (tests: a bus shared by
-/// two servers in one process, a scripted model).
+/// two servers in one process).
 #[derive(Default)]
 pub struct Overrides {
     pub events: Option<EventBus>,
-    pub call_model: Option<nishan_infrastructure::jobs::CallModel>,
+}
+
+/// The job kinds this server runs, each by its handler: where a new kind is registered (see
+/// `nishan_domain::service::processing`, "Adding a job kind").
+pub fn job_handlers(llm: llm::MeteredClient, cipher: SecretBox) -> ServerHandlers {
+    ServerHandlers::new().with(Extraction { llm, cipher, retry: Default::default() })
 }
 
 pub async fn bootstrap_custom(
@@ -86,19 +92,17 @@ pub async fn bootstrap_custom(
         None => EventBus::connect(&conn).await,
     };
     let store = Store::new(conn);
-    let call_model = match overrides.call_model {
-        Some(c) => c,
-        None => llm::http_call_model()?,
-    };
+    let llm = llm::MeteredClient::new()?;
+    let handlers = Arc::new(job_handlers(llm.clone(), cipher.clone()));
     if settings.workers > 0 {
         let config = WorkerConfig {
             workers: settings.workers,
             lease: std::time::Duration::from_secs(settings.job_lease_secs.max(2)),
             poll: std::time::Duration::from_millis(settings.job_poll_ms.max(10)),
-            retry: Default::default(),
+            backoff: Default::default(),
             instance: format!("{}-{}", std::process::id(), &uuid::Uuid::new_v4().simple().to_string()[..8]),
         };
-        JobRunner::new(store.clone(), events.clone(), cipher.clone(), call_model.clone(), config).spawn();
+        JobRunner::new(store.clone(), events.clone(), handlers.clone(), config).spawn();
     }
     Ok(AppState {
         store,
@@ -108,7 +112,8 @@ pub async fn bootstrap_custom(
         login_throttle: Arc::new(login_throttle),
         events,
         cipher,
-        call_model,
+        llm,
+        handlers,
     })
 }
 

@@ -17,7 +17,7 @@ use nishan_domain::service::statistics::Statistics;
 use nishan_infrastructure::Store;
 use nishan_infrastructure::crypto::SecretBox;
 use nishan_infrastructure::events::EventBus;
-use nishan_infrastructure::jobs::CallModel;
+use nishan_infrastructure::jobs::ServerHandlers;
 use nishan_infrastructure::password::Argon2Hasher;
 use nishan_infrastructure::tokens::RandomTokens;
 
@@ -33,8 +33,10 @@ pub struct AppState {
     pub login_throttle: Arc<LoginThrottle>,
     pub events: EventBus,
     pub cipher: SecretBox,
-    /// How model calls are made (the HTTP providers; a double in some tests).
-    pub call_model: CallModel,
+    /// How model calls are made (the HTTP providers).
+    pub llm: crate::llm::MeteredClient,
+    /// The job kinds this server runs.
+    pub handlers: Arc<ServerHandlers>,
 }
 
 impl AppState {
@@ -68,7 +70,7 @@ impl AppState {
     }
 
     pub fn jobs(&self) -> Jobs<'_, Store, EventBus> {
-        Jobs { store: &self.store, events: &self.events }
+        Jobs { store: &self.store, events: &self.events, kinds: self.handlers.as_ref() }
     }
 
     pub fn entity_types(&self) -> EntityTypes<'_, Store> {

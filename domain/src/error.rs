@@ -30,6 +30,10 @@ pub enum DomainError {
     /// A fault of ours (database, hashing); the message is for the log, never for the client.
     #[error("internal error: {0}")]
     Internal(String),
+    /// A fault that may pass (the database connection was lost, a serialization failure, the
+    /// database busy): trying again may succeed. For the log, like `Internal`.
+    #[error("transient error: {0}")]
+    Transient(String),
 }
 
 impl DomainError {
@@ -47,6 +51,20 @@ impl DomainError {
 
     pub fn internal(message: impl std::fmt::Display) -> Self {
         Self::Internal(message.to_string())
+    }
+
+    pub fn transient(message: impl std::fmt::Display) -> Self {
+        Self::Transient(message.to_string())
+    }
+
+    /// Whether trying the same thing again may succeed.
+    pub fn is_transient(&self) -> bool {
+        matches!(self, Self::Transient(_))
+    }
+
+    /// A fault of ours (internal or transient): its message is for the log only.
+    pub fn is_fault(&self) -> bool {
+        matches!(self, Self::Internal(_) | Self::Transient(_))
     }
 }
 

@@ -19,7 +19,8 @@ pub enum DomainEvent {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct JobProgressEvent {
     pub job_id: uuid::Uuid,
-    pub document_id: DocumentId,
+    /// The job's document (none for a job on a whole project).
+    pub document_id: Option<DocumentId>,
     pub status: String,
     pub progress: u32,
     pub current_step: Option<String>,

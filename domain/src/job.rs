@@ -1,6 +1,8 @@
 //! Processing jobs and their state machine. Every status change goes through `JobStatus::
 //! can_become`, so an illegal transition (resuming a completed job, retrying a running one)
-//! cannot be written.
+//! cannot be written. A job has a kind (`JobKind`: what it does) and a target (`JobTarget`:
+//! one document, or its whole project); its `checkpoint` is its handler's own record of where
+//! it stands, saved with each step, so that a run taken up again goes on from there.
 
 use chrono::{DateTime, Utc};
 use serde_json::Value;
@@ -9,6 +11,71 @@ use crate::error::{DomainError, DomainResult};
 use crate::ids::{DocumentId, ProjectId, UserId};
 
 pub type JobId = uuid::Uuid;
+
+/// How many times a job may be claimed in one run (since it was started, resumed or retried)
+/// before a run that dies is no longer put back in the queue: a job whose worker panicked,
+/// or whose server stopped, goes back to the queue until it has been claimed this many
+/// times, and then FAILS, so that a job that keeps killing its worker stops doing so.
+pub const MAX_ATTEMPTS: u32 = 3;
+
+/// What a job does. Each kind is run by its handler (`service::processing::JobHandler`); a
+/// kind without a registered handler is refused when a job of it is started.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum JobKind {
+    /// Model suggestions of entities in one document (the default).
+    Extraction,
+    /// Links between entities and knowledge-base items.
+    Linking,
+    /// Documents fetched from a source.
+    Ingestion,
+    /// A project's learned model.
+    Training,
+    /// Models compared on a project's documents.
+    Experiment,
+    /// Embeddings of a project's texts.
+    Embedding,
+}
+
+impl JobKind {
+    pub const ALL: [Self; 6] =
+        [Self::Extraction, Self::Linking, Self::Ingestion, Self::Training, Self::Experiment, Self::Embedding];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Extraction => "EXTRACTION",
+            Self::Linking => "LINKING",
+            Self::Ingestion => "INGESTION",
+            Self::Training => "TRAINING",
+            Self::Experiment => "EXPERIMENT",
+            Self::Embedding => "EMBEDDING",
+        }
+    }
+
+    pub fn parse(s: &str) -> DomainResult<Self> {
+        Self::ALL
+            .into_iter()
+            .find(|k| k.as_str() == s)
+            .ok_or_else(|| DomainError::internal(format!("unknown job kind {s:?} in storage")))
+    }
+}
+
+/// What a job works on, besides its project.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum JobTarget {
+    /// One document of the project.
+    Document(DocumentId),
+    /// The project as a whole (what in it, the job's `params` say).
+    Project,
+}
+
+impl JobTarget {
+    pub fn document(self) -> Option<DocumentId> {
+        match self {
+            Self::Document(d) => Some(d),
+            Self::Project => None,
+        }
+    }
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum JobStatus {
@@ -89,8 +156,11 @@ pub fn document_status(status: JobStatus) -> crate::document::ProcessingStatus {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Job {
     pub id: JobId,
-    pub document_id: DocumentId,
+    pub kind: JobKind,
     pub project_id: ProjectId,
+    pub target: JobTarget,
+    /// The kind's own parameters: a JSON object (`{}` when there are none).
+    pub params: Value,
     pub llm_model_id: Option<uuid::Uuid>,
     pub processing_config_id: Option<uuid::Uuid>,
     pub status: JobStatus,
@@ -111,15 +181,32 @@ pub struct Job {
     pub cost: f64,
     pub retry_count: u32,
     pub max_retries: u32,
+    /// Claims in this run (see [`MAX_ATTEMPTS`]).
     pub attempts: u32,
     pub cancel_requested: bool,
     pub pause_requested: bool,
+    /// The version of the document the job's steps were last cut from (document jobs, once
+    /// they ran a step).
+    pub document_version: Option<u32>,
+    /// Where the run stands, as its handler saves it with each step: a JSON object, `{}`
+    /// before the first step.
+    pub checkpoint: Value,
     pub created_by: Option<UserId>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
 
 impl Job {
+    /// The document the job works on, if it works on one.
+    pub fn document_id(&self) -> Option<DocumentId> {
+        self.target.document()
+    }
+
+    /// Whether a run that died may be put back in the queue (see [`MAX_ATTEMPTS`]).
+    pub fn may_run_again(&self) -> bool {
+        self.attempts < MAX_ATTEMPTS
+    }
+
     /// Progress in percent after `done` of `total` steps.
     pub fn percent(done: u32, total: u32) -> u32 {
         (done * 100).checked_div(total).map_or(100, |p| p.min(100))
@@ -157,7 +244,7 @@ impl Job {
 #[derive(Debug, Clone, PartialEq)]
 pub struct JobProgress {
     pub job_id: JobId,
-    pub document_id: DocumentId,
+    pub document_id: Option<DocumentId>,
     pub status: JobStatus,
     pub progress: u32,
     pub current_step: Option<String>,
@@ -170,7 +257,7 @@ impl From<&Job> for JobProgress {
     fn from(j: &Job) -> Self {
         Self {
             job_id: j.id,
-            document_id: j.document_id,
+            document_id: j.document_id(),
             status: j.status,
             progress: j.progress,
             current_step: j.current_step.clone(),
@@ -198,6 +285,14 @@ mod tests {
         assert!(!Queued.can_become(Completed));
         assert!(!Paused.can_become(Processing), "a paused job is resumed through the queue");
         assert!(matches!(Completed.transition(Queued), Err(DomainError::Conflict(_))));
+    }
+
+    #[test]
+    fn kinds_round_trip() {
+        for k in JobKind::ALL {
+            assert_eq!(JobKind::parse(k.as_str()).unwrap(), k);
+        }
+        assert!(JobKind::parse("NOPE").is_err());
     }
 
     #[test]
@@ -244,6 +339,7 @@ pub fn apply_action(mut job: Job, action: JobAction, now: DateTime<Utc>) -> Doma
         (JobAction::Resume, _) => {
             job.status = job.status.transition(Queued)?;
             job.pause_requested = false;
+            job.attempts = 0;
         }
         (JobAction::Retry, _) => {
             job.check_retry()?;
@@ -251,6 +347,9 @@ pub fn apply_action(mut job: Job, action: JobAction, now: DateTime<Utc>) -> Doma
             job.retry_count += 1;
             job.completed_steps = 0;
             job.progress = 0;
+            job.attempts = 0;
+            job.checkpoint = serde_json::json!({});
+            job.document_version = None;
             job.error_message = None;
             job.error_details = serde_json::json!({});
             job.cancel_requested = false;
@@ -270,8 +369,10 @@ mod action_tests {
         let now = Utc::now();
         Job {
             id: uuid::Uuid::nil(),
-            document_id: DocumentId::new(),
+            kind: JobKind::Extraction,
             project_id: ProjectId::new(),
+            target: JobTarget::Document(DocumentId::new()),
+            params: serde_json::json!({}),
             llm_model_id: None,
             processing_config_id: None,
             status,
@@ -294,6 +395,8 @@ mod action_tests {
             attempts: 1,
             cancel_requested: false,
             pause_requested: false,
+            document_version: Some(1),
+            checkpoint: serde_json::json!({"offset": 10}),
             created_by: None,
             created_at: now,
             updated_at: now,
@@ -311,6 +414,8 @@ mod action_tests {
         assert_eq!(j.status, JobStatus::Paused);
         let j = apply_action(j, JobAction::Resume, now).unwrap();
         assert_eq!(j.status, JobStatus::Queued);
+        assert_eq!(j.attempts, 0, "a resumed run counts its claims afresh");
+        assert_eq!(j.checkpoint, serde_json::json!({"offset": 10}), "and goes on from its checkpoint");
         assert!(apply_action(job(JobStatus::Completed), JobAction::Resume, now).is_err());
     }
 
@@ -322,6 +427,7 @@ mod action_tests {
             (j.status, j.retry_count, j.completed_steps, j.error_message.as_deref()),
             (JobStatus::Queued, 1, 0, None)
         );
+        assert_eq!((j.attempts, &j.checkpoint, j.document_version), (0, &serde_json::json!({}), None), "a fresh run");
         let mut again = j;
         again.status = JobStatus::Failed;
         assert!(matches!(apply_action(again, JobAction::Retry, now), Err(DomainError::Conflict(_))));

@@ -14,8 +14,8 @@ use crate::error::DomainResult;
 use crate::exchange::PlannedRelation;
 use crate::ids::{AuditId, ProjectId, SessionId, UserId};
 use crate::ids::{DocumentId, EntityId, EntityTypeId, RelationshipId};
-use crate::job::{Job, JobAction, JobId, JobStatus};
-use crate::llm::model::{LlmModel, ModelFields, ModelId, ProcessingConfig, ValidationStatus};
+use crate::job::{Job, JobAction, JobId, JobKind, JobStatus};
+use crate::llm::model::{CallWindow, LlmModel, ModelFields, ModelId, ProcessingConfig, Reservation, ValidationStatus};
 use crate::membership::{Membership, MembershipChange, Role};
 use crate::policy::Actor;
 use crate::project::{Project, ProjectFields};
@@ -312,8 +312,16 @@ pub trait ModelRepository {
     async fn encrypted_key(&self, id: ModelId) -> DomainResult<Option<String>>;
     /// Records a call and updates the model's counters and running mean in one transaction.
     async fn record_call(&self, call: ModelCall) -> DomainResult<()>;
-    /// Calls to a model since a moment (for its rate limits; shared by every replica).
-    async fn calls_since(&self, model: ModelId, since: DateTime<Utc>) -> DomainResult<u64>;
+    /// Reserves a call to a model under its rate limits, atomically (one transaction, with
+    /// the model's row locked on PostgreSQL), so that workers and replicas calling at once
+    /// never exceed a limit: `Granted` records the reservation at `now`; `WaitUntil` names
+    /// the moment the oldest reservation in a full window leaves it (nothing is recorded).
+    async fn reserve_call(
+        &self,
+        model: ModelId,
+        windows: &[CallWindow],
+        now: DateTime<Utc>,
+    ) -> DomainResult<Reservation>;
     async fn set_validation(
         &self,
         id: ModelId,
@@ -337,6 +345,7 @@ pub struct JobFilter {
     pub project_id: Option<ProjectId>,
     pub document_id: Option<DocumentId>,
     pub status: Option<JobStatus>,
+    pub kind: Option<JobKind>,
     /// Only jobs of projects this user is an active member of (`None`: all, for admins).
     pub member: Option<UserId>,
 }
@@ -358,17 +367,23 @@ pub trait JobRepository {
         now: DateTime<Utc>,
         lease_until: DateTime<Utc>,
     ) -> DomainResult<Option<Job>>;
-    /// Puts PROCESSING jobs whose lease expired back in the queue; returns them.
+    /// Ends the runs of PROCESSING jobs whose lease expired before `now` (their server
+    /// stopped): each job goes back to the queue, or FAILS when it may not run again
+    /// (`Job::may_run_again`), with one conditional UPDATE per outcome, so a job claimed or
+    /// extended meanwhile is left alone. Returns the jobs as they became.
     async fn requeue_expired(&self, now: DateTime<Utc>) -> DomainResult<Vec<Job>>;
-    /// Stores the worker's progress and extends its lease, if it still holds the job; returns
-    /// the job as stored (with flags a researcher may have set meanwhile), or `None` when the
-    /// lease was lost.
-    async fn save_progress(&self, job: &Job, worker: &str, lease_until: DateTime<Utc>) -> DomainResult<Option<Job>>;
     /// Extends the lease of a job the worker still holds; false when it lost it.
     async fn extend_lease(&self, id: JobId, worker: &str, lease_until: DateTime<Utc>) -> DomainResult<bool>;
-    /// Ends a run: the final (or PAUSED) status, the document's processing status with it,
-    /// and the lease released.
-    async fn finish_run(&self, job: &Job, worker: &str) -> DomainResult<Option<Job>>;
+    /// Ends a run whose worker died under it (a panic), if `worker` still holds the job: back
+    /// to the queue, or FAILED with `message` when it may not run again. Returns the job as it
+    /// became, `None` when the worker no longer held it.
+    async fn release_dead_run(
+        &self,
+        id: JobId,
+        worker: &str,
+        message: &str,
+        now: DateTime<Utc>,
+    ) -> DomainResult<Option<Job>>;
     /// Applies a researcher's action (`job::apply_action`) in one transaction.
     async fn act_on_job(&self, id: JobId, action: JobAction, audit: AuditEntry) -> DomainResult<Job>;
 }
@@ -490,4 +505,103 @@ pub trait UsageRepository {
         project: Option<ProjectId>,
         user: Option<UserId>,
     ) -> DomainResult<Vec<crate::usage::CallRecord>>;
+}
+
+/// Time, for the services that wait (retries, rate limits): the system clock and the
+/// runtime's timer in production, a virtual clock in tests.
+pub trait Clock: Send + Sync {
+    fn now(&self) -> DateTime<Utc>;
+    fn sleep(&self, duration: std::time::Duration) -> impl Future<Output = ()> + Send;
+}
+
+/// A job's state at the end of a step, and the lease a write of it depends on: a write with a
+/// fence commits only while `worker` holds the job (PROCESSING, lease owner `worker`), and
+/// extends the lease to `lease_until`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Fence {
+    pub job: Job,
+    pub worker: String,
+    pub lease_until: DateTime<Utc>,
+}
+
+/// The store as a running job sees it (every kind). Errors: `Transient` for a fault worth
+/// trying again, `Internal` for others.
+pub trait JobRunStore: Send + Sync {
+    /// Stores the fence's progress, counters, error details, document version and checkpoint,
+    /// and extends the lease, if the fence's worker still holds the job. Returns the job as
+    /// stored (with the cancel or pause a researcher may have asked for meanwhile), `None` when
+    /// the lease was lost (nothing is written then).
+    fn save_progress(&self, fence: &Fence) -> impl Future<Output = DomainResult<Option<Job>>> + Send;
+    /// Ends a run, if `worker` still holds the job: the final (or PAUSED) status, the
+    /// document's processing status with it, the lease released. Returns the job as stored
+    /// (tokens and cost as the recorded calls summed them), `None` when the lease was lost.
+    fn finish_run(&self, job: &Job, worker: &str) -> impl Future<Output = DomainResult<Option<Job>>> + Send;
+}
+
+/// The entities one step of an extraction job found, placed in `version` of the document,
+/// whose content was `text`.
+#[derive(Debug, Clone)]
+pub struct SuggestionBatch {
+    pub document: DocumentId,
+    pub version: u32,
+    pub text: std::sync::Arc<str>,
+    pub entities: Vec<Entity>,
+    /// Written with the batch; its changes get `created`.
+    pub audit: AuditEntry,
+}
+
+/// What storing a batch did.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredSuggestions {
+    /// The job as stored, its counters updated.
+    pub job: Job,
+    /// The entities inserted (spans and types the document already had are skipped).
+    pub inserted: Vec<EntityId>,
+    /// The document's version when the batch was stored: when it is newer than the batch's,
+    /// the entities were carried through the edit, and those whose text changed were dropped.
+    pub current_version: u32,
+    /// Entities dropped because the edit changed their text.
+    pub dropped: u32,
+}
+
+/// The store as an extraction job sees it.
+pub trait ExtractionStore: JobRunStore {
+    fn document(&self, id: DocumentId) -> impl Future<Output = DomainResult<Option<Document>>> + Send;
+    /// The content of one version of a document.
+    fn document_text_at(
+        &self,
+        id: DocumentId,
+        version: u32,
+    ) -> impl Future<Output = DomainResult<Option<String>>> + Send;
+    fn model(&self, id: ModelId) -> impl Future<Output = DomainResult<Option<LlmModel>>> + Send;
+    /// The configuration, or the default one when `id` is `None`.
+    fn config(&self, id: Option<uuid::Uuid>) -> impl Future<Output = DomainResult<Option<ProcessingConfig>>> + Send;
+    fn entity_types(&self) -> impl Future<Output = DomainResult<Vec<EntityType>>> + Send;
+    /// The distinct (text, type) of the entities researchers verified in a project.
+    fn verified_names(
+        &self,
+        project: ProjectId,
+    ) -> impl Future<Output = DomainResult<Vec<(String, EntityTypeId)>>> + Send;
+    /// The stored (encrypted) key of a model.
+    fn model_key(&self, model: ModelId) -> impl Future<Output = DomainResult<Option<String>>> + Send;
+    /// As `ModelRepository::reserve_call`.
+    fn reserve_call(
+        &self,
+        model: ModelId,
+        windows: &[CallWindow],
+        now: DateTime<Utc>,
+    ) -> impl Future<Output = DomainResult<Reservation>> + Send;
+    /// As `ModelRepository::record_call`.
+    fn record_call(&self, call: ModelCall) -> impl Future<Output = DomainResult<()>> + Send;
+    /// Stores a step's entities and the fence's progress in one transaction, conditional on
+    /// the fence: when the document is no longer at the batch's version, the entities are
+    /// carried through the edit (`service::processing::rebase_suggestions`) first; spans and
+    /// types the document already has are skipped (`ON CONFLICT DO NOTHING`); the job's
+    /// `entities_found` and `entities_dropped` grow by what was inserted and dropped. `None`
+    /// when the lease was lost: nothing is written.
+    fn store_suggestions(
+        &self,
+        fence: &Fence,
+        batch: SuggestionBatch,
+    ) -> impl Future<Output = DomainResult<Option<StoredSuggestions>>> + Send;
 }

@@ -28,6 +28,7 @@ mod m20261123_000005_create_models_and_jobs;
 
 pub use m20261123_000005_create_models_and_jobs::{BUILTIN_MODEL_ID, DEFAULT_CONFIG_ID};
 mod m20261124_060001_create_rate_limits;
+mod m20261201_010001_job_kinds;
 
 /// Every migration of the Nishan schema, in order.
 pub struct Migrator;
@@ -42,6 +43,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000004_create_documents_and_entities::Migration),
             Box::new(m20261123_000005_create_models_and_jobs::Migration),
             Box::new(m20261124_060001_create_rate_limits::Migration),
+            Box::new(m20261201_010001_job_kinds::Migration),
         ]
     }
 }

@@ -11,7 +11,7 @@ use sea_orm_migration::sea_orm::prelude::{ChronoDateTimeUtc, ChronoUtc, Json, Uu
 use sea_orm_migration::sea_orm::{ConnectionTrait, Database, DatabaseConnection};
 use sea_orm_migration::sea_query::{Alias, Order, Query};
 
-const TABLES: [&str; 13] = [
+const TABLES: [&str; 16] = [
     "users",
     "user_profiles",
     "user_sessions",
@@ -25,6 +25,9 @@ const TABLES: [&str; 13] = [
     "entity_rejections",
     "entity_relationships",
     "rate_limits",
+    "processing_jobs",
+    "model_calls",
+    "model_call_slots",
 ];
 
 /// (table, index) pairs every fully migrated database must have.
@@ -74,6 +77,12 @@ const INDEXES: &[(&str, &str)] = &[
     ("entity_relationships", "idx_entity_relationships_target"),
     ("entity_relationships", "idx_entity_relationships_project_id"),
     ("rate_limits", "idx_rate_limits_window_start"),
+    ("processing_jobs", "idx_processing_jobs_status_priority"),
+    ("processing_jobs", "idx_processing_jobs_document_id"),
+    ("processing_jobs", "idx_processing_jobs_project_id"),
+    ("processing_jobs", "idx_processing_jobs_lease_expires_at"),
+    ("processing_jobs", "idx_processing_jobs_kind"),
+    ("model_call_slots", "idx_model_call_slots_model_reserved"),
 ];
 
 /// (id, name, sort_order) of the system entity types the documents migration

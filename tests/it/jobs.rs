@@ -218,6 +218,7 @@ async fn document_activity_reaches_other_viewers(db: Db) {
     .await;
     let doc = create_document(&app, &token, &project, "Shared", "کربلا میں حسینؑ").await;
     let mut viewer = WsClient::connect(&app, Some(&other)).await;
+    let listening = app.state.events.subscribers();
     viewer
         .subscribe(
             "a",
@@ -225,7 +226,12 @@ async fn document_activity_reaches_other_viewers(db: Db) {
             json!({"d": doc}),
         )
         .await;
-    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    // Ready once the subscription listens on the bus.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while app.state.events.subscribers() <= listening {
+        assert!(std::time::Instant::now() < deadline, "the subscription did not start listening within 10 s");
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
     let created = app
         .ok(
             Some(&token),
@@ -255,7 +261,63 @@ async fn document_activity_reaches_other_viewers(db: Db) {
     assert_eq!(kinds[2]["version"], 2);
 }
 
+/// Kinds and targets: EXTRACTION (the default) works on a document; a kind without a handler
+/// on this server is refused with BAD_USER_INPUT, as are a target or params the kind cannot
+/// take; `postProcessing` takes only the options it implements.
+async fn job_kinds_targets_and_options_are_checked(db: Db) {
+    let app = TestApp::spawn_with(db, |s| s.workers = 0).await;
+    let (token, _) = app.register("anis").await;
+    let project = app.create_project(&token, "Kinds", json!({})).await;
+    let doc = create_document(&app, &token, &project, "Doc", TEXT).await;
+    let start = "mutation($i: StartProcessingJobInput!) { startProcessingJob(input: $i) { id kind params projectId document { id } } }";
+    let field = |r: &Value| r["errors"][0]["extensions"]["field"].as_str().unwrap_or("").to_owned();
+    for (input, expected_field) in [
+        (json!({"kind": "LINKING", "projectId": project}), "kind"),
+        (json!({"kind": "TRAINING", "projectId": project}), "kind"),
+        (json!({"kind": "EXTRACTION", "projectId": project}), "documentId"),
+        (json!({}), "documentId"),
+        (json!({"documentId": doc, "params": {"deep": true}}), "params"),
+    ] {
+        let r = app.gql(Some(&token), start, json!({"i": input})).await;
+        assert_eq!((error_code(&r).as_str(), field(&r).as_str()), ("BAD_USER_INPUT", expected_field), "{input}: {r}");
+    }
+    let job = app.ok(Some(&token), start, json!({"i": {"documentId": doc}})).await;
+    let job = &job["startProcessingJob"];
+    assert_eq!((job["kind"].as_str(), &job["params"]), (Some("EXTRACTION"), &json!({})));
+    assert_eq!(
+        (job["projectId"].as_str(), job["document"]["id"].as_str()),
+        (Some(project.as_str()), Some(doc.as_str()))
+    );
+    let listed = |kind: &'static str| {
+        let app = &app;
+        let token = token.clone();
+        async move {
+            app.ok(
+                Some(&token),
+                "query($k: JobKind) { processingJobs(filter: {kind: $k}) { totalCount } }",
+                json!({"k": kind}),
+            )
+            .await["processingJobs"]["totalCount"]
+                .as_u64()
+                .unwrap()
+        }
+    };
+    assert_eq!((listed("EXTRACTION").await, listed("LINKING").await), (1, 0));
+    // postProcessing: the seeded default merges overlapping suggestions; unknown options are refused.
+    let configs = app.ok(Some(&token), "{ processingConfigs { isDefault postProcessing } }", json!({})).await;
+    let default =
+        configs["processingConfigs"].as_array().unwrap().iter().find(|c| c["isDefault"] == true).unwrap().clone();
+    assert_eq!(default["postProcessing"], json!({"mergeOverlapping": true}));
+    let create =
+        "mutation($p: JSON) { createProcessingConfig(input: {name: \"pp\", postProcessing: $p}) { postProcessing } }";
+    let r = app.gql(Some(&token), create, json!({"p": {"dropUnplaced": true}})).await;
+    assert_eq!((error_code(&r).as_str(), field(&r).as_str()), ("BAD_USER_INPUT", "postProcessing"), "{r}");
+    let made = app.ok(Some(&token), create, json!({"p": {"mergeOverlapping": false}})).await;
+    assert_eq!(made["createProcessingConfig"]["postProcessing"], json!({"mergeOverlapping": false}));
+}
+
 on_both_databases!(
+    job_kinds_targets_and_options_are_checked,
     builtin_job_runs_to_completion_without_duplicates,
     verified_entities_grow_the_gazetteer,
     job_state_machine_and_permissions,

@@ -108,6 +108,33 @@ async fn openai_sends_a_bearer_key_and_a_strict_schema() {
 }
 
 #[tokio::test]
+async fn reasoning_models_get_max_completion_tokens() {
+    let mock = MockLlm::start().await;
+    for (provider, model) in
+        [(Provider::OpenAi, "o3-mini"), (Provider::OpenAi, "gpt-5-mini"), (Provider::Azure, "o4-mini")]
+    {
+        let completion = client().complete(&mock.endpoint(provider, model), &request()).await;
+        let completion =
+            completion.unwrap_or_else(|e| panic!("{model}: the mock refused the request as OpenAI does: {e}"));
+        assert_eq!(parse_suggestions(&completion.text, &TYPES).unwrap().suggestions, expected_suggestions());
+        let sent = mock.last_request();
+        assert_eq!(sent.body["max_completion_tokens"], 512, "{model}");
+        assert!(sent.body.get("max_tokens").is_none() && sent.body.get("temperature").is_none(), "{model}");
+    }
+    // The mock does refuse the old parameter for such a model, as OpenAI does.
+    let refused = reqwest::Client::new()
+        .post(format!("{}/chat/completions", mock.base_url(Provider::OpenAi)))
+        .json(&json!({"model": "o1", "max_tokens": 10, "messages": []}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), 400);
+    // Other models keep max_tokens and their temperature.
+    call(&mock, Provider::OpenAi).await.unwrap();
+    assert_eq!(mock.last_request().body["max_tokens"], 512);
+}
+
+#[tokio::test]
 async fn azure_posts_to_the_deployment_with_an_api_key_header() {
     let mock = MockLlm::start().await;
     call(&mock, Provider::Azure).await.unwrap();

@@ -9,6 +9,8 @@ use std::time::Duration;
 use common::mock_llm::{Behaviour, MockLlm};
 use common::{Db, TestApp, create_document, error_code, wait_for_job};
 use nishan_domain::llm::Provider;
+use nishan_domain::llm::model::{CallWindow, Reservation};
+use nishan_domain::ports::ModelRepository;
 use serde_json::{Value, json};
 
 const CREATE_MODEL: &str = "mutation($i: CreateLlmModelInput!) { createLlmModel(input: $i) { id name provider hasApiKey apiKeyHint isDefault validationStatus } }";
@@ -66,6 +68,52 @@ async fn entity_texts(app: &TestApp, token: &str, doc: &str) -> Vec<String> {
         .map(|e| e["node"]["text"].as_str().unwrap().to_owned())
         .collect();
     v.sort();
+    v
+}
+
+/// The surface forms of the mock lexicon's names in `STANZA`, as they are placed (over the
+/// honorifics written after them).
+const NAMES: [&str; 4] = ["کربلا", "حسینؑ", "عباسؑ", "فرات"];
+
+/// Where each of `names` occurs in `text`: (text, code-point start), in text order.
+fn occurrences(text: &str, names: &[&str]) -> Vec<(String, u64)> {
+    let mut v = vec![];
+    for name in names {
+        for (at, _) in text.match_indices(name) {
+            v.push(((*name).to_owned(), text[..at].chars().count() as u64));
+        }
+    }
+    v.sort_by_key(|(_, start)| *start);
+    v
+}
+
+/// A document's entities as (text, start), in text order, each checked to be the content's
+/// text at its offsets.
+async fn placed_entities(app: &TestApp, token: &str, doc: &str) -> Vec<(String, u64)> {
+    let d = app
+        .ok(
+            Some(token),
+            "query($id: ID!) { document(id: $id) { content entities(first: 100) { totalCount edges { node { text start end } } } } }",
+            json!({"id": doc}),
+        )
+        .await;
+    let content: Vec<char> = d["document"]["content"].as_str().unwrap().chars().collect();
+    let edges = d["document"]["entities"]["edges"].as_array().unwrap();
+    assert_eq!(edges.len() as u64, d["document"]["entities"]["totalCount"].as_u64().unwrap());
+    let mut v: Vec<(String, u64)> = edges
+        .iter()
+        .map(|e| {
+            let (text, start, end) = (
+                e["node"]["text"].as_str().unwrap(),
+                e["node"]["start"].as_u64().unwrap(),
+                e["node"]["end"].as_u64().unwrap(),
+            );
+            let at: String = content[start as usize..end as usize].iter().collect();
+            assert_eq!(at, text, "content[start..end] == text");
+            (text.to_owned(), start)
+        })
+        .collect();
+    v.sort_by_key(|(_, start)| *start);
     v
 }
 
@@ -292,25 +340,37 @@ async fn a_job_survives_its_server_dying(db: Db) {
         });
         rt.shutdown_background();
     });
+    let mut seen = vec![];
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
     loop {
         let p = app.ok(Some(&admin), progress_query, json!({"id": job})).await;
-        if p["processingJob"]["progress"].as_u64().unwrap() > 0 {
+        seen.push(p["processingJob"]["progress"].as_u64().unwrap());
+        if *seen.last().unwrap() > 0 {
             break;
         }
+        assert!(std::time::Instant::now() < deadline, "the job made no progress within 60 s");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     stop_tx.send(()).unwrap();
     crashing.join().unwrap();
     let mid = app.ok(Some(&admin), progress_query, json!({"id": job})).await;
     assert_eq!(mid["processingJob"]["status"], "PROCESSING", "the dead server's job still looks taken: {mid}");
-    // A new server takes it up once the lease expired, and finishes it without duplicates.
+    // A new server takes it up once the lease expired, and finishes it: every stanza's four
+    // entities, each exactly once, at its place, and progress never going back.
     let _restarted = app.restart(|s| s.job_lease_secs = 2).await;
-    let done = wait_for_job(&app, &admin, &job).await;
-    assert_eq!(done["status"], "COMPLETED", "{done}");
-    let total = app.count("SELECT id FROM entities").await;
-    let distinct = app.count("SELECT DISTINCT start_offset, end_offset, entity_type_id FROM entities").await;
-    assert_eq!(total, distinct, "no span stored twice");
-    assert_eq!(total, 12 * 4, "every stanza's four entities");
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    let done = loop {
+        let p = app.ok(Some(&admin), progress_query, json!({"id": job})).await;
+        seen.push(p["processingJob"]["progress"].as_u64().unwrap());
+        if p["processingJob"]["status"] == "COMPLETED" {
+            break wait_for_job(&app, &admin, &job).await;
+        }
+        assert!(std::time::Instant::now() < deadline, "not done within 60 s: {p}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert!(seen.windows(2).all(|w| w[0] <= w[1]), "progress went back: {seen:?}");
+    assert_eq!(placed_entities(&app, &admin, &doc).await, occurrences(&text, &NAMES), "every entity exactly once");
+    assert_eq!(done["entitiesFound"], 12 * 4, "the job counts what the model answered, once");
     assert_eq!(
         app.count("SELECT id FROM processing_jobs WHERE attempts = 2").await,
         1,
@@ -367,22 +427,207 @@ async fn rate_limits_hold_calls_back(db: Db) {
         .as_str()
         .unwrap()
         .to_owned();
-    tokio::time::sleep(Duration::from_secs(4)).await;
+    // Once the first chunk is stored, the second call needs a slot the window no longer has.
+    let query = "query($id: ID!) { processingJob(id: $id) { status totalSteps completedSteps } }";
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    let j = loop {
+        let j = app.ok(Some(&admin), query, json!({"id": job})).await;
+        if j["processingJob"]["completedSteps"] == 1 {
+            break j;
+        }
+        assert!(std::time::Instant::now() < deadline, "the first chunk was not stored within 30 s: {j}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    assert_eq!(j["processingJob"]["status"], "PROCESSING");
+    assert!(j["processingJob"]["totalSteps"].as_u64().unwrap() >= 2, "{j}");
+    let id: uuid::Uuid = model.parse().unwrap();
+    let windows = [CallWindow { window: chrono::Duration::minutes(1), limit: 1 }];
+    let now = chrono::Utc::now();
+    match app.state.store.reserve_call(id, &windows, now).await.unwrap() {
+        Reservation::WaitUntil(until) => {
+            assert!(until > now + chrono::Duration::seconds(50), "the slot frees a minute after the first call")
+        }
+        Reservation::Granted => panic!("the minute's one call was not counted"),
+    }
     assert_eq!(mock.request_count(), 1, "the second call waits for the next minute");
+}
+
+/// Many workers and many `testLlmModel` calls at once, on two replicas: a limit is never
+/// exceeded, as every call reserves its slot atomically in the shared database.
+async fn rate_limits_hold_under_concurrent_calls(db: Db) {
+    let mock = MockLlm::start().await;
+    let a = TestApp::spawn_with(db, |s| s.workers = 0).await;
+    let b = TestApp::spawn_on(&a, |s| s.workers = 0).await;
+    let (admin, _) = a.register("admin").await;
+    // Slots reserved straight through the store, 40 at once from both replicas.
+    let reserved = model(&a, &admin, &mock, Provider::OpenAi, "reserved", json!({"rateLimitPerMinute": 5})).await;
+    let id: uuid::Uuid = reserved.parse().unwrap();
+    let windows = [CallWindow { window: chrono::Duration::minutes(1), limit: 5 }];
+    let now = chrono::Utc::now();
+    let calls = (0..40).map(|n| {
+        let store = if n % 2 == 0 { a.state.store.clone() } else { b.state.store.clone() };
+        tokio::spawn(async move { store.reserve_call(id, &windows, now).await.unwrap() })
+    });
+    let answers = futures_util::future::join_all(calls).await;
+    let granted = answers.iter().filter(|r| matches!(r.as_ref().unwrap(), Reservation::Granted)).count();
+    assert_eq!(granted, 5, "exactly the limit");
+    // testLlmModel counts against the limit like a job's call.
+    let tested = model(&a, &admin, &mock, Provider::OpenAi, "tested", json!({"rateLimitPerMinute": 2})).await;
+    let test = "mutation($id: ID!) { testLlmModel(id: $id) { validationStatus } }";
+    let before = mock.request_count();
+    let tests = (0..6).map(|n| {
+        let server = if n % 2 == 0 { &a } else { &b };
+        server.gql(Some(&admin), test, json!({"id": tested}))
+    });
+    let answers = futures_util::future::join_all(tests).await;
+    let ok = answers.iter().filter(|r| r["data"]["testLlmModel"]["validationStatus"] == "CONNECTED").count();
+    let limited = answers.iter().filter(|r| r.get("errors").is_some() && error_code(r) == "RATE_LIMITED").count();
+    assert_eq!((ok, limited), (2, 4), "{answers:?}");
+    for r in answers.iter().filter(|r| r.get("errors").is_some()) {
+        let wait = r["errors"][0]["extensions"]["retryAfter"].as_u64().unwrap();
+        assert!((1..=60).contains(&wait), "retryAfter names when the window has room: {r}");
+    }
+    assert_eq!(mock.request_count() - before, 2, "refused tests call nothing");
+    // Jobs on two replicas, two workers each, share the limit too: 3 calls a minute.
+    let limited = model(&a, &admin, &mock, Provider::OpenAi, "jobs", json!({"rateLimitPerMinute": 3})).await;
+    let workers_a = TestApp::spawn_on(&a, |s| s.workers = 2).await;
+    let workers_b = TestApp::spawn_on(&a, |s| s.workers = 2).await;
+    let project = a.create_project(&admin, "Limits", json!({})).await;
+    let before = mock.request_count();
+    let mut jobs = vec![];
+    for n in 0..6 {
+        let doc = create_document(&a, &admin, &project, &format!("d{n}"), &format!("{STANZA} {n}")).await;
+        jobs.push(a.ok(Some(&admin), START, json!({"i": {"documentId": doc, "llmModelId": limited}})).await["startProcessingJob"]["id"].as_str().unwrap().to_owned());
+    }
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        let done = a.count("SELECT id FROM processing_jobs WHERE status = 'COMPLETED'").await;
+        let waiting = a.count("SELECT id FROM processing_jobs WHERE status = 'PROCESSING'").await;
+        if done == 3 && waiting == 3 {
+            break;
+        }
+        assert!(done <= 3, "more jobs finished than the minute allows calls");
+        assert!(std::time::Instant::now() < deadline, "{done} done, {waiting} waiting after 60 s");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(mock.request_count() - before, 3, "three calls in the minute, from four workers");
+    let id: uuid::Uuid = limited.parse().unwrap();
+    let windows = [CallWindow { window: chrono::Duration::minutes(1), limit: 3 }];
+    assert!(matches!(
+        a.state.store.reserve_call(id, &windows, chrono::Utc::now()).await.unwrap(),
+        Reservation::WaitUntil(_)
+    ));
+    drop((workers_a, workers_b));
+}
+
+/// A `testLlmModel` whose client goes away mid-call still ends CONNECTED (or ERROR), never
+/// stuck at VALIDATING.
+async fn a_model_test_ends_when_its_request_is_dropped(db: Db) {
+    let mock = MockLlm::start().await;
+    let app = TestApp::spawn_with(db, |s| s.workers = 0).await;
+    let (admin, _) = app.register("admin").await;
+    let id = model(&app, &admin, &mock, Provider::OpenAi, "held", json!({})).await;
+    mock.push(Behaviour::hold(Behaviour::Lexicon));
+    let request = {
+        let (http, url, admin, id) = (app.http.clone(), app.url("/graphql"), admin.clone(), id.clone());
+        tokio::spawn(async move {
+            http.post(url)
+                .bearer_auth(admin)
+                .json(&json!({"query": "mutation($id: ID!) { testLlmModel(id: $id) { validationStatus } }", "variables": {"id": id}}))
+                .send()
+                .await
+        })
+    };
+    mock.wait_until_held(1).await;
+    let status = || async {
+        let models = app.ok(Some(&admin), "{ llmModels { id validationStatus } }", json!({})).await;
+        models["llmModels"].as_array().unwrap().iter().find(|m| m["id"] == id.as_str()).unwrap()["validationStatus"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    };
+    assert_eq!(status().await, "VALIDATING", "the call is on its way");
+    // The client goes away: its connection closes and the server drops the request.
+    request.abort();
+    let _ = request.await;
+    mock.release();
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let s = status().await;
+        if s != "VALIDATING" {
+            assert_eq!(s, "CONNECTED");
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "still VALIDATING 30 s after the client left");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(app.count("SELECT id FROM audit_logs WHERE action = 'llm_model.test'").await, 1, "and audited");
+}
+
+/// A content edit while a job runs: the chunk in flight is stored in the new text (an entity
+/// whose text the edit changed is dropped), the rest is read in the new text, and every entity
+/// ends at its place.
+async fn a_job_follows_content_edits_made_while_it_runs(db: Db) {
+    let mock = MockLlm::start().await;
+    let app = TestApp::spawn(db).await;
+    let (admin, _) = app.register("admin").await;
+    let project = app.create_project(&admin, "Edits", json!({})).await;
+    let model = model(&app, &admin, &mock, Provider::OpenAi, "edited", json!({})).await;
+    let config = app
+        .ok(
+            Some(&admin),
+            "mutation { createProcessingConfig(input: {name: \"small\", chunkSize: 200, chunkOverlap: 0}) { id } }",
+            json!({}),
+        )
+        .await["createProcessingConfig"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let text: String = (0..16).map(|i| format!("{STANZA} {i}\n\n")).collect();
+    let doc = create_document(&app, &admin, &project, "Long", &text).await;
+    // The first chunk is answered at once; the second waits at the gate.
+    mock.push_all([Behaviour::Lexicon, Behaviour::hold(Behaviour::Lexicon)]);
+    let job = app
+        .ok(Some(&admin), START, json!({"i": {"documentId": doc, "llmModelId": model, "processingConfigId": config}}))
+        .await["startProcessingJob"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    mock.wait_until_held(1).await;
+    let in_flight = mock.last_request().user_prompt().unwrap();
+    assert!(in_flight.contains("عباسؑ فرات پر 5"), "the second chunk holds stanza 5: {in_flight}");
+    // A line added at the top, stanza 5's کربلا (in the chunk in flight) and stanza 15's فرات
+    // (not read yet) renamed.
+    let edited = format!("نئی سطر\n\n{text}")
+        .replacen(&format!("{STANZA} 5"), &format!("{} 5", STANZA.replacen("کربلا", "کوفہ", 1)), 1)
+        .replacen("عباسؑ فرات پر 15", "عباسؑ دریا پر 15", 1);
+    let update = "mutation($id: ID!, $c: String!) { updateDocumentContent(id: $id, content: $c) { currentVersion } }";
+    let v = app.ok(Some(&admin), update, json!({"id": doc, "c": edited})).await;
+    assert_eq!(v["updateDocumentContent"]["currentVersion"], 2);
+    mock.release();
+    let done = wait_for_job(&app, &admin, &job).await;
+    assert_eq!(done["status"], "COMPLETED", "{done}");
+    assert_eq!(
+        placed_entities(&app, &admin, &doc).await,
+        occurrences(&edited, &NAMES),
+        "every name of the new text, once, in place"
+    );
     let j = app
         .ok(
             Some(&admin),
-            "query($id: ID!) { processingJob(id: $id) { status totalSteps completedSteps } }",
+            "query($id: ID!) { processingJob(id: $id) { documentVersion entitiesDropped } }",
             json!({"id": job}),
         )
         .await;
-    assert_eq!(j["processingJob"]["status"], "PROCESSING");
-    assert!(j["processingJob"]["totalSteps"].as_u64().unwrap() >= 2, "{j}");
-    assert_eq!(j["processingJob"]["completedSteps"], 1);
+    assert_eq!(j["processingJob"]["documentVersion"], 2, "the job went on in the new version");
+    assert!(j["processingJob"]["entitiesDropped"].as_u64().unwrap() >= 1, "stanza 5's کربلا was dropped: {j}");
 }
 
 on_both_databases!(
     rate_limits_hold_calls_back,
+    rate_limits_hold_under_concurrent_calls,
+    a_model_test_ends_when_its_request_is_dropped,
+    a_job_follows_content_edits_made_while_it_runs,
     every_provider_extracts_through_its_wire_format,
     failures_are_retried_repaired_and_recorded,
     models_are_managed_by_admins_and_keys_stay_secret,

@@ -10,6 +10,7 @@ mod documents;
 mod entities;
 mod exchange;
 mod http_protocol;
+mod job_fences;
 mod jobs;
 mod llm_clients;
 mod llm_jobs;

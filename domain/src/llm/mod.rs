@@ -154,6 +154,10 @@ impl LlmError {
 
 /// The port every provider client implements: one call, no retries (the caller retries, so
 /// that every attempt is recorded).
-pub trait LlmClient {
-    async fn complete(&self, endpoint: &ModelEndpoint, request: &CompletionRequest) -> Result<Completion, LlmError>;
+pub trait LlmClient: Send + Sync {
+    fn complete(
+        &self,
+        endpoint: &ModelEndpoint,
+        request: &CompletionRequest,
+    ) -> impl Future<Output = Result<Completion, LlmError>> + Send;
 }

@@ -87,6 +87,36 @@ impl LlmModel {
     }
 }
 
+/// A rate limit: at most `limit` calls to a model in any `window`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CallWindow {
+    pub window: chrono::Duration,
+    pub limit: u32,
+}
+
+/// The answer to a call reservation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reservation {
+    /// The call may go now; it counts against every window from now on.
+    Granted,
+    /// A window is full until then.
+    WaitUntil(DateTime<Utc>),
+}
+
+impl LlmModel {
+    /// The model's rate limits, per minute and per hour, as sliding windows.
+    pub fn call_windows(&self) -> Vec<CallWindow> {
+        let mut windows = Vec::new();
+        if let Some(limit) = self.rate_limit_per_minute {
+            windows.push(CallWindow { window: chrono::Duration::minutes(1), limit });
+        }
+        if let Some(limit) = self.rate_limit_per_hour {
+            windows.push(CallWindow { window: chrono::Duration::hours(1), limit });
+        }
+        windows
+    }
+}
+
 /// The running mean after one more observation: exact, whatever the number of calls.
 pub fn running_mean(mean: f64, count_before: i64, value: f64) -> f64 {
     mean + (value - mean) / (count_before + 1) as f64
@@ -197,6 +227,64 @@ pub fn check_provider_settings(
     }
 }
 
+/// What is done with a chunk's suggestions once they are placed, before they are stored. As
+/// JSON (`postProcessing`): `{"mergeOverlapping": true}`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PostProcessing {
+    /// Of suggestions of one type that overlap (a model proposing both "حسینؑ" and "حسینؑ ابن
+    /// علیؑ"), only the longest is kept, the leftmost among equals. Off: every placed
+    /// suggestion is stored. On by default.
+    pub merge_overlapping: bool,
+}
+
+impl Default for PostProcessing {
+    fn default() -> Self {
+        Self { merge_overlapping: true }
+    }
+}
+
+impl PostProcessing {
+    /// The options a client may set.
+    pub const OPTIONS: [&str; 1] = ["mergeOverlapping"];
+
+    /// Parses a client's `postProcessing` object: every option is a boolean, omitted ones keep
+    /// their default, and an unknown option is refused (it would change nothing).
+    pub fn parse(value: &Value) -> DomainResult<Self> {
+        let object = value.as_object().ok_or_else(|| {
+            DomainError::invalid("postProcessing", "must be a JSON object such as {\"mergeOverlapping\": true}")
+        })?;
+        let mut options = Self::default();
+        for (key, v) in object {
+            let flag = v
+                .as_bool()
+                .ok_or_else(|| DomainError::invalid("postProcessing", format!("{key} must be true or false")))?;
+            match key.as_str() {
+                "mergeOverlapping" => options.merge_overlapping = flag,
+                other => {
+                    return Err(DomainError::invalid(
+                        "postProcessing",
+                        format!("unknown option {other:?}; the options are {}", Self::OPTIONS.join(", ")),
+                    ));
+                }
+            }
+        }
+        Ok(options)
+    }
+
+    /// Reads stored options, leniently: what is not a known boolean option keeps its default.
+    pub fn from_stored(value: &Value) -> Self {
+        let mut options = Self::default();
+        if let Some(flag) = value.get("mergeOverlapping").and_then(Value::as_bool) {
+            options.merge_overlapping = flag;
+        }
+        options
+    }
+
+    pub fn to_json(self) -> Value {
+        serde_json::json!({"mergeOverlapping": self.merge_overlapping})
+    }
+}
+
 /// How a job splits, prompts and filters.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ProcessingConfig {
@@ -214,7 +302,7 @@ pub struct ProcessingConfig {
     pub user_prompt_template: String,
     /// Examples `[{"text", "type"}]` shown to the model.
     pub examples: Value,
-    pub post_processing: Value,
+    pub post_processing: PostProcessing,
     pub is_default: bool,
     pub created_by: Option<UserId>,
     pub created_at: DateTime<Utc>,
@@ -301,7 +389,7 @@ mod tests {
             system_prompt: String::new(),
             user_prompt_template: "{entity_types}|{examples}|{text}".into(),
             examples: serde_json::json!([{"text": "کربلا", "type": "LOCATION"}]),
-            post_processing: serde_json::json!({}),
+            post_processing: PostProcessing::default(),
             is_default: false,
             created_by: None,
             created_at: Utc::now(),
@@ -311,6 +399,25 @@ mod tests {
         assert!(c.validate().is_ok());
         assert!(ProcessingConfig { chunk_overlap: 1500, ..c.clone() }.validate().is_err());
         assert!(ProcessingConfig { user_prompt_template: "no text".into(), ..c }.validate().is_err());
+    }
+
+    #[test]
+    fn post_processing_options_are_checked() {
+        assert_eq!(PostProcessing::parse(&serde_json::json!({})).unwrap(), PostProcessing { merge_overlapping: true });
+        assert_eq!(
+            PostProcessing::parse(&serde_json::json!({"mergeOverlapping": false})).unwrap(),
+            PostProcessing { merge_overlapping: false }
+        );
+        for bad in [
+            serde_json::json!({"dropUnplaced": true}),
+            serde_json::json!({"mergeOverlapping": 1}),
+            serde_json::json!([]),
+        ] {
+            assert!(matches!(PostProcessing::parse(&bad), Err(DomainError::Invalid { .. })), "{bad}");
+        }
+        let stored = serde_json::json!({"mergeOverlapping": false, "legacy": 3});
+        assert_eq!(PostProcessing::from_stored(&stored), PostProcessing { merge_overlapping: false });
+        assert_eq!(PostProcessing::from_stored(&PostProcessing::default().to_json()), PostProcessing::default());
     }
 
     #[test]

@@ -1,15 +1,16 @@
 //! Processing jobs as researchers drive them: start, follow, cancel, pause, resume, retry.
 //! Starting and steering a job needs the upload-documents permission in its project; reading
-//! it needs read access to the document.
+//! it needs read access to its document (or, for a job on a whole project, to the project).
+//! A job of a kind no handler runs is refused at the start (`JobKinds`).
 
 use chrono::Utc;
-use serde_json::json;
+use serde_json::{Value, json};
 
 use crate::audit::{AuditEntry, RequestMeta};
 use crate::error::{DomainError, DomainResult};
 use crate::events::{DomainEvent, EventPublisher, JobProgressEvent};
-use crate::ids::DocumentId;
-use crate::job::{Job, JobAction, JobId, JobProgress, JobStatus};
+use crate::ids::{DocumentId, ProjectId};
+use crate::job::{Job, JobAction, JobId, JobKind, JobProgress, JobStatus, JobTarget};
 use crate::llm::model::ModelId;
 use crate::membership::Permission;
 use crate::policy::{Actor, ProjectAccess};
@@ -18,13 +19,24 @@ use crate::ports::{
     ProjectRepository,
 };
 use crate::service::documents::Documents;
+use crate::service::processing::JobKinds;
+use crate::service::projects::{ProjectRef, Projects};
 
 /// Retries a job may have, unless configured otherwise.
 pub const DEFAULT_MAX_RETRIES: u32 = 3;
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct StartJob {
-    pub document_id: DocumentId,
+    /// EXTRACTION when omitted.
+    pub kind: Option<JobKind>,
+    /// The document a document job works on.
+    pub document_id: Option<DocumentId>,
+    /// The project a project job works on (with a document, it must be the document's).
+    pub project_id: Option<ProjectId>,
+    /// The source an INGESTION job fetches (kept in `params.sourceId`).
+    pub source_id: Option<uuid::Uuid>,
+    /// The kind's parameters, a JSON object.
+    pub params: Option<Value>,
     pub llm_model_id: Option<ModelId>,
     pub processing_config_id: Option<uuid::Uuid>,
     pub priority: Option<i32>,
@@ -33,6 +45,8 @@ pub struct StartJob {
 pub struct Jobs<'a, S, E> {
     pub store: &'a S,
     pub events: &'a E,
+    /// The kinds this server runs.
+    pub kinds: &'a dyn JobKinds,
 }
 
 /// Publishes a job's state to its subscribers.
@@ -49,9 +63,48 @@ where
         Documents { store: self.store, max_bytes: usize::MAX }
     }
 
+    /// The job's target, its project, a title for the audit row, and what the caller may do.
+    async fn target(
+        &self,
+        actor: Option<&Actor>,
+        document: Option<DocumentId>,
+        project: Option<ProjectId>,
+    ) -> DomainResult<(JobTarget, ProjectId, String, ProjectAccess)> {
+        match (document, project) {
+            (Some(id), project) => {
+                let (doc, access) = self.documents().find(actor, id).await?;
+                if project.is_some_and(|p| p != doc.project_id) {
+                    return Err(DomainError::invalid("projectId", "is not the project of the document"));
+                }
+                Ok((JobTarget::Document(doc.id), doc.project_id, doc.title, access))
+            }
+            (None, Some(id)) => {
+                let (p, access) = Projects { store: self.store }
+                    .find(actor, ProjectRef::Id(id))
+                    .await?
+                    .ok_or(DomainError::NotFound { resource: "project" })?;
+                Ok((JobTarget::Project, p.id, p.name, access))
+            }
+            (None, None) => {
+                Err(DomainError::invalid("documentId", "give the document (or, for a project job, projectId)"))
+            }
+        }
+    }
+
     pub async fn start(&self, meta: &RequestMeta, actor: &Actor, input: StartJob) -> DomainResult<Job> {
-        let (doc, access) = self.documents().find(Some(actor), input.document_id).await?;
+        let kind = input.kind.unwrap_or(JobKind::Extraction);
+        let (target, project_id, title, access) = self.target(Some(actor), input.document_id, input.project_id).await?;
         access.require(Permission::UploadDocuments)?;
+        let mut params = input.params.unwrap_or_else(|| json!({}));
+        if let Some(source) = input.source_id {
+            match params.as_object_mut() {
+                Some(p) => {
+                    p.insert("sourceId".into(), json!(source));
+                }
+                None => return Err(DomainError::invalid("params", "must be a JSON object")),
+            }
+        }
+        self.kinds.check_start(kind, target, &params)?;
         let model = match input.llm_model_id {
             Some(id) => {
                 self.store.model_by_id(id).await?.ok_or_else(|| DomainError::invalid("llmModelId", "no such model"))?
@@ -84,8 +137,10 @@ where
         let now = Utc::now();
         let job = Job {
             id: uuid::Uuid::now_v7(),
-            document_id: doc.id,
-            project_id: doc.project_id,
+            kind,
+            project_id,
+            target,
+            params,
             llm_model_id: Some(model.id),
             processing_config_id: Some(config.id),
             status: JobStatus::Pending.transition(JobStatus::Queued)?,
@@ -108,26 +163,33 @@ where
             attempts: 0,
             cancel_requested: false,
             pause_requested: false,
+            document_version: None,
+            checkpoint: json!({}),
             created_by: Some(actor.user_id),
             created_at: now,
             updated_at: now,
         };
         let audit = AuditEntry::new(meta, Some(actor.user_id), "job.start", "processing_job")
-            .resource(job.id, &doc.title)
-            .project(doc.project_id)
-            .changes(json!({"documentId": doc.id, "model": model.name, "config": config.name, "priority": priority}));
+            .resource(job.id, &title)
+            .project(project_id)
+            .changes(json!({
+                "kind": kind.as_str(),
+                "documentId": target.document(),
+                "model": model.name,
+                "config": config.name,
+                "priority": priority,
+            }));
         let job = self.store.create_job(job, audit).await?;
         publish_progress(self.events, &job);
         Ok(job)
     }
 
     /// A job and what the caller may do in its project; NOT_FOUND when the caller may not
-    /// read its document.
+    /// read its document (or its project, for a project job).
     pub async fn find(&self, actor: Option<&Actor>, id: JobId) -> DomainResult<(Job, ProjectAccess)> {
         let job = self.store.job_by_id(id).await?.ok_or(DomainError::NotFound { resource: "job" })?;
-        let (_, access) = self
-            .documents()
-            .find(actor, job.document_id)
+        let (_, _, _, access) = self
+            .target(actor, job.document_id(), Some(job.project_id))
             .await
             .map_err(|_| DomainError::NotFound { resource: "job" })?;
         Ok((job, access))

@@ -10,7 +10,7 @@ use crate::audit::{AuditEntry, RequestMeta};
 use crate::error::{DomainError, DomainResult};
 use crate::ids::EntityTypeId;
 use crate::llm::model::{
-    LlmModel, ModelFields, ModelId, ProcessingConfig, ValidationStatus, check_provider_settings, key_hint,
+    LlmModel, ModelFields, ModelId, ProcessingConfig, Reservation, ValidationStatus, check_provider_settings, key_hint,
 };
 use crate::llm::{CompletionRequest, LlmClient, ModelEndpoint, Provider};
 use crate::policy::Actor;
@@ -138,17 +138,14 @@ impl<S: ModelRepository + ConfigRepository, C: SecretCipher> Models<'_, S, C> {
             Some(sealed) => Some(self.cipher.decrypt(&sealed)?),
             None => None,
         };
-        Ok(ModelEndpoint {
-            provider: model.provider,
-            model_name: model.model_name.clone(),
-            api_base_url: model.api_base_url.clone(),
-            api_key: key,
-            api_version: model.api_version.clone(),
-            timeout: Duration::from_secs(u64::from(model.timeout_secs)),
-        })
+        Ok(model_endpoint(model, key))
     }
 
-    /// Makes a minimal real call and records VALIDATING, then CONNECTED or ERROR.
+    /// Makes a minimal real call and records VALIDATING, then CONNECTED or ERROR. The call
+    /// counts against the model's rate limits like a job's: when a limit is reached, the test
+    /// is refused with `RateLimited` before anything changes. The caller must let this run
+    /// to its end even when the client goes away (the API spawns it), or the model would stay
+    /// VALIDATING.
     pub async fn test(
         &self,
         meta: &RequestMeta,
@@ -162,8 +159,16 @@ impl<S: ModelRepository + ConfigRepository, C: SecretCipher> Models<'_, S, C> {
         if model.provider == Provider::Builtin {
             return self.store.set_validation(id, ValidationStatus::Connected, None, Some(audit)).await;
         }
-        self.store.set_validation(id, ValidationStatus::Validating, None, None).await?;
+        let windows = model.call_windows();
+        if !windows.is_empty() {
+            let now = Utc::now();
+            if let Reservation::WaitUntil(until) = self.store.reserve_call(id, &windows, now).await? {
+                let secs = ((until - now).num_milliseconds().max(0) as u64).div_ceil(1000);
+                return Err(DomainError::RateLimited { retry_after_secs: secs.max(1) });
+            }
+        }
         let endpoint = self.endpoint(&model).await?;
+        self.store.set_validation(id, ValidationStatus::Validating, None, None).await?;
         let request = CompletionRequest {
             system: "You check that a connection works.".into(),
             user: "Answer with the JSON {\"entities\": []} and nothing else.".into(),
@@ -214,6 +219,18 @@ impl<S: ModelRepository + ConfigRepository, C: SecretCipher> Models<'_, S, C> {
             .resource(config.id, &config.name)
             .changes(json!({"chunkSize": config.chunk_size, "confidenceThreshold": config.confidence_threshold}));
         self.store.create_config(config, audit).await
+    }
+}
+
+/// The endpoint to call `model` with its decrypted `key`.
+pub fn model_endpoint(model: &LlmModel, key: Option<String>) -> ModelEndpoint {
+    ModelEndpoint {
+        provider: model.provider,
+        model_name: model.model_name.clone(),
+        api_base_url: model.api_base_url.clone(),
+        api_key: key,
+        api_version: model.api_version.clone(),
+        timeout: Duration::from_secs(u64::from(model.timeout_secs)),
     }
 }
 

@@ -118,6 +118,26 @@ impl Remap {
             .collect()
     }
 
+    /// Where the old offset `at` (a boundary between code points) falls in the new text, for
+    /// a reader who had read the old text up to `at` and goes on in the new one: inside
+    /// unchanged text it moves with the text; at or inside a change (or at an insertion), it
+    /// goes to the change's start in the new text, so that nothing the edit brought in at or
+    /// after `at` is passed over. Past the end, the new text's end.
+    pub fn map_offset(&self, at: u32) -> u32 {
+        let at = at as usize;
+        let found = self.ops.iter().find(|op| {
+            let old = op.old_range();
+            old.end > at || (old.is_empty() && old.start == at)
+        });
+        let Some(op) = found else { return to_u32(self.new.len()) };
+        let (old, new) = (op.old_range(), op.new_range());
+        if op.tag() == DiffTag::Equal && old.start <= at {
+            to_u32(new.start + (at - old.start))
+        } else {
+            to_u32(new.start)
+        }
+    }
+
     /// The new span and whether it came from the diff's own alignment of the span's start
     /// (`true`) or from a change slid aside (`false`).
     fn map_with(&self, start: u32, end: u32) -> Option<((u32, u32), bool)> {
@@ -211,6 +231,31 @@ mod tests {
 
     fn chars(text: &str, (start, end): (u32, u32)) -> String {
         text.chars().skip(start as usize).take((end - start) as usize).collect()
+    }
+
+    #[test]
+    fn offsets_move_with_the_text_and_stop_at_changes() {
+        // "ب" inserted at 4: offsets before stay, offsets after move by one.
+        let remap = Remap::new("الف جیم دال", "الف ب جیم دال");
+        assert_eq!(remap.map_offset(0), 0);
+        assert_eq!(remap.map_offset(3), 3);
+        assert_eq!(remap.map_offset(8), 10);
+        assert_eq!(remap.map_offset(11), 13, "the end stays the end");
+        // At an insertion, the offset stays before the inserted text.
+        let remap = Remap::new("ab", "aXb");
+        assert_eq!(remap.map_offset(1), 1);
+        let remap = Remap::new("ab", "abX");
+        assert_eq!(remap.map_offset(2), 2, "text appended after the end is still to be read");
+        // Inside a replaced or deleted stretch, the offset goes to the change's start.
+        let remap = Remap::new("aXYZb", "aQb");
+        assert_eq!(remap.map_offset(2), 1);
+        assert_eq!(remap.map_offset(5), 3);
+        let remap = Remap::new("aXYZb", "ab");
+        assert_eq!(remap.map_offset(3), 1);
+        assert_eq!(remap.map_offset(5), 2);
+        // Text prepended: everything read moves with the text.
+        let remap = Remap::new("کربلا میں", "نیا مصرع\nکربلا میں");
+        assert_eq!(remap.map_offset(5), 14);
     }
 
     #[test]

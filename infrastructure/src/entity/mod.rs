@@ -11,6 +11,7 @@ pub(crate) mod entity_relationship;
 pub(crate) mod entity_type;
 pub(crate) mod llm_model;
 pub(crate) mod model_call;
+pub(crate) mod model_call_slot;
 pub(crate) mod processing_config;
 pub(crate) mod processing_job;
 pub(crate) mod project;

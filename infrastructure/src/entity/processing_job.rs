@@ -7,7 +7,7 @@ use sea_orm::entity::prelude::*;
 pub struct Model {
     #[sea_orm(primary_key, auto_increment = false)]
     pub id: Uuid,
-    pub document_id: Uuid,
+    pub document_id: Option<Uuid>,
     pub project_id: Uuid,
     pub llm_model_id: Option<Uuid>,
     pub processing_config_id: Option<Uuid>,
@@ -38,6 +38,10 @@ pub struct Model {
     pub created_by: Option<Uuid>,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
+    pub kind: String,
+    pub params: Json,
+    pub document_version: Option<i32>,
+    pub checkpoint: Json,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

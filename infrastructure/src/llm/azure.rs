@@ -23,6 +23,6 @@ pub(super) async fn complete(
         &[("api-version", version)],
     )?;
     let headers = HeaderMap::from_iter([http::secret_header("api-key", http::api_key(endpoint)?)?]);
-    let body = openai::chat_request(None, request);
+    let body = openai::chat_request(None, &endpoint.model_name, request);
     openai::completion(http::post_json(http, endpoint, url, headers, &body).await?)
 }

@@ -1,6 +1,10 @@
 //! OpenAI chat completions (`POST {base}/chat/completions`, bearer key), also spoken by
 //! OpenAI-compatible servers. The answer's form is asked for natively: a strict JSON schema
 //! when the request has one, else JSON mode. Azure OpenAI speaks the same body (`azure`).
+//! Reasoning models (the o-series: `o1`, `o3-mini`, `o4-mini`, ...; and `gpt-5*`) refuse
+//! `max_tokens` and any temperature but their own: for them the limit is sent as
+//! `max_completion_tokens` and the temperature is left out (`is_reasoning_model`, by the
+//! model's name, or the Azure deployment's).
 
 use nishan_domain::llm::{Completion, CompletionRequest, LlmError, ModelEndpoint};
 use reqwest::header::HeaderMap;
@@ -16,8 +20,13 @@ pub(super) struct ChatRequest<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub model: Option<&'a str>,
     pub messages: [Message<'a>; 2],
-    pub temperature: f32,
-    pub max_tokens: u32,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub temperature: Option<f32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_tokens: Option<u32>,
+    /// Instead of `max_tokens`, for reasoning models (their limit covers the reasoning too).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_completion_tokens: Option<u32>,
     pub response_format: ResponseFormat<'a>,
 }
 
@@ -76,16 +85,29 @@ pub(super) struct Usage {
     pub completion_tokens: u32,
 }
 
-/// The body of a chat completion for `request`.
-pub(super) fn chat_request<'a>(model: Option<&'a str>, request: &'a CompletionRequest) -> ChatRequest<'a> {
+/// Whether a model (or Azure deployment) name is one of OpenAI's reasoning models: `o` and a
+/// digit (`o1`, `o3-mini`, `o4-mini-2025-04-16`), or `gpt-5` (`gpt-5`, `gpt-5-mini`,
+/// `gpt-5.1`), after any `openai/` prefix, in any case.
+pub(super) fn is_reasoning_model(name: &str) -> bool {
+    let name = name.trim().to_ascii_lowercase();
+    let name = name.strip_prefix("openai/").unwrap_or(&name);
+    let mut chars = name.chars();
+    (chars.next() == Some('o') && chars.next().is_some_and(|c| c.is_ascii_digit())) || name.starts_with("gpt-5")
+}
+
+/// The body of a chat completion for `request` to the model (or deployment) `name`; `model`
+/// is what the body names (none for Azure).
+pub(super) fn chat_request<'a>(model: Option<&'a str>, name: &str, request: &'a CompletionRequest) -> ChatRequest<'a> {
+    let reasoning = is_reasoning_model(name);
     ChatRequest {
         model,
         messages: [
             Message { role: "system", content: &request.system },
             Message { role: "user", content: &request.user },
         ],
-        temperature: request.temperature,
-        max_tokens: request.max_tokens,
+        temperature: (!reasoning).then_some(request.temperature),
+        max_tokens: (!reasoning).then_some(request.max_tokens),
+        max_completion_tokens: reasoning.then_some(request.max_tokens),
         response_format: match &request.json_schema {
             Some(schema) => {
                 ResponseFormat::JsonSchema { json_schema: JsonSchema { name: "entities", schema, strict: true } }
@@ -124,7 +146,7 @@ pub(super) async fn complete(
     if let Some(key) = endpoint.api_key.as_deref().filter(|k| !k.is_empty()) {
         headers.extend([http::secret_header("authorization", &format!("Bearer {key}"))?]);
     }
-    let body = chat_request(Some(&endpoint.model_name), request);
+    let body = chat_request(Some(&endpoint.model_name), &endpoint.model_name, request);
     completion(http::post_json(http, endpoint, url, headers, &body).await?)
 }
 
@@ -148,7 +170,7 @@ mod tests {
     fn asks_for_the_schema_strictly_or_for_json_mode() {
         let schema = json!({"type": "object"});
         let with = request(Some(schema.clone()));
-        let body = serde_json::to_value(chat_request(Some("gpt-4o-mini"), &with)).unwrap();
+        let body = serde_json::to_value(chat_request(Some("gpt-4o-mini"), "gpt-4o-mini", &with)).unwrap();
         assert_eq!(
             body,
             json!({
@@ -160,9 +182,22 @@ mod tests {
             })
         );
         let without = request(None);
-        let body = serde_json::to_value(chat_request(None, &without)).unwrap();
+        let body = serde_json::to_value(chat_request(None, "my-deployment", &without)).unwrap();
         assert_eq!(body["response_format"], json!({"type": "json_object"}));
         assert!(body.get("model").is_none());
+    }
+
+    #[test]
+    fn reasoning_models_get_max_completion_tokens_and_no_temperature() {
+        for name in ["o1", "o1-mini", "o3-mini", "o4-mini-2025-04-16", "gpt-5", "gpt-5-mini", "GPT-5.1", "openai/o3"] {
+            assert!(is_reasoning_model(name), "{name}");
+            let body = serde_json::to_value(chat_request(Some(name), name, &request(None))).unwrap();
+            assert_eq!(body["max_completion_tokens"], 50, "{name}");
+            assert!(body.get("max_tokens").is_none() && body.get("temperature").is_none(), "{name}: {body}");
+        }
+        for name in ["gpt-4o", "gpt-4o-mini", "gpt-4.1", "omni-moderation", "llama3", "o"] {
+            assert!(!is_reasoning_model(name), "{name}");
+        }
     }
 
     #[test]

@@ -160,11 +160,13 @@ impl DocumentRepository for Store {
         audit_entry: AuditEntry,
     ) -> DomainResult<Document> {
         let txn = self.write().await?;
-        let row = document::Entity::find_by_id(id.0)
-            .one(&txn)
-            .await
-            .map_err(internal)?
-            .ok_or(DomainError::NotFound { resource: "document" })?;
+        let mut q = document::Entity::find_by_id(id.0);
+        if self.is_postgres() {
+            // Locked, as a job storing suggestions locks it: neither slips between the
+            // other's read of the version and its write.
+            q = q.lock_exclusive();
+        }
+        let row = q.one(&txn).await.map_err(internal)?.ok_or(DomainError::NotFound { resource: "document" })?;
         let current = convert::document(row)?;
         if current.current_version != expected_version {
             return Err(DomainError::conflict(format!(

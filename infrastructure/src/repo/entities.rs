@@ -12,10 +12,10 @@ use nishan_domain::ids::{DocumentId, EntityId, EntityTypeId, ProjectId, UserId};
 use nishan_domain::ports::{EntityRepository, OnDuplicate, Page, PageRequest};
 use nishan_domain::{DomainError, DomainResult};
 use sea_orm::ActiveValue::Set;
-use sea_orm::sea_query::{Alias, Asterisk, Expr, ExprTrait, Query};
+use sea_orm::sea_query::{Alias, Asterisk, Expr, ExprTrait, OnConflict, Query};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DatabaseTransaction, EntityTrait, FromQueryResult,
-    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
+    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, QueryTrait,
 };
 use uuid::Uuid;
 
@@ -57,6 +57,36 @@ pub(crate) async fn insert_rows(txn: &DatabaseTransaction, entities: &[Entity]) 
             .map_err(|e| super::conflict_or_internal(e, "an entity of this type already spans that text"))?;
     }
     Ok(())
+}
+
+/// Inserts entity rows with multi-row INSERTs, skipping every row whose span and type the
+/// document already has (`ON CONFLICT DO NOTHING` on `uq_entities_span`, so concurrent
+/// writers cannot make it fail either); returns the ids of the rows inserted.
+pub(crate) async fn insert_rows_skipping_duplicates(
+    txn: &DatabaseTransaction,
+    entities: &[Entity],
+) -> DomainResult<Vec<EntityId>> {
+    let mut inserted = Vec::with_capacity(entities.len());
+    for chunk in entities.chunks(INSERT_CHUNK) {
+        let mut insert = annotation::Entity::insert_many(chunk.iter().map(convert::annotation_row)).into_query();
+        insert
+            .on_conflict(
+                OnConflict::columns([
+                    annotation::Column::DocumentId,
+                    annotation::Column::StartOffset,
+                    annotation::Column::EndOffset,
+                    annotation::Column::EntityTypeId,
+                ])
+                .do_nothing()
+                .to_owned(),
+            )
+            .returning_col(annotation::Column::Id);
+        let rows = txn.query_all(&insert).await.map_err(internal)?;
+        for row in rows {
+            inserted.push(EntityId(row.try_get::<Uuid>("", "id").map_err(internal)?));
+        }
+    }
+    Ok(inserted)
 }
 
 fn filter_condition(filter: &EntityFilter) -> Condition {

@@ -2,30 +2,41 @@
 //! `FOR UPDATE SKIP LOCKED`, so replicas never wait on each other nor take the same job; on
 //! SQLite one `UPDATE ... RETURNING` runs inside an IMMEDIATE transaction (SQLite has one
 //! writer). A claim holds a lease that the worker extends with each step; a job whose lease
-//! expired (its server died) goes back to the queue.
+//! expired (its server died) goes back to the queue. Every write of a running job is fenced:
+//! a conditional UPDATE that changes the row only while the writing worker holds the lease
+//! (status PROCESSING, `lease_owner` the worker), and the requeue of expired jobs only
+//! touches rows whose lease is still expired when it runs, so a job claimed or renewed
+//! meanwhile is never put back, nor its progress moved backwards.
 
 use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
 use nishan_domain::audit::AuditEntry;
-use nishan_domain::job::{Job, JobAction, JobId, JobStatus, apply_action, document_status};
-use nishan_domain::ports::{JobFilter, JobRepository, Page, PageRequest};
+use nishan_domain::job::{
+    Job, JobAction, JobId, JobKind, JobStatus, JobTarget, MAX_ATTEMPTS, apply_action, document_status,
+};
+use nishan_domain::ports::{Fence, JobFilter, JobRepository, JobRunStore, Page, PageRequest};
 use nishan_domain::{DomainError, DomainResult};
 use sea_orm::ActiveValue::Set;
-use sea_orm::sea_query::{Expr, ExprTrait, LockBehavior, LockType, Query};
+use sea_orm::sea_query::{Cond, Expr, ExprTrait, LockBehavior, LockType, Query, QueryStatementBuilder};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseTransaction, EntityTrait, FromQueryResult, PaginatorTrait,
-    QueryFilter, QueryOrder, QuerySelect,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseTransaction, EntityTrait, FromQueryResult, Iterable,
+    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
 };
 
 use super::{Store, audit, internal};
 use crate::entity::{document, processing_job, project_membership};
 
-fn job(m: processing_job::Model) -> DomainResult<Job> {
+pub(crate) fn job(m: processing_job::Model) -> DomainResult<Job> {
     Ok(Job {
         id: m.id,
-        document_id: m.document_id.into(),
+        kind: JobKind::parse(&m.kind)?,
         project_id: m.project_id.into(),
+        target: match m.document_id {
+            Some(d) => JobTarget::Document(d.into()),
+            None => JobTarget::Project,
+        },
+        params: m.params,
         llm_model_id: m.llm_model_id,
         processing_config_id: m.processing_config_id,
         status: JobStatus::parse(&m.status)?,
@@ -48,6 +59,8 @@ fn job(m: processing_job::Model) -> DomainResult<Job> {
         attempts: m.attempts as u32,
         cancel_requested: m.cancel_requested,
         pause_requested: m.pause_requested,
+        document_version: m.document_version.map(|v| v as u32),
+        checkpoint: m.checkpoint,
         created_by: m.created_by.map(Into::into),
         created_at: m.created_at,
         updated_at: m.updated_at,
@@ -72,20 +85,24 @@ fn job_row(j: &Job) -> processing_job::ActiveModel {
         error_message: Set(j.error_message.clone()),
         error_details: Set(j.error_details.clone()),
         retry_count: Set(j.retry_count as i32),
+        attempts: Set(j.attempts as i32),
         cancel_requested: Set(j.cancel_requested),
         pause_requested: Set(j.pause_requested),
+        document_version: Set(j.document_version.map(|v| v as i32)),
+        checkpoint: Set(j.checkpoint.clone()),
         updated_at: Set(j.updated_at),
         ..Default::default()
     }
 }
 
-/// Keeps the document's processing status in step with its job.
+/// Keeps the document's processing status in step with its job (a document job's).
 async fn sync_document(txn: &DatabaseTransaction, j: &Job) -> DomainResult<()> {
+    let Some(document_id) = j.document_id() else { return Ok(()) };
     let status = document_status(j.status);
     let mut update = document::Entity::update_many()
         .col_expr(document::Column::ProcessingStatus, Expr::value(status.as_str()))
         .col_expr(document::Column::UpdatedAt, Expr::value(Utc::now()))
-        .filter(document::Column::Id.eq(j.document_id.0));
+        .filter(document::Column::Id.eq(document_id.0));
     if j.status == JobStatus::Processing {
         update = update.col_expr(document::Column::ProcessingStartedAt, Expr::value(j.started_at));
     }
@@ -102,6 +119,109 @@ async fn sync_document(txn: &DatabaseTransaction, j: &Job) -> DomainResult<()> {
     Ok(())
 }
 
+/// `RETURNING` every column by name. Not `RETURNING *`: a pooled SQLite connection that read
+/// the schema before a migration rebuilt the table expands `*` to the old columns, and sqlx
+/// then reads a row longer than it expects (named columns make SQLite reload the schema).
+fn every_column() -> sea_orm::sea_query::ReturningClause {
+    Query::returning().columns(processing_job::Column::iter())
+}
+
+/// Ends the runs of the PROCESSING jobs matching `which`, in one conditional UPDATE: back to
+/// the queue, or FAILED with `failure`. Returns the jobs as they became.
+async fn end_runs(
+    txn: &DatabaseTransaction,
+    which: Cond,
+    now: DateTime<Utc>,
+    failure: Option<&str>,
+) -> DomainResult<Vec<Job>> {
+    let mut update = Query::update();
+    update
+        .table(processing_job::Entity)
+        .value(processing_job::Column::LeaseOwner, Option::<String>::None)
+        .value(processing_job::Column::LeaseExpiresAt, Option::<DateTime<Utc>>::None)
+        .value(processing_job::Column::UpdatedAt, now)
+        .cond_where(which)
+        .returning(every_column());
+    match failure {
+        Some(message) => update
+            .value(processing_job::Column::Status, JobStatus::Failed.as_str())
+            .value(processing_job::Column::ErrorMessage, message)
+            .value(processing_job::Column::CompletedAt, now)
+            .value(processing_job::Column::CurrentStep, "failed: its runs kept stopping"),
+        None => update.value(processing_job::Column::Status, JobStatus::Queued.as_str()).value(
+            processing_job::Column::CurrentStep,
+            Expr::cust("'requeued after step ' || completed_steps || ' of ' || total_steps || ' (its worker stopped)'"),
+        ),
+    };
+    let backend = txn.get_database_backend();
+    processing_job::Model::find_by_statement(backend.build(&update))
+        .all(txn)
+        .await
+        .map_err(internal)?
+        .into_iter()
+        .map(job)
+        .collect()
+}
+
+/// Stores a fence's progress (the fields a run changes) and extends its lease, if the fence's
+/// worker still holds the job; false when it does not (nothing is written). For every fenced
+/// write of a run, inside that write's transaction.
+pub(crate) async fn save_progress_in(txn: &DatabaseTransaction, fence: &Fence) -> DomainResult<bool> {
+    let j = &fence.job;
+    let updated = processing_job::Entity::update_many()
+        .col_expr(processing_job::Column::Progress, Expr::value(j.progress as i32))
+        .col_expr(processing_job::Column::TotalSteps, Expr::value(j.total_steps as i32))
+        .col_expr(processing_job::Column::CompletedSteps, Expr::value(j.completed_steps as i32))
+        .col_expr(processing_job::Column::CurrentStep, Expr::value(j.current_step.clone()))
+        .col_expr(processing_job::Column::EntitiesFound, Expr::value(j.entities_found as i32))
+        .col_expr(processing_job::Column::EntitiesDropped, Expr::value(j.entities_dropped as i32))
+        .col_expr(processing_job::Column::EstimatedCompletionAt, Expr::value(j.estimated_completion_at))
+        .col_expr(processing_job::Column::ErrorDetails, Expr::value(j.error_details.clone()))
+        .col_expr(processing_job::Column::DocumentVersion, Expr::value(j.document_version.map(|v| v as i32)))
+        .col_expr(processing_job::Column::Checkpoint, Expr::value(j.checkpoint.clone()))
+        .col_expr(processing_job::Column::LeaseExpiresAt, Expr::value(fence.lease_until))
+        .col_expr(processing_job::Column::UpdatedAt, Expr::value(Utc::now()))
+        .filter(processing_job::Column::Id.eq(j.id))
+        .filter(processing_job::Column::LeaseOwner.eq(fence.worker.as_str()))
+        .filter(processing_job::Column::Status.eq(JobStatus::Processing.as_str()))
+        .exec(txn)
+        .await
+        .map_err(internal)?;
+    Ok(updated.rows_affected == 1)
+}
+
+impl JobRunStore for Store {
+    async fn save_progress(&self, fence: &Fence) -> DomainResult<Option<Job>> {
+        let txn = self.write().await?;
+        let stored = if save_progress_in(&txn, fence).await? { self.job_in(&txn, fence.job.id).await? } else { None };
+        txn.commit().await.map_err(internal)?;
+        Ok(stored)
+    }
+
+    async fn finish_run(&self, j: &Job, worker: &str) -> DomainResult<Option<Job>> {
+        JobStatus::Processing.transition(j.status)?;
+        let txn = self.write().await?;
+        let mut row = job_row(j);
+        row.lease_owner = Set(None);
+        row.lease_expires_at = Set(None);
+        row.id = sea_orm::ActiveValue::NotSet;
+        let updated = processing_job::Entity::update_many()
+            .set(row)
+            .filter(processing_job::Column::Id.eq(j.id))
+            .filter(processing_job::Column::LeaseOwner.eq(worker))
+            .filter(processing_job::Column::Status.eq(JobStatus::Processing.as_str()))
+            .exec(&txn)
+            .await
+            .map_err(internal)?;
+        let stored = if updated.rows_affected == 1 { self.job_in(&txn, j.id).await? } else { None };
+        if let Some(stored) = &stored {
+            sync_document(&txn, stored).await?;
+        }
+        txn.commit().await.map_err(internal)?;
+        Ok(stored)
+    }
+}
+
 impl Store {
     async fn job_in(&self, conn: &impl ConnectionTrait, id: JobId) -> DomainResult<Option<Job>> {
         processing_job::Entity::find_by_id(id).one(conn).await.map_err(internal)?.map(job).transpose()
@@ -112,7 +232,9 @@ impl JobRepository for Store {
     async fn create_job(&self, j: Job, audit_entry: AuditEntry) -> DomainResult<Job> {
         let txn = self.write().await?;
         let mut row = job_row(&j);
-        row.document_id = Set(j.document_id.0);
+        row.kind = Set(j.kind.as_str().to_owned());
+        row.document_id = Set(j.document_id().map(|d| d.0));
+        row.params = Set(j.params.clone());
         row.project_id = Set(j.project_id.0);
         row.llm_model_id = Set(j.llm_model_id);
         row.processing_config_id = Set(j.processing_config_id);
@@ -145,6 +267,9 @@ impl JobRepository for Store {
         }
         if let Some(s) = filter.status {
             q = q.filter(processing_job::Column::Status.eq(s.as_str()));
+        }
+        if let Some(k) = filter.kind {
+            q = q.filter(processing_job::Column::Kind.eq(k.as_str()));
         }
         if let Some(user) = filter.member {
             let mine = Query::select()
@@ -205,9 +330,15 @@ impl JobRepository for Store {
             .value(processing_job::Column::LeaseOwner, worker)
             .value(processing_job::Column::LeaseExpiresAt, lease_until)
             .value(processing_job::Column::UpdatedAt, now)
-            .and_where(processing_job::Column::Id.in_subquery(next))
+            // `id = (scalar subquery)`: run once. `id IN (subquery)` may be run again for each
+            // row on PostgreSQL, and with SKIP LOCKED each run can name another job, so one
+            // claim could take several jobs while others claim at the same time.
+            .and_where(
+                Expr::col(processing_job::Column::Id)
+                    .eq(Expr::SubQuery(None, Box::new(next.into_sub_query_statement()))),
+            )
             .and_where(processing_job::Column::Status.eq(JobStatus::Queued.as_str()))
-            .returning_all()
+            .returning(every_column())
             .to_owned();
         let backend = txn.get_database_backend();
         let claimed =
@@ -233,52 +364,28 @@ impl JobRepository for Store {
 
     async fn requeue_expired(&self, now: DateTime<Utc>) -> DomainResult<Vec<Job>> {
         let txn = self.write().await?;
-        let expired = processing_job::Entity::find()
-            .filter(processing_job::Column::Status.eq(JobStatus::Processing.as_str()))
-            .filter(processing_job::Column::LeaseExpiresAt.lt(now))
-            .all(&txn)
-            .await
-            .map_err(internal)?;
-        let mut requeued = Vec::with_capacity(expired.len());
-        for row in expired {
-            let mut j = job(row)?;
-            j.status = j.status.transition(JobStatus::Queued)?;
-            j.current_step =
-                Some(format!("requeued after chunk {} of {} (the worker stopped)", j.completed_steps, j.total_steps));
-            j.updated_at = now;
-            let mut r = job_row(&j);
-            r.lease_owner = Set(None);
-            r.lease_expires_at = Set(None);
-            r.update(&txn).await.map_err(internal)?;
-            sync_document(&txn, &j).await?;
-            requeued.push(j);
+        let expired = || {
+            Cond::all()
+                .add(processing_job::Column::Status.eq(JobStatus::Processing.as_str()))
+                .add(processing_job::Column::LeaseExpiresAt.lt(now))
+        };
+        let message = format!(
+            "the job stopped its worker {MAX_ATTEMPTS} times (its server stopped or its worker crashed); \
+             retry it when the cause is fixed"
+        );
+        let mut ended = end_runs(
+            &txn,
+            expired().add(processing_job::Column::Attempts.gte(MAX_ATTEMPTS as i32)),
+            now,
+            Some(&message),
+        )
+        .await?;
+        ended.extend(end_runs(&txn, expired(), now, None).await?);
+        for j in &ended {
+            sync_document(&txn, j).await?;
         }
         txn.commit().await.map_err(internal)?;
-        Ok(requeued)
-    }
-
-    async fn save_progress(&self, j: &Job, worker: &str, lease_until: DateTime<Utc>) -> DomainResult<Option<Job>> {
-        let txn = self.write().await?;
-        let updated = processing_job::Entity::update_many()
-            .col_expr(processing_job::Column::Progress, Expr::value(j.progress as i32))
-            .col_expr(processing_job::Column::TotalSteps, Expr::value(j.total_steps as i32))
-            .col_expr(processing_job::Column::CompletedSteps, Expr::value(j.completed_steps as i32))
-            .col_expr(processing_job::Column::CurrentStep, Expr::value(j.current_step.clone()))
-            .col_expr(processing_job::Column::EntitiesFound, Expr::value(j.entities_found as i32))
-            .col_expr(processing_job::Column::EntitiesDropped, Expr::value(j.entities_dropped as i32))
-            .col_expr(processing_job::Column::EstimatedCompletionAt, Expr::value(j.estimated_completion_at))
-            .col_expr(processing_job::Column::ErrorDetails, Expr::value(j.error_details.clone()))
-            .col_expr(processing_job::Column::LeaseExpiresAt, Expr::value(lease_until))
-            .col_expr(processing_job::Column::UpdatedAt, Expr::value(Utc::now()))
-            .filter(processing_job::Column::Id.eq(j.id))
-            .filter(processing_job::Column::LeaseOwner.eq(worker))
-            .filter(processing_job::Column::Status.eq(JobStatus::Processing.as_str()))
-            .exec(&txn)
-            .await
-            .map_err(internal)?;
-        let stored = if updated.rows_affected == 1 { self.job_in(&txn, j.id).await? } else { None };
-        txn.commit().await.map_err(internal)?;
-        Ok(stored)
+        Ok(ended)
     }
 
     async fn extend_lease(&self, id: JobId, worker: &str, lease_until: DateTime<Utc>) -> DomainResult<bool> {
@@ -293,25 +400,31 @@ impl JobRepository for Store {
         Ok(updated.rows_affected == 1)
     }
 
-    async fn finish_run(&self, j: &Job, worker: &str) -> DomainResult<Option<Job>> {
+    async fn release_dead_run(
+        &self,
+        id: JobId,
+        worker: &str,
+        message: &str,
+        now: DateTime<Utc>,
+    ) -> DomainResult<Option<Job>> {
         let txn = self.write().await?;
-        let Some(current) = processing_job::Entity::find_by_id(j.id)
-            .filter(processing_job::Column::LeaseOwner.eq(worker))
-            .one(&txn)
-            .await
-            .map_err(internal)?
-        else {
-            txn.commit().await.map_err(internal)?;
-            return Ok(None);
+        let held = || {
+            Cond::all()
+                .add(processing_job::Column::Id.eq(id))
+                .add(processing_job::Column::LeaseOwner.eq(worker))
+                .add(processing_job::Column::Status.eq(JobStatus::Processing.as_str()))
         };
-        JobStatus::parse(&current.status)?.transition(j.status)?;
-        let mut r = job_row(j);
-        r.lease_owner = Set(None);
-        r.lease_expires_at = Set(None);
-        let stored = job(r.update(&txn).await.map_err(internal)?)?;
-        sync_document(&txn, &stored).await?;
+        let mut ended =
+            end_runs(&txn, held().add(processing_job::Column::Attempts.gte(MAX_ATTEMPTS as i32)), now, Some(message))
+                .await?;
+        if ended.is_empty() {
+            ended = end_runs(&txn, held(), now, None).await?;
+        }
+        for j in &ended {
+            sync_document(&txn, j).await?;
+        }
         txn.commit().await.map_err(internal)?;
-        Ok(Some(stored))
+        Ok(ended.pop())
     }
 
     async fn act_on_job(&self, id: JobId, action: JobAction, audit_entry: AuditEntry) -> DomainResult<Job> {

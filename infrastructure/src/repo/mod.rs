@@ -8,6 +8,7 @@ mod documents;
 mod entities;
 mod entity_types;
 mod exchange;
+mod job_runs;
 mod jobs;
 mod models;
 mod projects;
@@ -74,9 +75,39 @@ impl Store {
     }
 }
 
-/// A database fault: internal, with the cause kept for the log.
+/// A database fault, with the cause kept for the log: `Transient` when trying again may
+/// succeed (`is_transient`), `Internal` otherwise.
 pub(crate) fn internal(e: DbErr) -> DomainError {
-    DomainError::internal(e)
+    if is_transient(&e) { DomainError::transient(e) } else { DomainError::internal(e) }
+}
+
+/// Whether a database error may pass: no connection (lost, refused, the pool timed out, the
+/// server shutting down), a serialization failure or deadlock (PostgreSQL 40001, 40P01), or
+/// a busy or locked SQLite database.
+pub(crate) fn is_transient(e: &DbErr) -> bool {
+    use sea_orm::RuntimeErr;
+    use sea_orm::sqlx::Error as Sqlx;
+    let runtime = match e {
+        DbErr::ConnectionAcquire(_) => return true,
+        DbErr::Conn(r) | DbErr::Exec(r) | DbErr::Query(r) => r,
+        _ => return false,
+    };
+    let RuntimeErr::SqlxError(sqlx) = runtime else { return false };
+    match sqlx.as_ref() {
+        Sqlx::Io(_) | Sqlx::PoolTimedOut | Sqlx::PoolClosed | Sqlx::WorkerCrashed => true,
+        Sqlx::Database(db) => {
+            let code = db.code().unwrap_or_default();
+            match db.try_downcast_ref::<sea_orm::sqlx::postgres::PgDatabaseError>() {
+                Some(_) => {
+                    matches!(code.as_ref(), "40001" | "40P01" | "57P01" | "57P02" | "57P03" | "53300")
+                        || code.starts_with("08")
+                }
+                // SQLite: SQLITE_BUSY (5) and SQLITE_LOCKED (6), with their extended codes.
+                None => code.parse::<i32>().is_ok_and(|c| matches!(c & 0xff, 5 | 6)),
+            }
+        }
+        _ => false,
+    }
 }
 
 /// Maps a unique-constraint violation to `Conflict(message)`, anything else to internal.
@@ -84,5 +115,39 @@ pub(crate) fn conflict_or_internal(e: DbErr, message: &str) -> DomainError {
     match e.sql_err() {
         Some(SqlErr::UniqueConstraintViolation(_)) => DomainError::conflict(message),
         _ => internal(e),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use sea_orm::ConnectionTrait;
+
+    use super::*;
+    use crate::db::{DbConfig, connect};
+
+    /// A second writer on a locked SQLite database fails with SQLITE_BUSY: transient, tried
+    /// again by the job runs; a missing table is not.
+    #[tokio::test]
+    async fn a_busy_sqlite_database_is_a_transient_fault() {
+        let dir = std::env::temp_dir().join(format!("nishan-busy-{}", uuid::Uuid::new_v4().simple()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let config = DbConfig {
+            url: format!("sqlite://{}?mode=rwc", dir.join("busy.db").display()),
+            max_connections: 1,
+            busy_timeout: Duration::ZERO,
+        };
+        let (a, b) = (connect(&config).await.unwrap(), connect(&config).await.unwrap());
+        a.execute_unprepared("CREATE TABLE t (x INTEGER)").await.unwrap();
+        a.execute_unprepared("BEGIN IMMEDIATE").await.unwrap();
+        let busy = b.execute_unprepared("INSERT INTO t VALUES (1)").await.unwrap_err();
+        assert!(is_transient(&busy), "{busy:?}");
+        assert!(internal(busy).is_transient());
+        a.execute_unprepared("ROLLBACK").await.unwrap();
+        let missing = b.execute_unprepared("INSERT INTO nope VALUES (1)").await.unwrap_err();
+        assert!(!is_transient(&missing), "{missing:?}");
+        assert!(matches!(internal(missing), DomainError::Internal(_)));
+        std::fs::remove_dir_all(&dir).ok();
     }
 }

@@ -4,20 +4,23 @@ use chrono::{DateTime, Utc};
 use nishan_domain::audit::AuditEntry;
 use nishan_domain::ids::EntityTypeId;
 use nishan_domain::llm::Provider;
-use nishan_domain::llm::model::{LlmModel, ModelFields, ModelId, ProcessingConfig, ValidationStatus, key_hint};
+use nishan_domain::llm::model::{
+    CallWindow, LlmModel, ModelFields, ModelId, PostProcessing, ProcessingConfig, Reservation, ValidationStatus,
+    key_hint,
+};
 use nishan_domain::ports::{ConfigRepository, ModelCall, ModelRepository};
 use nishan_domain::{DomainError, DomainResult};
 use sea_orm::ActiveValue::Set;
 use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, PaginatorTrait, QueryFilter,
-    QueryOrder,
+    QueryOrder, QuerySelect,
 };
 use serde_json::json;
 use uuid::Uuid;
 
 use super::{Store, audit, convert, internal};
-use crate::entity::{llm_model, model_call, processing_config, processing_job};
+use crate::entity::{llm_model, model_call, model_call_slot, processing_config, processing_job};
 
 const MODEL_TAKEN: &str = "a model of that name exists";
 const CONFIG_TAKEN: &str = "a processing configuration of that name exists";
@@ -72,7 +75,7 @@ pub(crate) fn config(m: processing_config::Model) -> ProcessingConfig {
         system_prompt: m.system_prompt,
         user_prompt_template: m.user_prompt_template,
         examples: m.examples,
-        post_processing: m.post_processing,
+        post_processing: PostProcessing::from_stored(&m.post_processing),
         is_default: m.is_default,
         created_by: m.created_by.map(Into::into),
         created_at: m.created_at,
@@ -322,13 +325,54 @@ impl ModelRepository for Store {
         txn.commit().await.map_err(internal)
     }
 
-    async fn calls_since(&self, id: ModelId, since: DateTime<Utc>) -> DomainResult<u64> {
-        model_call::Entity::find()
-            .filter(model_call::Column::LlmModelId.eq(id))
-            .filter(model_call::Column::CreatedAt.gte(since))
-            .count(self.connection())
-            .await
-            .map_err(internal)
+    async fn reserve_call(&self, id: ModelId, windows: &[CallWindow], now: DateTime<Utc>) -> DomainResult<Reservation> {
+        let txn = self.write().await?;
+        if self.is_postgres() {
+            // One reservation of a model at a time, across replicas (SQLite's write lock
+            // serialises them already).
+            llm_model::Entity::find_by_id(id).lock_exclusive().one(&txn).await.map_err(internal)?;
+        }
+        if let Some(longest) = windows.iter().map(|w| w.window).max() {
+            model_call_slot::Entity::delete_many()
+                .filter(model_call_slot::Column::LlmModelId.eq(id))
+                .filter(model_call_slot::Column::ReservedAt.lte(now - longest))
+                .exec(&txn)
+                .await
+                .map_err(internal)?;
+        }
+        let mut wait: Option<DateTime<Utc>> = None;
+        for w in windows {
+            let in_window = model_call_slot::Entity::find()
+                .filter(model_call_slot::Column::LlmModelId.eq(id))
+                .filter(model_call_slot::Column::ReservedAt.gt(now - w.window));
+            let count = in_window.clone().count(&txn).await.map_err(internal)?;
+            if count >= u64::from(w.limit) {
+                // The window has room again when its (count - limit + 1)-th oldest slot leaves it.
+                let leaving: Option<DateTime<Utc>> = in_window
+                    .select_only()
+                    .column(model_call_slot::Column::ReservedAt)
+                    .order_by_asc(model_call_slot::Column::ReservedAt)
+                    .offset(count - u64::from(w.limit))
+                    .into_tuple()
+                    .one(&txn)
+                    .await
+                    .map_err(internal)?;
+                let until = leaving.map_or(now, |t| t + w.window);
+                wait = Some(wait.map_or(until, |u| u.max(until)));
+            }
+        }
+        let answer = match wait {
+            Some(until) => Reservation::WaitUntil(until),
+            None => {
+                model_call_slot::ActiveModel { id: Set(Uuid::now_v7()), llm_model_id: Set(id), reserved_at: Set(now) }
+                    .insert(&txn)
+                    .await
+                    .map_err(internal)?;
+                Reservation::Granted
+            }
+        };
+        txn.commit().await.map_err(internal)?;
+        Ok(answer)
     }
 
     async fn set_validation(
@@ -413,7 +457,7 @@ impl ConfigRepository for Store {
             system_prompt: Set(c.system_prompt.clone()),
             user_prompt_template: Set(c.user_prompt_template.clone()),
             examples: Set(c.examples.clone()),
-            post_processing: Set(c.post_processing.clone()),
+            post_processing: Set(c.post_processing.to_json()),
             is_default: Set(c.is_default),
             created_by: Set(c.created_by.map(|u| u.0)),
             created_at: Set(c.created_at),

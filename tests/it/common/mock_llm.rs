@@ -11,6 +11,10 @@
 //! the types the request's JSON schema allows when it has one. Token counts are
 //! deterministic: prompt tokens = characters of the system and user prompts, completion
 //! tokens = characters of the answer text.
+//!
+//! Like OpenAI, the OpenAI and Azure paths refuse `max_tokens` and a temperature other than 1
+//! for reasoning models (a model, or deployment, named `o1`, `o3-mini`, `gpt-5`, ...), with
+//! the 400 OpenAI sends.
 
 use std::collections::{BTreeMap, VecDeque};
 use std::net::SocketAddr;
@@ -58,6 +62,9 @@ pub enum Behaviour {
     Unauthorized,
     /// Sleep, then behave.
     Delay(Duration, Box<Behaviour>),
+    /// Wait until the test lets one held request go ([`MockLlm::release`]), then behave: a
+    /// readiness point inside a model call.
+    Hold(Box<Behaviour>),
     /// 307 to this path of the mock (a client must not follow it).
     Redirect(String),
     /// 200 with a body that is not JSON.
@@ -93,6 +100,10 @@ impl Behaviour {
 
     pub fn delay_ms(ms: u64, then: Behaviour) -> Self {
         Self::Delay(Duration::from_millis(ms), Box::new(then))
+    }
+
+    pub fn hold(then: Behaviour) -> Self {
+        Self::Hold(Box::new(then))
     }
 }
 
@@ -163,6 +174,10 @@ struct MockState {
     fallback: Mutex<Behaviour>,
     lexicon: Mutex<Vec<(String, String)>>,
     requests: Mutex<Vec<Recorded>>,
+    /// Permits for held requests.
+    gate: tokio::sync::Semaphore,
+    /// Requests waiting at the gate.
+    held: std::sync::atomic::AtomicUsize,
 }
 
 /// The running mock; stops when dropped.
@@ -186,6 +201,8 @@ impl MockLlm {
             fallback: Mutex::new(Behaviour::Lexicon),
             lexicon: Mutex::new(DEFAULT_LEXICON.iter().map(|(t, k)| ((*t).to_owned(), (*k).to_owned())).collect()),
             requests: Mutex::new(Vec::new()),
+            gate: tokio::sync::Semaphore::new(0),
+            held: std::sync::atomic::AtomicUsize::new(0),
         });
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("a free port");
         let addr = listener.local_addr().unwrap();
@@ -258,6 +275,25 @@ impl MockLlm {
         self.state.requests.lock().unwrap().last().cloned().expect("the mock received no request")
     }
 
+    /// Lets one held request ([`Behaviour::Hold`]) go on.
+    pub fn release(&self) {
+        self.state.gate.add_permits(1);
+    }
+
+    /// How many requests wait at the gate now.
+    pub fn held(&self) -> usize {
+        self.state.held.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    /// Waits (at most 30 s) until `n` requests wait at the gate.
+    pub async fn wait_until_held(&self, n: usize) {
+        let deadline = std::time::Instant::now() + Duration::from_secs(30);
+        while self.held() < n {
+            assert!(std::time::Instant::now() < deadline, "no request reached the gate within 30 s");
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+
     /// How many scripted behaviours are still queued.
     pub fn script_len(&self) -> usize {
         self.state.script.lock().unwrap().len()
@@ -304,6 +340,9 @@ async fn handle(
         return (StatusCode::NOT_FOUND, axum::Json(json!({"error": format!("no such path {}", uri.path())})))
             .into_response();
     };
+    if let Some(refusal) = reasoning_refusal(provider, &recorded) {
+        return error(provider, 400, &refusal);
+    }
     let behaviour = {
         let next = state.script.lock().unwrap().pop_front();
         next.unwrap_or_else(|| state.fallback.lock().unwrap().clone())
@@ -312,10 +351,22 @@ async fn handle(
 }
 
 async fn respond(state: &MockState, provider: Provider, request: &Recorded, mut behaviour: Behaviour) -> Response {
-    while let Behaviour::Delay(wait, then) = behaviour {
-        tokio::time::sleep(wait).await;
-        behaviour = *then;
-    }
+    let behaviour = loop {
+        behaviour = match behaviour {
+            Behaviour::Delay(wait, then) => {
+                tokio::time::sleep(wait).await;
+                *then
+            }
+            Behaviour::Hold(then) => {
+                use std::sync::atomic::Ordering::SeqCst;
+                state.held.fetch_add(1, SeqCst);
+                state.gate.acquire().await.expect("the gate stays open").forget();
+                state.held.fetch_sub(1, SeqCst);
+                *then
+            }
+            other => break other,
+        };
+    };
     match behaviour {
         Behaviour::Lexicon => answer(provider, request, &lexicon_answer(state, request).to_string(), false),
         Behaviour::Entities(json) => answer(provider, request, &json.to_string(), false),
@@ -351,7 +402,34 @@ async fn respond(state: &MockState, provider: Provider, request: &Recorded, mut 
             (StatusCode::OK, [("content-type", "application/json")], "{\"choices\": [ not json").into_response()
         }
         Behaviour::WrongBody => (StatusCode::OK, axum::Json(json!({"unexpected": true}))).into_response(),
-        Behaviour::Delay(..) => unreachable!("delays are unwrapped above"),
+        Behaviour::Delay(..) | Behaviour::Hold(..) => unreachable!("delays and holds are unwrapped above"),
+    }
+}
+
+/// What OpenAI answers a reasoning model's request that sets `max_tokens` or a temperature.
+fn reasoning_refusal(provider: Provider, request: &Recorded) -> Option<String> {
+    let model = match provider {
+        Provider::OpenAi => request.body["model"].as_str()?.to_owned(),
+        Provider::Azure => request.path.split('/').nth(3)?.to_owned(),
+        _ => return None,
+    };
+    let m = model.to_ascii_lowercase();
+    let reasoning =
+        m.starts_with("gpt-5") || (m.starts_with('o') && m.chars().nth(1).is_some_and(|c| c.is_ascii_digit()));
+    if !reasoning {
+        return None;
+    }
+    if request.body.get("max_tokens").is_some() {
+        return Some(
+            "Unsupported parameter: 'max_tokens' is not supported with this model. Use 'max_completion_tokens' instead."
+                .into(),
+        );
+    }
+    match request.body.get("temperature").and_then(Value::as_f64) {
+        Some(t) if t != 1.0 => Some(format!(
+            "Unsupported value: 'temperature' does not support {t} with this model. Only the default (1) value is supported."
+        )),
+        _ => None,
     }
 }
 

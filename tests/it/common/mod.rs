@@ -171,7 +171,7 @@ impl TestApp {
             None,
             configure,
             None,
-            nishan_api::Overrides { events, call_model: None },
+            nishan_api::Overrides { events },
         )
         .await
     }
@@ -185,25 +185,6 @@ impl TestApp {
         configure: impl FnOnce(&mut Settings),
     ) -> Self {
         Self::start(db, db_url, data_dir, None, configure, None, Default::default()).await
-    }
-
-    /// A server whose model calls go to `call_model` instead of the HTTP providers.
-    pub async fn spawn_with_model(
-        db: Db,
-        configure: impl FnOnce(&mut Settings),
-        call_model: nishan_infrastructure::jobs::CallModel,
-    ) -> Self {
-        let fresh = fresh_database(db).await;
-        Self::start(
-            db,
-            fresh.url.clone(),
-            fresh.dir.clone(),
-            Some(fresh),
-            configure,
-            None,
-            nishan_api::Overrides { events: None, call_model: Some(call_model) },
-        )
-        .await
     }
 
     async fn spawn_full(

@@ -1,15 +1,14 @@
 use async_graphql::{Context, ID, InputObject, MaybeUndefined, Object};
 use chrono::Utc;
-use nishan_domain::ids::{DocumentId, EntityTypeId};
+use nishan_domain::ids::{DocumentId, EntityTypeId, ProjectId};
 use nishan_domain::job::JobAction;
-use nishan_domain::llm::model::{ModelFields, ProcessingConfig};
+use nishan_domain::llm::model::{ModelFields, PostProcessing, ProcessingConfig};
 use nishan_domain::service::jobs::StartJob;
 
 use super::accounts::patch;
 use crate::error::ApiResult;
-use crate::graphql::types::{GqlProvider, LlmModel, LlmProcessingConfig, ProcessingJob, parse_id};
+use crate::graphql::types::{GqlJobKind, GqlProvider, LlmModel, LlmProcessingConfig, ProcessingJob, parse_id};
 use crate::graphql::{request, state};
-use crate::llm::CallModelClient;
 
 #[derive(InputObject)]
 pub struct CreateLlmModelInput {
@@ -82,13 +81,24 @@ pub struct CreateProcessingConfigInput {
     /// With `{text}`, `{entity_types}` and `{examples}` placeholders.
     pub user_prompt_template: Option<String>,
     pub examples: Option<Vec<ConfigExampleInput>>,
+    /// `{"mergeOverlapping": true}` (the default): of overlapping suggestions of one type,
+    /// only the longest is stored. Unknown options are refused.
     pub post_processing: Option<async_graphql::Json<serde_json::Value>>,
     pub is_default: Option<bool>,
 }
 
 #[derive(InputObject)]
 pub struct StartProcessingJobInput {
-    pub document_id: ID,
+    /// EXTRACTION when omitted. A kind this server has no handler for is refused.
+    pub kind: Option<GqlJobKind>,
+    /// The document of a document job (EXTRACTION).
+    pub document_id: Option<ID>,
+    /// The project of a project job (the other kinds).
+    pub project_id: Option<ID>,
+    /// The source an INGESTION job fetches.
+    pub source_id: Option<ID>,
+    /// The kind's parameters (a JSON object).
+    pub params: Option<async_graphql::Json<serde_json::Value>>,
     /// The default model when omitted (the built-in extractor on a fresh install).
     pub llm_model_id: Option<ID>,
     pub processing_config_id: Option<ID>,
@@ -175,9 +185,13 @@ impl JobMutation {
         let id = parse_id(&id, "id")?;
         let req = request(ctx);
         let actor = req.viewer.require()?;
-        let app = state(ctx);
-        let client = CallModelClient(app.call_model.clone());
-        Ok(LlmModel(app.models().test(&req.meta, &actor, id, &client).await?))
+        let app = state(ctx).clone();
+        let meta = req.meta.clone();
+        // In a task of its own: when the client goes away mid-call, the test still ends and
+        // records CONNECTED or ERROR instead of staying VALIDATING.
+        let test = tokio::spawn(async move { app.models().test(&meta, &actor, id, &app.llm).await });
+        let tested = test.await.map_err(|e| crate::error::ApiError(crate::error::internal(&e.to_string())))??;
+        Ok(LlmModel(tested))
     }
 
     /// Global admins only.
@@ -223,7 +237,10 @@ impl JobMutation {
                 .or_else(|| base.as_ref().map(|b| b.user_prompt_template.clone()))
                 .unwrap_or_else(|| "{text}".into()),
             examples,
-            post_processing: input.post_processing.map_or(serde_json::json!({}), |j| j.0),
+            post_processing: match input.post_processing {
+                Some(j) => PostProcessing::parse(&j.0)?,
+                None => base.as_ref().map(|b| b.post_processing).unwrap_or_default(),
+            },
             is_default: input.is_default.unwrap_or(false),
             created_by: None,
             created_at: now,
@@ -232,7 +249,8 @@ impl JobMutation {
         Ok(LlmProcessingConfig(app.models().create_config(&req.meta, &actor, config).await?))
     }
 
-    /// Queues a job on a document (upload-documents permission); a worker picks it up.
+    /// Queues a job (upload-documents permission in its project); a worker picks it up. An
+    /// EXTRACTION job (the default) works on `documentId`; the other kinds on `projectId`.
     async fn start_processing_job(
         &self,
         ctx: &Context<'_>,
@@ -241,7 +259,11 @@ impl JobMutation {
         let req = request(ctx);
         let actor = req.viewer.require()?;
         let start = StartJob {
-            document_id: DocumentId(parse_id(&input.document_id, "documentId")?),
+            kind: input.kind.map(Into::into),
+            document_id: input.document_id.as_ref().map(|d| parse_id(d, "documentId").map(DocumentId)).transpose()?,
+            project_id: input.project_id.as_ref().map(|p| parse_id(p, "projectId").map(ProjectId)).transpose()?,
+            source_id: input.source_id.as_ref().map(|s| parse_id(s, "sourceId")).transpose()?,
+            params: input.params.map(|p| p.0),
             llm_model_id: input.llm_model_id.as_ref().map(|m| parse_id(m, "llmModelId")).transpose()?,
             processing_config_id: input
                 .processing_config_id

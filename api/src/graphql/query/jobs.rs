@@ -4,7 +4,7 @@ use nishan_domain::ports::{ConfigRepository, JobFilter, ModelRepository};
 
 use crate::error::ApiResult;
 use crate::graphql::pagination::{self, Conn};
-use crate::graphql::types::{GqlJobStatus, LlmModel, LlmProcessingConfig, ProcessingJob, parse_id};
+use crate::graphql::types::{GqlJobKind, GqlJobStatus, LlmModel, LlmProcessingConfig, ProcessingJob, parse_id};
 use crate::graphql::{request, state};
 
 #[derive(InputObject, Default)]
@@ -12,6 +12,7 @@ pub struct ProcessingJobFilter {
     pub project_id: Option<ID>,
     pub document_id: Option<ID>,
     pub status: Option<GqlJobStatus>,
+    pub kind: Option<GqlJobKind>,
 }
 
 #[derive(Default)]
@@ -30,7 +31,7 @@ impl JobQuery {
         Ok(state(ctx).store.configs().await?.into_iter().map(LlmProcessingConfig).collect())
     }
 
-    /// A job; NOT_FOUND when the caller may not read its document.
+    /// A job; NOT_FOUND when the caller may not read its document (or its project).
     async fn processing_job(&self, ctx: &Context<'_>, id: ID) -> ApiResult<Option<ProcessingJob>> {
         let id = parse_id(&id, "id")?;
         let actor = request(ctx).viewer.optional()?;
@@ -54,6 +55,7 @@ impl JobQuery {
             project_id: f.project_id.as_ref().map(|p| parse_id(p, "projectId").map(ProjectId)).transpose()?,
             document_id: f.document_id.as_ref().map(|d| parse_id(d, "documentId").map(DocumentId)).transpose()?,
             status: f.status.map(Into::into),
+            kind: f.kind.map(Into::into),
             member: None,
         };
         let jobs = state(ctx).jobs().list(&actor, filter, page).await?;

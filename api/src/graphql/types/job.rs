@@ -5,7 +5,7 @@
 use async_graphql::{Context, Enum, ID, Object, SimpleObject};
 use chrono::{DateTime, Utc};
 use nishan_domain::events::{ActivityEvent, ActivityKind, JobProgressEvent};
-use nishan_domain::job::{Job, JobStatus};
+use nishan_domain::job::{Job, JobKind, JobStatus};
 use nishan_domain::llm::Provider;
 use nishan_domain::llm::model::{LlmModel as DomainModel, ProcessingConfig as DomainConfig, ValidationStatus};
 use nishan_domain::ports::{ConfigRepository, ModelRepository};
@@ -36,6 +36,7 @@ macro_rules! mirror_enum {
 }
 
 mirror_enum!(GqlJobStatus, "JobStatus", JobStatus, [Pending, Queued, Processing, Completed, Failed, Cancelled, Paused]);
+mirror_enum!(GqlJobKind, "JobKind", JobKind, [Extraction, Linking, Ingestion, Training, Experiment, Embedding]);
 mirror_enum!(GqlValidationStatus, "ValidationStatus", ValidationStatus, [Pending, Validating, Connected, Error]);
 mirror_enum!(
     GqlActivityKind,
@@ -252,8 +253,10 @@ impl LlmProcessingConfig {
             })
             .collect()
     }
+    /// What is done with a chunk's placed suggestions: `{"mergeOverlapping": true}` keeps,
+    /// of overlapping suggestions of one type, only the longest.
     async fn post_processing(&self) -> async_graphql::Json<serde_json::Value> {
-        async_graphql::Json(self.0.post_processing.clone())
+        async_graphql::Json(self.0.post_processing.to_json())
     }
     async fn is_default(&self) -> bool {
         self.0.is_default
@@ -272,6 +275,25 @@ impl ProcessingJob {
     }
     async fn status(&self) -> GqlJobStatus {
         self.0.status.into()
+    }
+    /// What the job does.
+    async fn kind(&self) -> GqlJobKind {
+        self.0.kind.into()
+    }
+    /// The kind's parameters (`{}` when none).
+    async fn params(&self) -> async_graphql::Json<serde_json::Value> {
+        async_graphql::Json(self.0.params.clone())
+    }
+    /// The document version the job's steps were last cut from (document jobs, once they
+    /// stored a step): when the document was edited while the job ran, the version it went
+    /// on in.
+    async fn document_version(&self) -> Option<u32> {
+        self.0.document_version
+    }
+    /// Claims since the job was started, resumed or retried; a job whose runs keep dying
+    /// fails after three.
+    async fn attempts(&self) -> u32 {
+        self.0.attempts
     }
     /// 0 to 100.
     async fn progress(&self) -> u32 {
@@ -331,8 +353,13 @@ impl ProcessingJob {
     async fn created_at(&self) -> DateTime<Utc> {
         self.0.created_at
     }
+    /// The document a document job works on (null for a job on a whole project).
     async fn document(&self, ctx: &Context<'_>) -> ApiResult<Option<Document>> {
-        Ok(ctx.data_unchecked::<Loaded<DocumentLoader>>().load_one(self.0.document_id).await?.map(Document))
+        let Some(id) = self.0.document_id() else { return Ok(None) };
+        Ok(ctx.data_unchecked::<Loaded<DocumentLoader>>().load_one(id).await?.map(Document))
+    }
+    async fn project_id(&self) -> ID {
+        ID(self.0.project_id.to_string())
     }
     async fn llm_model(&self, ctx: &Context<'_>) -> ApiResult<Option<LlmModel>> {
         let Some(id) = self.0.llm_model_id else { return Ok(None) };

@@ -19,7 +19,9 @@ pub use entity::{Entity, EntityRelationship, GqlEntitySource, GqlRelationshipTyp
 pub use entity_type::EntityType;
 pub use enums::{GqlProjectStatus, GqlRole};
 pub use exchange::{GqlFormat, ImportError, ImportResult};
-pub use job::{DocumentActivity, GqlJobStatus, GqlProvider, JobProgress, LlmModel, LlmProcessingConfig, ProcessingJob};
+pub use job::{
+    DocumentActivity, GqlJobKind, GqlJobStatus, GqlProvider, JobProgress, LlmModel, LlmProcessingConfig, ProcessingJob,
+};
 pub use membership::{GqlPermissions, ProjectMembership};
 pub use project::Project;
 pub use statistics::{DocumentStatistics, ModelQuality, ProjectStatistics};

@@ -1,0 +1,216 @@
+//! The worker pool: claim loops, one supervised task per run with its heartbeat, and the
+//! reaper. See the module docs of `jobs` for what happens on a panic or a lost lease.
+
+use std::any::Any;
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::Utc;
+use nishan_domain::job::{Job, MAX_ATTEMPTS};
+use nishan_domain::ports::JobRepository;
+use nishan_domain::service::jobs::publish_progress;
+use nishan_domain::service::processing::{Backoff, Runner};
+use tokio::sync::oneshot;
+
+use super::{JobsEnv, ServerHandlers, SystemClock};
+use crate::Store;
+use crate::events::EventBus;
+
+#[derive(Debug, Clone)]
+pub struct WorkerConfig {
+    /// Concurrent jobs in this process.
+    pub workers: usize,
+    /// How long a claim lasts without a heartbeat.
+    pub lease: Duration,
+    /// How often an idle worker looks for work (it also wakes when a job is queued).
+    pub poll: Duration,
+    /// How transient database faults are tried again, in runs and in the heartbeat.
+    pub backoff: Backoff,
+    /// This process's name in leases.
+    pub instance: String,
+}
+
+pub struct JobRunner {
+    env: Arc<JobsEnv>,
+    handlers: Arc<ServerHandlers>,
+    config: WorkerConfig,
+}
+
+/// What a panic said, as far as it can be read.
+fn panic_message(payload: &(dyn Any + Send)) -> String {
+    payload
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_owned())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "a panic without a message".to_owned())
+}
+
+impl JobRunner {
+    pub fn new(store: Store, events: EventBus, handlers: Arc<ServerHandlers>, config: WorkerConfig) -> Arc<Self> {
+        Arc::new(Self { env: Arc::new(JobsEnv { store, events, clock: SystemClock }), handlers, config })
+    }
+
+    /// Starts the workers and the reaper; they run until the runtime stops.
+    pub fn spawn(self: &Arc<Self>) -> Vec<tokio::task::JoinHandle<()>> {
+        let mut handles = Vec::new();
+        for n in 0..self.config.workers {
+            let me = self.clone();
+            let name = format!("{}/{n}", me.config.instance);
+            handles.push(tokio::spawn(async move { me.supervise(name).await }));
+        }
+        let me = self.clone();
+        handles.push(tokio::spawn(async move { me.reap().await }));
+        handles
+    }
+
+    /// Runs a worker loop, starting it again if it panics.
+    async fn supervise(self: Arc<Self>, worker: String) {
+        let mut restarts = 0u32;
+        loop {
+            let me = self.clone();
+            let name = worker.clone();
+            match tokio::spawn(async move { me.work(name).await }).await {
+                Ok(()) => return,
+                Err(e) if e.is_panic() => {
+                    restarts += 1;
+                    let message = panic_message(e.into_panic().as_ref());
+                    tracing::error!(worker = %worker, restarts, panic = message, "a worker loop panicked; starting it again");
+                    let wait = self.config.backoff.delay(restarts.min(5)).unwrap_or(self.config.poll);
+                    tokio::time::sleep(wait).await;
+                }
+                Err(_) => return,
+            }
+        }
+    }
+
+    async fn work(self: Arc<Self>, worker: String) {
+        let mut wake = self.env.events.subscribe();
+        let mut failures = 0u32;
+        loop {
+            let now = Utc::now();
+            let lease = chrono::Duration::from_std(self.config.lease).unwrap_or(chrono::Duration::seconds(30));
+            match self.env.store.claim_next(&worker, now, now + lease).await {
+                Ok(Some(job)) => {
+                    failures = 0;
+                    tracing::info!(job = %job.id, kind = job.kind.as_str(), worker = %worker, "job claimed");
+                    self.run_supervised(job, &worker).await;
+                }
+                Ok(None) => {
+                    failures = 0;
+                    tokio::select! {
+                        _ = tokio::time::sleep(self.config.poll) => {}
+                        _ = wake.recv() => {}
+                    }
+                }
+                Err(e) => {
+                    failures += 1;
+                    tracing::error!(error = %e, failures, "claiming a job failed");
+                    let wait = self.config.backoff.delay(failures.min(5)).unwrap_or(self.config.poll);
+                    tokio::time::sleep(wait.max(self.config.poll)).await;
+                }
+            }
+        }
+    }
+
+    /// Runs one claimed job in a task of its own, with its heartbeat; a panic in the run ends
+    /// the heartbeat and puts the job back (or fails it), and the worker goes on.
+    async fn run_supervised(&self, job: Job, worker: &str) {
+        let id = job.id;
+        let (lost_tx, lost_rx) = oneshot::channel();
+        let heartbeat = tokio::spawn(heartbeat(
+            self.env.store.clone(),
+            id,
+            worker.to_owned(),
+            self.config.lease,
+            self.config.backoff,
+            lost_tx,
+        ));
+        let mut run = {
+            let (env, handlers, worker) = (self.env.clone(), self.handlers.clone(), worker.to_owned());
+            let (lease, backoff) = (self.config.lease, self.config.backoff);
+            tokio::spawn(async move {
+                let runner = Runner { env: env.as_ref(), handlers: handlers.as_ref(), worker: &worker, lease, backoff };
+                runner.run(job).await
+            })
+        };
+        let outcome = tokio::select! {
+            outcome = &mut run => Some(outcome),
+            Ok(()) = lost_rx => None,
+        };
+        heartbeat.abort();
+        match outcome {
+            None => {
+                // The lease was lost: another worker has the job, and this run's writes would
+                // be refused. Stop paying for it.
+                run.abort();
+                tracing::warn!(job = %id, worker, "the job's lease was lost; its run is stopped");
+            }
+            Some(Ok(_)) => {}
+            Some(Err(e)) if e.is_panic() => {
+                let reference = uuid::Uuid::new_v4().simple().to_string()[..12].to_owned();
+                let cause = panic_message(e.into_panic().as_ref());
+                tracing::error!(job = %id, worker, correlation_id = %reference, panic = cause, "a job's run panicked");
+                let message = format!(
+                    "the job crashed its worker each of the {MAX_ATTEMPTS} times it was claimed (an internal error; \
+                     reference {reference}); retry it once the cause is fixed"
+                );
+                match self.env.store.release_dead_run(id, worker, &message, Utc::now()).await {
+                    Ok(Some(job)) => publish_progress(&self.env.events, &job),
+                    Ok(None) => {}
+                    // The lease expires and the reaper puts the job back.
+                    Err(e) => tracing::error!(job = %id, error = %e, "releasing a crashed run failed"),
+                }
+            }
+            Some(Err(_)) => {}
+        }
+    }
+
+    /// Puts back jobs whose worker died, at start-up and then every half lease.
+    async fn reap(self: Arc<Self>) {
+        loop {
+            match self.env.store.requeue_expired(Utc::now()).await {
+                Ok(jobs) => {
+                    for job in jobs {
+                        tracing::warn!(job = %job.id, status = job.status.as_str(), "a job's lease expired; its run ended");
+                        publish_progress(&self.env.events, &job);
+                    }
+                }
+                Err(e) => tracing::error!(error = %e, "requeueing expired jobs failed"),
+            }
+            tokio::time::sleep(self.config.lease / 2).await;
+        }
+    }
+}
+
+/// Extends a running job's lease every third of the lease, trying again with backoff (within
+/// the lease) when the database fails; says so on `lost` and stops when the lease was lost.
+async fn heartbeat(
+    store: Store,
+    id: nishan_domain::job::JobId,
+    worker: String,
+    lease: Duration,
+    backoff: Backoff,
+    lost: oneshot::Sender<()>,
+) {
+    let period = lease / 3;
+    let mut failures = 0u32;
+    loop {
+        let wait = match failures {
+            0 => period,
+            n => backoff.delay(n.min(backoff.attempts.saturating_sub(1)).max(1)).unwrap_or(period).min(period),
+        };
+        tokio::time::sleep(wait).await;
+        let until = Utc::now() + chrono::Duration::from_std(lease).unwrap_or(chrono::Duration::seconds(30));
+        match store.extend_lease(id, &worker, until).await {
+            Ok(true) => failures = 0,
+            Ok(false) => {
+                let _ = lost.send(());
+                return;
+            }
+            Err(e) => {
+                failures += 1;
+                tracing::warn!(job = %id, error = %e, failures, "extending a job's lease failed; trying again");
+            }
+        }
+    }
+}
