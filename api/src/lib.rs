@@ -6,6 +6,7 @@ pub mod config;
 pub mod error;
 pub mod graphql;
 pub mod http;
+pub mod learning;
 pub mod llm;
 pub mod logging;
 pub mod metrics;
@@ -19,7 +20,9 @@ pub mod ws;
 use std::sync::Arc;
 
 use anyhow::Context as _;
+use nishan_domain::service::processing::experiment::Experiments;
 use nishan_domain::service::processing::extraction::Extraction;
+use nishan_domain::service::processing::training::Training;
 use nishan_infrastructure::Store;
 use nishan_infrastructure::crypto::SecretBox;
 use nishan_infrastructure::db::{self, DbConfig};
@@ -70,7 +73,10 @@ pub struct Overrides {
 /// The job kinds this server runs, each by its handler: where a new kind is registered (see
 /// `nishan_domain::service::processing`, "Adding a job kind").
 pub fn job_handlers(llm: llm::MeteredClient, cipher: SecretBox) -> ServerHandlers {
-    ServerHandlers::new().with(Extraction { llm, cipher, retry: Default::default() })
+    ServerHandlers::new()
+        .with(Extraction { llm: llm.clone(), cipher: cipher.clone(), retry: Default::default() })
+        .with(Training)
+        .with(Experiments { llm, cipher, retry: Default::default() })
 }
 
 pub async fn bootstrap_custom(
@@ -104,7 +110,7 @@ pub async fn bootstrap_custom(
         };
         JobRunner::new(store.clone(), events.clone(), handlers.clone(), config).spawn();
     }
-    Ok(AppState {
+    let state = AppState {
         store,
         hasher,
         tokens: RandomTokens,
@@ -114,7 +120,11 @@ pub async fn bootstrap_custom(
         cipher,
         llm,
         handlers,
-    })
+    };
+    if state.settings.auto_train {
+        learning::spawn_auto_training(state.clone());
+    }
+    Ok(state)
 }
 
 /// The database connection type, re-exported for the binary and tests.

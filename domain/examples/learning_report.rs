@@ -24,13 +24,14 @@ fn main() {
     println!("{} annotated lines, {} gold spans", lines.len(), lines.iter().map(|l| l.gold.spans.len()).sum::<usize>());
     let row = |name: &str, m: &annotated::Measured| {
         println!(
-            "{name:>10}: train {:3} held-out {:3} | P {:.3} R {:.3} F1 {:.3} (overlap {:.3}) | unseen {:2}/{:2} ({:.0} %) | gazetteer F1 {:.3} unseen {} | CV F1 {:.3} ECE {:.3}",
+            "{name:>10}: train {:3} held-out {:3} | P {:.3} R {:.3} F1 {:.3} (overlap {:.3}, at 0.5 {:.3}) | unseen {:2}/{:2} ({:.0} %) | gazetteer F1 {:.3} unseen {} | CV F1 {:.3} ECE {:.3}",
             m.train_lines,
             m.heldout_lines,
             m.precision,
             m.recall,
             m.f1,
             m.overlap_f1,
+            m.f1_at_threshold,
             m.unseen_found,
             m.unseen,
             100.0 * m.unseen_share(),
@@ -59,10 +60,11 @@ fn main() {
     }
     let mean = |f: &dyn Fn(&annotated::Measured) -> f64| all.iter().map(f).sum::<f64>() / all.len() as f64;
     println!(
-        "      mean: P {:.3} R {:.3} F1 {:.3} | unseen found {:.0} % | gazetteer F1 {:.3} | CV F1 {:.3} ECE {:.3}",
+        "      mean: P {:.3} R {:.3} F1 {:.3} (at 0.5 {:.3}) | unseen found {:.0} % | gazetteer F1 {:.3} | CV F1 {:.3} ECE {:.3}",
         mean(&|m| m.precision),
         mean(&|m| m.recall),
         mean(&|m| m.f1),
+        mean(&|m| m.f1_at_threshold),
         100.0 * mean(&|m| m.unseen_share()),
         mean(&|m| m.gazetteer_f1),
         mean(&|m| m.cv_f1),

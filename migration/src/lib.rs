@@ -29,6 +29,7 @@ mod m20261123_000005_create_models_and_jobs;
 pub use m20261123_000005_create_models_and_jobs::{BUILTIN_MODEL_ID, DEFAULT_CONFIG_ID};
 mod m20261124_060001_create_rate_limits;
 mod m20261201_010001_job_kinds;
+mod m20261205_010001_create_learning;
 
 /// Every migration of the Nishan schema, in order.
 pub struct Migrator;
@@ -44,6 +45,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000005_create_models_and_jobs::Migration),
             Box::new(m20261124_060001_create_rate_limits::Migration),
             Box::new(m20261201_010001_job_kinds::Migration),
+            Box::new(m20261205_010001_create_learning::Migration),
         ]
     }
 }

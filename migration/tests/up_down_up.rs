@@ -11,7 +11,7 @@ use sea_orm_migration::sea_orm::prelude::{ChronoDateTimeUtc, ChronoUtc, Json, Uu
 use sea_orm_migration::sea_orm::{ConnectionTrait, Database, DatabaseConnection};
 use sea_orm_migration::sea_query::{Alias, Order, Query};
 
-const TABLES: [&str; 16] = [
+const TABLES: [&str; 20] = [
     "users",
     "user_profiles",
     "user_sessions",
@@ -28,6 +28,10 @@ const TABLES: [&str; 16] = [
     "processing_jobs",
     "model_calls",
     "model_call_slots",
+    "learned_models",
+    "experiments",
+    "experiment_runs",
+    "experiment_predictions",
 ];
 
 /// (table, index) pairs every fully migrated database must have.
@@ -83,6 +87,11 @@ const INDEXES: &[(&str, &str)] = &[
     ("processing_jobs", "idx_processing_jobs_lease_expires_at"),
     ("processing_jobs", "idx_processing_jobs_kind"),
     ("model_call_slots", "idx_model_call_slots_model_reserved"),
+    ("learned_models", "uq_learned_models_project_version"),
+    ("experiments", "idx_experiments_project_created"),
+    ("experiment_runs", "uq_experiment_runs_experiment_model"),
+    ("experiment_runs", "uq_experiment_runs_job"),
+    ("experiment_predictions", "idx_experiment_predictions_run_document"),
 ];
 
 /// (id, name, sort_order) of the system entity types the documents migration

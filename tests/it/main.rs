@@ -12,6 +12,7 @@ mod exchange;
 mod http_protocol;
 mod job_fences;
 mod jobs;
+mod learning;
 mod llm_clients;
 mod llm_jobs;
 mod operations;

@@ -259,6 +259,9 @@ pub struct Metrics {
     pub reliability: Reliability,
     /// The temperature the confidences are computed at (fitted on the folds' predictions).
     pub temperature: f64,
+    /// The map from probabilities to confidences (fitted on the folds' predictions).
+    #[serde(default)]
+    pub calibration: super::calibration::Calibration,
 }
 
 #[cfg(test)]

@@ -17,13 +17,17 @@
 //! Everything here is pure and deterministic: the same gold, names and seed give the same
 //! model, byte for byte ([`Tagger::to_bytes`]).
 
+pub mod calibration;
 pub mod clusters;
 pub mod evaluate;
 pub mod features;
+pub mod gold;
 pub mod labels;
 pub mod lattice;
 pub mod model;
 pub mod names;
+pub mod records;
+pub mod review;
 pub mod tokens;
 pub mod train;
 

@@ -1,5 +1,6 @@
 //! A trained tagger: feature weights per label, label-pair scores, the temperature its
-//! confidences are computed at, and the gold names it learnt (a feature source at tagging time).
+//! probabilities are computed at and the map that makes them confidences, and the gold names
+//! it learnt (a feature source at tagging time).
 //! Tagging is deterministic and reads nothing but its input. A model is stored as bytes
 //! ([`Tagger::to_bytes`], a small versioned binary format); [`Tagger::from_bytes`] reads it back
 //! exactly, so a stored model tags as the trained one did.
@@ -7,6 +8,7 @@
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 
+use super::calibration::Calibration;
 use super::features::{LineInput, line_features};
 use super::labels::{LabelSet, WordSpan, decode};
 use super::lattice::{Probabilities, Transitions};
@@ -84,6 +86,8 @@ pub struct Tagger {
     pub(crate) temperature: f64,
     /// The transitions exponentiated at `temperature`, made once.
     pub(crate) tables: Probabilities,
+    /// Probabilities to confidences.
+    pub(crate) calibration: Calibration,
     pub(crate) gold: NameIndex,
     /// The gold names as trained on (folded words, type), kept to store the model.
     pub(crate) gold_names: Vec<(Vec<String>, usize)>,
@@ -95,7 +99,7 @@ pub struct Tagger {
 pub struct ModelFormatError(pub String);
 
 const MAGIC: &[u8; 4] = b"NSHT";
-const FORMAT_VERSION: u32 = 1;
+const FORMAT_VERSION: u32 = 2;
 
 impl Tagger {
     /// The type keys the model tags, in label order.
@@ -159,6 +163,7 @@ impl Tagger {
         let labels = self.transitions.viterbi(&emissions, tokens.len());
         let spans = decode(self.set, &labels);
         let confidence = self.transitions.span_probabilities_at(&self.tables, &emissions, tokens.len(), &spans);
+        let confidence: Vec<f64> = confidence.into_iter().map(|p| self.calibration.apply(p)).collect();
         spans
             .into_iter()
             .zip(confidence)
@@ -232,6 +237,11 @@ impl Tagger {
             put_str(&mut out, label);
         }
         out.extend_from_slice(&self.temperature.to_le_bytes());
+        put_u32(&mut out, self.calibration.xs.len() as u32);
+        for (x, y) in self.calibration.xs.iter().zip(&self.calibration.ys) {
+            out.extend_from_slice(&x.to_le_bytes());
+            out.extend_from_slice(&y.to_le_bytes());
+        }
         for v in self.transitions.pair.iter().chain(&self.transitions.start).chain(&self.transitions.end) {
             out.extend_from_slice(&v.to_le_bytes());
         }
@@ -273,7 +283,13 @@ impl Tagger {
         let labels = (0..types).map(|_| r.string()).collect::<Result<Vec<_>, _>>()?;
         let set = LabelSet::new(types);
         let l = set.len();
-        let temperature = f64::from_le_bytes(r.take(8)?.try_into().expect("8 bytes"));
+        let temperature = r.f64()?;
+        let points = r.count(1 << 20)?;
+        let mut calibration = Calibration::default();
+        for _ in 0..points {
+            calibration.xs.push(r.f64()?);
+            calibration.ys.push(r.f64()?);
+        }
         let mut floats = |n: usize| (0..n).map(|_| r.f32()).collect::<Result<Vec<f32>, _>>();
         let pair = floats(l * l)?;
         let start = floats(l)?;
@@ -306,7 +322,7 @@ impl Tagger {
             return Err(ModelFormatError("trailing bytes".into()));
         }
         let tables = transitions.probabilities(temperature);
-        Ok(Self { labels, set, rows, weights, transitions, temperature, tables, gold, gold_names })
+        Ok(Self { labels, set, rows, weights, transitions, temperature, tables, calibration, gold, gold_names })
     }
 }
 
@@ -340,6 +356,9 @@ impl<'b> Reader<'b> {
     }
     fn u64(&mut self) -> Result<u64, ModelFormatError> {
         Ok(u64::from_le_bytes(self.take(8)?.try_into().expect("8 bytes")))
+    }
+    fn f64(&mut self) -> Result<f64, ModelFormatError> {
+        Ok(f64::from_le_bytes(self.take(8)?.try_into().expect("8 bytes")))
     }
     fn f32(&mut self) -> Result<f32, ModelFormatError> {
         Ok(f32::from_le_bytes(self.take(4)?.try_into().expect("4 bytes")))

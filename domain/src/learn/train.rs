@@ -11,6 +11,7 @@
 //! a generator seeded by [`TrainingOptions::seed`]; features are numbered in order of first
 //! appearance; the same input gives the same model.
 
+use super::calibration::Calibration;
 use super::evaluate::{Metrics, Reliability, Tally};
 use super::features::{LineInput, line_features};
 use super::labels::{Label, LabelSet, WordSpan, encode};
@@ -63,7 +64,7 @@ pub fn train(data: &[Annotated], names: &[Name], options: &TrainingOptions) -> R
     }
     let metrics = corpus.cross_validate(names, options);
     let all: Vec<usize> = (0..corpus.lines.len()).collect();
-    let tagger = corpus.fit(&all, names, options, metrics.temperature);
+    let tagger = corpus.fit(&all, names, options, metrics.temperature, metrics.calibration.clone());
     Ok(Trained { tagger, metrics })
 }
 
@@ -212,7 +213,14 @@ impl Corpus {
     }
 
     /// Trains on the lines `train` (indices into `self.lines`).
-    fn fit(&self, train: &[usize], names: &[Name], options: &TrainingOptions, temperature: f64) -> Tagger {
+    fn fit(
+        &self,
+        train: &[usize],
+        names: &[Name],
+        options: &TrainingOptions,
+        temperature: f64,
+        calibration: Calibration,
+    ) -> Tagger {
         let k = self.labels.len();
         let l = self.set.len();
         let mut rng = Rng::new(options.seed ^ 0x6a61_636b);
@@ -313,6 +321,7 @@ impl Corpus {
             transitions,
             temperature,
             tables,
+            calibration,
             gold: full,
             gold_names,
         }
@@ -348,7 +357,7 @@ impl Corpus {
         options: &TrainingOptions,
         temps: &[f64],
     ) -> FoldResult {
-        let tagger = self.fit(train, names, options, 1.0);
+        let tagger = self.fit(train, names, options, 1.0, Calibration::default());
         let tag_names = tagger.names(names);
         let tables: Vec<_> = temps.iter().map(|&t| tagger.transitions.probabilities(t)).collect();
         let mut out = FoldResult { lines: Vec::with_capacity(test.len()), predictions: Vec::new() };
@@ -418,25 +427,39 @@ impl Corpus {
             }
         });
         let mut tally = Tally::new();
-        let mut predictions: Vec<(bool, Vec<f64>)> = Vec::new();
-        for r in results.into_iter().flatten() {
+        let mut predictions: Vec<(usize, bool, Vec<f64>)> = Vec::new();
+        for (f, r) in results.into_iter().enumerate() {
+            let r = r.expect("every fold ran");
             for (gold, predicted) in &r.lines {
                 tally.add(gold, predicted);
             }
-            predictions.extend(r.predictions);
+            predictions.extend(r.predictions.into_iter().map(|(ok, p)| (f, ok, p)));
         }
         let best = (0..temps.len())
             .min_by(|&a, &b| log_loss(&predictions, a).total_cmp(&log_loss(&predictions, b)))
             .unwrap_or(0);
-        let pairs: Vec<(f64, bool)> = predictions.iter().map(|(ok, p)| (p[best], *ok)).collect();
+        // Confidence = measured precision: an isotonic map on top of the temperature. The table
+        // is measured out of fold (each fold's predictions mapped by the map fitted on the other
+        // folds'), so it is not flattered by the map having seen them; the model keeps the map
+        // fitted on all of them.
+        let pairs: Vec<(f64, bool)> = predictions.iter().map(|(_, ok, p)| (p[best], *ok)).collect();
+        let out_of_fold: Vec<(f64, bool)> = (0..folds)
+            .flat_map(|f| {
+                let others: Vec<(f64, bool)> =
+                    predictions.iter().filter(|(g, _, _)| *g != f).map(|(_, ok, p)| (p[best], *ok)).collect();
+                let map = Calibration::fit(&others);
+                predictions.iter().filter(move |(g, _, _)| *g == f).map(move |(_, ok, p)| (map.apply(p[best]), *ok))
+            })
+            .collect();
         Metrics {
             folds: folds as u32,
             lines: self.lines.len() as u32,
             gold_entities: self.gold_entities as u32,
             exact: tally.exact(),
             overlapping: tally.overlapping(),
-            reliability: Reliability::new(&pairs, 10),
+            reliability: Reliability::new(&out_of_fold, 10),
             temperature: temps[best],
+            calibration: Calibration::fit(&pairs),
         }
     }
 }
@@ -449,10 +472,10 @@ struct FoldResult {
 }
 
 /// The mean log loss of the predictions' probabilities at temperature index `t`.
-fn log_loss(predictions: &[(bool, Vec<f64>)], t: usize) -> f64 {
+fn log_loss(predictions: &[(usize, bool, Vec<f64>)], t: usize) -> f64 {
     predictions
         .iter()
-        .map(|(ok, p)| {
+        .map(|(_, ok, p)| {
             let p = p[t].clamp(1e-6, 1.0 - 1e-6);
             if *ok { -p.ln() } else { -(1.0 - p).ln() }
         })

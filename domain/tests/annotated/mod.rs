@@ -81,6 +81,9 @@ pub struct Measured {
     /// The cross-validated F1 of the training lines, as the stored model reports it.
     pub cv_f1: f64,
     pub cv_ece: f64,
+    /// F1 of the spans of confidence 0.5 or more (what the built-in extractor stores under the
+    /// default configuration's threshold).
+    pub f1_at_threshold: f64,
 }
 
 impl Measured {
@@ -131,15 +134,19 @@ pub fn measure(train_lines: &[&Line], heldout: &[&Line], options: &TrainingOptio
     }
     let gazetteer = Gazetteer::new(entries);
     let mut tally = Tally::new();
+    let mut thresholded = Tally::new();
     let mut gazetteer_tally = Tally::new();
     let mut m = Measured { train_lines: train_lines.len(), heldout_lines: heldout.len(), ..Measured::default() };
     for l in heldout {
-        let predicted: Vec<LabeledSpan> = trained
-            .tagger
-            .tag(&l.gold.text, &names)
-            .into_iter()
-            .map(|t| LabeledSpan { start: t.start, end: t.end, label: t.label })
+        let tagged = trained.tagger.tag(&l.gold.text, &names);
+        let confident: Vec<LabeledSpan> = tagged
+            .iter()
+            .filter(|t| t.confidence >= 0.5)
+            .map(|t| LabeledSpan { start: t.start, end: t.end, label: t.label.clone() })
             .collect();
+        thresholded.add(&l.gold.spans, &confident);
+        let predicted: Vec<LabeledSpan> =
+            tagged.into_iter().map(|t| LabeledSpan { start: t.start, end: t.end, label: t.label }).collect();
         let from_gazetteer: Vec<LabeledSpan> = gazetteer
             .find(&l.gold.text)
             .into_iter()
@@ -170,6 +177,7 @@ pub fn measure(train_lines: &[&Line], heldout: &[&Line], options: &TrainingOptio
     m.overlap_f1 = tally.overlapping().overall.f1;
     m.gazetteer_f1 = gazetteer_tally.exact().overall.f1;
     m.cv_f1 = trained.metrics.exact.overall.f1;
+    m.f1_at_threshold = thresholded.exact().overall.f1;
     m.cv_ece = trained.metrics.reliability.expected_calibration_error;
     m
 }

@@ -10,6 +10,7 @@ mod entity_types;
 mod exchange;
 mod job_runs;
 mod jobs;
+mod learning;
 mod models;
 mod projects;
 mod rate_limits;

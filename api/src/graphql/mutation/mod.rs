@@ -7,6 +7,7 @@ mod entities;
 mod entity_types;
 mod exchange;
 mod jobs;
+mod learning;
 mod projects;
 
 #[derive(async_graphql::MergedObject, Default)]
@@ -17,5 +18,6 @@ pub struct Mutation(
     entities::EntityMutation,
     entity_types::EntityTypeMutation,
     jobs::JobMutation,
+    learning::LearningMutation,
     exchange::ExchangeMutation,
 );

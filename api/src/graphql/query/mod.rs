@@ -6,6 +6,7 @@ mod documents;
 mod entity_types;
 mod exchange;
 mod jobs;
+mod learning;
 mod projects;
 mod statistics;
 
@@ -16,6 +17,7 @@ pub struct Query(
     documents::DocumentQuery,
     entity_types::EntityTypeQuery,
     jobs::JobQuery,
+    learning::LearningQuery,
     exchange::ExchangeQuery,
     statistics::StatisticsQuery,
     audit::AuditQuery,

@@ -7,6 +7,7 @@ mod entity_type;
 mod enums;
 mod exchange;
 mod job;
+mod learning;
 mod membership;
 mod project;
 mod statistics;
@@ -22,6 +23,7 @@ pub use exchange::{GqlFormat, ImportError, ImportResult};
 pub use job::{
     DocumentActivity, GqlJobKind, GqlJobStatus, GqlProvider, JobProgress, LlmModel, LlmProcessingConfig, ProcessingJob,
 };
+pub use learning::{Experiment, LearnedModel};
 pub use membership::{GqlPermissions, ProjectMembership};
 pub use project::Project;
 pub use statistics::{DocumentStatistics, ModelQuality, ProjectStatistics};
