@@ -3,6 +3,9 @@
 #
 #   scripts/test.sh [EXTRA CARGO TEST ARGS...]
 #
+# 0. scripts/prerequisites.sh: the PostgreSQL server, Python's venv, Node.js and Chromium are
+#    there (run as root, it installs the missing ones with apt-get; otherwise it fails, naming
+#    the command that installs them).
 # 1. PostgreSQL: if NISHAN_TEST_POSTGRES_URL is unset or empty, a throwaway
 #    cluster is started with scripts/pg.sh and stopped again on exit, whatever
 #    the outcome. If it is set, that server is used as is.
@@ -20,6 +23,9 @@ set -euo pipefail
 cd "$(dirname -- "${BASH_SOURCE[0]}")/.."
 
 phase() { printf '\n==> %s\n' "$*" >&2; }
+
+phase "prerequisites (scripts/prerequisites.sh)"
+bash scripts/prerequisites.sh
 
 if [[ -z ${NISHAN_TEST_POSTGRES_URL:-} ]]; then
     phase "starting a throwaway PostgreSQL cluster (scripts/pg.sh)"
@@ -47,10 +53,6 @@ requirements=tests/python/requirements.txt
 wanted=$(sha256sum "$requirements" | cut -d' ' -f1)
 if [[ ! -x $venv/bin/python || "$(cat "$venv/.requirements.sha256" 2>/dev/null)" != "$wanted" ]]; then
     phase "Python readers: $requirements into $venv (pip, from PyPI)"
-    command -v python3 >/dev/null 2>&1 || {
-        echo "python3 is missing: install Python 3 with its venv module (Debian: apt-get install python3-venv)" >&2
-        exit 1
-    }
     rm -rf "$venv"
     python3 -m venv "$venv"
     "$venv/bin/pip" install --quiet --disable-pip-version-check -r "$requirements"

@@ -159,3 +159,63 @@ async fn a_full_session_logs_no_secret(db: Db) {
 }
 
 on_both_databases!(a_full_session_logs_no_secret);
+
+/// A provider's errors that echo the key, masked and encoded: the log holds no piece of it.
+async fn provider_errors_log_no_piece_of_the_key(db: Db) {
+    use common::mock_llm::{Behaviour, MockLlm};
+    let log = captured();
+    let tag = match db {
+        Db::Sqlite => "S",
+        Db::Postgres => "P",
+    };
+    let key = format!("sk-LOG{tag}key0123456789abcdefQQ9876");
+    let mock = MockLlm::start().await;
+    let app = TestApp::spawn(db).await;
+    let admin = app.register(&format!("admin{tag}")).await.0;
+    let model = app
+        .ok(
+            Some(&admin),
+            "mutation($i: CreateLlmModelInput!) { createLlmModel(input: $i) { id } }",
+            json!({"i": {"name": "gpt", "provider": "OPENAI", "modelName": "m", "apiKey": key,
+                          "apiBaseUrl": mock.base_url(nishan_domain::llm::Provider::OpenAi), "timeoutSecs": 5}}),
+        )
+        .await["createLlmModel"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let masked = format!("{}****9876", &key[..7]);
+    for message in [
+        format!("Incorrect API key provided: key={masked}."),
+        format!("bad {{\"key\":\"{}…\"}}", &key[..7]),
+        format!("invalid key:\n{}", key.to_uppercase()),
+        format!("see https://example.org/v1?key={}", masked.replace('*', "%2A")),
+    ] {
+        mock.push(Behaviour::Error { status: 401, message });
+        let q = "mutation($id: ID!) { testLlmModel(id: $id) { validationStatus } }";
+        app.ok(Some(&admin), q, json!({"id": model})).await;
+    }
+    // A job on the model fails with the provider's answer too.
+    let project = app.create_project(&admin, "Keys", json!({})).await;
+    let doc = common::create_document(&app, &admin, &project, "Stanza", "حسینؑ کربلا میں").await;
+    mock.set_fallback(Behaviour::Error { status: 401, message: format!("revoked: {masked}") });
+    let job = app
+        .ok(
+            Some(&admin),
+            "mutation($i: StartProcessingJobInput!) { startProcessingJob(input: $i) { id } }",
+            json!({"i": {"documentId": doc, "llmModelId": model}}),
+        )
+        .await["startProcessingJob"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let done = common::wait_for_job(&app, &admin, &job).await;
+    assert_eq!(done["status"], "FAILED", "{done}");
+    let text = String::from_utf8(log.0.lock().unwrap().clone()).unwrap().to_lowercase();
+    assert!(text.contains("<redacted>"), "the provider's answers were logged, redacted");
+    let key = key.to_lowercase();
+    for piece in [&key[..7], &key[7..20], &key[key.len() - 6..]] {
+        assert!(!text.contains(piece), "{piece:?} of the key reached the log");
+    }
+}
+
+on_both_databases!(provider_errors_log_no_piece_of_the_key);

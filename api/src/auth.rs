@@ -24,10 +24,16 @@ pub enum Viewer {
 }
 
 impl Viewer {
+    /// The caller presenting `token`: anonymous without one; a token that is empty (an
+    /// `Authorization: Bearer ` with nothing after it, or a header that cannot be read) is as
+    /// invalid as an unknown one.
     pub async fn from_token(state: &AppState, token: Option<&str>) -> DomainResult<Self> {
-        let Some(token) = token.map(str::trim).filter(|t| !t.is_empty()) else {
+        let Some(token) = token.map(str::trim) else {
             return Ok(Self::Anonymous);
         };
+        if token.is_empty() {
+            return Ok(Self::InvalidToken);
+        }
         Ok(match state.accounts().authenticate(token).await? {
             Some((session, user)) => Self::SignedIn { user: Box::new(user), session: session.id },
             None => Self::InvalidToken,
@@ -63,11 +69,18 @@ impl Viewer {
     }
 }
 
-/// The token of an `Authorization: Bearer <token>` header.
+/// The token of an `Authorization: Bearer <token>` header: `None` without one (or with
+/// another scheme, which a proxy in front may use); `Some("")` for a header that names no
+/// usable token (`Bearer ` alone, or bytes that are not visible ASCII), which is refused.
 pub fn bearer(headers: &HeaderMap) -> Option<&str> {
-    let value = headers.get(axum::http::header::AUTHORIZATION)?.to_str().ok()?;
-    let (scheme, token) = value.split_once(' ')?;
-    scheme.eq_ignore_ascii_case("bearer").then_some(token)
+    let value = headers.get(axum::http::header::AUTHORIZATION)?;
+    let Ok(value) = value.to_str() else { return Some("") };
+    let value = value.trim();
+    match value.split_once(' ') {
+        Some((scheme, token)) if scheme.eq_ignore_ascii_case("bearer") => Some(token),
+        None if value.eq_ignore_ascii_case("bearer") => Some(""),
+        _ => None,
+    }
 }
 
 /// The token of a `connection_init` payload: `{"Authorization": "Bearer <token>"}` or
@@ -82,10 +95,18 @@ pub fn token_from_init(payload: &serde_json::Value) -> Option<String> {
     payload.get("token").and_then(|v| v.as_str()).map(str::to_owned)
 }
 
-pub fn request_meta(headers: &HeaderMap, peer: Option<std::net::SocketAddr>, viewer: &Viewer) -> RequestMeta {
+/// Where a request comes from: the client's address (the TCP peer's, or behind trusted
+/// proxies the one they forward), the user agent (at most 500 characters) and the session.
+pub fn request_meta(
+    headers: &HeaderMap,
+    peer: Option<std::net::SocketAddr>,
+    viewer: &Viewer,
+    proxies: crate::proxy::TrustedProxies<'_>,
+) -> RequestMeta {
     let user_agent = headers
         .get(axum::http::header::USER_AGENT)
         .and_then(|v| v.to_str().ok())
-        .map(|s| s.chars().take(500).collect());
-    RequestMeta { ip: peer.map(|p| p.ip().to_string()), user_agent, session_id: viewer.session() }
+        .map(|s| s.chars().filter(|c| !c.is_control()).take(500).collect());
+    let ip = peer.map(|p| proxies.client(p.ip(), headers).to_string());
+    RequestMeta { ip, user_agent, session_id: viewer.session() }
 }

@@ -121,6 +121,41 @@ pub struct Settings {
     pub login_cooldown_secs: i64,
     #[command(flatten)]
     pub surface: SurfaceSettings,
+    #[command(flatten)]
+    pub connections: ConnectionSettings,
+}
+
+/// Connections and where they come from: read timeouts, caps, trusted reverse proxies.
+#[derive(Debug, Clone, Args)]
+pub struct ConnectionSettings {
+    /// How long a client has to send a request's headers, in milliseconds (then the
+    /// connection is closed); an idle connection is closed after it too.
+    #[arg(long, env = "NISHAN_HEADER_READ_TIMEOUT_MS", default_value_t = 10_000)]
+    pub header_read_timeout_ms: u64,
+    /// How long a client has to send a whole request body, in milliseconds (then 408).
+    #[arg(long, env = "NISHAN_BODY_READ_TIMEOUT_MS", default_value_t = 60_000)]
+    pub body_read_timeout_ms: u64,
+    /// Most connections open at once (also kept below the open-files limit); one more is
+    /// answered 503 and closed.
+    #[arg(long, env = "NISHAN_MAX_CONNECTIONS", default_value_t = 10_000)]
+    pub max_connections: usize,
+    /// Most connections open at once from one address (trusted proxies excepted); one more
+    /// is answered 503 and closed.
+    #[arg(long, env = "NISHAN_MAX_CONNECTIONS_PER_IP", default_value_t = 100)]
+    pub max_connections_per_ip: usize,
+    /// Reverse proxies whose forwarding header is believed (addresses or CIDRs,
+    /// comma-separated). Empty: the TCP peer is the client.
+    #[arg(long, env = "NISHAN_TRUSTED_PROXIES", value_delimiter = ',', value_parser = crate::proxy::parse_net)]
+    pub trusted_proxies: Vec<ipnet::IpNet>,
+    /// The header trusted proxies set: `x-forwarded-for` or `forwarded` (RFC 7239).
+    #[arg(long, env = "NISHAN_FORWARDED_HEADER", value_enum, default_value = "x-forwarded-for")]
+    pub forwarded_header: crate::proxy::ForwardedHeader,
+}
+
+impl ConnectionSettings {
+    pub fn proxies(&self) -> crate::proxy::TrustedProxies<'_> {
+        crate::proxy::TrustedProxies { nets: &self.trusted_proxies, header: self.forwarded_header }
+    }
 }
 
 /// The public surface: protocol limits, browser access, rate limits, retention, operations.
@@ -149,6 +184,13 @@ pub struct SurfaceSettings {
     /// Most aliases one document may use.
     #[arg(long, env = "NISHAN_MAX_ALIASES", default_value_t = 50)]
     pub max_aliases: usize,
+    /// Largest answer to one operation, in bytes of JSON (0: no limit); over it the answer is
+    /// one RESPONSE_TOO_LARGE error.
+    #[arg(long, env = "NISHAN_MAX_RESPONSE_BYTES", default_value_t = 32 * 1024 * 1024)]
+    pub max_response_bytes: usize,
+    /// Most field selections one document may make, counted after fragment expansion.
+    #[arg(long, env = "NISHAN_MAX_FIELDS", default_value_t = 2_000)]
+    pub max_fields: usize,
     /// Most directives on one field.
     #[arg(long, env = "NISHAN_MAX_DIRECTIVES", default_value_t = 10)]
     pub max_directives: usize,
@@ -191,6 +233,20 @@ impl Settings {
     /// The largest JSON request body.
     pub fn max_body_bytes(&self) -> usize {
         self.surface.max_body_bytes.unwrap_or(self.max_document_bytes + 1024 * 1024)
+    }
+
+    /// The sign-in throttle: failures per account and per address within 15 minutes, then
+    /// the cooldown.
+    pub fn login_limits(&self) -> nishan_domain::throttle::LoginLimits {
+        let policy = |max| nishan_domain::throttle::ThrottlePolicy {
+            max_failures: max,
+            window: chrono::Duration::minutes(15),
+            cooldown: chrono::Duration::seconds(self.login_cooldown_secs.max(1)),
+        };
+        nishan_domain::throttle::LoginLimits {
+            per_account: policy(self.login_max_failures),
+            per_address: policy(self.login_max_failures_per_ip),
+        }
     }
 
     /// Defaults, as if no flag or variable were given (for tests and tools).

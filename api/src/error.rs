@@ -47,6 +47,8 @@ pub mod code {
     pub const BAD_REQUEST: &str = "BAD_REQUEST";
     pub const METHOD_NOT_ALLOWED: &str = "METHOD_NOT_ALLOWED";
     pub const TIMEOUT: &str = "TIMEOUT";
+    /// The answer would exceed `NISHAN_MAX_RESPONSE_BYTES`.
+    pub const RESPONSE_TOO_LARGE: &str = "RESPONSE_TOO_LARGE";
 }
 
 pub fn to_graphql(e: DomainError) -> async_graphql::Error {

@@ -2,6 +2,8 @@
 //! commands. Resolvers are thin: they parse input, call a domain service and map the result.
 
 pub mod auth;
+pub mod clock;
+pub mod commands;
 pub mod config;
 pub mod error;
 pub mod graphql;
@@ -10,11 +12,11 @@ pub mod learning;
 pub mod llm;
 pub mod logging;
 pub mod metrics;
+pub mod proxy;
 pub mod rate_limit;
 pub mod retention;
 pub mod server;
 pub mod state;
-pub mod throttle;
 pub mod ws;
 
 use std::sync::Arc;
@@ -33,16 +35,14 @@ use nishan_infrastructure::tokens::RandomTokens;
 
 use crate::config::Settings;
 use crate::state::AppState;
-use crate::throttle::LoginThrottle;
 
 /// Opens the database (creating the embedded SQLite file's directory when needed).
 pub async fn connect(settings: &Settings) -> anyhow::Result<sea_orm_conn::DatabaseConnection> {
     let url = settings.database_url();
-    if let Some(path) = url.strip_prefix("sqlite://") {
-        let path = path.split('?').next().unwrap_or(path);
-        if let Some(dir) = std::path::Path::new(path).parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-        }
+    if let Some(path) = commands::sqlite_path(&url)
+        && let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty())
+    {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     }
     let config = DbConfig {
         url,
@@ -68,15 +68,18 @@ pub async fn bootstrap_with(settings: Settings, conn: sea_orm_conn::DatabaseConn
 #[derive(Default)]
 pub struct Overrides {
     pub events: Option<EventBus>,
+    /// The clock of the rate limit and the login throttle (tests: a manual one).
+    pub clock: Option<clock::Clock>,
 }
 
 /// The job kinds this server runs, each by its handler: where a new kind is registered (see
 /// `nishan_domain::service::processing`, "Adding a job kind").
 pub fn job_handlers(llm: llm::MeteredClient, cipher: SecretBox) -> ServerHandlers {
-    ServerHandlers::new()
-        .with(Extraction { llm: llm.clone(), cipher: cipher.clone(), retry: Default::default() })
-        .with(Training)
-        .with(Experiments { llm, cipher, retry: Default::default() })
+    ServerHandlers::new().with(Extraction::new(llm.clone(), cipher.clone())).with(Training).with(Experiments {
+        llm,
+        cipher,
+        retry: Default::default(),
+    })
 }
 
 pub async fn bootstrap_custom(
@@ -84,15 +87,20 @@ pub async fn bootstrap_custom(
     conn: sea_orm_conn::DatabaseConnection,
     overrides: Overrides,
 ) -> anyhow::Result<AppState> {
+    let applied = |status: Vec<(String, bool)>| status.into_iter().filter(|(_, done)| *done).count();
+    let migrations_before = applied(db::migration_status(&conn).await.context("reading the migrations")?);
     db::migrate_up(&conn).await.context("applying migrations")?;
+    let migrations_applied = applied(db::migration_status(&conn).await?) - migrations_before;
     let hasher = Argon2Hasher::new().map_err(|e| anyhow::anyhow!("{e}"))?;
-    let login_throttle = LoginThrottle::new(
-        settings.login_max_failures,
-        settings.login_max_failures_per_ip,
-        settings.login_cooldown_secs,
-    );
-    let cipher =
-        SecretBox::load(settings.secret_key.as_deref(), &settings.data_dir).context("loading the secret key")?;
+    let clock = overrides.clock.unwrap_or_default();
+    let (cipher, key) =
+        SecretBox::open(settings.secret_key.as_deref(), &settings.data_dir).context("loading the secret key")?;
+    let startup = commands::Startup {
+        database: commands::describe_database(&settings.database_url()),
+        migrations_before,
+        migrations_applied,
+        key,
+    };
     let events = match overrides.events {
         Some(bus) => bus,
         None => EventBus::connect(&conn).await,
@@ -115,11 +123,12 @@ pub async fn bootstrap_custom(
         hasher,
         tokens: RandomTokens,
         settings: Arc::new(settings),
-        login_throttle: Arc::new(login_throttle),
         events,
         cipher,
         llm,
         handlers,
+        clock,
+        startup: Arc::new(startup),
     };
     if state.settings.auto_train {
         learning::spawn_auto_training(state.clone());

@@ -1,7 +1,7 @@
 //! Retention: a periodic task that deletes sessions that have expired or been revoked, audit
 //! rows and model-call records older than their retention periods
 //! (`NISHAN_AUDIT_RETENTION_DAYS`, `NISHAN_MODEL_CALL_RETENTION_DAYS`), and rate-limit
-//! counters of past windows. Each kind of record is one `DELETE`; a failed sweep is logged
+//! counters of past windows, and sign-in attempt counters that no longer matter. Each kind of record is one `DELETE`; a failed sweep is logged
 //! and tried again at the next interval.
 
 use std::time::Duration;
@@ -19,6 +19,7 @@ pub struct Swept {
     pub audit_rows: u64,
     pub model_calls: u64,
     pub rate_limits: u64,
+    pub login_throttles: u64,
 }
 
 /// Removes what has outlived its retention at `now`.
@@ -39,6 +40,13 @@ pub async fn sweep(state: &AppState, now: DateTime<Utc>) -> DomainResult<Swept> 
         model_calls,
         // Counters of the window before the current one are no longer read.
         rate_limits: store.delete_rate_limits_before(now.timestamp() - 120).await?,
+        // A record whose window and cooldown both ended says nothing any more.
+        login_throttles: store
+            .delete_login_throttles_before(
+                now - chrono::Duration::minutes(15)
+                    - chrono::Duration::seconds(state.settings.login_cooldown_secs.max(1)),
+            )
+            .await?,
     })
 }
 
@@ -57,6 +65,7 @@ pub fn spawn(state: AppState) -> tokio::task::JoinHandle<()> {
                     audit_rows = swept.audit_rows,
                     model_calls = swept.model_calls,
                     rate_limits = swept.rate_limits,
+                    login_throttles = swept.login_throttles,
                     "retention sweep"
                 ),
                 // The error is logged with its correlation id where it is converted.

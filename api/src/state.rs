@@ -1,5 +1,5 @@
-//! What every request shares: the store, the hasher, the token issuer, the settings and the
-//! login throttle.
+//! What every request shares: the store, the hasher, the token issuer, the settings, the event
+//! bus, the secret cipher, how models are called and the clock of the time-window rules.
 
 use std::sync::Arc;
 
@@ -22,7 +22,6 @@ use nishan_infrastructure::password::Argon2Hasher;
 use nishan_infrastructure::tokens::RandomTokens;
 
 use crate::config::Settings;
-use crate::throttle::LoginThrottle;
 
 #[derive(Clone)]
 pub struct AppState {
@@ -30,13 +29,16 @@ pub struct AppState {
     pub hasher: Argon2Hasher,
     pub tokens: RandomTokens,
     pub settings: Arc<Settings>,
-    pub login_throttle: Arc<LoginThrottle>,
     pub events: EventBus,
     pub cipher: SecretBox,
     /// How model calls are made (the HTTP providers).
     pub llm: crate::llm::MeteredClient,
     /// The job kinds this server runs.
     pub handlers: Arc<ServerHandlers>,
+    /// What the time-window rules read as now (the system clock, but in tests).
+    pub clock: crate::clock::Clock,
+    /// What the server found and did as it started (logged by `nishan serve`).
+    pub startup: Arc<crate::commands::Startup>,
 }
 
 impl AppState {
@@ -46,6 +48,8 @@ impl AppState {
             hasher: &self.hasher,
             tokens: &self.tokens,
             session_ttl: Duration::days(self.settings.session_ttl_days),
+            login_limits: self.settings.login_limits(),
+            now: self.clock.now(),
         }
     }
 

@@ -216,6 +216,19 @@ pub fn validate_title(raw: &str) -> DomainResult<String> {
     Ok(t.to_owned())
 }
 
+/// The name to keep of an uploaded file: its base name only (a client's path, `../../etc/passwd`
+/// or `C:\\texts\\a.txt`, is not ours to keep), without bidirectional controls (a right-to-left
+/// override would make `txt.exe` read as `exe.txt`) or other control characters, trimmed, at
+/// most 255 characters. `None` when nothing is left.
+pub fn file_base_name(raw: &str) -> Option<String> {
+    let base = raw.rsplit(['/', '\\']).next().unwrap_or(raw);
+    let is_bidi =
+        |c: char| matches!(c, '\u{061C}' | '\u{200E}' | '\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}');
+    let kept: String = base.chars().filter(|&c| !is_bidi(c) && !c.is_control()).collect();
+    let kept: String = kept.trim().chars().take(255).collect();
+    (!kept.is_empty() && kept != "." && kept != "..").then_some(kept)
+}
+
 /// A language tag such as `ur`, `fa`, `en-GB`: letters, digits and hyphens, 2 to 35 long.
 pub fn validate_language(raw: &str) -> DomainResult<String> {
     let l = raw.trim();
@@ -228,6 +241,17 @@ pub fn validate_language(raw: &str) -> DomainResult<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn uploaded_file_names_keep_their_base_name_only() {
+        assert_eq!(file_base_name("../../../etc/passwd").as_deref(), Some("passwd"));
+        assert_eq!(file_base_name("C:\\texts\\marsiya.txt").as_deref(), Some("marsiya.txt"));
+        assert_eq!(file_base_name("doc\u{202E}txt.exe").as_deref(), Some("doctxt.exe"));
+        assert_eq!(file_base_name("\u{2067}مرثیہ\u{2069}.txt").as_deref(), Some("مرثیہ.txt"));
+        assert_eq!(file_base_name("dir/"), None);
+        assert_eq!(file_base_name(".."), None);
+        assert_eq!(file_base_name("a\u{0}b\n.txt").as_deref(), Some("ab.txt"));
+    }
 
     #[test]
     fn direction_follows_the_letters() {

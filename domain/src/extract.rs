@@ -9,7 +9,6 @@ use std::collections::HashMap;
 use aho_corasick::{AhoCorasick, MatchKind};
 
 use crate::ids::EntityTypeId;
-use crate::text::OffsetMap;
 use crate::text::occurrences::{is_arabic_mark, is_whole_word};
 
 /// A name to look for.
@@ -91,17 +90,20 @@ impl Gazetteer {
             }
         }
         chosen.sort_by_key(|c| c.0);
-        let offsets = OffsetMap::new(text);
+        // Byte offsets to code points in one pass: the chosen spans are disjoint and in order,
+        // so each stretch of the text is counted once (no offset table of the whole text).
+        let (mut byte, mut chars) = (0usize, 0u32);
+        let mut char_at = |at: usize| {
+            chars += crate::text::to_u32(text[byte..at].chars().count());
+            byte = at;
+            chars
+        };
         chosen
             .into_iter()
-            .filter_map(|(s, e, p)| {
+            .map(|(s, e, p)| {
                 let entry = &self.entries[p];
-                Some(Found {
-                    start: offsets.char_offset(s)?,
-                    end: offsets.char_offset(e)?,
-                    entity_type: entry.entity_type,
-                    confidence: entry.confidence,
-                })
+                let start = char_at(s);
+                Found { start, end: char_at(e), entity_type: entry.entity_type, confidence: entry.confidence }
             })
             .collect()
     }

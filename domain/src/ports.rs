@@ -22,7 +22,7 @@ use crate::project::{Project, ProjectFields};
 use crate::relationship::Relationship;
 use crate::session::Session;
 use crate::statistics::{EntityTally, RejectionRecord, SpanRecord};
-use crate::user::{NewUser, User, UserPatch, UserProfile};
+use crate::user::{NewUser, User, UserLookup, UserPatch, UserProfile};
 
 /// A page of results with the total count of the whole list.
 #[derive(Debug, Clone, PartialEq)]
@@ -52,6 +52,8 @@ pub trait UserRepository {
     async fn users_by_ids(&self, ids: &[UserId]) -> DomainResult<Vec<User>>;
     /// The user and password hash for a username or (case-insensitive) email.
     async fn credentials(&self, username_or_email: &str) -> DomainResult<Option<(User, String)>>;
+    /// The user a lookup names (a username exactly, an email case-insensitively), if any.
+    async fn find_user(&self, lookup: &UserLookup) -> DomainResult<Option<User>>;
     async fn password_hash(&self, id: UserId) -> DomainResult<String>;
     async fn profile(&self, id: UserId) -> DomainResult<UserProfile>;
     /// Applies the patch and recomputes the profile completion. Errors: `NotFound`.
@@ -77,11 +79,15 @@ pub trait SessionRepository {
 }
 
 pub trait ProjectRepository {
-    /// Inserts the project with a slug made unique from `slug_base`, and the creator's OWNER
-    /// membership.
+    /// Inserts the project, and the creator's OWNER membership, with a slug from its name
+    /// made unique among the projects the creator can see (public ones, their own, all for a
+    /// global admin): projects hidden from the creator never change the slug they get, so a
+    /// slug tells nothing about them. Creations of one slug are serialised.
     async fn create_project(&self, project: Project, owner: Membership, audit: AuditEntry) -> DomainResult<Project>;
     async fn project_by_id(&self, id: ProjectId) -> DomainResult<Option<Project>>;
-    async fn project_by_slug(&self, slug: &str) -> DomainResult<Option<Project>>;
+    /// Every project with the slug, oldest first (slugs are unique only among the projects
+    /// one user can see).
+    async fn projects_by_slug(&self, slug: &str) -> DomainResult<Vec<Project>>;
     async fn projects_by_ids(&self, ids: &[ProjectId]) -> DomainResult<Vec<Project>>;
     /// Projects the actor is an active member of, plus public ones (all for global admins;
     /// public-with-public-view for anonymous callers), newest first.
@@ -244,13 +250,14 @@ pub trait EntityRepository {
     /// Deletes the entity; a rejected model suggestion is kept on record.
     async fn delete_entity(&self, id: EntityId, rejection: Option<Rejection>, audit: AuditEntry) -> DomainResult<()>;
     /// Marks entities verified (with who and when) or unverified, and sets their notes when
-    /// given. Errors: `NotFound` if any id is unknown.
+    /// given, writing the audit rows (one per project touched) in the same transaction.
+    /// Errors: `NotFound` if any id is unknown.
     async fn set_verified(
         &self,
         ids: &[EntityId],
         verified_by: Option<(UserId, DateTime<Utc>)>,
         notes: Option<String>,
-        audit: AuditEntry,
+        audits: Vec<AuditEntry>,
     ) -> DomainResult<Vec<Entity>>;
     /// Counts straight from the entity rows (the stored counts must always equal these).
     async fn count_entities(&self, document: DocumentId) -> DomainResult<EntityCounts>;
@@ -397,10 +404,29 @@ pub trait SecretCipher {
 /// Counters of rate-limited actions, kept where every server process (and a restarted one)
 /// sees them.
 pub trait RateLimitRepository {
-    /// Counts one action against each bucket in the window that starts at `window_start`
-    /// (Unix seconds); a bucket last counted in an older window starts again from one.
-    /// Returns each bucket's count in the window, in the order given.
-    async fn hit(&self, buckets: &[String], window_start: i64) -> DomainResult<Vec<u32>>;
+    /// Counts `actions` actions against each bucket in the window that starts at
+    /// `window_start` (Unix seconds), in one statement; a bucket last counted in an older
+    /// window starts again from `actions`. Returns each bucket's count in the window, in the
+    /// order given.
+    async fn hit(&self, buckets: &[String], window_start: i64, actions: u32) -> DomainResult<Vec<u32>>;
+}
+
+/// Attempt counters of sign-ins (per account, per address), kept where every server process
+/// sees them.
+pub trait LoginThrottleRepository {
+    /// Counts one attempt against each bucket under its policy
+    /// ([`ThrottlePolicy::attempt`](crate::throttle::ThrottlePolicy::attempt)), in one atomic
+    /// step: attempts sent at once (by any server) are counted one after another. When any
+    /// bucket refuses, nothing is counted. Returns each bucket's verdict, in the order given
+    /// (`Err(seconds to wait)` while it cools down).
+    async fn attempt(
+        &self,
+        buckets: &[(String, crate::throttle::ThrottlePolicy)],
+        now: DateTime<Utc>,
+    ) -> DomainResult<Vec<Result<(), u64>>>;
+    /// After a counted attempt succeeded: takes it back from each bucket
+    /// ([`ThrottlePolicy::refund`](crate::throttle::ThrottlePolicy::refund)).
+    async fn succeeded(&self, buckets: &[(String, crate::throttle::ThrottlePolicy)]) -> DomainResult<()>;
 }
 
 /// Removal of what has outlived its use.
@@ -414,6 +440,9 @@ pub trait RetentionRepository {
     async fn delete_model_calls_before(&self, before: DateTime<Utc>) -> DomainResult<u64>;
     /// Deletes rate-limit counters of windows that started before `window_start`.
     async fn delete_rate_limits_before(&self, window_start: i64) -> DomainResult<u64>;
+    /// Deletes sign-in attempt counters whose window started, and whose cooldown ended,
+    /// before `before`.
+    async fn delete_login_throttles_before(&self, before: DateTime<Utc>) -> DomainResult<u64>;
 }
 
 /// The documents an export or a statistic covers: a whole project, or one document.

@@ -27,6 +27,15 @@ impl Username {
     }
 }
 
+/// How a client names another user: by id, username or email (a project manager adding a
+/// collaborator knows one of them).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum UserLookup {
+    Id(UserId),
+    Username(Username),
+    Email(Email),
+}
+
 /// An email address of plausible syntax, stored lower-cased so uniqueness ignores case.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Email(String);

@@ -18,6 +18,15 @@ const NONCE_LEN: usize = 12;
 /// The key file's name in the data directory.
 pub const KEY_FILE: &str = "secret.key";
 
+/// Where a [`SecretBox`]'s key came from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum KeySource {
+    /// `NISHAN_SECRET_KEY`.
+    Passphrase,
+    /// The key file of the data directory; `generated` when this start wrote it.
+    File { path: std::path::PathBuf, generated: bool },
+}
+
 #[derive(Clone)]
 pub struct SecretBox {
     cipher: ChaCha20Poly1305,
@@ -32,21 +41,27 @@ impl SecretBox {
 
     /// The configured key, or the data directory's key file (generated when missing).
     pub fn load(passphrase: Option<&str>, data_dir: &Path) -> std::io::Result<Self> {
+        Self::open(passphrase, data_dir).map(|(cipher, _)| cipher)
+    }
+
+    /// As [`load`](Self::load), saying where the key came from (the server tells its operator
+    /// when it generated a key file, which must be backed up with the database).
+    pub fn open(passphrase: Option<&str>, data_dir: &Path) -> std::io::Result<(Self, KeySource)> {
         if let Some(p) = passphrase.filter(|p| !p.is_empty()) {
-            return Ok(Self::from_passphrase(p));
+            return Ok((Self::from_passphrase(p), KeySource::Passphrase));
         }
         let path = data_dir.join(KEY_FILE);
-        let key = match std::fs::read_to_string(&path) {
-            Ok(k) => k.trim().to_owned(),
+        let (key, generated) = match std::fs::read_to_string(&path) {
+            Ok(k) => (k.trim().to_owned(), false),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 std::fs::create_dir_all(data_dir)?;
                 let fresh = hex::encode(random::<32>());
                 write_private(&path, &fresh)?;
-                fresh
+                (fresh, true)
             }
             Err(e) => return Err(e),
         };
-        Ok(Self::from_passphrase(&key))
+        Ok((Self::from_passphrase(&key), KeySource::File { path, generated }))
     }
 
     pub fn encrypt(&self, plaintext: &str) -> DomainResult<String> {
@@ -124,10 +139,13 @@ mod tests {
     #[test]
     fn key_file_is_generated_private_and_reused() {
         let dir = std::env::temp_dir().join(format!("nishan-key-{}", uuid::Uuid::new_v4().simple()));
-        let first = SecretBox::load(None, &dir).unwrap();
+        let (first, source) = SecretBox::open(None, &dir).unwrap();
+        assert_eq!(source, KeySource::File { path: dir.join(KEY_FILE), generated: true });
         let sealed = first.encrypt("secret").unwrap();
-        let again = SecretBox::load(None, &dir).unwrap();
+        let (again, source) = SecretBox::open(None, &dir).unwrap();
+        assert_eq!(source, KeySource::File { path: dir.join(KEY_FILE), generated: false });
         assert_eq!(again.decrypt(&sealed).unwrap(), "secret");
+        assert_eq!(SecretBox::open(Some("a passphrase"), &dir).unwrap().1, KeySource::Passphrase);
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;

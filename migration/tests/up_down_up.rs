@@ -11,7 +11,7 @@ use sea_orm_migration::sea_orm::prelude::{ChronoDateTimeUtc, ChronoUtc, Json, Uu
 use sea_orm_migration::sea_orm::{ConnectionTrait, Database, DatabaseConnection};
 use sea_orm_migration::sea_query::{Alias, Order, Query};
 
-const TABLES: [&str; 20] = [
+const TABLES: [&str; 21] = [
     "users",
     "user_profiles",
     "user_sessions",
@@ -25,6 +25,7 @@ const TABLES: [&str; 20] = [
     "entity_rejections",
     "entity_relationships",
     "rate_limits",
+    "login_throttles",
     "processing_jobs",
     "model_calls",
     "model_call_slots",
@@ -38,13 +39,14 @@ const TABLES: [&str; 20] = [
 const INDEXES: &[(&str, &str)] = &[
     ("users", "uq_users_username"),
     ("users", "uq_users_email"),
+    ("users", "uq_users_username_lower"),
     ("users", "idx_users_created_at"),
     ("users", "idx_users_is_active"),
     ("user_profiles", "uq_user_profiles_user_id"),
     ("user_sessions", "uq_user_sessions_token_hash"),
     ("user_sessions", "idx_user_sessions_user_id"),
     ("user_sessions", "idx_user_sessions_expires_at"),
-    ("projects", "uq_projects_slug"),
+    ("projects", "idx_projects_slug"),
     ("projects", "idx_projects_status"),
     ("projects", "idx_projects_is_public"),
     ("projects", "idx_projects_created_at"),
@@ -81,6 +83,7 @@ const INDEXES: &[(&str, &str)] = &[
     ("entity_relationships", "idx_entity_relationships_target"),
     ("entity_relationships", "idx_entity_relationships_project_id"),
     ("rate_limits", "idx_rate_limits_window_start"),
+    ("login_throttles", "idx_login_throttles_window_start"),
     ("processing_jobs", "idx_processing_jobs_status_priority"),
     ("processing_jobs", "idx_processing_jobs_document_id"),
     ("processing_jobs", "idx_processing_jobs_project_id"),

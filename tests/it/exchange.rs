@@ -30,7 +30,24 @@ const JSONL: &str = concat!(
     "\"relations\":[{\"from\":0,\"to\":2,\"type\":\"SAME_AS\"},{\"from\":5,\"to\":6,\"type\":\"LOCATED_IN\"}]}\n"
 );
 
-const CONLL: &str = "# id = 9ca78af0ff4ea47ce2d0b2ac0a42200f6a28f06e2d3d1458c37164289d10f475
+const CONLL: &str = "-DOCSTART- -X- O O
+
+امام _ _ B-PERSON
+حسینؑ _ _ I-PERSON
+ابن _ _ I-PERSON
+علیؑ _ _ I-PERSON
+, _ _ O
+کربلا _ _ B-LOCATION
+میں _ _ O
+
+عباسؑ _ _ B-PERSON
+، _ _ O
+فرات _ _ B-LOCATION
+پر _ _ O
+
+";
+
+const CONLL_COMMENTED: &str = "# id = 9ca78af0ff4ea47ce2d0b2ac0a42200f6a28f06e2d3d1458c37164289d10f475
 # title = Stanza, one
 # direction = rtl
 # offsets = unicode_code_points
@@ -66,7 +83,7 @@ const CSV: &str = concat!(
     "9ca78af0ff4ea47ce2d0b2ac0a42200f6a28f06e2d3d1458c37164289d10f475,\"Stanza, one\",rtl,2,فرات,LOCATION,38,42,unicode_code_points,,MANUAL,false,,\"امام حسینؑ ابن علیؑ, کربلا میں\nعباسؑ، \", پر\r\n",
 );
 
-const FORMATS: [&str; 4] = ["JSONL", "CONLL", "INLINE_TAGS", "CSV"];
+const FORMATS: [&str; 5] = ["JSONL", "CONLL", "CONLL_COMMENTED", "INLINE_TAGS", "CSV"];
 
 /// Code-point span of the first occurrence of `needle` in TEXT.
 fn span(needle: &str) -> (usize, usize) {
@@ -148,7 +165,13 @@ async fn each_format_has_its_exact_output(db: Db) {
     let hash =
         s.app.ok(Some(&s.token), "query($id: ID!) { document(id: $id) { contentHash } }", json!({"id": s.doc})).await;
     assert_eq!(hash["document"]["contentHash"], HASH);
-    for (format, expected) in [("JSONL", JSONL), ("CONLL", CONLL), ("INLINE_TAGS", INLINE), ("CSV", CSV)] {
+    for (format, expected) in [
+        ("JSONL", JSONL),
+        ("CONLL", CONLL),
+        ("CONLL_COMMENTED", CONLL_COMMENTED),
+        ("INLINE_TAGS", INLINE),
+        ("CSV", CSV),
+    ] {
         assert_eq!(s.export(&s.doc, format).await, expected, "{format}");
     }
     // Verified only: the one verified entity, and no relationship to an unverified one.
@@ -166,7 +189,7 @@ async fn each_format_has_its_exact_output(db: Db) {
     assert_eq!(lines[1]["label"], json!([]));
     let _ = second;
     // Every export is in the audit trail, with what it held.
-    assert_eq!(s.app.count("SELECT id FROM audit_logs WHERE action = 'document.export'").await, 5);
+    assert_eq!(s.app.count("SELECT id FROM audit_logs WHERE action = 'document.export'").await, 6);
     assert_eq!(s.app.count("SELECT id FROM audit_logs WHERE action = 'project.export'").await, 1);
 }
 
@@ -229,8 +252,8 @@ async fn round_trips_are_byte_identical(db: Db) {
         by_name.sort();
         by_name.into_iter().filter(|(n, _)| n.starts_with("Round trip ")).map(|(_, c)| c).collect()
     };
-    // Sorted by name: CONLL, CSV, CSV again, INLINE_TAGS, JSONL.
-    assert_eq!(created, [4, 7, 7, 6, 7]);
+    // Sorted by name: CONLL, CONLL_COMMENTED, CSV, CSV again, INLINE_TAGS, JSONL.
+    assert_eq!(created, [4, 4, 7, 7, 6, 7]);
     // Importing the same data again creates nothing: every span is there.
     let fresh_jsonl = s.fresh_document("Twice").await;
     let once = s.import(&fresh_jsonl, "JSONL", JSONL).await;
@@ -276,7 +299,12 @@ async fn import_errors_name_the_problem_and_store_nothing(db: Db) {
         ),
         (
             "CONLL",
-            CONLL.replace("فرات\t38", "دجلہ\t38"),
+            CONLL.replace("فرات _", "دجلہ _"),
+            "data: line 13: text line 2 differs from the document: the document has «عباسؑ، فرات پر», the data has «عباسؑ ، دجلہ پر»",
+        ),
+        (
+            "CONLL_COMMENTED",
+            CONLL_COMMENTED.replace("فرات\t38", "دجلہ\t38"),
             "data: line 15: text line 2 differs from the document: the document has «عباسؑ، فرات پر», the data has «عباسؑ ، دجلہ پر»",
         ),
         (
@@ -304,7 +332,7 @@ async fn import_errors_name_the_problem_and_store_nothing(db: Db) {
         (
             "CONLL",
             CONLL.replace("B-LOCATION\n", "B-WEAPON\n"),
-            "data: line 10: B-WEAPON: unknown entity type «WEAPON» (and 1 more problems; a dry run lists them all)",
+            "data: line 8: B-WEAPON: unknown entity type «WEAPON» (and 1 more problems; a dry run lists them all)",
         ),
         // Malformed lines.
         (
@@ -313,9 +341,14 @@ async fn import_errors_name_the_problem_and_store_nothing(db: Db) {
             "data: line 2: not valid JSON (EOF while parsing a value at line 1 column 9)",
         ),
         (
-            "CONLL",
-            CONLL.replace("ابن\t11\t14\tI-PERSON", "ابن"),
+            "CONLL_COMMENTED",
+            CONLL_COMMENTED.replace("ابن\t11\t14\tI-PERSON", "ابن"),
             "data: line 7: expected a token and its tag, separated by a tab",
+        ),
+        (
+            "CONLL",
+            format!("{CONLL}{CONLL}"),
+            "data: line 16: a second document starts here; import one document at a time",
         ),
         ("INLINE_TAGS", INLINE.replace("</LOCATION> میں", " میں"), "data: line 2: <LOCATION> is never closed"),
         (
@@ -393,8 +426,10 @@ async fn documents_are_imported_in_one_transaction(db: Db) {
     let dup = s.app.gql(Some(&s.token), IMPORT_DOCS, json!({"p": target, "f": "INLINE_TAGS", "data": tagged})).await;
     assert_eq!(error_code(&dup), "CONFLICT");
     assert_eq!(s.app.count("SELECT id FROM documents").await, before);
-    let conll = s.app.gql(Some(&s.token), IMPORT_DOCS, json!({"p": target, "f": "CONLL", "data": CONLL})).await;
-    assert_eq!(conll["errors"][0]["extensions"]["field"], "format");
+    for format in ["CONLL", "CONLL_COMMENTED"] {
+        let conll = s.app.gql(Some(&s.token), IMPORT_DOCS, json!({"p": target, "f": format, "data": CONLL})).await;
+        assert_eq!(conll["errors"][0]["extensions"]["field"], "format", "{format}");
+    }
     assert_eq!(s.app.count("SELECT id FROM audit_logs WHERE action = 'document.import'").await, 2);
 }
 

@@ -409,7 +409,43 @@ async fn production_hides_the_schema(db: Db) {
     assert!(answer.to_string().contains("\"Project\""));
 }
 
+/// Response fields come back in the order the query asks for them, aliases included, in
+/// single answers, GET answers and batches alike.
+async fn response_fields_follow_the_query(db: Db) {
+    let app = TestApp::spawn(db).await;
+    let (token, _) = app.register("anis").await;
+    let create = "mutation { createProject(input: {name: \"Order\"}) { slug id myRole permissions { canExportData canEditProject } name } }";
+    let keys = ["createProject", "slug", "id", "myRole", "permissions", "canExportData", "canEditProject", "name"];
+    let raw = |resp: reqwest::Response| async move {
+        assert_eq!(resp.status(), 200);
+        resp.text().await.unwrap()
+    };
+    let resp = app.http.post(app.url("/graphql")).bearer_auth(&token).json(&json!({"query": create})).send().await;
+    common::assert_keys_in_order(&raw(resp.unwrap()).await, &keys);
+    let query = "{ zeta: me { username isAdmin id } alpha: me { id username } }";
+    let keys = ["zeta", "username", "isAdmin", "id", "alpha", "id", "username"];
+    for accept in [GQL, "application/json"] {
+        let resp = app
+            .http
+            .post(app.url("/graphql"))
+            .bearer_auth(&token)
+            .header("accept", accept)
+            .json(&json!({"query": query}));
+        common::assert_keys_in_order(&raw(resp.send().await.unwrap()).await, &keys);
+    }
+    let encoded: String = query.bytes().map(|b| format!("%{b:02X}")).collect();
+    let get = app.http.get(app.url(&format!("/graphql?query={encoded}"))).bearer_auth(&token).send().await.unwrap();
+    common::assert_keys_in_order(&raw(get).await, &keys);
+    let batch = json!([{"query": "{ b: me { username } a: me { id } }"}, {"query": query}]);
+    let batch = app.http.post(app.url("/graphql")).bearer_auth(&token).json(&batch).send().await.unwrap();
+    common::assert_keys_in_order(
+        &raw(batch).await,
+        &["b", "username", "a", "id", "zeta", "username", "isAdmin", "alpha"],
+    );
+}
+
 on_both_databases!(
+    response_fields_follow_the_query,
     responses_are_negotiated,
     request_errors_are_4xx_without_data,
     methods_and_content_types_are_checked,

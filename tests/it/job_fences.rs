@@ -209,11 +209,7 @@ async fn a_run_that_panics_is_put_back_then_failed_and_its_worker_goes_on(db: Db
     let fine = start(&app, &token, &fine_doc).await;
     let handler = PanicsOn {
         doomed,
-        inner: Extraction {
-            llm: nishan_api::llm::MeteredClient::new().unwrap(),
-            cipher: app.state.cipher.clone(),
-            retry: Default::default(),
-        },
+        inner: Extraction::new(nishan_api::llm::MeteredClient::new().unwrap(), app.state.cipher.clone()),
     };
     let config = WorkerConfig {
         workers: 1,

@@ -4,22 +4,33 @@
 #[macro_use]
 mod common;
 
+mod abuse;
 mod accounts;
+mod anonymous;
 mod audit;
+mod commands;
 mod documents;
 mod entities;
 mod exchange;
+mod exchange_readers;
 mod http_protocol;
+mod inputs;
 mod job_fences;
 mod jobs;
 mod learning;
 mod llm_clients;
 mod llm_jobs;
 mod operations;
+mod oracles;
 mod projects;
+mod proxies;
 mod queries;
 mod rate_limits;
+mod readme;
+mod scripts;
 mod server;
 mod statistics;
+mod throttles;
 mod usage;
+mod usernames;
 mod websocket;

@@ -249,7 +249,103 @@ async fn mutations_write_audit_rows(db: Db) {
     assert_eq!(app.count("SELECT id FROM audit_logs WHERE ip_address = '127.0.0.1'").await, 10);
 }
 
+/// The membership rows of a user, by username.
+fn memberships_of(username: &str) -> String {
+    format!("SELECT m.id FROM project_memberships m JOIN users u ON u.id = m.user_id WHERE u.username = '{username}'")
+}
+
+/// A collaborator is added by username or email as well as by id: exactly one of the three;
+/// only member managers learn whether a name exists, and nothing else about its user.
+async fn members_are_added_by_username_or_email(db: Db) {
+    let app = TestApp::spawn(db).await;
+    let c = cast(&app, json!({})).await;
+    let add =
+        "mutation($i: AddProjectMemberInput!) { addProjectMember(input: $i) { role user { id username email } } }";
+    let by = |key: &str, value: &str, role: &str| json!({"i": {"projectId": c.project, key: value, "role": role}});
+    let added = app.ok(Some(&c.owner), add, by("username", "target", "RESEARCHER")).await;
+    let m = &added["addProjectMember"];
+    assert_eq!((m["role"].as_str(), m["user"]["id"].as_str()), (Some("RESEARCHER"), Some(c.target_id.as_str())));
+    assert_eq!(m["user"]["username"], "target");
+    assert_eq!(m["user"]["email"], Value::Null, "the manager does not learn the email");
+    let (_, dabir_id) = app.register("dabir").await;
+    let added = app.ok(Some(&c.admin), add, by("email", "  DABIR@Example.ORG ", "VIEWER")).await;
+    assert_eq!(added["addProjectMember"]["user"]["id"], dabir_id.as_str(), "emails ignore case and spaces");
+    // Already a member: CONFLICT, whichever way they are named.
+    let again = app.gql(Some(&c.owner), add, by("email", "target@example.org", "VIEWER")).await;
+    assert_eq!(error_code(&again), "CONFLICT", "{again}");
+
+    // Nobody by that name: NOT_FOUND, saying no more than an unknown id does.
+    let unknown_id = app.gql(Some(&c.owner), add, by("userId", "01a2071d-887c-72bb-9531-5b36ca460d83", "VIEWER")).await;
+    assert_eq!(error_code(&unknown_id), "NOT_FOUND");
+    for (key, value) in [("username", "nobody"), ("email", "nobody@example.org"), ("username", "Target")] {
+        let r = app.gql(Some(&c.owner), add, by(key, value, "VIEWER")).await;
+        assert_eq!(error_code(&r), "NOT_FOUND", "{key} {value}: {r}");
+        assert_eq!(r["errors"][0]["message"], unknown_id["errors"][0]["message"], "{r}");
+    }
+    // Those who may not manage members learn nothing: the same FORBIDDEN for a user who exists
+    // and one who does not, by any name; strangers do not see the project.
+    let (_, zainab_id) = app.register("zainab").await;
+    for token in [&c.researcher, &c.viewer] {
+        let refusals: Vec<Value> = futures_util::future::join_all(
+            [
+                by("username", "zainab", "VIEWER"),
+                by("username", "nobody", "VIEWER"),
+                by("email", "zainab@example.org", "VIEWER"),
+                by("email", "nobody@example.org", "VIEWER"),
+                by("userId", &zainab_id, "VIEWER"),
+                by("userId", "01a2071d-887c-72bb-9531-5b36ca460d83", "VIEWER"),
+            ]
+            .into_iter()
+            .map(|vars| {
+                let app = &app;
+                async move { app.gql(Some(token), add, vars).await["errors"][0].clone() }
+            }),
+        )
+        .await;
+        for r in &refusals {
+            assert_eq!(r["extensions"]["code"], "FORBIDDEN", "{r}");
+            assert_eq!(r["message"], refusals[0]["message"], "{refusals:?}");
+        }
+    }
+    let stranger = app.gql(Some(&c.stranger), add, by("username", "zainab", "VIEWER")).await;
+    assert_eq!(error_code(&stranger), "NOT_FOUND");
+    assert_eq!(stranger["errors"][0]["message"], "project not found");
+
+    // Exactly one of userId, username and email.
+    let none = app.gql(Some(&c.owner), add, json!({"i": {"projectId": c.project, "role": "VIEWER"}})).await;
+    assert_eq!(
+        (error_code(&none), none["errors"][0]["extensions"]["field"].as_str()),
+        ("BAD_USER_INPUT".into(), Some("userId"))
+    );
+    let two =
+        json!({"i": {"projectId": c.project, "userId": zainab_id, "email": "zainab@example.org", "role": "VIEWER"}});
+    let two = app.gql(Some(&c.owner), add, two).await;
+    assert_eq!(
+        (error_code(&two), two["errors"][0]["extensions"]["field"].as_str()),
+        ("BAD_USER_INPUT".into(), Some("email"))
+    );
+    let malformed = app.gql(Some(&c.owner), add, by("email", "not an email", "VIEWER")).await;
+    assert_eq!(malformed["errors"][0]["extensions"]["field"], "email");
+    assert_eq!(app.count(&memberships_of("zainab")).await, 0);
+
+    // Many managers adding the same user by name at once: one membership, the rest CONFLICT.
+    app.register("anis").await;
+    let results: Vec<Value> = futures_util::future::join_all((0..8).map(|i| {
+        let (app, token) = (&app, if i % 2 == 0 { &c.owner } else { &c.admin });
+        let vars =
+            if i % 3 == 0 { by("email", "anis@example.org", "VIEWER") } else { by("username", "anis", "VIEWER") };
+        async move { app.gql(Some(token), add, vars).await }
+    }))
+    .await;
+    let outcomes: Vec<String> = results.iter().map(outcome).collect();
+    assert_eq!(outcomes.iter().filter(|o| *o == "OK").count(), 1, "{outcomes:?}");
+    assert!(outcomes.iter().all(|o| o == "OK" || o == "CONFLICT"), "{outcomes:?}");
+    assert_eq!(app.count(&memberships_of("anis")).await, 1);
+    assert_eq!(app.count("SELECT id FROM audit_logs WHERE action = 'membership.add'").await, 3 + 2 + 1);
+}
+
 on_both_databases!(
+    members_are_added_by_username_or_email,
     permission_matrix,
     roles_carry_their_permissions,
     last_owner_cannot_leave_or_be_demoted,

@@ -1,4 +1,5 @@
-//! The server as a whole: schema file in sync, health, GraphiQL, query limits.
+//! The server as a whole: schema file in sync, health, GraphiQL (and `/` leading there), query
+//! limits.
 
 use crate::common;
 
@@ -71,6 +72,22 @@ async fn browsers_get_graphiql(db: Db) {
     assert_eq!(resp.json::<serde_json::Value>().await.unwrap(), json!({"data": {"me": null}}));
 }
 
+async fn the_root_sends_a_browser_to_graphiql(db: Db) {
+    let app = TestApp::spawn(db).await;
+    let no_redirects = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    let resp = no_redirects.get(app.url("/")).header("accept", "text/html").send().await.unwrap();
+    assert_eq!(resp.status(), 307);
+    assert_eq!(resp.headers()["location"], "/graphql");
+    // A browser following it lands on GraphiQL.
+    let resp = app.http.get(app.url("/")).header("accept", "text/html,application/xhtml+xml").send().await.unwrap();
+    assert_eq!((resp.status().as_u16(), resp.url().path()), (200, "/graphql"));
+    assert!(resp.text().await.unwrap().contains("GraphiQL"));
+    // In production there is no GraphiQL to send anyone to.
+    let production = TestApp::spawn_on(&app, |s| s.surface.production = true).await;
+    let resp = no_redirects.get(production.url("/")).header("accept", "text/html").send().await.unwrap();
+    assert_eq!(resp.status(), 404);
+}
+
 async fn deep_and_costly_queries_are_refused(db: Db) {
     let app = TestApp::spawn_with(db, |s| s.max_depth = 6).await;
     let deep = "{ projects { edges { node { members { edges { node { project { name } } } } } } } }";
@@ -102,6 +119,7 @@ async fn malformed_ids_are_bad_input(db: Db) {
 on_both_databases!(
     health_reports_the_database,
     browsers_get_graphiql,
+    the_root_sends_a_browser_to_graphiql,
     deep_and_costly_queries_are_refused,
     malformed_ids_are_bad_input
 );

@@ -268,7 +268,42 @@ async fn the_legacy_protocol_is_still_served(db: Db) {
     assert_eq!(closed(&mut socket).await.0, 4403);
 }
 
+/// The next text message as it was sent.
+async fn raw_text(socket: &mut Socket) -> String {
+    loop {
+        let message = tokio::time::timeout(Duration::from_secs(10), socket.next())
+            .await
+            .expect("a message within 10 s")
+            .expect("the socket is open")
+            .unwrap();
+        if let Message::Text(text) = message {
+            return text.to_string();
+        }
+    }
+}
+
+/// Over the socket too, a result's fields come in the order of the query, in the `next`
+/// messages of queries and mutations.
+async fn response_fields_follow_the_query(db: Db) {
+    let app = TestApp::spawn(db).await;
+    let (token, _) = app.register("anis").await;
+    let mut socket = ready(&app, json!({"token": token})).await;
+    let create = "mutation { createProject(input: {name: \"Order\"}) { slug id myRole permissions { canExportData canEditProject } name } }";
+    send(&mut socket, subscribe("m", create)).await;
+    let next = raw_text(&mut socket).await;
+    let keys = ["createProject", "slug", "id", "myRole", "permissions", "canExportData", "canEditProject", "name"];
+    common::assert_keys_in_order(&next, &keys);
+    assert_eq!(serde_json::from_str::<Value>(&raw_text(&mut socket).await).unwrap()["type"], "complete");
+    send(&mut socket, subscribe("q", "{ zeta: me { username isAdmin id } alpha: me { id username } }")).await;
+    common::assert_keys_in_order(
+        &raw_text(&mut socket).await,
+        &["zeta", "username", "isAdmin", "id", "alpha", "id", "username"],
+    );
+    assert_eq!(serde_json::from_str::<Value>(&raw_text(&mut socket).await).unwrap()["type"], "complete");
+}
+
 on_both_databases!(
+    response_fields_follow_the_query,
     operations_run_over_the_socket,
     anonymous_connections_are_served,
     every_close_code_of_the_protocol,

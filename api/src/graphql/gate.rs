@@ -1,7 +1,9 @@
 //! The gate every GraphQL operation passes, whatever its transport: a schema extension that
 //! names what went wrong before execution (parse, validation, a persisted query not found),
-//! limits depth and aliases, refuses a mutation sent by GET and a subscription sent over
-//! HTTP, and counts mutations against the rate limit. The transport reads the verdict from the
+//! limits depth, aliases and the number of fields once fragments are expanded (before
+//! validation, which walks that expansion), bounds every input (`input_limits`), refuses a
+//! mutation sent by GET and a subscription
+//! sent over HTTP, and counts every mutation field against the rate limit. The transport reads the verdict from the
 //! operation's [`RequestTrace`]: an operation that never ran is a request error (4xx over
 //! HTTP, an `error` message over WebSocket).
 
@@ -15,7 +17,7 @@ use async_graphql::parser::types::{DocumentOperations, ExecutableDocument, Opera
 use async_graphql::{Positioned, Request, Response, ServerError, ServerResult, ValidationResult, Variables};
 
 use crate::error::code;
-use crate::graphql::RequestContext;
+use crate::graphql::{RequestContext, document_size, input_limits};
 use crate::state::AppState;
 
 /// How an operation arrived.
@@ -88,6 +90,10 @@ pub struct Gate {
     /// Deepest nesting of a data field (the root is depth 1).
     pub max_depth: usize,
     pub max_aliases: usize,
+    /// Most field selections of a document, counted after fragment expansion.
+    pub max_fields: usize,
+    /// What the input limits that follow the document size allow.
+    pub input_sizes: input_limits::Sizes,
 }
 
 impl ExtensionFactory for Gate {
@@ -95,7 +101,10 @@ impl ExtensionFactory for Gate {
         Arc::new(GateExtension {
             max_depth: self.max_depth,
             max_aliases: self.max_aliases,
+            max_fields: self.max_fields,
+            input_sizes: self.input_sizes,
             operation_name: Mutex::new(None),
+            mutation_fields: Mutex::new(None),
         })
     }
 }
@@ -103,7 +112,11 @@ impl ExtensionFactory for Gate {
 struct GateExtension {
     max_depth: usize,
     max_aliases: usize,
+    max_fields: usize,
+    input_sizes: input_limits::Sizes,
     operation_name: Mutex<Option<String>>,
+    /// The mutations the selected operation runs (its root fields), when it is a mutation.
+    mutation_fields: Mutex<Option<usize>>,
 }
 
 #[async_graphql::async_trait::async_trait]
@@ -116,12 +129,32 @@ impl Extension for GateExtension {
     ) -> ServerResult<Request> {
         *self.operation_name.lock().expect("gate lock") = request.operation_name.clone();
         // Persisted queries are resolved further down this chain.
-        next.run(ctx, request).await.map_err(|mut e| {
+        let mut request = next.run(ctx, request).await.map_err(|mut e| {
             let tag =
                 if e.message == "PersistedQueryNotFound" { code::PERSISTED_QUERY_NOT_FOUND } else { code::BAD_REQUEST };
             set_code(&mut e, tag);
             e
-        })
+        })?;
+        // Parsed here (and kept for the parse step), to be measured before anything walks the
+        // expansion of its fragments: async-graphql's own depth and directive checks do, right
+        // after parsing, and so do validation and execution. A document that does not parse is
+        // left to the parse step, which says so.
+        if let Ok(document) = request.parsed_query() {
+            let fields = document_size::expanded_fields(document);
+            if fields > self.max_fields {
+                let shown = if fields == usize::MAX { "too many".to_owned() } else { fields.to_string() };
+                let mut e = ServerError::new(
+                    format!(
+                        "the document selects {shown} fields once its fragments are expanded; at most {} are allowed",
+                        self.max_fields
+                    ),
+                    None,
+                );
+                set_code(&mut e, code::GRAPHQL_VALIDATION_FAILED);
+                return Err(e);
+            }
+        }
+        Ok(request)
     }
 
     async fn parse_query(
@@ -156,13 +189,21 @@ impl Extension for GateExtension {
             set_code(&mut e, code::GRAPHQL_VALIDATION_FAILED);
             return Err(e);
         }
-        if let Some(trace) = ctx.data_opt::<Arc<RequestTrace>>() {
-            let name = self.operation_name.lock().expect("gate lock").clone();
-            if let Some((kind, selected)) = selected(&document, name.as_deref()) {
-                let _ = trace.kind.set(kind);
-                if let Some(selected) = selected {
-                    let _ = trace.name.set(selected);
-                }
+        if let Err(refusal) = input_limits::check(&document, variables, self.input_sizes) {
+            let mut e = ServerError::new(format!("{}: {}", refusal.field, refusal.message), None);
+            let extensions = e.extensions.get_or_insert_with(Default::default);
+            extensions.set("code", code::BAD_USER_INPUT);
+            extensions.set("field", refusal.field);
+            return Err(e);
+        }
+        let name = self.operation_name.lock().expect("gate lock").clone();
+        *self.mutation_fields.lock().expect("gate lock") = document_size::mutation_fields(&document, name.as_deref());
+        if let Some(trace) = ctx.data_opt::<Arc<RequestTrace>>()
+            && let Some((kind, selected)) = selected(&document, name.as_deref())
+        {
+            let _ = trace.kind.set(kind);
+            if let Some(selected) = selected {
+                let _ = trace.name.set(selected);
             }
         }
         Ok(document)
@@ -200,9 +241,15 @@ impl Extension for GateExtension {
                 return refuse("mutations must be sent with POST", code::METHOD_NOT_ALLOWED);
             }
             (Some(OperationType::Mutation), _) => {
+                let mutations = self.mutation_fields.lock().expect("gate lock").unwrap_or(1);
                 if let (Some(state), Some(request)) = (ctx.data_opt::<AppState>(), ctx.data_opt::<RequestContext>())
-                    && let Err(e) =
-                        crate::rate_limit::check_mutation(state, &request.viewer, request.meta.ip.as_deref()).await
+                    && let Err(e) = crate::rate_limit::check_mutations(
+                        state,
+                        &request.viewer,
+                        request.meta.ip.as_deref(),
+                        u32::try_from(mutations).unwrap_or(u32::MAX),
+                    )
+                    .await
                 {
                     let e = crate::error::to_graphql(e);
                     return Response::from_errors(vec![ServerError {
@@ -217,7 +264,15 @@ impl Extension for GateExtension {
             _ => {}
         }
         trace.executed.store(true, Ordering::SeqCst);
-        next.run(ctx, operation_name).await
+        let mut response = next.run(ctx, operation_name).await;
+        // An argument that does not coerce to its Rust type (a negative number for an
+        // unsigned one, say) fails as the resolver reads it, without a code: it is bad input.
+        for error in &mut response.errors {
+            if error.message.starts_with("Failed to parse \"") {
+                set_code(error, code::BAD_USER_INPUT);
+            }
+        }
+        response
     }
 }
 

@@ -91,11 +91,13 @@ impl Loader<ProjectId> for ProjectTotalsLoader {
 pub struct DocumentLoader(pub Store);
 
 impl Loader<DocumentId> for DocumentLoader {
-    type Value = Document;
+    /// Shared: the cache hands each field that names a document the same one, not a copy of
+    /// its text.
+    type Value = std::sync::Arc<Document>;
     type Error = DomainError;
 
-    async fn load(&self, keys: &[DocumentId]) -> Result<HashMap<DocumentId, Document>, DomainError> {
-        Ok(self.0.documents_by_ids(keys).await?.into_iter().map(|d| (d.id, d)).collect())
+    async fn load(&self, keys: &[DocumentId]) -> Result<HashMap<DocumentId, Self::Value>, DomainError> {
+        Ok(self.0.documents_by_ids(keys).await?.into_iter().map(|d| (d.id, std::sync::Arc::new(d))).collect())
     }
 }
 

@@ -2,11 +2,15 @@
 //! area, the limits and checks every request runs under, and the per-request context.
 
 pub mod batching;
+pub mod document_size;
+pub mod execution;
 pub mod gate;
+pub mod input_limits;
 pub mod loaders;
 pub mod mutation;
 pub mod pagination;
 pub mod query;
+pub mod response_order;
 pub mod subscription;
 pub mod types;
 
@@ -35,8 +39,15 @@ pub fn build_schema(state: AppState) -> NishanSchema {
         // The gate limits depth (so that tools' introspection queries, deeper than data
         // queries, still pass). It comes first: it wraps the persisted-query lookup, so it can
         // name its refusal.
-        .extension(gate::Gate { max_depth: settings.max_depth, max_aliases: settings.surface.max_aliases })
+        .extension(gate::Gate {
+            max_depth: settings.max_depth,
+            max_aliases: settings.surface.max_aliases,
+            max_fields: settings.surface.max_fields,
+            input_sizes: input_limits::Sizes { document_bytes: settings.max_document_bytes },
+        })
         .extension(ApolloPersistedQueries::new(LruCacheStorage::new(PERSISTED_QUERIES)))
+        .extension(response_order::ResponseOrder)
+        .extension(execution::ExecutionBounds { max_response_bytes: settings.surface.max_response_bytes })
         .data(state);
     if settings.surface.production {
         builder = builder.disable_introspection().disable_suggestions();

@@ -1,6 +1,7 @@
 //! `POST /graphql` and `GET /graphql`: GraphQL over HTTP as its specification sets it out.
 //! The response type is negotiated (406 when neither is acceptable), request bodies are
-//! JSON or a multipart upload (415 otherwise) within a size limit (413), batches are capped,
+//! JSON or a multipart upload (415 otherwise) within a size limit (413) and a read deadline
+//! (408), batches are capped,
 //! each operation runs under the execution timeout, and with
 //! `application/graphql-response+json` a request that never ran gets a 4xx and no `data`.
 
@@ -40,11 +41,12 @@ pub(crate) async fn post(
     let content_type = header_str(&headers, header::CONTENT_TYPE).unwrap_or_default().to_owned();
     let mime: Option<mime::Mime> = content_type.parse().ok();
     let body = request.into_body();
+    let body_deadline = Duration::from_millis(settings.connections.body_read_timeout_ms.max(1));
     let batch = match mime.as_ref().map(|m| (m.type_(), m.subtype(), m.get_param(mime::CHARSET))) {
         Some((mime::APPLICATION, mime::JSON, charset)) if charset.is_none_or(|c| c == mime::UTF_8) => {
-            let bytes = match axum::body::to_bytes(body, settings.max_body_bytes()).await {
+            let bytes = match read_body(body, settings.max_body_bytes(), body_deadline).await {
                 Ok(bytes) => bytes,
-                Err(_) => return too_large(settings.max_body_bytes()),
+                Err(refusal) => return refusal,
             };
             match serde_json::from_slice::<BatchRequest>(&bytes) {
                 Ok(batch) => batch,
@@ -55,9 +57,9 @@ pub(crate) async fn post(
             let per_file = settings.max_document_bytes + 1024 * 1024;
             let limit =
                 per_file.saturating_mul(settings.surface.max_upload_files).saturating_add(settings.max_body_bytes());
-            let bytes = match axum::body::to_bytes(body, limit).await {
+            let bytes = match read_body(body, limit, body_deadline).await {
                 Ok(bytes) => bytes,
-                Err(_) => return too_large(limit),
+                Err(refusal) => return refusal,
             };
             // The resolver refuses a document over the limit with a clear BAD_USER_INPUT; the
             // margin lets a file slightly over it get there.
@@ -184,7 +186,7 @@ async fn answer_batch(
 async fn caller(server: &Server, headers: &HeaderMap, peer: SocketAddr) -> Result<(Viewer, RequestMeta), Answer> {
     match Viewer::from_token(&server.state, auth::bearer(headers)).await {
         Ok(viewer) => {
-            let meta = auth::request_meta(headers, Some(peer), &viewer);
+            let meta = auth::request_meta(headers, Some(peer), &viewer, server.state.settings.connections.proxies());
             Ok((viewer, meta))
         }
         Err(e) => {
@@ -316,6 +318,24 @@ fn refusal(status: StatusCode, message: &str, tag: &str) -> Response {
     let mut response = (status, Body::from(body.to_string())).into_response();
     response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(ResponseType::Json.content_type()));
     response
+}
+
+/// The whole body, read within `deadline` (a client that sends it slowly, byte by byte,
+/// still has only this long): 408 past it, 413 over `limit`.
+async fn read_body(body: Body, limit: usize, deadline: Duration) -> Result<axum::body::Bytes, Response> {
+    match tokio::time::timeout(deadline, axum::body::to_bytes(body, limit)).await {
+        Ok(Ok(bytes)) => Ok(bytes),
+        Ok(Err(_)) => Err(too_large(limit)),
+        Err(_) => {
+            let mut response = refusal(
+                StatusCode::REQUEST_TIMEOUT,
+                &format!("the request body did not arrive within {} ms", deadline.as_millis()),
+                code::BAD_REQUEST,
+            );
+            response.headers_mut().insert(header::CONNECTION, HeaderValue::from_static("close"));
+            Err(response)
+        }
+    }
 }
 
 fn bad_request(message: &str) -> Response {

@@ -84,7 +84,8 @@ impl ConnectionHandler for Signin {
                 Viewer::InvalidToken
             }
         };
-        let meta: RequestMeta = auth::request_meta(&self.headers, Some(self.peer), &viewer);
+        let proxies = self.state.settings.connections.proxies();
+        let meta: RequestMeta = auth::request_meta(&self.headers, Some(self.peer), &viewer, proxies);
         request.data = crate::graphql::request_data(&self.state, viewer, meta, None);
         request
     }

@@ -1,5 +1,21 @@
-//! CoNLL: one token per line with its code-point offsets and a BIO tag, separated by tabs, and
-//! a blank line after each line of the text (a blank text line gives just the blank line):
+//! CoNLL, in two layouts.
+//!
+//! `CONLL` is CoNLL-2003 as spaCy (`spacy convert -c ner`), seqeval and the Hugging Face
+//! loaders read it, with no line they would take for a token: each document opens with the
+//! line `-DOCSTART- -X- O O` (spaCy's document delimiter, exactly) and a blank line, then one
+//! token per line in the four space-separated columns of CoNLL-2003, `token POS chunk NER`,
+//! with `_` (not given) for the part-of-speech and chunk columns and a BIO tag last:
+//!
+//! ```text
+//! -DOCSTART- -X- O O
+//!
+//! امام _ _ B-PERSON
+//! حسینؑ _ _ I-PERSON
+//! ```
+//!
+//! `CONLL_COMMENTED` keeps what plain CoNLL-2003 cannot say, in `#` lines before each
+//! document and offset columns, separated by tabs (tools that read `#` lines as comments, such
+//! as CoNLL-U readers, take these; CoNLL-2003 readers do not):
 //!
 //! ```text
 //! # id = <sha-256 of the text>
@@ -10,25 +26,42 @@
 //! حسینؑ→5→10→I-PERSON
 //! ```
 //!
-//! (→ stands for a tab.) Tokens are the text's whitespace-separated pieces, split further at
-//! Unicode word boundaries (UAX #29, so `،` and `,` stand alone) and at the edges of the
-//! exported entities. The tag
-//! column is last, as CoNLL readers expect. A token has one tag, so of overlapping entities
-//! only those [`flat`](super::flat) keeps are written; a line break ends an entity (an entity
-//! running over two lines is written as two).
+//! (→ stands for a tab.) In both, a blank line follows each line of the text (a blank text
+//! line gives just the blank line), so a text line is a sentence to the readers. Tokens are the
+//! text's whitespace-separated pieces, split further at Unicode word boundaries (UAX #29, so `،`
+//! and `,` stand alone) and at the edges of the exported entities; a token never holds
+//! whitespace, so splitting a token line at whitespace gives its columns back. A token has one
+//! tag, so of overlapping entities only those [`flat`](super::flat) keeps are written; a line
+//! break ends an entity (an entity running over two lines is written as two).
 //!
-//! Reading accepts these four columns, or two (`token TAG`, as other tools write them), split
-//! by tabs or, without tabs, by spaces; `#` comment lines and `-DOCSTART-` are skipped. Tokens
-//! are placed in the document's text in order, skipping whitespace; the offset columns, when
-//! present, must agree. `I-X` not following `B-X` or `I-X` on the same line starts an entity.
+//! Reading accepts both layouts, and two columns (`token TAG`, as other tools write them),
+//! split by tabs or, without tabs, by spaces; `#` comment lines are skipped, and so are
+//! `-DOCSTART-` lines with the blank line after them. Tokens are placed in the document's text
+//! in order, skipping whitespace; the offset columns, when present, must agree. `I-X` not
+//! following `B-X` or `I-X` on the same line starts an entity.
 
 use unicode_segmentation::UnicodeSegmentation;
 
 use super::{ExportDocument, Exported, ImportIssue, OFFSETS, ParsedDocument, ParsedSpan, direction_name, flat};
 use crate::text;
 
-/// Writes the documents one after another, each with its `#` header.
-pub fn write(docs: &[ExportDocument]) -> Exported {
+/// The line that opens each document of a `CONLL` export: spaCy's document delimiter.
+pub const DOCSTART: &str = "-DOCSTART- -X- O O";
+
+/// What the part-of-speech and chunk columns of a `CONLL` export hold: nothing given.
+const NOT_GIVEN: &str = "_";
+
+/// The two layouts a CoNLL export is written in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Layout {
+    /// CoNLL-2003: `-DOCSTART-` lines, `token _ _ TAG` separated by spaces.
+    Conll2003,
+    /// `#` header lines, `token start end TAG` separated by tabs.
+    Commented,
+}
+
+/// Writes the documents one after another in `layout`.
+pub fn write(docs: &[ExportDocument], layout: Layout) -> Exported {
     let mut out = String::new();
     let mut omitted = 0;
     for doc in docs {
@@ -39,13 +72,21 @@ pub fn write(docs: &[ExportDocument]) -> Exported {
         let mut cuts: Vec<u32> = entities.iter().flat_map(|&(s, e, _)| [s, e]).collect();
         cuts.sort_unstable();
         cuts.dedup();
-        for (key, value) in [
-            ("id", doc.id.as_str()),
-            ("title", &doc.title),
-            ("direction", direction_name(doc.direction)),
-            ("offsets", OFFSETS),
-        ] {
-            out.push_str(&format!("# {key} = {}\n", one_line(value)));
+        match layout {
+            Layout::Conll2003 => {
+                out.push_str(DOCSTART);
+                out.push_str("\n\n");
+            }
+            Layout::Commented => {
+                for (key, value) in [
+                    ("id", doc.id.as_str()),
+                    ("title", &doc.title),
+                    ("direction", direction_name(doc.direction)),
+                    ("offsets", OFFSETS),
+                ] {
+                    out.push_str(&format!("# {key} = {}\n", one_line(value)));
+                }
+            }
         }
         for line in text::lines(&doc.text) {
             let mut previous: Option<usize> = None;
@@ -62,7 +103,10 @@ pub fn write(docs: &[ExportDocument]) -> Exported {
                 previous = holder;
                 let token: String =
                     line.text.chars().skip((start - line.start) as usize).take((end - start) as usize).collect();
-                out.push_str(&format!("{token}\t{start}\t{end}\t{tag}\n"));
+                match layout {
+                    Layout::Conll2003 => out.push_str(&format!("{token} {NOT_GIVEN} {NOT_GIVEN} {tag}\n")),
+                    Layout::Commented => out.push_str(&format!("{token}\t{start}\t{end}\t{tag}\n")),
+                }
             }
             out.push('\n');
         }
@@ -113,27 +157,40 @@ pub fn parse(data: &str, text: &str) -> (ParsedDocument, Vec<ImportIssue>) {
     let mut issues = Vec::new();
     let mut sections: Vec<Vec<TokenLine>> = vec![];
     let mut current: Vec<TokenLine> = vec![];
-    let mut headers = 0;
+    // Documents begun, by `# id =` header and by `-DOCSTART-` line (a file uses one or the other).
+    let (mut headers, mut docstarts) = (0, 0);
+    // The blank line right after `-DOCSTART-` belongs to it, not to the text.
+    let mut after_docstart = false;
     let mut raw_lines: Vec<&str> = data.split('\n').collect();
     if raw_lines.last() == Some(&"") {
         raw_lines.pop();
     }
     for (i, raw) in raw_lines.into_iter().enumerate() {
         let line = i as u32 + 1;
-        let cols: Vec<&str> = if raw.contains('\t') {
+        let second_document = |issues: &mut Vec<ImportIssue>| {
+            issues.push(ImportIssue::new(line, "a second document starts here; import one document at a time"));
+        };
+        let cols: Vec<&str> = if raw.starts_with("-DOCSTART-") {
+            docstarts += 1;
+            if docstarts == 2 {
+                second_document(&mut issues);
+            }
+            after_docstart = true;
+            continue;
+        } else if raw.contains('\t') {
             raw.split('\t').collect()
         } else if raw.trim().is_empty() {
-            sections.push(std::mem::take(&mut current));
+            if !std::mem::take(&mut after_docstart) {
+                sections.push(std::mem::take(&mut current));
+            }
             continue;
         } else if raw.starts_with('#') {
             if raw.starts_with("# id =") {
                 headers += 1;
                 if headers == 2 {
-                    issues.push(ImportIssue::new(line, "a second document starts here; import one document at a time"));
+                    second_document(&mut issues);
                 }
             }
-            continue;
-        } else if raw.starts_with("-DOCSTART-") {
             continue;
         } else {
             raw.split_whitespace().collect()
@@ -142,10 +199,25 @@ pub fn parse(data: &str, text: &str) -> (ParsedDocument, Vec<ImportIssue>) {
             issues.push(ImportIssue::new(line, "expected a token and its tag, separated by a tab"));
             continue;
         }
+        // Four tab-separated columns are the commented layout's offsets, which must be numbers;
+        // four space-separated ones are CoNLL-2003's part-of-speech and chunk columns (offsets
+        // only when both are numbers).
+        let tabbed = raw.contains('\t');
         let offsets = match cols.as_slice() {
-            [_, s, e, _] => s.parse().ok().zip(e.parse().ok()),
+            [_, s, e, _] => match (s.trim().parse::<u32>(), e.trim().parse::<u32>()) {
+                (Ok(s), Ok(e)) => Some((s, e)),
+                _ if !tabbed => None,
+                _ => {
+                    issues.push(ImportIssue::new(
+                        line,
+                        format!("the offsets {s:?} and {e:?} are not code-point offsets (whole numbers)"),
+                    ));
+                    continue;
+                }
+            },
             _ => None,
         };
+        after_docstart = false;
         current.push(TokenLine { line, token: cols[0], offsets, tag: cols[cols.len() - 1].trim() });
     }
     if !current.is_empty() {
@@ -263,7 +335,32 @@ fn read_entities(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn offsets_that_are_not_numbers_name_their_line() {
+        let (_, issues) = parse("حسین\t0\t4\tB-PERSON\nکربلا\ta\tb\tB-LOCATION\n", "حسین کربلا");
+        assert_eq!(issues.len(), 1, "{issues:?}");
+        assert_eq!(issues[0].line, 2);
+        assert!(issues[0].message.contains("\"a\" and \"b\""), "{}", issues[0].message);
+    }
     use crate::exchange::tests::{TEXT, sample};
+
+    const EXPECTED_2003: &str = "-DOCSTART- -X- O O
+
+امام _ _ B-PERSON
+حسینؑ _ _ I-PERSON
+ابن _ _ I-PERSON
+علیؑ _ _ I-PERSON
+, _ _ O
+کربلا _ _ B-LOCATION
+میں _ _ O
+
+عباسؑ _ _ B-PERSON
+، _ _ O
+فرات _ _ B-LOCATION
+پر _ _ O
+
+";
 
     const EXPECTED: &str = "# id = 9ca78af0ff4ea47ce2d0b2ac0a42200f6a28f06e2d3d1458c37164289d10f475
 # title = Stanza, one
@@ -286,10 +383,36 @@ mod tests {
 
     #[test]
     fn exact_output_keeps_the_first_and_longest_of_overlapping_entities() {
-        let exported = write(&[sample()]);
+        let exported = write(&[sample()], Layout::Commented);
         assert_eq!(exported.data, EXPECTED);
         // The DESIGNATION and PERSON inside the long PERSON, and the LOCATION crossing it.
         assert_eq!(exported.omitted, 3);
+        let exported = write(&[sample()], Layout::Conll2003);
+        assert_eq!(exported.data, EXPECTED_2003);
+        assert_eq!(exported.omitted, 3);
+    }
+
+    #[test]
+    fn conll_2003_has_no_line_a_reader_would_take_for_a_token() {
+        let mut second = sample();
+        second.title = "Stanza, two".into();
+        let data = write(&[sample(), second], Layout::Conll2003).data;
+        // Every line is a blank line, the document delimiter, or four space-separated columns
+        // whose first is a token of the text and whose last is a tag.
+        for line in data.lines() {
+            let cols: Vec<&str> = line.split(' ').collect();
+            match cols.as_slice() {
+                [""] => {}
+                ["-DOCSTART-", "-X-", "O", "O"] => {}
+                [token, "_", "_", tag] => {
+                    assert!(TEXT.contains(token), "{line}");
+                    assert!(*tag == "O" || tag.starts_with("B-") || tag.starts_with("I-"), "{line}");
+                }
+                _ => panic!("a line that is no CoNLL-2003 token: {line:?}"),
+            }
+        }
+        assert_eq!(data.matches(DOCSTART).count(), 2);
+        assert!(!data.contains('#') && !data.contains('\t'));
     }
 
     fn spans(data: &str, text: &str) -> (Vec<(i64, i64, String)>, Vec<String>) {
@@ -302,15 +425,31 @@ mod tests {
 
     #[test]
     fn reads_what_it_writes() {
-        let (found, issues) = spans(EXPECTED, TEXT);
-        assert_eq!(issues, Vec::<String>::new());
         let doc = sample();
         let kept: Vec<(i64, i64, String)> = flat(&doc.entities)
             .into_iter()
             .map(|i| &doc.entities[i])
             .map(|e| (e.start.into(), e.end.into(), e.type_name.clone()))
             .collect();
-        assert_eq!(found, kept);
+        for data in [EXPECTED, EXPECTED_2003] {
+            let (found, issues) = spans(data, TEXT);
+            assert_eq!(issues, Vec::<String>::new());
+            assert_eq!(found, kept);
+        }
+    }
+
+    #[test]
+    fn a_blank_first_line_of_the_text_survives_the_docstart_line() {
+        let text = "\nعباسؑ فرات";
+        let mut doc = sample();
+        doc.text = text.into();
+        doc.entities = vec![crate::exchange::tests::entity("عباسؑ", "PERSON")];
+        doc.entities[0].start = 1;
+        doc.entities[0].end = 6;
+        doc.relations = vec![];
+        let data = write(&[doc], Layout::Conll2003).data;
+        assert_eq!(data, "-DOCSTART- -X- O O\n\n\nعباسؑ _ _ B-PERSON\nفرات _ _ O\n\n");
+        assert_eq!(spans(&data, text), (vec![(1, 6, "PERSON".into())], vec![]));
     }
 
     #[test]
@@ -325,7 +464,7 @@ mod tests {
         doc.text = text.into();
         doc.entities = vec![entity(3, 20, "PERSON")];
         doc.relations = vec![];
-        let data = write(&[doc]).data;
+        let data = write(&[doc], Layout::Commented).data;
         let body: Vec<&str> = data.lines().skip(4).collect();
         assert_eq!(
             body,
@@ -390,5 +529,7 @@ mod tests {
         );
         let twice = format!("{EXPECTED}{EXPECTED}");
         assert_eq!(spans(&twice, TEXT).1, ["line 18: a second document starts here; import one document at a time"]);
+        let twice = format!("{EXPECTED_2003}{EXPECTED_2003}");
+        assert_eq!(spans(&twice, TEXT).1, ["line 16: a second document starts here; import one document at a time"]);
     }
 }

@@ -35,18 +35,22 @@ pub const OFFSETS: &str = "unicode_code_points";
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Format {
     Jsonl,
+    /// CoNLL-2003 (`conll::Layout::Conll2003`).
     Conll,
+    /// CoNLL with `#` headers and offset columns (`conll::Layout::Commented`).
+    ConllCommented,
     InlineTags,
     Csv,
 }
 
 impl Format {
-    pub const ALL: [Self; 4] = [Self::Jsonl, Self::Conll, Self::InlineTags, Self::Csv];
+    pub const ALL: [Self; 5] = [Self::Jsonl, Self::Conll, Self::ConllCommented, Self::InlineTags, Self::Csv];
 
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Jsonl => "JSONL",
             Self::Conll => "CONLL",
+            Self::ConllCommented => "CONLL_COMMENTED",
             Self::InlineTags => "INLINE_TAGS",
             Self::Csv => "CSV",
         }
@@ -156,7 +160,8 @@ pub fn export(format: Format, docs: &[ExportDocument]) -> Exported {
         Format::Jsonl => Exported { data: jsonl::write(docs), omitted: 0 },
         Format::Csv => Exported { data: csv::write(docs), omitted: 0 },
         Format::InlineTags => inline_tags::write(docs),
-        Format::Conll => conll::write(docs),
+        Format::Conll => conll::write(docs, conll::Layout::Conll2003),
+        Format::ConllCommented => conll::write(docs, conll::Layout::Commented),
     }
 }
 

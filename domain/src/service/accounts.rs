@@ -1,14 +1,17 @@
 //! Registration, login, logout, the caller's own profile and password.
 
-use chrono::{Duration, Utc};
+use chrono::{DateTime, Duration, Utc};
 use serde_json::json;
 
 use crate::audit::{AuditEntry, RequestMeta};
 use crate::error::{DomainError, DomainResult};
 use crate::ids::{SessionId, UserId};
 use crate::policy::Actor;
-use crate::ports::{AuditRepository, PasswordHasher, SessionRepository, TokenIssuer, UserRepository};
+use crate::ports::{
+    AuditRepository, LoginThrottleRepository, PasswordHasher, SessionRepository, TokenIssuer, UserRepository,
+};
 use crate::session::Session;
+use crate::throttle::LoginLimits;
 use crate::user::{Email, NewUser, Password, User, UserPatch, UserProfile, Username};
 
 /// What a client sends to register.
@@ -35,11 +38,18 @@ pub struct Accounts<'a, S, H, T> {
     pub hasher: &'a H,
     pub tokens: &'a T,
     pub session_ttl: Duration,
+    /// How many wrong passwords an account, and an address, may send before a cooldown.
+    pub login_limits: LoginLimits,
+    /// The time the throttle reads as now (the server's clock; a test's manual one).
+    pub now: DateTime<Utc>,
 }
+
+/// The longest login text a throttle bucket keeps (an unknown login is throttled by its text).
+const BUCKET_LOGIN_CHARS: usize = 200;
 
 impl<S, H, T> Accounts<'_, S, H, T>
 where
-    S: UserRepository + SessionRepository + AuditRepository,
+    S: UserRepository + SessionRepository + AuditRepository + LoginThrottleRepository,
     H: PasswordHasher,
     T: TokenIssuer,
 {
@@ -67,13 +77,25 @@ where
     }
 
     /// Signs in with a username or email. Every failure is the same `InvalidCredentials`.
+    /// Each attempt is counted against the account and the address before the password is
+    /// checked (`RateLimited` while either cools down), so attempts sent at once cannot
+    /// outrun the limit; a successful one is taken back (the failures stay).
     pub async fn login(&self, meta: &RequestMeta, username_or_email: &str, password: &str) -> DomainResult<SignedIn> {
         let password = Password::offered(password)?;
         let login = username_or_email.trim();
         let found = self.store.credentials(login).await?;
+        let account = match &found {
+            Some((user, _)) => account_bucket(user.id),
+            // An unknown login is throttled like a real one, so the throttle tells nothing.
+            None => format!("login:{}", login.to_lowercase().chars().take(BUCKET_LOGIN_CHARS).collect::<String>()),
+        };
+        self.count_attempt(meta, &account).await?;
         let ok = self.hasher.verify(password.expose(), found.as_ref().map(|(_, h)| h.as_str())).await?;
         match found {
-            Some((user, _)) if ok && user.is_active => self.start_session(meta, user, "auth.login").await,
+            Some((user, _)) if ok && user.is_active => {
+                self.attempt_succeeded(meta, &account).await?;
+                self.start_session(meta, user, "auth.login").await
+            }
             found => {
                 let user_id = found.map(|(u, _)| u.id);
                 let audit =
@@ -82,6 +104,31 @@ where
                 Err(DomainError::InvalidCredentials)
             }
         }
+    }
+
+    /// Counts an attempt to prove who one is against the account's bucket and the caller's
+    /// address; `RateLimited` while either cools down.
+    async fn count_attempt(&self, meta: &RequestMeta, account: &str) -> DomainResult<()> {
+        let mut buckets = vec![(account.to_owned(), self.login_limits.per_account)];
+        if let Some(ip) = &meta.ip {
+            buckets.push((address_bucket(ip), self.login_limits.per_address));
+        }
+        let verdicts = self.store.attempt(&buckets, self.now).await?;
+        match verdicts.into_iter().filter_map(Result::err).max() {
+            Some(retry_after_secs) => Err(DomainError::RateLimited { retry_after_secs }),
+            None => Ok(()),
+        }
+    }
+
+    /// A counted attempt succeeded: it is taken back from the account and the address. The
+    /// failures before it stay until their window ends, so a success sent among guesses never
+    /// buys the guesses more tries.
+    async fn attempt_succeeded(&self, meta: &RequestMeta, account: &str) -> DomainResult<()> {
+        let mut buckets = vec![(account.to_owned(), self.login_limits.per_account)];
+        if let Some(ip) = &meta.ip {
+            buckets.push((address_bucket(ip), self.login_limits.per_address));
+        }
+        self.store.succeeded(&buckets).await
     }
 
     async fn start_session(&self, meta: &RequestMeta, user: User, action: &str) -> DomainResult<SignedIn> {
@@ -128,14 +175,36 @@ where
     ) -> DomainResult<u64> {
         let new = Password::new(new, "newPassword")?;
         let hash = self.store.password_hash(actor.user_id).await?;
-        if !self.hasher.verify(Password::offered(current)?.expose(), Some(&hash)).await? {
-            return Err(DomainError::invalid("currentPassword", "is not your current password"));
+        // A wrong current password is a failed sign-in: it counts against the account and
+        // the address like a wrong login, or the form would be a password oracle.
+        let account = account_bucket(actor.user_id);
+        self.count_attempt(meta, &account).await?;
+        let offered = Password::offered(current).map_err(|_| wrong_current_password())?;
+        if !self.hasher.verify(offered.expose(), Some(&hash)).await? {
+            let audit = AuditEntry::new(meta, Some(actor.user_id), "auth.password_check_failed", "user")
+                .resource(actor.user_id, "password");
+            self.store.record(audit).await?;
+            return Err(wrong_current_password());
         }
+        self.attempt_succeeded(meta, &account).await?;
         let new_hash = self.hasher.hash(new.expose()).await?;
         let audit = AuditEntry::new(meta, Some(actor.user_id), "user.change_password", "user")
             .resource(actor.user_id, "password");
         self.store.change_password(actor.user_id, new_hash, session, audit).await
     }
+}
+
+fn wrong_current_password() -> DomainError {
+    DomainError::invalid("currentPassword", "is not your current password")
+}
+
+/// The throttle bucket of an account (whichever login named it).
+fn account_bucket(user: UserId) -> String {
+    format!("account:{}", user.0)
+}
+
+fn address_bucket(ip: &str) -> String {
+    format!("ip:{ip}")
 }
 
 /// The names of the fields a patch changes (never their values: a bio may be private).

@@ -8,7 +8,7 @@ use serde_json::json;
 use crate::audit::{AuditEntry, RequestMeta};
 use crate::document::{
     Direction, Document, DocumentFields, DocumentVersion, EntityCounts, FileInfo, ProcessingStatus, content_hash,
-    validate_language, validate_title,
+    file_base_name, validate_language, validate_title,
 };
 use crate::entity::Entity;
 use crate::error::{DomainError, DomainResult};
@@ -50,6 +50,14 @@ impl<S: DocumentRepository + ProjectRepository> Documents<'_, S> {
         Ok((doc, access))
     }
 
+    /// The caller's access to a document already read (a request's loader shares one read
+    /// among the fields that name it); `NotFound` when the caller may not read it.
+    pub async fn access(&self, actor: Option<&Actor>, doc: &Document) -> DomainResult<ProjectAccess> {
+        let not_found = DomainError::NotFound { resource: "document" };
+        let (_, access) = self.projects().find(actor, ProjectRef::Id(doc.project_id)).await?.ok_or(not_found)?;
+        Ok(access)
+    }
+
     async fn require(&self, actor: &Actor, id: DocumentId, permission: Permission) -> DomainResult<Document> {
         let (doc, access) = self.find(Some(actor), id).await?;
         access.require(permission)?;
@@ -70,7 +78,8 @@ impl<S: DocumentRepository + ProjectRepository> Documents<'_, S> {
     }
 
     /// Ingests a text: line endings normalised to `\n`, metrics, hash and direction computed.
-    pub async fn create(&self, meta: &RequestMeta, actor: &Actor, input: NewDocument) -> DomainResult<Document> {
+    pub async fn create(&self, meta: &RequestMeta, actor: &Actor, mut input: NewDocument) -> DomainResult<Document> {
+        input.file.file_name = input.file.file_name.as_deref().and_then(file_base_name);
         let project_id = input.project_id.ok_or_else(|| DomainError::invalid("projectId", "is required"))?;
         let (project, access) = self
             .projects()

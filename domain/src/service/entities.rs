@@ -267,24 +267,38 @@ where
         }
         let docs: HashSet<DocumentId> = entities.iter().map(|e| e.document_id).collect();
         for d in &docs {
-            self.editable_document(actor, *d).await?;
+            // An entity of a document the caller cannot read is as unknown as a random id.
+            self.editable_document(actor, *d).await.map_err(|e| match e {
+                DomainError::NotFound { .. } => DomainError::NotFound { resource: "entity" },
+                other => other,
+            })?;
         }
         let notes = validate_notes(notes)?;
         let by = verified.then(|| (actor.user_id, Utc::now()));
-        let mut audit = AuditEntry::new(
-            meta,
-            Some(actor.user_id),
-            if verified { "entity.verify" } else { "entity.unverify" },
-            "entity",
-        )
-        .changes(json!({"ids": ids, "count": ids.len()}));
-        if let [only] = ids {
-            audit = audit.resource(only, &entities[0].text);
+        // One audit row per project touched, naming that project's entities, so each
+        // project's owners read what happened in it.
+        let mut by_project: Vec<(crate::ids::ProjectId, Vec<&Entity>)> = Vec::new();
+        for entity in &entities {
+            match by_project.iter_mut().find(|(p, _)| *p == entity.project_id) {
+                Some((_, list)) => list.push(entity),
+                None => by_project.push((entity.project_id, vec![entity])),
+            }
         }
-        if let Some(p) = entities.first().map(|e| e.project_id) {
-            audit = audit.project(p);
-        }
-        self.store.set_verified(ids, by, notes, audit).await
+        let action = if verified { "entity.verify" } else { "entity.unverify" };
+        let audits = by_project
+            .into_iter()
+            .map(|(project, list)| {
+                let ids: Vec<EntityId> = list.iter().map(|e| e.id).collect();
+                let mut audit = AuditEntry::new(meta, Some(actor.user_id), action, "entity")
+                    .project(project)
+                    .changes(json!({"ids": ids, "count": ids.len()}));
+                if let [only] = list.as_slice() {
+                    audit = audit.resource(only.id, &only.text);
+                }
+                audit
+            })
+            .collect();
+        self.store.set_verified(ids, by, notes, audits).await
     }
 
     /// Marks every whole-word occurrence of `needle` with the type, skipping spans already

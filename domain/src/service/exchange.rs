@@ -178,7 +178,7 @@ where
         let (parsed, mut issues) = match format {
             Format::Jsonl => one_document(jsonl::parse(&data)),
             Format::InlineTags => one_document(inline_tags::parse(&data)),
-            Format::Conll => conll::parse(&data, &doc.content),
+            Format::Conll | Format::ConllCommented => conll::parse(&data, &doc.content),
             Format::Csv => csv::parse(&data),
         };
         let types = self.store.entity_types().await?;
@@ -239,10 +239,10 @@ where
         let (parsed, mut issues) = match format {
             Format::Jsonl => jsonl::parse(&data),
             Format::InlineTags => inline_tags::parse(&data),
-            Format::Conll | Format::Csv => {
+            Format::Conll | Format::ConllCommented | Format::Csv => {
                 return Err(DomainError::invalid(
                     "format",
-                    "importDocuments reads JSONL and INLINE_TAGS: CONLL and CSV files do not hold the whole text",
+                    "importDocuments reads JSONL and INLINE_TAGS: CONLL, CONLL_COMMENTED and CSV files do not hold the whole text",
                 ));
             }
         };
@@ -257,6 +257,12 @@ where
         let mut planned = Vec::with_capacity(parsed.len());
         let mut seen: HashMap<String, u32> = HashMap::new();
         for p in &parsed {
+            // PostgreSQL cannot store U+0000, and no text needs it: refused on every database.
+            if [&p.title, &p.text].into_iter().flatten().any(|t| t.contains('\0')) {
+                issues.push(ImportIssue::new(p.line, "the document holds U+0000 (NUL), which is not accepted"));
+                report.rejected += p.spans.len() as u32;
+                continue;
+            }
             match self.plan_document(project.id, p, &types, actor.user_id, &mut seen, &mut issues) {
                 Some((imported, repeated, rejected)) => {
                     report.skipped += repeated;

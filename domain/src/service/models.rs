@@ -14,7 +14,7 @@ use crate::llm::model::{
 };
 use crate::llm::{CompletionRequest, LlmClient, ModelEndpoint, Provider};
 use crate::policy::Actor;
-use crate::ports::{ConfigRepository, ModelCall, ModelRepository, SecretCipher};
+use crate::ports::{ConfigRepository, EntityTypeRepository, ModelCall, ModelRepository, SecretCipher};
 
 fn require_admin(actor: &Actor) -> DomainResult<()> {
     if actor.is_admin { Ok(()) } else { Err(DomainError::forbidden("only global admins manage language models")) }
@@ -25,7 +25,7 @@ pub struct Models<'a, S, C> {
     pub cipher: &'a C,
 }
 
-impl<S: ModelRepository + ConfigRepository, C: SecretCipher> Models<'_, S, C> {
+impl<S: ModelRepository + ConfigRepository + EntityTypeRepository, C: SecretCipher> Models<'_, S, C> {
     pub async fn create(&self, meta: &RequestMeta, actor: &Actor, fields: ModelFields) -> DomainResult<LlmModel> {
         require_admin(actor)?;
         let f = fields.validated()?;
@@ -211,6 +211,15 @@ impl<S: ModelRepository + ConfigRepository, C: SecretCipher> Models<'_, S, C> {
         require_admin(actor)?;
         config.name = config.name.trim().to_owned();
         config.validate()?;
+        // Every entity type it names must exist (a configuration extracting nothing it names
+        // would silently extract nothing).
+        let mut wanted = config.entity_type_ids.clone();
+        wanted.sort_by_key(|t| t.0);
+        wanted.dedup();
+        let found = self.store.entity_types_by_ids(&wanted).await?;
+        if let Some(missing) = wanted.iter().find(|id| !found.iter().any(|t| t.id == **id)) {
+            return Err(DomainError::invalid("entityTypeIds", format!("no entity type has the id {}", missing.0)));
+        }
         config.id = uuid::Uuid::now_v7();
         config.created_by = Some(actor.user_id);
         config.created_at = Utc::now();

@@ -8,8 +8,9 @@ use crate::error::{DomainError, DomainResult};
 use crate::ids::{MembershipId, ProjectId, UserId};
 use crate::membership::{Membership, MembershipChange, Permission, Role};
 use crate::policy::{Actor, ProjectAccess};
-use crate::ports::{Page, PageRequest, ProjectRepository};
+use crate::ports::{Page, PageRequest, ProjectRepository, UserRepository};
 use crate::project::{Project, ProjectFields, ProjectStatus, Slug};
+use crate::user::UserLookup;
 
 /// How a client names a project.
 #[derive(Debug, Clone)]
@@ -69,19 +70,28 @@ impl<S: ProjectRepository> Projects<'_, S> {
 
     /// The project and what the caller may do in it; `None` when it does not exist or the
     /// caller may not see it (the two are indistinguishable on purpose).
+    ///
+    /// A slug names the oldest project with it that the caller can see (a hidden project may
+    /// share its slug).
     pub async fn find(&self, actor: Option<&Actor>, by: ProjectRef) -> DomainResult<Option<(Project, ProjectAccess)>> {
-        let project = match by {
-            ProjectRef::Id(id) => self.store.project_by_id(id).await?,
+        let candidates = match by {
+            ProjectRef::Id(id) => self.store.project_by_id(id).await?.into_iter().collect(),
             ProjectRef::Slug(slug) => match Slug::parse(&slug) {
-                Ok(slug) => self.store.project_by_slug(slug.as_str()).await?,
-                Err(_) => None,
+                Ok(slug) => self.store.projects_by_slug(slug.as_str()).await?,
+                Err(_) => Vec::new(),
             },
         };
-        let Some(project) = project else {
-            return Ok(None);
+        let roles = match (actor, candidates.is_empty()) {
+            (Some(a), false) => {
+                let ids: Vec<ProjectId> = candidates.iter().map(|p| p.id).collect();
+                self.store.roles_of(a.user_id, &ids).await?
+            }
+            _ => Default::default(),
         };
-        let access = self.access(actor, &project).await?;
-        Ok(access.can_read.then_some((project, access)))
+        Ok(candidates.into_iter().find_map(|project| {
+            let access = ProjectAccess::evaluate(&project, actor, roles.get(&project.id).copied());
+            access.can_read.then_some((project, access))
+        }))
     }
 
     /// What the caller may do in a project they have already loaded.
@@ -134,6 +144,38 @@ impl<S: ProjectRepository> Projects<'_, S> {
             .resource(project.id, &project.name)
             .project(project.id);
         self.store.delete_project(id, audit).await
+    }
+
+    /// Adds a member named by id, username or email. Only a caller who may manage the
+    /// project's members learns whether the user exists (FORBIDDEN for anyone else, before any
+    /// lookup), and they learn nothing else about them: an unknown name is NOT_FOUND `user`.
+    pub async fn add_member(
+        &self,
+        meta: &RequestMeta,
+        actor: &Actor,
+        project_id: ProjectId,
+        who: UserLookup,
+        role: Role,
+    ) -> DomainResult<Membership>
+    where
+        S: UserRepository,
+    {
+        let target = match who {
+            UserLookup::Id(id) => id,
+            lookup => {
+                let (_, access) = self
+                    .find(Some(actor), ProjectRef::Id(project_id))
+                    .await?
+                    .ok_or(DomainError::NotFound { resource: "project" })?;
+                if !access.permissions.allows(Permission::ManageUsers) {
+                    return Err(DomainError::forbidden("you may not manage members of this project"));
+                }
+                self.store.find_user(&lookup).await?.ok_or(DomainError::NotFound { resource: "user" })?.id
+            }
+        };
+        self.change_member(meta, actor, project_id, target, MembershipChange::Add(role))
+            .await?
+            .ok_or_else(|| DomainError::internal("membership missing after add"))
     }
 
     /// Adds, re-roles or removes a member. Visibility is checked here (a private project is

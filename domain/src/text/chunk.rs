@@ -36,9 +36,13 @@ impl Chunk {
 /// (a single cluster longer than `size`) at exactly `size`; its pieces are then packed like
 /// lines. An empty text has no chunks. Deterministic: the same input gives the same chunks.
 pub fn chunks(text: &str, size: u32, overlap: u32) -> Vec<Chunk> {
+    chunks_with(text, &OffsetMap::new(text), size, overlap)
+}
+
+/// [`chunks`], with the text's offset map already built (a document's `DocumentText` has one).
+pub fn chunks_with(text: &str, map: &OffsetMap, size: u32, overlap: u32) -> Vec<Chunk> {
     let size = size.max(1);
-    let map = OffsetMap::new(text);
-    let pieces = pieces(text, &map, size);
+    let pieces = pieces(text, map, size);
     let mut chunks = Vec::new();
     let mut first = 0; // Index of the chunk's first piece.
     while first < pieces.len() {

@@ -20,10 +20,38 @@ pub struct Decoded {
     pub encoding: &'static str,
 }
 
+const UTF32LE_BOM: &[u8] = &[0xFF, 0xFE, 0x00, 0x00];
+const UTF32BE_BOM: &[u8] = &[0x00, 0x00, 0xFE, 0xFF];
+
 /// Decodes an upload: UTF-16 only when it starts with a byte-order mark (without one, UTF-16 is
-/// indistinguishable from binary), UTF-8 otherwise. NUL characters are kept: they are valid
-/// text, and dropping them would make the stored text differ from the file.
+/// indistinguishable from binary), UTF-8 otherwise. A UTF-32 byte-order mark is refused by
+/// name (it starts like UTF-16's). A NUL character is refused with its byte offset: no text
+/// needs one, and PostgreSQL cannot store it.
 pub fn decode_upload(bytes: &[u8]) -> DomainResult<Decoded> {
+    if bytes.starts_with(UTF32LE_BOM) || bytes.starts_with(UTF32BE_BOM) {
+        return Err(DomainError::invalid(
+            "file",
+            "is UTF-32 (it starts with a UTF-32 byte-order mark), which is not accepted: save it as UTF-8",
+        ));
+    }
+    let decoded = decode_any(bytes)?;
+    if let Some(at) = decoded.text.find('\0') {
+        // The byte offset in the file: the text before it, in the file's encoding.
+        let before = &decoded.text[..at];
+        let offset = match decoded.encoding {
+            "utf-8" => before.len(),
+            "utf-8-bom" => UTF8_BOM.len() + before.len(),
+            _ => 2 + 2 * before.encode_utf16().count(),
+        };
+        return Err(DomainError::invalid(
+            "file",
+            format!("holds U+0000 (NUL) at byte {offset}, which is not accepted"),
+        ));
+    }
+    Ok(decoded)
+}
+
+fn decode_any(bytes: &[u8]) -> DomainResult<Decoded> {
     if let Some(rest) = bytes.strip_prefix(UTF8_BOM) {
         return decode_utf8(rest, UTF8_BOM.len(), "utf-8-bom");
     }
@@ -92,6 +120,19 @@ pub fn normalize_newlines(s: &str) -> String {
 mod tests {
     use super::*;
 
+    #[test]
+    fn utf32_and_nul_are_refused_by_name() {
+        for bom in [UTF32LE_BOM, UTF32BE_BOM] {
+            let mut bytes = bom.to_vec();
+            bytes.extend_from_slice(&[0x41, 0, 0, 0]);
+            assert!(error_message(&bytes).contains("UTF-32"), "{bom:?}");
+        }
+        assert_eq!(error_message("حسین\0".as_bytes()), "holds U+0000 (NUL) at byte 8, which is not accepted");
+        let mut utf16 = UTF16LE_BOM.to_vec();
+        utf16.extend_from_slice(&[0x41, 0, 0, 0]);
+        assert_eq!(error_message(&utf16), "holds U+0000 (NUL) at byte 4, which is not accepted");
+    }
+
     fn error_message(bytes: &[u8]) -> String {
         match decode_upload(bytes) {
             Err(DomainError::Invalid { field, message }) => {
@@ -142,8 +183,8 @@ mod tests {
     }
 
     #[test]
-    fn nul_characters_are_kept() {
-        assert_eq!(decode_upload(b"a\0b").unwrap().text, "a\0b");
+    fn nul_characters_are_refused() {
+        assert_eq!(error_message(b"a\0b"), "holds U+0000 (NUL) at byte 1, which is not accepted");
     }
 
     #[test]
@@ -165,8 +206,8 @@ mod tests {
 
     #[test]
     fn utf16_without_bom_is_not_guessed() {
-        // Without a BOM, "ab" in UTF-16LE is just UTF-8 with NULs, and is kept as that.
-        assert_eq!(decode_upload(b"a\0b\0").unwrap().text, "a\0b\0");
+        // Without a BOM, "ab" in UTF-16LE is just UTF-8 with NULs: refused, not guessed at.
+        assert_eq!(error_message(b"a\0b\0"), "holds U+0000 (NUL) at byte 1, which is not accepted");
     }
 
     #[test]

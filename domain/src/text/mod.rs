@@ -21,7 +21,7 @@ pub mod remap;
 pub mod span;
 
 pub use align::{Aligner, Match, align, normalize};
-pub use chunk::{Chunk, chunks};
+pub use chunk::{Chunk, chunks, chunks_with};
 pub use decode::{Decoded, decode_upload, normalize_newlines};
 pub use document_text::DocumentText;
 pub use lines::{Line, LineIndex, lines};
@@ -32,6 +32,6 @@ pub use remap::{DiffSummary, Remap, unified_diff};
 pub use span::{SpanContext, span_context, validate_span};
 
 /// A length or offset as `u32`, the width of every offset in the API.
-fn to_u32(n: usize) -> u32 {
+pub(crate) fn to_u32(n: usize) -> u32 {
     u32::try_from(n).expect("document offsets fit in u32 (uploads are far below 4 GiB)")
 }

@@ -1,8 +1,8 @@
 //! What every provider client shares: posting a JSON body and reading a JSON answer, and
 //! turning what went wrong (status, `Retry-After`, the provider's error JSON, timeouts,
 //! refused connections) into an [`LlmError`]. No error message ever holds the API key: the
-//! URL is stripped from transport errors, and the key (whole or in the masked form providers
-//! echo) is redacted from provider messages.
+//! URL is stripped from transport errors, and the key (whole, masked or encoded, as providers
+//! echo it) is redacted from provider messages (`super::redact`).
 
 use std::time::{Duration, SystemTime};
 
@@ -11,6 +11,8 @@ use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 use reqwest::{StatusCode, Url};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
+
+use super::redact::redact;
 
 /// The longest provider message or body excerpt kept in an error.
 const MESSAGE_CHARS: usize = 500;
@@ -151,29 +153,6 @@ fn excerpt(text: &str, key: Option<&str>) -> String {
         cut.push('…');
     }
     redact(&cut, key)
-}
-
-/// `message` without the key: the key itself, and any word that starts like it (providers
-/// echo a masked key, `sk-proj-****abcd`, whose visible ends still identify it).
-fn redact(message: &str, key: Option<&str>) -> String {
-    let Some(key) = key.map(str::trim).filter(|k| !k.is_empty()) else {
-        return message.to_owned();
-    };
-    let message = message.replace(key, "<redacted>");
-    // A prefix long enough to be the key's, short enough to survive masking.
-    let prefix: String = key.chars().take((key.chars().count() / 2).min(6)).collect();
-    if prefix.chars().count() < 3 {
-        return message;
-    }
-    message
-        .split(' ')
-        .map(
-            |word| {
-                if word.trim_start_matches(['"', '\'', '(', '`']).starts_with(&prefix) { "<redacted>" } else { word }
-            },
-        )
-        .collect::<Vec<_>>()
-        .join(" ")
 }
 
 /// The wait a 429 asks for, as the OpenAI client reads it: `retry-after-ms` (milliseconds),

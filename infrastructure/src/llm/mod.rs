@@ -9,6 +9,7 @@ pub mod gemini;
 mod http;
 pub mod ollama;
 pub mod openai;
+pub mod redact;
 
 use std::time::Duration;
 

@@ -319,10 +319,11 @@ impl EntityRepository for Store {
         ids: &[EntityId],
         by: Option<(UserId, DateTime<Utc>)>,
         notes: Option<String>,
-        audit_entry: AuditEntry,
+        audits: Vec<AuditEntry>,
     ) -> DomainResult<Vec<Entity>> {
         let txn = self.write().await?;
         let uuids: Vec<Uuid> = ids.iter().map(|e| e.0).collect();
+        let updated_by = audits.first().and_then(|a| a.user_id);
         let rows = annotation::Entity::find()
             .filter(annotation::Column::Id.is_in(uuids.clone()))
             .all(&txn)
@@ -336,7 +337,7 @@ impl EntityRepository for Store {
             .col_expr(annotation::Column::IsVerified, Expr::value(by.is_some()))
             .col_expr(annotation::Column::VerifiedBy, Expr::value(by.map(|(u, _)| u.0)))
             .col_expr(annotation::Column::VerifiedAt, Expr::value(by.map(|(_, at)| at)))
-            .col_expr(annotation::Column::UpdatedBy, Expr::value(audit_entry.user_id.map(|u| u.0)))
+            .col_expr(annotation::Column::UpdatedBy, Expr::value(updated_by.map(|u| u.0)))
             .col_expr(annotation::Column::UpdatedAt, Expr::value(now))
             .filter(annotation::Column::Id.is_in(uuids.clone()))
             .exec(&txn)
@@ -354,7 +355,9 @@ impl EntityRepository for Store {
         for d in docs {
             recount(&txn, DocumentId(d)).await?;
         }
-        audit::insert(&txn, audit_entry).await?;
+        for entry in audits {
+            audit::insert(&txn, entry).await?;
+        }
         let rows = annotation::Entity::find()
             .filter(annotation::Column::Id.is_in(uuids))
             .order_by_asc(annotation::Column::StartOffset)

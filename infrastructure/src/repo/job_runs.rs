@@ -22,7 +22,7 @@ use uuid::Uuid;
 
 use super::jobs::save_progress_in;
 use super::{Store, audit, convert, entities, internal};
-use crate::entity::{document, document_version, processing_job};
+use crate::entity::{document, document_version};
 
 impl ExtractionStore for Store {
     async fn document(&self, id: DocumentId) -> DomainResult<Option<Document>> {
@@ -83,51 +83,51 @@ impl ExtractionStore for Store {
         batch: SuggestionBatch,
     ) -> DomainResult<Option<StoredSuggestions>> {
         let txn = self.write().await?;
-        let mut q = document::Entity::find_by_id(batch.document.0);
+        // The version only (not the content): an edit since the batch is rare.
+        let mut q =
+            document::Entity::find_by_id(batch.document.0).select_only().column(document::Column::CurrentVersion);
         if self.is_postgres() {
             q = q.lock_exclusive();
         }
-        let Some(row) = q.one(&txn).await.map_err(internal)? else {
+        let Some(version) = q.into_tuple::<i32>().one(&txn).await.map_err(internal)? else {
             // The document was deleted, and its jobs with it.
+            txn.rollback().await.map_err(internal)?;
             return Ok(None);
         };
-        if !save_progress_in(&txn, fence).await? {
-            return Ok(None);
-        }
-        let current = convert::document(row)?;
-        let (entities, dropped) = if batch.version == current.current_version {
+        let current_version = version as u32;
+        let (entities, dropped) = if batch.version == current_version {
             (batch.entities, 0)
         } else {
+            let row = document::Entity::find_by_id(batch.document.0).one(&txn).await.map_err(internal)?;
+            let current = convert::document(row.ok_or(nishan_domain::DomainError::NotFound { resource: "document" })?)?;
             rebase_suggestions(batch.entities, &batch.text, &current)
         };
         let inserted = entities::insert_rows_skipping_duplicates(&txn, &entities).await?;
+        let Some(job) = save_progress_in(&txn, fence, inserted.len() as u32, dropped).await? else {
+            // The lease was lost: nothing of the batch is kept.
+            txn.rollback().await.map_err(internal)?;
+            return Ok(None);
+        };
         if !inserted.is_empty() {
-            entities::recount(&txn, batch.document).await?;
+            // Every inserted suggestion is unverified: the counts move by what was inserted.
+            let n = inserted.len() as i32;
+            document::Entity::update_many()
+                .col_expr(document::Column::TotalEntities, Expr::col(document::Column::TotalEntities).add(n))
+                .col_expr(document::Column::UnverifiedEntities, Expr::col(document::Column::UnverifiedEntities).add(n))
+                .col_expr(
+                    document::Column::VerificationRate,
+                    Expr::cust(format!("CAST(verified_entities AS DOUBLE PRECISION) / (total_entities + {n})")),
+                )
+                .filter(document::Column::Id.eq(batch.document.0))
+                .exec(&txn)
+                .await
+                .map_err(internal)?;
         }
-        processing_job::Entity::update_many()
-            .col_expr(
-                processing_job::Column::EntitiesFound,
-                Expr::col(processing_job::Column::EntitiesFound).add(inserted.len() as i32),
-            )
-            .col_expr(
-                processing_job::Column::EntitiesDropped,
-                Expr::col(processing_job::Column::EntitiesDropped).add(dropped as i32),
-            )
-            .filter(processing_job::Column::Id.eq(fence.job.id))
-            .exec(&txn)
-            .await
-            .map_err(internal)?;
         let mut entry = batch.audit;
         entry.changes["created"] = serde_json::json!(inserted.len());
-        entry.changes["storedInVersion"] = serde_json::json!(current.current_version);
+        entry.changes["storedInVersion"] = serde_json::json!(current_version);
         audit::insert(&txn, entry).await?;
-        let job = processing_job::Entity::find_by_id(fence.job.id)
-            .one(&txn)
-            .await
-            .map_err(internal)?
-            .map(super::jobs::job)
-            .transpose()?;
         txn.commit().await.map_err(internal)?;
-        Ok(job.map(|job| StoredSuggestions { job, inserted, current_version: current.current_version, dropped }))
+        Ok(Some(StoredSuggestions { job, inserted, current_version, dropped }))
     }
 }

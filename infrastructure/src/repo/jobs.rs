@@ -18,7 +18,7 @@ use nishan_domain::job::{
 use nishan_domain::ports::{Fence, JobFilter, JobRepository, JobRunStore, Page, PageRequest};
 use nishan_domain::{DomainError, DomainResult};
 use sea_orm::ActiveValue::Set;
-use sea_orm::sea_query::{Cond, Expr, ExprTrait, LockBehavior, LockType, Query, QueryStatementBuilder};
+use sea_orm::sea_query::{Cond, Expr, ExprTrait, Func, LockBehavior, LockType, Query, QueryStatementBuilder};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseTransaction, EntityTrait, FromQueryResult, Iterable,
     PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
@@ -164,36 +164,49 @@ async fn end_runs(
 }
 
 /// Stores a fence's progress (the fields a run changes) and extends its lease, if the fence's
-/// worker still holds the job; false when it does not (nothing is written). For every fenced
-/// write of a run, inside that write's transaction.
-pub(crate) async fn save_progress_in(txn: &DatabaseTransaction, fence: &Fence) -> DomainResult<bool> {
+/// worker still holds the job, in one `UPDATE ... RETURNING`; `None` when it does not (nothing
+/// is written). `found` and `dropped` are added to the fence's `entities_found` and
+/// `entities_dropped` (what the step's own writes stored and dropped). For every fenced write
+/// of a run, inside that write's transaction.
+pub(crate) async fn save_progress_in(
+    txn: &DatabaseTransaction,
+    fence: &Fence,
+    found: u32,
+    dropped: u32,
+) -> DomainResult<Option<Job>> {
     let j = &fence.job;
-    let updated = processing_job::Entity::update_many()
-        .col_expr(processing_job::Column::Progress, Expr::value(j.progress as i32))
-        .col_expr(processing_job::Column::TotalSteps, Expr::value(j.total_steps as i32))
-        .col_expr(processing_job::Column::CompletedSteps, Expr::value(j.completed_steps as i32))
-        .col_expr(processing_job::Column::CurrentStep, Expr::value(j.current_step.clone()))
-        .col_expr(processing_job::Column::EntitiesFound, Expr::value(j.entities_found as i32))
-        .col_expr(processing_job::Column::EntitiesDropped, Expr::value(j.entities_dropped as i32))
-        .col_expr(processing_job::Column::EstimatedCompletionAt, Expr::value(j.estimated_completion_at))
-        .col_expr(processing_job::Column::ErrorDetails, Expr::value(j.error_details.clone()))
-        .col_expr(processing_job::Column::DocumentVersion, Expr::value(j.document_version.map(|v| v as i32)))
-        .col_expr(processing_job::Column::Checkpoint, Expr::value(j.checkpoint.clone()))
-        .col_expr(processing_job::Column::LeaseExpiresAt, Expr::value(fence.lease_until))
-        .col_expr(processing_job::Column::UpdatedAt, Expr::value(Utc::now()))
-        .filter(processing_job::Column::Id.eq(j.id))
-        .filter(processing_job::Column::LeaseOwner.eq(fence.worker.as_str()))
-        .filter(processing_job::Column::Status.eq(JobStatus::Processing.as_str()))
-        .exec(txn)
+    let update = Query::update()
+        .table(processing_job::Entity)
+        .value(processing_job::Column::Progress, j.progress as i32)
+        .value(processing_job::Column::TotalSteps, j.total_steps as i32)
+        .value(processing_job::Column::CompletedSteps, j.completed_steps as i32)
+        .value(processing_job::Column::CurrentStep, j.current_step.clone())
+        .value(processing_job::Column::EntitiesFound, (j.entities_found + found) as i32)
+        .value(processing_job::Column::EntitiesDropped, (j.entities_dropped + dropped) as i32)
+        .value(processing_job::Column::EstimatedCompletionAt, j.estimated_completion_at)
+        .value(processing_job::Column::ErrorDetails, j.error_details.clone())
+        .value(processing_job::Column::DocumentVersion, j.document_version.map(|v| v as i32))
+        .value(processing_job::Column::Checkpoint, j.checkpoint.clone())
+        .value(processing_job::Column::LeaseExpiresAt, fence.lease_until)
+        .value(processing_job::Column::UpdatedAt, Utc::now())
+        .and_where(processing_job::Column::Id.eq(j.id))
+        .and_where(processing_job::Column::LeaseOwner.eq(fence.worker.as_str()))
+        .and_where(processing_job::Column::Status.eq(JobStatus::Processing.as_str()))
+        .returning(every_column())
+        .to_owned();
+    let backend = txn.get_database_backend();
+    processing_job::Model::find_by_statement(backend.build(&update))
+        .one(txn)
         .await
-        .map_err(internal)?;
-    Ok(updated.rows_affected == 1)
+        .map_err(internal)?
+        .map(job)
+        .transpose()
 }
 
 impl JobRunStore for Store {
     async fn save_progress(&self, fence: &Fence) -> DomainResult<Option<Job>> {
         let txn = self.write().await?;
-        let stored = if save_progress_in(&txn, fence).await? { self.job_in(&txn, fence.job.id).await? } else { None };
+        let stored = save_progress_in(&txn, fence, 0, 0).await?;
         txn.commit().await.map_err(internal)?;
         Ok(stored)
     }
@@ -201,19 +214,38 @@ impl JobRunStore for Store {
     async fn finish_run(&self, j: &Job, worker: &str) -> DomainResult<Option<Job>> {
         JobStatus::Processing.transition(j.status)?;
         let txn = self.write().await?;
-        let mut row = job_row(j);
-        row.lease_owner = Set(None);
-        row.lease_expires_at = Set(None);
-        row.id = sea_orm::ActiveValue::NotSet;
-        let updated = processing_job::Entity::update_many()
-            .set(row)
-            .filter(processing_job::Column::Id.eq(j.id))
-            .filter(processing_job::Column::LeaseOwner.eq(worker))
-            .filter(processing_job::Column::Status.eq(JobStatus::Processing.as_str()))
-            .exec(&txn)
+        let update = Query::update()
+            .table(processing_job::Entity)
+            .value(processing_job::Column::Status, j.status.as_str())
+            .value(processing_job::Column::Progress, j.progress as i32)
+            .value(processing_job::Column::TotalSteps, j.total_steps as i32)
+            .value(processing_job::Column::CompletedSteps, j.completed_steps as i32)
+            .value(processing_job::Column::CurrentStep, j.current_step.clone())
+            .value(processing_job::Column::EntitiesFound, j.entities_found as i32)
+            .value(processing_job::Column::EntitiesDropped, j.entities_dropped as i32)
+            .value(processing_job::Column::CompletedAt, j.completed_at)
+            .value(processing_job::Column::EstimatedCompletionAt, j.estimated_completion_at)
+            .value(processing_job::Column::ErrorMessage, j.error_message.clone())
+            .value(processing_job::Column::ErrorDetails, j.error_details.clone())
+            .value(processing_job::Column::CancelRequested, j.cancel_requested)
+            .value(processing_job::Column::PauseRequested, j.pause_requested)
+            .value(processing_job::Column::DocumentVersion, j.document_version.map(|v| v as i32))
+            .value(processing_job::Column::Checkpoint, j.checkpoint.clone())
+            .value(processing_job::Column::LeaseOwner, Option::<String>::None)
+            .value(processing_job::Column::LeaseExpiresAt, Option::<DateTime<Utc>>::None)
+            .value(processing_job::Column::UpdatedAt, j.updated_at)
+            .and_where(processing_job::Column::Id.eq(j.id))
+            .and_where(processing_job::Column::LeaseOwner.eq(worker))
+            .and_where(processing_job::Column::Status.eq(JobStatus::Processing.as_str()))
+            .returning(every_column())
+            .to_owned();
+        let backend = txn.get_database_backend();
+        let stored = processing_job::Model::find_by_statement(backend.build(&update))
+            .one(&txn)
             .await
-            .map_err(internal)?;
-        let stored = if updated.rows_affected == 1 { self.job_in(&txn, j.id).await? } else { None };
+            .map_err(internal)?
+            .map(job)
+            .transpose()?;
         if let Some(stored) = &stored {
             sync_document(&txn, stored).await?;
         }
@@ -336,6 +368,10 @@ impl JobRepository for Store {
             .value(processing_job::Column::LeaseOwner, worker)
             .value(processing_job::Column::LeaseExpiresAt, lease_until)
             .value(processing_job::Column::UpdatedAt, now)
+            .value(
+                processing_job::Column::StartedAt,
+                Func::coalesce([Expr::col(processing_job::Column::StartedAt), Expr::val(now)]),
+            )
             // `id = (scalar subquery)`: run once. `id IN (subquery)` may be run again for each
             // row on PostgreSQL, and with SKIP LOCKED each run can name another job, so one
             // claim could take several jobs while others claim at the same time.
@@ -353,16 +389,7 @@ impl JobRepository for Store {
             txn.commit().await.map_err(internal)?;
             return Ok(None);
         };
-        let mut claimed = job(row)?;
-        if claimed.started_at.is_none() {
-            claimed.started_at = Some(now);
-            processing_job::Entity::update_many()
-                .col_expr(processing_job::Column::StartedAt, Expr::value(now))
-                .filter(processing_job::Column::Id.eq(claimed.id))
-                .exec(&txn)
-                .await
-                .map_err(internal)?;
-        }
+        let claimed = job(row)?;
         sync_document(&txn, &claimed).await?;
         txn.commit().await.map_err(internal)?;
         Ok(Some(claimed))

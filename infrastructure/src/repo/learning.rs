@@ -269,10 +269,6 @@ impl Store {
         }
         Ok(())
     }
-
-    async fn job_after(txn: &DatabaseTransaction, id: JobId) -> DomainResult<Option<Job>> {
-        processing_job::Entity::find_by_id(id).one(txn).await.map_err(internal)?.map(super::jobs::job).transpose()
-    }
 }
 
 fn document_ids(v: serde_json::Value) -> DomainResult<Vec<DocumentId>> {
@@ -538,9 +534,9 @@ impl LearningRunStore for Store {
         let version = last.unwrap_or(0) + 1;
         let mut fence = fence.clone();
         fence.job.checkpoint = json!({"version": version});
-        if !save_progress_in(&txn, &fence).await? {
+        let Some(job) = save_progress_in(&txn, &fence, 0, 0).await? else {
             return Ok(None);
-        }
+        };
         let overall = &model.metrics.exact.overall;
         let id = Uuid::now_v7();
         learned_model::ActiveModel {
@@ -561,7 +557,6 @@ impl LearningRunStore for Store {
         .insert(&txn)
         .await
         .map_err(internal)?;
-        let job = Self::job_after(&txn, fence.job.id).await?;
         txn.commit().await.map_err(internal)?;
         let info = LearnedModelInfo {
             id,
@@ -574,7 +569,7 @@ impl LearningRunStore for Store {
             job_id: model.job_id,
             created_by: model.created_by,
         };
-        Ok(job.map(|j| (j, info)))
+        Ok(Some((job, info)))
     }
 
     async fn off_thread<T, F>(&self, work: F) -> DomainResult<T>
@@ -608,9 +603,9 @@ impl LearningRunStore for Store {
         predictions: Vec<Prediction>,
     ) -> DomainResult<Option<Job>> {
         let txn = self.write().await?;
-        if !save_progress_in(&txn, fence).await? {
+        let Some(job) = save_progress_in(&txn, fence, 0, 0).await? else {
             return Ok(None);
-        }
+        };
         experiment_prediction::Entity::delete_many()
             .filter(experiment_prediction::Column::RunId.eq(run))
             .filter(experiment_prediction::Column::DocumentId.eq(document_id.0))
@@ -629,9 +624,8 @@ impl LearningRunStore for Store {
             });
             experiment_prediction::Entity::insert_many(rows).exec(&txn).await.map_err(internal)?;
         }
-        let job = Self::job_after(&txn, fence.job.id).await?;
         txn.commit().await.map_err(internal)?;
-        Ok(job)
+        Ok(Some(job))
     }
 
     async fn predictions(&self, run: Uuid) -> DomainResult<Vec<Prediction>> {
@@ -650,9 +644,9 @@ impl LearningRunStore for Store {
 
     async fn store_run_result(&self, fence: &Fence, run: Uuid, result: ExperimentResult) -> DomainResult<Option<Job>> {
         let txn = self.write().await?;
-        if !save_progress_in(&txn, fence).await? {
+        let Some(job) = save_progress_in(&txn, fence, 0, 0).await? else {
             return Ok(None);
-        }
+        };
         experiment_run::Entity::update_many()
             .col_expr(
                 experiment_run::Column::Result,
@@ -662,8 +656,7 @@ impl LearningRunStore for Store {
             .exec(&txn)
             .await
             .map_err(internal)?;
-        let job = Self::job_after(&txn, fence.job.id).await?;
         txn.commit().await.map_err(internal)?;
-        Ok(job)
+        Ok(Some(job))
     }
 }

@@ -11,6 +11,7 @@ mod exchange;
 mod job_runs;
 mod jobs;
 mod learning;
+mod login_throttles;
 mod models;
 mod projects;
 mod rate_limits;

@@ -13,8 +13,8 @@ use nishan_domain::{DomainError, DomainResult};
 use sea_orm::ActiveValue::Set;
 use sea_orm::sea_query::Query;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, Condition, DatabaseTransaction, EntityTrait, IntoActiveModel, ModelTrait,
-    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, SqlErr,
+    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DatabaseTransaction, EntityTrait, IntoActiveModel,
+    ModelTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, SqlErr,
 };
 use serde_json::json;
 use uuid::Uuid;
@@ -22,7 +22,7 @@ use uuid::Uuid;
 use super::{Store, audit, convert, internal};
 use crate::entity::{project, project_membership, user};
 
-/// How often a slug clash with a concurrent creation is retried before giving up.
+/// How often a clash with a concurrent creation (a unique key) is retried before giving up.
 const SLUG_ATTEMPTS: usize = 5;
 
 impl Store {
@@ -34,17 +34,36 @@ impl Store {
     ) -> Result<Project, sea_orm::DbErr> {
         let txn = self.write_raw().await?;
         let base = Slug::from_name(&project.name);
-        let taken: Vec<String> = project::Entity::find()
-            .select_only()
-            .column(project::Column::Slug)
-            .filter(
-                Condition::any()
-                    .add(project::Column::Slug.eq(base.as_str()))
-                    .add(project::Column::Slug.starts_with(format!("{}-", base.as_str()))),
-            )
-            .into_tuple()
-            .all(&txn)
+        // Two creations of one slug wait for each other (SQLite's IMMEDIATE transaction
+        // already does), so neither misses the other's.
+        if self.is_postgres() {
+            txn.execute_raw(sea_orm::Statement::from_sql_and_values(
+                sea_orm::DbBackend::Postgres,
+                "SELECT pg_advisory_xact_lock(7261002, hashtext($1))",
+                [base.as_str().into()],
+            ))
             .await?;
+        }
+        let creator = project.created_by.map(|u| u.0).unwrap_or_default();
+        let creator_is_admin = user::Entity::find_by_id(creator).one(&txn).await?.is_some_and(|u| u.is_admin);
+        let mut taken = project::Entity::find().select_only().column(project::Column::Slug).filter(
+            Condition::any()
+                .add(project::Column::Slug.eq(base.as_str()))
+                .add(project::Column::Slug.starts_with(format!("{}-", base.as_str()))),
+        );
+        if !creator_is_admin {
+            // Only what the creator can see: public projects and their own.
+            let own = Query::select()
+                .column(project_membership::Column::ProjectId)
+                .from(project_membership::Entity)
+                .and_where(project_membership::Column::UserId.eq(creator))
+                .and_where(project_membership::Column::IsActive.eq(true))
+                .to_owned();
+            taken = taken.filter(
+                Condition::any().add(project::Column::IsPublic.eq(true)).add(project::Column::Id.in_subquery(own)),
+            );
+        }
+        let taken: Vec<String> = taken.into_tuple().all(&txn).await?;
         let slug = base.unique_among(&taken);
         let row = project::ActiveModel {
             id: Set(project.id.0),
@@ -102,7 +121,7 @@ impl ProjectRepository for Store {
         for _ in 0..SLUG_ATTEMPTS {
             match self.insert_project(&project, &owner, &audit_entry).await {
                 Ok(p) => return Ok(p),
-                // Another creation took the same slug between our read and our insert.
+                // Another creation took a unique key between our read and our insert.
                 Err(e) if matches!(e.sql_err(), Some(SqlErr::UniqueConstraintViolation(_))) => last = Some(e),
                 Err(e) => return Err(internal(e)),
             }
@@ -119,14 +138,17 @@ impl ProjectRepository for Store {
             .transpose()
     }
 
-    async fn project_by_slug(&self, slug: &str) -> DomainResult<Option<Project>> {
+    async fn projects_by_slug(&self, slug: &str) -> DomainResult<Vec<Project>> {
         project::Entity::find()
             .filter(project::Column::Slug.eq(slug))
-            .one(self.connection())
+            .order_by_asc(project::Column::CreatedAt)
+            .order_by_asc(project::Column::Id)
+            .all(self.connection())
             .await
             .map_err(internal)?
+            .into_iter()
             .map(convert::project)
-            .transpose()
+            .collect()
     }
 
     async fn projects_by_ids(&self, ids: &[ProjectId]) -> DomainResult<Vec<Project>> {
@@ -186,9 +208,37 @@ impl ProjectRepository for Store {
             .await
             .map_err(internal)?
             .ok_or(DomainError::NotFound { resource: "project" })?;
+        let becomes_public = f.is_public == Some(true) && !row.is_public;
+        let current_slug = row.slug.clone();
         let mut p = row.into_active_model();
         if let Some(v) = f.name {
             p.name = Set(v);
+        }
+        if becomes_public {
+            // Now everyone sees it: its slug must be unique among public projects (which its
+            // owners can see, so the new slug tells them nothing they could not see).
+            let public: Vec<String> = project::Entity::find()
+                .select_only()
+                .column(project::Column::Slug)
+                .filter(project::Column::IsPublic.eq(true))
+                .filter(project::Column::Id.ne(id.0))
+                .filter(
+                    Condition::any()
+                        .add(project::Column::Slug.eq(current_slug.as_str()))
+                        .add(project::Column::Slug.starts_with(format!("{current_slug}-"))),
+                )
+                .into_tuple()
+                .all(&txn)
+                .await
+                .map_err(internal)?;
+            if public.contains(&current_slug) {
+                let base = Slug::from_name(&current_slug);
+                p.slug = Set(base.unique_among(&public).as_str().to_owned());
+            }
+        }
+        let mut audit_entry = audit_entry;
+        if let sea_orm::ActiveValue::Set(slug) = &p.slug {
+            audit_entry.changes["slug"] = json!({"from": current_slug, "to": slug});
         }
         macro_rules! apply {
             ($($field:ident),*) => {$( if let Some(v) = f.$field { p.$field = Set(v); } )*};
@@ -289,12 +339,13 @@ impl ProjectRepository for Store {
             ChangeRequester { user_id: actor.user_id, is_global_admin: actor.is_admin, role: role_of(actor.user_id)? };
         let target_role = role_of(target)?;
         let owners = members.iter().filter(|m| m.role == Role::Owner.as_str()).count();
+        // The rule first: only someone who may add members learns whether a user exists.
+        authorize_membership_change(requester, target, target_role, change, owners)?;
         if matches!(change, MembershipChange::Add(_))
             && user::Entity::find_by_id(target.0).one(&txn).await.map_err(internal)?.is_none()
         {
             return Err(DomainError::NotFound { resource: "user" });
         }
-        authorize_membership_change(requester, target, target_role, change, owners)?;
         let now = Utc::now();
         let existing = project_membership::Entity::find()
             .filter(project_membership::Column::ProjectId.eq(project.0))
@@ -304,8 +355,14 @@ impl ProjectRepository for Store {
             .map_err(internal)?;
         let result = match change {
             MembershipChange::Add(role) => {
-                // An inactive membership row is replaced by the new one.
+                // An inactive membership row is replaced by the new one. An active one was added
+                // by a change that committed while this one waited for the lock on the
+                // project's memberships (PostgreSQL's lock returns the rows the statement
+                // began with; this later read sees the new one).
                 if let Some(old) = existing {
+                    if old.is_active {
+                        return Err(DomainError::conflict("the user is already a member of this project"));
+                    }
                     old.delete(&txn).await.map_err(internal)?;
                 }
                 let m = Membership {

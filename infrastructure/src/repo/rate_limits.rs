@@ -1,4 +1,5 @@
-//! Rate-limit counters: one row per bucket, counted with a single upsert so that concurrent
+//! Rate-limit counters: one row per bucket, counted with a single upsert (any number of
+//! actions at once) so that concurrent
 //! requests (and several server processes) never lose a hit.
 
 use nishan_domain::DomainResult;
@@ -13,16 +14,20 @@ fn table() -> Alias {
 }
 
 impl RateLimitRepository for Store {
-    async fn hit(&self, buckets: &[String], window_start: i64) -> DomainResult<Vec<u32>> {
+    async fn hit(&self, buckets: &[String], window_start: i64, actions: u32) -> DomainResult<Vec<u32>> {
         if buckets.is_empty() {
             return Ok(Vec::new());
         }
         let mut insert = Query::insert();
         insert.into_table(table()).columns([Alias::new("bucket"), Alias::new("window_start"), Alias::new("hits")]);
         for bucket in buckets {
-            insert.values_panic([bucket.as_str().into(), window_start.into(), 1i32.into()]);
+            insert.values_panic([
+                bucket.as_str().into(),
+                window_start.into(),
+                i32::try_from(actions).unwrap_or(i32::MAX).into(),
+            ]);
         }
-        // A row of an older window starts again at one; a row of this window counts on.
+        // A row of an older window starts again; a row of this window counts on.
         insert
             .on_conflict(
                 OnConflict::column(Alias::new("bucket"))
@@ -30,7 +35,7 @@ impl RateLimitRepository for Store {
                         Alias::new("hits"),
                         Expr::cust(
                             "CASE WHEN rate_limits.window_start = excluded.window_start \
-                             THEN rate_limits.hits + 1 ELSE 1 END",
+                             THEN rate_limits.hits + excluded.hits ELSE excluded.hits END",
                         ),
                     )
                     .update_column(Alias::new("window_start"))
@@ -44,6 +49,6 @@ impl RateLimitRepository for Store {
             let hits: i32 = row.try_get("", "hits").map_err(internal)?;
             counts.insert(bucket, hits.max(0) as u32);
         }
-        Ok(buckets.iter().map(|b| counts.get(b).copied().unwrap_or(1)).collect())
+        Ok(buckets.iter().map(|b| counts.get(b).copied().unwrap_or(actions)).collect())
     }
 }

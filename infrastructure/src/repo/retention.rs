@@ -1,5 +1,6 @@
 //! Retention: deleting sessions that can no longer be used, audit rows and model-call records
-//! past their retention periods, and rate-limit counters of past windows.
+//! past their retention periods, rate-limit counters of past windows and sign-in attempt counters
+//! that no longer matter.
 
 use chrono::{DateTime, Utc};
 use nishan_domain::DomainResult;
@@ -43,6 +44,12 @@ impl RetentionRepository for Store {
             .from_table(Alias::new("rate_limits"))
             .and_where(Expr::col(Alias::new("window_start")).lt(window_start))
             .to_owned();
+        let result = self.connection().execute(&delete).await.map_err(internal)?;
+        Ok(result.rows_affected())
+    }
+
+    async fn delete_login_throttles_before(&self, before: DateTime<Utc>) -> DomainResult<u64> {
+        let delete = super::login_throttles::delete_stale(before);
         let result = self.connection().execute(&delete).await.map_err(internal)?;
         Ok(result.rows_affected())
     }

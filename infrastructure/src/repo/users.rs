@@ -4,7 +4,7 @@ use chrono::Utc;
 use nishan_domain::audit::AuditEntry;
 use nishan_domain::ids::{SessionId, UserId};
 use nishan_domain::ports::UserRepository;
-use nishan_domain::user::{NewUser, User, UserPatch, UserProfile, profile_completion};
+use nishan_domain::user::{NewUser, User, UserLookup, UserPatch, UserProfile, profile_completion};
 use nishan_domain::{DomainError, DomainResult};
 use sea_orm::ActiveValue::Set;
 use sea_orm::sea_query::Expr;
@@ -16,6 +16,13 @@ use serde_json::json;
 
 use super::{Store, audit, convert, internal};
 use crate::entity::{user, user_profile, user_session};
+
+/// `lower(username) = lower(name)`: usernames are unique regardless of case (the unique index
+/// `uq_users_username_lower` is on that expression, so it serves this lookup).
+fn username_is(name: &str) -> sea_orm::sea_query::SimpleExpr {
+    use sea_orm::sea_query::{ExprTrait, Func};
+    Func::lower(Expr::col((user::Entity, user::Column::Username))).eq(name.to_lowercase())
+}
 
 impl UserRepository for Store {
     async fn create_user(&self, new: NewUser, audit_entry: AuditEntry) -> DomainResult<User> {
@@ -30,12 +37,7 @@ impl UserRepository for Store {
             .map_err(internal)?;
         }
         let taken = |field: &str| DomainError::conflict(format!("{field} is already taken"));
-        if user::Entity::find()
-            .filter(user::Column::Username.eq(new.username.as_str()))
-            .one(&txn)
-            .await
-            .map_err(internal)?
-            .is_some()
+        if user::Entity::find().filter(username_is(new.username.as_str())).one(&txn).await.map_err(internal)?.is_some()
         {
             return Err(taken("username"));
         }
@@ -123,13 +125,23 @@ impl UserRepository for Store {
         let filter = if username_or_email.contains('@') {
             user::Column::Email.eq(username_or_email.to_lowercase())
         } else {
-            user::Column::Username.eq(username_or_email)
+            username_is(username_or_email)
         };
         let row = user::Entity::find().filter(filter).one(self.connection()).await.map_err(internal)?;
         Ok(row.map(|m| {
             let hash = m.password_hash.clone();
             (convert::user(m), hash)
         }))
+    }
+
+    async fn find_user(&self, lookup: &UserLookup) -> DomainResult<Option<User>> {
+        let filter = match lookup {
+            UserLookup::Id(id) => user::Column::Id.eq(id.0),
+            UserLookup::Username(name) => user::Column::Username.eq(name.as_str()),
+            UserLookup::Email(email) => user::Column::Email.eq(email.as_str()),
+        };
+        let row = user::Entity::find().filter(filter).one(self.connection()).await.map_err(internal)?;
+        Ok(row.map(convert::user))
     }
 
     async fn password_hash(&self, id: UserId) -> DomainResult<String> {

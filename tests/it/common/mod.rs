@@ -171,7 +171,7 @@ impl TestApp {
             None,
             configure,
             None,
-            nishan_api::Overrides { events },
+            nishan_api::Overrides { events, clock: Some(first.state.clock.clone()) },
         )
         .await
     }
@@ -185,6 +185,18 @@ impl TestApp {
         configure: impl FnOnce(&mut Settings),
     ) -> Self {
         Self::start(db, db_url, data_dir, None, configure, None, Default::default()).await
+    }
+
+    /// A server whose rate limit and login throttle read `clock` (a manual one: the test moves
+    /// time instead of waiting for it). Its restarts and replicas read the same clock.
+    pub async fn spawn_with_clock(
+        db: Db,
+        configure: impl FnOnce(&mut Settings),
+        clock: nishan_api::clock::Clock,
+    ) -> Self {
+        let fresh = fresh_database(db).await;
+        let overrides = nishan_api::Overrides { clock: Some(clock), ..Default::default() };
+        Self::start(db, fresh.url.clone(), fresh.dir.clone(), Some(fresh), configure, None, overrides).await
     }
 
     async fn spawn_full(
@@ -221,8 +233,9 @@ impl TestApp {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let app = nishan_api::server::router(state.clone());
+        let limits = nishan_api::server::ConnectionLimits::from_settings(&state.settings);
         let server = tokio::spawn(async move {
-            nishan_api::server::serve(listener, app).await.unwrap();
+            nishan_api::server::serve(listener, app, limits).await.unwrap();
         });
         Self { state, addr, db_url, db, http: reqwest::Client::new(), server, data_dir, owned }
     }
@@ -230,7 +243,8 @@ impl TestApp {
     /// A second server on this server's database (as after a restart); the database stays
     /// this app's to clean up.
     pub async fn restart(&self, configure: impl FnOnce(&mut Settings)) -> Self {
-        Self::spawn_on_url(self.db, self.db_url.clone(), self.data_dir.clone(), configure).await
+        let overrides = nishan_api::Overrides { clock: Some(self.state.clock.clone()), ..Default::default() };
+        Self::start(self.db, self.db_url.clone(), self.data_dir.clone(), None, configure, None, overrides).await
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -320,6 +334,18 @@ pub fn error_code(resp: &Value) -> String {
         .as_str()
         .unwrap_or_else(|| panic!("expected an error with a code: {resp}"))
         .to_owned()
+}
+
+/// Asserts that the raw JSON text `raw` has the object keys `keys` in this order (as the
+/// GraphQL specification orders a response: as the query asks). Read from the text, not from a
+/// parsed map, which might order keys its own way.
+pub fn assert_keys_in_order(raw: &str, keys: &[&str]) {
+    let mut from = 0;
+    for key in keys {
+        let quoted = format!("\"{key}\":");
+        let at = raw[from..].find(&quoted).unwrap_or_else(|| panic!("no {quoted} after byte {from} in {raw}"));
+        from += at + quoted.len();
+    }
 }
 
 /// The seeded system entity types, by name.

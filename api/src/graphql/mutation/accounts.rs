@@ -81,21 +81,8 @@ impl AccountMutation {
 
     /// Signs in with a username or email. Repeated failures are throttled (RATE_LIMITED).
     async fn login(&self, ctx: &Context<'_>, input: LoginInput) -> ApiResult<AuthPayload> {
-        let app = state(ctx);
         let meta = &request(ctx).meta;
-        let ip = meta.ip.as_deref();
-        app.login_throttle.check(&input.username_or_email, ip)?;
-        match app.accounts().login(meta, &input.username_or_email, &input.password).await {
-            Ok(signed_in) => {
-                app.login_throttle.record_success(&input.username_or_email);
-                Ok(payload(signed_in))
-            }
-            Err(DomainError::InvalidCredentials) => {
-                app.login_throttle.record_failure(&input.username_or_email, ip);
-                Err(DomainError::InvalidCredentials.into())
-            }
-            Err(e) => Err(e.into()),
-        }
+        Ok(payload(state(ctx).accounts().login(meta, &input.username_or_email, &input.password).await?))
     }
 
     /// Ends the current session: its token stops working at once.

@@ -48,7 +48,7 @@ impl DocumentMutation {
             tags: input.tags,
             file: FileInfo::default(),
         };
-        Ok(Document(state(ctx).documents().create(&req.meta, &actor, new).await?))
+        Ok(Document::new(state(ctx).documents().create(&req.meta, &actor, new).await?))
     }
 
     /// Adds an uploaded `.txt` file (GraphQL multipart request): UTF-8 with or without BOM,
@@ -80,7 +80,7 @@ impl DocumentMutation {
                 ..Default::default()
             },
         };
-        Ok(Document(app.documents().upload(&req.meta, &actor, new, &bytes).await?))
+        Ok(Document::new(app.documents().upload(&req.meta, &actor, new, &bytes).await?))
     }
 
     async fn update_document(&self, ctx: &Context<'_>, id: ID, input: UpdateDocumentInput) -> ApiResult<Document> {
@@ -95,7 +95,7 @@ impl DocumentMutation {
             metadata: input.metadata.map(|j| j.0),
             notes: patch(input.notes),
         };
-        Ok(Document(state(ctx).documents().update(&req.meta, &actor, id, fields).await?))
+        Ok(Document::new(state(ctx).documents().update(&req.meta, &actor, id, fields).await?))
     }
 
     /// Replaces the content, storing a new version. `expectedVersion` is the
@@ -109,9 +109,15 @@ impl DocumentMutation {
         id: ID,
         content: String,
         change_summary: Option<String>,
-        expected_version: Option<u32>,
+        expected_version: Option<i32>,
     ) -> ApiResult<Document> {
         let id = DocumentId(parse_id(&id, "id")?);
+        let expected_version = expected_version
+            .map(|v| u32::try_from(v).ok().filter(|v| *v >= 1))
+            .map(|v| {
+                v.ok_or_else(|| crate::error::bad_input("expectedVersion", "must be a version number (1 or more)"))
+            })
+            .transpose()?;
         let req = request(ctx);
         let actor = req.viewer.require()?;
         let doc = state(ctx)
@@ -125,7 +131,7 @@ impl DocumentMutation {
             &[],
             Some(doc.current_version),
         );
-        Ok(Document(doc))
+        Ok(Document::new(doc))
     }
 
     async fn delete_document(&self, ctx: &Context<'_>, id: ID) -> ApiResult<bool> {

@@ -3,6 +3,7 @@ use nishan_domain::DomainError;
 use nishan_domain::ids::{ProjectId, UserId};
 use nishan_domain::membership::MembershipChange;
 use nishan_domain::project::ProjectFields;
+use nishan_domain::user::{Email, UserLookup, Username};
 
 use super::accounts::patch;
 use crate::error::ApiResult;
@@ -41,11 +42,47 @@ pub struct UpdateProjectInput {
     pub references: Option<Vec<String>>,
 }
 
+/// Names the user to add by exactly one of `userId`, `username` and `email`.
 #[derive(InputObject)]
 pub struct AddProjectMemberInput {
     pub project_id: ID,
-    pub user_id: ID,
+    /// The user's id.
+    pub user_id: Option<ID>,
+    /// The user's username (exactly, as they registered it).
+    pub username: Option<String>,
+    /// The user's email address (case does not matter).
+    pub email: Option<String>,
     pub role: GqlRole,
+}
+
+impl AddProjectMemberInput {
+    /// The one way the input names the user; BAD_USER_INPUT for none or more than one.
+    fn lookup(&self) -> ApiResult<UserLookup> {
+        let given: Vec<&str> = [
+            self.user_id.as_ref().map(|_| "userId"),
+            self.username.as_ref().map(|_| "username"),
+            self.email.as_ref().map(|_| "email"),
+        ]
+        .into_iter()
+        .flatten()
+        .collect();
+        match given.as_slice() {
+            [] => {
+                return Err(DomainError::invalid("userId", "name the user by one of userId, username or email").into());
+            }
+            [_] => {}
+            [_, second, ..] => {
+                let message = "name the user by only one of userId, username and email";
+                return Err(DomainError::invalid(*second, message).into());
+            }
+        }
+        Ok(match (&self.user_id, &self.username, &self.email) {
+            (Some(id), _, _) => UserLookup::Id(UserId(parse_id(id, "userId")?)),
+            (_, Some(name), _) => UserLookup::Username(Username::new(name)?),
+            (_, _, Some(email)) => UserLookup::Email(Email::new(email)?),
+            (None, None, None) => unreachable!("one of the three is given"),
+        })
+    }
 }
 
 #[derive(InputObject)]
@@ -127,14 +164,21 @@ impl ProjectMutation {
         Ok(true)
     }
 
-    /// Needs the manage-users permission; only OWNERs grant OWNER.
+    /// Adds the user named by `userId`, `username` or `email`. Needs the manage-users
+    /// permission (anyone else gets FORBIDDEN, whether the user exists or not); only OWNERs
+    /// grant OWNER; NOT_FOUND when no user has that id, username or email.
     async fn add_project_member(
         &self,
         ctx: &Context<'_>,
         input: AddProjectMemberInput,
     ) -> ApiResult<ProjectMembership> {
-        let m = self.change(ctx, &input.project_id, &input.user_id, MembershipChange::Add(input.role.into())).await?;
-        Ok(m.ok_or_else(|| DomainError::internal("membership missing after add"))?)
+        // Who asks comes first: an anonymous caller learns nothing about the input.
+        let req = request(ctx);
+        let actor = req.viewer.require()?;
+        let project = ProjectId(parse_id(&input.project_id, "projectId")?);
+        let who = input.lookup()?;
+        let m = state(ctx).projects().add_member(&req.meta, &actor, project, who, input.role.into()).await?;
+        Ok(ProjectMembership(m))
     }
 
     /// Changes a member's role. A project always keeps one active OWNER (CONFLICT otherwise).

@@ -1,7 +1,9 @@
 use async_graphql::{Context, ID, Object};
+use nishan_domain::DomainError;
 use nishan_domain::ids::{DocumentId, EntityId};
 
-use crate::error::ApiResult;
+use crate::error::{ApiError, ApiResult};
+use crate::graphql::loaders::{DocumentLoader, Loaded};
 use crate::graphql::types::{Document, Entity, parse_id};
 use crate::graphql::{request, state};
 
@@ -14,7 +16,11 @@ impl DocumentQuery {
     async fn document(&self, ctx: &Context<'_>, id: ID) -> ApiResult<Option<Document>> {
         let id = DocumentId(parse_id(&id, "id")?);
         let actor = request(ctx).viewer.optional()?;
-        let (doc, _) = state(ctx).documents().find(actor.as_ref(), id).await?;
+        // Through the request's loader: a document named by several fields (aliases) is read
+        // from the database once.
+        let not_found = || ApiError::from(DomainError::NotFound { resource: "document" });
+        let doc = ctx.data_unchecked::<Loaded<DocumentLoader>>().load_one(id).await?.ok_or_else(not_found)?;
+        state(ctx).documents().access(actor.as_ref(), &doc).await?;
         Ok(Some(Document(doc)))
     }
 

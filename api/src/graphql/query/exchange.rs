@@ -13,6 +13,7 @@ pub struct ExchangeQuery;
 impl ExchangeQuery {
     /// A document's annotations in a format (the export permission); recorded in the audit
     /// log. `verifiedOnly` (default false) leaves out unverified entities.
+    #[graphql(complexity = "crate::graphql::execution::text_cost(child_complexity)")]
     async fn export_document(
         &self,
         ctx: &Context<'_>,
@@ -31,6 +32,7 @@ impl ExchangeQuery {
 
     /// Every document of a project, oldest first, in a format (the export permission);
     /// recorded in the audit log.
+    #[graphql(complexity = "crate::graphql::execution::text_cost(child_complexity)")]
     async fn export_project(
         &self,
         ctx: &Context<'_>,

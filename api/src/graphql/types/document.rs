@@ -11,12 +11,20 @@ use nishan_domain::ids::EntityTypeId;
 use nishan_domain::text;
 
 use super::{DocumentStatistics, Entity, GqlEntitySource, Project, User, parse_id};
-use crate::error::ApiResult;
+use crate::error::{ApiResult, bad_input};
 use crate::graphql::loaders::{EntityPageKey, EntityPageLoader, ProjectLoader, UserLoader};
 use crate::graphql::pagination::{self, Conn};
 use crate::graphql::state;
 
-pub struct Document(pub DomainDocument);
+/// A document as clients see it. Shared (an `Arc`): a request's loader hands the same document
+/// to every field that names it without copying its text.
+pub struct Document(pub std::sync::Arc<DomainDocument>);
+
+impl Document {
+    pub fn new(doc: DomainDocument) -> Self {
+        Self(std::sync::Arc::new(doc))
+    }
+}
 
 #[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
 #[graphql(name = "TextDirection")]
@@ -85,7 +93,8 @@ pub struct EntityFilterInput {
     pub is_verified: Option<bool>,
     pub sources: Option<Vec<GqlEntitySource>>,
     pub min_confidence: Option<f64>,
-    pub line_number: Option<u32>,
+    /// 1-based.
+    pub line_number: Option<i32>,
 }
 
 impl EntityFilterInput {
@@ -101,7 +110,15 @@ impl EntityFilterInput {
             is_verified: self.is_verified,
             sources: self.sources.as_ref().map(|s| s.iter().map(|x| (*x).into()).collect()),
             min_confidence: self.min_confidence,
-            line_number: self.line_number,
+            line_number: self
+                .line_number
+                .map(|n| {
+                    u32::try_from(n)
+                        .ok()
+                        .filter(|n| *n >= 1)
+                        .ok_or_else(|| bad_input("lineNumber", "must be 1 or more"))
+                })
+                .transpose()?,
         })
     }
 }
@@ -115,6 +132,7 @@ impl Document {
         &self.0.title
     }
     /// The text, with line endings normalised to `\n`. Entity offsets are code points into it.
+    #[graphql(complexity = "crate::graphql::execution::text_cost(child_complexity)")]
     async fn content(&self) -> &str {
         &self.0.content
     }
@@ -208,6 +226,7 @@ impl Document {
         Ok(ctx.data_unchecked::<Loaded<ProjectLoader>>().load_one(self.0.project_id).await?.map(Project))
     }
     /// Every line with its number, stanza and offsets.
+    #[graphql(complexity = "crate::graphql::execution::text_cost(child_complexity)")]
     async fn lines(&self) -> Vec<Line> {
         text::lines(&self.0.content)
             .into_iter()
@@ -250,6 +269,7 @@ impl DocumentVersion {
     async fn version_number(&self) -> u32 {
         self.0.version_number
     }
+    #[graphql(complexity = "crate::graphql::execution::text_cost(child_complexity)")]
     async fn content(&self) -> &str {
         &self.0.content
     }
@@ -271,6 +291,7 @@ impl DocumentVersion {
         async_graphql::Json(self.0.diff_summary.clone())
     }
     /// Unified diff from the previous version (empty for the first).
+    #[graphql(complexity = "crate::graphql::execution::text_cost(child_complexity)")]
     async fn unified_diff(&self) -> &str {
         &self.0.unified_diff
     }

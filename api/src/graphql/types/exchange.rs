@@ -14,8 +14,13 @@ pub enum GqlFormat {
     /// One JSON object per document: `{id, title, text, direction, offsets, label: [[start,
     /// end, "TYPE"]], verified, relations}` (doccano, spaCy).
     Jsonl,
-    /// One token per line with its offsets and BIO tag; a blank line after each text line.
+    /// CoNLL-2003, as spaCy, seqeval and Hugging Face read it: `-DOCSTART- -X- O O` and a
+    /// blank line before each document, then `token _ _ TAG` per token (BIO tags), a blank
+    /// line after each text line.
     Conll,
+    /// CoNLL with `#` lines (id, title, direction, offsets) before each document and
+    /// `token TAB start TAB end TAB TAG` per token; a blank line after each text line.
+    ConllCommented,
     /// The text with entities wrapped as `<TYPE>…</TYPE>`, in a `<document>` element.
     InlineTags,
     /// One row per entity, with a header row.
@@ -27,6 +32,7 @@ impl From<GqlFormat> for Format {
         match f {
             GqlFormat::Jsonl => Self::Jsonl,
             GqlFormat::Conll => Self::Conll,
+            GqlFormat::ConllCommented => Self::ConllCommented,
             GqlFormat::InlineTags => Self::InlineTags,
             GqlFormat::Csv => Self::Csv,
         }
@@ -68,7 +74,7 @@ impl From<ImportReport> for ImportResult {
             rejected: r.rejected,
             relationships_created: r.relationships_created,
             errors: r.issues.into_iter().map(|i| ImportError { line: i.line, message: i.message }).collect(),
-            documents: r.documents.into_iter().map(Document).collect(),
+            documents: r.documents.into_iter().map(Document::new).collect(),
         }
     }
 }

@@ -180,8 +180,11 @@ impl LlmModel {
     async fn validation_status(&self) -> GqlValidationStatus {
         self.0.validation_status.into()
     }
-    async fn validation_error(&self) -> Option<&str> {
-        self.0.validation_error.as_deref()
+    /// What the provider answered when the last test failed (keys redacted). Global admins
+    /// only: null for everyone else, as a provider's text may say more than it should.
+    async fn validation_error(&self, ctx: &Context<'_>) -> Option<&str> {
+        let is_admin = crate::graphql::request(ctx).viewer.actor().is_some_and(|a| a.is_admin);
+        if is_admin { self.0.validation_error.as_deref() } else { None }
     }
     async fn validated_at(&self) -> Option<DateTime<Utc>> {
         self.0.validated_at

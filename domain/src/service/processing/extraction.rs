@@ -42,7 +42,7 @@ use crate::llm::{LlmClient, ModelEndpoint, Provider};
 use crate::ports::{ExtractionStore, LearningRunStore, SecretCipher, SuggestionBatch};
 use crate::service::entities::new_entity;
 use crate::service::models::{model_endpoint, types_to_extract};
-use crate::text::chunk::{Chunk, chunks};
+use crate::text::chunk::{Chunk, chunks_with};
 use crate::text::{DocumentText, Remap};
 
 /// Confidence of a type's example in the built-in gazetteer.
@@ -55,6 +55,21 @@ pub struct Extraction<L, K> {
     pub llm: L,
     pub cipher: K,
     pub retry: RetryPolicy,
+    /// How often the built-in extractor, which needs no model call, stores what it found: the
+    /// chunks read since the last store go in one transaction once this much time has passed
+    /// (and at the end), so a long document is not one transaction per chunk. A model's
+    /// chunk is always stored as soon as it is answered. Zero: after every chunk.
+    pub builtin_store_every: std::time::Duration,
+}
+
+/// [`Extraction::builtin_store_every`] of a server.
+pub const BUILTIN_STORE_EVERY: std::time::Duration = std::time::Duration::from_millis(250);
+
+impl<L, K> Extraction<L, K> {
+    /// The handler with the default retry policy and store interval.
+    pub fn new(llm: L, cipher: K) -> Self {
+        Self { llm, cipher, retry: RetryPolicy::default(), builtin_store_every: BUILTIN_STORE_EVERY }
+    }
 }
 
 impl<V, L, K> JobHandler<V> for Extraction<L, K>
@@ -107,10 +122,10 @@ struct Plan {
 impl Plan {
     /// The chunks of `document`'s current text, going on after `offset` of it.
     fn new(document: Document, offset: u32, config: &ProcessingConfig) -> Self {
-        let chunks = chunks(&document.content, config.chunk_size, config.chunk_overlap);
-        let next = chunks.iter().position(|c| c.end > offset).unwrap_or(chunks.len());
         let text: Arc<str> = Arc::from(document.content.as_str());
         let indexed = DocumentText::new(document.content.as_str());
+        let chunks = chunks_with(indexed.text(), indexed.offsets(), config.chunk_size, config.chunk_overlap);
+        let next = chunks.iter().position(|c| c.end > offset).unwrap_or(chunks.len());
         Self { document, text, indexed, chunks, next }
     }
 
@@ -188,6 +203,9 @@ where
             job.completed_steps = plan.next as u32;
             job.document_version = Some(plan.version());
         }
+        let store_every = chrono::Duration::from_std(self.builtin_store_every).unwrap_or_default();
+        let mut pending = Vec::new();
+        let mut last_store = run.now();
         while plan.next < plan.chunks.len() {
             run.go_on()?;
             let chunk = &plan.chunks[plan.next];
@@ -210,7 +228,6 @@ where
             let placed =
                 if config.post_processing.merge_overlapping { merge_overlapping(found.placed) } else { found.placed };
             let by = job.created_by.or(plan.document.created_by).unwrap_or_default();
-            let mut entities = Vec::with_capacity(placed.len());
             for p in &placed {
                 let mut e =
                     new_entity(&plan.document, &plan.indexed, p.entity_type, (p.start, p.end), EntitySource::Llm, by)
@@ -218,7 +235,7 @@ where
                 e.confidence = p.confidence;
                 e.llm_model_id = Some(model.id);
                 e.processing_job_id = Some(job.id);
-                entities.push(e);
+                pending.push(e);
             }
             let now = run.now();
             {
@@ -236,10 +253,17 @@ where
                 job.estimated_completion_at = job.estimate_completion(now);
             }
             plan.next += 1;
-            if entities.is_empty() {
+            let last = plan.next == plan.chunks.len();
+            let due = last || matches!(source, Source::Model(_)) || now - last_store >= store_every;
+            if !due {
+                continue;
+            }
+            last_store = now;
+            if pending.is_empty() {
                 run.save_progress().await?;
                 continue;
             }
+            let entities = std::mem::take(&mut pending);
             let batch = SuggestionBatch {
                 document: doc_id,
                 version: plan.version(),

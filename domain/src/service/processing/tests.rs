@@ -322,11 +322,14 @@ impl EventPublisher for Recorder {
     }
 }
 
-struct VirtualClock(Mutex<DateTime<Utc>>);
+/// A clock that moves only when slept on, or by `tick` at each reading.
+struct VirtualClock(Mutex<DateTime<Utc>>, Mutex<chrono::Duration>);
 
 impl Clock for VirtualClock {
     fn now(&self) -> DateTime<Utc> {
-        *self.0.lock().unwrap()
+        let mut now = self.0.lock().unwrap();
+        *now += *self.1.lock().unwrap();
+        *now
     }
     fn sleep(&self, duration: Duration) -> impl Future<Output = ()> + Send {
         *self.0.lock().unwrap() += chrono::Duration::from_std(duration).unwrap();
@@ -478,13 +481,19 @@ fn make_env(world: World) -> Env {
     Env {
         store: FakeStore(Mutex::new(world)),
         events: Recorder::default(),
-        clock: VirtualClock(Mutex::new(Utc::now())),
+        clock: VirtualClock(Mutex::new(Utc::now()), Mutex::new(chrono::Duration::zero())),
         notes: Mutex::new(vec![]),
     }
 }
 
 fn handlers(model: ScriptedModel) -> Handlers<Env> {
-    Handlers::new().with(Extraction { llm: model, cipher: PlainCipher, retry: RetryPolicy::default() })
+    // Stored after every chunk, so that hooks see each one.
+    Handlers::new().with(Extraction {
+        llm: model,
+        cipher: PlainCipher,
+        retry: RetryPolicy::default(),
+        builtin_store_every: Duration::ZERO,
+    })
 }
 
 fn builtin() -> Handlers<Env> {
@@ -570,6 +579,33 @@ fn the_built_in_extractor_runs_every_chunk() {
     let progress: Vec<u32> = progress_events(&env).iter().map(|(_, p)| *p).collect();
     assert!(progress.windows(2).all(|p| p[0] <= p[1]), "progress never goes back: {progress:?}");
     assert_eq!(progress_events(&env).last(), Some(&(JobStatus::Completed, 100)));
+}
+
+#[test]
+fn the_built_in_extractor_stores_several_chunks_at_once_within_its_interval() {
+    let text: String = (0..8).map(stanza).collect();
+    let env = make_env(world(&text, Provider::Builtin, 40));
+    let handlers = Handlers::new().with(Extraction::new(ScriptedModel::new(vec![]), PlainCipher));
+    let end = run(&env, &handlers).unwrap();
+    assert_eq!(end.status, JobStatus::Completed);
+    let w = env.store.0.lock().unwrap();
+    assert!(w.job.total_steps >= 8);
+    assert_eq!(w.commits, 1, "the virtual clock stands still: one store at the end");
+    assert_eq!(found(&w), occurrences(&text));
+    drop(w);
+    // When reading takes time, it stores at least every 0.25 s.
+    let env = make_env(world(&text, Provider::Builtin, 40));
+    *env.clock.1.lock().unwrap() = chrono::Duration::milliseconds(100);
+    let end = run(&env, &handlers).unwrap();
+    assert_eq!(end.status, JobStatus::Completed);
+    let w = env.store.0.lock().unwrap();
+    assert!(
+        w.commits > 1 && w.commits < w.job.total_steps as usize,
+        "{} stores of {} chunks",
+        w.commits,
+        w.job.total_steps
+    );
+    assert_eq!(found(&w), occurrences(&text));
 }
 
 #[test]

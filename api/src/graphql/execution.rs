@@ -1,0 +1,204 @@
+//! Bounds on an operation while it executes, as a schema extension around every field:
+//!
+//! - **Response size.** Each resolved value is charged, as the bytes it will take in the JSON
+//!   answer, against `NISHAN_MAX_RESPONSE_BYTES`. Once the budget is spent no further field
+//!   runs (each answers an error at once), and the operation's answer is one clear
+//!   `RESPONSE_TOO_LARGE` error instead of the data (a mutation keeps what it did and the
+//!   data that fit, with the error). So a response over the limit is never built, and the
+//!   memory one operation holds stays near the limit.
+//! - **Yielding.** Every [`YIELD_EVERY`] fields the operation yields to the scheduler, so a
+//!   long execution never holds a worker thread: other requests (`/health`) are served
+//!   meanwhile, and the request timeout, which can only fire between polls, stops the
+//!   operation within a few fields of its deadline (dropping it ends its work).
+//!
+//! Large text fields also cost in the complexity limit by what they may return
+//! ([`TEXT_COST`]), so a query asking for many of them is refused before it runs.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+
+use async_graphql::extensions::{Extension, ExtensionContext, ExtensionFactory, NextExecute, NextResolve, ResolveInfo};
+use async_graphql::parser::types::OperationType;
+use async_graphql::{Response, ServerError, ServerResult, Value};
+
+use crate::error::code;
+
+/// The complexity of a field that may return a whole document's text (content, lines, a
+/// version, a diff, an export): a hundred times a plain field, about one point per 100 KiB of
+/// the default largest document (10 MiB). Lists of texts multiply it (`documents(first: 100)
+/// { content }` costs 10,100), so a query cannot ask for thousands; how many bytes an answer
+/// may hold is the response limit's to say.
+pub const TEXT_COST: usize = 100;
+
+/// The complexity of a text field, whatever it selects below it.
+pub fn text_cost(child_complexity: usize) -> usize {
+    TEXT_COST.saturating_add(child_complexity)
+}
+
+/// Fields resolved between two yields to the scheduler.
+pub const YIELD_EVERY: usize = 64;
+
+/// The extension factory, registered on the schema.
+pub struct ExecutionBounds {
+    /// Most bytes an answer's data may take (0: no limit).
+    pub max_response_bytes: usize,
+}
+
+impl ExtensionFactory for ExecutionBounds {
+    fn create(&self) -> Arc<dyn Extension> {
+        Arc::new(Bounded {
+            max_bytes: self.max_response_bytes,
+            used: AtomicUsize::new(0),
+            fields: AtomicUsize::new(0),
+            exceeded: AtomicBool::new(false),
+            subscription: AtomicBool::new(false),
+        })
+    }
+}
+
+struct Bounded {
+    max_bytes: usize,
+    used: AtomicUsize,
+    fields: AtomicUsize,
+    exceeded: AtomicBool,
+    /// A subscription's events are answers of their own: their size is not summed.
+    subscription: AtomicBool,
+}
+
+impl Bounded {
+    fn too_large(&self) -> ServerError {
+        let mut e = ServerError::new(
+            format!(
+                "the answer would be larger than {} bytes (NISHAN_MAX_RESPONSE_BYTES): ask for fewer or smaller \
+                 fields, or page through lists",
+                self.max_bytes
+            ),
+            None,
+        );
+        e.extensions.get_or_insert_with(Default::default).set("code", code::RESPONSE_TOO_LARGE);
+        e
+    }
+
+    fn charge(&self, bytes: usize) -> ServerResult<()> {
+        if self.max_bytes == 0 || self.subscription.load(Ordering::Relaxed) {
+            return Ok(());
+        }
+        let used = self.used.fetch_add(bytes, Ordering::Relaxed).saturating_add(bytes);
+        if used > self.max_bytes {
+            self.exceeded.store(true, Ordering::Relaxed);
+            return Err(self.too_large());
+        }
+        Ok(())
+    }
+}
+
+#[async_graphql::async_trait::async_trait]
+impl Extension for Bounded {
+    async fn execute(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        operation_name: Option<&str>,
+        next: NextExecute<'_>,
+    ) -> Response {
+        let kind = ctx.data_opt::<Arc<crate::graphql::gate::RequestTrace>>().and_then(|t| t.kind());
+        self.subscription.store(kind == Some(OperationType::Subscription), Ordering::Relaxed);
+        let mut response = next.run(ctx, operation_name).await;
+        if self.exceeded.load(Ordering::Relaxed) {
+            let error = self.too_large();
+            if kind == Some(OperationType::Mutation) {
+                // What the mutations did is done: keep the data that fit, say what did not.
+                response.errors.retain(|e| crate::graphql::gate::error_code(e) != Some(code::RESPONSE_TOO_LARGE));
+                response.errors.push(error);
+            } else {
+                response = Response::from_errors(vec![error]);
+            }
+        }
+        response
+    }
+
+    async fn resolve(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        info: ResolveInfo<'_>,
+        next: NextResolve<'_>,
+    ) -> ServerResult<Option<Value>> {
+        if self.exceeded.load(Ordering::Relaxed) {
+            return Err(self.too_large());
+        }
+        if self.fields.fetch_add(1, Ordering::Relaxed) % YIELD_EVERY == YIELD_EVERY - 1 {
+            yield_to_scheduler().await;
+        }
+        let shape = Shape::of(&info);
+        let value = next.run(ctx, info).await?;
+        if let Some(value) = &value {
+            self.charge(shape.charged_bytes(value))?;
+        }
+        Ok(value)
+    }
+}
+
+/// Gives the scheduler a turn: pending once, waking itself at once. (`tokio::task::yield_now`
+/// defers its wake until the worker is idle, which a request's batch queue would take for
+/// "every resolver is waiting on a loader", and run its batches before all keys are in.)
+async fn yield_to_scheduler() {
+    let mut yielded = false;
+    std::future::poll_fn(|cx| {
+        if yielded {
+            return std::task::Poll::Ready(());
+        }
+        yielded = true;
+        cx.waker().wake_by_ref();
+        std::task::Poll::Pending
+    })
+    .await
+}
+
+/// What the charge of a field's value depends on.
+struct Shape {
+    /// The bytes of its key (or of a list item's separator).
+    key: usize,
+    /// It selects nothing below it: a scalar, an enum, a JSON value or a list of those.
+    leaf: bool,
+    /// It is a list (its items pass through `resolve` themselves).
+    list: bool,
+}
+
+impl Shape {
+    fn of(info: &ResolveInfo<'_>) -> Self {
+        let key = match &info.path_node.segment {
+            async_graphql::QueryPathSegment::Name(name) => name.len() + 4,
+            async_graphql::QueryPathSegment::Index(_) => 1,
+        };
+        let item = matches!(info.path_node.segment, async_graphql::QueryPathSegment::Index(_));
+        Self {
+            key,
+            leaf: info.field.selection_set.node.items.is_empty(),
+            list: !item && info.return_type.starts_with('['),
+        }
+    }
+
+    /// What a resolved value adds to the answer. A field's object or list is made of values
+    /// charged when they were resolved, so only its key is charged; a leaf (a scalar, an enum,
+    /// a JSON value, an item of a list of scalars) is charged whole.
+    fn charged_bytes(&self, value: &Value) -> usize {
+        match value {
+            Value::Object(_) | Value::List(_) if !self.leaf => self.key,
+            Value::List(_) if self.list => self.key,
+            _ => self.key + json_bytes(value),
+        }
+    }
+}
+
+/// About how many bytes `value` takes as JSON.
+fn json_bytes(value: &Value) -> usize {
+    match value {
+        Value::Null => 4,
+        Value::Boolean(_) => 5,
+        Value::Number(_) => 12,
+        Value::String(s) => s.len() + 2,
+        Value::Enum(e) => e.len() + 2,
+        Value::Binary(b) => b.len() * 4 / 3 + 4,
+        Value::List(items) => 2 + items.iter().map(|v| json_bytes(v) + 1).sum::<usize>(),
+        Value::Object(fields) => 2 + fields.iter().map(|(k, v)| k.len() + 4 + json_bytes(v)).sum::<usize>(),
+    }
+}
