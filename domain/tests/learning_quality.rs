@@ -3,6 +3,11 @@
 //! two random splits of whole stanzas. The floors are what the tagger reaches today, a little
 //! under: the test fails if the tagger regresses, and it must beat the gazetteer it replaces.
 //! (`cargo run --release -p nishan-domain --example learning_report` prints the full report.)
+//!
+//! Issue 16's goals (F1 >= 0.8 on held-out lines, 40 % of the names unseen in training found)
+//! are NOT reached: on the committed split the tagger measures precision 0.76, recall 0.47,
+//! F1 0.58 (the gazetteer of the same gold 0.54) and finds 19 of 109 unseen names (17 %); the
+//! floors below hold it there.
 
 mod annotated;
 
