@@ -301,12 +301,20 @@ impl Experiment {
     async fn id(&self) -> ID {
         ID(self.0.id.to_string())
     }
+    /// As far as its runs: COMPLETED once every run's result is here (a run's job completes
+    /// after its result is stored, and the runs were read before the jobs, so a completed job
+    /// whose result this read missed still counts as running).
     async fn status(&self, ctx: &Context<'_>) -> ApiResult<GqlExperimentStatus> {
+        use nishan_domain::job::JobStatus;
         let statuses: Vec<_> = self
             .jobs(ctx)
             .await?
             .into_iter()
-            .map(|j| j.map_or(nishan_domain::job::JobStatus::Cancelled, |j| j.status))
+            .zip(&self.0.runs)
+            .map(|(j, run)| match j.map_or(JobStatus::Cancelled, |j| j.status) {
+                JobStatus::Completed if run.result.is_none() => JobStatus::Processing,
+                status => status,
+            })
             .collect();
         Ok(ExperimentStatus::of(&statuses).into())
     }
