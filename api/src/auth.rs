@@ -20,6 +20,8 @@ pub enum Viewer {
     SignedIn {
         user: Box<User>,
         session: SessionId,
+        /// When the session expires.
+        expires_at: chrono::DateTime<chrono::Utc>,
     },
 }
 
@@ -35,7 +37,9 @@ impl Viewer {
             return Ok(Self::InvalidToken);
         }
         Ok(match state.accounts().authenticate(token).await? {
-            Some((session, user)) => Self::SignedIn { user: Box::new(user), session: session.id },
+            Some((session, user)) => {
+                Self::SignedIn { user: Box::new(user), session: session.id, expires_at: session.expires_at }
+            }
             None => Self::InvalidToken,
         })
     }

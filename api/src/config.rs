@@ -103,6 +103,14 @@ pub struct Settings {
     /// a job is queued).
     #[arg(long, env = "NISHAN_JOB_POLL_MS", default_value_t = 1000)]
     pub job_poll_ms: u64,
+    /// How often a `jobProgress` subscription reads its job's row while the job runs, in
+    /// milliseconds, so that it ends at the final status even if that event was lost.
+    #[arg(long, env = "NISHAN_JOB_PROGRESS_RECHECK_MS", default_value_t = 5_000)]
+    pub job_progress_recheck_ms: u64,
+    /// How long the event listener waits before reconnecting to PostgreSQL after losing its
+    /// connection, in milliseconds.
+    #[arg(long, env = "NISHAN_EVENTS_RECONNECT_MS", default_value_t = 1_000)]
+    pub events_reconnect_ms: u64,
     /// Whether projects train their learned model on their own once enough new gold came in
     /// (`nishan_domain::service::learning::AUTO_TRAIN_NEW_GOLD` verified entities).
     #[arg(long, env = "NISHAN_AUTO_TRAIN", default_value_t = true, action = clap::ArgAction::Set)]
@@ -203,6 +211,10 @@ pub struct SurfaceSettings {
     /// How long a WebSocket may stay open without `connection_init`, in milliseconds.
     #[arg(long, env = "NISHAN_WS_INIT_TIMEOUT_MS", default_value_t = 3_000)]
     pub ws_init_timeout_ms: u64,
+    /// How long a message to a WebSocket client may wait to be written, in milliseconds: a
+    /// client that reads nothing for this long is disconnected.
+    #[arg(long, env = "NISHAN_WS_SEND_TIMEOUT_MS", default_value_t = 10_000)]
+    pub ws_send_timeout_ms: u64,
     /// Days audit rows are kept (0: forever).
     #[arg(long, env = "NISHAN_AUDIT_RETENTION_DAYS", default_value_t = 365)]
     pub audit_retention_days: u32,

@@ -103,7 +103,13 @@ pub async fn bootstrap_custom(
     };
     let events = match overrides.events {
         Some(bus) => bus,
-        None => EventBus::connect(&conn).await,
+        None => {
+            let bridge = nishan_infrastructure::events::BridgeConfig {
+                reconnect_delay: std::time::Duration::from_millis(settings.events_reconnect_ms),
+                ..Default::default()
+            };
+            EventBus::connect_with(&conn, bridge).await
+        }
     };
     let store = Store::new(conn);
     let llm = llm::MeteredClient::new()?;

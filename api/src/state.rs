@@ -1,5 +1,6 @@
 //! What every request shares: the store, the hasher, the token issuer, the settings, the event
-//! bus, the secret cipher, how models are called and the clock of the time-window rules.
+//! bus (every service that changes something publishes on it), the secret cipher, how models
+//! are called and the clock of the time-window rules.
 
 use std::sync::Arc;
 
@@ -42,27 +43,28 @@ pub struct AppState {
 }
 
 impl AppState {
-    pub fn accounts(&self) -> Accounts<'_, Store, Argon2Hasher, RandomTokens> {
+    pub fn accounts(&self) -> Accounts<'_, Store, Argon2Hasher, RandomTokens, EventBus> {
         Accounts {
             store: &self.store,
             hasher: &self.hasher,
             tokens: &self.tokens,
+            events: &self.events,
             session_ttl: Duration::days(self.settings.session_ttl_days),
             login_limits: self.settings.login_limits(),
             now: self.clock.now(),
         }
     }
 
-    pub fn projects(&self) -> Projects<'_, Store> {
-        Projects { store: &self.store }
+    pub fn projects(&self) -> Projects<'_, Store, EventBus> {
+        Projects { store: &self.store, events: &self.events }
     }
 
-    pub fn documents(&self) -> Documents<'_, Store> {
-        Documents { store: &self.store, max_bytes: self.settings.max_document_bytes }
+    pub fn documents(&self) -> Documents<'_, Store, EventBus> {
+        Documents { store: &self.store, events: &self.events, max_bytes: self.settings.max_document_bytes }
     }
 
-    pub fn entities(&self) -> Entities<'_, Store> {
-        Entities { store: &self.store }
+    pub fn entities(&self) -> Entities<'_, Store, EventBus> {
+        Entities { store: &self.store, events: &self.events }
     }
 
     pub fn models(&self) -> Models<'_, Store, SecretBox> {
@@ -97,7 +99,7 @@ impl AppState {
         Statistics { store: &self.store }
     }
 
-    pub fn exchange(&self) -> Exchange<'_, Store> {
-        Exchange { store: &self.store, max_bytes: self.settings.max_document_bytes }
+    pub fn exchange(&self) -> Exchange<'_, Store, EventBus> {
+        Exchange { store: &self.store, events: &self.events, max_bytes: self.settings.max_document_bytes }
     }
 }

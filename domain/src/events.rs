@@ -1,18 +1,32 @@
-//! What happens, as subscribers hear it: a job's progress, and the activity in a document
-//! (entities created, changed, verified, rejected or deleted; new versions). Services publish
-//! an event after their transaction commits; the bus delivers it to every replica.
+//! What happens, as subscribers hear it: a job's progress, the activity in a document
+//! (entities created, changed, verified, rejected, deleted or imported; new versions), and the
+//! changes that may end someone's access (sessions ended, memberships and projects changed).
+//! The service that made a change publishes its event after its transaction commits; the bus
+//! delivers it to every replica. Every event survives a JSON round trip (the bus between
+//! replicas carries JSON): the enum is tagged by `type`, with the event under `event`, so no
+//! field of an event can collide with the tag.
 
 use serde::{Deserialize, Serialize};
 
-use crate::ids::{DocumentId, EntityId, UserId};
+use crate::ids::{DocumentId, EntityId, ProjectId, UserId};
 use crate::job::{JobProgress, JobStatus};
 
 /// One thing that happened.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
+#[serde(tag = "type", content = "event", rename_all = "snake_case")]
 pub enum DomainEvent {
     JobProgress(JobProgressEvent),
     DocumentActivity(ActivityEvent),
+    /// Sessions of a user ended (logout, or a password change that signed the others out).
+    SessionsEnded {
+        user_id: UserId,
+    },
+    /// Who may read a project may have changed: a member was added, re-roled or removed
+    /// (`user_id`), or the project's visibility changed or it was deleted (`user_id` none).
+    AccessChanged {
+        project_id: ProjectId,
+        user_id: Option<UserId>,
+    },
 }
 
 /// A job's state, as sent to `jobProgress` subscribers.
@@ -61,6 +75,9 @@ pub enum ActivityKind {
     EntityDeleted,
     VersionCreated,
     EntitiesImported,
+    /// Not published by any service: a subscriber receives it when events may have been missed
+    /// (it fell behind, or its replica lost the others' events); read the document again.
+    Resync,
 }
 
 /// Something a researcher (or a job) did in a document.
@@ -68,7 +85,7 @@ pub enum ActivityKind {
 pub struct ActivityEvent {
     pub document_id: DocumentId,
     pub kind: ActivityKind,
-    /// The entities concerned (at most a few hundred ids; a bulk change sends its count).
+    /// The entities concerned (at most [`Self::MAX_IDS`]; `count` has them all).
     pub entity_ids: Vec<EntityId>,
     pub count: u32,
     pub version: Option<u32>,
@@ -77,8 +94,8 @@ pub struct ActivityEvent {
 }
 
 impl ActivityEvent {
-    /// Ids beyond this many are summarised by `count` (a NOTIFY payload stays small).
-    pub const MAX_IDS: usize = 100;
+    /// Ids beyond this many are summarised by `count`.
+    pub const MAX_IDS: usize = 1000;
 
     pub fn new(document_id: DocumentId, kind: ActivityKind, ids: &[EntityId], actor: Option<UserId>) -> Self {
         Self {
@@ -104,4 +121,51 @@ pub struct NoEvents;
 
 impl EventPublisher for NoEvents {
     fn publish(&self, _: DomainEvent) {}
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every kind of event comes back from JSON as it went in (the bus between replicas
+    /// carries JSON; an `ActivityEvent` once collided with the enum's tag).
+    #[test]
+    fn every_event_survives_json() {
+        let mut activity = ActivityEvent::new(
+            DocumentId::new(),
+            ActivityKind::EntitiesImported,
+            &[EntityId::new(), EntityId::new()],
+            Some(UserId::new()),
+        );
+        activity.version = Some(3);
+        let events = [
+            DomainEvent::DocumentActivity(activity),
+            DomainEvent::JobProgress(JobProgressEvent {
+                job_id: uuid::Uuid::now_v7(),
+                document_id: Some(DocumentId::new()),
+                status: "PROCESSING".into(),
+                progress: 40,
+                current_step: Some("chunk 2 of 5".into()),
+                entities_found: 7,
+                estimated_completion_at: Some(chrono::Utc::now()),
+                error_message: None,
+            }),
+            DomainEvent::SessionsEnded { user_id: UserId::new() },
+            DomainEvent::AccessChanged { project_id: ProjectId::new(), user_id: Some(UserId::new()) },
+            DomainEvent::AccessChanged { project_id: ProjectId::new(), user_id: None },
+        ];
+        for event in events {
+            let json = serde_json::to_string(&event).unwrap();
+            let back: DomainEvent = serde_json::from_str(&json).unwrap_or_else(|e| panic!("{json}: {e}"));
+            assert_eq!(back, event);
+        }
+    }
+
+    #[test]
+    fn ids_beyond_the_cap_are_counted() {
+        let ids: Vec<EntityId> = (0..ActivityEvent::MAX_IDS + 5).map(|_| EntityId::new()).collect();
+        let event = ActivityEvent::new(DocumentId::new(), ActivityKind::EntityCreated, &ids, None);
+        assert_eq!(event.entity_ids.len(), ActivityEvent::MAX_IDS);
+        assert_eq!(event.count as usize, ids.len());
+    }
 }

@@ -29,6 +29,7 @@ mod m20261123_000005_create_models_and_jobs;
 pub use m20261123_000005_create_models_and_jobs::{BUILTIN_MODEL_ID, DEFAULT_CONFIG_ID};
 mod m20261124_060001_create_rate_limits;
 mod m20261201_010001_job_kinds;
+mod m20261201_020001_create_bus_events;
 mod m20261201_040001_create_login_throttles;
 mod m20261201_040002_usernames_unique_ignoring_case;
 mod m20261201_040003_project_slugs_unique_per_viewer;
@@ -48,6 +49,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000005_create_models_and_jobs::Migration),
             Box::new(m20261124_060001_create_rate_limits::Migration),
             Box::new(m20261201_010001_job_kinds::Migration),
+            Box::new(m20261201_020001_create_bus_events::Migration),
             Box::new(m20261201_040001_create_login_throttles::Migration),
             Box::new(m20261201_040002_usernames_unique_ignoring_case::Migration),
             Box::new(m20261201_040003_project_slugs_unique_per_viewer::Migration),

@@ -11,7 +11,7 @@ use sea_orm_migration::sea_orm::prelude::{ChronoDateTimeUtc, ChronoUtc, Json, Uu
 use sea_orm_migration::sea_orm::{ConnectionTrait, Database, DatabaseConnection};
 use sea_orm_migration::sea_query::{Alias, Order, Query};
 
-const TABLES: [&str; 21] = [
+const TABLES: [&str; 22] = [
     "users",
     "user_profiles",
     "user_sessions",
@@ -25,6 +25,7 @@ const TABLES: [&str; 21] = [
     "entity_rejections",
     "entity_relationships",
     "rate_limits",
+    "bus_events",
     "login_throttles",
     "processing_jobs",
     "model_calls",
@@ -83,6 +84,7 @@ const INDEXES: &[(&str, &str)] = &[
     ("entity_relationships", "idx_entity_relationships_target"),
     ("entity_relationships", "idx_entity_relationships_project_id"),
     ("rate_limits", "idx_rate_limits_window_start"),
+    ("bus_events", "idx_bus_events_created_at"),
     ("login_throttles", "idx_login_throttles_window_start"),
     ("processing_jobs", "idx_processing_jobs_status_priority"),
     ("processing_jobs", "idx_processing_jobs_document_id"),

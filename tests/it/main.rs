@@ -11,6 +11,7 @@ mod audit;
 mod commands;
 mod documents;
 mod entities;
+mod events;
 mod exchange;
 mod exchange_readers;
 mod http_protocol;

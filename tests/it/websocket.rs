@@ -268,6 +268,60 @@ async fn the_legacy_protocol_is_still_served(db: Db) {
     assert_eq!(closed(&mut socket).await.0, 4403);
 }
 
+/// A client that sends and never reads cannot make the server hold its answers: the server
+/// writes what the socket takes, and disconnects the client once a write has waited
+/// `NISHAN_WS_SEND_TIMEOUT_MS`; others are served meanwhile.
+async fn a_client_that_does_not_read_is_disconnected(db: Db) {
+    let app = TestApp::spawn_with(db, |s| {
+        s.workers = 0;
+        s.surface.ws_send_timeout_ms = 500;
+    })
+    .await;
+    let (token, _) = app.register("anis").await;
+    let project = app.create_project(&token, "Big", json!({})).await;
+    // About 1 MB: forty answers are far more than the socket buffers hold.
+    let content = "کربلا میں حسینؑ\n".repeat(40_000);
+    let doc = common::create_document(&app, &token, &project, "Big", &content).await;
+    let auth = json!({"Authorization": format!("Bearer {token}")});
+    let mut silent = ready(&app, auth.clone()).await;
+    let watch = json!({"type": "subscribe", "id": "w", "payload": {
+        "query": "subscription($d: ID!) { documentActivity(documentId: $d) { kind } }",
+        "variables": {"d": doc},
+    }});
+    send(&mut silent, watch).await;
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while app.state.events.subscribers() == 0 {
+        assert!(std::time::Instant::now() < deadline, "the subscription did not start");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    for i in 0..40 {
+        let query = json!({"type": "subscribe", "id": format!("q{i}"), "payload": {
+            "query": "query($d: ID!) { document(id: $d) { content } }",
+            "variables": {"d": doc},
+        }});
+        send(&mut silent, query).await;
+    }
+    // The server gives up on the silent client: its subscription goes with the connection.
+    while app.state.events.subscribers() > 0 {
+        assert!(std::time::Instant::now() < deadline, "the silent client is still connected");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    // Another client is served as ever.
+    let mut other = ready(&app, auth).await;
+    send(&mut other, subscribe("1", "{ me { username } }")).await;
+    assert_eq!(receive(&mut other).await["payload"]["data"]["me"]["username"], "anis");
+    // What the silent client gets when it finally reads: what the socket held, then the end.
+    let mut answers = 0;
+    while let Ok(Some(Ok(message))) = tokio::time::timeout(Duration::from_secs(10), silent.next()).await {
+        if let Message::Text(text) = message
+            && text.contains("\"next\"")
+        {
+            answers += 1;
+        }
+    }
+    assert!(answers < 40, "all {answers} answers were held for a client that did not read");
+}
+
 /// The next text message as it was sent.
 async fn raw_text(socket: &mut Socket) -> String {
     loop {
@@ -303,6 +357,7 @@ async fn response_fields_follow_the_query(db: Db) {
 }
 
 on_both_databases!(
+    a_client_that_does_not_read_is_disconnected,
     response_fields_follow_the_query,
     operations_run_over_the_socket,
     anonymous_connections_are_served,

@@ -35,11 +35,29 @@ pub struct RequestTrace {
     kind: OnceLock<OperationType>,
     name: OnceLock<String>,
     executed: AtomicBool,
+    ended_with_error: AtomicBool,
 }
 
 impl RequestTrace {
     pub fn new(transport: Transport) -> Arc<Self> {
-        Arc::new(Self { transport, kind: OnceLock::new(), name: OnceLock::new(), executed: AtomicBool::new(false) })
+        Arc::new(Self {
+            transport,
+            kind: OnceLock::new(),
+            name: OnceLock::new(),
+            executed: AtomicBool::new(false),
+            ended_with_error: AtomicBool::new(false),
+        })
+    }
+
+    /// Said by a subscription before its last item, an error (its caller lost access): the
+    /// transport sends that item as the operation's `error` and ends the operation.
+    pub fn end_with_error(&self) {
+        self.ended_with_error.store(true, Ordering::SeqCst);
+    }
+
+    /// Whether the subscription's latest item is its final error.
+    pub fn ended_with_error(&self) -> bool {
+        self.ended_with_error.load(Ordering::SeqCst)
     }
 
     /// Whether the operation passed the gate and ran (its errors, if any, are execution
@@ -294,6 +312,15 @@ pub fn error_code(error: &ServerError) -> Option<&str> {
         async_graphql::Value::String(s) => Some(s),
         _ => None,
     }
+}
+
+/// Whether the request selects a subscription (false when its document does not parse, or is
+/// a persisted query sent by hash).
+pub fn is_subscription(request: &Request) -> bool {
+    async_graphql::parser::parse_query(&request.query)
+        .ok()
+        .and_then(|document| selected(&document, request.operation_name.as_deref()))
+        .is_some_and(|(kind, _)| kind == OperationType::Subscription)
 }
 
 /// The kind and name of the operation a request selects (by name, or the only one).

@@ -107,6 +107,14 @@ pub fn request_data(state: &AppState, viewer: Viewer, meta: RequestMeta, batches
     data
 }
 
+/// The per-request data of a subscription: the caller and the request's origin, without the
+/// DataLoaders (a subscription lives long, and its events need none).
+pub fn subscription_data(viewer: Viewer, meta: RequestMeta) -> Data {
+    let mut data = Data::default();
+    data.insert(RequestContext { viewer, meta });
+    data
+}
+
 /// Most keys one loader batch sends to the database (an `IN` list of this many ids).
 const LOADER_MAX_BATCH: usize = 10_000;
 
@@ -116,18 +124,4 @@ pub(crate) fn state<'a>(ctx: &Context<'a>) -> &'a AppState {
 
 pub(crate) fn request<'a>(ctx: &Context<'a>) -> &'a RequestContext {
     ctx.data_unchecked::<RequestContext>()
-}
-
-/// Tells the document's other viewers what just happened (after the change committed).
-pub(crate) fn publish_activity(
-    ctx: &Context<'_>,
-    document: nishan_domain::ids::DocumentId,
-    kind: nishan_domain::events::ActivityKind,
-    entities: &[nishan_domain::ids::EntityId],
-    version: Option<u32>,
-) {
-    use nishan_domain::events::{ActivityEvent, DomainEvent, EventPublisher};
-    let mut event = ActivityEvent::new(document, kind, entities, request(ctx).viewer.actor().map(|a| a.user_id));
-    event.version = version;
-    state(ctx).events.publish(DomainEvent::DocumentActivity(event));
 }

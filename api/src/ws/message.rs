@@ -159,6 +159,19 @@ pub enum ServerMessage<'a> {
 impl ServerMessage<'_> {
     pub fn to_json(&self, protocol: Protocol) -> String {
         let legacy = protocol == Protocol::LegacyGraphqlWs;
+        // The message of every subscription event: written straight from the response, without
+        // building a JSON tree first.
+        if let Self::Next { id, response } = self {
+            #[derive(Serialize)]
+            struct Next<'a> {
+                #[serde(rename = "type")]
+                kind: &'static str,
+                id: &'a str,
+                payload: &'a Response,
+            }
+            let next = Next { kind: if legacy { "data" } else { "next" }, id, payload: response };
+            return serde_json::to_string(&next).unwrap_or_default();
+        }
         let value = match self {
             Self::ConnectionAck => json!({ "type": "connection_ack" }),
             Self::ConnectionError { message } => {

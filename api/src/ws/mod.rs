@@ -2,13 +2,21 @@
 //! and Nishan's way of signing a connection in. The `connection_init` payload carries the
 //! token (`{"Authorization": "Bearer <token>"}` or `{"token": "<token>"}`); a bad token is
 //! refused (4403), no token is an anonymous connection. Each operation looks the token up
-//! again, so a session ended by `logout` stops working on open connections too.
+//! again, so a session ended by `logout` stops working on open connections too; a running
+//! subscription checks the connection's access for each event (`ConnectionAccess`, one per
+//! connection).
+//!
+//! Each socket reads into a small buffer (tungstenite's default is 128 KiB a socket, most of
+//! an idle subscriber's memory) and writes each message as it goes, holding at most
+//! [`max_write_buffer`] unsent bytes; a client that stops reading is disconnected once a send
+//! has waited `NISHAN_WS_SEND_TIMEOUT_MS`.
 
 pub mod close;
 pub mod message;
 pub mod protocol;
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::extract::{ConnectInfo, State, WebSocketUpgrade};
@@ -20,11 +28,22 @@ use serde_json::Value;
 use self::message::Protocol;
 use self::protocol::{ConnectionHandler, Limits};
 use crate::auth::{self, Viewer};
+use crate::graphql::subscription::access::ConnectionAccess;
 use crate::server::Server;
 use crate::state::AppState;
 
 /// Most operations one connection may run at once (a dashboard needs a handful).
 pub const MAX_OPERATIONS: usize = 100;
+
+/// What a socket reads into; a larger message grows it for as long as it takes. Client
+/// messages are small (a `subscribe` is a query and its variables).
+pub const READ_BUFFER_BYTES: usize = 4 * 1024;
+
+/// Most bytes a socket holds unsent: the largest message the server may send (a document's
+/// content, twice over for JSON escapes, and room). A write beyond it ends the connection.
+pub fn max_write_buffer(settings: &crate::config::Settings) -> usize {
+    settings.max_document_bytes.saturating_mul(2).saturating_add(1 << 20)
+}
 
 /// `GET /graphql/ws`: the upgrade.
 pub(crate) async fn upgrade(
@@ -39,9 +58,15 @@ pub(crate) async fn upgrade(
         operation_timeout: Duration::from_millis(settings.surface.request_timeout_ms),
         keep_alive: Duration::from_secs(12),
         max_operations: MAX_OPERATIONS,
+        send_timeout: Duration::from_millis(settings.surface.ws_send_timeout_ms),
     };
     let max_message = settings.max_body_bytes();
-    let upgrade = upgrade.protocols(Protocol::NAMES).max_message_size(max_message);
+    let upgrade = upgrade
+        .protocols(Protocol::NAMES)
+        .max_message_size(max_message)
+        .read_buffer_size(READ_BUFFER_BYTES)
+        .write_buffer_size(0)
+        .max_write_buffer_size(max_write_buffer(settings));
     let protocol = upgrade.selected_protocol().and_then(|p| p.to_str().ok()).and_then(Protocol::from_name);
     let request_id = headers.get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
     let handler = Signin { state: server.state.clone(), headers, peer };
@@ -55,9 +80,11 @@ struct Signin {
     peer: SocketAddr,
 }
 
-/// A signed-in connection: its token (looked up again for each operation).
+/// A signed-in connection: its token (looked up again for each operation), and what its
+/// caller may read, shared by its subscriptions.
 struct Session {
     token: Option<String>,
+    access: Arc<ConnectionAccess>,
 }
 
 impl ConnectionHandler for Signin {
@@ -67,7 +94,11 @@ impl ConnectionHandler for Signin {
         let token = auth::token_from_init(&payload);
         match Viewer::from_token(&self.state, token.as_deref()).await {
             Ok(Viewer::InvalidToken) => Err("invalid or expired token".into()),
-            Ok(_) => Ok(Session { token }),
+            Ok(viewer) => {
+                let access = Arc::new(ConnectionAccess::new(self.state.clone(), token.clone()));
+                access.seed(&viewer);
+                Ok(Session { token, access })
+            }
             Err(e) => {
                 // Logged with a correlation id; the client only learns it was refused.
                 let _ = crate::error::to_graphql(e);
@@ -86,7 +117,12 @@ impl ConnectionHandler for Signin {
         };
         let proxies = self.state.settings.connections.proxies();
         let meta: RequestMeta = auth::request_meta(&self.headers, Some(self.peer), &viewer, proxies);
-        request.data = crate::graphql::request_data(&self.state, viewer, meta, None);
+        request.data = if crate::graphql::gate::is_subscription(&request) {
+            crate::graphql::subscription_data(viewer, meta)
+        } else {
+            crate::graphql::request_data(&self.state, viewer, meta, None)
+        };
+        request.data.insert(Arc::clone(&session.access));
         request
     }
 }

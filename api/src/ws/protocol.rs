@@ -3,10 +3,12 @@
 //! `graphql-ws` protocol. Generic over the executor (any async-graphql schema) and over how a
 //! connection signs in ([`ConnectionHandler`]), so it can be tested on a schema of its own.
 //!
-//! Each operation runs in its own task and sends its results through a channel to the
-//! connection's loop, which alone writes to the socket. Operations carry a generation number
-//! so that results of an operation the client completed never reach a later one that reuses
-//! its id.
+//! Each operation starts in its own task and sends its results through a channel to the
+//! connection's loop, which alone writes to the socket. A subscription's task hands its stream
+//! over to the loop after the first result: the loop polls its subscriptions itself, so an
+//! event wakes one task per connection, not two, and nothing is queued between them.
+//! Operations carry a generation number so that results of an operation the client completed
+//! never reach a later one that reuses its id.
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -17,6 +19,7 @@ use async_graphql::Executor;
 use async_graphql::parser::types::OperationType;
 use axum::extract::ws::{CloseFrame, Message, WebSocket};
 use futures_util::StreamExt;
+use futures_util::stream::BoxStream;
 use serde_json::Value;
 use tokio::sync::mpsc;
 use tokio::task::AbortHandle;
@@ -56,18 +59,68 @@ pub struct Limits {
     pub keep_alive: Duration,
     /// Most operations running at once on one connection; one more is refused with `error`.
     pub max_operations: usize,
+    /// How long one message may wait to be written: a client that reads nothing for this
+    /// long is disconnected (its socket would otherwise hold the server's messages forever).
+    pub send_timeout: Duration,
 }
 
 /// What an operation's task tells the connection.
 enum Event {
-    Next { id: String, generation: u64, response: async_graphql::Response },
-    Refused { id: String, generation: u64, errors: Vec<async_graphql::ServerError> },
-    Done { id: String, generation: u64 },
+    Next {
+        id: String,
+        generation: u64,
+        /// Boxed: the channel's slots are as large as its largest message.
+        response: Box<async_graphql::Response>,
+    },
+    Refused {
+        id: String,
+        generation: u64,
+        errors: Vec<async_graphql::ServerError>,
+    },
+    Done {
+        id: String,
+        generation: u64,
+    },
+    /// A subscription past its first result: the loop polls it from now on.
+    Subscribed {
+        id: String,
+        generation: u64,
+        following: Following,
+    },
 }
 
 struct Running {
     generation: u64,
     abort: AbortHandle,
+}
+
+/// A subscription the connection's loop polls: its results, then one `None` when it ends.
+pub struct Following {
+    stream: BoxStream<'static, async_graphql::Response>,
+    trace: Arc<RequestTrace>,
+    ended: bool,
+    _open: OpenOperation,
+}
+
+impl futures_util::Stream for Following {
+    type Item = Option<async_graphql::Response>;
+
+    fn poll_next(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Self::Item>> {
+        if self.ended {
+            return std::task::Poll::Ready(None);
+        }
+        match self.stream.poll_next_unpin(cx) {
+            std::task::Poll::Ready(Some(response)) => std::task::Poll::Ready(Some(Some(response))),
+            std::task::Poll::Ready(None) => {
+                self.ended = true;
+                std::task::Poll::Ready(Some(None))
+            }
+            std::task::Poll::Pending => std::task::Poll::Pending,
+        }
+    }
 }
 
 /// Serves a connection until either side closes it. `request_id` (that of the upgrade
@@ -96,6 +149,7 @@ pub async fn serve<E, H>(
         session: None,
         init_received: false,
         running: HashMap::new(),
+        following: tokio_stream::StreamMap::new(),
         generation: 0,
         limits,
         request_id,
@@ -107,6 +161,8 @@ pub async fn serve<E, H>(
 
     'connection: loop {
         let step = tokio::select! {
+            Some(event) = events.recv() => Step::Continue(connection.deliver(event)),
+            Some((id, item)) = connection.following.next() => Step::Continue(connection.follow(id, item)),
             incoming = socket.recv() => match incoming {
                 Some(Ok(Message::Text(text))) => connection.receive(text.as_str(), &events_tx).await,
                 Some(Ok(Message::Binary(bytes))) => match std::str::from_utf8(&bytes) {
@@ -123,7 +179,6 @@ pub async fn serve<E, H>(
                 }
                 Some(Err(_)) | None => Step::Gone,
             },
-            Some(event) = events.recv() => Step::Continue(connection.deliver(event)),
             () = &mut init_deadline, if !connection.init_received => {
                 Step::Close(close::CONNECTION_INITIALISATION_TIMEOUT, "Connection initialisation timeout".into())
             }
@@ -134,8 +189,16 @@ pub async fn serve<E, H>(
         match step {
             Step::Continue(messages) => {
                 for text in messages {
-                    if socket.send(Message::Text(text.into())).await.is_err() {
-                        break 'connection;
+                    match tokio::time::timeout(limits.send_timeout, socket.send(Message::Text(text.into()))).await {
+                        Ok(Ok(())) => {}
+                        Ok(Err(_)) => break 'connection,
+                        Err(_) => {
+                            tracing::info!(
+                                timeout_ms = limits.send_timeout.as_millis() as u64,
+                                "a WebSocket client read nothing for too long; disconnected"
+                            );
+                            break 'connection;
+                        }
                     }
                 }
             }
@@ -177,6 +240,8 @@ struct Connection<E, H: ConnectionHandler> {
     session: Option<Arc<H::Session>>,
     init_received: bool,
     running: HashMap<String, Running>,
+    /// Subscriptions past their first result, by id.
+    following: tokio_stream::StreamMap<String, Following>,
     generation: u64,
     limits: Limits,
     request_id: String,
@@ -245,6 +310,7 @@ impl<E: Executor, H: ConnectionHandler> Connection<E, H> {
             ClientMessage::Complete { id } => match self.running.remove(&id) {
                 Some(running) => {
                     running.abort.abort();
+                    self.following.remove(&id);
                     // The legacy protocol confirms a `stop`; the current one expects nothing.
                     Step::Continue(match self.protocol {
                         Protocol::LegacyGraphqlWs => vec![ServerMessage::Complete { id: &id }.to_json(self.protocol)],
@@ -279,8 +345,8 @@ impl<E: Executor, H: ConnectionHandler> Connection<E, H> {
         );
         let task = tokio::spawn(
             async move {
-                let _open = OpenOperation::new();
-                run_operation(executor, handler, session, request, timeout, task_id, generation, events).await;
+                let open = OpenOperation::new();
+                run_operation(executor, handler, session, request, timeout, task_id, generation, events, open).await;
             }
             .instrument(span),
         );
@@ -305,18 +371,38 @@ impl<E: Executor, H: ConnectionHandler> Connection<E, H> {
                 self.running.remove(&id);
                 vec![ServerMessage::Complete { id: &id }.to_json(self.protocol)]
             }
+            Event::Subscribed { id, generation, following } if current(&id, generation, &self.running) => {
+                self.following.insert(id, following);
+                Vec::new()
+            }
             _ => Vec::new(),
         }
+    }
+
+    /// The message of a followed subscription's next result (`None`: it ended).
+    fn follow(&mut self, id: String, item: Option<async_graphql::Response>) -> Vec<String> {
+        let Some(response) = item else {
+            self.running.remove(&id);
+            return vec![ServerMessage::Complete { id: &id }.to_json(self.protocol)];
+        };
+        let ended = self.following.iter().find(|(key, _)| **key == id).is_some_and(|(_, f)| f.trace.ended_with_error());
+        if ended {
+            self.running.remove(&id);
+            self.following.remove(&id);
+            return vec![ServerMessage::Error { id: &id, errors: &response.errors }.to_json(self.protocol)];
+        }
+        vec![ServerMessage::Next { id: &id, response: &response }.to_json(self.protocol)]
     }
 
     fn stop_all(&mut self) {
         for (_, running) in self.running.drain() {
             running.abort.abort();
         }
+        self.following.clear();
     }
 }
 
-/// Counts an operation as open for as long as its task lives (aborted or not).
+/// Counts an operation as open for as long as it runs (in its task, or followed by the loop).
 struct OpenOperation;
 
 impl OpenOperation {
@@ -342,6 +428,7 @@ async fn run_operation<E: Executor, H: ConnectionHandler>(
     id: String,
     generation: u64,
     events: mpsc::Sender<Event>,
+    open: OpenOperation,
 ) {
     let started = std::time::Instant::now();
     let given_name = request.operation_name.clone();
@@ -383,9 +470,22 @@ async fn run_operation<E: Executor, H: ConnectionHandler>(
     }
     let outcome = if response.errors.is_empty() { Outcome::Ok } else { Outcome::Error };
     record(&trace, given_name.as_deref(), outcome, started);
+    if trace.kind() == Some(OperationType::Subscription) && !trace.ended_with_error() {
+        // The first result goes out now; the connection's loop polls the rest.
+        if events.send(Event::Next { id: id.clone(), generation, response: Box::new(response) }).await.is_err() {
+            return;
+        }
+        let following = Following { stream, trace, ended: false, _open: open };
+        let _ = events.send(Event::Subscribed { id, generation, following }).await;
+        return;
+    }
     let mut next = Some(response);
     while let Some(response) = next {
-        if events.send(Event::Next { id: id.clone(), generation, response }).await.is_err() {
+        if trace.ended_with_error() {
+            let _ = events.send(Event::Refused { id, generation, errors: response.errors }).await;
+            return;
+        }
+        if events.send(Event::Next { id: id.clone(), generation, response: Box::new(response) }).await.is_err() {
             return;
         }
         next = stream.next().await;

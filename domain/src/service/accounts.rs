@@ -1,10 +1,13 @@
-//! Registration, login, logout, the caller's own profile and password.
+//! Registration, login, logout, the caller's own profile and password. Ending sessions (logout,
+//! a password change) publishes `SessionsEnded` once committed, so open subscriptions of those
+//! sessions end too.
 
 use chrono::{DateTime, Duration, Utc};
 use serde_json::json;
 
 use crate::audit::{AuditEntry, RequestMeta};
 use crate::error::{DomainError, DomainResult};
+use crate::events::{DomainEvent, EventPublisher};
 use crate::ids::{SessionId, UserId};
 use crate::policy::Actor;
 use crate::ports::{
@@ -33,10 +36,11 @@ pub struct SignedIn {
 }
 
 /// The account ports a use case needs, borrowed together.
-pub struct Accounts<'a, S, H, T> {
+pub struct Accounts<'a, S, H, T, E> {
     pub store: &'a S,
     pub hasher: &'a H,
     pub tokens: &'a T,
+    pub events: &'a E,
     pub session_ttl: Duration,
     /// How many wrong passwords an account, and an address, may send before a cooldown.
     pub login_limits: LoginLimits,
@@ -47,11 +51,12 @@ pub struct Accounts<'a, S, H, T> {
 /// The longest login text a throttle bucket keeps (an unknown login is throttled by its text).
 const BUCKET_LOGIN_CHARS: usize = 200;
 
-impl<S, H, T> Accounts<'_, S, H, T>
+impl<S, H, T, E> Accounts<'_, S, H, T, E>
 where
     S: UserRepository + SessionRepository + AuditRepository + LoginThrottleRepository,
     H: PasswordHasher,
     T: TokenIssuer,
+    E: EventPublisher,
 {
     pub async fn register(&self, meta: &RequestMeta, input: Registration) -> DomainResult<SignedIn> {
         let username = Username::new(&input.username)?;
@@ -148,7 +153,9 @@ where
 
     pub async fn logout(&self, meta: &RequestMeta, actor: &Actor, session: SessionId) -> DomainResult<()> {
         let audit = AuditEntry::new(meta, Some(actor.user_id), "auth.logout", "session").resource(session, "session");
-        self.store.revoke_session(session, Utc::now(), audit).await
+        self.store.revoke_session(session, Utc::now(), audit).await?;
+        self.events.publish(DomainEvent::SessionsEnded { user_id: actor.user_id });
+        Ok(())
     }
 
     pub async fn update_me(
@@ -190,7 +197,11 @@ where
         let new_hash = self.hasher.hash(new.expose()).await?;
         let audit = AuditEntry::new(meta, Some(actor.user_id), "user.change_password", "user")
             .resource(actor.user_id, "password");
-        self.store.change_password(actor.user_id, new_hash, session, audit).await
+        let revoked = self.store.change_password(actor.user_id, new_hash, session, audit).await?;
+        if revoked > 0 {
+            self.events.publish(DomainEvent::SessionsEnded { user_id: actor.user_id });
+        }
+        Ok(revoked)
     }
 }
 

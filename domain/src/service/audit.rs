@@ -4,6 +4,7 @@
 
 use crate::audit::{AuditEntry, AuditFilter};
 use crate::error::{DomainError, DomainResult};
+use crate::events::NoEvents;
 use crate::ids::AuditId;
 use crate::membership::Role;
 use crate::policy::Actor;
@@ -29,7 +30,7 @@ impl<S: AuditRepository + ProjectRepository> AuditLog<'_, S> {
         let project = filter
             .project_id
             .ok_or_else(|| DomainError::invalid("filter.projectId", "is required unless you are a global admin"))?;
-        let (_, access) = Projects { store: self.store }
+        let (_, access) = Projects { store: self.store, events: &NoEvents }
             .find(Some(actor), ProjectRef::Id(project))
             .await?
             .ok_or(DomainError::NotFound { resource: "project" })?;

@@ -12,6 +12,7 @@ use crate::document::{
 };
 use crate::entity::Entity;
 use crate::error::{DomainError, DomainResult};
+use crate::events::{ActivityEvent, ActivityKind, DomainEvent, EventPublisher};
 use crate::ids::{DocumentId, ProjectId, VersionId};
 use crate::membership::Permission;
 use crate::policy::{Actor, ProjectAccess};
@@ -30,15 +31,17 @@ pub struct NewDocument {
     pub file: FileInfo,
 }
 
-pub struct Documents<'a, S> {
+/// Document use cases. A content edit publishes `VERSION_CREATED` activity once committed.
+pub struct Documents<'a, S, E> {
     pub store: &'a S,
+    pub events: &'a E,
     /// Largest accepted content, in bytes.
     pub max_bytes: usize,
 }
 
-impl<S: DocumentRepository + ProjectRepository> Documents<'_, S> {
-    fn projects(&self) -> Projects<'_, S> {
-        Projects { store: self.store }
+impl<S: DocumentRepository + ProjectRepository, E: EventPublisher> Documents<'_, S, E> {
+    fn projects(&self) -> Projects<'_, S, E> {
+        Projects { store: self.store, events: self.events }
     }
 
     /// The document and what the caller may do in its project; NOT_FOUND when it does not
@@ -195,7 +198,11 @@ impl<S: DocumentRepository + ProjectRepository> Documents<'_, S> {
         let plan = move |current: Document, entities: Vec<Entity>| {
             plan_content_change(current, entities, content, summary, user)
         };
-        self.store.update_content(id, expected_version, plan, audit).await
+        let doc = self.store.update_content(id, expected_version, plan, audit).await?;
+        let mut event = ActivityEvent::new(doc.id, ActivityKind::VersionCreated, &[], Some(user));
+        event.version = Some(doc.current_version);
+        self.events.publish(DomainEvent::DocumentActivity(event));
+        Ok(doc)
     }
 
     pub async fn delete(&self, meta: &RequestMeta, actor: &Actor, id: DocumentId) -> DomainResult<()> {

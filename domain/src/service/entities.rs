@@ -1,6 +1,7 @@
 //! Entities and relationships: marking spans by hand, correcting and verifying model
 //! suggestions, marking every occurrence of a word, and relating entities. Reading needs read
-//! access to the project; every change needs the edit-entities permission.
+//! access to the project; every change needs the edit-entities permission. Every change to an
+//! entity publishes its document's activity once committed.
 
 use std::collections::HashSet;
 
@@ -12,6 +13,7 @@ use crate::document::Document;
 use crate::entity::{Confidence, Entity, EntitySource, Rejection};
 use crate::entity_type::EntityType;
 use crate::error::{DomainError, DomainResult};
+use crate::events::{ActivityEvent, ActivityKind, DomainEvent, EventPublisher};
 use crate::ids::{DocumentId, EntityId, EntityTypeId, RelationshipId, UserId};
 use crate::membership::Permission;
 use crate::policy::Actor;
@@ -53,8 +55,9 @@ pub struct NewRelationship {
     pub notes: Option<String>,
 }
 
-pub struct Entities<'a, S> {
+pub struct Entities<'a, S, E> {
     pub store: &'a S,
+    pub events: &'a E,
 }
 
 /// Builds an entity of `doc` at a validated span, with everything the server computes.
@@ -109,12 +112,19 @@ fn validate_notes(notes: Option<String>) -> DomainResult<Option<String>> {
     Ok(notes)
 }
 
-impl<S> Entities<'_, S>
+impl<S, E> Entities<'_, S, E>
 where
     S: DocumentRepository + ProjectRepository + EntityRepository + EntityTypeRepository + RelationshipRepository,
+    E: EventPublisher,
 {
-    fn documents(&self) -> Documents<'_, S> {
-        Documents { store: self.store, max_bytes: usize::MAX }
+    fn documents(&self) -> Documents<'_, S, E> {
+        Documents { store: self.store, events: self.events, max_bytes: usize::MAX }
+    }
+
+    /// Tells the document's subscribers what the actor just did (after the change committed).
+    fn announce(&self, document: DocumentId, kind: ActivityKind, ids: &[EntityId], actor: &Actor) {
+        let event = ActivityEvent::new(document, kind, ids, Some(actor.user_id));
+        self.events.publish(DomainEvent::DocumentActivity(event));
     }
 
     /// A document the caller may edit entities in.
@@ -187,7 +197,9 @@ where
             .project(doc.project_id)
             .changes(json!({"documentId": doc.id, "entityType": entity_type.name, "start": span.0, "end": span.1}));
         let mut created = self.store.insert_entities(doc.id, vec![entity], OnDuplicate::Conflict, audit).await?;
-        created.pop().ok_or_else(|| DomainError::internal("inserted entity missing"))
+        let created = created.pop().ok_or_else(|| DomainError::internal("inserted entity missing"))?;
+        self.announce(created.document_id, ActivityKind::EntityCreated, &[created.id], actor);
+        Ok(created)
     }
 
     pub async fn update(
@@ -224,7 +236,9 @@ where
             .resource(entity.id, &entity.text)
             .project(entity.project_id)
             .changes(serde_json::Value::Object(changes));
-        self.store.update_entity(entity, audit).await
+        let updated = self.store.update_entity(entity, audit).await?;
+        self.announce(updated.document_id, ActivityKind::EntityUpdated, &[updated.id], actor);
+        Ok(updated)
     }
 
     /// Deletes an entity. Deleting a model's suggestion rejects it: the rejection is kept.
@@ -243,7 +257,10 @@ where
             .resource(entity.id, &entity.text)
             .project(entity.project_id)
             .changes(json!({"documentId": entity.document_id, "source": entity.source.as_str(), "reason": reason}));
-        self.store.delete_entity(id, rejection, audit).await
+        let kind = if rejection.is_some() { ActivityKind::EntityRejected } else { ActivityKind::EntityDeleted };
+        self.store.delete_entity(id, rejection, audit).await?;
+        self.announce(entity.document_id, kind, &[id], actor);
+        Ok(())
     }
 
     /// Verifies (or unverifies) entities, all of which the caller must be allowed to edit.
@@ -298,7 +315,17 @@ where
                 audit
             })
             .collect();
-        self.store.set_verified(ids, by, notes, audits).await
+        let done = self.store.set_verified(ids, by, notes, audits).await?;
+        // One event per document whose entities changed.
+        let mut by_document: std::collections::BTreeMap<DocumentId, Vec<EntityId>> = Default::default();
+        for e in &done {
+            by_document.entry(e.document_id).or_default().push(e.id);
+        }
+        let kind = if verified { ActivityKind::EntityVerified } else { ActivityKind::EntityUnverified };
+        for (doc, ids) in by_document {
+            self.announce(doc, kind, &ids, actor);
+        }
+        Ok(done)
     }
 
     /// Marks every whole-word occurrence of `needle` with the type, skipping spans already
@@ -326,13 +353,17 @@ where
             .resource(doc.id, &doc.title)
             .project(doc.project_id)
             .changes(json!({"text": needle, "entityType": entity_type.name, "occurrences": entities.len()}));
-        Ok(self
+        let created: Vec<EntityId> = self
             .store
             .insert_entities(doc.id, entities, OnDuplicate::Skip, audit)
             .await?
             .into_iter()
             .map(|e| e.id)
-            .collect())
+            .collect();
+        if !created.is_empty() {
+            self.announce(doc.id, ActivityKind::EntityCreated, &created, actor);
+        }
+        Ok(created)
     }
 
     pub async fn relate(

@@ -13,6 +13,7 @@ use crate::audit::{AuditEntry, RequestMeta};
 use crate::document::Document;
 use crate::entity_type::EntityType;
 use crate::error::{DomainError, DomainResult};
+use crate::events::{ActivityEvent, ActivityKind, DomainEvent, EventPublisher};
 use crate::exchange::{
     self, ExportDocument, ExportEntity, Format, ImportIssue, ParsedDocument, conll, csv, inline_tags, jsonl,
 };
@@ -48,13 +49,16 @@ pub struct ImportReport {
     pub documents: Vec<Document>,
 }
 
-pub struct Exchange<'a, S> {
+/// Import and export use cases. An import into a document publishes `ENTITIES_IMPORTED`
+/// activity once committed (documents an import creates have no subscribers yet).
+pub struct Exchange<'a, S, E> {
     pub store: &'a S,
+    pub events: &'a E,
     /// The largest document, in bytes; an import may be [`IMPORT_SIZE_FACTOR`] times larger.
     pub max_bytes: usize,
 }
 
-impl<S> Exchange<'_, S>
+impl<S, E> Exchange<'_, S, E>
 where
     S: ExchangeRepository
         + DocumentRepository
@@ -62,13 +66,14 @@ where
         + EntityTypeRepository
         + UserRepository
         + AuditRepository,
+    E: EventPublisher,
 {
-    fn projects(&self) -> Projects<'_, S> {
-        Projects { store: self.store }
+    fn projects(&self) -> Projects<'_, S, E> {
+        Projects { store: self.store, events: self.events }
     }
 
-    fn documents(&self) -> Documents<'_, S> {
-        Documents { store: self.store, max_bytes: self.max_bytes }
+    fn documents(&self) -> Documents<'_, S, E> {
+        Documents { store: self.store, events: self.events, max_bytes: self.max_bytes }
     }
 
     /// The scope's project and the caller's access to it; NOT_FOUND when they may not read it.
@@ -211,6 +216,11 @@ where
         }
         refuse_on(&issues)?;
         let counts = self.store.import_entities(doc.id, plan.entities, plan.relations, audit).await?;
+        if counts.created > 0 || counts.relationships_created > 0 {
+            let mut event = ActivityEvent::new(doc.id, ActivityKind::EntitiesImported, &[], Some(actor.user_id));
+            event.count = counts.created;
+            self.events.publish(DomainEvent::DocumentActivity(event));
+        }
         report.created = counts.created;
         report.skipped += counts.skipped;
         report.relationships_created = counts.relationships_created;

@@ -59,8 +59,8 @@ where
     S: JobRepository + DocumentRepository + ProjectRepository + ModelRepository + ConfigRepository,
     E: EventPublisher,
 {
-    fn documents(&self) -> Documents<'_, S> {
-        Documents { store: self.store, max_bytes: usize::MAX }
+    fn documents(&self) -> Documents<'_, S, E> {
+        Documents { store: self.store, events: self.events, max_bytes: usize::MAX }
     }
 
     /// The job's target, its project, a title for the audit row, and what the caller may do.
@@ -79,7 +79,7 @@ where
                 Ok((JobTarget::Document(doc.id), doc.project_id, doc.title, access))
             }
             (None, Some(id)) => {
-                let (p, access) = Projects { store: self.store }
+                let (p, access) = Projects { store: self.store, events: self.events }
                     .find(actor, ProjectRef::Id(id))
                     .await?
                     .ok_or(DomainError::NotFound { resource: "project" })?;

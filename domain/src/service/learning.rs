@@ -113,7 +113,7 @@ where
     E: EventPublisher,
 {
     async fn project(&self, actor: Option<&Actor>, id: ProjectId) -> DomainResult<ProjectAccess> {
-        Projects { store: self.store }
+        Projects { store: self.store, events: self.events }
             .find(actor, ProjectRef::Id(id))
             .await?
             .map(|(_, access)| access)

@@ -5,6 +5,7 @@ use serde_json::json;
 
 use crate::audit::{AuditEntry, RequestMeta};
 use crate::error::{DomainError, DomainResult};
+use crate::events::{DomainEvent, EventPublisher};
 use crate::ids::{MembershipId, ProjectId, UserId};
 use crate::membership::{Membership, MembershipChange, Permission, Role};
 use crate::policy::{Actor, ProjectAccess};
@@ -19,11 +20,14 @@ pub enum ProjectRef {
     Slug(String),
 }
 
-pub struct Projects<'a, S> {
+/// Project use cases. Changes that may change who reads a project (visibility, deletion,
+/// membership) publish `AccessChanged` once committed, so open subscriptions check again.
+pub struct Projects<'a, S, E> {
     pub store: &'a S,
+    pub events: &'a E,
 }
 
-impl<S: ProjectRepository> Projects<'_, S> {
+impl<S: ProjectRepository, E: EventPublisher> Projects<'_, S, E> {
     pub async fn create(&self, meta: &RequestMeta, actor: &Actor, fields: ProjectFields) -> DomainResult<Project> {
         if fields.name.is_none() {
             return Err(DomainError::invalid("name", "is required"));
@@ -135,7 +139,9 @@ impl<S: ProjectRepository> Projects<'_, S> {
             .resource(project.id, &project.name)
             .project(project.id)
             .changes(fields_summary(&fields));
-        self.store.update_project(id, fields, actor.user_id, audit).await
+        let updated = self.store.update_project(id, fields, actor.user_id, audit).await?;
+        self.events.publish(DomainEvent::AccessChanged { project_id: id, user_id: None });
+        Ok(updated)
     }
 
     pub async fn delete(&self, meta: &RequestMeta, actor: &Actor, id: ProjectId) -> DomainResult<()> {
@@ -143,7 +149,9 @@ impl<S: ProjectRepository> Projects<'_, S> {
         let audit = AuditEntry::new(meta, Some(actor.user_id), "project.delete", "project")
             .resource(project.id, &project.name)
             .project(project.id);
-        self.store.delete_project(id, audit).await
+        self.store.delete_project(id, audit).await?;
+        self.events.publish(DomainEvent::AccessChanged { project_id: id, user_id: None });
+        Ok(())
     }
 
     /// Adds a member named by id, username or email. Only a caller who may manage the
@@ -201,7 +209,9 @@ impl<S: ProjectRepository> Projects<'_, S> {
             .resource(target, &project.name)
             .project(project.id)
             .changes(changes);
-        self.store.change_membership(project.id, *actor, target, change, audit).await
+        let changed = self.store.change_membership(project.id, *actor, target, change, audit).await?;
+        self.events.publish(DomainEvent::AccessChanged { project_id: project.id, user_id: Some(target) });
+        Ok(changed)
     }
 }
 

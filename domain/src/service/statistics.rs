@@ -5,6 +5,7 @@ use uuid::Uuid;
 
 use crate::document::ProcessingStatus;
 use crate::error::{DomainError, DomainResult};
+use crate::events::NoEvents;
 use crate::ids::ProjectId;
 use crate::policy::Actor;
 use crate::ports::{ProjectRepository, Scope, StatisticsRepository};
@@ -19,7 +20,7 @@ impl<S: StatisticsRepository + ProjectRepository> Statistics<'_, S> {
     /// The scope of a project the caller may read; NOT_FOUND otherwise. The other methods take
     /// scopes obtained this way, or of documents the caller has already been allowed to read.
     pub async fn project_scope(&self, actor: Option<&Actor>, project: ProjectId) -> DomainResult<Scope> {
-        Projects { store: self.store }
+        Projects { store: self.store, events: &NoEvents }
             .find(actor, ProjectRef::Id(project))
             .await?
             .ok_or(DomainError::NotFound { resource: "project" })?;

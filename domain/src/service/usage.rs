@@ -4,6 +4,7 @@
 use chrono::{DateTime, Duration, Utc};
 
 use crate::error::{DomainError, DomainResult};
+use crate::events::NoEvents;
 use crate::ids::ProjectId;
 use crate::membership::Permission;
 use crate::policy::Actor;
@@ -39,7 +40,7 @@ impl<S: UsageRepository + ProjectRepository> Usage<'_, S> {
         }
         let (project, user) = match project {
             Some(p) => {
-                let (_, access) = Projects { store: self.store }
+                let (_, access) = Projects { store: self.store, events: &NoEvents }
                     .find(Some(actor), ProjectRef::Id(p))
                     .await?
                     .ok_or(DomainError::NotFound { resource: "project" })?;

@@ -7,7 +7,7 @@ use nishan_domain::service::documents::NewDocument;
 use super::accounts::patch;
 use crate::error::ApiResult;
 use crate::graphql::types::{Document, GqlDirection, parse_id};
-use crate::graphql::{publish_activity, request, state};
+use crate::graphql::{request, state};
 
 #[derive(InputObject)]
 pub struct CreateDocumentInput {
@@ -124,13 +124,6 @@ impl DocumentMutation {
             .documents()
             .update_content(&req.meta, &actor, id, expected_version, &content, change_summary)
             .await?;
-        publish_activity(
-            ctx,
-            doc.id,
-            nishan_domain::events::ActivityKind::VersionCreated,
-            &[],
-            Some(doc.current_version),
-        );
         Ok(Document::new(doc))
     }
 

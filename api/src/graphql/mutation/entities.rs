@@ -5,8 +5,7 @@ use nishan_domain::service::entities::{EntityPatch, NewEntity, NewRelationship};
 use super::accounts::patch;
 use crate::error::ApiResult;
 use crate::graphql::types::{Entity, EntityRelationship, GqlRelationshipType, parse_id};
-use crate::graphql::{publish_activity, request, state};
-use nishan_domain::events::ActivityKind;
+use crate::graphql::{request, state};
 
 #[derive(InputObject)]
 pub struct CreateEntityInput {
@@ -44,18 +43,6 @@ fn entity_ids(ids: &[ID]) -> ApiResult<Vec<EntityId>> {
     ids.iter().map(|id| parse_id(id, "ids").map(EntityId)).collect()
 }
 
-/// One activity event per document whose entities were (un)verified.
-fn announce_verification(ctx: &Context<'_>, entities: &[nishan_domain::entity::Entity], verified: bool) {
-    let mut by_document: std::collections::BTreeMap<_, Vec<_>> = Default::default();
-    for e in entities {
-        by_document.entry(e.document_id).or_default().push(e.id);
-    }
-    let kind = if verified { ActivityKind::EntityVerified } else { ActivityKind::EntityUnverified };
-    for (doc, ids) in by_document {
-        publish_activity(ctx, doc, kind, &ids, None);
-    }
-}
-
 #[derive(Default)]
 pub struct EntityMutation;
 
@@ -75,9 +62,7 @@ impl EntityMutation {
             confidence: input.confidence_score,
             notes: input.notes,
         };
-        let e = state(ctx).entities().create(&req.meta, &actor, new).await?;
-        publish_activity(ctx, e.document_id, ActivityKind::EntityCreated, &[e.id], None);
-        Ok(Entity(e))
+        Ok(Entity(state(ctx).entities().create(&req.meta, &actor, new).await?))
     }
 
     async fn update_entity(&self, ctx: &Context<'_>, id: ID, input: UpdateEntityInput) -> ApiResult<Entity> {
@@ -94,9 +79,7 @@ impl EntityMutation {
             end: input.end,
             notes: patch(input.notes),
         };
-        let e = state(ctx).entities().update(&req.meta, &actor, id, p).await?;
-        publish_activity(ctx, e.document_id, ActivityKind::EntityUpdated, &[e.id], None);
-        Ok(Entity(e))
+        Ok(Entity(state(ctx).entities().update(&req.meta, &actor, id, p).await?))
     }
 
     /// Deletes an entity; for a model's suggestion this is a rejection, kept on record.
@@ -104,12 +87,7 @@ impl EntityMutation {
         let id = EntityId(parse_id(&id, "id")?);
         let req = request(ctx);
         let actor = req.viewer.require()?;
-        let app = state(ctx);
-        let (entity, _) = app.entities().find(Some(&actor), id).await?;
-        app.entities().delete(&req.meta, &actor, id, reason).await?;
-        let kind =
-            if entity.is_model_suggestion() { ActivityKind::EntityRejected } else { ActivityKind::EntityDeleted };
-        publish_activity(ctx, entity.document_id, kind, &[id], None);
+        state(ctx).entities().delete(&req.meta, &actor, id, reason).await?;
         Ok(true)
     }
 
@@ -127,9 +105,6 @@ impl EntityMutation {
         let req = request(ctx);
         let actor = req.viewer.require()?;
         let created = state(ctx).entities().annotate_all(&req.meta, &actor, doc, &text, type_id).await?;
-        if !created.is_empty() {
-            publish_activity(ctx, doc, ActivityKind::EntityCreated, &created, None);
-        }
         Ok(created.len() as i32)
     }
 
@@ -138,7 +113,6 @@ impl EntityMutation {
         let req = request(ctx);
         let actor = req.viewer.require()?;
         let mut done = state(ctx).entities().set_verified(&req.meta, &actor, &ids, true, notes).await?;
-        announce_verification(ctx, &done, true);
         Ok(Entity(done.remove(0)))
     }
 
@@ -147,7 +121,6 @@ impl EntityMutation {
         let req = request(ctx);
         let actor = req.viewer.require()?;
         let mut done = state(ctx).entities().set_verified(&req.meta, &actor, &ids, false, None).await?;
-        announce_verification(ctx, &done, false);
         Ok(Entity(done.remove(0)))
     }
 
@@ -157,7 +130,6 @@ impl EntityMutation {
         let req = request(ctx);
         let actor = req.viewer.require()?;
         let done = state(ctx).entities().set_verified(&req.meta, &actor, &ids, true, None).await?;
-        announce_verification(ctx, &done, true);
         Ok(done.into_iter().map(Entity).collect())
     }
 

@@ -1,89 +1,144 @@
-//! A job's progress and a document's activity, over `graphql-transport-ws`.
-//! A subscriber first receives the current state (read from the database, since events are
-//! not stored), then every change; a lagging subscriber skips what it missed instead of being
-//! cut off. `jobProgress` ends after the job's final status.
+//! `jobProgress`: a job's current state, then each change, ending with its final status. The
+//! stream ends from the job's row too: the row is read again when the bus says events may have
+//! been missed (a replica's listener reconnected, or the subscriber fell behind), and every
+//! `NISHAN_JOB_PROGRESS_RECHECK_MS` while the job runs, so a final event that never arrives
+//! does not leave the subscriber waiting. Every event is checked against the caller's access
+//! (`access`): a caller who signed out or left the project gets an `error` and nothing more.
+
+use std::sync::Arc;
+use std::time::Duration;
 
 use async_graphql::{Context, ID, Subscription};
 use futures_util::stream::{self, Stream, StreamExt};
 use nishan_domain::events::{DomainEvent, JobProgressEvent};
-use nishan_domain::ids::DocumentId;
-use nishan_domain::job::JobProgress as DomainProgress;
-use tokio_stream::wrappers::BroadcastStream;
+use nishan_domain::ids::ProjectId;
+use nishan_domain::job::{JobId, JobProgress as DomainProgress};
+use nishan_domain::ports::JobRepository;
+use nishan_infrastructure::events::{Delivery, Subscription as Events, Topic};
 
-use crate::error::ApiError;
-use crate::graphql::types::{DocumentActivity, JobProgress, parse_id};
+use super::access::{ConnectionAccess, Lost};
+use super::follow::{Ending, access, api, refused};
+use crate::graphql::types::{JobProgress, parse_id};
 use crate::graphql::{request, state};
+use crate::state::AppState;
 
 #[derive(Default)]
 pub struct JobSubscription;
 
-/// The error of a refused subscription: FORBIDDEN for what the caller may not read.
-fn refused(e: nishan_domain::DomainError) -> async_graphql::Error {
-    let e = match e {
-        nishan_domain::DomainError::NotFound { .. } => {
-            nishan_domain::DomainError::forbidden("you may not follow this: you cannot read its document")
-        }
-        other => other,
-    };
-    ApiError::from(e).0
-}
-
-fn api(e: impl Into<ApiError>) -> async_graphql::Error {
-    e.into().0
-}
-
 #[Subscription]
 impl JobSubscription {
     /// The job's current state, then each change, ending with its final status. Only users
-    /// who can read the document may subscribe.
+    /// who can read the document may subscribe (NOT_FOUND otherwise, UNAUTHENTICATED when not
+    /// signed in); a subscriber who loses access gets an `error` (UNAUTHENTICATED or
+    /// FORBIDDEN) and the stream ends.
     async fn job_progress(
         &self,
         ctx: &Context<'_>,
         job_id: ID,
-    ) -> async_graphql::Result<impl Stream<Item = JobProgress> + use<>> {
+    ) -> async_graphql::Result<impl Stream<Item = async_graphql::Result<JobProgress>> + use<>> {
         let id = parse_id(&job_id, "jobId").map_err(api)?;
-        let app = state(ctx);
+        let app = state(ctx).clone();
         let actor = request(ctx).viewer.optional().map_err(api)?;
-        // Listen before reading, so no change falls between the read and the first event.
-        let events = BroadcastStream::new(app.events.subscribe());
-        let (job, _) = app.jobs().find(actor.as_ref(), id).await.map_err(refused)?;
+        let (job, _) = app.jobs().find(actor.as_ref(), id).await.map_err(|e| refused(actor.as_ref(), "job", e))?;
+        let access = access(ctx);
+        let mut topics = vec![Topic::Job(id), Topic::Project(job.project_id)];
+        topics.extend(access.user().map(Topic::User));
+        // Listen before reading the state to start from, so no change falls in between.
+        let events = app.events.subscribe_to(&topics);
+        let job = app.store.job_by_id(id).await.map_err(api)?.unwrap_or(job);
         let first = JobProgressEvent::from(&DomainProgress::from(&job));
-        let done = job.status.is_final();
-        let updates = events.filter_map(move |e| async move {
-            match e.ok()?.as_ref() {
-                DomainEvent::JobProgress(p) if p.job_id == id => Some(p.clone()),
-                _ => None,
-            }
+        let recheck = Duration::from_millis(app.settings.job_progress_recheck_ms.max(10));
+        let follow = Follow {
+            id,
+            project: job.project_id,
+            app,
+            events,
+            access,
+            ending: Ending::of(ctx, "job"),
+            recheck: tokio::time::interval_at(tokio::time::Instant::now() + recheck, recheck),
+            last: first.clone(),
+            done: first.status().is_final(),
+        };
+        let updates = stream::unfold(follow, |mut f| async move {
+            let item = f.next().await?;
+            Some((item, f))
         });
-        // Ends right after yielding the final status, without waiting for another event.
-        let updates = stream::unfold((Box::pin(updates), done), |(mut events, finished)| async move {
-            if finished {
+        Ok(stream::once(async move { Ok(JobProgress(first)) }).chain(updates))
+    }
+}
+
+struct Follow {
+    id: JobId,
+    project: ProjectId,
+    app: AppState,
+    events: Events,
+    access: Arc<ConnectionAccess>,
+    ending: Ending,
+    recheck: tokio::time::Interval,
+    /// The state last sent.
+    last: JobProgressEvent,
+    /// The final status was sent, or access ended.
+    done: bool,
+}
+
+impl Follow {
+    /// The next item to send; `None` ends the stream.
+    async fn next(&mut self) -> Option<async_graphql::Result<JobProgress>> {
+        loop {
+            if self.done {
                 return None;
             }
-            let p = events.next().await?;
-            let finished = p.status().is_final();
-            Some((p, (events, finished)))
-        });
-        Ok(stream::once(async move { first }).chain(updates).map(JobProgress))
+            let fresh = tokio::select! {
+                delivery = self.events.next() => match delivery? {
+                    Delivery::Event(event) => match event.as_ref() {
+                        DomainEvent::JobProgress(p) if p.job_id == self.id => Some(p.clone()),
+                        other => {
+                            if self.access.forget(other, self.project)
+                                && let Some(Err(lost)) = self.access.check(self.project).await
+                            {
+                                return Some(Err(self.end(lost)));
+                            }
+                            None
+                        }
+                    },
+                    Delivery::Resync { .. } => {
+                        self.access.forget_all();
+                        self.reread(false).await
+                    }
+                },
+                _ = self.recheck.tick() => self.reread(true).await,
+            };
+            let Some(progress) = fresh else { continue };
+            if progress == self.last {
+                continue;
+            }
+            match self.access.check(self.project).await {
+                Some(Ok(())) => {}
+                Some(Err(lost)) => return Some(Err(self.end(lost))),
+                None => continue,
+            }
+            self.done = progress.status().is_final();
+            self.last = progress.clone();
+            return Some(Ok(JobProgress(progress)));
+        }
     }
 
-    /// Every entity created, changed, verified, rejected or deleted in the document, and every
-    /// new version. Only users who can read the document may subscribe.
-    async fn document_activity(
-        &self,
-        ctx: &Context<'_>,
-        document_id: ID,
-    ) -> async_graphql::Result<impl Stream<Item = DocumentActivity> + use<>> {
-        let doc = DocumentId(parse_id(&document_id, "documentId").map_err(api)?);
-        let app = state(ctx);
-        let actor = request(ctx).viewer.optional().map_err(api)?;
-        let events = BroadcastStream::new(app.events.subscribe());
-        app.documents().find(actor.as_ref(), doc).await.map_err(refused)?;
-        Ok(events.filter_map(move |e| async move {
-            match e.ok()?.as_ref() {
-                DomainEvent::DocumentActivity(a) if a.document_id == doc => Some(DocumentActivity(a.clone())),
-                _ => None,
+    /// The job's state from its row; with `final_only`, only a final one (a running job's
+    /// events, which may be on their way, are not overtaken by an older read).
+    async fn reread(&self, final_only: bool) -> Option<JobProgressEvent> {
+        let job = match self.app.store.job_by_id(self.id).await {
+            Ok(Some(job)) => job,
+            Ok(None) => return None,
+            Err(e) => {
+                tracing::warn!(error = %e, job = %self.id, "could not re-read a followed job");
+                return None;
             }
-        }))
+        };
+        (!final_only || job.status.is_final()).then(|| JobProgressEvent::from(&DomainProgress::from(&job)))
+    }
+
+    fn end(&mut self, lost: Lost) -> async_graphql::Error {
+        self.done = true;
+        self.ending.error(lost)
     }
 }

@@ -1,8 +1,12 @@
 //! The subscription root, merged from one object per area. Subscriptions are served over
-//! WebSocket (`/graphql/ws`, see `crate::ws`).
+//! WebSocket (`/graphql/ws`, see `crate::ws`); those that follow a project's data check the
+//! caller's access for every event (`access`).
 
+pub mod access;
+mod activity;
+mod follow;
 mod heartbeat;
 mod jobs;
 
 #[derive(async_graphql::MergedSubscription, Default)]
-pub struct Subscription(heartbeat::HeartbeatSubscription, jobs::JobSubscription);
+pub struct Subscription(heartbeat::HeartbeatSubscription, jobs::JobSubscription, activity::ActivitySubscription);

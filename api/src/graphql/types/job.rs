@@ -50,7 +50,8 @@ mirror_enum!(
         EntityRejected,
         EntityDeleted,
         VersionCreated,
-        EntitiesImported
+        EntitiesImported,
+        Resync
     ]
 );
 
@@ -413,7 +414,7 @@ impl DocumentActivity {
     async fn kind(&self) -> GqlActivityKind {
         self.0.kind.into()
     }
-    /// The entities concerned (the first hundred; `count` has them all).
+    /// The entities concerned (the first thousand; `count` has them all).
     async fn entity_ids(&self) -> Vec<ID> {
         self.0.entity_ids.iter().map(|e| ID(e.to_string())).collect()
     }

@@ -1,0 +1,102 @@
+//! `documentActivity`: every entity created, changed, verified, rejected, deleted or imported
+//! in a document, and every new version, as the services publish them. Nothing is read first
+//! (there is no state to start from); when events may have been missed the subscriber gets a
+//! `RESYNC` event, its cue to read the document again. Every event is checked against the
+//! caller's access (`access`): a caller who signed out or left the project gets an `error`
+//! and nothing more.
+
+use std::sync::Arc;
+
+use async_graphql::{Context, ID, Subscription};
+use futures_util::stream::{self, Stream, StreamExt};
+use nishan_domain::events::{ActivityEvent, ActivityKind, DomainEvent};
+use nishan_domain::ids::{DocumentId, ProjectId};
+use nishan_infrastructure::events::{Delivery, Subscription as Events, Topic};
+
+use super::access::ConnectionAccess;
+use super::follow::{Ending, access, api, refused};
+use crate::graphql::types::{DocumentActivity, parse_id};
+use crate::graphql::{request, state};
+
+#[derive(Default)]
+pub struct ActivitySubscription;
+
+#[Subscription]
+impl ActivitySubscription {
+    /// Every entity created, changed, verified, rejected, deleted or imported in the document,
+    /// and every new version; `RESYNC` when events may have been missed. Only users who can
+    /// read the document may subscribe (NOT_FOUND otherwise, UNAUTHENTICATED when not signed
+    /// in); a subscriber who loses access gets an `error` (UNAUTHENTICATED or FORBIDDEN) and
+    /// the stream ends.
+    async fn document_activity(
+        &self,
+        ctx: &Context<'_>,
+        document_id: ID,
+    ) -> async_graphql::Result<impl Stream<Item = async_graphql::Result<DocumentActivity>> + use<>> {
+        let doc = DocumentId(parse_id(&document_id, "documentId").map_err(api)?);
+        let app = state(ctx);
+        let actor = request(ctx).viewer.optional().map_err(api)?;
+        let (document, _) =
+            app.documents().find(actor.as_ref(), doc).await.map_err(|e| refused(actor.as_ref(), "document", e))?;
+        let access = access(ctx);
+        let mut topics = vec![Topic::Document(doc), Topic::Project(document.project_id)];
+        topics.extend(access.user().map(Topic::User));
+        let watch = Watch {
+            doc,
+            project: document.project_id,
+            events: app.events.subscribe_to(&topics),
+            access,
+            ending: Ending::of(ctx, "document"),
+            done: false,
+        };
+        Ok(stream::unfold(watch, |mut w| async move {
+            let item = w.next().await?;
+            Some((item, w))
+        }))
+    }
+}
+
+struct Watch {
+    doc: DocumentId,
+    project: ProjectId,
+    events: Events,
+    access: Arc<ConnectionAccess>,
+    ending: Ending,
+    done: bool,
+}
+
+impl Watch {
+    async fn next(&mut self) -> Option<async_graphql::Result<DocumentActivity>> {
+        loop {
+            if self.done {
+                return None;
+            }
+            let activity = match self.events.next().await? {
+                Delivery::Event(event) => match event.as_ref() {
+                    DomainEvent::DocumentActivity(a) if a.document_id == self.doc => Some(a.clone()),
+                    other => {
+                        if !self.access.forget(other, self.project) {
+                            continue;
+                        }
+                        None
+                    }
+                },
+                Delivery::Resync { missed } => {
+                    self.access.forget_all();
+                    missed.then(|| ActivityEvent::new(self.doc, ActivityKind::Resync, &[], None))
+                }
+            };
+            match self.access.check(self.project).await {
+                Some(Ok(())) => {}
+                Some(Err(lost)) => {
+                    self.done = true;
+                    return Some(Err(self.ending.error(lost)));
+                }
+                None => continue,
+            }
+            if let Some(activity) = activity {
+                return Some(Ok(DocumentActivity(activity)));
+            }
+        }
+    }
+}
