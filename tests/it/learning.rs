@@ -243,7 +243,7 @@ async fn who_may_train_and_experiment(db: Db) {
 }
 
 async fn verifying_at_once_queues_one_automatic_training(db: Db) {
-    let app = TestApp::spawn(db).await;
+    let app = TestApp::spawn_with(db, |s| s.auto_train = true).await;
     let (token, _) = app.register("anis").await;
     let project = app.create_project(&token, "Auto", json!({})).await;
     let lines = annotated();
