@@ -86,7 +86,8 @@ pub struct Settings {
     #[arg(long, env = "NISHAN_MAX_DEPTH", default_value_t = 12)]
     pub max_depth: usize,
     /// Highest complexity a query may have.
-    #[arg(long, env = "NISHAN_MAX_COMPLEXITY", default_value_t = 50_000)]
+    /// The default admits a page of 10,000 entities with a dozen fields each.
+    #[arg(long, env = "NISHAN_MAX_COMPLEXITY", default_value_t = 250_000)]
     pub max_complexity: usize,
     /// How long a DataLoader waits before its batch, in milliseconds. HTTP requests run their
     /// batches after each pass of their resolvers (every key is in by then), so 0 adds no wait.

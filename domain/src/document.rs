@@ -140,6 +140,31 @@ pub struct Document {
     pub updated_at: DateTime<Utc>,
 }
 
+/// A document without its content: what access checks and entity changes need, read without
+/// the text (which can be megabytes).
+#[derive(Debug, Clone, PartialEq)]
+pub struct DocumentHead {
+    pub id: DocumentId,
+    pub project_id: ProjectId,
+    pub title: String,
+    /// SHA-256 of the content: names the content the head describes.
+    pub content_hash: String,
+    pub current_version: u32,
+}
+
+impl Document {
+    /// The document without its content.
+    pub fn head(&self) -> DocumentHead {
+        DocumentHead {
+            id: self.id,
+            project_id: self.project_id,
+            title: self.title.clone(),
+            content_hash: self.content_hash.clone(),
+            current_version: self.current_version,
+        }
+    }
+}
+
 /// One stored state of a document's content.
 #[derive(Debug, Clone, PartialEq)]
 pub struct DocumentVersion {

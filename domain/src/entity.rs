@@ -106,6 +106,22 @@ impl Entity {
         self.context_after = ctx.context_after;
     }
 
+    /// Where the entity lies, with what is computed there.
+    pub fn placement(&self) -> Placement {
+        Placement {
+            id: self.id,
+            start: self.start,
+            end: self.end,
+            utf16_start: self.utf16_start,
+            utf16_end: self.utf16_end,
+            line_number: self.line_number,
+            stanza_number: self.stanza_number,
+            word_position: self.word_position,
+            context_before: self.context_before.clone(),
+            context_after: self.context_after.clone(),
+        }
+    }
+
     pub fn verify(&mut self, by: UserId, at: DateTime<Utc>) {
         self.is_verified = true;
         self.verified_by = Some(by);
@@ -154,6 +170,58 @@ pub fn previous_type(attributes: &Value) -> Option<EntityTypeId> {
     attributes.get("previousEntityTypeId")?.as_str()?.parse::<uuid::Uuid>().ok().map(EntityTypeId)
 }
 
+/// Where an entity lies in its document's text, with what [`Entity::place`] computes there
+/// (its text aside, which a placement never changes): what a content edit reads of every
+/// entity, and writes back for those whose placement changed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Placement {
+    pub id: EntityId,
+    pub start: u32,
+    pub end: u32,
+    pub utf16_start: u32,
+    pub utf16_end: u32,
+    pub line_number: u32,
+    pub stanza_number: u32,
+    pub word_position: u32,
+    pub context_before: String,
+    pub context_after: String,
+}
+
+impl Placement {
+    /// The placement of entity `id` at `span`, described by `ctx`.
+    pub fn new(id: EntityId, span: (u32, u32), ctx: crate::text::SpanContext) -> Self {
+        Self {
+            id,
+            start: span.0,
+            end: span.1,
+            utf16_start: ctx.utf16_start,
+            utf16_end: ctx.utf16_end,
+            line_number: ctx.line_number,
+            stanza_number: ctx.stanza,
+            word_position: ctx.word_position,
+            context_before: ctx.context_before,
+            context_after: ctx.context_after,
+        }
+    }
+}
+
+/// A place in a document's entities in reading order: by start, then end, then id (unique, so
+/// every entity has its own place). A page that starts after a cursor neither repeats nor skips
+/// an entity when others insert or delete entities elsewhere meanwhile.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct EntityCursor {
+    pub start: u32,
+    pub end: u32,
+    pub id: EntityId,
+}
+
+impl Entity {
+    /// The entity's place in reading order.
+    pub fn cursor(&self) -> EntityCursor {
+        EntityCursor { start: self.start, end: self.end, id: self.id }
+    }
+}
+
 /// What an entity listing may be narrowed to.
 #[derive(Debug, Clone, Default)]
 pub struct EntityFilter {
@@ -162,6 +230,23 @@ pub struct EntityFilter {
     pub sources: Option<Vec<EntitySource>>,
     pub min_confidence: Option<f64>,
     pub line_number: Option<u32>,
+}
+
+impl EntityFilter {
+    /// Whether the filter narrows nothing.
+    pub fn is_empty(&self) -> bool {
+        matches!(
+            self,
+            Self { entity_type_ids: None, is_verified: None, sources: None, min_confidence: None, line_number: None }
+        )
+    }
+}
+
+/// Some of a document's entities, from a place in reading order, and whether more follow.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct EntitySlice {
+    pub items: Vec<Entity>,
+    pub has_more: bool,
 }
 
 /// A rejected model suggestion, kept to measure the model's precision.

@@ -7,8 +7,8 @@ use std::collections::HashMap;
 use chrono::{DateTime, Utc};
 
 use crate::audit::{AuditEntry, AuditFilter};
-use crate::document::{Document, DocumentFields, DocumentVersion, EntityCounts, ProcessingStatus};
-use crate::entity::{Entity, EntityFilter, Rejection};
+use crate::document::{Document, DocumentFields, DocumentHead, DocumentVersion, EntityCounts, ProcessingStatus};
+use crate::entity::{Entity, EntityCursor, EntityFilter, EntitySlice, Rejection};
 use crate::entity_type::{EntityType, EntityTypeFields};
 use crate::error::DomainResult;
 use crate::exchange::PlannedRelation;
@@ -157,16 +157,40 @@ pub enum OnDuplicate {
     Skip,
 }
 
-/// A planned content change, computed by the domain from the current document and entities
-/// inside the store's transaction (so nobody else's edit slips in between).
+/// A stored entity's span as a content edit finds it inside its write transaction.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StoredSpan {
+    pub id: EntityId,
+    pub start: u32,
+    pub end: u32,
+    pub is_verified: bool,
+}
+
+/// A content edit, prepared outside the write transaction (the diff and the new text's index
+/// and metrics are computed before it).
 #[derive(Debug, Clone)]
-pub struct ContentChange {
-    pub document: Document,
-    pub version: DocumentVersion,
-    /// Entities that survive, at their new offsets.
-    pub moved: Vec<Entity>,
+pub struct ContentEdit {
+    pub document: DocumentId,
+    pub project: ProjectId,
+    /// The version the edit was made against; the edit makes `expected_version + 1`.
+    pub expected_version: u32,
+    /// The new content, indexed (the store keeps it for the actions that follow).
+    pub text: std::sync::Arc<crate::text::DocumentText>,
+    pub content_hash: String,
+    pub metrics: crate::text::TextMetrics,
+    pub by: UserId,
+    pub at: DateTime<Utc>,
+}
+
+/// What a content edit does to the entities as stored when it commits.
+#[derive(Debug, Clone)]
+pub struct CarriedEntities {
+    /// New placements of the entities whose placement changed (only those are written).
+    pub rewrite: Vec<crate::entity::Placement>,
     /// Entities whose own text changed.
     pub dropped: Vec<EntityId>,
+    /// The new version, its diff summary counting what happened to the entities.
+    pub version: DocumentVersion,
 }
 
 pub trait DocumentRepository {
@@ -179,6 +203,13 @@ pub trait DocumentRepository {
         audit: AuditEntry,
     ) -> DomainResult<Document>;
     async fn document_by_id(&self, id: DocumentId) -> DomainResult<Option<Document>>;
+    /// The document without its content.
+    async fn document_head(&self, id: DocumentId) -> DomainResult<Option<DocumentHead>>;
+    /// The indexed text of the content `head` names (by its hash). The store keeps recently
+    /// used texts in memory, so actions on one version of a document do not read and index
+    /// its whole text each time. Errors: `Conflict` when the content changed since `head` was
+    /// read; `NotFound` when the document is gone.
+    async fn document_text(&self, head: &DocumentHead) -> DomainResult<std::sync::Arc<crate::text::DocumentText>>;
     async fn documents_by_ids(&self, ids: &[DocumentId]) -> DomainResult<Vec<Document>>;
     /// A project's documents, oldest first.
     async fn documents_of_project(&self, project: ProjectId, page: PageRequest) -> DomainResult<Page<Document>>;
@@ -191,13 +222,17 @@ pub trait DocumentRepository {
         by: UserId,
         audit: AuditEntry,
     ) -> DomainResult<Document>;
-    /// Replaces the content if the document is still at `expected_version` (else `Conflict`),
-    /// with the change `plan` computes from the current document and all its entities.
+    /// Every entity's span, for preparing a content edit (read outside any write).
+    async fn entity_spans(&self, document: DocumentId) -> DomainResult<Vec<StoredSpan>>;
+    /// Applies a content edit if the document is still at `edit.expected_version` (else
+    /// `Conflict`), in one transaction: `carry` gets the entities' spans as stored inside it
+    /// (so an entity added meanwhile is carried too) and says what to write and drop.
+    /// Errors: `NotFound`, `Conflict` (another version, or content another document of the
+    /// project holds).
     async fn update_content(
         &self,
-        id: DocumentId,
-        expected_version: u32,
-        plan: impl FnOnce(Document, Vec<Entity>) -> DomainResult<ContentChange> + Send,
+        edit: ContentEdit,
+        carry: impl FnOnce(Vec<StoredSpan>) -> DomainResult<CarriedEntities> + Send,
         audit: AuditEntry,
     ) -> DomainResult<Document>;
     async fn delete_document(&self, id: DocumentId, audit: AuditEntry) -> DomainResult<()>;
@@ -229,24 +264,39 @@ pub trait EntityRepository {
         on_duplicate: OnDuplicate,
         audit: AuditEntry,
     ) -> DomainResult<Vec<Entity>>;
-    async fn entity_by_id(&self, id: EntityId) -> DomainResult<Option<Entity>>;
-    async fn entities_by_ids(&self, ids: &[EntityId]) -> DomainResult<Vec<Entity>>;
-    /// A document's entities matching the filter, by start offset.
-    async fn entities_of_document(
+    /// As [`insert_entities`](Self::insert_entities), for entities placed in the text of the
+    /// document's version `version`: `Conflict` (and nothing inserted) if the content changed
+    /// since, so no entity lands on offsets of another text.
+    async fn insert_entities_at(
         &self,
         document: DocumentId,
-        filter: &EntityFilter,
-        page: PageRequest,
-    ) -> DomainResult<Page<Entity>>;
-    /// The first page of entities of each of several documents, in one round trip.
-    async fn entities_of_documents(
+        version: u32,
+        entities: Vec<Entity>,
+        on_duplicate: OnDuplicate,
+        audit: AuditEntry,
+    ) -> DomainResult<Vec<Entity>>;
+    async fn entity_by_id(&self, id: EntityId) -> DomainResult<Option<Entity>>;
+    async fn entities_by_ids(&self, ids: &[EntityId]) -> DomainResult<Vec<Entity>>;
+    /// Up to `limit` entities of each document matching the filter, in reading order (start,
+    /// end, id), after `after` (from the first when `None`), with whether more follow: one
+    /// round trip for all the documents, each a range of the reading-order index.
+    async fn entities_after(
         &self,
         documents: &[DocumentId],
         filter: &EntityFilter,
-        page: PageRequest,
-    ) -> DomainResult<HashMap<DocumentId, Page<Entity>>>;
-    /// Stores a changed entity. Errors: `Conflict` if it now duplicates another span.
-    async fn update_entity(&self, entity: Entity, audit: AuditEntry) -> DomainResult<Entity>;
+        after: Option<EntityCursor>,
+        limit: u64,
+    ) -> DomainResult<HashMap<DocumentId, EntitySlice>>;
+    /// How many entities of each document match the filter (documents with none are missing).
+    async fn count_matching(
+        &self,
+        documents: &[DocumentId],
+        filter: &EntityFilter,
+    ) -> DomainResult<HashMap<DocumentId, u64>>;
+    /// Stores a changed entity (never its verification). With `placed_at`, the entity was
+    /// placed in the text of that version of its document: `Conflict` if the content changed
+    /// since. Errors: `Conflict` if it now duplicates another span; `NotFound`.
+    async fn update_entity(&self, entity: Entity, placed_at: Option<u32>, audit: AuditEntry) -> DomainResult<Entity>;
     /// Deletes the entity; a rejected model suggestion is kept on record.
     async fn delete_entity(&self, id: EntityId, rejection: Option<Rejection>, audit: AuditEntry) -> DomainResult<()>;
     /// Marks entities verified (with who and when) or unverified, and sets their notes when

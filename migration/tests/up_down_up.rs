@@ -71,7 +71,7 @@ const INDEXES: &[(&str, &str)] = &[
     ("entity_types", "idx_entity_types_is_active"),
     ("entity_types", "idx_entity_types_sort_order"),
     ("entities", "uq_entities_span"),
-    ("entities", "idx_entities_document_start"),
+    ("entities", "idx_entities_reading_order"),
     ("entities", "idx_entities_entity_type_id"),
     ("entities", "idx_entities_is_verified"),
     ("entities", "idx_entities_source"),

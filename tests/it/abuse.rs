@@ -321,7 +321,7 @@ async fn the_connection_cap_holds_below_the_open_files_limit() {
 fn the_documented_defaults_are_the_defaults() {
     let s = nishan_api::config::Settings::defaults();
     assert_eq!(s.surface.max_fields, 2_000);
-    assert_eq!((s.max_depth, s.max_complexity, s.surface.max_aliases, s.surface.max_directives), (12, 50_000, 50, 10));
+    assert_eq!((s.max_depth, s.max_complexity, s.surface.max_aliases, s.surface.max_directives), (12, 250_000, 50, 10));
     assert_eq!(s.surface.max_batch, 10);
     assert_eq!(nishan_api::graphql::execution::TEXT_COST, 100);
     assert_eq!(s.surface.max_response_bytes, 32 * 1024 * 1024);

@@ -169,6 +169,153 @@ async fn edits_are_versioned_and_carry_entities(db: Db) {
     assert_eq!(app.count("SELECT id FROM document_versions").await, 2);
 }
 
+/// Entities of one type on a repeated letter all shift onto each other's old spans: each is
+/// carried; and an edit writes only the entities whose place changed.
+async fn edits_move_entities_onto_each_others_spans_and_touch_only_moved_ones(db: Db) {
+    let app = TestApp::spawn(db).await;
+    let (token, _) = app.register("anis").await;
+    let types = entity_type_ids(&app).await;
+    let project = app.create_project(&token, "Shifts", json!({})).await;
+    let far = format!("حسین ابن علی\n{}\n", "کربلا ".repeat(20));
+    let original = format!("{far}ب ب ب ب\n");
+    let doc = create_document(&app, &token, &project, "Shift", &original).await;
+    let base = far.chars().count();
+    let mut ids = vec![];
+    for (s, e) in [(0, 4), (base, base + 1), (base + 2, base + 3), (base + 4, base + 5), (base + 6, base + 7)] {
+        let r = app
+            .ok(
+                Some(&token),
+                ENTITY,
+                json!({"i": {"documentId": doc, "entityTypeId": types["PERSON"], "start": s, "end": e}}),
+            )
+            .await;
+        ids.push(r["createEntity"]["id"].as_str().unwrap().to_owned());
+    }
+    let stamp = "query($id: ID!) { document(id: $id) { entities(first: 10) { edges { node { id text start end updatedAt contextBefore } } } } }";
+    let before = app.ok(Some(&token), stamp, json!({"id": doc})).await;
+    // "ا " before the four ب: each ب moves two places, onto the old span of the next.
+    let edited = format!("{far}ا ب ب ب ب\n");
+    let d = &app.ok(Some(&token), CONTENT, json!({"id": doc, "c": edited, "v": 1})).await["updateDocumentContent"];
+    assert_eq!(d["totalEntities"], 5);
+    assert_eq!(d["versions"][0]["diffSummary"]["entitiesMoved"], 4);
+    let after = app.ok(Some(&token), stamp, json!({"id": doc})).await;
+    let nodes = |v: &Value| v["document"]["entities"]["edges"].as_array().unwrap().clone();
+    let starts: Vec<u64> = nodes(&after).iter().map(|e| e["node"]["start"].as_u64().unwrap()).collect();
+    let b = base as u64;
+    assert_eq!(starts, [0, b + 2, b + 4, b + 6, b + 8]);
+    for e in nodes(&after) {
+        let n = &e["node"];
+        let (s, end) = (n["start"].as_u64().unwrap() as usize, n["end"].as_u64().unwrap() as usize);
+        assert_eq!(edited.chars().skip(s).take(end - s).collect::<String>(), n["text"].as_str().unwrap());
+    }
+    // "حسین", far before the edit, was not written: same row, same updatedAt.
+    assert_eq!(nodes(&before)[0]["node"], nodes(&after)[0]["node"]);
+    assert_ne!(nodes(&before)[1]["node"]["updatedAt"], nodes(&after)[1]["node"]["updatedAt"]);
+}
+
+/// Edits race with edits and with entity changes: one edit of a version wins, and whatever
+/// commits in between, every entity's text is the content at its span afterwards and the
+/// counts are exact.
+async fn edits_race_with_edits_and_entity_changes(db: Db) {
+    let app = TestApp::spawn_with(db, |s| s.surface.mutations_per_minute = 0).await;
+    let (token, _) = app.register("anis").await;
+    let types = entity_type_ids(&app).await;
+    let project = app.create_project(&token, "Races", json!({})).await;
+    let line = "حسین ابن علی کربلا میں عباس فرات پر";
+    let original = format!("{}\n", vec![line; 30].join("\n"));
+    let doc = create_document(&app, &token, &project, "Race", &original).await;
+    // Several edits of version 1 at once: exactly one wins.
+    let edits: Vec<_> = (0..5)
+        .map(|i| {
+            let content = original.replacen("کربلا", &format!("کربلا{}", "ا".repeat(i + 1)), 1);
+            let (http, url, token, doc) = (app.http.clone(), app.url("/graphql"), token.clone(), doc.clone());
+            tokio::spawn(async move {
+                let vars = json!({"id": doc, "c": content, "v": 1});
+                http.post(&url)
+                    .bearer_auth(&token)
+                    .json(&json!({"query": CONTENT, "variables": vars}))
+                    .send()
+                    .await
+                    .unwrap()
+                    .json::<Value>()
+                    .await
+                    .unwrap()
+            })
+        })
+        .collect();
+    let mut won = 0;
+    for e in edits {
+        let r = e.await.unwrap();
+        if r.get("errors").is_none() {
+            won += 1;
+        } else {
+            assert_eq!(error_code(&r), "CONFLICT", "{r}");
+        }
+    }
+    assert_eq!(won, 1, "one edit of version 1 wins");
+    // Now writers mark words while an editor keeps inserting text at the top.
+    let words: Vec<(usize, usize)> = {
+        let current =
+            app.ok(Some(&token), DOC, json!({"id": doc})).await["document"]["content"].as_str().unwrap().to_owned();
+        current
+            .match_indices("عباس")
+            .map(|(b, w)| {
+                let s = current[..b].chars().count();
+                (s, s + w.chars().count())
+            })
+            .collect()
+    };
+    let writers: Vec<_> = words
+        .chunks(10)
+        .map(|chunk| {
+            let chunk = chunk.to_vec();
+            let (http, url, token, doc, ty) =
+                (app.http.clone(), app.url("/graphql"), token.clone(), doc.clone(), types["PERSON"].clone());
+            tokio::spawn(async move {
+                for (s, e) in chunk {
+                    let vars = json!({"i": {"documentId": doc, "entityTypeId": ty, "start": s, "end": e}});
+                    let r: Value = http
+                        .post(&url)
+                        .bearer_auth(&token)
+                        .json(&json!({"query": ENTITY, "variables": vars}))
+                        .send()
+                        .await
+                        .unwrap()
+                        .json()
+                        .await
+                        .unwrap();
+                    // Marked on a text that changed meanwhile: refused, never misplaced.
+                    assert!(r.get("errors").is_none() || error_code(&r) == "CONFLICT", "{r}");
+                }
+            })
+        })
+        .collect();
+    for i in 0..5 {
+        let current = &app.ok(Some(&token), DOC, json!({"id": doc})).await["document"];
+        let content = format!("{}\n{}", "یا".repeat(i + 1), current["content"].as_str().unwrap());
+        let vars = json!({"id": doc, "c": content, "v": current["currentVersion"]});
+        let r = app.gql(Some(&token), CONTENT, vars).await;
+        assert!(r.get("errors").is_none() || error_code(&r) == "CONFLICT", "{r}");
+    }
+    for w in writers {
+        w.await.unwrap();
+    }
+    let all = "query($id: ID!) { document(id: $id) { content totalEntities entities(first: 10000) { edges { node { text start end lineNumber } } } } }";
+    let d = &app.ok(Some(&token), all, json!({"id": doc})).await["document"];
+    let content = d["content"].as_str().unwrap();
+    let edges = d["entities"]["edges"].as_array().unwrap();
+    assert!(!edges.is_empty());
+    for e in edges {
+        let n = &e["node"];
+        let (s, end) = (n["start"].as_u64().unwrap() as usize, n["end"].as_u64().unwrap() as usize);
+        assert_eq!(content.chars().skip(s).take(end - s).collect::<String>(), n["text"].as_str().unwrap(), "{n}");
+        let line = content.chars().take(s).filter(|c| *c == '\n').count() + 1;
+        assert_eq!(n["lineNumber"], line, "{n}");
+    }
+    assert_eq!(d["totalEntities"], edges.len());
+    assert_eq!(app.count("SELECT id FROM entities").await as usize, edges.len());
+}
+
 async fn the_marsiya_corpus_uploads_with_exact_metrics(db: Db) {
     let app = TestApp::spawn(db).await;
     let (token, _) = app.register("anis").await;
@@ -212,6 +359,8 @@ async fn the_marsiya_corpus_uploads_with_exact_metrics(db: Db) {
 }
 
 on_both_databases!(
+    edits_move_entities_onto_each_others_spans_and_touch_only_moved_ones,
+    edits_race_with_edits_and_entity_changes,
     pasted_text_is_normalised_and_measured,
     uploads_accept_utf8_and_utf16_and_refuse_bad_bytes,
     only_uploaders_add_documents,

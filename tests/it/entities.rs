@@ -329,6 +329,207 @@ async fn counts_stay_exact_under_random_operations(db: Db) {
     let _ = &s.project;
 }
 
+/// Many clients create, verify, unverify, retype, delete and mark all occurrences at once, on
+/// the same spans and the same entities: the stored counts still equal a fresh count.
+async fn counts_stay_exact_under_concurrent_operations(db: Db) {
+    let s = setup(db).await;
+    let words = ["کربلا", "علیؑ", "فرات", "علمدار", "عباسؑ", "میں"];
+    let candidates: Vec<(usize, usize)> = words
+        .iter()
+        .flat_map(|w| {
+            TEXT.match_indices(w).map(move |(b, _)| {
+                let start = TEXT[..b].chars().count();
+                (start, start + w.chars().count())
+            })
+        })
+        .collect();
+    let ids = std::sync::Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+    let tasks: Vec<_> = (0..8u64)
+        .map(|client| {
+            let app = s.app.http.clone();
+            let url = s.app.url("/graphql");
+            let token = s.token.clone();
+            let doc = s.doc.clone();
+            let types = s.types.clone();
+            let candidates = candidates.clone();
+            let ids = ids.clone();
+            tokio::spawn(async move {
+                let gql = |query: String, variables: Value| {
+                    let req = app.post(&url).bearer_auth(&token).json(&json!({"query": query, "variables": variables}));
+                    async move { req.send().await.unwrap().json::<Value>().await.unwrap() }
+                };
+                let type_names = ["PERSON", "LOCATION", "DESIGNATION"];
+                let mut x: u64 = 0x9E3779B97F4A7C15 ^ (client + 1).wrapping_mul(0xBF58476D1CE4E5B9);
+                for _ in 0..25 {
+                    x ^= x << 13;
+                    x ^= x >> 7;
+                    x ^= x << 17;
+                    let ty = &types[type_names[(x >> 16) as usize % 3]];
+                    let pick = || {
+                        let ids = ids.lock().unwrap();
+                        (!ids.is_empty()).then(|| ids[(x >> 8) as usize % ids.len()].clone())
+                    };
+                    let r = match x % 6 {
+                        0 | 1 => {
+                            let (a, b) = candidates[(x >> 8) as usize % candidates.len()];
+                            let vars = json!({"i": {"documentId": doc, "entityTypeId": ty, "start": a, "end": b}});
+                            let r = gql(ENTITY.to_owned(), vars).await;
+                            if let Some(id) = r["data"]["createEntity"]["id"].as_str() {
+                                ids.lock().unwrap().push(id.to_owned());
+                            }
+                            r
+                        }
+                        2 => {
+                            let Some(id) = pick() else { continue };
+                            let m = if x & 0x100 == 0 { "verifyEntity" } else { "unverifyEntity" };
+                            gql(format!("mutation($id: ID!) {{ {m}(id: $id) {{ id }} }}"), json!({"id": id})).await
+                        }
+                        3 => {
+                            let Some(id) = pick() else { continue };
+                            gql("mutation($id: ID!) { deleteEntity(id: $id) }".into(), json!({"id": id})).await
+                        }
+                        4 => {
+                            let Some(id) = pick() else { continue };
+                            gql(UPDATE.to_owned(), json!({"id": id, "i": {"entityTypeId": ty}})).await
+                        }
+                        _ => {
+                            let word = words[(x >> 8) as usize % words.len()];
+                            let all = "mutation($d: ID!, $t: String!, $ty: ID!) { annotateAllOccurrences(documentId: $d, text: $t, entityTypeId: $ty) }";
+                            gql(all.into(), json!({"d": doc, "t": word, "ty": ty})).await
+                        }
+                    };
+                    if r.get("errors").is_some() {
+                        let code = error_code(&r);
+                        assert!(code == "CONFLICT" || code == "NOT_FOUND", "unexpected error: {r}");
+                    }
+                }
+            })
+        })
+        .collect();
+    for t in tasks {
+        t.await.unwrap();
+    }
+    let c = &s.app.ok(Some(&s.token), COUNTS, json!({"id": s.doc})).await["document"];
+    let mine = "document_id IN (SELECT id FROM documents WHERE title = 'Text')";
+    let total = s.app.count(&format!("SELECT id FROM entities WHERE {mine}")).await;
+    let verified = s.app.count(&format!("SELECT id FROM entities WHERE {mine} AND is_verified = true")).await;
+    assert!(total > 0, "the clients left entities behind");
+    assert_eq!(c["totalEntities"].as_i64().unwrap(), total);
+    assert_eq!(c["verifiedEntities"].as_i64().unwrap(), verified);
+    assert_eq!(c["unverifiedEntities"].as_i64().unwrap(), total - verified);
+    // The stored columns themselves, the rate included.
+    let rate = verified as f64 / total as f64;
+    let stored = format!(
+        "SELECT id FROM documents WHERE title = 'Text' AND total_entities = {total} AND verified_entities = {verified} \
+         AND unverified_entities = {} AND verification_rate = {rate:?}",
+        total - verified
+    );
+    assert_eq!(s.app.count(&stored).await, 1, "stored counts and rate");
+}
+
+const PAGE: &str = "query($id: ID!, $first: Int, $after: String, $f: EntityFilterInput) { document(id: $id) { entities(first: $first, after: $after, filter: $f) { totalCount pageInfo { hasNextPage hasPreviousPage endCursor } edges { cursor node { id start end isVerified } } } } }";
+
+/// Entity pages follow a keyset cursor: pages read while another client inserts entities
+/// before the cursor (and after it) neither repeat nor skip the entities that were there.
+async fn entity_pages_are_stable_while_others_write(db: Db) {
+    let s = setup(db).await;
+    let words = 150;
+    let content = vec!["علی"; words].join(" ");
+    let doc = create_document(&s.app, &s.token, &s.project, "Pages", &content).await;
+    let all = "mutation($d: ID!, $t: String!, $ty: ID!) { annotateAllOccurrences(documentId: $d, text: $t, entityTypeId: $ty) }";
+    let n = s.app.ok(Some(&s.token), all, json!({"d": doc, "t": "علی", "ty": s.types["LOCATION"]})).await;
+    assert_eq!(n["annotateAllOccurrences"], words);
+    let page = |first: Value, after: Value| {
+        let vars = json!({"id": doc, "first": first, "after": after});
+        let app = &s.app;
+        let token = &s.token;
+        async move { app.ok(Some(token), PAGE, vars).await["document"]["entities"].clone() }
+    };
+    let original: Vec<String> = page(json!(10_000), Value::Null).await["edges"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["node"]["id"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(original.len(), words, "one request returns every entity");
+
+    // Another client keeps inserting PERSON entities on words of the whole text meanwhile.
+    let writer = {
+        let (http, url, token, doc) = (s.app.http.clone(), s.app.url("/graphql"), s.token.clone(), doc.clone());
+        let person = s.types["PERSON"].clone();
+        tokio::spawn(async move {
+            for w in (0..words).rev().step_by(3) {
+                let vars = json!({"i": {"documentId": doc, "entityTypeId": person, "start": w * 4, "end": w * 4 + 3}});
+                let r: Value = http
+                    .post(&url)
+                    .bearer_auth(&token)
+                    .json(&json!({"query": ENTITY, "variables": vars}))
+                    .send()
+                    .await
+                    .unwrap()
+                    .json()
+                    .await
+                    .unwrap();
+                assert!(r.get("errors").is_none(), "{r}");
+            }
+        })
+    };
+    let mut seen: Vec<(u64, u64, String)> = vec![];
+    let mut after = Value::Null;
+    let mut pages = 0;
+    loop {
+        let conn = page(json!(20), after.clone()).await;
+        assert_eq!(conn["pageInfo"]["hasPreviousPage"], pages > 0);
+        for e in conn["edges"].as_array().unwrap() {
+            let n = &e["node"];
+            seen.push((n["start"].as_u64().unwrap(), n["end"].as_u64().unwrap(), n["id"].as_str().unwrap().to_owned()));
+        }
+        pages += 1;
+        // And this client inserts before where the next page starts (a DESIGNATION on a word
+        // of the page just read), between two pages.
+        if let Some((start, end, _)) = seen.get(seen.len().saturating_sub(10)).cloned() {
+            let vars =
+                json!({"i": {"documentId": doc, "entityTypeId": s.types["DESIGNATION"], "start": start, "end": end}});
+            let r = s.app.gql(Some(&s.token), ENTITY, vars).await;
+            assert!(r.get("errors").is_none() || error_code(&r) == "CONFLICT", "{r}");
+        }
+        if conn["pageInfo"]["hasNextPage"] != true {
+            break;
+        }
+        after = conn["pageInfo"]["endCursor"].clone();
+    }
+    writer.await.unwrap();
+    let ids: Vec<&String> = seen.iter().map(|(_, _, id)| id).collect();
+    let unique: std::collections::HashSet<&String> = ids.iter().copied().collect();
+    assert_eq!(unique.len(), ids.len(), "no entity is read twice");
+    for id in &original {
+        assert!(unique.contains(id), "entity {id} was skipped");
+    }
+    assert!(seen.windows(2).all(|w| (w[0].0, w[0].1) <= (w[1].0, w[1].1)), "pages follow reading order");
+    assert!(pages >= words / 20, "{pages} pages");
+
+    // Sizes, filters and cursors.
+    let too_many = s.app.gql(Some(&s.token), PAGE, json!({"id": doc, "first": 10_001})).await;
+    assert_eq!(error_code(&too_many), "BAD_USER_INPUT");
+    let bad = s.app.gql(Some(&s.token), PAGE, json!({"id": doc, "after": "bm90IGEgY3Vyc29y"})).await;
+    assert_eq!(error_code(&bad), "BAD_USER_INPUT");
+    let total = s
+        .app
+        .count("SELECT id FROM entities WHERE document_id IN (SELECT id FROM documents WHERE title = 'Pages')")
+        .await;
+    let counted = |f: Value| {
+        let vars = json!({"id": doc, "first": 0, "f": f});
+        let app = &s.app;
+        let token = &s.token;
+        async move { app.ok(Some(token), PAGE, vars).await["document"]["entities"]["totalCount"].as_i64().unwrap() }
+    };
+    assert_eq!(counted(json!({})).await, total);
+    assert_eq!(counted(json!({"isVerified": false})).await, total);
+    assert_eq!(counted(json!({"isVerified": true})).await, 0);
+    assert_eq!(counted(json!({"entityTypeIds": [s.types["LOCATION"]]})).await, words as i64);
+    assert_eq!(counted(json!({"entityTypeIds": [s.types["LOCATION"]], "isVerified": false})).await, words as i64);
+}
+
 async fn relationships_follow_the_rules(db: Db) {
     let s = setup(db).await;
     let mk = |needle: &'static str, ty: &'static str| {
@@ -403,6 +604,8 @@ on_both_databases!(
     verification_corrections_and_rejections,
     annotate_all_marks_whole_words_once,
     counts_stay_exact_under_random_operations,
+    counts_stay_exact_under_concurrent_operations,
+    entity_pages_are_stable_while_others_write,
     relationships_follow_the_rules,
     entity_permissions_per_role,
 );

@@ -7,14 +7,14 @@ use std::sync::Arc;
 use async_graphql::dataloader::Loader;
 use nishan_domain::DomainError;
 use nishan_domain::document::Document;
-use nishan_domain::entity::{Entity, EntityFilter};
+use nishan_domain::entity::{Entity, EntityCursor, EntityFilter, EntitySlice};
 use nishan_domain::entity_type::EntityType;
 use nishan_domain::ids::{DocumentId, EntityId, EntityTypeId, ProjectId, UserId};
 use nishan_domain::membership::Role;
 use nishan_domain::policy::Actor;
 use nishan_domain::ports::{
-    DocumentRepository, EntityRepository, EntityTypeRepository, Page, PageRequest, ProjectRepository,
-    RelationshipRepository, UserRepository,
+    DocumentRepository, EntityRepository, EntityTypeRepository, ProjectRepository, RelationshipRepository,
+    UserRepository,
 };
 use nishan_domain::project::Project;
 use nishan_domain::relationship::Relationship;
@@ -155,62 +155,91 @@ impl Loader<EntityId> for IncomingLoader {
     }
 }
 
-/// One page of one document's entities under one filter. Keys that share filter and page are
-/// loaded together, in one query for all their documents.
+/// A document's entities under a filter, compared and hashed by the filter's canonical form
+/// (the filter holds floats).
 #[derive(Clone)]
+pub struct FilterKey {
+    pub filter: Arc<EntityFilter>,
+    canonical: Arc<str>,
+}
+
+impl FilterKey {
+    pub fn new(input: &EntityFilterInput) -> ApiResult<Self> {
+        let filter = input.to_domain()?;
+        let canonical: Arc<str> = format!("{filter:?}").into();
+        Ok(Self { filter: Arc::new(filter), canonical })
+    }
+}
+
+impl PartialEq for FilterKey {
+    fn eq(&self, other: &Self) -> bool {
+        self.canonical == other.canonical
+    }
+}
+
+impl Eq for FilterKey {}
+
+impl std::hash::Hash for FilterKey {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.canonical.hash(state);
+    }
+}
+
+/// One page of one document's entities under one filter. Keys that share filter, cursor and
+/// size are loaded together, in one statement for all their documents.
+#[derive(Clone, PartialEq, Eq, Hash)]
 pub struct EntityPageKey {
     pub document: DocumentId,
-    pub filter: Arc<EntityFilter>,
-    /// The filter's canonical form, for equality and hashing (the filter holds floats).
-    pub filter_key: Arc<str>,
-    pub page: PageRequest,
-}
-
-impl EntityPageKey {
-    pub fn new(document: DocumentId, input: &EntityFilterInput, page: PageRequest) -> ApiResult<Self> {
-        let filter = input.to_domain()?;
-        let filter_key: Arc<str> = format!("{filter:?}").into();
-        Ok(Self { document, filter: Arc::new(filter), filter_key, page })
-    }
-}
-
-impl PartialEq for EntityPageKey {
-    fn eq(&self, other: &Self) -> bool {
-        self.document == other.document && self.filter_key == other.filter_key && self.page == other.page
-    }
-}
-
-impl Eq for EntityPageKey {}
-
-impl std::hash::Hash for EntityPageKey {
-    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
-        self.document.hash(state);
-        self.filter_key.hash(state);
-        self.page.offset.hash(state);
-        self.page.limit.hash(state);
-    }
+    pub filter: FilterKey,
+    pub after: Option<EntityCursor>,
+    pub limit: u64,
 }
 
 pub struct EntityPageLoader(pub Store);
 
 impl Loader<EntityPageKey> for EntityPageLoader {
-    type Value = Page<Entity>;
+    type Value = EntitySlice;
     type Error = DomainError;
 
-    async fn load(&self, keys: &[EntityPageKey]) -> Result<HashMap<EntityPageKey, Page<Entity>>, DomainError> {
-        let mut groups: HashMap<(Arc<str>, u64, u64), Vec<&EntityPageKey>> = HashMap::new();
+    async fn load(&self, keys: &[EntityPageKey]) -> Result<HashMap<EntityPageKey, EntitySlice>, DomainError> {
+        let mut groups: HashMap<(&FilterKey, Option<EntityCursor>, u64), Vec<&EntityPageKey>> = HashMap::new();
         for k in keys {
-            groups.entry((k.filter_key.clone(), k.page.offset, k.page.limit)).or_default().push(k);
+            groups.entry((&k.filter, k.after, k.limit)).or_default().push(k);
         }
         let mut out = HashMap::new();
-        for group in groups.into_values() {
+        for ((filter, after, limit), group) in groups {
             let docs: Vec<DocumentId> = group.iter().map(|k| k.document).collect();
-            let first = group[0];
-            let mut pages = self.0.entities_of_documents(&docs, &first.filter, first.page).await?;
+            let mut slices = self.0.entities_after(&docs, &filter.filter, after, limit).await?;
             for k in group {
-                if let Some(p) = pages.remove(&k.document) {
-                    out.insert(k.clone(), p);
+                if let Some(s) = slices.remove(&k.document) {
+                    out.insert(k.clone(), s);
                 }
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// How many entities of a document match a filter the stored counts cannot answer.
+pub struct EntityCountLoader(pub Store);
+
+impl Loader<(DocumentId, FilterKey)> for EntityCountLoader {
+    type Value = u64;
+    type Error = DomainError;
+
+    async fn load(
+        &self,
+        keys: &[(DocumentId, FilterKey)],
+    ) -> Result<HashMap<(DocumentId, FilterKey), u64>, DomainError> {
+        let mut groups: HashMap<&FilterKey, Vec<DocumentId>> = HashMap::new();
+        for (doc, filter) in keys {
+            groups.entry(filter).or_default().push(*doc);
+        }
+        let mut out = HashMap::new();
+        for (filter, docs) in groups {
+            let counts = self.0.count_matching(&docs, &filter.filter).await?;
+            for doc in docs {
+                out.insert((doc, filter.clone()), counts.get(&doc).copied().unwrap_or(0));
             }
         }
         Ok(out)

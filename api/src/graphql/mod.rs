@@ -103,6 +103,7 @@ pub fn request_data(state: &AppState, viewer: Viewer, meta: RequestMeta, batches
         loaders::OutgoingLoader(store.clone()),
         loaders::IncomingLoader(store.clone()),
         loaders::EntityPageLoader(store.clone()),
+        loaders::EntityCountLoader(store.clone()),
     );
     data
 }

@@ -16,7 +16,7 @@ use axum::extract::{ConnectInfo, Request, State};
 use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use nishan_domain::audit::RequestMeta;
-use serde_json::{Value, json};
+use serde_json::json;
 use tracing::Instrument as _;
 
 use super::negotiate::{ResponseType, negotiate};
@@ -140,7 +140,9 @@ fn from_query_string(uri: &axum::http::Uri) -> Result<async_graphql::Request, St
 
 /// One operation's answer, before it becomes HTTP.
 struct Answer {
-    body: Value,
+    /// The JSON body, serialized (an answer of 10,000 entities goes straight from the
+    /// response to text, without a `serde_json::Value` tree in between).
+    body: String,
     /// The code that refused it (it never ran), or `TIMEOUT`.
     refusal: Option<String>,
     retry_after: Option<u64>,
@@ -179,7 +181,7 @@ async fn answer_batch(
     for request in requests {
         bodies.push(run(server, headers, &viewer, &meta, request, Transport::HttpPost).await.body);
     }
-    json_response(StatusCode::OK, response_type, &Value::Array(bodies))
+    json_response(StatusCode::OK, response_type, format!("[{}]", bodies.join(",")))
 }
 
 /// The caller of a request, from its bearer token.
@@ -198,7 +200,8 @@ async fn caller(server: &Server, headers: &HeaderMap, peer: SocketAddr) -> Resul
                 path: vec![],
                 extensions: e.extensions,
             };
-            Err(Answer { body: json!({ "errors": [error] }), refusal: Some(code::INTERNAL.into()), retry_after: None })
+            let body = json!({ "errors": [error] }).to_string();
+            Err(Answer { body, refusal: Some(code::INTERNAL.into()), retry_after: None })
         }
     }
 }
@@ -242,13 +245,16 @@ async fn run(
                 .errors
                 .iter()
                 .find_map(|e| e.extensions.as_ref()?.get("retryAfter").and_then(|v| v.to_string().parse().ok()));
-            let mut body = serde_json::to_value(&response).unwrap_or_else(|_| json!({}));
-            if refusal.is_some()
-                && let Some(object) = body.as_object_mut()
-            {
-                // A request that never ran has no `data`, not even null.
-                object.remove("data");
-            }
+            let body = if refusal.is_some() {
+                let mut body = serde_json::to_value(&response).unwrap_or_else(|_| json!({}));
+                if let Some(object) = body.as_object_mut() {
+                    // A request that never ran has no `data`, not even null.
+                    object.remove("data");
+                }
+                body.to_string()
+            } else {
+                serde_json::to_string(&response).unwrap_or_else(|_| "{}".to_owned())
+            };
             finish(&span, name.as_deref(), named_late, outcome, started);
             Answer { body, refusal, retry_after }
         }
@@ -256,7 +262,8 @@ async fn run(
             finish(&span, name.as_deref(), named_late, Outcome::Timeout, started);
             let message = format!("the operation did not finish within {} ms and was stopped", limit.as_millis());
             Answer {
-                body: json!({ "errors": [{ "message": message, "extensions": { "code": code::TIMEOUT } }] }),
+                body: json!({ "errors": [{ "message": message, "extensions": { "code": code::TIMEOUT } }] })
+                    .to_string(),
                 refusal: Some(code::TIMEOUT.into()),
                 retry_after: None,
             }
@@ -283,7 +290,7 @@ fn respond(response_type: ResponseType, answer: Answer) -> Response {
         (Some(refusal), ResponseType::GraphqlResponseJson) => status_of(refusal),
         _ => StatusCode::OK,
     };
-    let mut response = json_response(status, response_type, &answer.body);
+    let mut response = json_response(status, response_type, answer.body);
     if status == StatusCode::METHOD_NOT_ALLOWED {
         response.headers_mut().insert(header::ALLOW, HeaderValue::from_static("POST"));
     }
@@ -305,8 +312,8 @@ fn status_of(refusal: &str) -> StatusCode {
     }
 }
 
-fn json_response(status: StatusCode, response_type: ResponseType, body: &Value) -> Response {
-    let mut response = (status, body.to_string()).into_response();
+fn json_response(status: StatusCode, response_type: ResponseType, body: String) -> Response {
+    let mut response = (status, body).into_response();
     response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(response_type.content_type()));
     response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     response

@@ -2,21 +2,26 @@
 //! carry entities along, and deletion. Reading needs read access to the project; every
 //! change needs the upload-documents permission.
 
+use std::collections::HashMap;
+use std::sync::Arc;
+
 use chrono::Utc;
 use serde_json::json;
 
 use crate::audit::{AuditEntry, RequestMeta};
 use crate::document::{
-    Direction, Document, DocumentFields, DocumentVersion, EntityCounts, FileInfo, ProcessingStatus, content_hash,
-    file_base_name, validate_language, validate_title,
+    Direction, Document, DocumentFields, DocumentHead, DocumentVersion, EntityCounts, FileInfo, ProcessingStatus,
+    content_hash, file_base_name, validate_language, validate_title,
 };
-use crate::entity::Entity;
+use crate::entity::Placement;
 use crate::error::{DomainError, DomainResult};
 use crate::events::{ActivityEvent, ActivityKind, DomainEvent, EventPublisher};
-use crate::ids::{DocumentId, ProjectId, VersionId};
+use crate::ids::{DocumentId, EntityId, ProjectId, VersionId};
 use crate::membership::Permission;
 use crate::policy::{Actor, ProjectAccess};
-use crate::ports::{ContentChange, DocumentRepository, Page, PageRequest, ProjectRepository};
+use crate::ports::{
+    CarriedEntities, ContentEdit, DocumentRepository, Page, PageRequest, ProjectRepository, StoredSpan,
+};
 use crate::service::projects::{ProjectRef, Projects};
 use crate::text::{self, DocumentText, Remap, span_context};
 
@@ -51,6 +56,18 @@ impl<S: DocumentRepository + ProjectRepository, E: EventPublisher> Documents<'_,
         let doc = self.store.document_by_id(id).await?.ok_or(not_found.clone())?;
         let (_, access) = self.projects().find(actor, ProjectRef::Id(doc.project_id)).await?.ok_or(not_found)?;
         Ok((doc, access))
+    }
+
+    /// As [`find`](Self::find), without reading the content.
+    pub async fn head_access(
+        &self,
+        actor: Option<&Actor>,
+        id: DocumentId,
+    ) -> DomainResult<(DocumentHead, ProjectAccess)> {
+        let not_found = DomainError::NotFound { resource: "document" };
+        let head = self.store.document_head(id).await?.ok_or(not_found.clone())?;
+        let (_, access) = self.projects().find(actor, ProjectRef::Id(head.project_id)).await?.ok_or(not_found)?;
+        Ok((head, access))
     }
 
     /// The caller's access to a document already read (a request's loader shares one read
@@ -168,6 +185,11 @@ impl<S: DocumentRepository + ProjectRepository, E: EventPublisher> Documents<'_,
 
     /// Replaces the content if the document is still at `expected_version`, storing a new
     /// version with its diff; entities in unchanged text move with it, the others are dropped.
+    ///
+    /// Everything costly (the diff, indexing the new text, placing every entity) is done from
+    /// the cached text of the current version and a snapshot of the entities' spans, before
+    /// the write transaction; inside it, the version is checked again and only entities added
+    /// or moved since the snapshot are placed anew.
     pub async fn update_content(
         &self,
         meta: &RequestMeta,
@@ -177,8 +199,9 @@ impl<S: DocumentRepository + ProjectRepository, E: EventPublisher> Documents<'_,
         content: &str,
         change_summary: Option<String>,
     ) -> DomainResult<Document> {
-        let doc = self.require(actor, id, Permission::UploadDocuments).await?;
-        let expected_version = expected_version.unwrap_or(doc.current_version);
+        let (head, access) = self.head_access(Some(actor), id).await?;
+        access.require(Permission::UploadDocuments)?;
+        let expected_version = expected_version.unwrap_or(head.current_version);
         if content.len() > self.max_bytes {
             return Err(DomainError::invalid(
                 "content",
@@ -189,17 +212,20 @@ impl<S: DocumentRepository + ProjectRepository, E: EventPublisher> Documents<'_,
         if content.trim().is_empty() {
             return Err(DomainError::invalid("content", "is empty"));
         }
+        if head.current_version != expected_version {
+            return Err(version_conflict(expected_version, head.current_version));
+        }
         let summary = change_summary.map(|s| s.trim().to_owned()).filter(|s| !s.is_empty());
-        let user = actor.user_id;
-        let audit = AuditEntry::new(meta, Some(user), "document.update_content", "document")
-            .resource(doc.id, &doc.title)
-            .project(doc.project_id)
+        let audit = AuditEntry::new(meta, Some(actor.user_id), "document.update_content", "document")
+            .resource(head.id, &head.title)
+            .project(head.project_id)
             .changes(json!({"fromVersion": expected_version}));
-        let plan = move |current: Document, entities: Vec<Entity>| {
-            plan_content_change(current, entities, content, summary, user)
-        };
-        let doc = self.store.update_content(id, expected_version, plan, audit).await?;
-        let mut event = ActivityEvent::new(doc.id, ActivityKind::VersionCreated, &[], Some(user));
+        let old = self.store.document_text(&head).await?;
+        let snapshot = self.store.entity_spans(id).await?;
+        let plan = ContentPlan::prepare(&head, &old, snapshot, content, summary, actor.user_id)?;
+        let edit = plan.edit.clone();
+        let doc = self.store.update_content(edit, move |stored| plan.carry(stored), audit).await?;
+        let mut event = ActivityEvent::new(doc.id, ActivityKind::VersionCreated, &[], Some(actor.user_id));
         event.version = Some(doc.current_version);
         self.events.publish(DomainEvent::DocumentActivity(event));
         Ok(doc)
@@ -283,70 +309,211 @@ pub fn new_document(
     (doc, first)
 }
 
-/// The new state of a document and its entities after a content edit: the pure core of
-/// `update_content`, run inside the store's transaction.
-pub fn plan_content_change(
-    current: Document,
-    entities: Vec<Entity>,
-    content: String,
-    change_summary: Option<String>,
-    by: crate::ids::UserId,
-) -> DomainResult<ContentChange> {
-    let remap = Remap::new(&current.content, &content);
-    let new_text = DocumentText::new(&content);
-    let now = Utc::now();
-    let mut moved = Vec::new();
-    let mut dropped = Vec::new();
-    let mut unchanged = 0u32;
-    // Mapped together, so two entities on repeated text ("علی علی" edited to "علی") do not
-    // both land on the one word that is left.
-    let spans: Vec<(u32, u32)> = entities.iter().map(|e| (e.start, e.end)).collect();
-    for (mut e, mapped) in entities.into_iter().zip(remap.map_spans(&spans)) {
-        match mapped {
-            Some((start, end)) => {
-                if (start, end) == (e.start, e.end) {
-                    unchanged += 1;
-                }
-                e.place((start, end), span_context(&new_text, start, end)?);
-                e.updated_at = now;
-                moved.push(e);
-            }
-            None => dropped.push(e.id),
+/// The CONFLICT of an edit made against a version that is no longer current.
+pub fn version_conflict(expected: u32, current: u32) -> DomainError {
+    DomainError::conflict(format!(
+        "the document changed since version {expected}: it is at version {current} now; reload it and edit again"
+    ))
+}
+
+/// A content edit worked out from the current text and a snapshot of the entities' spans:
+/// the new content indexed, its version, and where each entity of the snapshot lands.
+/// [`carry`](Self::carry) then applies it to the entities as stored when the edit commits.
+#[derive(Debug)]
+pub struct ContentPlan {
+    pub edit: ContentEdit,
+    /// The new version; its diff summary gets the entity figures in `carry`.
+    version: DocumentVersion,
+    remap: Remap,
+    /// Each snapshot entity: its placement in the old text, and in the new (None: dropped).
+    planned: HashMap<EntityId, (Placement, Option<Placement>)>,
+}
+
+/// Spans in reading order, so mapping them (which decides which of two spans on a repeated
+/// text keeps it) does not depend on the order the store lists them in.
+fn in_reading_order(spans: &mut [StoredSpan]) {
+    spans.sort_by_key(|s| (s.start, s.end, s.id));
+}
+
+impl ContentPlan {
+    /// Diffs the old text against `content`, indexes the new text and places every entity of
+    /// the snapshot in both texts (what is stored is what the old text gives, so a placement
+    /// that comes out the same needs no write).
+    pub fn prepare(
+        head: &DocumentHead,
+        old: &DocumentText,
+        mut snapshot: Vec<StoredSpan>,
+        content: String,
+        change_summary: Option<String>,
+        by: crate::ids::UserId,
+    ) -> DomainResult<Self> {
+        let text = DocumentText::new(content.as_str());
+        text.index_words();
+        let remap = Remap::with_offsets(old.text(), &content, text.offsets().clone(), text::remap::DIFF_TIMEOUT);
+        in_reading_order(&mut snapshot);
+        let spans: Vec<(u32, u32)> = snapshot.iter().map(|s| (s.start, s.end)).collect();
+        let mut planned = HashMap::with_capacity(snapshot.len());
+        for (s, mapped) in snapshot.iter().zip(remap.map_spans(&spans)) {
+            let was = Placement::new(s.id, (s.start, s.end), span_context(old, s.start, s.end)?);
+            let new = match mapped {
+                Some(span) => Some(Placement::new(s.id, span, span_context(&text, span.0, span.1)?)),
+                None => None,
+            };
+            planned.insert(s.id, (was, new));
         }
+        let now = Utc::now();
+        let diff = remap.summary();
+        let hash = content_hash(&content);
+        let version = DocumentVersion {
+            id: VersionId::new(),
+            document_id: head.id,
+            version_number: head.current_version + 1,
+            content_hash: hash.clone(),
+            change_summary,
+            changed_by: Some(by),
+            changed_at: now,
+            diff_summary: json!({
+                "linesAdded": diff.lines_added,
+                "linesRemoved": diff.lines_removed,
+                "charsAdded": diff.chars_added,
+                "charsRemoved": diff.chars_removed,
+            }),
+            unified_diff: text::unified_diff(old.text(), &content),
+            content,
+        };
+        let edit = ContentEdit {
+            document: head.id,
+            project: head.project_id,
+            expected_version: head.current_version,
+            metrics: text.metrics(),
+            text: Arc::new(text),
+            content_hash: hash,
+            by,
+            at: now,
+        };
+        Ok(Self { edit, version, remap, planned })
     }
-    let diff = remap.summary();
-    let version_number = current.current_version + 1;
-    let version = DocumentVersion {
-        id: VersionId::new(),
-        document_id: current.id,
-        version_number,
-        content: content.clone(),
-        content_hash: content_hash(&content),
-        change_summary,
-        changed_by: Some(by),
-        changed_at: now,
-        diff_summary: json!({
-            "linesAdded": diff.lines_added,
-            "linesRemoved": diff.lines_removed,
-            "charsAdded": diff.chars_added,
-            "charsRemoved": diff.chars_removed,
-            "entitiesMoved": moved.len() as u32 - unchanged,
-            "entitiesUnchanged": unchanged,
-            "entitiesDropped": dropped.len(),
-        }),
-        unified_diff: text::unified_diff(&current.content, &content),
-    };
-    let metrics = text::metrics(&content);
-    let document = Document {
-        content_hash: version.content_hash.clone(),
-        word_count: metrics.words,
-        character_count: metrics.characters,
-        line_count: metrics.lines,
-        current_version: version_number,
-        updated_by: Some(by),
-        updated_at: now,
-        content,
-        ..current
-    };
-    Ok(ContentChange { document, version, moved, dropped })
+
+    /// What the edit does to the entities as stored now: those of the snapshot as planned
+    /// (written only where their placement changed), and any added or moved since the
+    /// snapshot placed anew. Every span is mapped together, as in the snapshot.
+    pub fn carry(self, mut stored: Vec<StoredSpan>) -> DomainResult<CarriedEntities> {
+        in_reading_order(&mut stored);
+        let unchanged_since_snapshot = stored.len() == self.planned.len()
+            && stored
+                .iter()
+                .all(|s| self.planned.get(&s.id).is_some_and(|(was, _)| (was.start, was.end) == (s.start, s.end)));
+        let mapped: Vec<Option<(u32, u32)>> = if unchanged_since_snapshot {
+            stored.iter().map(|s| self.planned[&s.id].1.as_ref().map(|p| (p.start, p.end))).collect()
+        } else {
+            let spans: Vec<(u32, u32)> = stored.iter().map(|s| (s.start, s.end)).collect();
+            self.remap.map_spans(&spans)
+        };
+        let text = &self.edit.text;
+        let (mut rewrite, mut dropped, mut moved, mut unchanged) = (Vec::new(), Vec::new(), 0u32, 0u32);
+        for (s, mapped) in stored.iter().zip(mapped) {
+            let Some(span) = mapped else {
+                dropped.push(s.id);
+                continue;
+            };
+            if span == (s.start, s.end) {
+                unchanged += 1;
+            } else {
+                moved += 1;
+            }
+            match self.planned.get(&s.id) {
+                // As planned: written only if something about its place changed.
+                Some((was, Some(new))) if (was.start, was.end) == (s.start, s.end) && (new.start, new.end) == span => {
+                    if was != new {
+                        rewrite.push(new.clone());
+                    }
+                }
+                // Added or moved since the snapshot (or mapped otherwise among new spans).
+                _ => rewrite.push(Placement::new(s.id, span, span_context(text, span.0, span.1)?)),
+            }
+        }
+        let mut version = self.version;
+        version.diff_summary["entitiesMoved"] = json!(moved);
+        version.diff_summary["entitiesUnchanged"] = json!(unchanged);
+        version.diff_summary["entitiesDropped"] = json!(dropped.len());
+        Ok(CarriedEntities { rewrite, dropped, version })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ids::UserId;
+
+    fn head(content: &str) -> DocumentHead {
+        let fields = InitialFields { title: "t".into(), language: "ur".into(), direction: None, tags: vec![] };
+        new_document(ProjectId::new(), fields, content.into(), FileInfo::default(), UserId::new()).0.head()
+    }
+
+    fn prepare(old: &str, snapshot: &[Placement], new: String) -> ContentPlan {
+        let spans = snapshot.iter().map(stored).collect();
+        ContentPlan::prepare(&head(old), &DocumentText::new(old), spans, new, None, UserId::new()).unwrap()
+    }
+
+    /// Placements of `words` in `content`, as a store would hold them.
+    fn placed(content: &str, words: &[&str]) -> Vec<Placement> {
+        let text = DocumentText::new(content);
+        words
+            .iter()
+            .map(|w| {
+                let byte = content.find(w).unwrap();
+                let start = content[..byte].chars().count() as u32;
+                let span = (start, start + w.chars().count() as u32);
+                Placement::new(EntityId::new(), span, span_context(&text, span.0, span.1).unwrap())
+            })
+            .collect()
+    }
+
+    fn stored(p: &Placement) -> StoredSpan {
+        StoredSpan { id: p.id, start: p.start, end: p.end, is_verified: false }
+    }
+
+    #[test]
+    fn carrying_writes_only_changed_placements_and_places_late_entities() {
+        let old = format!("حسین ابن علی\n{}\nعباس فرات پر\n", "ب ".repeat(40));
+        let new = old.replace("عباس", "حضرت عباس");
+        let snapshot = placed(&old, &["حسین", "عباس", "فرات"]);
+        let plan = prepare(&old, &snapshot, new.clone());
+        // Since the snapshot, another writer added "علی" and deleted "حسین".
+        let late = placed(&old, &["علی"]).remove(0);
+        let now: Vec<StoredSpan> = [&snapshot[1], &snapshot[2], &late].into_iter().map(stored).collect();
+        let carried = plan.carry(now).unwrap();
+        assert!(carried.dropped.is_empty());
+        let text = DocumentText::new(new.as_str());
+        let mut rewritten: Vec<(EntityId, String)> =
+            carried.rewrite.iter().map(|p| (p.id, text.slice(p.start, p.end).unwrap().to_owned())).collect();
+        rewritten.sort();
+        let mut expected = vec![(snapshot[1].id, "عباس".to_owned()), (snapshot[2].id, "فرات".to_owned())];
+        // "علی" did not move and its context is far from the edit, but it was not in the
+        // snapshot, so it is placed (and written) anew.
+        expected.push((late.id, "علی".to_owned()));
+        expected.sort();
+        assert_eq!(rewritten, expected);
+        for p in &carried.rewrite {
+            let fresh = Placement::new(p.id, (p.start, p.end), span_context(&text, p.start, p.end).unwrap());
+            assert_eq!(*p, fresh, "a written placement is the one the new text gives");
+        }
+        assert_eq!(carried.version.diff_summary["entitiesMoved"], 2);
+        assert_eq!(carried.version.diff_summary["entitiesUnchanged"], 1);
+        assert_eq!(carried.version.diff_summary["entitiesDropped"], 0);
+    }
+
+    #[test]
+    fn an_unchanged_snapshot_is_carried_as_planned() {
+        let old = format!("حسین ابن علی\n{}\nعباس فرات پر\n", "ب ".repeat(40));
+        let new = old.replace("فرات", "فراط");
+        let snapshot = placed(&old, &["حسین", "علی", "عباس", "فرات"]);
+        let plan = prepare(&old, &snapshot, new);
+        let carried = plan.carry(snapshot.iter().map(stored).collect()).unwrap();
+        assert_eq!(carried.dropped, [snapshot[3].id]);
+        // "عباس" keeps its span but its context changed; the first line is far from the edit.
+        let ids: Vec<EntityId> = carried.rewrite.iter().map(|p| p.id).collect();
+        assert_eq!(ids, [snapshot[2].id]);
+        assert_eq!(carried.version.diff_summary["entitiesUnchanged"], 3);
+    }
 }

@@ -2,6 +2,10 @@
 //! suggestions, marking every occurrence of a word, and relating entities. Reading needs read
 //! access to the project; every change needs the edit-entities permission. Every change to an
 //! entity publishes its document's activity once committed.
+//!
+//! An action costs what its span costs, not what the document costs: access is checked on the
+//! document's head (never its content), and spans are validated and described against the
+//! store's indexed text of the current version (built once per version, then looked up).
 
 use std::collections::HashSet;
 
@@ -9,12 +13,12 @@ use chrono::Utc;
 use serde_json::json;
 
 use crate::audit::{AuditEntry, RequestMeta};
-use crate::document::Document;
+use crate::document::{Document, DocumentHead};
 use crate::entity::{Confidence, Entity, EntitySource, Rejection};
 use crate::entity_type::EntityType;
 use crate::error::{DomainError, DomainResult};
 use crate::events::{ActivityEvent, ActivityKind, DomainEvent, EventPublisher};
-use crate::ids::{DocumentId, EntityId, EntityTypeId, RelationshipId, UserId};
+use crate::ids::{DocumentId, EntityId, EntityTypeId, ProjectId, RelationshipId, UserId};
 use crate::membership::Permission;
 use crate::policy::Actor;
 use crate::ports::{
@@ -69,12 +73,25 @@ pub fn new_entity(
     source: EntitySource,
     by: UserId,
 ) -> DomainResult<Entity> {
+    entity_at((doc.id, doc.project_id), text, entity_type, span, source, by)
+}
+
+/// Builds an entity of the document `(id, project)` whose content is `text`, at a validated
+/// span, with everything the server computes.
+pub fn entity_at(
+    (document, project): (DocumentId, ProjectId),
+    text: &DocumentText,
+    entity_type: EntityTypeId,
+    span: (u32, u32),
+    source: EntitySource,
+    by: UserId,
+) -> DomainResult<Entity> {
     let ctx = span_context(text, span.0, span.1)?;
     let now = Utc::now();
     let mut entity = Entity {
         id: EntityId::new(),
-        document_id: doc.id,
-        project_id: doc.project_id,
+        document_id: document,
+        project_id: project,
         entity_type_id: entity_type,
         text: String::new(),
         start: 0,
@@ -127,38 +144,44 @@ where
         self.events.publish(DomainEvent::DocumentActivity(event));
     }
 
-    /// A document the caller may edit entities in.
-    async fn editable_document(&self, actor: &Actor, id: DocumentId) -> DomainResult<Document> {
-        let (doc, access) = self.documents().find(Some(actor), id).await?;
+    /// The head of a document the caller may edit entities in.
+    async fn editable_document(&self, actor: &Actor, id: DocumentId) -> DomainResult<DocumentHead> {
+        let (head, access) = self.documents().head_access(Some(actor), id).await?;
         access.require(Permission::EditEntities)?;
-        Ok(doc)
+        Ok(head)
     }
 
-    /// The entity and its document, if the caller may read the document.
+    /// The entity, its document's head and what the caller may do there, if the caller may
+    /// read the document.
+    async fn locate(
+        &self,
+        actor: Option<&Actor>,
+        id: EntityId,
+    ) -> DomainResult<(Entity, DocumentHead, crate::policy::ProjectAccess)> {
+        let entity = self.store.entity_by_id(id).await?.ok_or(DomainError::NotFound { resource: "entity" })?;
+        let (head, access) = self
+            .documents()
+            .head_access(actor, entity.document_id)
+            .await
+            .map_err(|_| DomainError::NotFound { resource: "entity" })?;
+        Ok((entity, head, access))
+    }
+
+    /// The entity and what the caller may do in its project, if the caller may read it.
     pub async fn find(
         &self,
         actor: Option<&Actor>,
         id: EntityId,
     ) -> DomainResult<(Entity, crate::policy::ProjectAccess)> {
-        let entity = self.store.entity_by_id(id).await?.ok_or(DomainError::NotFound { resource: "entity" })?;
-        let (_, access) = self
-            .documents()
-            .find(actor, entity.document_id)
-            .await
-            .map_err(|_| DomainError::NotFound { resource: "entity" })?;
+        let (entity, _, access) = self.locate(actor, id).await?;
         Ok((entity, access))
     }
 
-    /// An entity the caller may edit, with its document.
-    async fn editable_entity(&self, actor: &Actor, id: EntityId) -> DomainResult<(Entity, Document)> {
-        let (entity, access) = self.find(Some(actor), id).await?;
+    /// An entity the caller may edit, with its document's head.
+    async fn editable_entity(&self, actor: &Actor, id: EntityId) -> DomainResult<(Entity, DocumentHead)> {
+        let (entity, head, access) = self.locate(Some(actor), id).await?;
         access.require(Permission::EditEntities)?;
-        let doc = self
-            .store
-            .document_by_id(entity.document_id)
-            .await?
-            .ok_or(DomainError::NotFound { resource: "document" })?;
-        Ok((entity, doc))
+        Ok((entity, head))
     }
 
     /// An active entity type (an inactive one cannot be used for new entities).
@@ -178,9 +201,10 @@ where
     pub async fn create(&self, meta: &RequestMeta, actor: &Actor, input: NewEntity) -> DomainResult<Entity> {
         let doc = self.editable_document(actor, input.document_id).await?;
         let entity_type = self.usable_type(input.entity_type_id).await?;
-        let text = DocumentText::new(&doc.content);
+        let text = self.store.document_text(&doc).await?;
         let span = validate_span(&text, input.start, input.end)?;
-        let mut entity = new_entity(&doc, &text, entity_type.id, span, EntitySource::Manual, actor.user_id)?;
+        let mut entity =
+            entity_at((doc.id, doc.project_id), &text, entity_type.id, span, EntitySource::Manual, actor.user_id)?;
         if let Some(sent) = &input.text
             && *sent != entity.text
         {
@@ -196,7 +220,10 @@ where
             .resource(entity.id, &entity.text)
             .project(doc.project_id)
             .changes(json!({"documentId": doc.id, "entityType": entity_type.name, "start": span.0, "end": span.1}));
-        let mut created = self.store.insert_entities(doc.id, vec![entity], OnDuplicate::Conflict, audit).await?;
+        let mut created = self
+            .store
+            .insert_entities_at(doc.id, doc.current_version, vec![entity], OnDuplicate::Conflict, audit)
+            .await?;
         let created = created.pop().ok_or_else(|| DomainError::internal("inserted entity missing"))?;
         self.announce(created.document_id, ActivityKind::EntityCreated, &[created.id], actor);
         Ok(created)
@@ -218,8 +245,10 @@ where
             changes.insert("entityType".into(), json!({"from": entity.entity_type_id, "to": new_type.name}));
             entity.change_type(t);
         }
+        let mut placed_at = None;
         if patch.start.is_some() || patch.end.is_some() {
-            let text = DocumentText::new(&doc.content);
+            let text = self.store.document_text(&doc).await?;
+            placed_at = Some(doc.current_version);
             let start = patch.start.unwrap_or(i64::from(entity.start));
             let end = patch.end.unwrap_or(i64::from(entity.end));
             let span = validate_span(&text, start, end)?;
@@ -236,19 +265,20 @@ where
             .resource(entity.id, &entity.text)
             .project(entity.project_id)
             .changes(serde_json::Value::Object(changes));
-        let updated = self.store.update_entity(entity, audit).await?;
+        let updated = self.store.update_entity(entity, placed_at, audit).await?;
         self.announce(updated.document_id, ActivityKind::EntityUpdated, &[updated.id], actor);
         Ok(updated)
     }
 
-    /// Deletes an entity. Deleting a model's suggestion rejects it: the rejection is kept.
+    /// Deletes an entity; returns it as it was. Deleting a model's suggestion rejects it: the
+    /// rejection is kept.
     pub async fn delete(
         &self,
         meta: &RequestMeta,
         actor: &Actor,
         id: EntityId,
         reason: Option<String>,
-    ) -> DomainResult<()> {
+    ) -> DomainResult<Entity> {
         let (entity, _) = self.editable_entity(actor, id).await?;
         let rejection =
             entity.is_model_suggestion().then(|| Rejection::of(&entity, actor.user_id, Utc::now(), reason.clone()));
@@ -260,7 +290,7 @@ where
         let kind = if rejection.is_some() { ActivityKind::EntityRejected } else { ActivityKind::EntityDeleted };
         self.store.delete_entity(id, rejection, audit).await?;
         self.announce(entity.document_id, kind, &[id], actor);
-        Ok(())
+        Ok(entity)
     }
 
     /// Verifies (or unverifies) entities, all of which the caller must be allowed to edit.
@@ -344,10 +374,12 @@ where
         if needle.is_empty() {
             return Err(DomainError::invalid("text", "must not be blank"));
         }
-        let text = DocumentText::new(&doc.content);
-        let entities: Vec<Entity> = crate::text::whole_word_occurrences(&doc.content, &needle)
+        let text = self.store.document_text(&doc).await?;
+        let entities: Vec<Entity> = crate::text::whole_word_occurrences(text.text(), &needle)
             .into_iter()
-            .map(|span| new_entity(&doc, &text, entity_type.id, span, EntitySource::Manual, actor.user_id))
+            .map(|span| {
+                entity_at((doc.id, doc.project_id), &text, entity_type.id, span, EntitySource::Manual, actor.user_id)
+            })
             .collect::<DomainResult<_>>()?;
         let audit = AuditEntry::new(meta, Some(actor.user_id), "entity.annotate_all", "document")
             .resource(doc.id, &doc.title)
@@ -355,7 +387,7 @@ where
             .changes(json!({"text": needle, "entityType": entity_type.name, "occurrences": entities.len()}));
         let created: Vec<EntityId> = self
             .store
-            .insert_entities(doc.id, entities, OnDuplicate::Skip, audit)
+            .insert_entities_at(doc.id, doc.current_version, entities, OnDuplicate::Skip, audit)
             .await?
             .into_iter()
             .map(|e| e.id)

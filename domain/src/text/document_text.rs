@@ -60,6 +60,31 @@ impl DocumentText {
         super::to_u32(ends.partition_point(|&end| end <= offset))
     }
 
+    /// Builds the word index now rather than on first use (for a text about to be shared).
+    pub fn index_words(&self) {
+        self.word_ends.get_or_init(|| self.compute_word_ends());
+    }
+
+    /// Word, character and line counts, as [`super::metrics`] gives them (from the tables).
+    pub fn metrics(&self) -> super::TextMetrics {
+        let ends = self.word_ends.get_or_init(|| self.compute_word_ends());
+        super::TextMetrics {
+            words: super::to_u32(ends.len()),
+            characters: self.char_len(),
+            lines: self.lines.line_count(),
+        }
+    }
+
+    /// About how much memory the text and its tables take, in bytes.
+    pub fn memory_bytes(&self) -> usize {
+        let words = self.word_ends.get().map_or(0, Vec::len);
+        std::mem::size_of::<Self>()
+            + self.text.len()
+            + self.offsets.memory_bytes()
+            + self.lines.memory_bytes()
+            + words * std::mem::size_of::<u32>()
+    }
+
     fn compute_word_ends(&self) -> Vec<u32> {
         self.text
             .unicode_word_indices()
@@ -81,6 +106,13 @@ mod tests {
         assert_eq!(doc.slice(13, 18), None);
         assert_eq!(doc.line_index().locate(13), (2, 1));
         assert_eq!(doc.offsets().utf16_offset(13), Some(14));
+    }
+
+    #[test]
+    fn metrics_from_the_tables_agree_with_counting_the_text() {
+        for text in ["", "\n", "a", "حُسینؑ علی\n😀 اکبر\n", "ا\n\nب\n\n", "x\ny"] {
+            assert_eq!(DocumentText::new(text).metrics(), super::super::metrics(text), "{text:?}");
+        }
     }
 
     #[test]

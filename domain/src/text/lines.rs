@@ -47,6 +47,8 @@ pub struct LineIndex {
     starts: Vec<u32>,
     /// Stanza of each line.
     stanzas: Vec<u32>,
+    /// Whether the text has no line at all (`starts` then holds a line 1 at offset 0 anyway).
+    empty: bool,
 }
 
 impl LineIndex {
@@ -54,12 +56,13 @@ impl LineIndex {
     pub fn new(text: &str) -> Self {
         let mut starts: Vec<u32> = raw_lines(text).map(|(start, _)| start).collect();
         let mut stanzas = stanza_numbers(raw_lines(text).map(|(_, line)| line));
-        if starts.is_empty() {
+        let empty = starts.is_empty();
+        if empty {
             // An empty text: offset 0 still lies on line 1 of stanza 1.
             starts.push(0);
             stanzas.push(1);
         }
-        Self { starts, stanzas }
+        Self { starts, stanzas, empty }
     }
 
     /// `(line number, stanza)` of a code-point offset, both 1-based. A `\n` belongs to the line
@@ -69,6 +72,16 @@ impl LineIndex {
         // `starts[0]` is 0, so at least one start is <= offset.
         let index = self.starts.partition_point(|&start| start <= offset) - 1;
         (to_u32(index + 1), self.stanzas[index])
+    }
+
+    /// How many lines the text has, as `str::lines` counts them (an empty text has none).
+    pub fn line_count(&self) -> u32 {
+        if self.empty { 0 } else { to_u32(self.starts.len()) }
+    }
+
+    /// About how much memory the index takes, in bytes.
+    pub fn memory_bytes(&self) -> usize {
+        (self.starts.capacity() + self.stanzas.capacity()) * std::mem::size_of::<u32>()
     }
 
     /// The code-point offset where line `number` (1-based) starts.

@@ -41,6 +41,12 @@ impl OffsetMap {
         Self { bytes, utf16, graphemes }
     }
 
+    /// About how much memory the tables take, in bytes.
+    pub fn memory_bytes(&self) -> usize {
+        (self.bytes.capacity() + self.utf16.capacity()) * std::mem::size_of::<u32>()
+            + self.graphemes.capacity() * std::mem::size_of::<u64>()
+    }
+
     /// The number of code points.
     pub fn char_len(&self) -> u32 {
         to_u32(self.bytes.len() - 1)

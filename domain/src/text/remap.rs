@@ -72,11 +72,16 @@ impl Remap {
 
     /// Diffs `old` against `new`, within `timeout`.
     pub fn with_timeout(old: &str, new: &str, timeout: Duration) -> Self {
+        Self::with_offsets(old, new, OffsetMap::new(new), timeout)
+    }
+
+    /// Diffs `old` against `new`, whose offset tables are at hand already.
+    pub fn with_offsets(old: &str, new: &str, new_offsets: OffsetMap, timeout: Duration) -> Self {
         let old_chars: Vec<char> = old.chars().collect();
         let new_chars: Vec<char> = new.chars().collect();
         let ops = char_diff(&old_chars, &new_chars, timeout);
         let summary = summarize(&ops, line_diff(old, new, timeout));
-        Self { old: old_chars, new: new_chars, ops, new_offsets: OffsetMap::new(new), summary }
+        Self { old: old_chars, new: new_chars, ops, new_offsets, summary }
     }
 
     /// What the edit changed.

@@ -1,15 +1,19 @@
 //! Documents and their versions.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
 
 use chrono::Utc;
 use nishan_domain::audit::AuditEntry;
-use nishan_domain::document::{Document, DocumentFields, DocumentVersion};
-use nishan_domain::entity::Entity;
-use nishan_domain::ids::{DocumentId, ProjectId, UserId};
-use nishan_domain::ports::{ContentChange, DocumentRepository, Page, PageRequest};
+use nishan_domain::document::{Document, DocumentFields, DocumentHead, DocumentVersion};
+use nishan_domain::ids::{DocumentId, EntityId, ProjectId, UserId};
+use nishan_domain::ports::{CarriedEntities, ContentEdit, DocumentRepository, Page, PageRequest, StoredSpan};
+use nishan_domain::service::documents::version_conflict;
+use nishan_domain::text::DocumentText;
 use nishan_domain::{DomainError, DomainResult};
 use sea_orm::ActiveValue::Set;
+use sea_orm::Iterable;
+use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, ModelTrait, PaginatorTrait,
     QueryFilter, QueryOrder, QuerySelect,
@@ -18,7 +22,7 @@ use serde_json::json;
 use uuid::Uuid;
 
 use super::{Store, audit, convert, entities, internal};
-use crate::entity::{annotation, document, document_version};
+use crate::entity::{document, document_version};
 
 /// The CONFLICT for content the project already holds, naming the document that has it.
 pub(crate) async fn ensure_new_content(
@@ -68,6 +72,55 @@ impl DocumentRepository for Store {
             .map_err(internal)?
             .map(convert::document)
             .transpose()
+    }
+
+    async fn document_head(&self, id: DocumentId) -> DomainResult<Option<DocumentHead>> {
+        let row: Option<(Uuid, Uuid, String, String, i32)> = document::Entity::find_by_id(id.0)
+            .select_only()
+            .column(document::Column::Id)
+            .column(document::Column::ProjectId)
+            .column(document::Column::Title)
+            .column(document::Column::ContentHash)
+            .column(document::Column::CurrentVersion)
+            .into_tuple()
+            .one(self.connection())
+            .await
+            .map_err(internal)?;
+        Ok(row.map(|(id, project, title, content_hash, version)| DocumentHead {
+            id: DocumentId(id),
+            project_id: ProjectId(project),
+            title,
+            content_hash,
+            current_version: version as u32,
+        }))
+    }
+
+    async fn document_text(&self, head: &DocumentHead) -> DomainResult<Arc<DocumentText>> {
+        if let Some(text) = self.texts.get(head.id, &head.content_hash) {
+            return Ok(text);
+        }
+        let row: Option<(String, String)> = document::Entity::find_by_id(head.id.0)
+            .select_only()
+            .column(document::Column::Content)
+            .column(document::Column::ContentHash)
+            .into_tuple()
+            .one(self.connection())
+            .await
+            .map_err(internal)?;
+        let (content, hash) = row.ok_or(DomainError::NotFound { resource: "document" })?;
+        if hash != head.content_hash {
+            return Err(DomainError::conflict("the document's content changed during the request; try again"));
+        }
+        // Indexing a long text takes a while: off the request threads.
+        let text = tokio::task::spawn_blocking(move || {
+            let text = DocumentText::new(content);
+            text.index_words();
+            Arc::new(text)
+        })
+        .await
+        .map_err(|e| DomainError::internal(format!("indexing a document's text: {e}")))?;
+        self.texts.put(head.id, &hash, Arc::clone(&text));
+        Ok(text)
     }
 
     async fn documents_by_ids(&self, ids: &[DocumentId]) -> DomainResult<Vec<Document>> {
@@ -152,65 +205,80 @@ impl DocumentRepository for Store {
         convert::document(model)
     }
 
+    async fn entity_spans(&self, doc: DocumentId) -> DomainResult<Vec<StoredSpan>> {
+        entities::spans_of(self.connection(), doc).await
+    }
+
     async fn update_content(
         &self,
-        id: DocumentId,
-        expected_version: u32,
-        plan: impl FnOnce(Document, Vec<Entity>) -> DomainResult<ContentChange> + Send,
+        edit: ContentEdit,
+        carry: impl FnOnce(Vec<StoredSpan>) -> DomainResult<CarriedEntities> + Send,
         audit_entry: AuditEntry,
     ) -> DomainResult<Document> {
+        let id = edit.document;
+        let content = edit.text.text();
         let txn = self.write().await?;
-        let mut q = document::Entity::find_by_id(id.0);
-        if self.is_postgres() {
-            // Locked, as a job storing suggestions locks it: neither slips between the
-            // other's read of the version and its write.
-            q = q.lock_exclusive();
-        }
-        let row = q.one(&txn).await.map_err(internal)?.ok_or(DomainError::NotFound { resource: "document" })?;
-        let current = convert::document(row)?;
-        if current.current_version != expected_version {
-            return Err(DomainError::conflict(format!(
-                "the document changed since version {expected_version}: it is at version {} now; reload it and edit again",
-                current.current_version
-            )));
-        }
-        let all = annotation::Entity::find()
-            .filter(annotation::Column::DocumentId.eq(id.0))
-            .all(&txn)
+        ensure_new_content(&txn, edit.project, &edit.content_hash, Some(id)).await?;
+        // The version check and the new content in one statement: only one edit of a version
+        // can ever match it (on PostgreSQL a second one waits for the first, then no longer
+        // matches).
+        let swapped = document::Entity::update_many()
+            .col_expr(document::Column::Content, Expr::value(content))
+            .col_expr(document::Column::ContentHash, Expr::value(edit.content_hash.clone()))
+            .col_expr(document::Column::WordCount, Expr::value(edit.metrics.words as i32))
+            .col_expr(document::Column::CharacterCount, Expr::value(edit.metrics.characters as i32))
+            .col_expr(document::Column::LineCount, Expr::value(edit.metrics.lines as i32))
+            .col_expr(document::Column::CurrentVersion, Expr::value(edit.expected_version as i32 + 1))
+            .col_expr(document::Column::UpdatedBy, Expr::value(edit.by.0))
+            .col_expr(document::Column::UpdatedAt, Expr::value(edit.at))
+            .filter(document::Column::Id.eq(id.0))
+            .filter(document::Column::CurrentVersion.eq(edit.expected_version as i32))
+            .exec(&txn)
             .await
-            .map_err(internal)?
-            .into_iter()
-            .map(convert::annotation)
-            .collect::<DomainResult<Vec<_>>>()?;
-        let change = plan(current, all)?;
-        ensure_new_content(&txn, change.document.project_id, &change.document.content_hash, Some(id)).await?;
-        if !change.dropped.is_empty() {
-            let ids: Vec<Uuid> = change.dropped.iter().map(|e| e.0).collect();
-            for chunk in ids.chunks(500) {
-                annotation::Entity::delete_many()
-                    .filter(annotation::Column::Id.is_in(chunk.to_vec()))
-                    .exec(&txn)
-                    .await
-                    .map_err(internal)?;
-            }
+            .map_err(internal)?;
+        if swapped.rows_affected == 0 {
+            let current: Option<i32> = document::Entity::find_by_id(id.0)
+                .select_only()
+                .column(document::Column::CurrentVersion)
+                .into_tuple()
+                .one(&txn)
+                .await
+                .map_err(internal)?;
+            return Err(match current {
+                None => DomainError::NotFound { resource: "document" },
+                Some(v) => version_conflict(edit.expected_version, v as u32),
+            });
         }
-        for e in &change.moved {
-            convert::annotation_row(e).reset_all().update(&txn).await.map_err(internal)?;
-        }
-        convert::version_row(&change.version).insert(&txn).await.map_err(internal)?;
-        convert::document_row(&change.document).reset_all().update(&txn).await.map_err(internal)?;
-        entities::recount(&txn, id).await?;
+        let stored = entities::spans_of(&txn, id).await?;
+        let verified: HashSet<EntityId> = stored.iter().filter(|s| s.is_verified).map(|s| s.id).collect();
+        let spans: HashMap<EntityId, (u32, u32)> = stored.iter().map(|s| (s.id, (s.start, s.end))).collect();
+        let carried = carry(stored)?;
+        entities::delete_ids(&txn, &carried.dropped).await?;
+        entities::rewrite_placements(&txn, &carried.rewrite, &spans).await?;
+        let dropped_verified = carried.dropped.iter().filter(|d| verified.contains(d)).count();
+        entities::adjust_counts(&txn, id, -(carried.dropped.len() as i64), -(dropped_verified as i64)).await?;
+        convert::version_row(&carried.version).insert(&txn).await.map_err(internal)?;
         let mut audit_entry = audit_entry;
-        audit_entry.changes["toVersion"] = json!(change.version.version_number);
-        audit_entry.changes["diff"] = change.version.diff_summary.clone();
+        audit_entry.changes["toVersion"] = json!(carried.version.version_number);
+        audit_entry.changes["diff"] = carried.version.diff_summary.clone();
         audit::insert(&txn, audit_entry).await?;
-        let model = document::Entity::find_by_id(id.0)
+        // The document as it is now, without reading back the content just written.
+        let mut columns: Vec<document::Column> = document::Column::iter().collect();
+        columns.retain(|c| !matches!(c, document::Column::Content));
+        let row = document::Entity::find_by_id(id.0)
+            .select_only()
+            .columns(columns)
+            .column_as(Expr::value(""), "content")
+            .into_model::<document::Model>()
             .one(&txn)
             .await
             .map_err(internal)?
             .ok_or(DomainError::NotFound { resource: "document" })?;
         txn.commit().await.map_err(internal)?;
-        convert::document(model)
+        let mut document = convert::document(row)?;
+        document.content = content.to_owned();
+        self.texts.put(id, &edit.content_hash, edit.text);
+        Ok(document)
     }
 
     async fn delete_document(&self, id: DocumentId, audit_entry: AuditEntry) -> DomainResult<()> {

@@ -1,21 +1,28 @@
-//! Entities: multi-row inserts, filtered listings (one query for many documents), updates,
-//! verification and rejection. Every change recounts its document's entities in the same
-//! transaction, so the stored counts are always exact.
+//! Entities: multi-row inserts, pages in reading order (a keyset on (start, end, id): one
+//! range scan per document, however long the document, and stable while others write),
+//! updates, verification and rejection.
+//!
+//! A document's stored counts (`total_entities`, `verified_entities`, ...) move by exactly what
+//! each change did, in the change's transaction: the rows an insert really inserted, the row a
+//! delete really deleted, the rows a verification really flipped (each known from the
+//! statement itself, never from a read made before it). `total = total + n` re-reads the row
+//! under its lock on PostgreSQL, so concurrent changes add up; SQLite runs one writer at a time.
+//! No change costs a count over the document.
 
 use std::collections::{HashMap, HashSet};
 
 use chrono::{DateTime, Utc};
 use nishan_domain::audit::AuditEntry;
 use nishan_domain::document::EntityCounts;
-use nishan_domain::entity::{Entity, EntityFilter, Rejection};
+use nishan_domain::entity::{Entity, EntityCursor, EntityFilter, EntitySlice, Placement, Rejection};
 use nishan_domain::ids::{DocumentId, EntityId, EntityTypeId, ProjectId, UserId};
-use nishan_domain::ports::{EntityRepository, OnDuplicate, Page, PageRequest};
+use nishan_domain::ports::{EntityRepository, OnDuplicate, StoredSpan};
 use nishan_domain::{DomainError, DomainResult};
 use sea_orm::ActiveValue::Set;
-use sea_orm::sea_query::{Alias, Asterisk, Expr, ExprTrait, OnConflict, Query};
+use sea_orm::sea_query::{Alias, Asterisk, Expr, ExprTrait, LockType, OnConflict, Query, SelectStatement, UnionType};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DatabaseTransaction, EntityTrait, FromQueryResult,
-    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, QueryTrait,
+    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DatabaseTransaction, DbBackend, EntityTrait,
+    FromQueryResult, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, QueryTrait, Statement, Value,
 };
 use uuid::Uuid;
 
@@ -25,22 +32,69 @@ use crate::entity::{annotation, document, entity_rejection};
 /// Rows per multi-row INSERT: under SQLite's limit of 32766 bound parameters at 27 columns.
 const INSERT_CHUNK: usize = 1000;
 
-/// Recomputes a document's entity counts from its rows.
-pub(crate) async fn recount(txn: &DatabaseTransaction, doc: DocumentId) -> DomainResult<EntityCounts> {
-    let counts = count(txn, doc).await?;
-    let rate = counts.verification_rate();
-    document::Entity::update_many()
-        .col_expr(document::Column::TotalEntities, Expr::value(counts.total as i32))
-        .col_expr(document::Column::VerifiedEntities, Expr::value(counts.verified as i32))
-        .col_expr(document::Column::UnverifiedEntities, Expr::value(counts.unverified() as i32))
-        .col_expr(document::Column::VerificationRate, Expr::value(rate))
-        .filter(document::Column::Id.eq(doc.0))
-        .exec(txn)
-        .await
-        .map_err(internal)?;
-    Ok(counts)
+/// Ids per `IN (...)` list.
+const ID_CHUNK: usize = 1000;
+
+/// Moves a document's stored counts by a change of `total` entities, `verified` of them
+/// verified (negative for removals), in the change's transaction. Nothing to do for a change
+/// of neither.
+pub(crate) async fn adjust_counts(
+    conn: &impl ConnectionTrait,
+    doc: DocumentId,
+    total: i64,
+    verified: i64,
+) -> DomainResult<()> {
+    adjust_counts_at(conn, doc, None, total, verified).await
 }
 
+/// [`adjust_counts`], for a change made against version `at` of the document's content:
+/// `Conflict` if the document is at another version now. The check and the count are one
+/// statement that locks the document's row, so a content edit either committed before it (and
+/// the check fails) or waits for this transaction (and then carries its entities).
+pub(crate) async fn adjust_counts_at(
+    conn: &impl ConnectionTrait,
+    doc: DocumentId,
+    at: Option<u32>,
+    total: i64,
+    verified: i64,
+) -> DomainResult<()> {
+    if total == 0 && verified == 0 {
+        return Ok(());
+    }
+    // SQLite's REAL and PostgreSQL's DOUBLE PRECISION are both IEEE doubles, so the stored
+    // rate is the one `EntityCounts::verification_rate` computes.
+    let float = match conn.get_database_backend() {
+        DbBackend::Postgres => "DOUBLE PRECISION",
+        _ => "REAL",
+    };
+    let total_after = Expr::col(document::Column::TotalEntities).add(total);
+    let verified_after = Expr::col(document::Column::VerifiedEntities).add(verified);
+    let rate = Expr::case(total_after.clone().eq(0), 0.0f64)
+        .finally(verified_after.cast_as(Alias::new(float)).div(total_after));
+    let updated = document::Entity::update_many()
+        .col_expr(document::Column::TotalEntities, Expr::col(document::Column::TotalEntities).add(total))
+        .col_expr(document::Column::VerifiedEntities, Expr::col(document::Column::VerifiedEntities).add(verified))
+        .col_expr(
+            document::Column::UnverifiedEntities,
+            Expr::col(document::Column::UnverifiedEntities).add(total - verified),
+        )
+        .col_expr(document::Column::VerificationRate, rate.into())
+        .filter(document::Column::Id.eq(doc.0))
+        .apply_if(at, |q, v| q.filter(document::Column::CurrentVersion.eq(v as i32)))
+        .exec(conn)
+        .await
+        .map_err(internal)?;
+    if at.is_some() && updated.rows_affected == 0 {
+        return Err(content_changed());
+    }
+    Ok(())
+}
+
+fn content_changed() -> DomainError {
+    DomainError::conflict("the document's content changed meanwhile; reload it and mark the entity again")
+}
+
+/// Counts a document's entities from their rows.
 async fn count(conn: &impl ConnectionTrait, doc: DocumentId) -> DomainResult<EntityCounts> {
     let base = annotation::Entity::find().filter(annotation::Column::DocumentId.eq(doc.0));
     let total = base.clone().count(conn).await.map_err(internal)?;
@@ -48,7 +102,8 @@ async fn count(conn: &impl ConnectionTrait, doc: DocumentId) -> DomainResult<Ent
     Ok(EntityCounts { total: total as u32, verified: verified as u32 })
 }
 
-/// Inserts entity rows with multi-row INSERTs. Errors: `Conflict` on a duplicate span.
+/// Inserts entity rows with multi-row INSERTs (without touching the counts). Errors:
+/// `Conflict` on a duplicate span.
 pub(crate) async fn insert_rows(txn: &DatabaseTransaction, entities: &[Entity]) -> DomainResult<()> {
     for chunk in entities.chunks(INSERT_CHUNK) {
         annotation::Entity::insert_many(chunk.iter().map(convert::annotation_row))
@@ -57,6 +112,70 @@ pub(crate) async fn insert_rows(txn: &DatabaseTransaction, entities: &[Entity]) 
             .map_err(|e| super::conflict_or_internal(e, "an entity of this type already spans that text"))?;
     }
     Ok(())
+}
+
+/// Inserts entities of one document and moves its counts by those inserted; returns them.
+/// An entity whose span and type the document already holds (or the batch already had) is
+/// skipped, or refuses the whole insert with `Conflict`, as `on_duplicate` says. The unique
+/// index on (document, start, end, type) decides, so the document's other spans are never read,
+/// and two writers inserting the same span at once cannot both succeed.
+///
+/// With `at`, the entities were placed in the text of that version of the document: the
+/// insert is refused with `Conflict` if the content changed since (see [`adjust_counts_at`]).
+pub(crate) async fn insert_new(
+    txn: &DatabaseTransaction,
+    doc: DocumentId,
+    at: Option<u32>,
+    entities: Vec<Entity>,
+    on_duplicate: OnDuplicate,
+) -> DomainResult<Vec<Entity>> {
+    let mut seen = HashSet::with_capacity(entities.len());
+    let mut batch = Vec::with_capacity(entities.len());
+    for e in entities {
+        if seen.insert((e.start, e.end, e.entity_type_id)) {
+            batch.push(e);
+        } else if on_duplicate == OnDuplicate::Conflict {
+            return Err(duplicate(&e));
+        }
+    }
+    let fresh = match on_duplicate {
+        OnDuplicate::Conflict => {
+            insert_rows(txn, &batch).await.map_err(|e| match (e, batch.as_slice()) {
+                (DomainError::Conflict { .. }, [only]) => duplicate(only),
+                (e, _) => e,
+            })?;
+            batch
+        }
+        OnDuplicate::Skip => {
+            let mut inserted = HashSet::with_capacity(batch.len());
+            for chunk in batch.chunks(INSERT_CHUNK) {
+                let mut insert = annotation::Entity::insert_many(chunk.iter().map(convert::annotation_row))
+                    .on_conflict(
+                        OnConflict::columns([
+                            annotation::Column::DocumentId,
+                            annotation::Column::StartOffset,
+                            annotation::Column::EndOffset,
+                            annotation::Column::EntityTypeId,
+                        ])
+                        .do_nothing()
+                        .to_owned(),
+                    )
+                    .into_query();
+                insert.returning_col(annotation::Column::Id);
+                for row in txn.query_all(&insert).await.map_err(internal)? {
+                    inserted.insert(row.try_get::<Uuid>("", "id").map_err(internal)?);
+                }
+            }
+            batch.into_iter().filter(|e| inserted.contains(&e.id.0)).collect::<Vec<_>>()
+        }
+    };
+    let verified = fresh.iter().filter(|e| e.is_verified).count();
+    adjust_counts_at(txn, doc, at, fresh.len() as i64, verified as i64).await?;
+    Ok(fresh)
+}
+
+fn duplicate(e: &Entity) -> DomainError {
+    DomainError::conflict(format!("an entity of this type already spans {}..{} of the document", e.start, e.end))
 }
 
 /// Inserts entity rows with multi-row INSERTs, skipping every row whose span and type the
@@ -109,8 +228,156 @@ fn filter_condition(filter: &EntityFilter) -> Condition {
     c
 }
 
+/// Every entity's span in a document, with its verification.
+pub(crate) async fn spans_of(conn: &impl ConnectionTrait, doc: DocumentId) -> DomainResult<Vec<StoredSpan>> {
+    let rows: Vec<(Uuid, i32, i32, bool)> = annotation::Entity::find()
+        .select_only()
+        .columns([
+            annotation::Column::Id,
+            annotation::Column::StartOffset,
+            annotation::Column::EndOffset,
+            annotation::Column::IsVerified,
+        ])
+        .filter(annotation::Column::DocumentId.eq(doc.0))
+        .into_tuple()
+        .all(conn)
+        .await
+        .map_err(internal)?;
+    Ok(rows
+        .into_iter()
+        .map(|(id, start, end, is_verified)| StoredSpan {
+            id: EntityId(id),
+            start: start as u32,
+            end: end as u32,
+            is_verified,
+        })
+        .collect())
+}
+
+/// Deletes entities by id (without touching the counts).
+pub(crate) async fn delete_ids(txn: &DatabaseTransaction, ids: &[EntityId]) -> DomainResult<()> {
+    for chunk in ids.chunks(ID_CHUNK) {
+        annotation::Entity::delete_many()
+            .filter(annotation::Column::Id.is_in(chunk.iter().map(|e| e.0).collect::<Vec<_>>()))
+            .exec(txn)
+            .await
+            .map_err(internal)?;
+    }
+    Ok(())
+}
+
+/// Rows per multi-row placement update: 10 parameters a row.
+const PLACEMENT_CHUNK: usize = 1000;
+
+/// Writes new placements with multi-row `UPDATE ... FROM (VALUES ...)` statements. When an
+/// entity moves onto a span another entity holds now, every moving entity first steps aside to
+/// a negative start (unique, as their spans were), so that no row collides on the way with
+/// another's old span under the unique index, whatever order the rows are updated in.
+pub(crate) async fn rewrite_placements(
+    txn: &DatabaseTransaction,
+    placements: &[Placement],
+    stored: &HashMap<EntityId, (u32, u32)>,
+) -> DomainResult<()> {
+    let moving: Vec<&Placement> =
+        placements.iter().filter(|p| stored.get(&p.id).is_none_or(|&span| span != (p.start, p.end))).collect();
+    let held: HashSet<(u32, u32)> = stored.values().copied().collect();
+    let collides = moving.iter().any(|p| held.contains(&(p.start, p.end)));
+    let moving: Vec<Uuid> = if collides { moving.iter().map(|p| p.id.0).collect() } else { Vec::new() };
+    for chunk in moving.chunks(ID_CHUNK) {
+        annotation::Entity::update_many()
+            .col_expr(annotation::Column::StartOffset, Expr::val(-1).sub(Expr::col(annotation::Column::StartOffset)))
+            .filter(annotation::Column::Id.is_in(chunk.to_vec()))
+            .exec(txn)
+            .await
+            .map_err(internal)?;
+    }
+    let backend = txn.get_database_backend();
+    let now = Utc::now();
+    for chunk in placements.chunks(PLACEMENT_CHUNK) {
+        let mut values: Vec<Value> = Vec::with_capacity(chunk.len() * 10 + 1);
+        let mut n = 0;
+        let mut next = || {
+            n += 1;
+            match backend {
+                DbBackend::Postgres => format!("${n}"),
+                _ => "?".to_owned(),
+            }
+        };
+        let updated_at = next();
+        values.push(now.into());
+        let mut rows = Vec::with_capacity(chunk.len());
+        for p in chunk {
+            let marks: Vec<String> = (0..10).map(|_| next()).collect();
+            rows.push(format!("({})", marks.join(", ")));
+            values.extend([
+                Value::from(p.id.0),
+                Value::from(p.start as i32),
+                Value::from(p.end as i32),
+                Value::from(p.utf16_start as i32),
+                Value::from(p.utf16_end as i32),
+                Value::from(p.line_number as i32),
+                Value::from(p.stanza_number as i32),
+                Value::from(p.word_position as i32),
+                Value::from(p.context_before.clone()),
+                Value::from(p.context_after.clone()),
+            ]);
+        }
+        let sql = format!(
+            "UPDATE entities SET start_offset = v.column2, end_offset = v.column3, utf16_start = v.column4, \
+             utf16_end = v.column5, line_number = v.column6, stanza_number = v.column7, \
+             word_position = v.column8, context_before = v.column9, context_after = v.column10, \
+             updated_at = {updated_at} FROM (VALUES {}) AS v WHERE entities.id = v.column1",
+            rows.join(", ")
+        );
+        txn.execute_raw(Statement::from_sql_and_values(backend, sql, values)).await.map_err(internal)?;
+    }
+    Ok(())
+}
+
+/// Documents whose pages one statement reads (a UNION ALL of their range scans).
+const PAGES_PER_STATEMENT: usize = 100;
+
+/// Up to `limit` entities of `doc` matching the filter, in reading order, after `after`.
+fn page_after(doc: DocumentId, filter: &EntityFilter, after: Option<EntityCursor>, limit: u64) -> SelectStatement {
+    let mut q =
+        annotation::Entity::find().filter(annotation::Column::DocumentId.eq(doc.0)).filter(filter_condition(filter));
+    if let Some(c) = after {
+        // A row value, so the reading-order index serves it as one range.
+        let place = Expr::tuple([
+            Expr::col(annotation::Column::StartOffset),
+            Expr::col(annotation::Column::EndOffset),
+            Expr::col(annotation::Column::Id),
+        ]);
+        q = q.filter(place.gt(Expr::tuple([Expr::val(c.start as i32), Expr::val(c.end as i32), Expr::val(c.id.0)])));
+    }
+    q.order_by_asc(annotation::Column::StartOffset)
+        .order_by_asc(annotation::Column::EndOffset)
+        .order_by_asc(annotation::Column::Id)
+        .limit(limit)
+        .into_query()
+}
+
 fn to_entities(rows: Vec<annotation::Model>) -> DomainResult<Vec<Entity>> {
     rows.into_iter().map(convert::annotation).collect()
+}
+
+impl Store {
+    async fn insert_entities_checked(
+        &self,
+        doc: DocumentId,
+        at: Option<u32>,
+        entities: Vec<Entity>,
+        on_duplicate: OnDuplicate,
+        audit_entry: AuditEntry,
+    ) -> DomainResult<Vec<Entity>> {
+        let txn = self.write().await?;
+        let fresh = insert_new(&txn, doc, at, entities, on_duplicate).await?;
+        let mut entry = audit_entry;
+        entry.changes["created"] = serde_json::json!(fresh.len());
+        audit::insert(&txn, entry).await?;
+        txn.commit().await.map_err(internal)?;
+        Ok(fresh)
+    }
 }
 
 impl EntityRepository for Store {
@@ -121,36 +388,18 @@ impl EntityRepository for Store {
         on_duplicate: OnDuplicate,
         audit_entry: AuditEntry,
     ) -> DomainResult<Vec<Entity>> {
-        let txn = self.write().await?;
-        let existing: Vec<(i32, i32, Uuid)> = annotation::Entity::find()
-            .select_only()
-            .column(annotation::Column::StartOffset)
-            .column(annotation::Column::EndOffset)
-            .column(annotation::Column::EntityTypeId)
-            .filter(annotation::Column::DocumentId.eq(doc.0))
-            .into_tuple()
-            .all(&txn)
-            .await
-            .map_err(internal)?;
-        let mut seen: HashSet<(i32, i32, Uuid)> = existing.into_iter().collect();
-        let mut fresh = Vec::with_capacity(entities.len());
-        for e in entities {
-            if seen.insert((e.start as i32, e.end as i32, e.entity_type_id.0)) {
-                fresh.push(e);
-            } else if on_duplicate == OnDuplicate::Conflict {
-                return Err(DomainError::conflict(format!(
-                    "an entity of this type already spans {}..{} of the document",
-                    e.start, e.end
-                )));
-            }
-        }
-        insert_rows(&txn, &fresh).await?;
-        recount(&txn, doc).await?;
-        let mut entry = audit_entry;
-        entry.changes["created"] = serde_json::json!(fresh.len());
-        audit::insert(&txn, entry).await?;
-        txn.commit().await.map_err(internal)?;
-        Ok(fresh)
+        self.insert_entities_checked(doc, None, entities, on_duplicate, audit_entry).await
+    }
+
+    async fn insert_entities_at(
+        &self,
+        doc: DocumentId,
+        version: u32,
+        entities: Vec<Entity>,
+        on_duplicate: OnDuplicate,
+        audit_entry: AuditEntry,
+    ) -> DomainResult<Vec<Entity>> {
+        self.insert_entities_checked(doc, Some(version), entities, on_duplicate, audit_entry).await
     }
 
     async fn entity_by_id(&self, id: EntityId) -> DomainResult<Option<Entity>> {
@@ -173,102 +422,120 @@ impl EntityRepository for Store {
         )
     }
 
-    async fn entities_of_document(
-        &self,
-        doc: DocumentId,
-        filter: &EntityFilter,
-        page: PageRequest,
-    ) -> DomainResult<Page<Entity>> {
-        let q = annotation::Entity::find()
-            .filter(annotation::Column::DocumentId.eq(doc.0))
-            .filter(filter_condition(filter));
-        let total = q.clone().count(self.connection()).await.map_err(internal)?;
-        let rows = q
-            .order_by_asc(annotation::Column::StartOffset)
-            .order_by_asc(annotation::Column::EndOffset)
-            .order_by_asc(annotation::Column::Id)
-            .offset(page.offset)
-            .limit(page.limit)
-            .all(self.connection())
-            .await
-            .map_err(internal)?;
-        Ok(Page { items: to_entities(rows)?, total })
-    }
-
-    async fn entities_of_documents(
+    async fn entities_after(
         &self,
         docs: &[DocumentId],
         filter: &EntityFilter,
-        page: PageRequest,
-    ) -> DomainResult<HashMap<DocumentId, Page<Entity>>> {
-        let ids: Vec<Uuid> = docs.iter().map(|d| d.0).collect();
-        let cond =
-            Condition::all().add(annotation::Column::DocumentId.is_in(ids.clone())).add(filter_condition(filter));
-        // One query for the pages of all documents: number each document's rows in order and
-        // keep the requested window of every document.
-        let numbered = Query::select()
-            .column(Asterisk)
-            .expr_as(
-                Expr::cust("ROW_NUMBER() OVER (PARTITION BY document_id ORDER BY start_offset, end_offset, id)"),
-                Alias::new("rn"),
-            )
-            .from(annotation::Entity)
-            .cond_where(cond.clone())
-            .to_owned();
-        let window = Query::select()
-            .column(Asterisk)
-            .from_subquery(numbered, Alias::new("numbered"))
-            .and_where(Expr::col(Alias::new("rn")).gt(page.offset as i64))
-            .and_where(Expr::col(Alias::new("rn")).lte((page.offset + page.limit) as i64))
-            .order_by(Alias::new("rn"), sea_orm::Order::Asc)
-            .to_owned();
+        after: Option<EntityCursor>,
+        limit: u64,
+    ) -> DomainResult<HashMap<DocumentId, EntitySlice>> {
+        let mut slices: HashMap<DocumentId, EntitySlice> = docs.iter().map(|d| (*d, EntitySlice::default())).collect();
         let backend = self.connection().get_database_backend();
-        let rows = annotation::Model::find_by_statement(backend.build(&window))
-            .all(self.connection())
-            .await
-            .map_err(internal)?;
+        let mut rows = Vec::new();
+        // One statement for a page of documents: each document's page is its own range scan
+        // of the reading-order index (limit + 1 rows, to know whether more follow).
+        for chunk in docs.chunks(PAGES_PER_STATEMENT) {
+            let mut pages = chunk.iter().enumerate().map(|(i, doc)| {
+                Query::select()
+                    .column(Asterisk)
+                    .from_subquery(page_after(*doc, filter, after, limit + 1), Alias::new(format!("p{i}")))
+                    .to_owned()
+            });
+            let mut statement = pages.next().expect("a document");
+            for page in pages {
+                statement.union(UnionType::All, page);
+            }
+            rows.extend(
+                annotation::Model::find_by_statement(backend.build(&statement))
+                    .all(self.connection())
+                    .await
+                    .map_err(internal)?,
+            );
+        }
+        for row in rows {
+            let e = convert::annotation(row)?;
+            if let Some(slice) = slices.get_mut(&e.document_id) {
+                slice.items.push(e);
+            }
+        }
+        for slice in slices.values_mut() {
+            slice.items.sort_by_key(Entity::cursor);
+            if slice.items.len() as u64 > limit {
+                slice.items.truncate(limit as usize);
+                slice.has_more = true;
+            }
+        }
+        Ok(slices)
+    }
+
+    async fn count_matching(
+        &self,
+        docs: &[DocumentId],
+        filter: &EntityFilter,
+    ) -> DomainResult<HashMap<DocumentId, u64>> {
+        let ids: Vec<Uuid> = docs.iter().map(|d| d.0).collect();
         let totals: Vec<(Uuid, i64)> = annotation::Entity::find()
             .select_only()
             .column(annotation::Column::DocumentId)
             .column_as(annotation::Column::Id.count(), "n")
-            .filter(cond)
+            .filter(annotation::Column::DocumentId.is_in(ids))
+            .filter(filter_condition(filter))
             .group_by(annotation::Column::DocumentId)
             .into_tuple()
             .all(self.connection())
             .await
             .map_err(internal)?;
-        let mut pages: HashMap<DocumentId, Page<Entity>> =
-            docs.iter().map(|d| (*d, Page { items: vec![], total: 0 })).collect();
-        for (doc, n) in totals {
-            if let Some(p) = pages.get_mut(&DocumentId(doc)) {
-                p.total = n as u64;
-            }
-        }
-        for row in rows {
-            let e = convert::annotation(row)?;
-            if let Some(p) = pages.get_mut(&e.document_id) {
-                p.items.push(e);
-            }
-        }
-        Ok(pages)
+        Ok(totals.into_iter().map(|(d, n)| (DocumentId(d), n as u64)).collect())
     }
 
-    async fn update_entity(&self, entity: Entity, audit_entry: AuditEntry) -> DomainResult<Entity> {
+    async fn update_entity(
+        &self,
+        entity: Entity,
+        placed_at: Option<u32>,
+        audit_entry: AuditEntry,
+    ) -> DomainResult<Entity> {
         let txn = self.write().await?;
-        let clash = annotation::Entity::find()
-            .filter(annotation::Column::DocumentId.eq(entity.document_id.0))
-            .filter(annotation::Column::StartOffset.eq(entity.start as i32))
-            .filter(annotation::Column::EndOffset.eq(entity.end as i32))
-            .filter(annotation::Column::EntityTypeId.eq(entity.entity_type_id.0))
-            .filter(annotation::Column::Id.ne(entity.id.0))
-            .count(&txn)
-            .await
-            .map_err(internal)?;
-        if clash > 0 {
-            return Err(DomainError::conflict("an entity of this type already spans that text"));
+        if let Some(version) = placed_at {
+            // Locks the document's row (on PostgreSQL), so a content edit cannot commit
+            // between this check and this transaction's commit.
+            let current: Option<i32> = document::Entity::find_by_id(entity.document_id.0)
+                .select_only()
+                .column(document::Column::CurrentVersion)
+                .lock(LockType::NoKeyUpdate)
+                .into_tuple()
+                .one(&txn)
+                .await
+                .map_err(internal)?;
+            if current != Some(version as i32) {
+                return Err(content_changed());
+            }
         }
-        let model = convert::annotation_row(&entity).reset_all().update(&txn).await.map_err(internal)?;
-        recount(&txn, entity.document_id).await?;
+        // What an edit changes, and nothing else: its verification (which another request may
+        // change meanwhile) and therefore the document's counts stay as they are. A span that
+        // now duplicates another entity's is refused by the unique index.
+        let e = &entity;
+        let rows = annotation::Entity::update_many()
+            .col_expr(annotation::Column::EntityTypeId, Expr::value(e.entity_type_id.0))
+            .col_expr(annotation::Column::Source, Expr::value(e.source.as_str()))
+            .col_expr(annotation::Column::Attributes, Expr::value(e.attributes.clone()))
+            .col_expr(annotation::Column::Text, Expr::value(e.text.clone()))
+            .col_expr(annotation::Column::StartOffset, Expr::value(e.start as i32))
+            .col_expr(annotation::Column::EndOffset, Expr::value(e.end as i32))
+            .col_expr(annotation::Column::Utf16Start, Expr::value(e.utf16_start as i32))
+            .col_expr(annotation::Column::Utf16End, Expr::value(e.utf16_end as i32))
+            .col_expr(annotation::Column::LineNumber, Expr::value(e.line_number as i32))
+            .col_expr(annotation::Column::StanzaNumber, Expr::value(e.stanza_number as i32))
+            .col_expr(annotation::Column::WordPosition, Expr::value(e.word_position as i32))
+            .col_expr(annotation::Column::ContextBefore, Expr::value(e.context_before.clone()))
+            .col_expr(annotation::Column::ContextAfter, Expr::value(e.context_after.clone()))
+            .col_expr(annotation::Column::Notes, Expr::value(e.notes.clone()))
+            .col_expr(annotation::Column::UpdatedBy, Expr::value(e.updated_by.map(|u| u.0)))
+            .col_expr(annotation::Column::UpdatedAt, Expr::value(e.updated_at))
+            .filter(annotation::Column::Id.eq(e.id.0))
+            .exec_with_returning(&txn)
+            .await
+            .map_err(|e| super::conflict_or_internal(e, "an entity of this type already spans that text"))?;
+        let model = rows.into_iter().next().ok_or(DomainError::NotFound { resource: "entity" })?;
         audit::insert(&txn, audit_entry).await?;
         txn.commit().await.map_err(internal)?;
         convert::annotation(model)
@@ -281,12 +548,15 @@ impl EntityRepository for Store {
         audit_entry: AuditEntry,
     ) -> DomainResult<()> {
         let txn = self.write().await?;
-        let row = annotation::Entity::find_by_id(id.0)
-            .one(&txn)
+        // The deleted row itself says whether the counts lose a verified entity.
+        let row = annotation::Entity::delete_many()
+            .filter(annotation::Column::Id.eq(id.0))
+            .exec_with_returning(&txn)
             .await
             .map_err(internal)?
+            .into_iter()
+            .next()
             .ok_or(DomainError::NotFound { resource: "entity" })?;
-        let doc = DocumentId(row.document_id);
         if let Some(r) = rejection {
             let e = &r.entity;
             entity_rejection::ActiveModel {
@@ -308,8 +578,7 @@ impl EntityRepository for Store {
             .await
             .map_err(internal)?;
         }
-        annotation::Entity::delete_by_id(id.0).exec(&txn).await.map_err(internal)?;
-        recount(&txn, doc).await?;
+        adjust_counts(&txn, DocumentId(row.document_id), -1, -i64::from(row.is_verified)).await?;
         audit::insert(&txn, audit_entry).await?;
         txn.commit().await.map_err(internal)
     }
@@ -321,50 +590,55 @@ impl EntityRepository for Store {
         notes: Option<String>,
         audits: Vec<AuditEntry>,
     ) -> DomainResult<Vec<Entity>> {
+        let verified = by.is_some();
+        let uuids: Vec<Uuid> = ids.iter().map(|e| e.0).collect::<HashSet<_>>().into_iter().collect();
         let txn = self.write().await?;
-        let uuids: Vec<Uuid> = ids.iter().map(|e| e.0).collect();
         let updated_by = audits.first().and_then(|a| a.user_id);
-        let rows = annotation::Entity::find()
-            .filter(annotation::Column::Id.is_in(uuids.clone()))
-            .all(&txn)
-            .await
-            .map_err(internal)?;
-        if rows.len() != ids.iter().collect::<HashSet<_>>().len() {
-            return Err(DomainError::NotFound { resource: "entity" });
+        // First the rows whose state flips, each counted once: on PostgreSQL a row another
+        // transaction flipped meanwhile is re-checked after its lock and no longer matches.
+        let mut flipped: HashMap<Uuid, i64> = HashMap::new();
+        for chunk in uuids.chunks(ID_CHUNK) {
+            let mut flip = annotation::Entity::update_many()
+                .col_expr(annotation::Column::IsVerified, Expr::value(verified))
+                .filter(annotation::Column::Id.is_in(chunk.to_vec()))
+                .filter(annotation::Column::IsVerified.ne(verified))
+                .into_query();
+            flip.returning_col(annotation::Column::DocumentId);
+            for row in txn.query_all(&flip).await.map_err(internal)? {
+                *flipped.entry(row.try_get::<Uuid>("", "document_id").map_err(internal)?).or_default() += 1;
+            }
         }
         let now = Utc::now();
-        annotation::Entity::update_many()
-            .col_expr(annotation::Column::IsVerified, Expr::value(by.is_some()))
-            .col_expr(annotation::Column::VerifiedBy, Expr::value(by.map(|(u, _)| u.0)))
-            .col_expr(annotation::Column::VerifiedAt, Expr::value(by.map(|(_, at)| at)))
-            .col_expr(annotation::Column::UpdatedBy, Expr::value(updated_by.map(|u| u.0)))
-            .col_expr(annotation::Column::UpdatedAt, Expr::value(now))
-            .filter(annotation::Column::Id.is_in(uuids.clone()))
-            .exec(&txn)
-            .await
-            .map_err(internal)?;
-        if let Some(n) = notes {
-            annotation::Entity::update_many()
-                .col_expr(annotation::Column::Notes, Expr::value(n))
-                .filter(annotation::Column::Id.is_in(uuids.clone()))
-                .exec(&txn)
-                .await
-                .map_err(internal)?;
+        let mut rows = Vec::with_capacity(uuids.len());
+        for chunk in uuids.chunks(ID_CHUNK) {
+            let mut update = annotation::Entity::update_many()
+                .col_expr(annotation::Column::VerifiedBy, Expr::value(by.map(|(u, _)| u.0)))
+                .col_expr(annotation::Column::VerifiedAt, Expr::value(by.map(|(_, at)| at)))
+                .col_expr(annotation::Column::UpdatedBy, Expr::value(updated_by.map(|u| u.0)))
+                .col_expr(annotation::Column::UpdatedAt, Expr::value(now));
+            if let Some(n) = &notes {
+                update = update.col_expr(annotation::Column::Notes, Expr::value(n.clone()));
+            }
+            rows.extend(
+                update
+                    .filter(annotation::Column::Id.is_in(chunk.to_vec()))
+                    .exec_with_returning(&txn)
+                    .await
+                    .map_err(internal)?,
+            );
         }
-        let docs: HashSet<Uuid> = rows.iter().map(|r| r.document_id).collect();
-        for d in docs {
-            recount(&txn, DocumentId(d)).await?;
+        if rows.len() != uuids.len() {
+            return Err(DomainError::NotFound { resource: "entity" });
+        }
+        let sign = if verified { 1 } else { -1 };
+        for (doc, n) in flipped {
+            adjust_counts(&txn, DocumentId(doc), 0, sign * n).await?;
         }
         for entry in audits {
             audit::insert(&txn, entry).await?;
         }
-        let rows = annotation::Entity::find()
-            .filter(annotation::Column::Id.is_in(uuids))
-            .order_by_asc(annotation::Column::StartOffset)
-            .all(&txn)
-            .await
-            .map_err(internal)?;
         txn.commit().await.map_err(internal)?;
+        rows.sort_by_key(|r| (r.start_offset, r.end_offset, r.id));
         to_entities(rows)
     }
 

@@ -169,7 +169,8 @@ impl ExchangeRepository for Store {
             .collect();
         let rels = new_relationships(&relations, &ids, &existing, project.into(), audit_entry.user_id);
         relationships::insert_rows(&txn, &rels).await?;
-        entities::recount(&txn, doc).await?;
+        let verified = fresh.iter().filter(|e| e.is_verified).count();
+        entities::adjust_counts(&txn, doc, fresh.len() as i64, verified as i64).await?;
         let counts = ImportCounts { created: fresh.len() as u32, skipped, relationships_created: rels.len() as u32 };
         let mut entry = audit_entry;
         entry.changes["created"] = json!(counts.created);

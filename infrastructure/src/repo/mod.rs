@@ -1,6 +1,12 @@
 //! The SeaORM store: one `Store` implements every repository port. Each mutating method runs
 //! in one write transaction that also inserts the audit row, so a change and its audit entry
 //! commit together or not at all.
+//!
+//! SQLite has one writer at a time. Write transactions (and the per-request counter writes)
+//! go through a writer connection of their own, so writers of this process queue for it in
+//! order instead of meeting SQLite's busy handler, which sleeps (1, 2, 5, 10 ms...) between
+//! retries and collapses throughput under concurrent writers. Other processes on the same file
+//! still wait on the busy timeout. PostgreSQL writes through the one pool.
 
 mod audit;
 mod convert;
@@ -19,6 +25,7 @@ mod relationships;
 mod retention;
 mod sessions;
 mod statistics;
+mod texts;
 mod users;
 
 use nishan_domain::DomainError;
@@ -30,15 +37,32 @@ use sea_orm::{
 #[derive(Clone)]
 pub struct Store {
     db: DatabaseConnection,
+    /// Where writes go: a one-connection pool on SQLite (see the module comment), `db` itself
+    /// on PostgreSQL.
+    writer: DatabaseConnection,
+    /// Indexed texts of recently used document versions.
+    texts: std::sync::Arc<texts::TextCache>,
 }
 
 impl Store {
+    /// A store writing through its one pool.
     pub fn new(db: DatabaseConnection) -> Self {
-        Self { db }
+        Self { writer: db.clone(), db, texts: Default::default() }
+    }
+
+    /// A store reading through `db` and writing through `writer` (on SQLite, a pool of one
+    /// connection to the same file).
+    pub fn with_writer(db: DatabaseConnection, writer: DatabaseConnection) -> Self {
+        Self { db, writer, texts: Default::default() }
     }
 
     pub fn connection(&self) -> &DatabaseConnection {
         &self.db
+    }
+
+    /// The connection single writes outside a transaction go through (see the module comment).
+    pub(crate) fn writer(&self) -> &DatabaseConnection {
+        &self.writer
     }
 
     fn is_postgres(&self) -> bool {
@@ -58,7 +82,7 @@ impl Store {
             sqlite_transaction_mode: (!self.is_postgres()).then_some(SqliteTransactionMode::Immediate),
             ..Default::default()
         };
-        self.db.begin_with_options(options).await
+        self.writer.begin_with_options(options).await
     }
 
     /// A read-only transaction that sees one state of the database throughout: REPEATABLE

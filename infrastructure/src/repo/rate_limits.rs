@@ -42,7 +42,7 @@ impl RateLimitRepository for Store {
                     .to_owned(),
             )
             .returning(Query::returning().columns([Alias::new("bucket"), Alias::new("hits")]));
-        let rows = self.connection().query_all(&insert).await.map_err(internal)?;
+        let rows = self.writer().query_all(&insert).await.map_err(internal)?;
         let mut counts = std::collections::HashMap::with_capacity(rows.len());
         for row in rows {
             let bucket: String = row.try_get("", "bucket").map_err(internal)?;

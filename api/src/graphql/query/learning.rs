@@ -5,7 +5,7 @@ use nishan_domain::ids::{DocumentId, ProjectId};
 
 use crate::error::ApiResult;
 use crate::graphql::pagination::{self, Conn};
-use crate::graphql::types::{Entity, Experiment, parse_id};
+use crate::graphql::types::{Entity, EntityConnection, EntityCount, Experiment, parse_id};
 use crate::graphql::{request, state};
 
 #[derive(Default)]
@@ -48,12 +48,12 @@ impl LearningQuery {
         document_id: Option<ID>,
         first: Option<i32>,
         after: Option<String>,
-    ) -> ApiResult<Conn<Entity>> {
+    ) -> ApiResult<EntityConnection> {
         let project = ProjectId(parse_id(&project_id, "projectId")?);
         let document = document_id.as_ref().map(|d| parse_id(d, "documentId").map(DocumentId)).transpose()?;
         let page = pagination::page_request(first, after.as_deref())?;
         let actor = request(ctx).viewer.optional()?;
         let queue = state(ctx).learning().review_queue(actor.as_ref(), project, document, page).await?;
-        Ok(pagination::connection(queue, page, Entity))
+        Ok(pagination::connection_with(queue, page, Entity, EntityCount::known))
     }
 }

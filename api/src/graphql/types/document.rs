@@ -1,19 +1,22 @@
 //! Documents, their lines and versions, as clients see them.
 
 use crate::graphql::loaders::Loaded;
+use async_graphql::connection::{Connection, Edge};
 use async_graphql::{Context, Enum, ID, InputObject, Object, SimpleObject};
 use chrono::{DateTime, Utc};
 use nishan_domain::document::{
-    Direction, Document as DomainDocument, DocumentVersion as DomainVersion, ProcessingStatus,
+    Direction, Document as DomainDocument, DocumentVersion as DomainVersion, EntityCounts, ProcessingStatus,
 };
 use nishan_domain::entity::EntityFilter;
-use nishan_domain::ids::EntityTypeId;
+use nishan_domain::ids::{DocumentId, EntityTypeId};
 use nishan_domain::text;
 
 use super::{DocumentStatistics, Entity, GqlEntitySource, Project, User, parse_id};
 use crate::error::{ApiResult, bad_input};
-use crate::graphql::loaders::{EntityPageKey, EntityPageLoader, ProjectLoader, UserLoader};
-use crate::graphql::pagination::{self, Conn};
+use crate::graphql::loaders::{
+    EntityCountLoader, EntityPageKey, EntityPageLoader, FilterKey, ProjectLoader, UserLoader,
+};
+use crate::graphql::pagination;
 use crate::graphql::state;
 
 /// A document as clients see it. Shared (an `Arc`): a request's loader hands the same document
@@ -242,20 +245,77 @@ impl Document {
     async fn versions(&self, ctx: &Context<'_>) -> ApiResult<Vec<DocumentVersion>> {
         Ok(state(ctx).documents().versions_of(&self.0).await?.into_iter().map(DocumentVersion).collect())
     }
-    /// Entities ordered by start offset.
-    #[graphql(complexity = "pagination::complexity(child_complexity, first)")]
+    /// Entities in reading order: by start offset, then end, then id. `first` may be up to
+    /// 10,000 (a whole document in one request); `after` is an entity's cursor, so pages read
+    /// while others add or remove entities neither repeat nor skip any.
+    #[graphql(complexity = "pagination::entity_complexity(child_complexity, first)")]
     async fn entities(
         &self,
         ctx: &Context<'_>,
         first: Option<i32>,
         after: Option<String>,
         filter: Option<EntityFilterInput>,
-    ) -> ApiResult<Conn<Entity>> {
-        let page = pagination::page_request(first, after.as_deref())?;
-        let filter = filter.unwrap_or_default();
-        let key = EntityPageKey::new(self.0.id, &filter, page)?;
+    ) -> ApiResult<EntityConnection> {
+        let limit = pagination::entity_page_size(first)?;
+        let after = after.as_deref().map(pagination::decode_entity_cursor).transpose()?;
+        let filter = FilterKey::new(&filter.unwrap_or_default())?;
+        let key = EntityPageKey { document: self.0.id, filter: filter.clone(), after, limit };
         let found = ctx.data_unchecked::<Loaded<EntityPageLoader>>().load_one(key).await?.unwrap_or_default();
-        Ok(pagination::connection(found, page, Entity))
+        let count = EntityCount::of_document(self.0.id, self.0.counts, filter);
+        let mut conn = Connection::with_additional_fields(after.is_some(), found.has_more, count);
+        conn.edges
+            .extend(found.items.into_iter().map(|e| Edge::new(pagination::entity_cursor(&e.cursor()), Entity(e))));
+        Ok(conn)
+    }
+}
+
+/// A page of a document's entities.
+pub type EntityConnection = Connection<String, Entity, EntityCount>;
+
+/// The `totalCount` of a page of entities. For a document's entities under a filter, the
+/// document's stored counts answer it without a query when the filter is empty or only asks for
+/// (un)verified ones; otherwise the entities are counted, once per request for all documents, and
+/// only when asked. Other lists of entities (the review queue) know their total already.
+pub struct EntityCount(Total);
+
+/// Where an [`EntityCount`]'s total comes from.
+enum Total {
+    /// A document's entities under a filter.
+    Document { document: DocumentId, counts: EntityCounts, filter: FilterKey },
+    /// Already known, e.g. from the page that was read (the review queue).
+    Known(u64),
+}
+
+impl EntityCount {
+    /// The total of a document's entities under `filter`.
+    fn of_document(document: DocumentId, counts: EntityCounts, filter: FilterKey) -> Self {
+        EntityCount(Total::Document { document, counts, filter })
+    }
+    /// A total already counted.
+    pub fn known(total: u64) -> Self {
+        EntityCount(Total::Known(total))
+    }
+}
+
+#[Object]
+impl EntityCount {
+    async fn total_count(&self, ctx: &Context<'_>) -> ApiResult<u64> {
+        let (document, counts, filter) = match &self.0 {
+            Total::Known(total) => return Ok(*total),
+            Total::Document { document, counts, filter } => (*document, counts, filter),
+        };
+        let f = &filter.filter;
+        let only_verified = EntityFilter { is_verified: None, ..(**f).clone() }.is_empty();
+        Ok(match (f.is_verified, only_verified) {
+            (None, true) => u64::from(counts.total),
+            (Some(true), true) => u64::from(counts.verified),
+            (Some(false), true) => u64::from(counts.unverified()),
+            _ => ctx
+                .data_unchecked::<Loaded<EntityCountLoader>>()
+                .load_one((document, filter.clone()))
+                .await?
+                .unwrap_or(0),
+        })
     }
 }
 

@@ -15,7 +15,10 @@ mod usage;
 mod user;
 
 pub use audit::{AuditLogConnection, AuditLogEntry, AuditLogFilterInput};
-pub use document::{Document, DocumentVersion, EntityFilterInput, GqlDirection, GqlProcessingStatus, Line};
+pub use document::{
+    Document, DocumentVersion, EntityConnection, EntityCount, EntityFilterInput, GqlDirection, GqlProcessingStatus,
+    Line,
+};
 pub use entity::{Entity, EntityRelationship, GqlEntitySource, GqlRelationshipType};
 pub use entity_type::EntityType;
 pub use enums::{GqlProjectStatus, GqlRole};

@@ -1,6 +1,6 @@
 //! The runner and the EXTRACTION handler driven with fakes: an in-memory store that keeps
 //! the lease, the document's versions and its entities as the real one does (content edits
-//! through `plan_content_change`, stale suggestions through `rebase_suggestions`), a virtual
+//! through `ContentPlan`, stale suggestions through `rebase_suggestions`), a virtual
 //! clock, a scripted model, and an event recorder. Futures are polled to completion here:
 //! no fake ever waits.
 
@@ -25,10 +25,12 @@ use crate::job::{Job, JobKind, JobStatus, JobTarget};
 use crate::llm::model::{CallWindow, LlmModel, PostProcessing, ProcessingConfig, Reservation, ValidationStatus};
 use crate::llm::retry::RetryPolicy;
 use crate::llm::{Completion, CompletionRequest, LlmClient, LlmError, ModelEndpoint, Provider};
+use crate::ports::StoredSpan;
 use crate::ports::{
     Clock, ExtractionStore, Fence, JobRunStore, ModelCall, SecretCipher, StoredSuggestions, SuggestionBatch,
 };
-use crate::service::documents::{InitialFields, new_document, plan_content_change};
+use crate::service::documents::{ContentPlan, InitialFields, new_document};
+use crate::text::{DocumentText, span_context};
 
 /// Polls a future to its end; the fakes never wait, so it is always ready soon.
 fn block_on<F: Future>(f: F) -> F::Output {
@@ -141,16 +143,28 @@ struct World {
 impl World {
     /// A researcher replaces the content, as `updateDocumentContent` does.
     fn edit(&mut self, content: &str) {
-        let change = plan_content_change(
-            self.doc.clone(),
-            std::mem::take(&mut self.entities),
-            content.to_owned(),
-            None,
-            UserId::new(),
-        )
-        .unwrap();
-        self.doc = change.document;
-        self.entities = change.moved;
+        let old = DocumentText::new(self.doc.content.as_str());
+        let spans: Vec<StoredSpan> = self
+            .entities
+            .iter()
+            .map(|e| StoredSpan { id: e.id, start: e.start, end: e.end, is_verified: e.is_verified })
+            .collect();
+        let plan = ContentPlan::prepare(&self.doc.head(), &old, spans.clone(), content.to_owned(), None, UserId::new())
+            .unwrap();
+        let edit = plan.edit.clone();
+        let carried = plan.carry(spans).unwrap();
+        let new_text = DocumentText::new(content);
+        self.entities.retain(|e| !carried.dropped.contains(&e.id));
+        for p in carried.rewrite {
+            let e = self.entities.iter_mut().find(|e| e.id == p.id).unwrap();
+            e.place((p.start, p.end), span_context(&new_text, p.start, p.end).unwrap());
+        }
+        self.doc.content = content.to_owned();
+        self.doc.content_hash = edit.content_hash;
+        self.doc.word_count = edit.metrics.words;
+        self.doc.character_count = edit.metrics.characters;
+        self.doc.line_count = edit.metrics.lines;
+        self.doc.current_version += 1;
         self.versions.push((self.doc.current_version, self.doc.content.clone()));
     }
 
