@@ -86,11 +86,15 @@ pub struct Overrides {
 /// The job kinds this server runs, each by its handler: where a new kind is registered (see
 /// `nishan_domain::service::processing`, "Adding a job kind").
 pub fn job_handlers(llm: llm::MeteredClient, cipher: SecretBox) -> ServerHandlers {
-    ServerHandlers::new().with(Extraction::new(llm.clone(), cipher.clone())).with(Training).with(Experiments {
-        llm,
-        cipher,
-        retry: Default::default(),
-    })
+    ServerHandlers::new()
+        .with(Extraction::new(llm.clone(), cipher.clone()))
+        .with(nishan_domain::service::processing::linking::Linking {
+            llm: llm.clone(),
+            cipher: cipher.clone(),
+            retry: Default::default(),
+        })
+        .with(Training)
+        .with(Experiments { llm, cipher, retry: Default::default() })
 }
 
 pub async fn bootstrap_custom(

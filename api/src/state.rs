@@ -12,6 +12,7 @@ use nishan_domain::service::entities::Entities;
 use nishan_domain::service::entity_types::EntityTypes;
 use nishan_domain::service::exchange::Exchange;
 use nishan_domain::service::jobs::Jobs;
+use nishan_domain::service::knowledge::Knowledge;
 use nishan_domain::service::models::Models;
 use nishan_domain::service::projects::Projects;
 use nishan_domain::service::statistics::Statistics;
@@ -97,6 +98,10 @@ impl AppState {
 
     pub fn statistics(&self) -> Statistics<'_, Store> {
         Statistics { store: &self.store }
+    }
+
+    pub fn knowledge(&self) -> Knowledge<'_, Store, EventBus> {
+        Knowledge { store: &self.store, events: &self.events }
     }
 
     pub fn exchange(&self) -> Exchange<'_, Store, EventBus> {

@@ -58,4 +58,12 @@ id_type!(
     EntityId,
     /// A relationship between two entities.
     RelationshipId,
+    /// An entry of a project's knowledge base: a person, place or other thing the texts name.
+    KnowledgeItemId,
+    /// A stored version of a knowledge-base entry.
+    KnowledgeVersionId,
+    /// A link between two knowledge-base entries.
+    KnowledgeLinkId,
+    /// A model's proposal for the knowledge base, awaiting review.
+    ProposalId,
 );

@@ -15,6 +15,7 @@ pub mod exchange;
 pub mod extract;
 pub mod ids;
 pub mod job;
+pub mod knowledge;
 pub mod learn;
 pub mod llm;
 pub mod membership;

@@ -14,7 +14,11 @@ use crate::error::DomainResult;
 use crate::exchange::PlannedRelation;
 use crate::ids::{AuditId, ProjectId, SessionId, UserId};
 use crate::ids::{DocumentId, EntityId, EntityTypeId, RelationshipId};
+use crate::ids::{KnowledgeItemId, KnowledgeLinkId, ProposalId};
 use crate::job::{Job, JobAction, JobId, JobKind, JobStatus};
+use crate::knowledge::index::CandidateIndex;
+use crate::knowledge::proposal::{Proposal, ProposalCounts, ProposalKind, ProposalStatus};
+use crate::knowledge::{KnowledgeItem, KnowledgeLink, KnowledgeVersion};
 use crate::llm::model::{CallWindow, LlmModel, ModelFields, ModelId, ProcessingConfig, Reservation, ValidationStatus};
 use crate::membership::{Membership, MembershipChange, Role};
 use crate::policy::Actor;
@@ -323,6 +327,186 @@ pub trait RelationshipRepository {
     /// Relationships whose source (outgoing) or target (incoming) is among `entities`.
     async fn relationships_of(&self, entities: &[EntityId], outgoing: bool) -> DomainResult<Vec<Relationship>>;
 }
+
+/// What a listing of knowledge-base entries is narrowed to (every given part must hold).
+#[derive(Debug, Clone, Default)]
+pub struct KnowledgeFilter {
+    pub entity_type_id: Option<EntityTypeId>,
+    pub approved: Option<bool>,
+    /// Only these entries (the ids a search of the candidate index found).
+    pub ids: Option<Vec<KnowledgeItemId>>,
+}
+
+/// An entry after a merge, and the entries merged into it, each with its new version.
+#[derive(Debug, Clone)]
+pub struct MergePlan {
+    pub target: (KnowledgeItem, KnowledgeVersion),
+    pub sources: Vec<(KnowledgeItem, KnowledgeVersion)>,
+}
+
+/// How an entry changes: given the entry as stored (read inside the write transaction), the
+/// entry as it is to be and the version that records it, or why not.
+pub type ItemChange = Box<dyn FnOnce(KnowledgeItem) -> DomainResult<(KnowledgeItem, KnowledgeVersion)> + Send>;
+
+/// How entries merge: given the target and the sources as stored, the plan, or why not.
+pub type ItemMerge = Box<dyn FnOnce(KnowledgeItem, Vec<KnowledgeItem>) -> DomainResult<MergePlan> + Send>;
+
+/// The knowledge base. Every write raises the project's knowledge revision in its transaction
+/// (which also serialises the project's knowledge writes), so an in-memory index knows when
+/// it is stale. Entries merged or deleted are not live: they are never changed again, and no
+/// mention or link is made to them.
+pub trait KnowledgeRepository {
+    /// Inserts an entry and its first version; with `link`, links that entity to it in the
+    /// same transaction. Errors: `NotFound` for an entity gone meanwhile, `Conflict` for one
+    /// that is linked already.
+    async fn create_item(
+        &self,
+        item: KnowledgeItem,
+        version: KnowledgeVersion,
+        link: Option<EntityId>,
+        audit: AuditEntry,
+    ) -> DomainResult<KnowledgeItem>;
+    /// An entry, live or not.
+    async fn item_by_id(&self, id: KnowledgeItemId) -> DomainResult<Option<KnowledgeItem>>;
+    async fn items_by_ids(&self, ids: &[KnowledgeItemId]) -> DomainResult<Vec<KnowledgeItem>>;
+    /// A project's live entries, in creation order.
+    async fn items_of_project(
+        &self,
+        project: ProjectId,
+        filter: &KnowledgeFilter,
+        page: PageRequest,
+    ) -> DomainResult<Page<KnowledgeItem>>;
+    /// Changes a live entry as `change` says, storing its new version. Errors: `NotFound` for
+    /// an entry that is not live, and whatever `change` answers.
+    async fn change_item(
+        &self,
+        id: KnowledgeItemId,
+        change: ItemChange,
+        audit: AuditEntry,
+    ) -> DomainResult<KnowledgeItem>;
+    /// Merges live entries into a live target as `plan` says: the sources' mentions and links
+    /// go to the target (a link that would join the target to itself, or repeat one it has,
+    /// is dropped), the sources stop being live. Errors: `NotFound` when one is not live.
+    async fn merge_items(
+        &self,
+        target: KnowledgeItemId,
+        sources: &[KnowledgeItemId],
+        plan: ItemMerge,
+        audit: AuditEntry,
+    ) -> DomainResult<KnowledgeItem>;
+    /// Deletes a live entry as `change` says (its last version): its mentions are unlinked and
+    /// its links removed. Returns how many mentions were unlinked.
+    async fn delete_item(&self, id: KnowledgeItemId, change: ItemChange, audit: AuditEntry) -> DomainResult<u64>;
+    /// An entry's versions, newest first.
+    async fn versions(&self, item: KnowledgeItemId) -> DomainResult<Vec<KnowledgeVersion>>;
+    /// The entries merged into each of `items`.
+    async fn merged_into(&self, items: &[KnowledgeItemId]) -> DomainResult<Vec<KnowledgeItem>>;
+    /// Errors: `Conflict` when (from, to, type) exists, `NotFound` when an end is not live.
+    async fn create_link(&self, link: KnowledgeLink, audit: AuditEntry) -> DomainResult<KnowledgeLink>;
+    async fn link_by_id(&self, id: KnowledgeLinkId) -> DomainResult<Option<KnowledgeLink>>;
+    async fn delete_link(&self, id: KnowledgeLinkId, audit: AuditEntry) -> DomainResult<()>;
+    /// Links from (outgoing) or to (incoming) any of `items`.
+    async fn links_of(&self, items: &[KnowledgeItemId], outgoing: bool) -> DomainResult<Vec<KnowledgeLink>>;
+    /// Links each entity to its entry, in one transaction; with `only_unlinked`, an entity
+    /// linked meanwhile is left as it is. Returns the entities linked. Errors: `NotFound` when
+    /// an entry is not live (or, without `only_unlinked`, an entity is gone).
+    async fn link_mentions(
+        &self,
+        links: &[(EntityId, KnowledgeItemId)],
+        only_unlinked: bool,
+        audit: AuditEntry,
+    ) -> DomainResult<Vec<EntityId>>;
+    /// Unlinks the entities. Errors: `NotFound` when one is gone.
+    async fn unlink_mentions(&self, entities: &[EntityId], audit: AuditEntry) -> DomainResult<()>;
+    /// The entry each linked entity among `entities` is linked to.
+    async fn entity_items(&self, entities: &[EntityId]) -> DomainResult<HashMap<EntityId, KnowledgeItemId>>;
+    /// Entities linked to an entry, by document then start offset.
+    async fn mentions(&self, item: KnowledgeItemId, page: PageRequest) -> DomainResult<Page<Entity>>;
+    /// Mentions of each entry.
+    async fn mention_counts(&self, items: &[KnowledgeItemId]) -> DomainResult<HashMap<KnowledgeItemId, u64>>;
+    /// Mentions of an entry per document, by document.
+    async fn mentions_by_document(&self, item: KnowledgeItemId) -> DomainResult<Vec<(DocumentId, u64)>>;
+    /// A project's entities linked to no entry (of the given documents only, when given).
+    async fn unlinked_entities(
+        &self,
+        project: ProjectId,
+        documents: Option<&[DocumentId]>,
+    ) -> DomainResult<Vec<Entity>>;
+    /// Where each linked mention of a project stands.
+    async fn placements(&self, project: ProjectId) -> DomainResult<Vec<crate::knowledge::cooccurrence::Placement>>;
+    /// The names and aliases of a project's approved live entries, with their types.
+    async fn approved_names(&self, project: ProjectId) -> DomainResult<Vec<(String, EntityTypeId)>>;
+    /// Runs `f` on the project's candidate index, brought up to date first.
+    async fn with_candidate_index<R: Send>(
+        &self,
+        project: ProjectId,
+        f: impl FnOnce(&CandidateIndex) -> R + Send,
+    ) -> DomainResult<R>;
+    /// A project's proposals matching the filter, oldest first.
+    async fn proposals(
+        &self,
+        project: ProjectId,
+        filter: &ProposalFilter,
+        page: PageRequest,
+    ) -> DomainResult<Page<Proposal>>;
+    async fn proposals_by_ids(&self, ids: &[ProposalId]) -> DomainResult<Vec<Proposal>>;
+    /// The proposals of each job, counted by status.
+    async fn proposal_counts(&self, jobs: &[JobId]) -> DomainResult<HashMap<JobId, ProposalCounts>>;
+    /// Reviews proposals, in order, in one transaction: for each, `decide` gets the proposal
+    /// and what it names as stored (after the revision lock) and answers the proposal as
+    /// reviewed and the change it makes, which is applied before the next. Errors: `NotFound`
+    /// for an unknown proposal, and whatever `decide` answers (nothing is written then).
+    async fn review_proposals(
+        &self,
+        ids: &[ProposalId],
+        decide: ProposalDecide,
+        audit: AuditEntry,
+    ) -> DomainResult<Vec<Proposal>>;
+}
+
+/// Which proposals to list.
+#[derive(Debug, Clone, Default)]
+pub struct ProposalFilter {
+    pub status: Option<ProposalStatus>,
+    pub kind: Option<ProposalKind>,
+    pub job: Option<JobId>,
+}
+
+/// What a proposal names, as stored when it is reviewed.
+#[derive(Debug, Clone, Default)]
+pub struct ReviewContext {
+    /// The proposal's entries (`item_id`, `source_item_id`), live or not.
+    pub items: HashMap<KnowledgeItemId, KnowledgeItem>,
+    /// The proposal's mention and the entry it is linked to now.
+    pub entity: Option<(Entity, Option<KnowledgeItemId>)>,
+}
+
+/// What approving a proposal changes.
+#[derive(Debug, Clone)]
+pub enum ProposalEffect {
+    /// Nothing (a rejection).
+    Nothing,
+    Link {
+        entity: EntityId,
+        item: KnowledgeItemId,
+    },
+    /// A new entry (and its first version), and the mention to link to it.
+    NewItem {
+        item: KnowledgeItem,
+        version: KnowledgeVersion,
+        link: Option<EntityId>,
+    },
+    /// An entry with a new alias (and that version), and the mention to link to it.
+    AddAlias {
+        item: KnowledgeItem,
+        version: KnowledgeVersion,
+        link: Option<EntityId>,
+    },
+    Merge(MergePlan),
+}
+
+/// How a review decides each proposal (see `KnowledgeRepository::review_proposals`).
+pub type ProposalDecide = Box<dyn FnMut(Proposal, ReviewContext) -> DomainResult<(Proposal, ProposalEffect)> + Send>;
 
 /// One call made to a model, as recorded.
 #[derive(Debug, Clone, PartialEq)]
@@ -661,6 +845,15 @@ pub trait ExtractionStore: JobRunStore {
         &self,
         project: ProjectId,
     ) -> impl Future<Output = DomainResult<Vec<(String, EntityTypeId)>>> + Send;
+    /// The names and aliases of the project's approved knowledge-base entries, with their
+    /// types (the built-in gazetteer takes them; none when the store keeps no knowledge base).
+    fn approved_names(
+        &self,
+        project: ProjectId,
+    ) -> impl Future<Output = DomainResult<Vec<(String, EntityTypeId)>>> + Send {
+        let _ = project;
+        std::future::ready(Ok(Vec::new()))
+    }
     /// The stored (encrypted) key of a model.
     fn model_key(&self, model: ModelId) -> impl Future<Output = DomainResult<Option<String>>> + Send;
     /// As `ModelRepository::reserve_call`.
@@ -803,4 +996,41 @@ pub trait LearningRunStore: JobRunStore {
         run: uuid::Uuid,
         result: crate::learn::records::ExperimentResult,
     ) -> impl Future<Output = DomainResult<Option<Job>>> + Send;
+}
+
+/// The store as a LINKING job sees it (model calls as an extraction job makes them).
+pub trait LinkingStore: ExtractionStore {
+    /// The project's documents, oldest first (only those given, of the project, when given).
+    fn linking_documents(
+        &self,
+        project: ProjectId,
+        only: Option<Vec<DocumentId>>,
+    ) -> impl Future<Output = DomainResult<Vec<DocumentId>>> + Send;
+    /// A document's entities linked to no entry, by start offset.
+    fn unlinked_mentions(
+        &self,
+        project: ProjectId,
+        document: DocumentId,
+    ) -> impl Future<Output = DomainResult<Vec<Entity>>> + Send;
+    /// Runs `f` on the project's candidate index, brought up to date first.
+    fn with_knowledge_index<R: Send + 'static, F: FnOnce(&CandidateIndex) -> R + Send + 'static>(
+        &self,
+        project: ProjectId,
+        f: F,
+    ) -> impl Future<Output = DomainResult<R>> + Send;
+    /// The live entries of the project among `ids`.
+    fn live_items(
+        &self,
+        project: ProjectId,
+        ids: Vec<KnowledgeItemId>,
+    ) -> impl Future<Output = DomainResult<Vec<KnowledgeItem>>> + Send;
+    /// Stores a step's proposals and the fence's progress in one transaction, conditional on
+    /// the fence; a proposal the project has already (the same `dedup_key`) is skipped.
+    /// Returns the job as stored and how many proposals were new; `None` when the lease was
+    /// lost (nothing is written then).
+    fn store_proposals(
+        &self,
+        fence: &Fence,
+        proposals: Vec<Proposal>,
+    ) -> impl Future<Output = DomainResult<Option<(Job, u32)>>> + Send;
 }

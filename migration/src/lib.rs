@@ -34,6 +34,8 @@ mod m20261201_040001_create_login_throttles;
 mod m20261201_040002_usernames_unique_ignoring_case;
 mod m20261201_040003_project_slugs_unique_per_viewer;
 mod m20261201_050001_entity_reading_order_index;
+mod m20261202_010001_create_knowledge_base;
+mod m20261202_010002_create_knowledge_proposals;
 mod m20261205_010001_create_learning;
 
 /// Every migration of the Nishan schema, in order.
@@ -55,6 +57,8 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_040002_usernames_unique_ignoring_case::Migration),
             Box::new(m20261201_040003_project_slugs_unique_per_viewer::Migration),
             Box::new(m20261201_050001_entity_reading_order_index::Migration),
+            Box::new(m20261202_010001_create_knowledge_base::Migration),
+            Box::new(m20261202_010002_create_knowledge_proposals::Migration),
             Box::new(m20261205_010001_create_learning::Migration),
         ]
     }

@@ -11,7 +11,7 @@ use sea_orm_migration::sea_orm::prelude::{ChronoDateTimeUtc, ChronoUtc, Json, Uu
 use sea_orm_migration::sea_orm::{ConnectionTrait, Database, DatabaseConnection};
 use sea_orm_migration::sea_query::{Alias, Order, Query};
 
-const TABLES: [&str; 22] = [
+const TABLES: [&str; 27] = [
     "users",
     "user_profiles",
     "user_sessions",
@@ -30,6 +30,11 @@ const TABLES: [&str; 22] = [
     "processing_jobs",
     "model_calls",
     "model_call_slots",
+    "knowledge_items",
+    "knowledge_item_versions",
+    "knowledge_links",
+    "knowledge_revisions",
+    "knowledge_proposals",
     "learned_models",
     "experiments",
     "experiment_runs",
@@ -92,6 +97,15 @@ const INDEXES: &[(&str, &str)] = &[
     ("processing_jobs", "idx_processing_jobs_lease_expires_at"),
     ("processing_jobs", "idx_processing_jobs_kind"),
     ("model_call_slots", "idx_model_call_slots_model_reserved"),
+    ("knowledge_items", "idx_knowledge_items_project_revision"),
+    ("knowledge_items", "idx_knowledge_items_entity_type_id"),
+    ("knowledge_item_versions", "uq_knowledge_item_versions_item_version"),
+    ("knowledge_links", "uq_knowledge_links_triple"),
+    ("knowledge_links", "idx_knowledge_links_to_item_id"),
+    ("knowledge_links", "idx_knowledge_links_project_id"),
+    ("entities", "idx_entities_knowledge_item_id"),
+    ("knowledge_proposals", "uq_knowledge_proposals_project_key"),
+    ("knowledge_proposals", "idx_knowledge_proposals_project_status"),
     ("learned_models", "uq_learned_models_project_version"),
     ("experiments", "idx_experiments_project_created"),
     ("experiment_runs", "uq_experiment_runs_experiment_model"),

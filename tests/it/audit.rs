@@ -224,6 +224,164 @@ async fn every_mutation_writes_its_audit_row(db: Db) {
     let q = "mutation($id: ID!) { deleteEntity(id: $id) }";
     w.run("deleteEntity", baqir, q, json!({"id": abbas}), &[("entity.delete", "entity", &["source", "documentId"])])
         .await;
+    // Knowledge base.
+    let q = "mutation($i: CreateKnowledgeItemInput!) { createKnowledgeItem(input: $i) { id } }";
+    let vars =
+        json!({"i": {"projectId": project, "entityTypeId": types["DESIGNATION"], "name": "حسینؑ", "aliases": ["شبیر"]}});
+    let item = id(
+        &w.run(
+            "createKnowledgeItem",
+            baqir,
+            q,
+            vars,
+            &[("knowledge_item.create", "knowledge_item", &["name", "aliases", "entityTypeId"])],
+        )
+        .await,
+        &["createKnowledgeItem", "id"],
+    );
+    let q = "mutation($id: ID!) { updateKnowledgeItem(id: $id, input: {aliases: [\"شبیر\", \"سرور\"]}, expectedVersion: 1) { id } }";
+    w.run(
+        "updateKnowledgeItem",
+        baqir,
+        q,
+        json!({"id": item}),
+        &[("knowledge_item.update", "knowledge_item", &["fields", "expectedVersion", "version"])],
+    )
+    .await;
+    let q = "mutation($id: ID!) { approveKnowledgeItem(id: $id) { id } }";
+    w.run(
+        "approveKnowledgeItem",
+        anis,
+        q,
+        json!({"id": item}),
+        &[("knowledge_item.approve", "knowledge_item", &["fromVersion", "version"])],
+    )
+    .await;
+    let q = "mutation($e: ID!, $k: ID!) { linkEntity(entityId: $e, itemId: $k) { id } }";
+    w.run("linkEntity", baqir, q, json!({"e": husain, "k": item}), &[("entity.link", "entity", &["itemId", "linked"])])
+        .await;
+    let q = "mutation($e: ID!) { unlinkEntity(entityId: $e) { id } }";
+    w.run("unlinkEntity", baqir, q, json!({"e": husain}), &[("entity.unlink", "entity", &["itemId"])]).await;
+    let q = "mutation($e: ID!) { createKnowledgeItemFromEntity(entityId: $e) { id } }";
+    let from_entity = id(
+        &w.run(
+            "createKnowledgeItemFromEntity",
+            baqir,
+            q,
+            json!({"e": husain}),
+            &[("knowledge_item.create_from_entity", "knowledge_item", &["entityId", "documentId"])],
+        )
+        .await,
+        &["createKnowledgeItemFromEntity", "id"],
+    );
+    let q = "mutation($p: ID!) { linkMatchingMentions(projectId: $p) { linked } }";
+    w.run(
+        "linkMatchingMentions",
+        baqir,
+        q,
+        json!({"p": project}),
+        &[("entity.link_matching", "project", &["examined", "matched", "linked"])],
+    )
+    .await;
+    let q = "mutation($i: RelateKnowledgeItemsInput!) { relateKnowledgeItems(input: $i) { id } }";
+    let vars = json!({"i": {"fromId": from_entity, "toId": item, "relationType": "RELATED_TO"}});
+    let link = id(
+        &w.run(
+            "relateKnowledgeItems",
+            baqir,
+            q,
+            vars,
+            &[("knowledge_link.create", "knowledge_link", &["from", "to", "type", "strength"])],
+        )
+        .await,
+        &["relateKnowledgeItems", "id"],
+    );
+    let q = "mutation($id: ID!) { deleteKnowledgeLink(id: $id) }";
+    w.run(
+        "deleteKnowledgeLink",
+        baqir,
+        q,
+        json!({"id": link}),
+        &[("knowledge_link.delete", "knowledge_link", &["from"])],
+    )
+    .await;
+    let q = "mutation($t: ID!, $s: [ID!]!) { mergeKnowledgeItems(targetId: $t, sourceIds: $s) { id } }";
+    w.run(
+        "mergeKnowledgeItems",
+        baqir,
+        q,
+        json!({"t": item, "s": [from_entity]}),
+        &[("knowledge_item.merge", "knowledge_item", &["sources", "mentionsMoved", "linksMoved"])],
+    )
+    .await;
+    let q = "query($p: ID!) { exportKnowledgeBase(projectId: $p, format: JSONL) }";
+    w.run(
+        "exportKnowledgeBase",
+        baqir,
+        q,
+        json!({"p": project}),
+        &[("knowledge_base.export", "project", &["format", "items", "bytes"])],
+    )
+    .await;
+    // Proposals as a LINKING job stores them (written here directly: the walk runs no worker).
+    let pending: Vec<String> = {
+        use sea_orm::{ConnectionTrait, Statement};
+        let db = w.app.database().await;
+        let backend = db.get_database_backend();
+        let mut ids = Vec::new();
+        for alias in ["سرورِ کربلا", "امام"] {
+            let p = uuid::Uuid::now_v7();
+            let n = |i: usize| if backend == sea_orm::DbBackend::Postgres { format!("${i}") } else { "?".to_owned() };
+            let sql = format!(
+                "INSERT INTO knowledge_proposals (id, project_id, kind, status, confidence, reasoning, item_id, proposed_name, dedup_key, created_at) VALUES ({}, {}, 'NEW_ALIAS', 'PENDING', 0.8, 'close to a name', {}, {}, {}, {})",
+                n(1),
+                n(2),
+                n(3),
+                n(4),
+                n(5),
+                n(6)
+            );
+            let values: Vec<sea_orm::Value> = vec![
+                p.into(),
+                project.parse::<uuid::Uuid>().unwrap().into(),
+                item.parse::<uuid::Uuid>().unwrap().into(),
+                alias.into(),
+                format!("NEW_ALIAS:{item}:{alias}").into(),
+                chrono::Utc::now().into(),
+            ];
+            db.execute_raw(Statement::from_sql_and_values(backend, sql, values)).await.unwrap();
+            ids.push(p.to_string());
+        }
+        db.close().await.unwrap();
+        ids
+    };
+    let q = "mutation($id: ID!) { reviewKnowledgeProposal(id: $id, decision: APPROVE) { id } }";
+    w.run(
+        "reviewKnowledgeProposal",
+        baqir,
+        q,
+        json!({"id": pending[0]}),
+        &[("knowledge_proposal.review", "knowledge_proposal", &["ids", "decision", "effects"])],
+    )
+    .await;
+    let q = "mutation($ids: [ID!]!) { reviewKnowledgeProposals(ids: $ids, decision: REJECT) { id } }";
+    w.run(
+        "reviewKnowledgeProposals",
+        baqir,
+        q,
+        json!({"ids": pending[1..]}),
+        &[("knowledge_proposal.review", "knowledge_proposal", &["ids", "decision", "count", "effects"])],
+    )
+    .await;
+    let q = "mutation($id: ID!) { deleteKnowledgeItem(id: $id) }";
+    w.run(
+        "deleteKnowledgeItem",
+        baqir,
+        q,
+        json!({"id": item}),
+        &[("knowledge_item.delete", "knowledge_item", &["unlinked", "linksRemoved"])],
+    )
+    .await;
     // Import and export.
     let q =
         "mutation($d: ID!, $data: String!) { importEntities(documentId: $d, format: JSONL, data: $data) { created } }";
@@ -368,7 +526,7 @@ async fn every_mutation_writes_its_audit_row(db: Db) {
         .collect();
     let missing: Vec<&String> = mutations.difference(&w.covered).collect();
     assert!(missing.is_empty(), "mutations without an audit case in tests/audit.rs: {missing:?}");
-    for query in ["exportDocument", "exportProject"] {
+    for query in ["exportDocument", "exportProject", "exportKnowledgeBase"] {
         assert!(w.covered.contains(query), "{query}");
     }
 }

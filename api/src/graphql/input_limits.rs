@@ -142,6 +142,19 @@ pub const LIMITS: &[(&str, Limit)] = &[
     ("Mutation.importDocuments.data", Limit::ImportBytes),
     ("AuditLogFilter.actions", Limit::List { items: 100, chars: 100 }),
     ("AuditLogFilter.resourceTypes", Limit::List { items: 100, chars: 100 }),
+    ("CreateKnowledgeItemInput.name", Limit::Chars(200)),
+    ("CreateKnowledgeItemInput.aliases", Limit::List { items: 100, chars: 200 }),
+    ("CreateKnowledgeItemInput.description", Limit::Chars(5_000)),
+    ("CreateKnowledgeItemInput.attributes", Limit::JsonBytes(16 * 1024)),
+    ("UpdateKnowledgeItemInput.name", Limit::Chars(200)),
+    ("UpdateKnowledgeItemInput.aliases", Limit::List { items: 100, chars: 200 }),
+    ("UpdateKnowledgeItemInput.description", Limit::Chars(5_000)),
+    ("UpdateKnowledgeItemInput.attributes", Limit::JsonBytes(16 * 1024)),
+    ("Mutation.createKnowledgeItemFromEntity.name", Limit::Chars(200)),
+    ("Mutation.mergeKnowledgeItems.sourceIds", Limit::List { items: 100, chars: DEFAULT_ID_CHARS }),
+    ("Mutation.reviewKnowledgeProposals.ids", Limit::List { items: 100, chars: DEFAULT_ID_CHARS }),
+    ("Query.knowledgeItems.search", Limit::Chars(200)),
+    ("Query.knowledgeCandidates.text", Limit::Chars(200)),
 ];
 
 /// The limit of the input `key` (`InputType.field`, `ParentType.field.argument`) of a value

@@ -9,12 +9,13 @@ use nishan_domain::DomainError;
 use nishan_domain::document::Document;
 use nishan_domain::entity::{Entity, EntityCursor, EntityFilter, EntitySlice};
 use nishan_domain::entity_type::EntityType;
-use nishan_domain::ids::{DocumentId, EntityId, EntityTypeId, ProjectId, UserId};
+use nishan_domain::ids::{DocumentId, EntityId, EntityTypeId, KnowledgeItemId, ProjectId, UserId};
+use nishan_domain::knowledge::KnowledgeItem;
 use nishan_domain::membership::Role;
 use nishan_domain::policy::Actor;
 use nishan_domain::ports::{
-    DocumentRepository, EntityRepository, EntityTypeRepository, ProjectRepository, RelationshipRepository,
-    UserRepository,
+    DocumentRepository, EntityRepository, EntityTypeRepository, KnowledgeRepository, ProjectRepository,
+    RelationshipRepository, UserRepository,
 };
 use nishan_domain::project::Project;
 use nishan_domain::relationship::Relationship;
@@ -243,6 +244,42 @@ impl Loader<(DocumentId, FilterKey)> for EntityCountLoader {
             }
         }
         Ok(out)
+    }
+}
+
+/// Knowledge-base entries by id (live or not: a link may name a merged entry).
+pub struct KnowledgeItemLoader(pub Store);
+
+impl Loader<KnowledgeItemId> for KnowledgeItemLoader {
+    type Value = KnowledgeItem;
+    type Error = DomainError;
+
+    async fn load(&self, keys: &[KnowledgeItemId]) -> Result<HashMap<KnowledgeItemId, KnowledgeItem>, DomainError> {
+        Ok(self.0.items_by_ids(keys).await?.into_iter().map(|i| (i.id, i)).collect())
+    }
+}
+
+/// Mentions linked to each entry.
+pub struct MentionCountLoader(pub Store);
+
+impl Loader<KnowledgeItemId> for MentionCountLoader {
+    type Value = u64;
+    type Error = DomainError;
+
+    async fn load(&self, keys: &[KnowledgeItemId]) -> Result<HashMap<KnowledgeItemId, u64>, DomainError> {
+        self.0.mention_counts(keys).await
+    }
+}
+
+/// The entry each entity is linked to.
+pub struct EntityKnowledgeLoader(pub Store);
+
+impl Loader<EntityId> for EntityKnowledgeLoader {
+    type Value = KnowledgeItemId;
+    type Error = DomainError;
+
+    async fn load(&self, keys: &[EntityId]) -> Result<HashMap<EntityId, KnowledgeItemId>, DomainError> {
+        self.0.entity_items(keys).await
     }
 }
 

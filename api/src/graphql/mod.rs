@@ -104,6 +104,9 @@ pub fn request_data(state: &AppState, viewer: Viewer, meta: RequestMeta, batches
         loaders::IncomingLoader(store.clone()),
         loaders::EntityPageLoader(store.clone()),
         loaders::EntityCountLoader(store.clone()),
+        loaders::KnowledgeItemLoader(store.clone()),
+        loaders::MentionCountLoader(store.clone()),
+        loaders::EntityKnowledgeLoader(store.clone()),
     );
     data
 }

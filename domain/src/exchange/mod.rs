@@ -17,7 +17,10 @@ pub mod conll;
 pub mod csv;
 pub mod inline_tags;
 pub mod jsonl;
+pub mod linked;
 pub mod plan;
+pub mod tei;
+pub mod web_annotation;
 
 use std::collections::HashMap;
 
@@ -41,10 +44,22 @@ pub enum Format {
     ConllCommented,
     InlineTags,
     Csv,
+    /// TEI P5 XML (export only).
+    Tei,
+    /// W3C Web Annotation JSON-LD (export only).
+    WebAnnotation,
 }
 
 impl Format {
+    /// The formats that are both exported and imported.
     pub const ALL: [Self; 5] = [Self::Jsonl, Self::Conll, Self::ConllCommented, Self::InlineTags, Self::Csv];
+    /// The formats that carry the knowledge base's links, exported only.
+    pub const LINKED: [Self; 2] = [Self::Tei, Self::WebAnnotation];
+
+    /// Whether the format carries the knowledge base's links (TEI, Web Annotation).
+    pub fn is_linked(self) -> bool {
+        Self::LINKED.contains(&self)
+    }
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -53,6 +68,8 @@ impl Format {
             Self::ConllCommented => "CONLL_COMMENTED",
             Self::InlineTags => "INLINE_TAGS",
             Self::Csv => "CSV",
+            Self::Tei => "TEI",
+            Self::WebAnnotation => "WEB_ANNOTATION",
         }
     }
 }
@@ -154,7 +171,8 @@ pub struct Exported {
     pub omitted: usize,
 }
 
-/// Writes documents in a format.
+/// Writes documents in a format (the linked-data formats without any knowledge-base links:
+/// see [`export_linked`]).
 pub fn export(format: Format, docs: &[ExportDocument]) -> Exported {
     match format {
         Format::Jsonl => Exported { data: jsonl::write(docs), omitted: 0 },
@@ -162,6 +180,17 @@ pub fn export(format: Format, docs: &[ExportDocument]) -> Exported {
         Format::InlineTags => inline_tags::write(docs),
         Format::Conll => conll::write(docs, conll::Layout::Conll2003),
         Format::ConllCommented => conll::write(docs, conll::Layout::Commented),
+        Format::Tei | Format::WebAnnotation => export_linked(format, docs, &linked::Linked::default()),
+    }
+}
+
+/// Writes documents in a format, the linked-data formats with the entries their entities are
+/// linked to.
+pub fn export_linked(format: Format, docs: &[ExportDocument], linked: &linked::Linked) -> Exported {
+    match format {
+        Format::Tei => tei::write(docs, linked),
+        Format::WebAnnotation => web_annotation::write(docs, linked),
+        other => export(other, docs),
     }
 }
 

@@ -14,6 +14,7 @@ use crate::document::Document;
 use crate::entity_type::EntityType;
 use crate::error::{DomainError, DomainResult};
 use crate::events::{ActivityEvent, ActivityKind, DomainEvent, EventPublisher};
+use crate::exchange::linked::{Linked, LinkedItem};
 use crate::exchange::{
     self, ExportDocument, ExportEntity, Format, ImportIssue, ParsedDocument, conll, csv, inline_tags, jsonl,
 };
@@ -21,8 +22,8 @@ use crate::ids::{DocumentId, EntityId, ProjectId, UserId};
 use crate::membership::Permission;
 use crate::policy::{Actor, ProjectAccess};
 use crate::ports::{
-    AuditRepository, DocumentRepository, EntityTypeRepository, ExchangeRepository, ImportedDocument, ProjectRepository,
-    Scope, UserRepository,
+    AuditRepository, DocumentRepository, EntityTypeRepository, ExchangeRepository, ImportedDocument,
+    KnowledgeRepository, ProjectRepository, Scope, UserRepository,
 };
 use crate::relationship::RelationshipType;
 use crate::service::documents::{Documents, InitialFields, new_document};
@@ -65,7 +66,8 @@ where
         + ProjectRepository
         + EntityTypeRepository
         + UserRepository
-        + AuditRepository,
+        + AuditRepository
+        + KnowledgeRepository,
     E: EventPublisher,
 {
     fn projects(&self) -> Projects<'_, S, E> {
@@ -113,6 +115,7 @@ where
         verifiers.dedup();
         let usernames: HashMap<UserId, String> =
             self.store.users_by_ids(&verifiers).await?.into_iter().map(|u| (u.id, u.username)).collect();
+        let linked = if format.is_linked() { Some(self.linked(&snapshot, &types, &name).await?) } else { None };
         let mut by_document: HashMap<DocumentId, Vec<ExportEntity>> = HashMap::new();
         for e in snapshot.entities {
             by_document.entry(e.document_id).or_default().push(ExportEntity {
@@ -137,7 +140,10 @@ where
             .iter()
             .map(|d| ExportDocument::new(d, by_document.remove(&d.id).unwrap_or_default(), &relations))
             .collect();
-        let exported = exchange::export(format, &docs);
+        let exported = match &linked {
+            Some(linked) => exchange::export_linked(format, &docs, linked),
+            None => exchange::export(format, &docs),
+        };
         let (action, resource_type, resource) = match scope {
             Scope::Document(id) => ("document.export", "document", id.to_string()),
             Scope::Project(id) => ("project.export", "project", id.to_string()),
@@ -155,6 +161,34 @@ where
             }));
         self.store.record(audit).await?;
         Ok(exported.data)
+    }
+
+    /// The knowledge-base entries the snapshot's entities are linked to, for TEI and Web
+    /// Annotation.
+    async fn linked(
+        &self,
+        snapshot: &crate::ports::Snapshot,
+        types: &HashMap<crate::ids::EntityTypeId, String>,
+        title: &str,
+    ) -> DomainResult<Linked> {
+        let ids: Vec<EntityId> = snapshot.entities.iter().map(|e| e.id).collect();
+        let links = self.store.entity_items(&ids).await?;
+        let mut item_ids: Vec<_> = links.values().copied().collect();
+        item_ids.sort();
+        item_ids.dedup();
+        let items = self
+            .store
+            .items_by_ids(&item_ids)
+            .await?
+            .into_iter()
+            .filter(|i| i.is_live())
+            .map(|item| {
+                let type_name = types.get(&item.content.entity_type_id).cloned().unwrap_or_default();
+                (item.id, LinkedItem { item, type_name })
+            })
+            .collect();
+        let languages = snapshot.documents.iter().map(|d| (d.content_hash.clone(), d.language.clone())).collect();
+        Ok(Linked { links, items, title: title.to_owned(), languages })
     }
 
     fn check_size(&self, data: &str) -> DomainResult<()> {
@@ -185,6 +219,7 @@ where
             Format::InlineTags => one_document(inline_tags::parse(&data)),
             Format::Conll | Format::ConllCommented => conll::parse(&data, &doc.content),
             Format::Csv => csv::parse(&data),
+            Format::Tei | Format::WebAnnotation => return Err(export_only(format)),
         };
         let types = self.store.entity_types().await?;
         let mut report = ImportReport { dry_run, ..Default::default() };
@@ -249,6 +284,7 @@ where
         let (parsed, mut issues) = match format {
             Format::Jsonl => jsonl::parse(&data),
             Format::InlineTags => inline_tags::parse(&data),
+            Format::Tei | Format::WebAnnotation => return Err(export_only(format)),
             Format::Conll | Format::ConllCommented | Format::Csv => {
                 return Err(DomainError::invalid(
                     "format",
@@ -352,6 +388,14 @@ where
             rejected,
         ))
     }
+}
+
+/// The refusal to import a format that is only exported.
+fn export_only(format: Format) -> DomainError {
+    DomainError::invalid(
+        "format",
+        format!("{} is an export format; import JSONL, CONLL, INLINE_TAGS or CSV", format.as_str()),
+    )
 }
 
 /// The one document of data that must hold one.

@@ -8,6 +8,7 @@ pub mod entities;
 pub mod entity_types;
 pub mod exchange;
 pub mod jobs;
+pub mod knowledge;
 pub mod learning;
 pub mod models;
 pub mod processing;

@@ -12,8 +12,8 @@ use nishan_domain::entity_type::EntityType;
 use nishan_domain::ids::{DocumentId, EntityTypeId, ProjectId};
 use nishan_domain::llm::model::{CallWindow, LlmModel, ModelId, ProcessingConfig, Reservation};
 use nishan_domain::ports::{
-    ConfigRepository, DocumentRepository, EntityRepository, EntityTypeRepository, ExtractionStore, Fence, ModelCall,
-    ModelRepository, StoredSuggestions, SuggestionBatch,
+    ConfigRepository, DocumentRepository, EntityRepository, EntityTypeRepository, ExtractionStore, Fence,
+    KnowledgeRepository, ModelCall, ModelRepository, StoredSuggestions, SuggestionBatch,
 };
 use nishan_domain::service::processing::rebase_suggestions;
 use sea_orm::sea_query::{Expr, ExprTrait};
@@ -58,6 +58,10 @@ impl ExtractionStore for Store {
 
     async fn verified_names(&self, project: ProjectId) -> DomainResult<Vec<(String, EntityTypeId)>> {
         EntityRepository::verified_names(self, project).await
+    }
+
+    async fn approved_names(&self, project: ProjectId) -> DomainResult<Vec<(String, EntityTypeId)>> {
+        KnowledgeRepository::approved_names(self, project).await
     }
 
     async fn model_key(&self, model: ModelId) -> DomainResult<Option<String>> {

@@ -18,7 +18,9 @@ use nishan_domain::learn::records::{
     Experiment, ExperimentResult, ExperimentRun, LearnedModelInfo, NewLearnedModel, Prediction, StoredModel,
 };
 use nishan_domain::learn::review::Candidate;
-use nishan_domain::ports::{EntityTypeRepository, Fence, LearningRepository, LearningRunStore, Page, PageRequest};
+use nishan_domain::ports::{
+    EntityTypeRepository, Fence, KnowledgeRepository, LearningRepository, LearningRunStore, Page, PageRequest,
+};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseTransaction, EntityTrait, FromQueryResult, PaginatorTrait,
@@ -480,14 +482,17 @@ impl LearningRunStore for Store {
         LearningRepository::running_experiment_documents(self, project).await
     }
 
-    async fn reference_names(&self, _project: ProjectId) -> DomainResult<Vec<(String, EntityTypeId)>> {
-        // The active types' examples. (Approved knowledge-base aliases join them here.)
-        Ok(EntityTypeRepository::entity_types(self)
+    async fn reference_names(&self, project: ProjectId) -> DomainResult<Vec<(String, EntityTypeId)>> {
+        // The active types' examples, then the names and aliases of the project's approved
+        // knowledge-base entries.
+        let mut names: Vec<(String, EntityTypeId)> = EntityTypeRepository::entity_types(self)
             .await?
             .into_iter()
             .filter(|t| t.is_active)
             .flat_map(|t| t.examples.into_iter().map(move |x| (x, t.id)))
-            .collect())
+            .collect();
+        names.extend(KnowledgeRepository::approved_names(self, project).await?);
+        Ok(names)
     }
 
     async fn learned_model(&self, project: ProjectId) -> DomainResult<Option<StoredModel>> {

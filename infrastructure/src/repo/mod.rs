@@ -16,7 +16,10 @@ mod entity_types;
 mod exchange;
 mod job_runs;
 mod jobs;
+mod knowledge;
+mod knowledge_index;
 mod learning;
+mod linking;
 mod login_throttles;
 mod models;
 mod projects;
@@ -42,18 +45,20 @@ pub struct Store {
     writer: DatabaseConnection,
     /// Indexed texts of recently used document versions.
     texts: std::sync::Arc<texts::TextCache>,
+    /// This server's in-memory candidate indexes of knowledge bases (`knowledge_index`).
+    knowledge: std::sync::Arc<knowledge_index::KnowledgeCache>,
 }
 
 impl Store {
     /// A store writing through its one pool.
     pub fn new(db: DatabaseConnection) -> Self {
-        Self { writer: db.clone(), db, texts: Default::default() }
+        Self { writer: db.clone(), db, texts: Default::default(), knowledge: Default::default() }
     }
 
     /// A store reading through `db` and writing through `writer` (on SQLite, a pool of one
     /// connection to the same file).
     pub fn with_writer(db: DatabaseConnection, writer: DatabaseConnection) -> Self {
-        Self { db, writer, texts: Default::default() }
+        Self { db, writer, texts: Default::default(), knowledge: Default::default() }
     }
 
     pub fn connection(&self) -> &DatabaseConnection {

@@ -7,6 +7,7 @@ mod entities;
 mod entity_types;
 mod exchange;
 mod jobs;
+mod knowledge;
 mod learning;
 mod projects;
 
@@ -20,4 +21,5 @@ pub struct Mutation(
     jobs::JobMutation,
     learning::LearningMutation,
     exchange::ExchangeMutation,
+    knowledge::KnowledgeMutation,
 );

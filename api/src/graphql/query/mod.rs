@@ -6,6 +6,7 @@ mod documents;
 mod entity_types;
 mod exchange;
 mod jobs;
+mod knowledge;
 mod learning;
 mod projects;
 mod statistics;
@@ -21,4 +22,5 @@ pub struct Query(
     exchange::ExchangeQuery,
     statistics::StatisticsQuery,
     audit::AuditQuery,
+    knowledge::KnowledgeQuery,
 );

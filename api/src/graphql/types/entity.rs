@@ -9,7 +9,8 @@ use nishan_domain::relationship::{Relationship as DomainRelationship, Relationsh
 use super::{Document, EntityType, User};
 use crate::error::ApiResult;
 use crate::graphql::loaders::{
-    DocumentLoader, EntityLoader, EntityTypeLoader, IncomingLoader, OutgoingLoader, UserLoader,
+    DocumentLoader, EntityKnowledgeLoader, EntityLoader, EntityTypeLoader, IncomingLoader, KnowledgeItemLoader,
+    OutgoingLoader, UserLoader,
 };
 
 #[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
@@ -169,6 +170,13 @@ impl Entity {
     }
     async fn document(&self, ctx: &Context<'_>) -> ApiResult<Option<Document>> {
         Ok(ctx.data_unchecked::<Loaded<DocumentLoader>>().load_one(self.0.document_id).await?.map(Document))
+    }
+    /// The knowledge-base entry the mention is linked to (`linkEntity`).
+    async fn knowledge_item(&self, ctx: &Context<'_>) -> ApiResult<Option<super::KnowledgeItem>> {
+        let Some(item) = ctx.data_unchecked::<Loaded<EntityKnowledgeLoader>>().load_one(self.0.id).await? else {
+            return Ok(None);
+        };
+        Ok(ctx.data_unchecked::<Loaded<KnowledgeItemLoader>>().load_one(item).await?.map(super::KnowledgeItem))
     }
     /// Relationships from this entity.
     async fn outgoing_relationships(&self, ctx: &Context<'_>) -> ApiResult<Vec<EntityRelationship>> {

@@ -25,6 +25,13 @@ pub enum GqlFormat {
     InlineTags,
     /// One row per entity, with a header row.
     Csv,
+    /// TEI P5 XML (export only): stanzas as `<lg>`, lines as `<l>`, entities as `<persName>`,
+    /// `<placeName>` or `<name type="…">` pointing at their knowledge-base entries, listed in
+    /// the header.
+    Tei,
+    /// W3C Web Annotation JSON-LD (export only): an annotation per entity, with quote and
+    /// position selectors in code points and the linked entry as body.
+    WebAnnotation,
 }
 
 impl From<GqlFormat> for Format {
@@ -35,6 +42,8 @@ impl From<GqlFormat> for Format {
             GqlFormat::ConllCommented => Self::ConllCommented,
             GqlFormat::InlineTags => Self::InlineTags,
             GqlFormat::Csv => Self::Csv,
+            GqlFormat::Tei => Self::Tei,
+            GqlFormat::WebAnnotation => Self::WebAnnotation,
         }
     }
 }

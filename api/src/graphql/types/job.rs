@@ -288,6 +288,14 @@ impl ProcessingJob {
     async fn params(&self) -> async_graphql::Json<serde_json::Value> {
         async_graphql::Json(self.0.params.clone())
     }
+    /// A LINKING job's proposals, counted by status, and those dropped for naming what does
+    /// not exist (null for other kinds).
+    async fn proposals(
+        &self,
+        ctx: &async_graphql::Context<'_>,
+    ) -> crate::error::ApiResult<Option<super::ProposalCounts>> {
+        super::knowledge::proposal_counts(ctx, &self.0).await
+    }
     /// The document version the job's steps were last cut from (document jobs, once they
     /// stored a step): when the document was edited while the job ran, the version it went
     /// on in.

@@ -7,6 +7,7 @@ mod entity_type;
 mod enums;
 mod exchange;
 mod job;
+mod knowledge;
 mod learning;
 mod membership;
 mod project;
@@ -25,6 +26,10 @@ pub use enums::{GqlProjectStatus, GqlRole};
 pub use exchange::{GqlFormat, ImportError, ImportResult};
 pub use job::{
     DocumentActivity, GqlJobKind, GqlJobStatus, GqlProvider, JobProgress, LlmModel, LlmProcessingConfig, ProcessingJob,
+};
+pub use knowledge::{
+    GqlDecision, GqlKnowledgeFormat, GqlLinkType, GqlProposalKind, GqlProposalStatus, GqlUnit, KnowledgeCandidate,
+    KnowledgeCooccurrence, KnowledgeItem, KnowledgeLink, KnowledgeProposal, LinkMatchingResult, ProposalCounts,
 };
 pub use learning::{Experiment, LearnedModel};
 pub use membership::{GqlPermissions, ProjectMembership};

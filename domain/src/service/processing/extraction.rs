@@ -172,13 +172,14 @@ where
         let names: HashMap<String, EntityTypeId> = types.iter().map(|(id, n)| (n.clone(), *id)).collect();
         let source = match model.provider {
             Provider::Builtin => {
-                let verified = run
+                let mut verified = run
                     .retrying("reading the project's verified entities", || store.verified_names(job.project_id))
                     .await?;
                 let learned =
                     run.retrying("reading the project's learned model", || store.learned_model(job.project_id)).await?;
                 match learned.map(|m| Tagger::from_bytes(&m.bytes)) {
                     Some(Ok(tagger)) => {
+                        // The reference names hold the knowledge base's approved names and aliases.
                         let reference = run
                             .retrying("reading the reference names", || store.reference_names(job.project_id))
                             .await?;
@@ -190,8 +191,17 @@ where
                         let names = tagger.names(&names);
                         Source::Learned { tagger: Box::new(tagger), names }
                     }
-                    // A model stored in a format this server does not read: the gazetteer.
-                    _ => Source::Gazetteer(gazetteer(&all_types, &types, verified)),
+                    // No model, or one stored in a format this server does not read: the gazetteer,
+                    // where the knowledge base's approved entries weigh as much as verified entities.
+                    _ => {
+                        verified.extend(
+                            run.retrying("reading the knowledge base's approved names", || {
+                                store.approved_names(job.project_id)
+                            })
+                            .await?,
+                        );
+                        Source::Gazetteer(gazetteer(&all_types, &types, verified))
+                    }
                 }
             }
             _ => Source::Model(self.endpoint(run, &model).await?),

@@ -38,6 +38,7 @@
 pub mod experiment;
 pub mod extraction;
 mod handler;
+pub mod linking;
 mod model_calls;
 mod run;
 #[cfg(test)]

@@ -106,13 +106,15 @@ where
     Ok(Asked::Placed(place_suggestions(chunk, &parsed.suggestions, types, config.confidence_threshold)))
 }
 
-struct Call<'c, 'e, V: JobEnv, L> {
-    run: &'c JobRun<'e, V>,
-    llm: &'c L,
-    retry: RetryPolicy,
-    model: &'c LlmModel,
-    endpoint: &'c ModelEndpoint,
-    chunk: &'c Chunk,
+/// One model request of a run, made as every kind makes them (also used by LINKING).
+pub(crate) struct Call<'c, 'e, V: JobEnv, L> {
+    pub(crate) run: &'c JobRun<'e, V>,
+    pub(crate) llm: &'c L,
+    pub(crate) retry: RetryPolicy,
+    pub(crate) model: &'c LlmModel,
+    pub(crate) endpoint: &'c ModelEndpoint,
+    /// The step, for the recorded call's `chunk_index`.
+    pub(crate) chunk: &'c Chunk,
 }
 
 impl<V, L> Call<'_, '_, V, L>
@@ -123,7 +125,7 @@ where
 {
     /// One request, retried per the policy, each attempt recorded. `Err(Stop)` only when the
     /// job must stop; a call that finally failed is `Ok(Err(..))`.
-    async fn with_retries(&self, request: &CompletionRequest) -> Result<Result<Completion, LlmError>, Stop> {
+    pub(crate) async fn with_retries(&self, request: &CompletionRequest) -> Result<Result<Completion, LlmError>, Stop> {
         let (run, model) = (self.run, self.model);
         let clock = run.env().clock();
         let job = run.job();
