@@ -83,6 +83,7 @@ async fn run(kind: &str, url: String, files: &[(String, Vec<u8>)], mock: &mock_l
             let job = StartJob { document_id: Some(d.id), llm_model_id: model, ..Default::default() };
             ids.push(state.jobs().start(&meta, &actor, job).await.unwrap().id);
         }
+        let queued = started.elapsed().as_secs_f64();
         let filter = JobFilter { project_id: Some(project.id), ..Default::default() };
         loop {
             let page = state.store.jobs(&filter, PageRequest { offset: 0, limit: 1000 }).await.unwrap();
@@ -92,11 +93,12 @@ async fn run(kind: &str, url: String, files: &[(String, Vec<u8>)], mock: &mock_l
                 let entities: u64 = done.iter().map(|j| u64::from(j.entities_found)).sum();
                 let secs = started.elapsed().as_secs_f64();
                 println!(
-                    "{kind:>8}  {label:<18}: {} documents, {entities} entities, {failed} failed jobs in {secs:.2} s: {:.1} documents/s, {:.0} entities/s; peak memory {:.0} MiB",
+                    "{kind:>8}  {label:<18}: {} documents, {entities} entities, {failed} failed jobs in {secs:.2} s: {:.1} documents/s, {:.0} entities/s; peak memory {:.0} MiB (the {} jobs queued in the first {queued:.2} s)",
                     ids.len(),
                     ids.len() as f64 / secs,
                     entities as f64 / secs,
-                    peak_memory_mib()
+                    peak_memory_mib(),
+                    ids.len()
                 );
                 break;
             }
@@ -107,6 +109,10 @@ async fn run(kind: &str, url: String, files: &[(String, Vec<u8>)], mock: &mock_l
 
 #[tokio::main]
 async fn main() {
+    // `RUST_LOG=warn cargo bench --bench processing` shows the workers' notes (retries, faults).
+    if std::env::var_os("RUST_LOG").is_some() {
+        tracing_subscriber::fmt().with_env_filter(tracing_subscriber::EnvFilter::from_default_env()).init();
+    }
     let files = corpus();
     let mock = mock_llm::MockLlm::start().await;
     for kind in ["sqlite", "postgres"] {

@@ -1,7 +1,7 @@
 //! Denial of service by one anonymous client: during each attack (sent from 127.0.0.2),
 //! another client's `GET /health` (from 127.0.0.1) answers in under a second, and the
-//! server's resident memory (it runs in this process: `VmRSS` of `/proc/self/status`) stays
-//! under 512 MiB. The attacks: fragment fan-out, response amplification, slowloris (headers
+//! server's resident memory (it runs in this process, a test binary of its own: `VmRSS` of
+//! `/proc/self/status`) stays under 512 MiB. The attacks: fragment fan-out, response amplification, slowloris (headers
 //! and bodies that never finish), and more connections than the server will hold.
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};

@@ -4,7 +4,6 @@
 #[macro_use]
 mod common;
 
-mod abuse;
 mod accounts;
 mod anonymous;
 mod audit;

@@ -3,7 +3,7 @@
 //! encoding can change without breaking clients that treat them as the spec says.
 
 use async_graphql::connection::{Connection, Edge};
-use async_graphql::{ObjectType, OutputType, SimpleObject};
+use async_graphql::{OutputType, SimpleObject};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use nishan_domain::entity::EntityCursor;
@@ -106,18 +106,9 @@ fn decode(cursor: &str) -> Option<u64> {
 
 /// A connection from one page of results.
 pub fn connection<T, N: OutputType>(page: Page<T>, request: PageRequest, node: impl Fn(T) -> N) -> Conn<N> {
-    connection_with(page, request, node, |total_count| ConnectionFields { total_count })
-}
-
-/// A connection from one page of results whose `totalCount` is carried by `fields(total)`.
-pub fn connection_with<T, N: OutputType, F: ObjectType>(
-    page: Page<T>,
-    request: PageRequest,
-    node: impl Fn(T) -> N,
-    fields: impl FnOnce(u64) -> F,
-) -> Connection<String, N, F> {
     let has_next = request.offset + (page.items.len() as u64) < page.total;
-    let mut conn = Connection::with_additional_fields(request.offset > 0, has_next, fields(page.total));
+    let mut conn =
+        Connection::with_additional_fields(request.offset > 0, has_next, ConnectionFields { total_count: page.total });
     conn.edges.extend(
         page.items.into_iter().enumerate().map(|(i, item)| Edge::new(encode(request.offset + i as u64), node(item))),
     );

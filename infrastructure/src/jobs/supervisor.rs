@@ -6,11 +6,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::Utc;
-use nishan_domain::job::{Job, MAX_ATTEMPTS};
+use nishan_domain::events::DomainEvent;
+use nishan_domain::job::{Job, JobStatus, MAX_ATTEMPTS};
 use nishan_domain::ports::JobRepository;
 use nishan_domain::service::jobs::publish_progress;
 use nishan_domain::service::processing::{Backoff, Runner};
-use tokio::sync::oneshot;
+use tokio::sync::{broadcast, oneshot};
 
 use super::{JobsEnv, ServerHandlers, SystemClock};
 use crate::Store;
@@ -99,7 +100,7 @@ impl JobRunner {
                     failures = 0;
                     tokio::select! {
                         _ = tokio::time::sleep(self.config.poll) => {}
-                        _ = wake.recv() => {}
+                        _ = queued_job(&mut wake) => {}
                     }
                 }
                 Err(e) => {
@@ -178,6 +179,23 @@ impl JobRunner {
                 Err(e) => tracing::error!(error = %e, "requeueing expired jobs failed"),
             }
             tokio::time::sleep(self.config.lease / 2).await;
+        }
+    }
+}
+
+/// Waits until the bus says a job was queued (or may have: the receiver fell behind). The
+/// other events (every step of every running job) would only wake an idle worker for a claim
+/// that finds nothing; the poll covers a bus that closed.
+async fn queued_job(wake: &mut broadcast::Receiver<Arc<DomainEvent>>) {
+    loop {
+        match wake.recv().await {
+            Ok(event) => {
+                if matches!(event.as_ref(), DomainEvent::JobProgress(p) if p.status() == JobStatus::Queued) {
+                    return;
+                }
+            }
+            Err(broadcast::error::RecvError::Lagged(_)) => return,
+            Err(broadcast::error::RecvError::Closed) => std::future::pending::<()>().await,
         }
     }
 }

@@ -24,6 +24,8 @@ use sea_orm::{
     PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
 };
 
+use uuid::Uuid;
+
 use super::{Store, audit, internal};
 use crate::entity::{document, processing_job, project_membership};
 
@@ -349,6 +351,20 @@ impl JobRepository for Store {
         now: DateTime<Utc>,
         lease_until: DateTime<Utc>,
     ) -> DomainResult<Option<Job>> {
+        // A look without the write lock first: an idle worker's claim must not queue behind
+        // (or hold up) every writer when nothing is queued. A job queued after this look
+        // announces itself on the bus, which the worker waits on next.
+        let queued = processing_job::Entity::find()
+            .select_only()
+            .column(processing_job::Column::Id)
+            .filter(processing_job::Column::Status.eq(JobStatus::Queued.as_str()))
+            .into_tuple::<Uuid>()
+            .one(self.connection())
+            .await
+            .map_err(internal)?;
+        if queued.is_none() {
+            return Ok(None);
+        }
         let txn = self.write().await?;
         let mut next = Query::select()
             .column(processing_job::Column::Id)

@@ -54,6 +54,6 @@ impl LearningQuery {
         let page = pagination::page_request(first, after.as_deref())?;
         let actor = request(ctx).viewer.optional()?;
         let queue = state(ctx).learning().review_queue(actor.as_ref(), project, document, page).await?;
-        Ok(pagination::connection_with(queue, page, Entity, EntityCount::known))
+        Ok(EntityCount::connection(pagination::connection(queue, page, Entity)))
     }
 }

@@ -261,7 +261,7 @@ impl Document {
         let filter = FilterKey::new(&filter.unwrap_or_default())?;
         let key = EntityPageKey { document: self.0.id, filter: filter.clone(), after, limit };
         let found = ctx.data_unchecked::<Loaded<EntityPageLoader>>().load_one(key).await?.unwrap_or_default();
-        let count = EntityCount::of_document(self.0.id, self.0.counts, filter);
+        let count = EntityCount(Total::Document { document: self.0.id, counts: self.0.counts, filter });
         let mut conn = Connection::with_additional_fields(after.is_some(), found.has_more, count);
         conn.edges
             .extend(found.items.into_iter().map(|e| Edge::new(pagination::entity_cursor(&e.cursor()), Entity(e))));
@@ -272,28 +272,34 @@ impl Document {
 /// A page of a document's entities.
 pub type EntityConnection = Connection<String, Entity, EntityCount>;
 
-/// The `totalCount` of a page of entities. For a document's entities under a filter, the
-/// document's stored counts answer it without a query when the filter is empty or only asks for
-/// (un)verified ones; otherwise the entities are counted, once per request for all documents, and
-/// only when asked. Other lists of entities (the review queue) know their total already.
+/// The `totalCount` of a document's entities under a filter: the document's stored counts
+/// answer it without a query when the filter is empty or only asks for (un)verified ones;
+/// otherwise the entities are counted, once per request for all documents, and only when asked.
+///
+/// Other lists of entities (an entry's mentions, a review queue) know their total when they are
+/// read: they are the same `EntityConnection` type, with a known total.
 pub struct EntityCount(Total);
 
-/// Where an [`EntityCount`]'s total comes from.
 enum Total {
-    /// A document's entities under a filter.
     Document { document: DocumentId, counts: EntityCounts, filter: FilterKey },
-    /// Already known, e.g. from the page that was read (the review queue).
     Known(u64),
 }
 
 impl EntityCount {
-    /// The total of a document's entities under `filter`.
-    fn of_document(document: DocumentId, counts: EntityCounts, filter: FilterKey) -> Self {
-        EntityCount(Total::Document { document, counts, filter })
-    }
-    /// A total already counted.
+    /// A total already known.
     pub fn known(total: u64) -> Self {
-        EntityCount(Total::Known(total))
+        Self(Total::Known(total))
+    }
+
+    /// A page of entities read with its total (offset cursors) as an `EntityConnection`.
+    pub fn connection(page: crate::graphql::pagination::Conn<Entity>) -> EntityConnection {
+        let mut conn = Connection::with_additional_fields(
+            page.has_previous_page,
+            page.has_next_page,
+            Self::known(page.additional_fields.total_count),
+        );
+        conn.edges = page.edges;
+        conn
     }
 }
 
@@ -301,7 +307,7 @@ impl EntityCount {
 impl EntityCount {
     async fn total_count(&self, ctx: &Context<'_>) -> ApiResult<u64> {
         let (document, counts, filter) = match &self.0 {
-            Total::Known(total) => return Ok(*total),
+            Total::Known(n) => return Ok(*n),
             Total::Document { document, counts, filter } => (*document, counts, filter),
         };
         let f = &filter.filter;

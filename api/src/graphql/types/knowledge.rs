@@ -14,7 +14,8 @@ use nishan_domain::knowledge::{
 };
 use nishan_domain::ports::KnowledgeRepository;
 
-use super::{Document, Entity, EntityConnection, EntityCount, EntityType, User};
+use super::document::{EntityConnection, EntityCount};
+use super::{Document, Entity, EntityType, User};
 use crate::error::ApiResult;
 use crate::graphql::loaders::{
     DocumentLoader, EntityTypeLoader, KnowledgeItemLoader, Loaded, MentionCountLoader, UserLoader,
@@ -256,7 +257,7 @@ impl KnowledgeItem {
     ) -> ApiResult<EntityConnection> {
         let page = pagination::page_request(first, after.as_deref())?;
         let found = state(ctx).store.mentions(self.0.id, page).await?;
-        Ok(pagination::connection_with(found, page, Entity, EntityCount::known))
+        Ok(EntityCount::connection(pagination::connection(found, page, Entity)))
     }
     /// How often each document mentions the entry.
     async fn mentions_by_document(&self, ctx: &Context<'_>) -> ApiResult<Vec<DocumentMentions>> {
