@@ -112,6 +112,10 @@ pub struct Settings {
     /// connection, in milliseconds.
     #[arg(long, env = "NISHAN_EVENTS_RECONNECT_MS", default_value_t = 1_000)]
     pub events_reconnect_ms: u64,
+    /// Whether projects train their learned model on their own once enough new gold came in
+    /// (`nishan_domain::service::learning::AUTO_TRAIN_NEW_GOLD` verified entities).
+    #[arg(long, env = "NISHAN_AUTO_TRAIN", default_value_t = true, action = clap::ArgAction::Set)]
+    pub auto_train: bool,
     /// Largest document accepted (pasted or uploaded), in bytes.
     #[arg(long, env = "NISHAN_MAX_DOCUMENT_BYTES", default_value_t = 10 * 1024 * 1024)]
     pub max_document_bytes: usize,

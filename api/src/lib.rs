@@ -8,6 +8,7 @@ pub mod config;
 pub mod error;
 pub mod graphql;
 pub mod http;
+pub mod learning;
 pub mod llm;
 pub mod logging;
 pub mod metrics;
@@ -27,7 +28,9 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use std::sync::Arc;
 
 use anyhow::Context as _;
+use nishan_domain::service::processing::experiment::Experiments;
 use nishan_domain::service::processing::extraction::Extraction;
+use nishan_domain::service::processing::training::Training;
 use nishan_infrastructure::Store;
 use nishan_infrastructure::crypto::SecretBox;
 use nishan_infrastructure::db::{self, DbConfig};
@@ -85,7 +88,13 @@ pub struct Overrides {
 pub fn job_handlers(llm: llm::MeteredClient, cipher: SecretBox) -> ServerHandlers {
     ServerHandlers::new()
         .with(Extraction::new(llm.clone(), cipher.clone()))
-        .with(nishan_domain::service::processing::linking::Linking { llm, cipher, retry: Default::default() })
+        .with(nishan_domain::service::processing::linking::Linking {
+            llm: llm.clone(),
+            cipher: cipher.clone(),
+            retry: Default::default(),
+        })
+        .with(Training)
+        .with(Experiments { llm, cipher, retry: Default::default() })
 }
 
 pub async fn bootstrap_custom(
@@ -138,7 +147,7 @@ pub async fn bootstrap_custom(
         };
         JobRunner::new(store.clone(), events.clone(), handlers.clone(), config).spawn();
     }
-    Ok(AppState {
+    let state = AppState {
         store,
         hasher,
         tokens: RandomTokens,
@@ -149,7 +158,11 @@ pub async fn bootstrap_custom(
         handlers,
         clock,
         startup: Arc::new(startup),
-    })
+    };
+    if state.settings.auto_train {
+        learning::spawn_auto_training(state.clone());
+    }
+    Ok(state)
 }
 
 /// The database connection type, re-exported for the binary and tests.

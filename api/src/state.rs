@@ -80,6 +80,14 @@ impl AppState {
         Jobs { store: &self.store, events: &self.events, kinds: self.handlers.as_ref() }
     }
 
+    pub fn learning(&self) -> nishan_domain::service::learning::Learning<'_, Store, EventBus> {
+        nishan_domain::service::learning::Learning {
+            store: &self.store,
+            events: &self.events,
+            kinds: self.handlers.as_ref(),
+        }
+    }
+
     pub fn entity_types(&self) -> EntityTypes<'_, Store> {
         EntityTypes { store: &self.store }
     }

@@ -16,6 +16,7 @@ pub mod extract;
 pub mod ids;
 pub mod job;
 pub mod knowledge;
+pub mod learn;
 pub mod llm;
 pub mod membership;
 pub mod policy;

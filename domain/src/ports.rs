@@ -878,6 +878,126 @@ pub trait ExtractionStore: JobRunStore {
     ) -> impl Future<Output = DomainResult<Option<StoredSuggestions>>> + Send;
 }
 
+/// What learning and experiments keep (`learn::records`), and what they read of the project.
+pub trait LearningRepository {
+    /// The project's gold (verified entities, and rejected suggestions) of each of its documents
+    /// that holds some, except `excluding`: the one query of what the learned model learns from.
+    async fn gold(
+        &self,
+        project: ProjectId,
+        excluding: &[DocumentId],
+    ) -> DomainResult<Vec<crate::learn::gold::GoldDocument>>;
+    /// The documents of the project's experiments that are still running (their documents are
+    /// kept out of what the built-in model learns from).
+    async fn running_experiment_documents(&self, project: ProjectId) -> DomainResult<Vec<DocumentId>>;
+    /// The newest version of the project's learned model, without its bytes.
+    async fn learned_model_info(
+        &self,
+        project: ProjectId,
+    ) -> DomainResult<Option<crate::learn::records::LearnedModelInfo>>;
+    /// Every version, newest first.
+    async fn learned_model_versions(
+        &self,
+        project: ProjectId,
+        page: PageRequest,
+    ) -> DomainResult<Page<crate::learn::records::LearnedModelInfo>>;
+    /// Queues `job` (a TRAINING job of `project`) in one transaction, if no TRAINING job of the
+    /// project is waiting or running and the project's verified entities outnumber the newest
+    /// model's gold (none: zero) by at least `min_new_gold`. Returns the job when queued.
+    async fn queue_training_if_due(
+        &self,
+        project: ProjectId,
+        min_new_gold: u64,
+        job: Job,
+        audit: AuditEntry,
+    ) -> DomainResult<Option<Job>>;
+    /// Stores an experiment with its runs and their QUEUED jobs, in one transaction.
+    async fn create_experiment(
+        &self,
+        experiment: crate::learn::records::Experiment,
+        jobs: Vec<Job>,
+        audit: AuditEntry,
+    ) -> DomainResult<crate::learn::records::Experiment>;
+    async fn experiment_by_id(&self, id: uuid::Uuid) -> DomainResult<Option<crate::learn::records::Experiment>>;
+    /// A project's experiments, newest first.
+    async fn experiments_of_project(
+        &self,
+        project: ProjectId,
+        page: PageRequest,
+    ) -> DomainResult<Page<crate::learn::records::Experiment>>;
+    /// The unverified model suggestions of a project (of one of its documents, when given).
+    async fn unverified_suggestions(
+        &self,
+        project: ProjectId,
+        document: Option<DocumentId>,
+    ) -> DomainResult<Vec<crate::learn::review::Candidate>>;
+}
+
+/// The store as the learning jobs (TRAINING, EXPERIMENT) and the built-in extractor see it.
+pub trait LearningRunStore: JobRunStore {
+    /// As `LearningRepository::gold`.
+    fn gold(
+        &self,
+        project: ProjectId,
+        excluding: &[DocumentId],
+    ) -> impl Future<Output = DomainResult<Vec<crate::learn::gold::GoldDocument>>> + Send;
+    /// As `LearningRepository::running_experiment_documents`.
+    fn running_experiment_documents(
+        &self,
+        project: ProjectId,
+    ) -> impl Future<Output = DomainResult<Vec<DocumentId>>> + Send;
+    /// The names the tagger takes as reference features: the examples of the entity types
+    /// (and, where a knowledge base holds them, its approved aliases), with their types.
+    fn reference_names(
+        &self,
+        project: ProjectId,
+    ) -> impl Future<Output = DomainResult<Vec<(String, EntityTypeId)>>> + Send;
+    /// The newest learned model of the project, with its bytes.
+    fn learned_model(
+        &self,
+        project: ProjectId,
+    ) -> impl Future<Output = DomainResult<Option<crate::learn::records::StoredModel>>> + Send;
+    /// Stores a new model version (the next number of the project) with the fence's progress,
+    /// in one transaction, the job's checkpoint becoming `{"version": n}`; `None` when the
+    /// lease was lost.
+    fn store_learned_model(
+        &self,
+        fence: &Fence,
+        model: crate::learn::records::NewLearnedModel,
+    ) -> impl Future<Output = DomainResult<Option<(Job, crate::learn::records::LearnedModelInfo)>>> + Send;
+    /// Runs CPU-heavy pure work (training) where it does not hold up the server's other work.
+    fn off_thread<T, F>(&self, work: F) -> impl Future<Output = DomainResult<T>> + Send
+    where
+        T: Send + 'static,
+        F: FnOnce() -> T + Send + 'static;
+    /// The experiment a run belongs to, by the run's job.
+    fn experiment_of_job(
+        &self,
+        job: JobId,
+    ) -> impl Future<Output = DomainResult<Option<crate::learn::records::Experiment>>> + Send;
+    /// Replaces a run's predictions in one document, with the fence's progress, in one
+    /// transaction; `None` when the lease was lost.
+    fn store_predictions(
+        &self,
+        fence: &Fence,
+        run: uuid::Uuid,
+        document: DocumentId,
+        predictions: Vec<crate::learn::records::Prediction>,
+    ) -> impl Future<Output = DomainResult<Option<Job>>> + Send;
+    /// A run's predictions.
+    fn predictions(
+        &self,
+        run: uuid::Uuid,
+    ) -> impl Future<Output = DomainResult<Vec<crate::learn::records::Prediction>>> + Send;
+    /// Stores a run's result with the fence's progress; `None` when the lease was lost.
+    fn store_run_result(
+        &self,
+        fence: &Fence,
+        run: uuid::Uuid,
+        result: crate::learn::records::ExperimentResult,
+    ) -> impl Future<Output = DomainResult<Option<Job>>> + Send;
+}
+
 /// The store as a LINKING job sees it (model calls as an extraction job makes them).
 pub trait LinkingStore: ExtractionStore {
     /// The project's documents, oldest first (only those given, of the project, when given).

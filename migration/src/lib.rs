@@ -37,6 +37,7 @@ mod m20261201_050001_entity_reading_order_index;
 mod m20261202_010001_create_knowledge_base;
 mod m20261202_010002_create_knowledge_proposals;
 mod m20261203_010001_create_search_index;
+mod m20261205_010001_create_learning;
 
 /// Every migration of the Nishan schema, in order.
 pub struct Migrator;
@@ -60,6 +61,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261202_010001_create_knowledge_base::Migration),
             Box::new(m20261202_010002_create_knowledge_proposals::Migration),
             Box::new(m20261203_010001_create_search_index::Migration),
+            Box::new(m20261205_010001_create_learning::Migration),
         ]
     }
 }

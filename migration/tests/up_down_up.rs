@@ -11,7 +11,7 @@ use sea_orm_migration::sea_orm::prelude::{ChronoDateTimeUtc, ChronoUtc, Json, Uu
 use sea_orm_migration::sea_orm::{ConnectionTrait, Database, DatabaseConnection};
 use sea_orm_migration::sea_query::{Alias, Order, Query};
 
-const TABLES: [&str; 26] = [
+const TABLES: [&str; 30] = [
     "users",
     "user_profiles",
     "user_sessions",
@@ -38,6 +38,10 @@ const TABLES: [&str; 26] = [
     "search_passages",
     "search_stats",
     "search_documents",
+    "learned_models",
+    "experiments",
+    "experiment_runs",
+    "experiment_predictions",
 ];
 
 /// (table, index) pairs every fully migrated database must have.
@@ -107,6 +111,11 @@ const INDEXES: &[(&str, &str)] = &[
     ("knowledge_proposals", "idx_knowledge_proposals_project_status"),
     ("search_passages", "idx_search_passages_document"),
     ("search_passages", "idx_search_passages_project"),
+    ("learned_models", "uq_learned_models_project_version"),
+    ("experiments", "idx_experiments_project_created"),
+    ("experiment_runs", "uq_experiment_runs_experiment_model"),
+    ("experiment_runs", "uq_experiment_runs_job"),
+    ("experiment_predictions", "idx_experiment_predictions_run_document"),
 ];
 
 /// (id, name, sort_order) of the system entity types the documents migration

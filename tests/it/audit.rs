@@ -470,6 +470,31 @@ async fn every_mutation_writes_its_audit_row(db: Db) {
         let q = format!("mutation($id: ID!) {{ {name}(id: $id) {{ status }} }}");
         w.run(name, anis, &q, json!({"id": job}), &[(action, "processing_job", &["from"])]).await;
     }
+    // Learning and experiments.
+    let q = "mutation($p: ID!) { trainProjectModel(projectId: $p) { id kind } }";
+    let data = w
+        .run(
+            "trainProjectModel",
+            anis,
+            q,
+            json!({"p": project}),
+            &[("job.start", "processing_job", &["kind", "model", "config"])],
+        )
+        .await;
+    assert_eq!(data["trainProjectModel"]["kind"], "TRAINING");
+    // The experiment runs the built-in model (the local one is deleted below).
+    let models = w.app.ok(Some(anis.1), "{ llmModels { id provider } }", json!({})).await;
+    let builtin =
+        models["llmModels"].as_array().unwrap().iter().find(|m| m["provider"] == "BUILTIN").unwrap()["id"].clone();
+    let q = "mutation($i: StartExperimentInput!) { startExperiment(input: $i) { id } }";
+    w.run(
+        "startExperiment",
+        anis,
+        q,
+        json!({"i": {"projectId": project, "llmModelIds": [builtin], "documentIds": [doc]}}),
+        &[("experiment.start", "experiment", &["models", "documentIds", "jobs"])],
+    )
+    .await;
     let q = "mutation($id: ID!) { deleteLlmModel(id: $id) }";
     w.run("deleteLlmModel", anis, q, json!({"id": model_id}), &[("llm_model.delete", "llm_model", &[])]).await;
     // Deletions.

@@ -18,6 +18,7 @@ mod inputs;
 mod job_fences;
 mod jobs;
 mod knowledge;
+mod learning;
 mod llm_clients;
 mod llm_jobs;
 mod operations;

@@ -9,6 +9,7 @@ pub mod entity_types;
 pub mod exchange;
 pub mod jobs;
 pub mod knowledge;
+pub mod learning;
 pub mod models;
 pub mod processing;
 pub mod projects;

@@ -262,26 +262,32 @@ impl Store {
     }
 }
 
+/// Inserts a new job in a transaction (and keeps its document's processing status in step).
+pub(crate) async fn insert_job_in(txn: &DatabaseTransaction, j: &Job) -> DomainResult<Job> {
+    let mut row = job_row(j);
+    row.kind = Set(j.kind.as_str().to_owned());
+    row.document_id = Set(j.document_id().map(|d| d.0));
+    row.params = Set(j.params.clone());
+    row.project_id = Set(j.project_id.0);
+    row.llm_model_id = Set(j.llm_model_id);
+    row.processing_config_id = Set(j.processing_config_id);
+    row.tokens_used = Set(0);
+    row.cost = Set(0.0);
+    row.max_retries = Set(j.max_retries as i32);
+    row.attempts = Set(0);
+    row.lease_owner = Set(None);
+    row.lease_expires_at = Set(None);
+    row.created_by = Set(j.created_by.map(|u| u.0));
+    row.created_at = Set(j.created_at);
+    let stored = job(row.insert(txn).await.map_err(internal)?)?;
+    sync_document(txn, &stored).await?;
+    Ok(stored)
+}
+
 impl JobRepository for Store {
     async fn create_job(&self, j: Job, audit_entry: AuditEntry) -> DomainResult<Job> {
         let txn = self.write().await?;
-        let mut row = job_row(&j);
-        row.kind = Set(j.kind.as_str().to_owned());
-        row.document_id = Set(j.document_id().map(|d| d.0));
-        row.params = Set(j.params.clone());
-        row.project_id = Set(j.project_id.0);
-        row.llm_model_id = Set(j.llm_model_id);
-        row.processing_config_id = Set(j.processing_config_id);
-        row.tokens_used = Set(0);
-        row.cost = Set(0.0);
-        row.max_retries = Set(j.max_retries as i32);
-        row.attempts = Set(0);
-        row.lease_owner = Set(None);
-        row.lease_expires_at = Set(None);
-        row.created_by = Set(j.created_by.map(|u| u.0));
-        row.created_at = Set(j.created_at);
-        let stored = job(row.insert(&txn).await.map_err(internal)?)?;
-        sync_document(&txn, &stored).await?;
+        let stored = insert_job_in(&txn, &j).await?;
         audit::insert(&txn, audit_entry).await?;
         txn.commit().await.map_err(internal)?;
         Ok(stored)

@@ -18,6 +18,7 @@ mod job_runs;
 mod jobs;
 mod knowledge;
 mod knowledge_index;
+mod learning;
 mod linking;
 mod login_throttles;
 mod models;

@@ -138,6 +138,9 @@ pub fn test_settings(db_url: &str, data_dir: &std::path::Path) -> Settings {
     init_logs();
     settings.data_dir = data_dir.to_owned();
     settings.job_poll_ms = 100;
+    // Automatic training follows the event bus (a subscriber, and statements of its own as
+    // entities are verified): off but where a test turns it on (tests/it/learning.rs).
+    settings.auto_train = false;
     settings
 }
 

@@ -8,6 +8,7 @@ mod entity_types;
 mod exchange;
 mod jobs;
 mod knowledge;
+mod learning;
 mod projects;
 
 #[derive(async_graphql::MergedObject, Default)]
@@ -18,6 +19,7 @@ pub struct Mutation(
     entities::EntityMutation,
     entity_types::EntityTypeMutation,
     jobs::JobMutation,
+    learning::LearningMutation,
     exchange::ExchangeMutation,
     knowledge::KnowledgeMutation,
 );

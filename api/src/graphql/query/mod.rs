@@ -7,6 +7,7 @@ mod entity_types;
 mod exchange;
 mod jobs;
 mod knowledge;
+mod learning;
 mod projects;
 mod search;
 mod statistics;
@@ -18,6 +19,7 @@ pub struct Query(
     documents::DocumentQuery,
     entity_types::EntityTypeQuery,
     jobs::JobQuery,
+    learning::LearningQuery,
     exchange::ExchangeQuery,
     statistics::StatisticsQuery,
     audit::AuditQuery,

@@ -8,6 +8,7 @@ mod enums;
 mod exchange;
 mod job;
 mod knowledge;
+mod learning;
 mod membership;
 mod project;
 mod search;
@@ -16,7 +17,10 @@ mod usage;
 mod user;
 
 pub use audit::{AuditLogConnection, AuditLogEntry, AuditLogFilterInput};
-pub use document::{Document, DocumentVersion, EntityFilterInput, GqlDirection, GqlProcessingStatus, Line};
+pub use document::{
+    Document, DocumentVersion, EntityConnection, EntityCount, EntityFilterInput, GqlDirection, GqlProcessingStatus,
+    Line,
+};
 pub use entity::{Entity, EntityRelationship, GqlEntitySource, GqlRelationshipType};
 pub use entity_type::EntityType;
 pub use enums::{GqlProjectStatus, GqlRole};
@@ -28,6 +32,7 @@ pub use knowledge::{
     GqlDecision, GqlKnowledgeFormat, GqlLinkType, GqlProposalKind, GqlProposalStatus, GqlUnit, KnowledgeCandidate,
     KnowledgeCooccurrence, KnowledgeItem, KnowledgeLink, KnowledgeProposal, LinkMatchingResult, ProposalCounts,
 };
+pub use learning::{Experiment, LearnedModel};
 pub use membership::{GqlPermissions, ProjectMembership};
 pub use project::Project;
 pub use search::{SearchHit, TextSpan};

@@ -8,7 +8,7 @@ use nishan_domain::policy::ProjectAccess;
 use nishan_domain::ports::{DocumentRepository, ProjectRepository};
 use nishan_domain::project::Project as DomainProject;
 
-use super::{Document, GqlPermissions, GqlProjectStatus, GqlRole, ProjectMembership, User};
+use super::{Document, GqlPermissions, GqlProjectStatus, GqlRole, LearnedModel, ProjectMembership, User};
 use crate::error::ApiResult;
 use crate::graphql::loaders::{MemberCountLoader, MyRoleLoader, ProjectTotalsLoader, UserLoader};
 use crate::graphql::pagination::{self, Conn};
@@ -105,6 +105,23 @@ impl Project {
         let page = pagination::page_request(first, after.as_deref())?;
         let docs = state(ctx).store.documents_of_project(self.0.id, page).await?;
         Ok(pagination::connection(docs, page, Document::new))
+    }
+    /// The newest version of the project's learned model (null until one is trained): what the
+    /// built-in extractor tags with.
+    async fn learned_model(&self, ctx: &Context<'_>) -> ApiResult<Option<LearnedModel>> {
+        Ok(state(ctx).learning().learned_model(self.0.id).await?.map(LearnedModel))
+    }
+    /// Every version of the project's learned model, newest first.
+    #[graphql(complexity = "pagination::complexity(child_complexity, first)")]
+    async fn learned_models(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> ApiResult<Conn<LearnedModel>> {
+        let page = pagination::page_request(first, after.as_deref())?;
+        let versions = state(ctx).learning().learned_model_versions(self.0.id, page).await?;
+        Ok(pagination::connection(versions, page, LearnedModel))
     }
     async fn member_count(&self, ctx: &Context<'_>) -> ApiResult<u64> {
         Ok(ctx.data_unchecked::<Loaded<MemberCountLoader>>().load_one(self.0.id).await?.unwrap_or(0))

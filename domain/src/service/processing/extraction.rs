@@ -1,5 +1,7 @@
 //! The EXTRACTION handler: suggestions of entities in one document, chunk by chunk, from a
-//! model (or the built-in gazetteer), stored as unverified LLM suggestions.
+//! model (or the built-in extractor: the project's learned model once it has one, the tagger
+//! taking the gazetteer's names, the types' examples and every verified entity, as features;
+//! the gazetteer alone before), stored as unverified LLM suggestions.
 //!
 //! The job records the document version its chunks were cut from (`document_version`) and,
 //! in its checkpoint, the offset up to which that version is processed (`{"offset": n}`, the
@@ -32,10 +34,12 @@ use crate::events::{ActivityEvent, ActivityKind, DomainEvent, EventPublisher};
 use crate::extract::{Gazetteer, GazetteerEntry};
 use crate::ids::EntityTypeId;
 use crate::job::{Job, JobKind, JobTarget};
+use crate::learn::model::TagNames;
+use crate::learn::{Name, Tagger};
 use crate::llm::model::{LlmModel, ProcessingConfig};
 use crate::llm::retry::RetryPolicy;
 use crate::llm::{LlmClient, ModelEndpoint, Provider};
-use crate::ports::{ExtractionStore, SecretCipher, SuggestionBatch};
+use crate::ports::{ExtractionStore, LearningRunStore, SecretCipher, SuggestionBatch};
 use crate::service::entities::new_entity;
 use crate::service::models::{model_endpoint, types_to_extract};
 use crate::text::chunk::{Chunk, chunks_with};
@@ -71,7 +75,7 @@ impl<L, K> Extraction<L, K> {
 impl<V, L, K> JobHandler<V> for Extraction<L, K>
 where
     V: JobEnv,
-    V::Store: ExtractionStore,
+    V::Store: ExtractionStore + LearningRunStore,
     L: LlmClient + 'static,
     K: SecretCipher + Send + Sync + 'static,
 {
@@ -97,6 +101,11 @@ where
 /// Where the model's suggestions come from.
 enum Source {
     Gazetteer(Gazetteer),
+    /// The project's learned model: the tagger, with the gazetteer's names as its features.
+    Learned {
+        tagger: Box<Tagger>,
+        names: TagNames,
+    },
     Model(ModelEndpoint),
 }
 
@@ -138,7 +147,7 @@ where
     async fn extract<V>(&self, run: &mut JobRun<'_, V>) -> Result<Done, Stop>
     where
         V: JobEnv,
-        V::Store: ExtractionStore,
+        V::Store: ExtractionStore + LearningRunStore,
     {
         let store = run.env().store();
         let job = run.job().clone();
@@ -166,14 +175,34 @@ where
                 let mut verified = run
                     .retrying("reading the project's verified entities", || store.verified_names(job.project_id))
                     .await?;
-                // The knowledge base's approved entries weigh as much as verified entities.
-                verified.extend(
-                    run.retrying("reading the knowledge base's approved names", || {
-                        store.approved_names(job.project_id)
-                    })
-                    .await?,
-                );
-                Source::Gazetteer(gazetteer(&all_types, &types, verified))
+                let learned =
+                    run.retrying("reading the project's learned model", || store.learned_model(job.project_id)).await?;
+                match learned.map(|m| Tagger::from_bytes(&m.bytes)) {
+                    Some(Ok(tagger)) => {
+                        // The reference names hold the knowledge base's approved names and aliases.
+                        let reference = run
+                            .retrying("reading the reference names", || store.reference_names(job.project_id))
+                            .await?;
+                        let names: Vec<Name> = reference
+                            .into_iter()
+                            .map(|(text, t)| Name::reference(text, t.to_string()))
+                            .chain(verified.into_iter().map(|(text, t)| Name::gold(text, t.to_string())))
+                            .collect();
+                        let names = tagger.names(&names);
+                        Source::Learned { tagger: Box::new(tagger), names }
+                    }
+                    // No model, or one stored in a format this server does not read: the gazetteer,
+                    // where the knowledge base's approved entries weigh as much as verified entities.
+                    _ => {
+                        verified.extend(
+                            run.retrying("reading the knowledge base's approved names", || {
+                                store.approved_names(job.project_id)
+                            })
+                            .await?,
+                        );
+                        Source::Gazetteer(gazetteer(&all_types, &types, verified))
+                    }
+                }
             }
             _ => Source::Model(self.endpoint(run, &model).await?),
         };
@@ -192,6 +221,9 @@ where
             let chunk = &plan.chunks[plan.next];
             let found = match &source {
                 Source::Gazetteer(g) => gazetteer_finds(chunk, g, config.confidence_threshold),
+                Source::Learned { tagger, names } => {
+                    tagger_finds(chunk, tagger, names, &types, config.confidence_threshold)
+                }
                 Source::Model(endpoint) => {
                     match ask_chunk(run, &self.llm, self.retry, &model, &config, endpoint, chunk, &names).await? {
                         Asked::Placed(y) => y,
@@ -346,6 +378,31 @@ where
         let offset = Remap::new(&old.text, &doc.content).map_offset(offset);
         Ok(Plan::new(doc, offset, config))
     }
+}
+
+/// The learned model's finds in `chunk`, of the types to extract, at or over the threshold.
+fn tagger_finds(
+    chunk: &Chunk,
+    tagger: &Tagger,
+    names: &TagNames,
+    types: &[(EntityTypeId, String)],
+    threshold: f64,
+) -> ChunkYield {
+    let mut out = ChunkYield::default();
+    for t in tagger.tag(&chunk.text, names) {
+        let Some(&(entity_type, _)) = types.iter().find(|(id, _)| id.to_string() == t.label) else { continue };
+        if t.confidence < threshold {
+            out.below_threshold += 1;
+            continue;
+        }
+        out.placed.push(super::Placed {
+            start: chunk.start + t.start,
+            end: chunk.start + t.end,
+            entity_type,
+            confidence: Some(t.confidence),
+        });
+    }
+    out
 }
 
 /// Records a failed chunk in the job's error details; the job goes on.

@@ -12,7 +12,10 @@
 //!   faults, progress events after each commit, and [`JobRun::go_on`], which says whether a
 //!   researcher asked to cancel or pause.
 //! - [`extraction`] is the EXTRACTION handler: chunk by chunk, the model's (or the built-in
-//!   gazetteer's) entities, placed by aligning their text, stored as suggestions.
+//!   gazetteer's, or the project's learned model's) entities, placed by aligning their text,
+//!   stored as suggestions.
+//! - [`training`] is the TRAINING handler (a project's learned model), [`experiment`] the
+//!   EXPERIMENT handler (one model of an experiment, run into a scratch layer and scored).
 //!
 //! # Adding a job kind
 //! Implement [`JobHandler`] for the kind: `kind()`, `check()` (refuse, at
@@ -32,6 +35,7 @@
 //! suggested text is placed by aligning it to the chunk (`text::align`), every place it stands
 //! is kept, what cannot be placed is counted, and the confidence threshold applies.
 
+pub mod experiment;
 pub mod extraction;
 mod handler;
 pub mod linking;
@@ -39,6 +43,7 @@ mod model_calls;
 mod run;
 #[cfg(test)]
 mod tests;
+pub mod training;
 
 use std::collections::HashMap;
 

@@ -980,3 +980,76 @@ proptest! {
         }
     }
 }
+
+/// The fake project has no learned model (its built-in extractor is the gazetteer) and no
+/// learning data; the learning jobs run against the real store in `tests/it/learning.rs`.
+impl crate::ports::LearningRunStore for FakeStore {
+    fn gold(
+        &self,
+        _: ProjectId,
+        _: &[crate::ids::DocumentId],
+    ) -> impl Future<Output = DomainResult<Vec<crate::learn::gold::GoldDocument>>> + Send {
+        std::future::ready(Ok(vec![]))
+    }
+    fn running_experiment_documents(
+        &self,
+        _: ProjectId,
+    ) -> impl Future<Output = DomainResult<Vec<crate::ids::DocumentId>>> + Send {
+        std::future::ready(Ok(vec![]))
+    }
+    fn reference_names(
+        &self,
+        _: ProjectId,
+    ) -> impl Future<Output = DomainResult<Vec<(String, crate::ids::EntityTypeId)>>> + Send {
+        std::future::ready(Ok(vec![]))
+    }
+    fn learned_model(
+        &self,
+        _: ProjectId,
+    ) -> impl Future<Output = DomainResult<Option<crate::learn::records::StoredModel>>> + Send {
+        std::future::ready(Ok(None))
+    }
+    fn store_learned_model(
+        &self,
+        _: &Fence,
+        _: crate::learn::records::NewLearnedModel,
+    ) -> impl Future<Output = DomainResult<Option<(Job, crate::learn::records::LearnedModelInfo)>>> + Send {
+        std::future::ready(Err(DomainError::internal("no learning in this fake")))
+    }
+    fn off_thread<T, F>(&self, work: F) -> impl Future<Output = DomainResult<T>> + Send
+    where
+        T: Send + 'static,
+        F: FnOnce() -> T + Send + 'static,
+    {
+        std::future::ready(Ok(work()))
+    }
+    fn experiment_of_job(
+        &self,
+        _: crate::job::JobId,
+    ) -> impl Future<Output = DomainResult<Option<crate::learn::records::Experiment>>> + Send {
+        std::future::ready(Ok(None))
+    }
+    fn store_predictions(
+        &self,
+        _: &Fence,
+        _: uuid::Uuid,
+        _: crate::ids::DocumentId,
+        _: Vec<crate::learn::records::Prediction>,
+    ) -> impl Future<Output = DomainResult<Option<Job>>> + Send {
+        std::future::ready(Err(DomainError::internal("no learning in this fake")))
+    }
+    fn predictions(
+        &self,
+        _: uuid::Uuid,
+    ) -> impl Future<Output = DomainResult<Vec<crate::learn::records::Prediction>>> + Send {
+        std::future::ready(Ok(vec![]))
+    }
+    fn store_run_result(
+        &self,
+        _: &Fence,
+        _: uuid::Uuid,
+        _: crate::learn::records::ExperimentResult,
+    ) -> impl Future<Output = DomainResult<Option<Job>>> + Send {
+        std::future::ready(Err(DomainError::internal("no learning in this fake")))
+    }
+}

@@ -1,0 +1,378 @@
+//! A trained tagger: feature weights per label, label-pair scores, the temperature its
+//! probabilities are computed at and the map that makes them confidences, and the gold names
+//! it learnt (a feature source at tagging time).
+//! Tagging is deterministic and reads nothing but its input. A model is stored as bytes
+//! ([`Tagger::to_bytes`], a small versioned binary format); [`Tagger::from_bytes`] reads it back
+//! exactly, so a stored model tags as the trained one did.
+
+use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
+
+use super::calibration::Calibration;
+use super::features::{LineInput, line_features};
+use super::labels::{LabelSet, WordSpan, decode};
+use super::lattice::{Probabilities, Transitions};
+use super::names::{Name, NameIndex, NameSource};
+use super::tokens::{Token, lines_with_offsets, tokenize};
+use super::{LabeledSpan, fold};
+
+/// Feature keys are already well-mixed 64-bit hashes: hashing them again is wasted work.
+#[derive(Default, Clone, Copy)]
+pub struct KeyHasher(u64);
+
+impl Hasher for KeyHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = self.0.rotate_left(8) ^ b as u64;
+        }
+    }
+    fn write_u64(&mut self, n: u64) {
+        self.0 = n;
+    }
+}
+
+pub type KeyMap<V> = HashMap<u64, V, BuildHasherDefault<KeyHasher>>;
+
+/// A span the tagger found, with its confidence (the probability that exactly this span, of this
+/// type, is an entity).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Tagged {
+    pub start: u32,
+    pub end: u32,
+    pub label: String,
+    pub confidence: f64,
+}
+
+/// What the features need of a folded word besides the word itself, looked up once.
+#[derive(Debug, Clone, Copy)]
+struct WordInfo<'w> {
+    folded: &'w str,
+    clusters: Option<&'static [u16]>,
+    rate: Option<super::clusters::HonorificRate>,
+    gold_word: Option<(usize, bool)>,
+}
+
+impl<'w> WordInfo<'w> {
+    fn new(folded: &'w str, names: &TagNames) -> Self {
+        let clusters = super::clusters::WordClusters::builtin();
+        Self {
+            folded,
+            clusters: clusters.of(folded),
+            rate: clusters.honorific(folded),
+            gold_word: names.gold.word_type(folded),
+        }
+    }
+}
+
+/// The names a tagging run looks for: the caller's reference names and the model's gold with the
+/// caller's gold names added. Built once per run ([`Tagger::names`]), used for every text.
+#[derive(Debug, Clone)]
+pub struct TagNames {
+    pub(crate) reference: NameIndex,
+    pub(crate) gold: NameIndex,
+}
+
+#[derive(Debug, Clone)]
+pub struct Tagger {
+    pub(crate) labels: Vec<String>,
+    pub(crate) set: LabelSet,
+    pub(crate) rows: KeyMap<u32>,
+    /// `rows × labels`, row-major.
+    pub(crate) weights: Vec<f32>,
+    pub(crate) transitions: Transitions,
+    pub(crate) temperature: f64,
+    /// The transitions exponentiated at `temperature`, made once.
+    pub(crate) tables: Probabilities,
+    /// Probabilities to confidences.
+    pub(crate) calibration: Calibration,
+    pub(crate) gold: NameIndex,
+    /// The gold names as trained on (folded words, type), kept to store the model.
+    pub(crate) gold_names: Vec<(Vec<String>, usize)>,
+}
+
+/// Why stored bytes are not a model.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("not a stored tagger model: {0}")]
+pub struct ModelFormatError(pub String);
+
+const MAGIC: &[u8; 4] = b"NSHT";
+const FORMAT_VERSION: u32 = 2;
+
+impl Tagger {
+    /// The type keys the model tags, in label order.
+    pub fn labels(&self) -> &[String] {
+        &self.labels
+    }
+
+    /// How many features carry a weight.
+    pub fn features(&self) -> usize {
+        self.rows.len()
+    }
+
+    /// The temperature confidences are computed at.
+    pub fn temperature(&self) -> f64 {
+        self.temperature
+    }
+
+    /// The names of a run: `names` of a type the model does not tag are ignored.
+    pub fn names(&self, names: &[Name]) -> TagNames {
+        let mut reference = NameIndex::new(self.labels.len());
+        let mut gold = self.gold.clone();
+        for n in names {
+            let Some(t) = self.labels.iter().position(|l| *l == n.label) else { continue };
+            match n.source {
+                NameSource::Reference => reference.add(&n.text, t),
+                NameSource::Gold => gold.add(&n.text, t),
+            }
+        }
+        TagNames { reference, gold }
+    }
+
+    /// Tags a text line by line; spans are code points into `text`, in order. Each distinct
+    /// word is folded once for the whole text.
+    pub fn tag(&self, text: &str, names: &TagNames) -> Vec<Tagged> {
+        let lines: Vec<(u32, Vec<Token<'_>>)> =
+            lines_with_offsets(text).map(|(offset, line)| (offset, tokenize(line))).collect();
+        let mut folds: HashMap<&str, String> = HashMap::new();
+        for (_, tokens) in &lines {
+            for t in tokens {
+                folds.entry(t.text).or_insert_with(|| fold(t.text));
+            }
+        }
+        let infos: HashMap<&str, WordInfo<'_>> =
+            folds.iter().map(|(&raw, folded)| (raw, WordInfo::new(folded, names))).collect();
+        let mut out = Vec::new();
+        for (offset, tokens) in &lines {
+            if tokens.is_empty() {
+                continue;
+            }
+            let words: Vec<WordInfo<'_>> = tokens.iter().map(|t| infos[t.text]).collect();
+            for (span, confidence) in self.tag_tokens(tokens, &words, names) {
+                out.push(Tagged { start: offset + span.start, end: offset + span.end, label: span.label, confidence });
+            }
+        }
+        out
+    }
+
+    /// The spans of one line's words (folded), with their confidence.
+    fn tag_tokens(&self, tokens: &[Token<'_>], words: &[WordInfo<'_>], names: &TagNames) -> Vec<(LabeledSpan, f64)> {
+        let emissions = self.emissions_of(tokens, words, names);
+        let labels = self.transitions.viterbi(&emissions, tokens.len());
+        let spans = decode(self.set, &labels);
+        let confidence = self.transitions.span_probabilities_at(&self.tables, &emissions, tokens.len(), &spans);
+        let confidence: Vec<f64> = confidence.into_iter().map(|p| self.calibration.apply(p)).collect();
+        spans
+            .into_iter()
+            .zip(confidence)
+            .map(|(s, c)| {
+                (
+                    LabeledSpan {
+                        start: tokens[s.first].start,
+                        end: tokens[s.last].end,
+                        label: self.labels[s.entity_type].clone(),
+                    },
+                    c,
+                )
+            })
+            .collect()
+    }
+
+    /// The label scores of each word of a line.
+    pub(crate) fn emissions(&self, tokens: &[Token<'_>], folded: &[&str], names: &TagNames) -> Vec<f32> {
+        let words: Vec<WordInfo<'_>> = folded.iter().map(|w| WordInfo::new(w, names)).collect();
+        self.emissions_of(tokens, &words, names)
+    }
+
+    /// [`emissions`](Self::emissions) with each word's lookups made already.
+    fn emissions_of(&self, tokens: &[Token<'_>], words: &[WordInfo<'_>], names: &TagNames) -> Vec<f32> {
+        let folded: Vec<&str> = words.iter().map(|w| w.folded).collect();
+        let reference = names.reference.hits(&folded);
+        let gold = names.gold.hits(&folded);
+        let gold_words: Vec<Option<(usize, bool)>> = words.iter().map(|w| w.gold_word).collect();
+        let word_clusters: Vec<Option<&[u16]>> = words.iter().map(|w| w.clusters).collect();
+        let rates: Vec<_> = words.iter().map(|w| w.rate).collect();
+        let input = LineInput {
+            tokens,
+            folded: &folded,
+            reference: &reference,
+            gold: &gold,
+            gold_words: &gold_words,
+            clusters: &word_clusters,
+            honorific_rates: &rates,
+        };
+        let l = self.set.len();
+        let mut emissions = vec![0.0f32; tokens.len() * l];
+        for (t, keys) in line_features(&input).iter().enumerate() {
+            let out = &mut emissions[t * l..(t + 1) * l];
+            for k in keys {
+                if let Some(&row) = self.rows.get(k) {
+                    let w = &self.weights[row as usize * l..(row as usize + 1) * l];
+                    let v = super::features::value(*k);
+                    for (o, w) in out.iter_mut().zip(w) {
+                        *o += v * w;
+                    }
+                }
+            }
+        }
+        emissions
+    }
+
+    /// Word spans of a line from its emissions (for training and evaluation).
+    pub(crate) fn decode_line(&self, emissions: &[f32], words: usize) -> Vec<WordSpan> {
+        decode(self.set, &self.transitions.viterbi(emissions, words))
+    }
+
+    /// The model as bytes: labels, temperature, transitions, the non-zero weights of each
+    /// feature (in key order), the gold names. The same model gives the same bytes.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let l = self.set.len();
+        let mut out = Vec::with_capacity(64 + self.rows.len() * 24);
+        out.extend_from_slice(MAGIC);
+        put_u32(&mut out, FORMAT_VERSION);
+        put_u32(&mut out, self.labels.len() as u32);
+        for label in &self.labels {
+            put_str(&mut out, label);
+        }
+        out.extend_from_slice(&self.temperature.to_le_bytes());
+        put_u32(&mut out, self.calibration.xs.len() as u32);
+        for (x, y) in self.calibration.xs.iter().zip(&self.calibration.ys) {
+            out.extend_from_slice(&x.to_le_bytes());
+            out.extend_from_slice(&y.to_le_bytes());
+        }
+        for v in self.transitions.pair.iter().chain(&self.transitions.start).chain(&self.transitions.end) {
+            out.extend_from_slice(&v.to_le_bytes());
+        }
+        let mut keys: Vec<(u64, u32)> = self.rows.iter().map(|(&k, &r)| (k, r)).collect();
+        keys.sort_unstable();
+        put_u32(&mut out, keys.len() as u32);
+        for (key, row) in keys {
+            out.extend_from_slice(&key.to_le_bytes());
+            let w = &self.weights[row as usize * l..(row as usize + 1) * l];
+            let nonzero: Vec<(usize, f32)> = w.iter().copied().enumerate().filter(|&(_, v)| v != 0.0).collect();
+            put_u32(&mut out, nonzero.len() as u32);
+            for (label, v) in nonzero {
+                put_u32(&mut out, label as u32);
+                out.extend_from_slice(&v.to_le_bytes());
+            }
+        }
+        put_u32(&mut out, self.gold_names.len() as u32);
+        for (words, t) in &self.gold_names {
+            put_u32(&mut out, *t as u32);
+            put_u32(&mut out, words.len() as u32);
+            for w in words {
+                put_str(&mut out, w);
+            }
+        }
+        out
+    }
+
+    /// Reads a model written by [`to_bytes`](Self::to_bytes).
+    pub fn from_bytes(bytes: &[u8]) -> Result<Self, ModelFormatError> {
+        let mut r = Reader { bytes, at: 0 };
+        if r.take(4)? != MAGIC {
+            return Err(ModelFormatError("bad magic".into()));
+        }
+        let version = r.u32()?;
+        if version != FORMAT_VERSION {
+            return Err(ModelFormatError(format!("format version {version}, expected {FORMAT_VERSION}")));
+        }
+        let types = r.count(1 << 12)?;
+        let labels = (0..types).map(|_| r.string()).collect::<Result<Vec<_>, _>>()?;
+        let set = LabelSet::new(types);
+        let l = set.len();
+        let temperature = r.f64()?;
+        let points = r.count(1 << 20)?;
+        let mut calibration = Calibration::default();
+        for _ in 0..points {
+            calibration.xs.push(r.f64()?);
+            calibration.ys.push(r.f64()?);
+        }
+        let mut floats = |n: usize| (0..n).map(|_| r.f32()).collect::<Result<Vec<f32>, _>>();
+        let pair = floats(l * l)?;
+        let start = floats(l)?;
+        let end = floats(l)?;
+        let transitions = Transitions::new(set, pair, start, end);
+        let n_rows = r.count(1 << 26)?;
+        let mut rows = KeyMap::default();
+        rows.reserve(n_rows);
+        let mut weights = vec![0.0f32; n_rows * l];
+        for row in 0..n_rows {
+            let key = r.u64()?;
+            let nonzero = r.count(l)?;
+            for _ in 0..nonzero {
+                let label = r.count(l - 1)?;
+                weights[row * l + label] = r.f32()?;
+            }
+            rows.insert(key, row as u32);
+        }
+        let n_names = r.count(1 << 24)?;
+        let mut gold = NameIndex::new(types);
+        let mut gold_names = Vec::with_capacity(n_names);
+        for _ in 0..n_names {
+            let t = r.count(types.saturating_sub(1))?;
+            let n_words = r.count(1 << 10)?;
+            let words = (0..n_words).map(|_| r.string()).collect::<Result<Vec<_>, _>>()?;
+            gold.add_words(&words, t);
+            gold_names.push((words, t));
+        }
+        if r.at != bytes.len() {
+            return Err(ModelFormatError("trailing bytes".into()));
+        }
+        let tables = transitions.probabilities(temperature);
+        Ok(Self { labels, set, rows, weights, transitions, temperature, tables, calibration, gold, gold_names })
+    }
+}
+
+fn put_u32(out: &mut Vec<u8>, v: u32) {
+    out.extend_from_slice(&v.to_le_bytes());
+}
+
+fn put_str(out: &mut Vec<u8>, s: &str) {
+    put_u32(out, s.len() as u32);
+    out.extend_from_slice(s.as_bytes());
+}
+
+struct Reader<'b> {
+    bytes: &'b [u8],
+    at: usize,
+}
+
+impl<'b> Reader<'b> {
+    fn take(&mut self, n: usize) -> Result<&'b [u8], ModelFormatError> {
+        let end = self
+            .at
+            .checked_add(n)
+            .filter(|&e| e <= self.bytes.len())
+            .ok_or_else(|| ModelFormatError("truncated".into()))?;
+        let s = &self.bytes[self.at..end];
+        self.at = end;
+        Ok(s)
+    }
+    fn u32(&mut self) -> Result<u32, ModelFormatError> {
+        Ok(u32::from_le_bytes(self.take(4)?.try_into().expect("4 bytes")))
+    }
+    fn u64(&mut self) -> Result<u64, ModelFormatError> {
+        Ok(u64::from_le_bytes(self.take(8)?.try_into().expect("8 bytes")))
+    }
+    fn f64(&mut self) -> Result<f64, ModelFormatError> {
+        Ok(f64::from_le_bytes(self.take(8)?.try_into().expect("8 bytes")))
+    }
+    fn f32(&mut self) -> Result<f32, ModelFormatError> {
+        Ok(f32::from_le_bytes(self.take(4)?.try_into().expect("4 bytes")))
+    }
+    /// A count no larger than `max`.
+    fn count(&mut self, max: usize) -> Result<usize, ModelFormatError> {
+        let n = self.u32()? as usize;
+        if n > max {
+            return Err(ModelFormatError(format!("count {n} over {max}")));
+        }
+        Ok(n)
+    }
+    fn string(&mut self) -> Result<String, ModelFormatError> {
+        let n = self.count(1 << 16)?;
+        String::from_utf8(self.take(n)?.to_vec()).map_err(|_| ModelFormatError("a string is not UTF-8".into()))
+    }
+}

@@ -1,0 +1,84 @@
+//! The learning extractor against the annotated Marsiya lines (`corpus/annotated/lines.jsonl`):
+//! trained on the committed training lines (184) and scored on the held-out ones (322), and on
+//! two random splits of whole stanzas. The floors are what the tagger reaches today, a little
+//! under: the test fails if the tagger regresses, and it must beat the gazetteer it replaces.
+//! (`cargo run --release -p nishan-domain --example learning_report` prints the full report.)
+//!
+//! Issue 16's goals (F1 >= 0.8 on held-out lines, 40 % of the names unseen in training found)
+//! are NOT reached: on the committed split the tagger measures precision 0.76, recall 0.47,
+//! F1 0.58 (the gazetteer of the same gold 0.54) and finds 19 of 109 unseen names (17 %); the
+//! floors below hold it there.
+
+mod annotated;
+
+use nishan_domain::learn::TrainingOptions;
+
+#[test]
+fn the_tagger_beats_the_gazetteer_on_held_out_lines() {
+    let lines = annotated::load();
+    assert!(lines.len() >= 500, "{} annotated lines", lines.len());
+    let options = TrainingOptions::default();
+    let (train, heldout) = annotated::committed_split(&lines);
+    assert_eq!((train.len(), heldout.len()), (184, 322));
+    let m = annotated::measure(&train, &heldout, &options);
+    eprintln!("committed split: {m:?}");
+    assert!(m.f1 >= 0.56, "F1 {:.3}", m.f1);
+    assert!(m.precision >= 0.70, "precision {:.3}", m.precision);
+    assert!(m.f1 > m.gazetteer_f1 + 0.02, "tagger {:.3} against gazetteer {:.3}", m.f1, m.gazetteer_f1);
+    // What the built-in extractor stores (confidence 0.5 or more) still beats the gazetteer.
+    assert!(m.f1_at_threshold > m.gazetteer_f1, "{:.3} at 0.5", m.f1_at_threshold);
+    assert!(m.unseen_found >= 16, "{} of {} unseen names found", m.unseen_found, m.unseen);
+    assert!(m.unseen_found > 2 * m.gazetteer_unseen_found);
+    let mut f1 = 0.0;
+    let mut unseen = 0.0;
+    for seed in [1, 2] {
+        let (train, heldout) = annotated::random_split(&lines, seed, 180);
+        let m = annotated::measure(&train, &heldout, &options);
+        eprintln!("split {seed}: {m:?}");
+        assert!(m.f1 > m.gazetteer_f1, "split {seed}: tagger {:.3} against gazetteer {:.3}", m.f1, m.gazetteer_f1);
+        f1 += m.f1 / 2.0;
+        unseen += m.unseen_share() / 2.0;
+    }
+    assert!(f1 >= 0.65, "mean F1 {f1:.3}");
+    assert!(unseen >= 0.19, "mean share of unseen names found {unseen:.3}");
+}
+
+#[test]
+fn confidence_follows_measured_precision() {
+    // The cross-validated reliability table of a model trained on every annotated line: the
+    // confident predictions are right more often than the unsure ones, and the calibration error
+    // stays bounded.
+    let lines = annotated::load();
+    let data: Vec<_> = lines.iter().map(|l| l.gold.clone()).collect();
+    let trained = nishan_domain::learn::train(&data, &annotated::type_examples(), &TrainingOptions::default()).unwrap();
+    let r = &trained.metrics.reliability;
+    eprintln!("{r:#?}");
+    let (low, high): (Vec<_>, Vec<_>) = r.bins.iter().filter(|b| b.count > 0).partition(|b| b.upper <= 0.5);
+    let precision = |bins: &[&nishan_domain::learn::ReliabilityBin]| {
+        let n: u32 = bins.iter().map(|b| b.count).sum();
+        bins.iter().map(|b| b.precision * b.count as f64).sum::<f64>() / n.max(1) as f64
+    };
+    assert!(!high.is_empty() && !low.is_empty());
+    assert!(precision(&high) > precision(&low) + 0.2, "{} vs {}", precision(&high), precision(&low));
+    assert!(r.expected_calibration_error < 0.12, "ECE {}", r.expected_calibration_error);
+}
+
+#[test]
+fn annotated_lines_are_lines_of_the_corpus() {
+    // Each annotated line is the named line of a corpus text (trimmed), so the data can be
+    // traced and re-read; the committed split keeps whole stanzas on one side.
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../corpus/marsiya/corpus");
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../corpus/annotated/lines.jsonl");
+    let mut splits: std::collections::HashMap<String, String> = Default::default();
+    for l in std::fs::read_to_string(path).unwrap().lines() {
+        let v: serde_json::Value = serde_json::from_str(l).unwrap();
+        let file = std::fs::read(format!("{dir}/{}", v["source"].as_str().unwrap())).unwrap();
+        let text = nishan_domain::text::normalize_newlines(&String::from_utf8_lossy(&file));
+        let n = v["line"].as_u64().unwrap() as usize;
+        assert_eq!(text.split('\n').nth(n - 1).map(str::trim), v["text"].as_str(), "{l}");
+        let block = v["block"].as_str().unwrap().to_owned();
+        let split = v["split"].as_str().unwrap().to_owned();
+        assert!(split == "train" || split == "heldout");
+        assert_eq!(splits.entry(block).or_insert(split.clone()), &split, "a stanza split across sides");
+    }
+}
