@@ -197,6 +197,52 @@ pub struct Job {
 }
 
 impl Job {
+    /// A new QUEUED job of `kind` on `target`, with no model, no configuration and priority 0
+    /// (callers set those they choose with struct update syntax).
+    pub fn queued(
+        kind: JobKind,
+        project_id: ProjectId,
+        target: JobTarget,
+        params: Value,
+        created_by: Option<UserId>,
+        now: DateTime<Utc>,
+    ) -> DomainResult<Job> {
+        Ok(Job {
+            id: uuid::Uuid::now_v7(),
+            kind,
+            project_id,
+            target,
+            params,
+            llm_model_id: None,
+            processing_config_id: None,
+            status: JobStatus::Pending.transition(JobStatus::Queued)?,
+            priority: 0,
+            progress: 0,
+            total_steps: 0,
+            completed_steps: 0,
+            current_step: Some("queued".into()),
+            entities_found: 0,
+            entities_dropped: 0,
+            started_at: None,
+            completed_at: None,
+            estimated_completion_at: None,
+            error_message: None,
+            error_details: serde_json::json!({}),
+            tokens_used: 0,
+            cost: 0.0,
+            retry_count: 0,
+            max_retries: crate::service::jobs::DEFAULT_MAX_RETRIES,
+            attempts: 0,
+            cancel_requested: false,
+            pause_requested: false,
+            document_version: None,
+            checkpoint: serde_json::json!({}),
+            created_by,
+            created_at: now,
+            updated_at: now,
+        })
+    }
+
     /// The document the job works on, if it works on one.
     pub fn document_id(&self) -> Option<DocumentId> {
         self.target.document()

@@ -10,7 +10,7 @@ use crate::audit::{AuditEntry, RequestMeta};
 use crate::error::{DomainError, DomainResult};
 use crate::events::{DomainEvent, EventPublisher, JobProgressEvent};
 use crate::ids::{DocumentId, ProjectId};
-use crate::job::{Job, JobAction, JobId, JobKind, JobProgress, JobStatus, JobTarget};
+use crate::job::{Job, JobAction, JobId, JobKind, JobProgress, JobTarget};
 use crate::llm::model::ModelId;
 use crate::membership::Permission;
 use crate::policy::{Actor, ProjectAccess};
@@ -136,38 +136,10 @@ where
         }
         let now = Utc::now();
         let job = Job {
-            id: uuid::Uuid::now_v7(),
-            kind,
-            project_id,
-            target,
-            params,
             llm_model_id: Some(model.id),
             processing_config_id: Some(config.id),
-            status: JobStatus::Pending.transition(JobStatus::Queued)?,
             priority,
-            progress: 0,
-            total_steps: 0,
-            completed_steps: 0,
-            current_step: Some("queued".into()),
-            entities_found: 0,
-            entities_dropped: 0,
-            started_at: None,
-            completed_at: None,
-            estimated_completion_at: None,
-            error_message: None,
-            error_details: json!({}),
-            tokens_used: 0,
-            cost: 0.0,
-            retry_count: 0,
-            max_retries: DEFAULT_MAX_RETRIES,
-            attempts: 0,
-            cancel_requested: false,
-            pause_requested: false,
-            document_version: None,
-            checkpoint: json!({}),
-            created_by: Some(actor.user_id),
-            created_at: now,
-            updated_at: now,
+            ..Job::queued(kind, project_id, target, params, Some(actor.user_id), now)?
         };
         let audit = AuditEntry::new(meta, Some(actor.user_id), "job.start", "processing_job")
             .resource(job.id, &title)

@@ -20,7 +20,7 @@ use crate::entity::Entity;
 use crate::error::{DomainError, DomainResult};
 use crate::events::EventPublisher;
 use crate::ids::{DocumentId, ProjectId};
-use crate::job::{Job, JobKind, JobStatus, JobTarget};
+use crate::job::{Job, JobKind, JobTarget};
 use crate::learn::records::{Experiment, ExperimentRun, LearnedModelInfo};
 use crate::learn::review;
 use crate::llm::model::ModelId;
@@ -30,7 +30,7 @@ use crate::ports::{
     ConfigRepository, DocumentRepository, EntityRepository, JobRepository, LearningRepository, ModelRepository, Page,
     PageRequest, ProjectRepository,
 };
-use crate::service::jobs::{DEFAULT_MAX_RETRIES, Jobs, StartJob, publish_progress};
+use crate::service::jobs::{Jobs, StartJob, publish_progress};
 use crate::service::processing::JobKinds;
 use crate::service::projects::{ProjectRef, Projects};
 
@@ -64,40 +64,10 @@ fn queued_job(
     config: Option<uuid::Uuid>,
     by: Option<crate::ids::UserId>,
 ) -> DomainResult<Job> {
-    let now = Utc::now();
     Ok(Job {
-        id: uuid::Uuid::now_v7(),
-        kind,
-        project_id: project,
-        target: JobTarget::Project,
-        params,
         llm_model_id: model,
         processing_config_id: config,
-        status: JobStatus::Pending.transition(JobStatus::Queued)?,
-        priority: 0,
-        progress: 0,
-        total_steps: 0,
-        completed_steps: 0,
-        current_step: Some("queued".into()),
-        entities_found: 0,
-        entities_dropped: 0,
-        started_at: None,
-        completed_at: None,
-        estimated_completion_at: None,
-        error_message: None,
-        error_details: json!({}),
-        tokens_used: 0,
-        cost: 0.0,
-        retry_count: 0,
-        max_retries: DEFAULT_MAX_RETRIES,
-        attempts: 0,
-        cancel_requested: false,
-        pause_requested: false,
-        document_version: None,
-        checkpoint: json!({}),
-        created_by: by,
-        created_at: now,
-        updated_at: now,
+        ..Job::queued(kind, project, JobTarget::Project, params, by, Utc::now())?
     })
 }
 
