@@ -1,0 +1,9 @@
+//! Annotation rounds (issue 12): independent layers of one document, and the agreement between
+//! them. `layer` holds the layer value type and the one policy that decides which layer a
+//! caller reads or writes; `agreement` computes inter-annotator agreement over layers (pure:
+//! the caller hands it each document's words and each layer's spans).
+
+pub mod agreement;
+pub mod layer;
+
+pub use layer::{AnnotationMode, Layer, LayerRequest, readable_layer, writable_layer};
