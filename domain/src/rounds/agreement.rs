@@ -154,29 +154,24 @@ pub fn unit_labels(units: &[(u32, u32)], spans: &[Span], types: &HashMap<EntityT
 }
 
 /// Krippendorff's α (nominal) from a coincidence matrix built over units, each given as the
-/// labels its raters gave (missing raters left out). Units with fewer than two labels add
-/// nothing. `None` when no unit is pairable or the expected disagreement is zero.
-#[derive(Debug, Default, Clone)]
+/// labels its raters gave (missing raters left out), labels in `0..labels`. Units with fewer
+/// than two labels add nothing. `None` when no unit is pairable or the expected disagreement is
+/// zero.
+#[derive(Debug, Clone)]
 pub struct NominalAlpha {
-    /// o[c][k], keyed (c, k).
-    coincidences: HashMap<(u32, u32), f64>,
+    labels: usize,
+    /// o[c * labels + k].
+    coincidences: Vec<f64>,
 }
 
 impl NominalAlpha {
+    pub fn new(labels: usize) -> Self {
+        Self { labels, coincidences: vec![0.0; labels * labels] }
+    }
+
     /// Adds one unit: the labels of the raters who labelled it.
     pub fn add(&mut self, labels: &[u32]) {
-        let m = labels.len();
-        if m < 2 {
-            return;
-        }
-        let w = 1.0 / (m - 1) as f64;
-        for (i, &c) in labels.iter().enumerate() {
-            for (j, &k) in labels.iter().enumerate() {
-                if i != j {
-                    *self.coincidences.entry((c, k)).or_default() += w;
-                }
-            }
-        }
+        self.add_many(labels, 1);
     }
 
     /// Adds `times` copies of one unit (the same labels).
@@ -189,87 +184,131 @@ impl NominalAlpha {
         for (i, &c) in labels.iter().enumerate() {
             for (j, &k) in labels.iter().enumerate() {
                 if i != j {
-                    *self.coincidences.entry((c, k)).or_default() += w;
+                    self.coincidences[c as usize * self.labels + k as usize] += w;
                 }
             }
         }
     }
 
+    /// Adds `times` copies of a binary unit: `ones` of `raters` gave label 1, the rest 0.
+    pub fn add_binary(&mut self, raters: usize, ones: usize, times: usize) {
+        if raters < 2 || times == 0 {
+            return;
+        }
+        debug_assert_eq!(self.labels, 2);
+        let w = times as f64 / (raters - 1) as f64;
+        let (n1, n0) = (ones as f64, (raters - ones) as f64);
+        self.coincidences[0] += w * n0 * (n0 - 1.0);
+        self.coincidences[3] += w * n1 * (n1 - 1.0);
+        self.coincidences[1] += w * n0 * n1;
+        self.coincidences[2] += w * n0 * n1;
+    }
+
     pub fn alpha(&self) -> Option<f64> {
-        let mut totals: HashMap<u32, f64> = HashMap::new();
+        let mut totals = vec![0.0; self.labels];
         let mut observed = 0.0;
-        for (&(c, k), &o) in &self.coincidences {
-            *totals.entry(c).or_default() += o;
-            if c != k {
-                observed += o;
+        for (c, total) in totals.iter_mut().enumerate() {
+            for (k, o) in self.coincidences[c * self.labels..(c + 1) * self.labels].iter().enumerate() {
+                *total += o;
+                if c != k {
+                    observed += o;
+                }
             }
         }
-        let n: f64 = totals.values().sum();
+        let n: f64 = totals.iter().sum();
         if n <= 1.0 {
             return None;
         }
-        let sum_sq: f64 = totals.values().map(|x| x * x).sum();
+        let sum_sq: f64 = totals.iter().map(|x| x * x).sum();
         let expected = (n * n - sum_sq) / (n - 1.0);
-        if expected <= 0.0 {
+        if expected <= 1e-12 {
             return None;
         }
         Some(1.0 - observed / expected)
     }
 }
 
+/// Cohen's κ of two raters from their confusion counts (`confusion[a * labels + b]`).
+#[derive(Debug, Clone)]
+pub struct CohenKappa {
+    labels: usize,
+    confusion: Vec<u64>,
+    units: usize,
+}
+
+impl CohenKappa {
+    pub fn new(labels: usize) -> Self {
+        Self { labels, confusion: vec![0; labels * labels], units: 0 }
+    }
+
+    pub fn add(&mut self, a: u32, b: u32) {
+        self.confusion[a as usize * self.labels + b as usize] += 1;
+        self.units += 1;
+    }
+
+    pub fn units(&self) -> usize {
+        self.units
+    }
+
+    pub fn kappa(&self) -> Option<f64> {
+        if self.units == 0 {
+            return None;
+        }
+        let n = self.units as f64;
+        let l = self.labels;
+        let agree: u64 = (0..l).map(|c| self.confusion[c * l + c]).sum();
+        let row = |c: usize| (0..l).map(|k| self.confusion[c * l + k]).sum::<u64>() as f64;
+        let col = |k: usize| (0..l).map(|c| self.confusion[c * l + k]).sum::<u64>() as f64;
+        let pe: f64 = (0..l).map(|c| row(c) * col(c)).sum::<f64>() / (n * n);
+        if pe >= 1.0 - 1e-12 {
+            return None;
+        }
+        Some((agree as f64 / n - pe) / (1.0 - pe))
+    }
+}
+
 /// Cohen's κ of two raters' labels (same length).
 pub fn cohen_kappa(a: &[u32], b: &[u32]) -> Option<f64> {
-    let n = a.len();
-    if n == 0 || n != b.len() {
+    if a.len() != b.len() {
         return None;
     }
-    let mut agree = 0usize;
-    let mut count_a: HashMap<u32, usize> = HashMap::new();
-    let mut count_b: HashMap<u32, usize> = HashMap::new();
+    let labels = a.iter().chain(b).max().map_or(0, |m| *m as usize + 1);
+    let mut k = CohenKappa::new(labels);
     for (&x, &y) in a.iter().zip(b) {
-        agree += usize::from(x == y);
-        *count_a.entry(x).or_default() += 1;
-        *count_b.entry(y).or_default() += 1;
+        k.add(x, y);
     }
-    let n = n as f64;
-    let po = agree as f64 / n;
-    let pe: f64 =
-        count_a.iter().map(|(l, &ca)| ca as f64 * count_b.get(l).copied().unwrap_or(0) as f64).sum::<f64>() / (n * n);
-    if pe >= 1.0 {
-        return None;
-    }
-    Some((po - pe) / (1.0 - pe))
+    k.kappa()
 }
 
 /// Fleiss' κ from per-unit category counts (each unit rated by the same number of raters).
-#[derive(Debug, Default, Clone)]
+#[derive(Debug, Clone)]
 pub struct FleissKappa {
     raters: usize,
     units: usize,
-    /// Σ over units of P_i's numerator, Σ_j n_ij (n_ij - 1).
+    /// Σ over units of Σ_j n_ij (n_ij - 1).
     agreeing_pairs: f64,
     /// Σ over units of n_ij, per category.
-    totals: HashMap<u32, f64>,
+    totals: Vec<f64>,
+    scratch: Vec<usize>,
 }
 
 impl FleissKappa {
-    pub fn new(raters: usize) -> Self {
-        Self { raters, ..Self::default() }
+    pub fn new(raters: usize, labels: usize) -> Self {
+        Self { raters, units: 0, agreeing_pairs: 0.0, totals: vec![0.0; labels], scratch: vec![0; labels] }
     }
 
     /// Adds one unit: the labels of all raters.
     pub fn add(&mut self, labels: &[u32]) {
         debug_assert_eq!(labels.len(), self.raters);
-        let mut counts: Vec<(u32, usize)> = Vec::with_capacity(labels.len());
         for &l in labels {
-            match counts.iter_mut().find(|(c, _)| *c == l) {
-                Some((_, n)) => *n += 1,
-                None => counts.push((l, 1)),
-            }
+            self.scratch[l as usize] += 1;
         }
-        for (c, n) in counts {
-            self.agreeing_pairs += (n * (n - 1)) as f64;
-            *self.totals.entry(c).or_default() += n as f64;
+        for &l in labels {
+            let n = std::mem::take(&mut self.scratch[l as usize]);
+            if n > 0 {
+                self.agreeing_pairs += (n * (n - 1)) as f64;
+                self.totals[l as usize] += n as f64;
+            }
         }
         self.units += 1;
     }
@@ -280,8 +319,8 @@ impl FleissKappa {
             return None;
         }
         let p_bar = self.agreeing_pairs / (n * r * (r - 1.0));
-        let pe: f64 = self.totals.values().map(|t| (t / (n * r)).powi(2)).sum();
-        if pe >= 1.0 {
+        let pe: f64 = self.totals.iter().map(|t| (t / (n * r)).powi(2)).sum();
+        if pe >= 1.0 - 1e-12 {
             return None;
         }
         Some((p_bar - pe) / (1.0 - pe))
@@ -325,10 +364,29 @@ impl F1Counts {
 
 /// Exact-match counts of two layers' spans (each set of distinct spans).
 pub fn exact_counts(a: &[Span], b: &[Span]) -> F1Counts {
-    let sa: std::collections::HashSet<&Span> = a.iter().collect();
-    let sb: std::collections::HashSet<&Span> = b.iter().collect();
-    let common = sa.intersection(&sb).count();
-    F1Counts { a_found: common, b_found: common, a_total: sa.len(), b_total: sb.len() }
+    fn distinct(xs: &[Span]) -> std::borrow::Cow<'_, [Span]> {
+        if xs.windows(2).all(|w| w[0] < w[1]) {
+            return std::borrow::Cow::Borrowed(xs);
+        }
+        let mut v = xs.to_vec();
+        v.sort_unstable();
+        v.dedup();
+        std::borrow::Cow::Owned(v)
+    }
+    let (a, b) = (distinct(a), distinct(b));
+    let (mut i, mut j, mut common) = (0, 0, 0);
+    while i < a.len() && j < b.len() {
+        match a[i].cmp(&b[j]) {
+            std::cmp::Ordering::Less => i += 1,
+            std::cmp::Ordering::Greater => j += 1,
+            std::cmp::Ordering::Equal => {
+                common += 1;
+                i += 1;
+                j += 1;
+            }
+        }
+    }
+    F1Counts { a_found: common, b_found: common, a_total: a.len(), b_total: b.len() }
 }
 
 /// Overlap counts: an entity is found when the other layer has one of the same type sharing at
@@ -369,10 +427,45 @@ pub fn overlap_counts(a: &[Span], b: &[Span]) -> F1Counts {
     F1Counts { a_found: found(a, b), b_found: found(b, a), a_total: a.len(), b_total: b.len() }
 }
 
+/// Which of `types` (by index) a layer's spans touch in each unit: `width` words of bits per
+/// unit, bit `t` set when a span of type `t` shares a character with the unit.
+fn type_bits(units: &[(u32, u32)], spans: &[Span], types: &HashMap<EntityTypeId, u32>, width: usize) -> Vec<u64> {
+    let mut bits = vec![0u64; units.len() * width];
+    for span in spans {
+        let Some(&label) = types.get(&span.entity_type) else { continue };
+        let t = label as usize - 1;
+        let first = units.partition_point(|&(_, end)| end <= span.start);
+        for (i, &(start, _)) in units.iter().enumerate().skip(first) {
+            if start >= span.end {
+                break;
+            }
+            bits[i * width + t / 64] |= 1 << (t % 64);
+        }
+    }
+    bits
+}
+
+/// Labels of every character of a document in one layer: the earliest-starting span covering it.
+fn char_labels(length: u32, spans: &[Span], types: &HashMap<EntityTypeId, u32>) -> Vec<u32> {
+    let mut labels = vec![0u32; length as usize];
+    let mut sorted: Vec<&Span> = spans.iter().collect();
+    sorted.sort_unstable();
+    for span in sorted {
+        let Some(&label) = types.get(&span.entity_type) else { continue };
+        let end = span.end.min(length) as usize;
+        for l in labels.iter_mut().take(end).skip(span.start as usize) {
+            if *l == 0 {
+                *l = label;
+            }
+        }
+    }
+    labels
+}
+
 /// Computes every measure over `documents` for the layers `raters` (in the order given; pairs
 /// follow it).
 pub fn agreement(documents: &[DocumentLayers], raters: &[Layer]) -> AgreementReport {
-    // Label indexes: every type any compared layer used, in a stable order.
+    // Label indexes: every type any compared layer used, in a stable order; 0 is `O`.
     let mut all_types: Vec<EntityTypeId> = documents
         .iter()
         .flat_map(|d| d.layers.iter().filter(|(l, _)| raters.contains(l)).flat_map(|(_, s)| s.iter()))
@@ -381,25 +474,25 @@ pub fn agreement(documents: &[DocumentLayers], raters: &[Layer]) -> AgreementRep
     all_types.sort_unstable();
     all_types.dedup();
     let types: HashMap<EntityTypeId, u32> = all_types.iter().enumerate().map(|(i, t)| (*t, i as u32 + 1)).collect();
-    let single = |t: EntityTypeId| -> HashMap<EntityTypeId, u32> { [(t, 1)].into_iter().collect() };
+    let labels_n = all_types.len() + 1;
+    let width = all_types.len().div_ceil(64).max(1);
 
     let pair_index: Vec<(usize, usize)> =
         (0..raters.len()).flat_map(|i| (i + 1..raters.len()).map(move |j| (i, j))).collect();
-    let mut pair_a: Vec<Vec<u32>> = vec![Vec::new(); pair_index.len()];
-    let mut pair_b: Vec<Vec<u32>> = vec![Vec::new(); pair_index.len()];
+    let mut pair_kappa = vec![CohenKappa::new(labels_n); pair_index.len()];
     let mut pair_exact = vec![F1Counts::default(); pair_index.len()];
     let mut pair_overlap = vec![F1Counts::default(); pair_index.len()];
     let mut pair_left = 0usize;
-    let mut type_exact: BTreeMap<EntityTypeId, F1Counts> = BTreeMap::new();
-    let mut type_overlap: BTreeMap<EntityTypeId, F1Counts> = BTreeMap::new();
-    let mut type_alpha: BTreeMap<EntityTypeId, NominalAlpha> =
-        all_types.iter().map(|t| (*t, NominalAlpha::default())).collect();
+    let mut type_exact = vec![F1Counts::default(); all_types.len()];
+    let mut type_overlap = vec![F1Counts::default(); all_types.len()];
+    let mut type_alpha = vec![NominalAlpha::new(2); all_types.len()];
 
-    let mut alpha = NominalAlpha::default();
-    let mut chars = NominalAlpha::default();
-    let mut fleiss = FleissKappa::new(raters.len());
+    let mut alpha = NominalAlpha::new(labels_n);
+    let mut chars = NominalAlpha::new(labels_n);
+    let mut fleiss = FleissKappa::new(raters.len(), labels_n);
     let (mut compared, mut fewer, mut not_every) = (0usize, 0usize, 0usize);
     let mut by_document = Vec::with_capacity(documents.len());
+    let mut unit = Vec::with_capacity(raters.len());
 
     for doc in documents {
         let present: Vec<(usize, &Vec<Span>)> =
@@ -416,36 +509,38 @@ pub fn agreement(documents: &[DocumentLayers], raters: &[Layer]) -> AgreementRep
             continue;
         }
         compared += units;
+        let every = present.len() == raters.len();
+        if !every {
+            not_every += units;
+        }
         let labels: Vec<Vec<u32>> = present.iter().map(|(_, s)| unit_labels(&doc.words, s, &types)).collect();
-        let mut doc_alpha = NominalAlpha::default();
-        let mut unit = Vec::with_capacity(present.len());
+        let mut doc_alpha = NominalAlpha::new(labels_n);
         for w in 0..units {
             unit.clear();
             unit.extend(labels.iter().map(|l| l[w]));
             alpha.add(&unit);
             doc_alpha.add(&unit);
-            if present.len() == raters.len() {
+            if every {
                 fleiss.add(&unit);
             }
         }
-        if present.len() != raters.len() {
-            not_every += units;
-        }
-        for t in &all_types {
-            let one = single(*t);
-            let per: Vec<Vec<u32>> = present.iter().map(|(_, s)| unit_labels(&doc.words, s, &one)).collect();
-            let acc = type_alpha.get_mut(t).expect("every type has an accumulator");
+        // Each type's own α: a word is "this type" in a layer when a span of the type touches it.
+        let bits: Vec<Vec<u64>> = present.iter().map(|(_, s)| type_bits(&doc.words, s, &types, width)).collect();
+        for (t, acc) in type_alpha.iter_mut().enumerate() {
+            let (block, bit) = (t / 64, 1u64 << (t % 64));
+            // Units by how many layers marked them: 0..=present.len().
+            let mut histogram = vec![0usize; present.len() + 1];
             for w in 0..units {
-                unit.clear();
-                unit.extend(per.iter().map(|l| l[w]));
-                acc.add(&unit);
+                histogram[bits.iter().filter(|b| b[w * width + block] & bit != 0).count()] += 1;
+            }
+            for (ones, times) in histogram.into_iter().enumerate() {
+                acc.add_binary(present.len(), ones, times);
             }
         }
         // Characters: runs of equal label tuples add as one unit repeated.
-        let char_units: Vec<(u32, u32)> = (0..doc.length).map(|c| (c, c + 1)).collect();
-        let char_labels: Vec<Vec<u32>> = present.iter().map(|(_, s)| unit_labels(&char_units, s, &types)).collect();
-        let mut c = 0usize;
+        let char_labels: Vec<Vec<u32>> = present.iter().map(|(_, s)| char_labels(doc.length, s, &types)).collect();
         let len = doc.length as usize;
+        let mut c = 0usize;
         while c < len {
             let mut run = 1;
             while c + run < len && char_labels.iter().all(|l| l[c + run] == l[c]) {
@@ -463,16 +558,25 @@ pub fn agreement(documents: &[DocumentLayers], raters: &[Layer]) -> AgreementRep
                 pair_left += units;
                 continue;
             };
-            pair_a[p].extend_from_slice(&labels[pi]);
-            pair_b[p].extend_from_slice(&labels[pj]);
+            for (&x, &y) in labels[pi].iter().zip(&labels[pj]) {
+                pair_kappa[p].add(x, y);
+            }
             let (sa, sb) = (present[pi].1, present[pj].1);
             pair_exact[p].add(exact_counts(sa, sb));
             pair_overlap[p].add(overlap_counts(sa, sb));
-            for t in &all_types {
-                let fa: Vec<Span> = sa.iter().filter(|s| s.entity_type == *t).copied().collect();
-                let fb: Vec<Span> = sb.iter().filter(|s| s.entity_type == *t).copied().collect();
-                type_exact.entry(*t).or_default().add(exact_counts(&fa, &fb));
-                type_overlap.entry(*t).or_default().add(overlap_counts(&fa, &fb));
+            let split = |spans: &[Span]| {
+                let mut per: Vec<Vec<Span>> = vec![Vec::new(); all_types.len()];
+                for s in spans {
+                    if let Some(&l) = types.get(&s.entity_type) {
+                        per[l as usize - 1].push(*s);
+                    }
+                }
+                per
+            };
+            let (fa, fb) = (split(sa), split(sb));
+            for t in 0..all_types.len() {
+                type_exact[t].add(exact_counts(&fa[t], &fb[t]));
+                type_overlap[t].add(overlap_counts(&fa[t], &fb[t]));
             }
         }
         by_document.push(DocumentAgreement {
@@ -489,19 +593,20 @@ pub fn agreement(documents: &[DocumentLayers], raters: &[Layer]) -> AgreementRep
         .map(|(p, &(i, j))| PairAgreement {
             a: raters[i],
             b: raters[j],
-            units: pair_a[p].len(),
-            cohen_kappa: cohen_kappa(&pair_a[p], &pair_b[p]),
+            units: pair_kappa[p].units(),
+            cohen_kappa: pair_kappa[p].kappa(),
             f1_exact: pair_exact[p].f1(),
             f1_overlap: pair_overlap[p].f1(),
         })
         .collect();
     let by_type = all_types
         .iter()
-        .map(|t| TypeAgreement {
-            entity_type: *t,
+        .enumerate()
+        .map(|(t, id)| TypeAgreement {
+            entity_type: *id,
             krippendorff_alpha: type_alpha[t].alpha(),
-            f1_exact: type_exact.get(t).and_then(F1Counts::f1),
-            f1_overlap: type_overlap.get(t).and_then(F1Counts::f1),
+            f1_exact: type_exact[t].f1(),
+            f1_overlap: type_overlap[t].f1(),
         })
         .collect();
     let left_out = [
@@ -584,8 +689,8 @@ mod tests {
         assert!((cohen_kappa(&a, &b).unwrap() - (po - pe) / (1.0 - pe)).abs() < 1e-12);
         assert_eq!(cohen_kappa(&[1, 1], &[1, 1]), None);
         // Identical raters: α and Fleiss' κ are 1.
-        let mut alpha = NominalAlpha::default();
-        let mut fleiss = FleissKappa::new(3);
+        let mut alpha = NominalAlpha::new(3);
+        let mut fleiss = FleissKappa::new(3, 3);
         for l in [0, 1, 2, 1] {
             alpha.add(&[l, l, l]);
             fleiss.add(&[l, l, l]);
