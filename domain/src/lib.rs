@@ -24,6 +24,7 @@ pub mod ports;
 pub mod project;
 pub mod rate_limit;
 pub mod relationship;
+pub mod rounds;
 pub mod search;
 pub mod service;
 pub mod session;

@@ -5,6 +5,7 @@
 mod common;
 
 mod accounts;
+mod agreement;
 mod anonymous;
 mod audit;
 mod commands;

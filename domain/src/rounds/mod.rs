@@ -1,0 +1,11 @@
+//! Annotation rounds (issue 12): independent layers of one document, and the agreement between
+//! them. `layer` holds the layer value type and the one policy that decides which layer a
+//! caller reads or writes; `agreement` computes inter-annotator agreement over layers (pure:
+//! the caller hands it each document's words and each layer's spans); `curation` merges layers
+//! into the curated one and compares an annotator's layer with it.
+
+pub mod agreement;
+pub mod curation;
+pub mod layer;
+
+pub use layer::{AnnotationMode, Layer, LayerRequest, readable_layer, writable_layer};
