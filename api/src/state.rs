@@ -108,6 +108,24 @@ impl AppState {
         Knowledge { store: &self.store, events: &self.events }
     }
 
+    pub fn chat(
+        &self,
+    ) -> nishan_domain::service::chat::Chat<
+        '_,
+        Store,
+        crate::llm::MeteredClient,
+        SecretBox,
+        nishan_infrastructure::jobs::SystemClock,
+    > {
+        nishan_domain::service::chat::Chat {
+            store: &self.store,
+            llm: &self.llm,
+            cipher: &self.cipher,
+            clock: &nishan_infrastructure::jobs::SystemClock,
+            retry: nishan_domain::llm::retry::RetryPolicy::default(),
+        }
+    }
+
     pub fn exchange(&self) -> Exchange<'_, Store, EventBus> {
         Exchange { store: &self.store, events: &self.events, max_bytes: self.settings.max_document_bytes }
     }

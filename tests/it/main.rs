@@ -7,6 +7,7 @@ mod common;
 mod accounts;
 mod anonymous;
 mod audit;
+mod chat;
 mod commands;
 mod documents;
 mod entities;
