@@ -39,6 +39,8 @@ pub struct AppState {
     pub handlers: Arc<ServerHandlers>,
     /// What the time-window rules read as now (the system clock, but in tests).
     pub clock: crate::clock::Clock,
+    /// Answers being written, and their followers (`subscription chatMessage`).
+    pub chat_streams: Arc<crate::chat_streams::ChatStreams>,
     /// What the server found and did as it started (logged by `nishan serve`).
     pub startup: Arc<crate::commands::Startup>,
 }

@@ -364,7 +364,135 @@ async fn the_readme_examples_answer_as_described(db: Db) {
     assert_eq!(why["citations"][0]["quote"], "عباسؑ فرات پر");
 }
 
+const FOLLOW: &str = "subscription($m: ID!) { chatMessage(messageId: $m) { text restart message { id content droppedCitations citations { lineNumber quote } } } }";
+
+/// Follows the answer `message` over graphql-transport-ws, asks under it once following, and
+/// returns the text events after the last restart, whether a restart came, and the final message.
+async fn ask_followed(app: &TestApp, token: &str, input: Value) -> (Vec<String>, bool, Value) {
+    let message = uuid::Uuid::new_v4().to_string();
+    let mut ws = common::WsClient::connect(app, Some(token)).await;
+    ws.subscribe("c1", FOLLOW, json!({"m": message})).await;
+    let opened = ws.next().await.unwrap();
+    assert_eq!(
+        opened["payload"]["data"]["chatMessage"],
+        json!({"text": "", "restart": false, "message": null}),
+        "{opened}"
+    );
+    let mut input = input;
+    input["messageId"] = json!(message);
+    let asked = app.gql(Some(token), ASK, json!({"i": input}));
+    let follow = async {
+        let (mut texts, mut restarted) = (Vec::new(), false);
+        loop {
+            let event = ws.next().await.expect("the stream goes on");
+            assert_eq!(event["type"], "next", "{event}");
+            let e = &event["payload"]["data"]["chatMessage"];
+            if e["restart"] == json!(true) {
+                restarted = true;
+                texts.clear();
+            }
+            if !e["message"].is_null() {
+                let complete = ws.next().await.unwrap();
+                assert_eq!(complete["type"], "complete", "{complete}");
+                return (texts, restarted, e["message"].clone());
+            }
+            if let Some(t) = e["text"].as_str().filter(|t| !t.is_empty()) {
+                texts.push(t.to_owned());
+            }
+        }
+    };
+    let (answer, (texts, restarted, last)) = tokio::join!(asked, follow);
+    assert!(answer.get("errors").is_none(), "{answer}");
+    assert_eq!(last["id"], message.as_str());
+    assert_eq!(answer["data"]["askProject"]["content"], last["content"]);
+    (texts, restarted, last)
+}
+
+async fn answers_stream_as_they_are_written(db: Db) {
+    let mock = MockLlm::start().await;
+    let app = TestApp::spawn(db).await;
+    let (admin, _) = app.register("admin").await;
+    let project = app.create_project(&admin, "Marsiya", json!({})).await;
+    create_document(&app, &admin, &project, "elegy", ELEGY).await;
+
+    // The built-in model streams its lines.
+    let (texts, restarted, last) = ask_followed(&app, &admin, json!({"projectId": project, "question": "حسین"})).await;
+    assert!(!restarted);
+    assert!(texts.len() >= 2, "{texts:?}");
+    assert_eq!(texts.concat(), last["content"].as_str().unwrap());
+    assert!(texts[1].starts_with("[1] شاہِ کربلا حسین ہیں، حسین"), "{texts:?}");
+
+    for provider in [Provider::OpenAi, Provider::Azure, Provider::Anthropic, Provider::Google, Provider::Local] {
+        let name = format!("stream-{}", gql_provider(provider).to_lowercase());
+        let id = model(&app, &admin, &mock, provider, &name).await;
+        mock.push(cited("شاه كربلا حسين ہیں"));
+        let input = json!({"projectId": project, "question": "کربلا کا شاہ؟", "llmModelId": id});
+        let (texts, restarted, last) = ask_followed(&app, &admin, input).await;
+        let request = mock.last_request();
+        assert!(
+            request.body["stream"] == json!(true) || request.path.ends_with(":streamGenerateContent"),
+            "{name}: {} {}",
+            request.path,
+            request.body
+        );
+        if provider == Provider::Google {
+            assert_eq!(request.query.as_deref(), Some("alt=sse"), "{name}");
+        }
+        assert!(!restarted, "{name}");
+        // The answer's words, not its JSON, in several pieces.
+        assert!(texts.len() >= 2, "{name}: {texts:?}");
+        assert_eq!(texts.concat(), "حسینؑ کربلا میں تھے۔", "{name}");
+        assert_eq!(last["content"], "حسینؑ کربلا میں تھے۔", "{name}");
+        assert_eq!(last["droppedCitations"], 2, "{name}");
+        assert_eq!(last["citations"], json!([{"lineNumber": 3, "quote": "شاہِ کربلا حسین ہیں"}]), "{name}");
+    }
+    // Tokens come from the streams' usage events.
+    let usage = app
+        .ok(
+            Some(&admin),
+            "query($p: ID) { usage(projectId: $p) { total { calls promptTokens completionTokens } } }",
+            json!({"p": project}),
+        )
+        .await;
+    assert_eq!(usage["usage"]["total"]["calls"], 5);
+    let total = &usage["usage"]["total"];
+    assert!(
+        total["promptTokens"].as_u64().unwrap() > 100 && total["completionTokens"].as_u64().unwrap() > 50,
+        "{total}"
+    );
+
+    // A malformed answer: the followers are told to start again, then get the repaired one.
+    let id = model(&app, &admin, &mock, Provider::OpenAi, "stream-repair").await;
+    mock.push_all([Behaviour::text("{\"answer\": \"Husain was"), cited("حسین ہیں")]);
+    let input = json!({"projectId": project, "question": "حسین", "llmModelId": id});
+    let (texts, restarted, last) = ask_followed(&app, &admin, input).await;
+    assert!(restarted);
+    assert_eq!(texts.concat(), "حسینؑ کربلا میں تھے۔");
+    assert_eq!(last["citations"][0]["quote"], "حسین ہیں");
+
+    // Another user cannot follow someone's answer; an answer stored is sent at once.
+    let (other, _) = app.register("other").await;
+    let mut ws = common::WsClient::connect(&app, Some(&other)).await;
+    ws.subscribe("c2", FOLLOW, json!({"m": last["id"]})).await;
+    let refused = ws.next().await.unwrap();
+    assert_eq!(refused["payload"]["errors"][0]["extensions"]["code"], "NOT_FOUND", "{refused}");
+    assert_eq!(refused["payload"]["errors"][0]["message"], "chat message not found", "{refused}");
+    assert!(refused["payload"]["data"].is_null(), "{refused}");
+    let mut ws = common::WsClient::connect(&app, Some(&admin)).await;
+    ws.subscribe("c3", FOLLOW, json!({"m": last["id"]})).await;
+    let opened = ws.next().await.unwrap();
+    assert_eq!(opened["payload"]["data"]["chatMessage"]["text"], "", "{opened}");
+    let stored = ws.next().await.unwrap();
+    assert_eq!(stored["payload"]["data"]["chatMessage"]["message"]["id"], last["id"], "{stored}");
+    // The id of a stored answer cannot be asked under again.
+    let resp = app
+        .gql(Some(&admin), ASK, json!({"i": {"projectId": project, "question": "حسین", "messageId": last["id"]}}))
+        .await;
+    assert_eq!(error_code(&resp), "CONFLICT", "{resp}");
+}
+
 on_both_databases!(
+    answers_stream_as_they_are_written,
     the_readme_examples_answer_as_described,
     the_builtin_model_answers_with_cited_lines,
     sessions_are_private_to_their_user,

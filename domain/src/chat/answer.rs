@@ -288,6 +288,129 @@ pub fn verify_citations(
     (kept, dropped)
 }
 
+/// What a streamed answer tells its followers as the model writes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StreamEvent {
+    /// More of the answer's text.
+    Text(String),
+    /// The text so far is void: the call is made again (a retry, or the repair request).
+    Restart,
+}
+
+/// Reads the `answer` string of the wire format out of a model's text as it arrives, so that
+/// followers see the answer's words and not its JSON: the text up to `"answer": "` is skipped,
+/// the string's escapes are decoded (an escape cut between two pieces waits for the next), and
+/// the rest after its closing quote is ignored. Text that never holds the object gives
+/// nothing (the finished answer is read by [`parse_answer`] all the same).
+#[derive(Debug, Default)]
+pub struct AnswerStream {
+    raw: String,
+    /// Byte offset of `raw` where reading goes on.
+    at: usize,
+    phase: Phase,
+}
+
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    #[default]
+    Seeking,
+    InAnswer,
+    Done,
+}
+
+impl AnswerStream {
+    /// Takes the next piece of the model's text; returns the answer text it completes.
+    pub fn push(&mut self, piece: &str) -> String {
+        self.raw.push_str(piece);
+        let mut out = String::new();
+        loop {
+            match self.phase {
+                Phase::Done => return out,
+                Phase::Seeking => {
+                    let Some(k) = self.raw[self.at..].find("\"answer\"") else { return out };
+                    let after = self.at + k + "\"answer\"".len();
+                    let rest = self.raw[after..].trim_start();
+                    let Some(colon) = rest.strip_prefix(':') else {
+                        if rest.is_empty() {
+                            return out;
+                        }
+                        self.at = after;
+                        continue;
+                    };
+                    let value = colon.trim_start();
+                    match value.chars().next() {
+                        None => return out,
+                        Some('"') => {
+                            self.at = self.raw.len() - value.len() + 1;
+                            self.phase = Phase::InAnswer;
+                        }
+                        Some(_) => self.at = after,
+                    }
+                }
+                Phase::InAnswer => {
+                    let text = &self.raw[self.at..];
+                    let mut i = 0;
+                    while i < text.len() {
+                        let c = text[i..].chars().next().expect("on a char boundary");
+                        match c {
+                            '"' => {
+                                self.at += i + 1;
+                                self.phase = Phase::Done;
+                                return out;
+                            }
+                            '\\' => match unescape(&text[i + 1..]) {
+                                Some((decoded, used)) => {
+                                    out.push(decoded);
+                                    i += 1 + used;
+                                }
+                                None => {
+                                    self.at += i;
+                                    return out;
+                                }
+                            },
+                            c => {
+                                out.push(c);
+                                i += c.len_utf8();
+                            }
+                        }
+                    }
+                    self.at += i;
+                    return out;
+                }
+            }
+        }
+    }
+}
+
+/// The character of a JSON escape whose backslash came just before `rest`, and the bytes of
+/// `rest` it takes; None when `rest` is too short yet.
+fn unescape(rest: &str) -> Option<(char, usize)> {
+    let e = rest.chars().next()?;
+    let simple = match e {
+        'n' => '\n',
+        't' => '\t',
+        'r' => '\r',
+        'b' => '\u{8}',
+        'f' => '\u{c}',
+        'u' => {
+            let unit = |s: &str| s.get(..4).and_then(|h| u16::from_str_radix(h, 16).ok());
+            let first = unit(rest.get(1..)?)?;
+            if (0xD800..0xDC00).contains(&first) {
+                // A high surrogate: its pair follows as `\uXXXX`.
+                let second = rest.get(5..11)?;
+                let low = second.strip_prefix("\\u").and_then(unit);
+                return match low.and_then(|l| char::decode_utf16([first, l]).next()?.ok()) {
+                    Some(c) => Some((c, 11)),
+                    None => Some(('\u{fffd}', 5)),
+                };
+            }
+            return Some((char::from_u32(u32::from(first)).unwrap_or('\u{fffd}'), 5));
+        }
+        other => other,
+    };
+    Some((simple, e.len_utf8()))
+}
+
 /// Passages the built-in model answers with.
 pub const BUILTIN_PASSAGES: usize = 3;
 
@@ -417,6 +540,26 @@ mod tests {
         let (kept, dropped) = verify_citations(&[raw(2, "کربلا کی طرف")], 0, &sources, &texts);
         assert_eq!(dropped, 0);
         assert_eq!(kept[0].line_number, 3);
+    }
+
+    #[test]
+    fn the_answer_is_read_out_of_the_stream_piece_by_piece() {
+        let whole = r#"```json
+{"answer": "حسینؑ \"شاہ\"\nکربلا \u0627\ud83d\ude00!", "citations": [{"passage": 1, "quote": "x"}]}"#;
+        let expected = "حسینؑ \"شاہ\"\nکربلا ا😀!";
+        // Every way of cutting the text into two pieces, and one character at a time.
+        let bounds: Vec<usize> = whole.char_indices().map(|(i, _)| i).collect();
+        for &cut in &bounds {
+            let mut s = AnswerStream::default();
+            let got = s.push(&whole[..cut]) + &s.push(&whole[cut..]);
+            assert_eq!(got, expected, "cut at {cut}");
+        }
+        let mut s = AnswerStream::default();
+        let got: String = whole.chars().map(|c| s.push(&c.to_string())).collect();
+        assert_eq!(got, expected);
+        // Prose without the object gives nothing; a key named otherwise is skipped.
+        assert_eq!(AnswerStream::default().push("The answer is Husain."), "");
+        assert_eq!(AnswerStream::default().push(r#"{"answer_note": "x", "answer": "y"}"#), "y");
     }
 
     #[test]

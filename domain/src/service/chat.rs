@@ -21,7 +21,8 @@ use serde_json::json;
 
 use crate::audit::{AuditEntry, RequestMeta};
 use crate::chat::answer::{
-    AnswerError, RawAnswer, Source, answer_request, builtin_answer, parse_answer, repair_request, verify_citations,
+    AnswerError, AnswerStream, RawAnswer, Source, StreamEvent, answer_request, builtin_answer, parse_answer,
+    repair_request, verify_citations,
 };
 use crate::chat::{ChatMessage, ChatRole, ChatSession, question, title_of};
 use crate::error::{DomainError, DomainResult};
@@ -64,6 +65,14 @@ pub struct Chat<'a, S, L, K, C> {
     pub retry: RetryPolicy,
 }
 
+/// An answer followed as it is written: its id, chosen before it is asked (so that a follower
+/// may wait for it first), and where its text goes.
+#[derive(Clone, Copy)]
+pub struct Follow<'s> {
+    pub id: ChatMessageId,
+    pub sink: &'s (dyn Fn(StreamEvent) + Send + Sync),
+}
+
 /// A number in `[0, 1)` for retry jitter.
 fn jitter() -> f64 {
     (uuid::Uuid::new_v4().as_u128() >> 75) as f64 / (1u64 << 53) as f64
@@ -86,8 +95,25 @@ where
 {
     /// Asks a question (see the module docs); returns the answer.
     pub async fn ask(&self, meta: &RequestMeta, actor: &Actor, request: AskRequest) -> DomainResult<ChatMessage> {
+        self.ask_followed(meta, actor, request, None).await
+    }
+
+    /// [`ask`](Self::ask), the answer's text given to `follow` as the model writes it (the
+    /// built-in model gives its lines one by one), and the answer stored under `follow.id`.
+    pub async fn ask_followed(
+        &self,
+        meta: &RequestMeta,
+        actor: &Actor,
+        request: AskRequest,
+        follow: Option<Follow<'_>>,
+    ) -> DomainResult<ChatMessage> {
         let question = question(&request.question)?;
         self.readable(actor, request.project).await?;
+        if let Some(f) = follow
+            && self.store.chat_message(f.id).await?.is_some()
+        {
+            return Err(DomainError::conflict("messageId is taken"));
+        }
         let now = self.clock.now();
         let (session, new_session, history) = match request.session {
             Some(id) => {
@@ -114,7 +140,13 @@ where
         let sources = self.retrieve(request.project, &question, &history).await?;
         let started = self.clock.now();
         let answered = if model.provider == Provider::Builtin {
-            Answered { raw: builtin_answer(&sources), prompt_tokens: 0, completion_tokens: 0, cost: 0.0 }
+            let raw = builtin_answer(&sources);
+            if let Some(f) = follow {
+                for line in raw.answer.split_inclusive('\n') {
+                    (f.sink)(StreamEvent::Text(line.to_owned()));
+                }
+            }
+            Answered { raw, prompt_tokens: 0, completion_tokens: 0, cost: 0.0 }
         } else {
             let turns: Vec<(ChatRole, String)> = history.iter().map(|m| (m.role, m.content.clone())).collect();
             let ask = answer_request(
@@ -124,7 +156,7 @@ where
                 model.max_tokens.min(MAX_ANSWER_TOKENS),
                 model.temperature as f32,
             );
-            self.answer_from_model(actor, request.project, &model, &ask).await?
+            self.answer_from_model(actor, request.project, &model, &ask, follow).await?
         };
         let latency_ms = (self.clock.now() - started).num_milliseconds().max(0) as u32;
         let texts = self.texts_of(&sources).await?;
@@ -148,7 +180,7 @@ where
             created_at: now,
         };
         let answer = ChatMessage {
-            id: ChatMessageId::new(),
+            id: follow.map_or_else(ChatMessageId::new, |f| f.id),
             session_id: session.id,
             position: 0,
             role: ChatRole::Assistant,
@@ -305,6 +337,7 @@ where
         project: ProjectId,
         model: &LlmModel,
         request: &CompletionRequest,
+        follow: Option<Follow<'_>>,
     ) -> DomainResult<Answered> {
         let key = match self.store.encrypted_key(model.id).await? {
             Some(sealed) => Some(self.cipher.decrypt(&sealed)?),
@@ -317,12 +350,15 @@ where
             completion_tokens: 0,
             cost: 0.0,
         };
-        let first = self.call(actor, project, model, &endpoint, request, &mut sums).await?;
+        let first = self.call(actor, project, model, &endpoint, request, &mut sums, follow).await?;
         let raw = match parse_answer(&first.text) {
             Ok(raw) => raw,
             Err(error) => {
                 let repair = repair_request(request, &first.text, &error);
-                let again = self.call(actor, project, model, &endpoint, &repair, &mut sums).await?;
+                if let Some(f) = follow {
+                    (f.sink)(StreamEvent::Restart);
+                }
+                let again = self.call(actor, project, model, &endpoint, &repair, &mut sums, follow).await?;
                 parse_answer(&again.text).map_err(|e: AnswerError| {
                     DomainError::ModelFailed(format!("the model's answer was not usable after a repair request: {e}"))
                 })?
@@ -333,6 +369,7 @@ where
     }
 
     /// One request, retried per the policy, each attempt recorded and added to `sums`.
+    #[allow(clippy::too_many_arguments)]
     async fn call(
         &self,
         actor: &Actor,
@@ -341,12 +378,28 @@ where
         endpoint: &ModelEndpoint,
         request: &CompletionRequest,
         sums: &mut Answered,
+        follow: Option<Follow<'_>>,
     ) -> DomainResult<Completion> {
         let mut attempt = 1;
         loop {
             self.reserve(model).await?;
             let started = self.clock.now();
-            let outcome = self.llm.complete(endpoint, request).await;
+            let outcome = match follow {
+                None => self.llm.complete(endpoint, request).await,
+                Some(f) => {
+                    if attempt > 1 {
+                        (f.sink)(StreamEvent::Restart);
+                    }
+                    let reader = std::sync::Mutex::new(AnswerStream::default());
+                    let on_text = |piece: &str| {
+                        let text = reader.lock().map(|mut r| r.push(piece)).unwrap_or_default();
+                        if !text.is_empty() {
+                            (f.sink)(StreamEvent::Text(text));
+                        }
+                    };
+                    self.llm.stream(endpoint, request, &on_text).await
+                }
+            };
             let at: DateTime<Utc> = self.clock.now();
             let (prompt, completion) = outcome.as_ref().map_or((0, 0), |c| (c.prompt_tokens, c.completion_tokens));
             let cost = model.cost(prompt, completion);

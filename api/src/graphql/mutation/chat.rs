@@ -1,8 +1,12 @@
 //! Asking a project's texts questions, and forgetting the conversations.
 
 use async_graphql::{Context, ID, InputObject, Object};
-use nishan_domain::ids::{ChatSessionId, ProjectId};
-use nishan_domain::service::chat::AskRequest;
+use nishan_domain::DomainError;
+use nishan_domain::chat::answer::StreamEvent;
+use nishan_domain::ids::{ChatMessageId, ChatSessionId, ProjectId};
+use nishan_domain::service::chat::{AskRequest, Follow};
+
+use crate::chat_streams::Streamed;
 
 use crate::error::ApiResult;
 use crate::graphql::types::{ChatMessage, parse_id};
@@ -18,6 +22,10 @@ pub struct AskProjectInput {
     pub session_id: Option<ID>,
     /// The model to ask; the default model when omitted.
     pub llm_model_id: Option<ID>,
+    /// An id for the answer, chosen by the client (a UUID): the answer is streamed to
+    /// `subscription chatMessage(messageId)` as the model writes it, and stored under it. A
+    /// client subscribes first, then asks. Taken by another answer or user: CONFLICT.
+    pub message_id: Option<ID>,
 }
 
 #[derive(Default)]
@@ -39,11 +47,31 @@ impl ChatMutation {
             session: input.session_id.as_ref().map(|s| parse_id(s, "sessionId").map(ChatSessionId)).transpose()?,
             model: input.llm_model_id.as_ref().map(|m| parse_id(m, "llmModelId")).transpose()?,
         };
+        let message_id = input.message_id.as_ref().map(|m| parse_id(m, "messageId").map(ChatMessageId)).transpose()?;
         let app = state(ctx).clone();
         let meta = req.meta.clone();
         // In a task of its own: when the client goes away mid-answer, the calls made are still
         // recorded and the answer still kept.
-        let asked = tokio::spawn(async move { app.chat().ask(&meta, &actor, ask).await });
+        let asked = tokio::spawn(async move {
+            let Some(id) = message_id else { return app.chat().ask(&meta, &actor, ask).await };
+            let Some(tx) = app.chat_streams.start(id, actor.user_id) else {
+                return Err(DomainError::conflict("messageId is taken"));
+            };
+            let sink = |event: StreamEvent| {
+                let _ = tx.send(match event {
+                    StreamEvent::Text(text) => Streamed::Text(text),
+                    StreamEvent::Restart => Streamed::Restart,
+                });
+            };
+            let follow = Follow { id, sink: &sink };
+            let outcome = app.chat().ask_followed(&meta, &actor, ask, Some(follow)).await;
+            let _ = tx.send(match &outcome {
+                Ok(message) => Streamed::Done(Box::new(message.clone())),
+                Err(e) => Streamed::Failed(e.clone()),
+            });
+            app.chat_streams.finish(id);
+            outcome
+        });
         let answer = asked.await.map_err(|e| crate::error::ApiError(crate::error::internal(&e.to_string())))??;
         Ok(ChatMessage(answer))
     }

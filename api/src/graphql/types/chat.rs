@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 use nishan_domain::chat::{
     ChatMessage as DomainMessage, ChatRole, ChatSession as DomainSession, Citation as DomainCitation,
 };
-use nishan_domain::ports::DocumentRepository;
+use nishan_domain::ports::{DocumentRepository, ProjectRepository};
 
 use super::{Document, Project};
 use crate::error::ApiResult;
@@ -44,7 +44,11 @@ impl ChatSession {
     }
 
     async fn project(&self, ctx: &Context<'_>) -> ApiResult<Option<Project>> {
-        Ok(ctx.data_unchecked::<Loaded<ProjectLoader>>().load_one(self.0.project_id).await?.map(Project))
+        match ctx.data_opt::<Loaded<ProjectLoader>>() {
+            Some(loader) => Ok(loader.load_one(self.0.project_id).await?.map(Project)),
+            // Subscriptions carry no loaders.
+            None => Ok(state(ctx).store.project_by_id(self.0.project_id).await?.map(Project)),
+        }
     }
 
     async fn created_at(&self) -> DateTime<Utc> {
