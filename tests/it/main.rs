@@ -10,6 +10,7 @@ mod audit;
 mod chat;
 mod commands;
 mod documents;
+mod embeddings;
 mod entities;
 mod events;
 mod exchange;

@@ -4,6 +4,7 @@
 //! placed by aligning their text to the document (`crate::text::align`), its failures are
 //! retried with backoff (`retry`).
 
+pub mod embed;
 pub mod model;
 pub mod output;
 pub mod retry;

@@ -5,6 +5,7 @@
 
 pub mod anthropic;
 pub mod azure;
+pub mod embed;
 pub mod gemini;
 mod http;
 pub mod ollama;

@@ -302,6 +302,9 @@ impl MockLlm {
 
 /// Which wire format a path belongs to.
 fn provider_of(path: &str) -> Option<Provider> {
+    if let Some(p) = embedding_provider_of(path) {
+        return Some(p);
+    }
     if path.starts_with("/openai/deployments/") && path.ends_with("/chat/completions") {
         Some(Provider::Azure)
     } else if path == "/v1/chat/completions" {
@@ -317,6 +320,78 @@ fn provider_of(path: &str) -> Option<Provider> {
     } else {
         None
     }
+}
+
+/// Which embedding wire format a path belongs to.
+fn embedding_provider_of(path: &str) -> Option<Provider> {
+    if path == "/v1/embeddings" {
+        Some(Provider::OpenAi)
+    } else if path.starts_with("/openai/deployments/") && path.ends_with("/embeddings") {
+        Some(Provider::Azure)
+    } else if path.starts_with("/v1beta/models/")
+        && (path.ends_with(":embedContent") || path.ends_with(":batchEmbedContents"))
+    {
+        Some(Provider::Google)
+    } else if path == "/api/embed" {
+        Some(Provider::Local)
+    } else {
+        None
+    }
+}
+
+/// The mock's embedding of a text: `[characters, letters ی, spaces, 1]`.
+pub fn mock_vector(text: &str) -> Vec<f64> {
+    let count = |c: char| text.chars().filter(|x| *x == c).count() as f64;
+    vec![text.chars().count() as f64, count('ی'), count(' '), 1.0]
+}
+
+/// An embedding answer in the provider's format (a scripted `Error` is answered instead).
+fn embeddings(state: &MockState, provider: Provider, request: &Recorded) -> Response {
+    let scripted = {
+        let mut script = state.script.lock().unwrap();
+        if matches!(script.front(), Some(Behaviour::Error { .. })) { script.pop_front() } else { None }
+    };
+    if let Some(Behaviour::Error { status, message }) = scripted {
+        return error(provider, status, &message);
+    }
+    let texts: Vec<String> = match provider {
+        Provider::Google if request.path.ends_with(":batchEmbedContents") => request.body["requests"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|r| r["content"]["parts"][0]["text"].as_str().unwrap_or_default().to_owned())
+            .collect(),
+        Provider::Google => vec![request.body["content"]["parts"][0]["text"].as_str().unwrap_or_default().to_owned()],
+        _ => request.body["input"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|t| t.as_str().unwrap_or_default().to_owned())
+            .collect(),
+    };
+    let tokens: usize = texts.iter().map(|t| t.chars().count()).sum();
+    let body = match provider {
+        // Listed in reverse: a client must order them by `index`.
+        Provider::OpenAi | Provider::Azure | Provider::Anthropic | Provider::Builtin => json!({
+            "object": "list",
+            "data": texts.iter().enumerate().rev()
+                .map(|(i, t)| json!({"object": "embedding", "index": i, "embedding": mock_vector(t)}))
+                .collect::<Vec<_>>(),
+            "usage": {"prompt_tokens": tokens, "total_tokens": tokens},
+        }),
+        Provider::Google if request.path.ends_with(":embedContent") => {
+            json!({"embedding": {"values": mock_vector(&texts[0])}})
+        }
+        Provider::Google => {
+            json!({"embeddings": texts.iter().map(|t| json!({"values": mock_vector(t)})).collect::<Vec<_>>()})
+        }
+        Provider::Local => json!({
+            "model": request.body["model"],
+            "embeddings": texts.iter().map(|t| mock_vector(t)).collect::<Vec<_>>(),
+            "prompt_eval_count": tokens,
+        }),
+    };
+    (StatusCode::OK, axum::Json(body)).into_response()
 }
 
 async fn handle(
@@ -342,6 +417,9 @@ async fn handle(
         return (StatusCode::NOT_FOUND, axum::Json(json!({"error": format!("no such path {}", uri.path())})))
             .into_response();
     };
+    if embedding_provider_of(uri.path()).is_some() {
+        return embeddings(&state, provider, &recorded);
+    }
     if let Some(refusal) = reasoning_refusal(provider, &recorded) {
         return error(provider, 400, &refusal);
     }
