@@ -339,6 +339,28 @@ async fn a_listener_away_longer_than_the_retention_says_resync() {
     assert_eq!(next["kind"], "ENTITY_CREATED", "{next} {:?} {before:?}", *bridge.borrow());
 }
 
+/// Linking a mention to a knowledge entry changes the mention (`Entity.knowledgeItem`): its
+/// document's viewers hear it, whichever way it was linked.
+async fn linking_mentions_is_activity(db: Db) {
+    let app = TestApp::spawn(db).await;
+    let s = shared(&app, "کربلا میں حسینؑ ابن علیؑ").await;
+    let mut viewer = watch_activity(&app, &app, &s, &s.viewer).await;
+    let e = mark(&app, &s, 0, 5).await;
+    assert_eq!(next_data(&mut viewer, "a", "documentActivity").await["kind"], "ENTITY_CREATED");
+    let heard = |v: Value| (v["kind"].as_str().map(str::to_owned), v["entityIds"].clone());
+    let updated = (Some("ENTITY_UPDATED".to_owned()), json!([e]));
+
+    let from = "mutation($e: ID!) { createKnowledgeItemFromEntity(entityId: $e) { id } }";
+    app.ok(Some(&s.owner), from, json!({"e": e})).await;
+    assert_eq!(heard(next_data(&mut viewer, "a", "documentActivity").await), updated, "created from the mention");
+    app.ok(Some(&s.owner), "mutation($e: ID!) { unlinkEntity(entityId: $e) { id } }", json!({"e": e})).await;
+    assert_eq!(heard(next_data(&mut viewer, "a", "documentActivity").await), updated, "unlinked");
+    let matching = "mutation($p: ID!) { linkMatchingMentions(projectId: $p) { linked } }";
+    let linked = app.ok(Some(&s.owner), matching, json!({"p": s.project})).await;
+    assert_eq!(linked["linkMatchingMentions"]["linked"], 1);
+    assert_eq!(heard(next_data(&mut viewer, "a", "documentActivity").await), updated, "linked by its alias");
+}
+
 /// The message that ends an operation whose caller lost access (events sent before the change
 /// may come first); then the operation is over: a query sent after it is answered, with
 /// nothing more of the operation before the answer.
@@ -545,5 +567,6 @@ on_both_databases!(
     access_that_ends_ends_the_subscription,
     visibility_and_deletion_end_access,
     job_suggestions_and_rejections_are_activity,
+    linking_mentions_is_activity,
     an_expired_session_ends_its_subscriptions,
 );
