@@ -226,6 +226,9 @@ pub struct SurfaceSettings {
     /// Days model-call records are kept (0: forever). Usage accounting reads them.
     #[arg(long, env = "NISHAN_MODEL_CALL_RETENTION_DAYS", default_value_t = 365)]
     pub model_call_retention_days: u32,
+    /// Days a chat session is kept after its last message (0: forever).
+    #[arg(long, env = "NISHAN_CHAT_RETENTION_DAYS", default_value_t = 365)]
+    pub chat_retention_days: u32,
     /// How often the retention task runs, in seconds.
     #[arg(long, env = "NISHAN_RETENTION_INTERVAL_SECS", default_value_t = 3600)]
     pub retention_interval_secs: u64,

@@ -39,6 +39,8 @@ pub mod code {
     pub const CONFLICT: &str = "CONFLICT";
     pub const RATE_LIMITED: &str = "RATE_LIMITED";
     pub const INTERNAL: &str = "INTERNAL";
+    /// A language model gave no usable answer (`askProject`), after retries and a repair.
+    pub const MODEL_FAILED: &str = "MODEL_FAILED";
     // Refusals of a whole request, before it runs (the names Apollo's servers use where
     // there is one).
     pub const GRAPHQL_PARSE_FAILED: &str = "GRAPHQL_PARSE_FAILED";
@@ -70,6 +72,7 @@ pub fn to_graphql(e: DomainError) -> async_graphql::Error {
             ext.set("code", code::RATE_LIMITED);
             ext.set("retryAfter", retry_after_secs);
         }),
+        DomainError::ModelFailed(m) => with_code(m, code::MODEL_FAILED),
         DomainError::Internal(cause) | DomainError::Transient(cause) => internal(&cause),
     }
 }

@@ -2,6 +2,7 @@
 //! commands. Resolvers are thin: they parse input, call a domain service and map the result.
 
 pub mod auth;
+pub mod chat_streams;
 pub mod clock;
 pub mod commands;
 pub mod config;
@@ -157,6 +158,7 @@ pub async fn bootstrap_custom(
         llm,
         handlers,
         clock,
+        chat_streams: Default::default(),
         startup: Arc::new(startup),
     };
     if state.settings.auto_train {

@@ -25,4 +25,17 @@ impl LlmClient for MeteredClient {
         crate::metrics::record_model_call(&model, tokens, outcome.is_err());
         outcome
     }
+
+    async fn stream(
+        &self,
+        endpoint: &ModelEndpoint,
+        request: &CompletionRequest,
+        on_text: &(dyn Fn(&str) + Send + Sync),
+    ) -> Result<Completion, LlmError> {
+        let outcome = self.0.stream(endpoint, request, on_text).await;
+        let tokens = outcome.as_ref().map_or(0, |c| u64::from(c.prompt_tokens) + u64::from(c.completion_tokens));
+        let model = format!("{}/{}", endpoint.provider.as_str(), endpoint.model_name);
+        crate::metrics::record_model_call(&model, tokens, outcome.is_err());
+        outcome
+    }
 }

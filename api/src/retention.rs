@@ -1,7 +1,8 @@
 //! Retention: a periodic task that deletes sessions that have expired or been revoked, audit
 //! rows and model-call records older than their retention periods
-//! (`NISHAN_AUDIT_RETENTION_DAYS`, `NISHAN_MODEL_CALL_RETENTION_DAYS`), and rate-limit
-//! counters of past windows, and sign-in attempt counters that no longer matter. Each kind of record is one `DELETE`; a failed sweep is logged
+//! (`NISHAN_AUDIT_RETENTION_DAYS`, `NISHAN_MODEL_CALL_RETENTION_DAYS`), chat sessions whose
+//! last message is older than `NISHAN_CHAT_RETENTION_DAYS`, rate-limit counters of past
+//! windows, and sign-in attempt counters that no longer matter. Each kind of record is one `DELETE`; a failed sweep is logged
 //! and tried again at the next interval.
 
 use std::time::Duration;
@@ -20,6 +21,7 @@ pub struct Swept {
     pub model_calls: u64,
     pub rate_limits: u64,
     pub login_throttles: u64,
+    pub chat_sessions: u64,
 }
 
 /// Removes what has outlived its retention at `now`.
@@ -34,7 +36,18 @@ pub async fn sweep(state: &AppState, now: DateTime<Utc>) -> DomainResult<Swept> 
     } else {
         store.delete_model_calls_before(now - chrono::Duration::days(call_days.into())).await?
     };
+    let chat_days = state.settings.surface.chat_retention_days;
+    let chat_sessions = if chat_days == 0 {
+        0
+    } else {
+        nishan_domain::ports::ChatRepository::delete_chat_sessions_before(
+            store,
+            now - chrono::Duration::days(chat_days.into()),
+        )
+        .await?
+    };
     Ok(Swept {
+        chat_sessions,
         sessions: store.delete_sessions_ended_before(now).await?,
         audit_rows,
         model_calls,
@@ -66,6 +79,7 @@ pub fn spawn(state: AppState) -> tokio::task::JoinHandle<()> {
                     model_calls = swept.model_calls,
                     rate_limits = swept.rate_limits,
                     login_throttles = swept.login_throttles,
+                    chat_sessions = swept.chat_sessions,
                     "retention sweep"
                 ),
                 // The error is logged with its correlation id where it is converted.

@@ -39,6 +39,8 @@ pub struct AppState {
     pub handlers: Arc<ServerHandlers>,
     /// What the time-window rules read as now (the system clock, but in tests).
     pub clock: crate::clock::Clock,
+    /// Answers being written, and their followers (`subscription chatMessage`).
+    pub chat_streams: Arc<crate::chat_streams::ChatStreams>,
     /// What the server found and did as it started (logged by `nishan serve`).
     pub startup: Arc<crate::commands::Startup>,
 }
@@ -106,6 +108,24 @@ impl AppState {
 
     pub fn knowledge(&self) -> Knowledge<'_, Store, EventBus> {
         Knowledge { store: &self.store, events: &self.events }
+    }
+
+    pub fn chat(
+        &self,
+    ) -> nishan_domain::service::chat::Chat<
+        '_,
+        Store,
+        crate::llm::MeteredClient,
+        SecretBox,
+        nishan_infrastructure::jobs::SystemClock,
+    > {
+        nishan_domain::service::chat::Chat {
+            store: &self.store,
+            llm: &self.llm,
+            cipher: &self.cipher,
+            clock: &nishan_infrastructure::jobs::SystemClock,
+            retry: nishan_domain::llm::retry::RetryPolicy::default(),
+        }
     }
 
     pub fn exchange(&self) -> Exchange<'_, Store, EventBus> {

@@ -27,6 +27,10 @@ pub enum DomainError {
     /// Too many attempts; the caller may try again after the given number of seconds.
     #[error("too many attempts, retry in {retry_after_secs} s")]
     RateLimited { retry_after_secs: u64 },
+    /// A language model did not give a usable answer (after retries and a repair request);
+    /// the message says why, and is for the client.
+    #[error("{0}")]
+    ModelFailed(String),
     /// A fault of ours (database, hashing); the message is for the log, never for the client.
     #[error("internal error: {0}")]
     Internal(String),

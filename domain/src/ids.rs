@@ -66,4 +66,8 @@ id_type!(
     KnowledgeLinkId,
     /// A model's proposal for the knowledge base, awaiting review.
     ProposalId,
+    /// A conversation of one user with a project's texts (`askProject`).
+    ChatSessionId,
+    /// One message of a chat session: a question or an answer.
+    ChatMessageId,
 );

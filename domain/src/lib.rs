@@ -6,6 +6,7 @@
 #![allow(async_fn_in_trait)] // Ports are used through concrete types, where `Send` is inferred.
 
 pub mod audit;
+pub mod chat;
 pub mod document;
 pub mod entity;
 pub mod entity_type;

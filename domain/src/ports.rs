@@ -1083,3 +1083,35 @@ pub trait SearchRepository {
         types: &[EntityTypeId],
     ) -> DomainResult<Vec<PassageEntity>>;
 }
+
+/// Chat sessions and their messages (`chat`). A question and its answer are written together.
+pub trait ChatRepository {
+    /// Writes a question and its answer at the end of `session` in one transaction with the
+    /// audit row, creating the session first when `new_session` (its `updated_at` is the
+    /// answer's time); returns the session as stored. Errors: NOT_FOUND when the session
+    /// (not new) was deleted meanwhile; `Conflict` when another question of the session was
+    /// written meanwhile (the positions are taken).
+    async fn append_exchange(
+        &self,
+        session: crate::chat::ChatSession,
+        new_session: bool,
+        question: crate::chat::ChatMessage,
+        answer: crate::chat::ChatMessage,
+        audit: AuditEntry,
+    ) -> DomainResult<crate::chat::ChatSession>;
+    async fn chat_session(&self, id: crate::ids::ChatSessionId) -> DomainResult<Option<crate::chat::ChatSession>>;
+    /// A user's sessions of a project, the most recently used first.
+    async fn chat_sessions(
+        &self,
+        user: UserId,
+        project: ProjectId,
+        page: PageRequest,
+    ) -> DomainResult<Page<crate::chat::ChatSession>>;
+    /// A session's messages in order.
+    async fn chat_messages(&self, session: crate::ids::ChatSessionId) -> DomainResult<Vec<crate::chat::ChatMessage>>;
+    async fn chat_message(&self, id: crate::ids::ChatMessageId) -> DomainResult<Option<crate::chat::ChatMessage>>;
+    /// Deletes a session and its messages with the audit row.
+    async fn delete_chat_session(&self, id: crate::ids::ChatSessionId, audit: AuditEntry) -> DomainResult<()>;
+    /// Deletes sessions whose last message was written before `before`; returns how many.
+    async fn delete_chat_sessions_before(&self, before: DateTime<Utc>) -> DomainResult<u64>;
+}

@@ -11,7 +11,7 @@ use sea_orm_migration::sea_orm::prelude::{ChronoDateTimeUtc, ChronoUtc, Json, Uu
 use sea_orm_migration::sea_orm::{ConnectionTrait, Database, DatabaseConnection};
 use sea_orm_migration::sea_query::{Alias, Order, Query};
 
-const TABLES: [&str; 30] = [
+const TABLES: [&str; 32] = [
     "users",
     "user_profiles",
     "user_sessions",
@@ -42,6 +42,8 @@ const TABLES: [&str; 30] = [
     "experiments",
     "experiment_runs",
     "experiment_predictions",
+    "chat_sessions",
+    "chat_messages",
 ];
 
 /// (table, index) pairs every fully migrated database must have.
@@ -116,6 +118,9 @@ const INDEXES: &[(&str, &str)] = &[
     ("experiment_runs", "uq_experiment_runs_experiment_model"),
     ("experiment_runs", "uq_experiment_runs_job"),
     ("experiment_predictions", "idx_experiment_predictions_run_document"),
+    ("chat_sessions", "idx_chat_sessions_user_project_updated"),
+    ("chat_sessions", "idx_chat_sessions_updated"),
+    ("chat_messages", "uq_chat_messages_session_position"),
 ];
 
 /// (id, name, sort_order) of the system entity types the documents migration

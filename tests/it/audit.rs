@@ -495,6 +495,20 @@ async fn every_mutation_writes_its_audit_row(db: Db) {
         &[("experiment.start", "experiment", &["models", "documentIds", "jobs"])],
     )
     .await;
+    // Asking the corpus, and forgetting the conversation.
+    let q = "mutation($i: AskProjectInput!) { askProject(input: $i) { id session { id } } }";
+    let data = w
+        .run(
+            "askProject",
+            anis,
+            q,
+            json!({"i": {"projectId": project, "question": "کربلا میں کون تھا؟", "llmModelId": builtin}}),
+            &[("chat.ask", "chat_session", &["message", "model", "citations", "droppedCitations"])],
+        )
+        .await;
+    let session = id(&data, &["askProject", "session", "id"]);
+    let q = "mutation($id: ID!) { deleteChatSession(id: $id) }";
+    w.run("deleteChatSession", anis, q, json!({"id": session}), &[("chat.delete_session", "chat_session", &[])]).await;
     let q = "mutation($id: ID!) { deleteLlmModel(id: $id) }";
     w.run("deleteLlmModel", anis, q, json!({"id": model_id}), &[("llm_model.delete", "llm_model", &[])]).await;
     // Deletions.

@@ -156,6 +156,7 @@ pub const LIMITS: &[(&str, Limit)] = &[
     ("Query.knowledgeItems.search", Limit::Chars(200)),
     ("Query.knowledgeCandidates.text", Limit::Chars(200)),
     ("SearchInput.query", Limit::Chars(500)),
+    ("AskProjectInput.question", Limit::Chars(2_000)),
     ("SearchInput.entityTypeIds", Limit::List { items: 50, chars: DEFAULT_ID_CHARS }),
     ("SearchInput.documentIds", Limit::List { items: 100, chars: DEFAULT_ID_CHARS }),
 ];

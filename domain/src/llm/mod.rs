@@ -4,6 +4,7 @@
 //! placed by aligning their text to the document (`crate::text::align`), its failures are
 //! retried with backoff (`retry`).
 
+pub mod embed;
 pub mod model;
 pub mod output;
 pub mod retry;
@@ -160,4 +161,20 @@ pub trait LlmClient: Send + Sync {
         endpoint: &ModelEndpoint,
         request: &CompletionRequest,
     ) -> impl Future<Output = Result<Completion, LlmError>> + Send;
+
+    /// One call whose answer is streamed: `on_text` is given each piece of the text as the
+    /// model writes it, and the whole completion is returned at the end. A client that cannot
+    /// stream answers at once (one piece: the whole text).
+    fn stream(
+        &self,
+        endpoint: &ModelEndpoint,
+        request: &CompletionRequest,
+        on_text: &(dyn Fn(&str) + Send + Sync),
+    ) -> impl Future<Output = Result<Completion, LlmError>> + Send {
+        async move {
+            let completion = self.complete(endpoint, request).await?;
+            on_text(&completion.text);
+            Ok(completion)
+        }
+    }
 }

@@ -3,6 +3,7 @@
 
 pub mod accounts;
 pub mod audit;
+pub mod chat;
 pub mod documents;
 pub mod entities;
 pub mod entity_types;

@@ -4,6 +4,8 @@
 
 pub(crate) mod annotation;
 pub(crate) mod audit_log;
+pub(crate) mod chat_message;
+pub(crate) mod chat_session;
 pub(crate) mod document;
 pub(crate) mod document_version;
 pub(crate) mod entity_rejection;

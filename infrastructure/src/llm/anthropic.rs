@@ -13,7 +13,7 @@ use super::http;
 pub const API_VERSION: &str = "2023-06-01";
 
 #[derive(Debug, Serialize)]
-struct MessagesRequest<'a> {
+pub(super) struct MessagesRequest<'a> {
     model: &'a str,
     system: &'a str,
     messages: [Message<'a>; 1],
@@ -52,7 +52,7 @@ struct Usage {
     output_tokens: u32,
 }
 
-fn messages_request<'a>(model: &'a str, request: &'a CompletionRequest) -> MessagesRequest<'a> {
+pub(super) fn messages_request<'a>(model: &'a str, request: &'a CompletionRequest) -> MessagesRequest<'a> {
     MessagesRequest {
         model,
         system: &request.system,

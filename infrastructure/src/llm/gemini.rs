@@ -13,7 +13,7 @@ use super::http;
 
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
-struct GenerateRequest<'a> {
+pub(super) struct GenerateRequest<'a> {
     system_instruction: Content<'a>,
     contents: [Content<'a>; 1],
     generation_config: GenerationConfig,
@@ -95,7 +95,7 @@ struct PromptFeedback {
     block_reason: Option<String>,
 }
 
-fn generate_request(request: &CompletionRequest) -> GenerateRequest<'_> {
+pub(super) fn generate_request(request: &CompletionRequest) -> GenerateRequest<'_> {
     GenerateRequest {
         system_instruction: Content { role: None, parts: [Part { text: &request.system }] },
         contents: [Content { role: Some("user"), parts: [Part { text: &request.user }] }],

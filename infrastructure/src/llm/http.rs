@@ -48,6 +48,47 @@ pub(super) async fn post_json<B: Serialize, R: DeserializeOwned>(
     })
 }
 
+/// Posts `body` as JSON to `url` within the endpoint's timeout and gives each line of a
+/// successful answer to `on_line` as it arrives (server-sent events, NDJSON), without its line
+/// break. An error status reads the whole body as [`post_json`] does.
+pub(super) async fn post_lines<B: Serialize>(
+    http: &reqwest::Client,
+    endpoint: &ModelEndpoint,
+    url: Url,
+    headers: HeaderMap,
+    body: &B,
+    mut on_line: impl FnMut(&str) -> Result<(), LlmError> + Send,
+) -> Result<(), LlmError> {
+    let key = endpoint.api_key.as_deref();
+    let mut response = http
+        .post(url)
+        .headers(headers)
+        .json(body)
+        .timeout(endpoint.timeout)
+        .send()
+        .await
+        .map_err(|e| transport_error(e, key))?;
+    let status = response.status();
+    if !status.is_success() {
+        let response_headers = response.headers().clone();
+        let bytes = response.bytes().await.map_err(|e| transport_error(e, key))?;
+        return Err(status_error(status, &response_headers, &bytes, key, SystemTime::now()));
+    }
+    let mut pending: Vec<u8> = Vec::new();
+    while let Some(chunk) = response.chunk().await.map_err(|e| transport_error(e, key))? {
+        pending.extend_from_slice(&chunk);
+        while let Some(end) = pending.iter().position(|&b| b == b'\n') {
+            let line: Vec<u8> = pending.drain(..=end).collect();
+            let line = String::from_utf8_lossy(&line[..end]);
+            on_line(line.trim_end_matches('\r'))?;
+        }
+    }
+    if !pending.is_empty() {
+        on_line(String::from_utf8_lossy(&pending).trim_end_matches('\r'))?;
+    }
+    Ok(())
+}
+
 /// A header value holding a secret: marked sensitive so that it is never printed by `Debug`.
 pub(super) fn secret_header(name: &'static str, value: &str) -> Result<(HeaderName, HeaderValue), LlmError> {
     let mut value =

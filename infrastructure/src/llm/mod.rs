@@ -5,11 +5,13 @@
 
 pub mod anthropic;
 pub mod azure;
+pub mod embed;
 pub mod gemini;
 mod http;
 pub mod ollama;
 pub mod openai;
 pub mod redact;
+mod stream;
 
 use std::time::Duration;
 
@@ -71,6 +73,20 @@ impl LlmClient for ProviderClient {
         };
         if let Err(error) = &result {
             tracing::debug!(provider = endpoint.provider.as_str(), model = %endpoint.model_name, %error, "model call failed");
+        }
+        result
+    }
+
+    /// One call in the provider's streaming wire format (`stream`); errors as `complete`.
+    async fn stream(
+        &self,
+        endpoint: &ModelEndpoint,
+        request: &CompletionRequest,
+        on_text: &(dyn Fn(&str) + Send + Sync),
+    ) -> Result<Completion, LlmError> {
+        let result = stream::stream(&self.http, endpoint, request, on_text).await;
+        if let Err(error) = &result {
+            tracing::debug!(provider = endpoint.provider.as_str(), model = %endpoint.model_name, %error, "streamed model call failed");
         }
         result
     }

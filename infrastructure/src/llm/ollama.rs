@@ -11,7 +11,7 @@ use serde_json::Value;
 use super::http;
 
 #[derive(Debug, Serialize)]
-struct ChatRequest<'a> {
+pub(super) struct ChatRequest<'a> {
     model: &'a str,
     messages: [Message<'a>; 2],
     stream: bool,
@@ -58,7 +58,7 @@ struct AnswerMessage {
     content: String,
 }
 
-fn chat_request<'a>(model: &'a str, request: &'a CompletionRequest) -> ChatRequest<'a> {
+pub(super) fn chat_request<'a>(model: &'a str, request: &'a CompletionRequest) -> ChatRequest<'a> {
     ChatRequest {
         model,
         messages: [

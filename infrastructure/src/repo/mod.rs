@@ -9,6 +9,7 @@
 //! still wait on the busy timeout. PostgreSQL writes through the one pool.
 
 mod audit;
+mod chat;
 mod convert;
 mod documents;
 mod entities;

@@ -302,19 +302,96 @@ impl MockLlm {
 
 /// Which wire format a path belongs to.
 fn provider_of(path: &str) -> Option<Provider> {
+    if let Some(p) = embedding_provider_of(path) {
+        return Some(p);
+    }
     if path.starts_with("/openai/deployments/") && path.ends_with("/chat/completions") {
         Some(Provider::Azure)
     } else if path == "/v1/chat/completions" {
         Some(Provider::OpenAi)
     } else if path == "/v1/messages" {
         Some(Provider::Anthropic)
-    } else if path.starts_with("/v1beta/models/") && path.ends_with(":generateContent") {
+    } else if path.starts_with("/v1beta/models/")
+        && (path.ends_with(":generateContent") || path.ends_with(":streamGenerateContent"))
+    {
         Some(Provider::Google)
     } else if path == "/api/chat" {
         Some(Provider::Local)
     } else {
         None
     }
+}
+
+/// Which embedding wire format a path belongs to.
+fn embedding_provider_of(path: &str) -> Option<Provider> {
+    if path == "/v1/embeddings" {
+        Some(Provider::OpenAi)
+    } else if path.starts_with("/openai/deployments/") && path.ends_with("/embeddings") {
+        Some(Provider::Azure)
+    } else if path.starts_with("/v1beta/models/")
+        && (path.ends_with(":embedContent") || path.ends_with(":batchEmbedContents"))
+    {
+        Some(Provider::Google)
+    } else if path == "/api/embed" {
+        Some(Provider::Local)
+    } else {
+        None
+    }
+}
+
+/// The mock's embedding of a text: `[characters, letters ی, spaces, 1]`.
+pub fn mock_vector(text: &str) -> Vec<f64> {
+    let count = |c: char| text.chars().filter(|x| *x == c).count() as f64;
+    vec![text.chars().count() as f64, count('ی'), count(' '), 1.0]
+}
+
+/// An embedding answer in the provider's format (a scripted `Error` is answered instead).
+fn embeddings(state: &MockState, provider: Provider, request: &Recorded) -> Response {
+    let scripted = {
+        let mut script = state.script.lock().unwrap();
+        if matches!(script.front(), Some(Behaviour::Error { .. })) { script.pop_front() } else { None }
+    };
+    if let Some(Behaviour::Error { status, message }) = scripted {
+        return error(provider, status, &message);
+    }
+    let texts: Vec<String> = match provider {
+        Provider::Google if request.path.ends_with(":batchEmbedContents") => request.body["requests"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|r| r["content"]["parts"][0]["text"].as_str().unwrap_or_default().to_owned())
+            .collect(),
+        Provider::Google => vec![request.body["content"]["parts"][0]["text"].as_str().unwrap_or_default().to_owned()],
+        _ => request.body["input"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|t| t.as_str().unwrap_or_default().to_owned())
+            .collect(),
+    };
+    let tokens: usize = texts.iter().map(|t| t.chars().count()).sum();
+    let body = match provider {
+        // Listed in reverse: a client must order them by `index`.
+        Provider::OpenAi | Provider::Azure | Provider::Anthropic | Provider::Builtin => json!({
+            "object": "list",
+            "data": texts.iter().enumerate().rev()
+                .map(|(i, t)| json!({"object": "embedding", "index": i, "embedding": mock_vector(t)}))
+                .collect::<Vec<_>>(),
+            "usage": {"prompt_tokens": tokens, "total_tokens": tokens},
+        }),
+        Provider::Google if request.path.ends_with(":embedContent") => {
+            json!({"embedding": {"values": mock_vector(&texts[0])}})
+        }
+        Provider::Google => {
+            json!({"embeddings": texts.iter().map(|t| json!({"values": mock_vector(t)})).collect::<Vec<_>>()})
+        }
+        Provider::Local => json!({
+            "model": request.body["model"],
+            "embeddings": texts.iter().map(|t| mock_vector(t)).collect::<Vec<_>>(),
+            "prompt_eval_count": tokens,
+        }),
+    };
+    (StatusCode::OK, axum::Json(body)).into_response()
 }
 
 async fn handle(
@@ -340,6 +417,9 @@ async fn handle(
         return (StatusCode::NOT_FOUND, axum::Json(json!({"error": format!("no such path {}", uri.path())})))
             .into_response();
     };
+    if embedding_provider_of(uri.path()).is_some() {
+        return embeddings(&state, provider, &recorded);
+    }
     if let Some(refusal) = reasoning_refusal(provider, &recorded) {
         return error(provider, 400, &refusal);
     }
@@ -461,8 +541,15 @@ fn type_enum(schema: &Value) -> Option<Vec<String>> {
     }
 }
 
-/// A successful answer holding `text`, in the provider's format.
+/// Characters of the answer in one streamed event.
+pub const STREAM_PIECE_CHARS: usize = 8;
+
+/// A successful answer holding `text`, in the provider's format: streamed when the request
+/// asks for it (`stream: true`, Gemini's `streamGenerateContent`).
 fn answer(provider: Provider, request: &Recorded, text: &str, truncated: bool) -> Response {
+    if request.body["stream"] == json!(true) || request.path.ends_with(":streamGenerateContent") {
+        return streamed(provider, request, text, truncated);
+    }
     let prompt_tokens = request.system_prompt().unwrap_or_default().chars().count()
         + request.user_prompt().unwrap_or_default().chars().count();
     let completion_tokens = text.chars().count();
@@ -521,4 +608,91 @@ fn error(provider: Provider, status: u16, message: &str) -> Response {
         Provider::Local => json!({"error": message}),
     };
     (StatusCode::from_u16(status).expect("a valid status"), axum::Json(body)).into_response()
+}
+
+/// `text` in pieces of [`STREAM_PIECE_CHARS`], in the provider's streaming format: server-sent
+/// events for OpenAI, Azure, Anthropic and Gemini (`alt=sse`), NDJSON for Ollama.
+fn streamed(provider: Provider, request: &Recorded, text: &str, truncated: bool) -> Response {
+    let prompt_tokens = request.system_prompt().unwrap_or_default().chars().count()
+        + request.user_prompt().unwrap_or_default().chars().count();
+    let completion_tokens = text.chars().count();
+    let chars: Vec<char> = text.chars().collect();
+    let pieces: Vec<String> = chars.chunks(STREAM_PIECE_CHARS).map(|c| c.iter().collect()).collect();
+    let sse = |events: Vec<(Option<&str>, Value)>| {
+        let mut body = String::new();
+        for (name, data) in events {
+            if let Some(name) = name {
+                body.push_str(&format!("event: {name}\n"));
+            }
+            body.push_str(&format!("data: {data}\n\n"));
+        }
+        body
+    };
+    let (content_type, body) = match provider {
+        Provider::OpenAi | Provider::Azure | Provider::Builtin => {
+            let mut events: Vec<(Option<&str>, Value)> = pieces
+                .iter()
+                .map(|p| (None, json!({"object": "chat.completion.chunk", "choices": [{"index": 0, "delta": {"content": p}, "finish_reason": null}]})))
+                .collect();
+            events.push((None, json!({"choices": [{"index": 0, "delta": {}, "finish_reason": if truncated { "length" } else { "stop" }}]})));
+            events.push((None, json!({"choices": [], "usage": {"prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens}})));
+            ("text/event-stream", sse(events) + "data: [DONE]\n\n")
+        }
+        Provider::Anthropic => {
+            let mut events = vec![
+                (
+                    Some("message_start"),
+                    json!({"type": "message_start", "message": {"id": "msg_mock", "usage": {"input_tokens": prompt_tokens, "output_tokens": 1}}}),
+                ),
+                (
+                    Some("content_block_start"),
+                    json!({"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}}),
+                ),
+                (Some("ping"), json!({"type": "ping"})),
+            ];
+            events.extend(pieces.iter().map(|p| {
+                (
+                    Some("content_block_delta"),
+                    json!({"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": p}}),
+                )
+            }));
+            events.push((Some("content_block_stop"), json!({"type": "content_block_stop", "index": 0})));
+            events.push((Some("message_delta"), json!({"type": "message_delta", "delta": {"stop_reason": if truncated { "max_tokens" } else { "end_turn" }}, "usage": {"output_tokens": completion_tokens}})));
+            events.push((Some("message_stop"), json!({"type": "message_stop"})));
+            ("text/event-stream", sse(events))
+        }
+        Provider::Google => {
+            let n = pieces.len();
+            let events = pieces
+                .iter()
+                .enumerate()
+                .map(|(i, p)| {
+                    let mut candidate = json!({"content": {"role": "model", "parts": [{"text": p}]}, "index": 0});
+                    if i + 1 == n {
+                        candidate["finishReason"] = json!(if truncated { "MAX_TOKENS" } else { "STOP" });
+                    }
+                    (None, json!({"candidates": [candidate], "usageMetadata": {"promptTokenCount": prompt_tokens, "candidatesTokenCount": if i + 1 == n { completion_tokens } else { i + 1 }}}))
+                })
+                .collect();
+            // The last event's usage is the whole answer's.
+            ("text/event-stream", sse(events))
+        }
+        Provider::Local => {
+            let model = request.body["model"].as_str().unwrap_or("mock-model");
+            let mut lines: Vec<String> = pieces
+                .iter()
+                .map(|p| {
+                    json!({"model": model, "message": {"role": "assistant", "content": p}, "done": false}).to_string()
+                })
+                .collect();
+            lines.push(
+                json!({"model": model, "message": {"role": "assistant", "content": ""}, "done": true,
+                       "done_reason": if truncated { "length" } else { "stop" },
+                       "prompt_eval_count": prompt_tokens, "eval_count": completion_tokens})
+                .to_string(),
+            );
+            ("application/x-ndjson", lines.join("\n") + "\n")
+        }
+    };
+    (StatusCode::OK, [("content-type", content_type)], body).into_response()
 }

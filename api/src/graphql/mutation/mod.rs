@@ -2,6 +2,7 @@
 //! the store, with its audit row.
 
 mod accounts;
+mod chat;
 mod documents;
 mod entities;
 mod entity_types;
@@ -22,4 +23,5 @@ pub struct Mutation(
     learning::LearningMutation,
     exchange::ExchangeMutation,
     knowledge::KnowledgeMutation,
+    chat::ChatMutation,
 );

@@ -2,6 +2,7 @@
 
 mod accounts;
 mod audit;
+mod chat;
 mod documents;
 mod entity_types;
 mod exchange;
@@ -25,4 +26,5 @@ pub struct Query(
     audit::AuditQuery,
     search::SearchQuery,
     knowledge::KnowledgeQuery,
+    chat::ChatQuery,
 );

@@ -4,9 +4,15 @@
 
 pub mod access;
 mod activity;
+mod chat;
 mod follow;
 mod heartbeat;
 mod jobs;
 
 #[derive(async_graphql::MergedSubscription, Default)]
-pub struct Subscription(heartbeat::HeartbeatSubscription, jobs::JobSubscription, activity::ActivitySubscription);
+pub struct Subscription(
+    heartbeat::HeartbeatSubscription,
+    jobs::JobSubscription,
+    activity::ActivitySubscription,
+    chat::ChatSubscription,
+);

@@ -1,6 +1,7 @@
 //! GraphQL output types. Each wraps a domain type; none is an ORM model.
 
 mod audit;
+mod chat;
 mod document;
 mod entity;
 mod entity_type;
@@ -17,6 +18,7 @@ mod usage;
 mod user;
 
 pub use audit::{AuditLogConnection, AuditLogEntry, AuditLogFilterInput};
+pub use chat::{ChatMessage, ChatSession, Citation, GqlChatRole};
 pub use document::{
     Document, DocumentVersion, EntityConnection, EntityCount, EntityFilterInput, GqlDirection, GqlProcessingStatus,
     Line,
