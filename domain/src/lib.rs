@@ -13,6 +13,7 @@ pub mod error;
 pub mod events;
 pub mod exchange;
 pub mod extract;
+pub mod formats;
 pub mod ids;
 pub mod job;
 pub mod knowledge;
