@@ -5,6 +5,7 @@
 //! ports (`ports`) are what infrastructure implements.
 #![allow(async_fn_in_trait)] // Ports are used through concrete types, where `Send` is inferred.
 
+pub mod artifact;
 pub mod audit;
 pub mod document;
 pub mod entity;

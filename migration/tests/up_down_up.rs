@@ -11,7 +11,7 @@ use sea_orm_migration::sea_orm::prelude::{ChronoDateTimeUtc, ChronoUtc, Json, Uu
 use sea_orm_migration::sea_orm::{ConnectionTrait, Database, DatabaseConnection};
 use sea_orm_migration::sea_query::{Alias, Order, Query};
 
-const TABLES: [&str; 30] = [
+const TABLES: [&str; 32] = [
     "users",
     "user_profiles",
     "user_sessions",
@@ -42,10 +42,14 @@ const TABLES: [&str; 30] = [
     "experiments",
     "experiment_runs",
     "experiment_predictions",
+    "artifacts",
+    "document_artifacts",
 ];
 
 /// (table, index) pairs every fully migrated database must have.
 const INDEXES: &[(&str, &str)] = &[
+    ("artifacts", "uq_artifacts_sha256"),
+    ("document_artifacts", "idx_document_artifacts_artifact"),
     ("users", "uq_users_username"),
     ("users", "uq_users_email"),
     ("users", "uq_users_username_lower"),

@@ -33,6 +33,7 @@ mod search;
 mod server;
 mod statistics;
 mod throttles;
+mod uploads;
 mod usage;
 mod usernames;
 mod websocket;

@@ -290,8 +290,12 @@ impl DocumentRepository for Store {
             .await
             .map_err(internal)?
             .ok_or(DomainError::NotFound { resource: "document" })?;
+        let artifacts =
+            super::artifacts::lock_artifacts_of(&txn, crate::entity::document_artifact::Column::DocumentId.eq(id.0))
+                .await?;
         search_index::unindex_document(&txn, id).await?;
         row.delete(&txn).await.map_err(internal)?;
+        super::artifacts::release(&txn, &artifacts).await?;
         audit::insert(&txn, audit_entry).await?;
         txn.commit().await.map_err(internal)
     }
