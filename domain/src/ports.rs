@@ -243,7 +243,12 @@ pub trait DocumentRepository {
     async fn document_text(&self, head: &DocumentHead) -> DomainResult<std::sync::Arc<crate::text::DocumentText>>;
     async fn documents_by_ids(&self, ids: &[DocumentId]) -> DomainResult<Vec<Document>>;
     /// A project's documents, oldest first.
-    async fn documents_of_project(&self, project: ProjectId, page: PageRequest) -> DomainResult<Page<Document>>;
+    async fn documents_of_project(
+        &self,
+        project: ProjectId,
+        filter: &crate::document::DocumentFilter,
+        page: PageRequest,
+    ) -> DomainResult<Page<Document>>;
     /// Numbers of documents and of entities per project.
     async fn project_totals(&self, projects: &[ProjectId]) -> DomainResult<HashMap<ProjectId, (u64, u64)>>;
     async fn update_document(

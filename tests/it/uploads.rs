@@ -293,7 +293,62 @@ async fn archives_are_all_or_nothing_with_a_report(db: Db) {
     assert_eq!(app.count("SELECT id FROM documents").await, before.0 + 2);
 }
 
+async fn document_lists_filter_by_tags_and_metadata(db: Db) {
+    let app = TestApp::spawn(db).await;
+    let (token, _) = app.register("anis").await;
+    let project = app.create_project(&token, "Filters", json!({})).await;
+    let create = "mutation($i: CreateDocumentInput!) { createDocument(input: $i) { id } }";
+    let update = "mutation($id: ID!, $m: JSON!) { updateDocument(id: $id, input: {metadata: $m}) { id } }";
+    let mut ids = Vec::new();
+    for (i, (tags, metadata)) in [
+        (json!(["anis", "marsiya"]), json!({"source": "rekhta", "year": 1874, "verified": true})),
+        (json!(["anis"]), json!({"source": "rekhta", "year": "1874"})),
+        (json!(["dabir", "marsiya"]), json!({"source": "archive", "place": {"city": "لکھنؤ"}})),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let vars =
+            json!({"i": {"projectId": project, "title": format!("d{i}"), "content": format!("سطر {i}"), "tags": tags}});
+        let id = app.ok(Some(&token), create, vars).await["createDocument"]["id"].as_str().unwrap().to_owned();
+        app.ok(Some(&token), update, json!({"id": id, "m": metadata})).await;
+        ids.push(id);
+    }
+    let list = "query($p: ID!, $f: DocumentFilterInput) { project(id: $p) { documents(first: 10, filter: $f) { totalCount edges { node { id } } } } }";
+    let kept = |filter: Value| {
+        let app = &app;
+        let token = &token;
+        let project = &project;
+        async move {
+            let r = app.ok(Some(token), list, json!({"p": project, "f": filter})).await;
+            let docs = &r["project"]["documents"];
+            let got: Vec<String> = docs["edges"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|e| e["node"]["id"].as_str().unwrap().to_owned())
+                .collect();
+            assert_eq!(docs["totalCount"].as_u64().unwrap() as usize, got.len());
+            got
+        }
+    };
+    assert_eq!(kept(json!({"tags": ["anis"]})).await, [ids[0].clone(), ids[1].clone()]);
+    assert_eq!(kept(json!({"tags": ["anis", "marsiya"]})).await, [ids[0].clone()]);
+    assert_eq!(kept(json!({"metadata": {"source": "rekhta"}})).await, [ids[0].clone(), ids[1].clone()]);
+    // Values are compared with their JSON type: 1874 is not "1874".
+    assert_eq!(kept(json!({"metadata": {"year": 1874}})).await, [ids[0].clone()]);
+    assert_eq!(kept(json!({"metadata": {"year": "1874"}})).await, [ids[1].clone()]);
+    assert_eq!(kept(json!({"metadata": {"verified": true}})).await, [ids[0].clone()]);
+    assert_eq!(kept(json!({"metadata": {"place": {"city": "لکھنؤ"}}})).await, [ids[2].clone()]);
+    assert_eq!(kept(json!({"tags": ["marsiya"], "metadata": {"source": "archive"}})).await, [ids[2].clone()]);
+    assert!(kept(json!({"tags": ["nobody"]})).await.is_empty());
+    assert_eq!(kept(json!({})).await.len(), 3);
+    let r = app.gql(Some(&token), list, json!({"p": project, "f": {"metadata": [1]}})).await;
+    assert_eq!(error_code(&r), "BAD_USER_INPUT", "{r}");
+}
+
 crate::on_both_databases!(
+    document_lists_filter_by_tags_and_metadata,
     every_format_becomes_a_document_and_keeps_its_original,
     artifacts_are_served_only_to_readers,
     identical_originals_are_stored_once_and_go_with_their_last_document,

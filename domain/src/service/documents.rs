@@ -91,13 +91,14 @@ impl<S: DocumentRepository + ProjectRepository, E: EventPublisher> Documents<'_,
         &self,
         actor: Option<&Actor>,
         project: ProjectId,
+        filter: &crate::document::DocumentFilter,
         page: PageRequest,
     ) -> DomainResult<Page<Document>> {
         self.projects()
             .find(actor, ProjectRef::Id(project))
             .await?
             .ok_or(DomainError::NotFound { resource: "project" })?;
-        self.store.documents_of_project(project, page).await
+        self.store.documents_of_project(project, filter, page).await
     }
 
     /// Ingests a text: line endings normalised to `\n`, metrics, hash and direction computed.
