@@ -60,8 +60,8 @@ async fn run(kind: &str, url: String, files: &[(String, Vec<u8>)], mock: &mock_l
         let mut docs = vec![];
         for (file, data) in files {
             let input = NewDocument { project_id: Some(project.id), title: Some(file.clone()), ..Default::default() };
-            if let Ok(d) = state.documents().upload(&meta, &actor, input, data).await {
-                docs.push(d);
+            if let Ok(report) = state.documents().upload(&meta, &actor, input, data).await {
+                docs.extend(report.documents);
             }
         }
         let model = if use_mock {

@@ -54,8 +54,8 @@ async fn run(kind: &str, url: String, files: &[(String, Vec<u8>)]) {
     let mut contents = Vec::new();
     for (name, data) in files {
         let input = NewDocument { project_id: Some(project.id), title: Some(name.clone()), ..Default::default() };
-        if let Ok(doc) = state.documents().upload(&meta, &actor, input, data).await {
-            contents.push(doc.content);
+        if let Ok(report) = state.documents().upload(&meta, &actor, input, data).await {
+            contents.extend(report.documents.into_iter().map(|d| d.content));
         }
     }
     let upload_time = started.elapsed();

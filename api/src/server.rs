@@ -49,6 +49,7 @@ pub fn router(state: AppState) -> Router {
         .route("/graphql", get(crate::http::graphql::get).post(crate::http::graphql::post))
         .route("/graphql/ws", get(crate::ws::upgrade))
         .route("/metrics", get(crate::http::metrics::scrape))
+        .route("/artifacts/{id}", get(crate::http::artifacts::get))
         .route("/health", get(health));
     if !production {
         router = router

@@ -181,6 +181,52 @@ pub struct DocumentVersion {
     pub unified_diff: String,
 }
 
+/// Which documents of a project a list keeps: those carrying every tag of `tags`, and whose
+/// metadata holds every key of `metadata` with the same value (top-level keys; a value may be
+/// any JSON value and is compared whole).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct DocumentFilter {
+    pub tags: Vec<String>,
+    pub metadata: serde_json::Map<String, Value>,
+}
+
+impl DocumentFilter {
+    /// A filter from a client's input: at most 20 tags and 20 metadata keys; `metadata` must
+    /// be an object whose keys have no `"` or `\`.
+    pub fn new(tags: Vec<String>, metadata: Option<Value>) -> DomainResult<Self> {
+        let tags: Vec<String> = tags.into_iter().map(|t| t.trim().to_owned()).filter(|t| !t.is_empty()).collect();
+        if tags.len() > 20 {
+            return Err(DomainError::invalid("filter.tags", "may name at most 20 tags"));
+        }
+        let metadata = match metadata {
+            None | Some(Value::Null) => serde_json::Map::new(),
+            Some(Value::Object(m)) => m,
+            Some(_) => return Err(DomainError::invalid("filter.metadata", "must be a JSON object")),
+        };
+        if metadata.len() > 20 {
+            return Err(DomainError::invalid("filter.metadata", "may name at most 20 keys"));
+        }
+        if let Some(k) = metadata.keys().find(|k| k.is_empty() || k.contains('"') || k.contains('\\')) {
+            return Err(DomainError::invalid(
+                "filter.metadata",
+                format!("key {k:?} may not be empty or hold '\"' or '\\'"),
+            ));
+        }
+        Ok(Self { tags, metadata })
+    }
+
+    /// Whether the filter keeps every document.
+    pub fn is_empty(&self) -> bool {
+        self.tags.is_empty() && self.metadata.is_empty()
+    }
+
+    /// Whether `doc` passes (the rule the stores implement in SQL).
+    pub fn keeps(&self, doc: &Document) -> bool {
+        self.tags.iter().all(|t| doc.tags.contains(t))
+            && self.metadata.iter().all(|(k, v)| doc.metadata.get(k) == Some(v))
+    }
+}
+
 /// Editable metadata of a document (content changes go through versions).
 #[derive(Debug, Clone, Default)]
 pub struct DocumentFields {

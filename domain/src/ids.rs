@@ -58,6 +58,8 @@ id_type!(
     EntityId,
     /// A relationship between two entities.
     RelationshipId,
+    /// The stored original of an uploaded file.
+    ArtifactId,
     /// An entry of a project's knowledge base: a person, place or other thing the texts name.
     KnowledgeItemId,
     /// A stored version of a knowledge-base entry.

@@ -5,6 +5,7 @@
 //! ports (`ports`) are what infrastructure implements.
 #![allow(async_fn_in_trait)] // Ports are used through concrete types, where `Send` is inferred.
 
+pub mod artifact;
 pub mod audit;
 pub mod chat;
 pub mod document;
@@ -14,6 +15,7 @@ pub mod error;
 pub mod events;
 pub mod exchange;
 pub mod extract;
+pub mod formats;
 pub mod ids;
 pub mod job;
 pub mod knowledge;

@@ -197,6 +197,33 @@ pub struct CarriedEntities {
     pub version: DocumentVersion,
 }
 
+/// Uploaded originals (artifacts) and the documents made from them.
+pub trait ArtifactRepository {
+    /// Inserts the documents, each with its first version and its original, all or none, with
+    /// the audit entries, in one transaction. An original whose SHA-256 is already stored is
+    /// linked, not stored again. Errors: `Conflict` naming the existing document when a
+    /// project already holds the same content (or two of `documents` hold the same).
+    async fn create_uploaded_documents(
+        &self,
+        documents: Vec<(Document, DocumentVersion, crate::artifact::NewArtifact)>,
+        audit: Vec<AuditEntry>,
+    ) -> DomainResult<Vec<Document>>;
+    /// The original a document was made from.
+    async fn artifact_of_document(&self, document: DocumentId) -> DomainResult<Option<crate::artifact::Artifact>>;
+    /// The originals of documents, keyed by document.
+    async fn artifacts_of_documents(
+        &self,
+        documents: &[DocumentId],
+    ) -> DomainResult<HashMap<DocumentId, crate::artifact::Artifact>>;
+    /// The projects of the documents that link an artifact (empty when it does not exist).
+    async fn artifact_projects(&self, id: crate::ids::ArtifactId) -> DomainResult<Vec<ProjectId>>;
+    /// An artifact and its bytes.
+    async fn artifact_content(
+        &self,
+        id: crate::ids::ArtifactId,
+    ) -> DomainResult<Option<(crate::artifact::Artifact, Vec<u8>)>>;
+}
+
 pub trait DocumentRepository {
     /// Inserts the document and its first version. Errors: `Conflict` naming the existing
     /// document when the project already holds the same content.
@@ -216,7 +243,12 @@ pub trait DocumentRepository {
     async fn document_text(&self, head: &DocumentHead) -> DomainResult<std::sync::Arc<crate::text::DocumentText>>;
     async fn documents_by_ids(&self, ids: &[DocumentId]) -> DomainResult<Vec<Document>>;
     /// A project's documents, oldest first.
-    async fn documents_of_project(&self, project: ProjectId, page: PageRequest) -> DomainResult<Page<Document>>;
+    async fn documents_of_project(
+        &self,
+        project: ProjectId,
+        filter: &crate::document::DocumentFilter,
+        page: PageRequest,
+    ) -> DomainResult<Page<Document>>;
     /// Numbers of documents and of entities per project.
     async fn project_totals(&self, projects: &[ProjectId]) -> DomainResult<HashMap<ProjectId, (u64, u64)>>;
     async fn update_document(

@@ -11,7 +11,7 @@ use sea_orm_migration::sea_orm::prelude::{ChronoDateTimeUtc, ChronoUtc, Json, Uu
 use sea_orm_migration::sea_orm::{ConnectionTrait, Database, DatabaseConnection};
 use sea_orm_migration::sea_query::{Alias, Order, Query};
 
-const TABLES: [&str; 32] = [
+const TABLES: [&str; 34] = [
     "users",
     "user_profiles",
     "user_sessions",
@@ -44,10 +44,14 @@ const TABLES: [&str; 32] = [
     "experiment_predictions",
     "chat_sessions",
     "chat_messages",
+    "artifacts",
+    "document_artifacts",
 ];
 
 /// (table, index) pairs every fully migrated database must have.
 const INDEXES: &[(&str, &str)] = &[
+    ("artifacts", "uq_artifacts_sha256"),
+    ("document_artifacts", "idx_document_artifacts_artifact"),
     ("users", "uq_users_username"),
     ("users", "uq_users_email"),
     ("users", "uq_users_username_lower"),

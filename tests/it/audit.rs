@@ -135,6 +135,16 @@ async fn every_mutation_writes_its_audit_row(db: Db) {
     assert!(uploaded.get("errors").is_none(), "{uploaded}");
     w.check("uploadDocument", "baqir", before, &[("document.create", "document", &["fileName"])]).await;
     let uploaded = id(&uploaded, &["data", "uploadDocument", "id"]);
+    let before = w.log(json!({}), 1).await["totalCount"].as_u64().unwrap();
+    let archive = crate::uploads::zip_of(&[("a.txt", "عونؑ".as_bytes()), ("b.txt", "محمدؑ".as_bytes())]);
+    let q = "mutation($p: ID!, $f: Upload!) { uploadArchive(projectId: $p, file: $f) { files { documentId } } }";
+    let r = crate::common::upload_query(&w.app, Some(&token), q, &project, "two.zip", archive).await;
+    assert!(r.get("errors").is_none(), "{r}");
+    let rows: &[Row<'_>] = &[
+        ("document.create", "document", &["fileName", "sha256"]),
+        ("document.create", "document", &["fileName", "sha256"]),
+    ];
+    w.check("uploadArchive", "baqir", before, rows).await;
     let q = "mutation($id: ID!) { updateDocument(id: $id, input: {title: \"Stanza 1\"}) { id } }";
     w.run("updateDocument", baqir, q, json!({"id": doc}), &[("document.update", "document", &["title"])]).await;
     let q =

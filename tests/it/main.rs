@@ -36,6 +36,7 @@ mod search;
 mod server;
 mod statistics;
 mod throttles;
+mod uploads;
 mod usage;
 mod usernames;
 mod websocket;

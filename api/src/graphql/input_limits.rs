@@ -100,6 +100,8 @@ pub const LIMITS: &[(&str, Limit)] = &[
     ("Mutation.uploadDocument.title", Limit::Chars(300)),
     ("Mutation.uploadDocument.language", Limit::Chars(35)),
     ("Mutation.uploadDocument.tags", Limit::List { items: 100, chars: 100 }),
+    ("Mutation.uploadArchive.language", Limit::Chars(35)),
+    ("Mutation.uploadArchive.tags", Limit::List { items: 100, chars: 100 }),
     ("Mutation.updateDocumentContent.content", Limit::DocumentBytes),
     ("Mutation.updateDocumentContent.changeSummary", Limit::Chars(1_000)),
     ("CreateEntityInput.notes", Limit::Chars(5_000)),

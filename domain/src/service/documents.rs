@@ -8,6 +8,7 @@ use std::sync::Arc;
 use chrono::Utc;
 use serde_json::json;
 
+use crate::artifact::{Artifact, NewArtifact};
 use crate::audit::{AuditEntry, RequestMeta};
 use crate::document::{
     Direction, Document, DocumentFields, DocumentHead, DocumentVersion, EntityCounts, FileInfo, ProcessingStatus,
@@ -16,11 +17,13 @@ use crate::document::{
 use crate::entity::Placement;
 use crate::error::{DomainError, DomainResult};
 use crate::events::{ActivityEvent, ActivityKind, DomainEvent, EventPublisher};
-use crate::ids::{DocumentId, EntityId, ProjectId, VersionId};
+use crate::formats::{self, Format, archive, archive::ZipLimits};
+use crate::ids::{ArtifactId, DocumentId, EntityId, ProjectId, VersionId};
 use crate::membership::Permission;
 use crate::policy::{Actor, ProjectAccess};
 use crate::ports::{
-    CarriedEntities, ContentEdit, DocumentRepository, Page, PageRequest, ProjectRepository, StoredSpan,
+    ArtifactRepository, CarriedEntities, ContentEdit, DocumentRepository, Page, PageRequest, ProjectRepository,
+    StoredSpan,
 };
 use crate::service::projects::{ProjectRef, Projects};
 use crate::text::{self, DocumentText, Remap, span_context};
@@ -88,25 +91,42 @@ impl<S: DocumentRepository + ProjectRepository, E: EventPublisher> Documents<'_,
         &self,
         actor: Option<&Actor>,
         project: ProjectId,
+        filter: &crate::document::DocumentFilter,
         page: PageRequest,
     ) -> DomainResult<Page<Document>> {
         self.projects()
             .find(actor, ProjectRef::Id(project))
             .await?
             .ok_or(DomainError::NotFound { resource: "project" })?;
-        self.store.documents_of_project(project, page).await
+        self.store.documents_of_project(project, filter, page).await
     }
 
     /// Ingests a text: line endings normalised to `\n`, metrics, hash and direction computed.
-    pub async fn create(&self, meta: &RequestMeta, actor: &Actor, mut input: NewDocument) -> DomainResult<Document> {
-        input.file.file_name = input.file.file_name.as_deref().and_then(file_base_name);
+    pub async fn create(&self, meta: &RequestMeta, actor: &Actor, input: NewDocument) -> DomainResult<Document> {
         let project_id = input.project_id.ok_or_else(|| DomainError::invalid("projectId", "is required"))?;
-        let (project, access) = self
+        self.require_upload(actor, project_id).await?;
+        let (doc, first, audit) = self.prepare(meta, actor, project_id, input)?;
+        self.store.create_document(doc, first, audit).await
+    }
+
+    async fn require_upload(&self, actor: &Actor, project_id: ProjectId) -> DomainResult<()> {
+        let (_, access) = self
             .projects()
             .find(Some(actor), ProjectRef::Id(project_id))
             .await?
             .ok_or(DomainError::NotFound { resource: "project" })?;
-        access.require(Permission::UploadDocuments)?;
+        access.require(Permission::UploadDocuments)
+    }
+
+    /// A new document of a project the actor may upload to, validated, with its audit entry.
+    fn prepare(
+        &self,
+        meta: &RequestMeta,
+        actor: &Actor,
+        project_id: ProjectId,
+        mut input: NewDocument,
+    ) -> DomainResult<(Document, DocumentVersion, AuditEntry)> {
+        input.file.file_name = input.file.file_name.as_deref().and_then(file_base_name);
         let field = if input.file.file_name.is_some() { "file" } else { "content" };
         if input.content.len() > self.max_bytes {
             return Err(DomainError::invalid(field, format!("is larger than the limit of {} bytes", self.max_bytes)));
@@ -122,30 +142,12 @@ impl<S: DocumentRepository + ProjectRepository, E: EventPublisher> Documents<'_,
         let language = validate_language(input.language.as_deref().unwrap_or("ur"))?;
         let fields = DocumentFields { tags: input.tags, ..Default::default() }.validated()?;
         let fields = InitialFields { title, language, direction: None, tags: fields.tags.unwrap_or_default() };
-        let (doc, first) = new_document(project.id, fields, content, input.file, actor.user_id);
+        let (doc, first) = new_document(project_id, fields, content, input.file, actor.user_id);
         let audit = AuditEntry::new(meta, Some(actor.user_id), "document.create", "document")
             .resource(doc.id, &doc.title)
             .project(doc.project_id)
             .changes(json!({"title": doc.title, "characters": doc.character_count, "fileName": doc.file.file_name}));
-        self.store.create_document(doc, first, audit).await
-    }
-
-    /// Ingests an uploaded `.txt` file (UTF-8 with or without BOM, or UTF-16 with BOM).
-    pub async fn upload(
-        &self,
-        meta: &RequestMeta,
-        actor: &Actor,
-        mut input: NewDocument,
-        bytes: &[u8],
-    ) -> DomainResult<Document> {
-        if bytes.len() > self.max_bytes {
-            return Err(DomainError::invalid("file", format!("is larger than the limit of {} bytes", self.max_bytes)));
-        }
-        let decoded = text::decode_upload(bytes)?;
-        input.content = decoded.text;
-        input.file.file_size = Some(bytes.len() as i64);
-        input.file.encoding = Some(decoded.encoding.to_owned());
-        self.create(meta, actor, input).await
+        Ok((doc, first, audit))
     }
 
     pub async fn update(
@@ -242,6 +244,130 @@ impl<S: DocumentRepository + ProjectRepository, E: EventPublisher> Documents<'_,
     /// Versions of a document the caller has already been allowed to read.
     pub async fn versions_of(&self, doc: &Document) -> DomainResult<Vec<DocumentVersion>> {
         self.store.versions(doc.id).await
+    }
+}
+
+/// What an upload made: one document per file (a `.zip` gives one per member, in archive
+/// order).
+#[derive(Debug, Clone)]
+pub struct UploadReport {
+    pub documents: Vec<Document>,
+    pub files: Vec<UploadedFile>,
+}
+
+/// One file of an upload and the document made from it.
+#[derive(Debug, Clone)]
+pub struct UploadedFile {
+    /// The file's name (a member's path inside a `.zip`).
+    pub file_name: String,
+    pub format: Format,
+    pub document: DocumentId,
+    pub artifact_sha256: String,
+}
+
+impl<S: DocumentRepository + ProjectRepository + ArtifactRepository, E: EventPublisher> Documents<'_, S, E> {
+    /// Ingests an uploaded file: `.txt` and `.md` (UTF-8 with or without BOM, or UTF-16 with
+    /// BOM), `.docx`, `.pdf`, `.html`, or a `.zip` of them (one document each, all or none).
+    /// Each document keeps its original as an artifact. A file's format is known by its
+    /// extension, else by its first bytes.
+    pub async fn upload(
+        &self,
+        meta: &RequestMeta,
+        actor: &Actor,
+        input: NewDocument,
+        bytes: &[u8],
+    ) -> DomainResult<UploadReport> {
+        let project_id = input.project_id.ok_or_else(|| DomainError::invalid("projectId", "is required"))?;
+        self.require_upload(actor, project_id).await?;
+        if bytes.len() > self.max_bytes {
+            return Err(DomainError::invalid("file", format!("is larger than the limit of {} bytes", self.max_bytes)));
+        }
+        let name = input.file.file_name.clone().unwrap_or_else(|| "upload.txt".to_owned());
+        let format = Format::detect(Some(&name), bytes);
+        let files: Vec<(String, Format, Vec<u8>)> = if format == Format::Zip {
+            let members = archive::members(bytes, ZipLimits::for_document_bytes(self.max_bytes))?;
+            if members.is_empty() {
+                return Err(DomainError::invalid("file", "is a .zip archive with no files"));
+            }
+            members
+                .into_iter()
+                .map(|m| {
+                    let f = Format::detect(Some(&m.name), &m.bytes);
+                    (m.name, f, m.bytes)
+                })
+                .collect()
+        } else {
+            vec![(name, format, bytes.to_vec())]
+        };
+        let in_archive = format == Format::Zip;
+        let mut items = Vec::with_capacity(files.len());
+        let mut audits = Vec::with_capacity(files.len());
+        let mut report = Vec::with_capacity(files.len());
+        for (file_name, format, bytes) in files {
+            let in_member = |e: DomainError| if in_archive { in_member(&file_name, e) } else { e };
+            let extracted = formats::extract(format, &bytes, self.max_bytes).map_err(in_member)?;
+            let new = NewDocument {
+                project_id: Some(project_id),
+                title: if in_archive { None } else { input.title.clone() },
+                content: extracted.text,
+                language: input.language.clone(),
+                tags: input.tags.clone(),
+                file: FileInfo {
+                    file_name: Some(file_name.clone()),
+                    file_size: Some(bytes.len() as i64),
+                    content_type: Some(format.mime_type().to_owned()),
+                    encoding: extracted.encoding,
+                },
+            };
+            let (doc, first, audit) = self.prepare(meta, actor, project_id, new).map_err(in_member)?;
+            let base = file_base_name(&file_name).unwrap_or_else(|| file_name.clone());
+            let artifact = NewArtifact::new(base, format.mime_type(), bytes);
+            let audit = audit.changes(json!({
+                "title": doc.title,
+                "characters": doc.character_count,
+                "fileName": file_name,
+                "format": format.as_str(),
+                "sha256": artifact.sha256,
+            }));
+            report.push(UploadedFile { file_name, format, document: doc.id, artifact_sha256: artifact.sha256.clone() });
+            items.push((doc, first, artifact));
+            audits.push(audit);
+        }
+        let documents = self.store.create_uploaded_documents(items, audits).await?;
+        Ok(UploadReport { documents, files: report })
+    }
+
+    /// The original a readable document was made from.
+    pub async fn artifact_of(&self, doc: DocumentId) -> DomainResult<Option<Artifact>> {
+        self.store.artifact_of_document(doc).await
+    }
+
+    /// An artifact and its bytes, for a caller who may read a document made from it;
+    /// NOT_FOUND otherwise, whether or not it exists.
+    pub async fn artifact(&self, actor: Option<&Actor>, id: ArtifactId) -> DomainResult<(Artifact, Vec<u8>)> {
+        let not_found = DomainError::NotFound { resource: "artifact" };
+        let mut readable = false;
+        for project in self.store.artifact_projects(id).await? {
+            if self.projects().find(actor, ProjectRef::Id(project)).await?.is_some() {
+                readable = true;
+                break;
+            }
+        }
+        if !readable {
+            return Err(not_found);
+        }
+        self.store.artifact_content(id).await?.ok_or(not_found)
+    }
+}
+
+/// An error about one member of an archive, naming it.
+fn in_member(name: &str, e: DomainError) -> DomainError {
+    match e {
+        DomainError::Invalid { field, message } => {
+            DomainError::Invalid { field, message: format!("{name}: {message}") }
+        }
+        DomainError::Conflict(m) => DomainError::Conflict(format!("{name}: {m}")),
+        other => other,
     }
 }
 

@@ -3,10 +3,12 @@
 //! and never leave this crate (repositories map them to domain types).
 
 pub(crate) mod annotation;
+pub(crate) mod artifact;
 pub(crate) mod audit_log;
 pub(crate) mod chat_message;
 pub(crate) mod chat_session;
 pub(crate) mod document;
+pub(crate) mod document_artifact;
 pub(crate) mod document_version;
 pub(crate) mod entity_rejection;
 pub(crate) mod entity_relationship;

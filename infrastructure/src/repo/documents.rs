@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use chrono::Utc;
 use nishan_domain::audit::AuditEntry;
-use nishan_domain::document::{Document, DocumentFields, DocumentHead, DocumentVersion};
+use nishan_domain::document::{Document, DocumentFields, DocumentFilter, DocumentHead, DocumentVersion};
 use nishan_domain::ids::{DocumentId, EntityId, ProjectId, UserId};
 use nishan_domain::ports::{CarriedEntities, ContentEdit, DocumentRepository, Page, PageRequest, StoredSpan};
 use nishan_domain::service::documents::version_conflict;
@@ -136,8 +136,38 @@ impl DocumentRepository for Store {
             .collect()
     }
 
-    async fn documents_of_project(&self, project: ProjectId, page: PageRequest) -> DomainResult<Page<Document>> {
-        let q = document::Entity::find().filter(document::Column::ProjectId.eq(project.0));
+    async fn documents_of_project(
+        &self,
+        project: ProjectId,
+        filter: &DocumentFilter,
+        page: PageRequest,
+    ) -> DomainResult<Page<Document>> {
+        let mut q = document::Entity::find().filter(document::Column::ProjectId.eq(project.0));
+        let postgres = self.is_postgres();
+        for tag in &filter.tags {
+            let tag_json = serde_json::Value::Array(vec![serde_json::Value::String(tag.clone())]).to_string();
+            q = q.filter(if postgres {
+                Expr::cust_with_values("documents.tags::jsonb @> $1::jsonb", [tag_json])
+            } else {
+                Expr::cust_with_values(
+                    "EXISTS (SELECT 1 FROM json_each(documents.tags) WHERE value = ?)",
+                    [tag.clone()],
+                )
+            });
+        }
+        for (key, value) in &filter.metadata {
+            let pair = serde_json::json!({ key: value }).to_string();
+            let path = format!("$.\"{key}\"");
+            q = q.filter(if postgres {
+                Expr::cust_with_values("documents.metadata::jsonb @> $1::jsonb", [pair])
+            } else {
+                // The same JSON type, and the same value (objects and arrays as minified text).
+                Expr::cust_with_values(
+                    "json_type(documents.metadata, ?) = json_type(?) AND json_extract(documents.metadata, ?) = json_extract(?, '$')",
+                    [path.clone(), value.to_string(), path.clone(), value.to_string()],
+                )
+            });
+        }
         let total = q.clone().count(self.connection()).await.map_err(internal)?;
         let rows = q
             .order_by_asc(document::Column::CreatedAt)
@@ -290,8 +320,12 @@ impl DocumentRepository for Store {
             .await
             .map_err(internal)?
             .ok_or(DomainError::NotFound { resource: "document" })?;
+        let artifacts =
+            super::artifacts::lock_artifacts_of(&txn, crate::entity::document_artifact::Column::DocumentId.eq(id.0))
+                .await?;
         search_index::unindex_document(&txn, id).await?;
         row.delete(&txn).await.map_err(internal)?;
+        super::artifacts::release(&txn, &artifacts).await?;
         audit::insert(&txn, audit_entry).await?;
         txn.commit().await.map_err(internal)
     }

@@ -8,6 +8,7 @@
 //! retries and collapses throughput under concurrent writers. Other processes on the same file
 //! still wait on the busy timeout. PostgreSQL writes through the one pool.
 
+mod artifacts;
 mod audit;
 mod chat;
 mod convert;

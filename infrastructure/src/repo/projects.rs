@@ -268,7 +268,19 @@ impl ProjectRepository for Store {
             .await
             .map_err(internal)?
             .ok_or(DomainError::NotFound { resource: "project" })?;
+        // The originals of its documents go with the last document that uses them.
+        let documents = sea_orm::sea_query::Query::select()
+            .column(crate::entity::document::Column::Id)
+            .from(crate::entity::document::Entity)
+            .and_where(crate::entity::document::Column::ProjectId.eq(id.0))
+            .to_owned();
+        let artifacts = super::artifacts::lock_artifacts_of(
+            &txn,
+            crate::entity::document_artifact::Column::DocumentId.in_subquery(documents),
+        )
+        .await?;
         row.delete(&txn).await.map_err(internal)?;
+        super::artifacts::release(&txn, &artifacts).await?;
         audit::insert(&txn, audit_entry).await?;
         txn.commit().await.map_err(internal)
     }

@@ -399,6 +399,28 @@ pub async fn upload(app: &TestApp, token: &str, project: &str, file_name: &str, 
     resp.json().await.unwrap()
 }
 
+/// Sends `query` (with variables `$p: ID!` the project and `$f: Upload!` the file) as a
+/// multipart upload of `bytes` named `file_name`; returns the whole response.
+pub async fn upload_query(
+    app: &TestApp,
+    token: Option<&str>,
+    query: &str,
+    project: &str,
+    file_name: &str,
+    bytes: Vec<u8>,
+) -> Value {
+    let operations = json!({"query": query, "variables": {"p": project, "f": null}});
+    let form = reqwest::multipart::Form::new()
+        .text("operations", operations.to_string())
+        .text("map", json!({"0": ["variables.f"]}).to_string())
+        .part("0", reqwest::multipart::Part::bytes(bytes).file_name(file_name.to_owned()));
+    let mut req = app.http.post(app.url("/graphql")).header("apollo-require-preflight", "true").multipart(form);
+    if let Some(token) = token {
+        req = req.bearer_auth(token);
+    }
+    req.send().await.unwrap().json().await.unwrap()
+}
+
 /// The Marsiya data, kept in the repository under `corpus/marsiya/`.
 pub fn marsiya_dir() -> PathBuf {
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("corpus/marsiya");

@@ -33,6 +33,38 @@ pub struct UpdateDocumentInput {
 #[derive(Default)]
 pub struct DocumentMutation;
 
+/// What an upload made: a document per file, in archive order.
+pub struct UploadReport(nishan_domain::service::documents::UploadReport);
+
+#[Object]
+impl UploadReport {
+    async fn documents(&self) -> Vec<Document> {
+        self.0.documents.iter().cloned().map(Document::new).collect()
+    }
+    async fn files(&self) -> Vec<UploadedFile> {
+        self.0
+            .files
+            .iter()
+            .map(|f| UploadedFile {
+                file_name: f.file_name.clone(),
+                format: f.format.as_str().to_owned(),
+                document_id: ID(f.document.to_string()),
+                sha256: f.artifact_sha256.clone(),
+            })
+            .collect()
+    }
+}
+
+/// One file of an upload: its path in the archive, its format (`txt`, `md`, `html`, `docx`,
+/// `pdf`), the document made from it and the SHA-256 of its original.
+#[derive(async_graphql::SimpleObject)]
+pub struct UploadedFile {
+    pub file_name: String,
+    pub format: String,
+    pub document_id: ID,
+    pub sha256: String,
+}
+
 #[Object]
 impl DocumentMutation {
     /// Adds a pasted text to a project (upload-documents permission). The same content twice
@@ -51,8 +83,11 @@ impl DocumentMutation {
         Ok(Document::new(state(ctx).documents().create(&req.meta, &actor, new).await?))
     }
 
-    /// Adds an uploaded `.txt` file (GraphQL multipart request): UTF-8 with or without BOM,
-    /// or UTF-16 with BOM. Invalid UTF-8 is BAD_USER_INPUT naming the byte offset.
+    /// Adds an uploaded file (GraphQL multipart request): `.txt` or `.md` (UTF-8 with or
+    /// without BOM, or UTF-16 with BOM; invalid UTF-8 is BAD_USER_INPUT naming the byte
+    /// offset), `.docx` (a line per paragraph), `.pdf` (its text layer), `.html` (its main
+    /// text), or a `.zip` of them (a document per file, all or none; the answer is the first,
+    /// `uploadArchive` answers with all). The original is kept (`Document.artifact`).
     async fn upload_document(
         &self,
         ctx: &Context<'_>,
@@ -80,7 +115,44 @@ impl DocumentMutation {
                 ..Default::default()
             },
         };
-        Ok(Document::new(app.documents().upload(&req.meta, &actor, new, &bytes).await?))
+        let report = app.documents().upload(&req.meta, &actor, new, &bytes).await?;
+        let first = report.documents.into_iter().next();
+        Ok(Document::new(first.ok_or_else(|| DomainError::Internal("an upload made no document".into()))?))
+    }
+
+    /// Adds every file of an uploaded `.zip` (or one file of any format `uploadDocument`
+    /// takes) as a document each, all or none, and reports what each file became. An archive
+    /// is refused whole (BAD_USER_INPUT naming the member) for a file that cannot be read, an
+    /// unsafe path, more than 200 entries, or members that expand past the document size
+    /// limit (100-fold compression at most).
+    async fn upload_archive(
+        &self,
+        ctx: &Context<'_>,
+        project_id: ID,
+        file: Upload,
+        language: Option<String>,
+        tags: Option<Vec<String>>,
+    ) -> ApiResult<UploadReport> {
+        let req = request(ctx);
+        let actor = req.viewer.require()?;
+        let app = state(ctx);
+        let project_id = ProjectId(parse_id(&project_id, "projectId")?);
+        let upload = file.value(ctx).map_err(|e| DomainError::invalid("file", e.to_string()))?;
+        let bytes = upload.content;
+        let new = NewDocument {
+            project_id: Some(project_id),
+            title: None,
+            content: String::new(),
+            language,
+            tags,
+            file: FileInfo {
+                file_name: Some(upload.filename),
+                content_type: upload.content_type,
+                ..Default::default()
+            },
+        };
+        let report = app.documents().upload(&req.meta, &actor, new, &bytes).await?;
+        Ok(UploadReport(report))
     }
 
     async fn update_document(&self, ctx: &Context<'_>, id: ID, input: UpdateDocumentInput) -> ApiResult<Document> {

@@ -171,6 +171,11 @@ impl Document {
     async fn encoding(&self) -> Option<&str> {
         self.0.file.encoding.as_deref()
     }
+    /// The original file the document was uploaded as (null for pasted text), served at
+    /// `GET /artifacts/{id}`.
+    async fn artifact(&self, ctx: &Context<'_>) -> ApiResult<Option<Artifact>> {
+        Ok(crate::graphql::state(ctx).documents().artifact_of(self.0.id).await?.map(Artifact))
+    }
     async fn processing_status(&self) -> GqlProcessingStatus {
         self.0.processing_status.into()
     }
@@ -326,6 +331,31 @@ impl EntityCount {
 }
 
 pub struct DocumentVersion(pub DomainVersion);
+
+/// The stored original of an uploaded file (one per distinct file: identical uploads share it).
+pub struct Artifact(pub nishan_domain::artifact::Artifact);
+
+#[Object]
+impl Artifact {
+    async fn id(&self) -> ID {
+        ID(self.0.id.to_string())
+    }
+    /// SHA-256 of the file's bytes, hex.
+    async fn sha256(&self) -> &str {
+        &self.0.sha256
+    }
+    async fn mime_type(&self) -> &str {
+        &self.0.mime_type
+    }
+    /// Bytes.
+    async fn size(&self) -> u64 {
+        self.0.size
+    }
+    /// The file name of its first upload.
+    async fn file_name(&self) -> &str {
+        &self.0.file_name
+    }
+}
 
 #[Object]
 impl DocumentVersion {

@@ -27,6 +27,16 @@ impl Project {
     }
 }
 
+/// Which documents a list keeps.
+#[derive(async_graphql::InputObject)]
+pub struct DocumentFilterInput {
+    /// Documents carrying every one of these tags (at most 20).
+    pub tags: Option<Vec<String>>,
+    /// Documents whose metadata holds each of these top-level keys with the same JSON value
+    /// (at most 20 keys).
+    pub metadata: Option<async_graphql::Json<serde_json::Value>>,
+}
+
 #[Object]
 impl Project {
     async fn id(&self) -> ID {
@@ -94,16 +104,24 @@ impl Project {
     async fn entity_count(&self, ctx: &Context<'_>) -> ApiResult<u64> {
         Ok(ctx.data_unchecked::<Loaded<ProjectTotalsLoader>>().load_one(self.0.id).await?.map_or(0, |t| t.1))
     }
-    /// The project's documents, oldest first.
+    /// The project's documents, oldest first; `filter` keeps those carrying every tag named
+    /// and whose metadata holds every key given with the same value.
     #[graphql(complexity = "pagination::complexity(child_complexity, first)")]
     async fn documents(
         &self,
         ctx: &Context<'_>,
         first: Option<i32>,
         after: Option<String>,
+        filter: Option<DocumentFilterInput>,
     ) -> ApiResult<Conn<Document>> {
         let page = pagination::page_request(first, after.as_deref())?;
-        let docs = state(ctx).store.documents_of_project(self.0.id, page).await?;
+        let filter = match filter {
+            Some(f) => {
+                nishan_domain::document::DocumentFilter::new(f.tags.unwrap_or_default(), f.metadata.map(|m| m.0))?
+            }
+            None => Default::default(),
+        };
+        let docs = state(ctx).store.documents_of_project(self.0.id, &filter, page).await?;
         Ok(pagination::connection(docs, page, Document::new))
     }
     /// The newest version of the project's learned model (null until one is trained): what the
