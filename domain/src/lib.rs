@@ -32,5 +32,6 @@ pub mod text;
 pub mod throttle;
 pub mod usage;
 pub mod user;
+pub mod webhook;
 
 pub use error::{DomainError, DomainResult};

@@ -1,6 +1,6 @@
 //! Nishan's infrastructure: SeaORM repositories implementing the domain ports on SQLite and
 //! PostgreSQL, password hashing, session tokens, secrets at rest, the event bus, the job
-//! workers, and the model providers' HTTP clients.
+//! workers, the model providers' HTTP clients, and the address guard of outbound requests.
 
 pub mod crypto;
 pub mod db;
@@ -8,8 +8,10 @@ mod entity;
 pub mod events;
 pub mod jobs;
 pub mod llm;
+pub mod net;
 pub mod password;
-mod repo;
+pub(crate) mod repo;
 pub mod tokens;
+pub mod webhooks;
 
-pub use repo::Store;
+pub use repo::{AttemptRecord, ClaimedDelivery, Store};

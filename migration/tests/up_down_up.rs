@@ -11,7 +11,7 @@ use sea_orm_migration::sea_orm::prelude::{ChronoDateTimeUtc, ChronoUtc, Json, Uu
 use sea_orm_migration::sea_orm::{ConnectionTrait, Database, DatabaseConnection};
 use sea_orm_migration::sea_query::{Alias, Order, Query};
 
-const TABLES: [&str; 30] = [
+const TABLES: [&str; 33] = [
     "users",
     "user_profiles",
     "user_sessions",
@@ -42,6 +42,9 @@ const TABLES: [&str; 30] = [
     "experiments",
     "experiment_runs",
     "experiment_predictions",
+    "webhooks",
+    "webhook_deliveries",
+    "webhook_attempts",
 ];
 
 /// (table, index) pairs every fully migrated database must have.

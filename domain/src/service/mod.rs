@@ -16,3 +16,4 @@ pub mod projects;
 pub mod search;
 pub mod statistics;
 pub mod usage;
+pub mod webhooks;

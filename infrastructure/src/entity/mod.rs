@@ -29,3 +29,6 @@ pub(crate) mod project_membership;
 pub(crate) mod user;
 pub(crate) mod user_profile;
 pub(crate) mod user_session;
+pub(crate) mod webhook;
+pub(crate) mod webhook_attempt;
+pub(crate) mod webhook_delivery;

@@ -31,6 +31,9 @@ mod sessions;
 mod statistics;
 mod texts;
 mod users;
+mod webhooks;
+
+pub use webhooks::{AttemptRecord, ClaimedDelivery};
 
 use nishan_domain::DomainError;
 use sea_orm::{
