@@ -147,6 +147,21 @@ pub async fn bootstrap_custom(
         };
         JobRunner::new(store.clone(), events.clone(), handlers.clone(), config).spawn();
     }
+    if settings.outbound.webhook_senders > 0 {
+        let base_ms = settings.outbound.webhook_retry_base_ms;
+        let config = nishan_infrastructure::webhooks::SenderConfig {
+            senders: settings.outbound.webhook_senders,
+            poll: std::time::Duration::from_millis(settings.outbound.webhook_poll_ms.max(10)),
+            timeout: std::time::Duration::from_millis(settings.outbound.webhook_timeout_ms.max(100)),
+            lease: std::time::Duration::from_millis(settings.outbound.webhook_timeout_ms.max(100) * 3 + 5_000),
+            retry_base: Arc::new(move || chrono::Duration::milliseconds(base_ms as i64)),
+            guard: nishan_infrastructure::net::guard::AddressGuard::new(settings.outbound.allow_private_addresses),
+            instance: format!("{}-{}", std::process::id(), &uuid::Uuid::new_v4().simple().to_string()[..8]),
+        };
+        nishan_infrastructure::webhooks::WebhookSender::new(store.clone(), cipher.clone(), config)
+            .context("building the webhook client")?
+            .spawn();
+    }
     let state = AppState {
         store,
         hasher,

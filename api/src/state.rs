@@ -108,6 +108,10 @@ impl AppState {
         Knowledge { store: &self.store, events: &self.events }
     }
 
+    pub fn webhooks(&self) -> nishan_domain::service::webhooks::Webhooks<'_, Store, SecretBox> {
+        nishan_domain::service::webhooks::Webhooks { store: &self.store, cipher: &self.cipher }
+    }
+
     pub fn exchange(&self) -> Exchange<'_, Store, EventBus> {
         Exchange { store: &self.store, events: &self.events, max_bytes: self.settings.max_document_bytes }
     }

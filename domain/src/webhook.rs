@@ -50,7 +50,7 @@ pub const MAX_RETRY_DELAY: Duration = Duration::hours(6);
 pub const DISABLE_AFTER_FAILURES: u32 = 30;
 
 /// Longest webhook URL.
-pub const MAX_URL_CHARS: usize = 2048;
+pub const MAX_URL_CHARS: usize = 1000;
 
 /// How long a rotated-out secret still signs deliveries, beside the new one.
 pub const OLD_SECRET_VALID: Duration = Duration::days(1);
@@ -139,7 +139,7 @@ pub fn check_url(url: &str) -> DomainResult<String> {
     let bad = |m: &str| DomainError::invalid("url", m.to_owned());
     let url = url.trim();
     if url.chars().count() > MAX_URL_CHARS {
-        return Err(bad("is longer than 2048 characters"));
+        return Err(bad("is longer than 1000 characters"));
     }
     let rest = url
         .strip_prefix("https://")

@@ -141,9 +141,7 @@ impl MigrationTrait for Migration {
             .create_table(
                 Table::create()
                     .table(WebhookAttempts::Table)
-                    .col(
-                        ColumnDef::new(WebhookAttempts::Id).big_integer().not_null().auto_increment().primary_key(),
-                    )
+                    .col(ColumnDef::new(WebhookAttempts::Id).big_integer().not_null().auto_increment().primary_key())
                     .col(ColumnDef::new(WebhookAttempts::DeliveryId).string_len(64).not_null())
                     .col(ColumnDef::new(WebhookAttempts::Attempt).integer().not_null())
                     .col(ColumnDef::new(WebhookAttempts::StatusCode).integer().null())
@@ -167,7 +165,8 @@ impl MigrationTrait for Migration {
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        for table in [WebhookAttempts::Table.into_iden(), WebhookDeliveries::Table.into_iden(), Webhooks::Table.into_iden()]
+        for table in
+            [WebhookAttempts::Table.into_iden(), WebhookDeliveries::Table.into_iden(), Webhooks::Table.into_iden()]
         {
             manager.drop_table(Table::drop().table(table).if_exists().to_owned()).await?;
         }

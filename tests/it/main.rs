@@ -35,4 +35,5 @@ mod statistics;
 mod throttles;
 mod usage;
 mod usernames;
+mod webhooks;
 mod websocket;

@@ -16,8 +16,7 @@ use nishan_domain::audit::AuditEntry;
 use nishan_domain::ids::{ProjectId, UserId};
 use nishan_domain::ports::{Page, WebhookRepository};
 use nishan_domain::webhook::{
-    AttemptOutcome, DISABLE_AFTER_FAILURES, Delivery, DeliveryAttempt, DeliveryStatus, Webhook, WebhookEvent,
-    WebhookId,
+    AttemptOutcome, DISABLE_AFTER_FAILURES, Delivery, DeliveryAttempt, DeliveryStatus, Webhook, WebhookEvent, WebhookId,
 };
 use nishan_domain::{DomainError, DomainResult};
 use sea_orm::ActiveValue::Set;
@@ -239,7 +238,8 @@ impl Store {
             .returning(Query::returning().columns(D::iter()))
             .to_owned();
         let backend = txn.get_database_backend();
-        let row = webhook_delivery::Model::find_by_statement(backend.build(&claim)).one(&txn).await.map_err(internal)?;
+        let row =
+            webhook_delivery::Model::find_by_statement(backend.build(&claim)).one(&txn).await.map_err(internal)?;
         let Some(row) = row else {
             txn.commit().await.map_err(internal)?;
             return Ok(None);
@@ -352,7 +352,12 @@ impl Store {
 }
 
 impl WebhookRepository for Store {
-    async fn create_webhook(&self, h: Webhook, sealed_secret: String, audit_entry: AuditEntry) -> DomainResult<Webhook> {
+    async fn create_webhook(
+        &self,
+        h: Webhook,
+        sealed_secret: String,
+        audit_entry: AuditEntry,
+    ) -> DomainResult<Webhook> {
         let txn = self.write().await?;
         let events: Vec<&str> = h.events.iter().map(|e| e.as_str()).collect();
         let row = webhook::ActiveModel {
@@ -412,7 +417,7 @@ impl WebhookRepository for Store {
     ) -> DomainResult<()> {
         let txn = self.write().await?;
         let changed = webhook::Entity::update_many()
-            .col_expr(webhook::Column::PreviousSecret, Expr::col(webhook::Column::Secret).into())
+            .col_expr(webhook::Column::PreviousSecret, Expr::col(webhook::Column::Secret))
             .col_expr(webhook::Column::PreviousSecretUntil, Expr::value(old_until))
             .col_expr(webhook::Column::Secret, Expr::value(sealed_secret))
             .col_expr(webhook::Column::UpdatedAt, Expr::value(Utc::now()))
@@ -437,11 +442,11 @@ impl WebhookRepository for Store {
         let txn = self.write().await?;
         let now = Utc::now();
         let row = delivery_row(id.0, event, body(event, data, now), now);
-        let stored = webhook_delivery::Entity::insert(row)
-            .exec_with_returning(&txn)
-            .await
-            .map_err(|e| match e.sql_err() {
-                Some(sea_orm::SqlErr::ForeignKeyConstraintViolation(_)) => DomainError::NotFound { resource: "webhook" },
+        let stored =
+            webhook_delivery::Entity::insert(row).exec_with_returning(&txn).await.map_err(|e| match e.sql_err() {
+                Some(sea_orm::SqlErr::ForeignKeyConstraintViolation(_)) => {
+                    DomainError::NotFound { resource: "webhook" }
+                }
                 _ => internal(e),
             })?;
         audit::insert(&txn, audit_entry).await?;

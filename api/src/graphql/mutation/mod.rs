@@ -10,6 +10,7 @@ mod jobs;
 mod knowledge;
 mod learning;
 mod projects;
+mod webhooks;
 
 #[derive(async_graphql::MergedObject, Default)]
 pub struct Mutation(
@@ -22,4 +23,5 @@ pub struct Mutation(
     learning::LearningMutation,
     exchange::ExchangeMutation,
     knowledge::KnowledgeMutation,
+    webhooks::WebhookMutation,
 );

@@ -11,6 +11,7 @@ mod learning;
 mod projects;
 mod search;
 mod statistics;
+mod webhooks;
 
 #[derive(async_graphql::MergedObject, Default)]
 pub struct Query(
@@ -25,4 +26,5 @@ pub struct Query(
     audit::AuditQuery,
     search::SearchQuery,
     knowledge::KnowledgeQuery,
+    webhooks::WebhookQuery,
 );
