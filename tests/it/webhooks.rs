@@ -452,6 +452,35 @@ async fn only_owners_and_admins_manage_webhooks(db: Db) {
     assert_eq!(error_code(&app.gql(Some(&owner), q, json!({"p": project})).await), "GRAPHQL_VALIDATION_FAILED");
 }
 
+/// A delivery claimed by a sender that died (its lease expired) is sent by another, with
+/// the same `webhook-id`.
+async fn a_dead_senders_claim_is_taken_up(db: Db) {
+    let quiet = TestApp::spawn_with(db, |s| s.outbound.webhook_senders = 0).await;
+    let receiver = Receiver::start().await;
+    let (token, _) = quiet.register("anis").await;
+    let project = quiet.create_project(&token, "Leases", json!({})).await;
+    let (hook, secret) = create_hook(&quiet, &token, &project, &receiver.url, &["document.created"]).await;
+    let queued =
+        quiet.ok(Some(&token), "mutation($id: ID!) { testWebhook(id: $id) { id } }", json!({"id": hook})).await;
+    let id = queued["testWebhook"]["id"].as_str().unwrap().to_owned();
+    quiet
+        .execute(&format!(
+            "UPDATE webhook_deliveries SET lease_owner = 'a-dead-sender', lease_expires_at = '2026-01-01 00:00:00+00' WHERE id = '{id}'"
+        ))
+        .await;
+    let sender = TestApp::spawn_on(&quiet, |s| {
+        s.outbound.allow_private_addresses = true;
+        s.outbound.webhook_poll_ms = 20;
+    })
+    .await;
+    let got = receiver.wait_for(1).await;
+    assert_eq!(got[0].id(), id);
+    verify(&got, &[&secret]);
+    let hook =
+        wait_hook(&sender, &token, &project, |h| h["deliveries"]["edges"][0]["node"]["status"] == "DELIVERED").await;
+    assert_eq!(hook["deliveries"]["edges"][0]["node"]["attempt"], 1);
+}
+
 crate::on_both_databases!(
     deliveries_are_signed_per_standard_webhooks,
     failed_deliveries_are_retried_with_the_same_id,
@@ -461,4 +490,5 @@ crate::on_both_databases!(
     a_failing_webhook_is_disabled,
     job_endings_are_delivered,
     only_owners_and_admins_manage_webhooks,
+    a_dead_senders_claim_is_taken_up,
 );
