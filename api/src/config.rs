@@ -128,6 +128,10 @@ pub struct Settings {
     /// Seconds a throttled account or address waits.
     #[arg(long, env = "NISHAN_LOGIN_COOLDOWN_SECS", default_value_t = 300)]
     pub login_cooldown_secs: i64,
+    /// How often each server reads the runtime settings (`updateSystemSettings`) again, in
+    /// milliseconds: a change is in force on every replica within this time.
+    #[arg(long, env = "NISHAN_SETTINGS_REFRESH_MS", default_value_t = 1_000)]
+    pub settings_refresh_ms: u64,
     #[command(flatten)]
     pub surface: SurfaceSettings,
     #[command(flatten)]

@@ -39,6 +39,8 @@ pub struct AppState {
     pub handlers: Arc<ServerHandlers>,
     /// What the time-window rules read as now (the system clock, but in tests).
     pub clock: crate::clock::Clock,
+    /// The runtime settings in force (refreshed from the database).
+    pub runtime: Arc<crate::runtime_settings::RuntimeCache>,
     /// What the server found and did as it started (logged by `nishan serve`).
     pub startup: Arc<crate::commands::Startup>,
 }
@@ -110,6 +112,10 @@ impl AppState {
 
     pub fn webhooks(&self) -> nishan_domain::service::webhooks::Webhooks<'_, Store, SecretBox> {
         nishan_domain::service::webhooks::Webhooks { store: &self.store, cipher: &self.cipher }
+    }
+
+    pub fn system_settings(&self) -> nishan_domain::service::settings::SystemSettings<'_, Store> {
+        nishan_domain::service::settings::SystemSettings { store: &self.store, defaults: self.runtime.defaults() }
     }
 
     pub fn exchange(&self) -> Exchange<'_, Store, EventBus> {

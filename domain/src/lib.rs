@@ -27,6 +27,7 @@ pub mod relationship;
 pub mod search;
 pub mod service;
 pub mod session;
+pub mod settings;
 pub mod statistics;
 pub mod text;
 pub mod throttle;

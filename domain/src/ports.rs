@@ -1126,3 +1126,12 @@ pub trait WebhookRepository {
     /// The attempts of one delivery, in order.
     async fn delivery_attempts(&self, delivery: &str) -> DomainResult<Vec<crate::webhook::DeliveryAttempt>>;
 }
+
+/// The stored runtime settings (`crate::settings`).
+pub trait SettingsRepository {
+    /// The stored overrides, `(key, value)`.
+    async fn setting_overrides(&self) -> DomainResult<Vec<(String, serde_json::Value)>>;
+    /// Applies a checked patch in one transaction with its audit row: overrides set or removed,
+    /// and the default model chosen (NOT_FOUND `model` for an unknown or inactive one).
+    async fn save_settings(&self, patch: &crate::settings::SettingsPatch, audit: AuditEntry) -> DomainResult<()>;
+}

@@ -39,6 +39,7 @@ mod m20261202_010002_create_knowledge_proposals;
 mod m20261203_010001_create_search_index;
 mod m20261205_010001_create_learning;
 mod m20261206_050001_create_webhooks;
+mod m20261206_050002_create_system_settings;
 
 /// Every migration of the Nishan schema, in order.
 pub struct Migrator;
@@ -64,6 +65,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261203_010001_create_search_index::Migration),
             Box::new(m20261205_010001_create_learning::Migration),
             Box::new(m20261206_050001_create_webhooks::Migration),
+            Box::new(m20261206_050002_create_system_settings::Migration),
         ]
     }
 }

@@ -497,6 +497,9 @@ async fn every_mutation_writes_its_audit_row(db: Db) {
     .await;
     let q = "mutation($id: ID!) { deleteLlmModel(id: $id) }";
     w.run("deleteLlmModel", anis, q, json!({"id": model_id}), &[("llm_model.delete", "llm_model", &[])]).await;
+    let q = "mutation { updateSystemSettings(input: {auditRetentionDays: 400}) }";
+    w.run("updateSystemSettings", anis, q, json!({}), &[("system_settings.update", "system_settings", &["settings"])])
+        .await;
     // Webhooks (nothing listens on port 9; the walk runs no senders' results).
     let q = "mutation($i: CreateWebhookInput!) { createWebhook(input: $i) { webhook { id } secret } }";
     let vars = json!({"i": {"projectId": project, "url": "http://127.0.0.1:9/hook", "events": ["document.created"]}});

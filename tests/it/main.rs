@@ -31,6 +31,7 @@ mod readme;
 mod scripts;
 mod search;
 mod server;
+mod settings;
 mod statistics;
 mod throttles;
 mod usage;

@@ -28,6 +28,7 @@ mod relationships;
 mod retention;
 mod search_index;
 mod sessions;
+mod settings;
 mod statistics;
 mod texts;
 mod users;

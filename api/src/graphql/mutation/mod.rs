@@ -10,6 +10,7 @@ mod jobs;
 mod knowledge;
 mod learning;
 mod projects;
+mod settings;
 mod webhooks;
 
 #[derive(async_graphql::MergedObject, Default)]
@@ -24,4 +25,5 @@ pub struct Mutation(
     exchange::ExchangeMutation,
     knowledge::KnowledgeMutation,
     webhooks::WebhookMutation,
+    settings::SettingsMutation,
 );

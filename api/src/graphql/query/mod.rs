@@ -10,6 +10,7 @@ mod knowledge;
 mod learning;
 mod projects;
 mod search;
+mod settings;
 mod statistics;
 mod webhooks;
 
@@ -27,4 +28,5 @@ pub struct Query(
     search::SearchQuery,
     knowledge::KnowledgeQuery,
     webhooks::WebhookQuery,
+    settings::SettingsQuery,
 );
