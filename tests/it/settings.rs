@@ -67,6 +67,7 @@ async fn every_replica_takes_up_a_change(db: Db) {
         s.settings_refresh_ms = 50;
         s.outbound.allow_private_addresses = true;
         s.outbound.webhook_poll_ms = 20;
+        s.outbound.webhook_senders = 2;
     };
     let first = TestApp::spawn_with(db, |s| {
         fast(s);

@@ -103,6 +103,7 @@ async fn app_for_hooks(db: Db, retry_ms: u64) -> TestApp {
         s.outbound.allow_private_addresses = true;
         s.outbound.webhook_retry_base_ms = retry_ms;
         s.outbound.webhook_poll_ms = 20;
+        s.outbound.webhook_senders = 2;
     })
     .await
 }
@@ -346,6 +347,7 @@ async fn private_addresses_are_refused_by_default(db: Db) {
     let app = TestApp::spawn_with(db, |s| {
         s.outbound.webhook_poll_ms = 20;
         s.outbound.webhook_retry_base_ms = 60_000;
+        s.outbound.webhook_senders = 2;
     })
     .await;
     let receiver = Receiver::start().await;
@@ -470,6 +472,7 @@ async fn a_dead_senders_claim_is_taken_up(db: Db) {
         .await;
     let sender = TestApp::spawn_on(&quiet, |s| {
         s.outbound.allow_private_addresses = true;
+        s.outbound.webhook_senders = 2;
         s.outbound.webhook_poll_ms = 20;
     })
     .await;
