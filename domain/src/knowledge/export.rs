@@ -99,7 +99,7 @@ fn csv(items: &[ExportItem<'_>]) -> String {
             i.id.to_string().as_str(),
             &i.content.name,
             &e.type_name,
-            &i.content.aliases.join(" | "),
+            &i.content.aliases.join(&format!(" {} ", super::ALIAS_SEPARATOR)),
             i.content.description.as_deref().unwrap_or_default(),
             ids.wikidata.as_deref().unwrap_or_default(),
             ids.viaf.as_deref().unwrap_or_default(),

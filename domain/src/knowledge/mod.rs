@@ -194,6 +194,10 @@ impl KnowledgeContent {
 
 /// A name or alias: trimmed, inner whitespace runs made one space, 1–200 characters, with at
 /// least one letter or digit under folding.
+/// What separates the aliases of an entry in one CSV field (` | `): no name holds it, so the
+/// field splits back into exactly the aliases.
+pub const ALIAS_SEPARATOR: char = '|';
+
 pub fn validate_name(raw: &str, field: &str) -> DomainResult<String> {
     let name = raw.split_whitespace().collect::<Vec<_>>().join(" ");
     if name.is_empty() {
@@ -204,6 +208,9 @@ pub fn validate_name(raw: &str, field: &str) -> DomainResult<String> {
     }
     if name.chars().any(char::is_control) {
         return Err(DomainError::invalid(field, "must not contain control characters"));
+    }
+    if name.contains(ALIAS_SEPARATOR) {
+        return Err(DomainError::invalid(field, "must not contain '|' (it separates aliases in the CSV export)"));
     }
     if !fold_key(&name).chars().any(char::is_alphanumeric) {
         return Err(DomainError::invalid(field, "must contain a letter or digit"));
@@ -525,6 +532,9 @@ mod tests {
         assert_eq!(make("عباس", vec!["".into()]).unwrap_err(), "aliases.0: must not be blank");
         assert_eq!(make("عباس", vec!["x".into(); 101]).unwrap_err(), "aliases: at most 100 aliases");
         assert_eq!(make("a\u{7}b", vec![]).unwrap_err(), "name: must not contain control characters");
+        let piped = "aliases.1: must not contain '|' (it separates aliases in the CSV export)";
+        assert_eq!(make("عباس", vec!["علمدار".into(), "سقا | غازی".into()]).unwrap_err(), piped);
+        assert!(make("حسین|ابن علی", vec![]).is_err());
         let long = Some("x".repeat(5001));
         let e = KnowledgeContent::new("عباس", t, vec![], long, ExternalIds::default(), None).unwrap_err();
         assert_eq!(e.to_string(), "description: must be at most 5000 characters");

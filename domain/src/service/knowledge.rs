@@ -501,7 +501,9 @@ where
             .resource(item.id, &item.content.name)
             .project(e.project_id)
             .changes(json!({"entityId": e.id, "documentId": e.document_id, "name": item.content.name}));
-        self.store.create_item(item, version, Some(e.id), audit).await
+        let created = self.store.create_item(item, version, Some(e.id), audit).await?;
+        self.announce(&e, actor);
+        Ok(created)
     }
 
     /// Links every unlinked mention whose text is, under folding, a name or alias of exactly
@@ -558,6 +560,18 @@ where
             .project(project.id)
             .changes(json!({"examined": report.examined, "matched": pairs.len(), "ambiguous": ambiguous}));
         let linked = self.store.link_mentions(&pairs, true, audit).await?;
+        // Each document's viewers hear which of its mentions changed.
+        let document_of: HashMap<EntityId, DocumentId> = unlinked.iter().map(|e| (e.id, e.document_id)).collect();
+        let mut by_document: std::collections::BTreeMap<DocumentId, Vec<EntityId>> = Default::default();
+        for id in &linked {
+            if let Some(doc) = document_of.get(id) {
+                by_document.entry(*doc).or_default().push(*id);
+            }
+        }
+        for (doc, ids) in by_document {
+            let event = ActivityEvent::new(doc, ActivityKind::EntityUpdated, &ids, Some(actor.user_id));
+            self.events.publish(DomainEvent::DocumentActivity(event));
+        }
         let by_entity: HashMap<EntityId, KnowledgeItemId> = pairs.into_iter().collect();
         let mut items: Vec<KnowledgeItemId> = linked.iter().filter_map(|e| by_entity.get(e).copied()).collect();
         items.sort();
