@@ -132,10 +132,37 @@ pub struct Settings {
     /// Seconds a throttled account or address waits.
     #[arg(long, env = "NISHAN_LOGIN_COOLDOWN_SECS", default_value_t = 300)]
     pub login_cooldown_secs: i64,
+    /// How often each server reads the runtime settings (`updateSystemSettings`) again, in
+    /// milliseconds: a change is in force on every replica within this time.
+    #[arg(long, env = "NISHAN_SETTINGS_REFRESH_MS", default_value_t = 1_000)]
+    pub settings_refresh_ms: u64,
     #[command(flatten)]
     pub surface: SurfaceSettings,
     #[command(flatten)]
     pub connections: ConnectionSettings,
+    #[command(flatten)]
+    pub outbound: OutboundSettings,
+}
+
+/// Requests this server makes to addresses users give (webhooks, sources).
+#[derive(Debug, Clone, Args)]
+pub struct OutboundSettings {
+    /// Let webhooks and sources reach loopback and private addresses (tests, closed networks).
+    #[arg(long, env = "NISHAN_ALLOW_PRIVATE_ADDRESSES", default_value_t = false, action = clap::ArgAction::Set)]
+    pub allow_private_addresses: bool,
+    /// The wait before a failed webhook delivery's first retry, in milliseconds; each later
+    /// retry waits twice as long (the default of the runtime setting `webhookRetryBaseMs`).
+    #[arg(long, env = "NISHAN_WEBHOOK_RETRY_BASE_MS", default_value_t = 5_000)]
+    pub webhook_retry_base_ms: u64,
+    /// How often an idle webhook sender looks for due deliveries, in milliseconds.
+    #[arg(long, env = "NISHAN_WEBHOOK_POLL_MS", default_value_t = 1_000)]
+    pub webhook_poll_ms: u64,
+    /// Webhook deliveries this server sends at once (0: this replica sends none).
+    #[arg(long, env = "NISHAN_WEBHOOK_SENDERS", default_value_t = 2)]
+    pub webhook_senders: usize,
+    /// The longest one webhook delivery attempt may take, in milliseconds.
+    #[arg(long, env = "NISHAN_WEBHOOK_TIMEOUT_MS", default_value_t = 10_000)]
+    pub webhook_timeout_ms: u64,
 }
 
 /// Connections and where they come from: read timeouts, caps, trusted reverse proxies.

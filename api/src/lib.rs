@@ -16,6 +16,7 @@ pub mod metrics;
 pub mod proxy;
 pub mod rate_limit;
 pub mod retention;
+pub mod runtime_settings;
 pub mod server;
 pub mod state;
 pub mod ws;
@@ -148,7 +149,26 @@ pub async fn bootstrap_custom(
         };
         JobRunner::new(store.clone(), events.clone(), handlers.clone(), config).spawn();
     }
+    let runtime = Arc::new(runtime_settings::RuntimeCache::new(&settings));
+    runtime.refresh(&store).await.map_err(|e| anyhow::anyhow!("reading the runtime settings: {e}"))?;
+    runtime.spawn_refresh(store.clone(), std::time::Duration::from_millis(settings.settings_refresh_ms.max(10)));
+    if settings.outbound.webhook_senders > 0 {
+        let cache = runtime.clone();
+        let config = nishan_infrastructure::webhooks::SenderConfig {
+            senders: settings.outbound.webhook_senders,
+            poll: std::time::Duration::from_millis(settings.outbound.webhook_poll_ms.max(10)),
+            timeout: std::time::Duration::from_millis(settings.outbound.webhook_timeout_ms.max(100)),
+            lease: std::time::Duration::from_millis(settings.outbound.webhook_timeout_ms.max(100) * 3 + 5_000),
+            retry_base: Arc::new(move || chrono::Duration::milliseconds(cache.get().webhook_retry_base_ms as i64)),
+            guard: nishan_infrastructure::net::guard::AddressGuard::new(settings.outbound.allow_private_addresses),
+            instance: format!("{}-{}", std::process::id(), &uuid::Uuid::new_v4().simple().to_string()[..8]),
+        };
+        nishan_infrastructure::webhooks::WebhookSender::new(store.clone(), cipher.clone(), config)
+            .context("building the webhook client")?
+            .spawn();
+    }
     let state = AppState {
+        runtime,
         store,
         hasher,
         tokens: RandomTokens,

@@ -13,7 +13,7 @@ use crate::state::AppState;
 /// Counts the `mutations` of one operation by `viewer` from `ip`, in one statement;
 /// RATE_LIMITED (and none of them runs) when either count is then over its limit.
 pub async fn check_mutations(state: &AppState, viewer: &Viewer, ip: Option<&str>, mutations: u32) -> DomainResult<()> {
-    let settings = &state.settings.surface;
+    let settings = state.runtime.get();
     let per_user = FixedWindow::per_minute(settings.mutations_per_minute);
     let per_ip = FixedWindow::per_minute(settings.mutations_per_minute_per_ip);
     let mut buckets = Vec::with_capacity(2);

@@ -27,10 +27,10 @@ pub struct Swept {
 /// Removes what has outlived its retention at `now`.
 pub async fn sweep(state: &AppState, now: DateTime<Utc>) -> DomainResult<Swept> {
     let store = &state.store;
-    let days = state.settings.surface.audit_retention_days;
+    let days = state.runtime.get().audit_retention_days;
     let audit_rows =
         if days == 0 { 0 } else { store.delete_audit_before(now - chrono::Duration::days(days.into())).await? };
-    let call_days = state.settings.surface.model_call_retention_days;
+    let call_days = state.runtime.get().model_call_retention_days;
     let model_calls = if call_days == 0 {
         0
     } else {

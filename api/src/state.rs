@@ -41,6 +41,8 @@ pub struct AppState {
     pub clock: crate::clock::Clock,
     /// Answers being written, and their followers (`subscription chatMessage`).
     pub chat_streams: Arc<crate::chat_streams::ChatStreams>,
+    /// The runtime settings in force (refreshed from the database).
+    pub runtime: Arc<crate::runtime_settings::RuntimeCache>,
     /// What the server found and did as it started (logged by `nishan serve`).
     pub startup: Arc<crate::commands::Startup>,
 }
@@ -126,6 +128,14 @@ impl AppState {
             clock: &nishan_infrastructure::jobs::SystemClock,
             retry: nishan_domain::llm::retry::RetryPolicy::default(),
         }
+    }
+
+    pub fn webhooks(&self) -> nishan_domain::service::webhooks::Webhooks<'_, Store, SecretBox> {
+        nishan_domain::service::webhooks::Webhooks { store: &self.store, cipher: &self.cipher }
+    }
+
+    pub fn system_settings(&self) -> nishan_domain::service::settings::SystemSettings<'_, Store> {
+        nishan_domain::service::settings::SystemSettings { store: &self.store, defaults: self.runtime.defaults() }
     }
 
     pub fn exchange(&self) -> Exchange<'_, Store, EventBus> {

@@ -31,10 +31,12 @@ pub mod rounds;
 pub mod search;
 pub mod service;
 pub mod session;
+pub mod settings;
 pub mod statistics;
 pub mod text;
 pub mod throttle;
 pub mod usage;
 pub mod user;
+pub mod webhook;
 
 pub use error::{DomainError, DomainResult};

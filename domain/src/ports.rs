@@ -1147,3 +1147,55 @@ pub trait ChatRepository {
     /// Deletes sessions whose last message was written before `before`; returns how many.
     async fn delete_chat_sessions_before(&self, before: DateTime<Utc>) -> DomainResult<u64>;
 }
+
+/// Webhooks and their outbox (`crate::webhook`). Every method that changes something writes
+/// its audit entry in its transaction; deliveries of project events are queued by the store
+/// itself, in the transaction of the change (see the store's outbox).
+pub trait WebhookRepository {
+    /// Stores a new webhook with its sealed secret.
+    async fn create_webhook(
+        &self,
+        hook: crate::webhook::Webhook,
+        sealed_secret: String,
+        audit: AuditEntry,
+    ) -> DomainResult<crate::webhook::Webhook>;
+    async fn webhook_by_id(&self, id: crate::webhook::WebhookId) -> DomainResult<Option<crate::webhook::Webhook>>;
+    /// A project's webhooks, oldest first.
+    async fn webhooks_of(&self, project: ProjectId) -> DomainResult<Vec<crate::webhook::Webhook>>;
+    /// Deletes the webhook and its deliveries. NOT_FOUND `webhook` when it is gone.
+    async fn delete_webhook(&self, id: crate::webhook::WebhookId, audit: AuditEntry) -> DomainResult<()>;
+    /// Replaces the secret; the current one keeps signing, beside it, until `old_until`.
+    async fn rotate_webhook_secret(
+        &self,
+        id: crate::webhook::WebhookId,
+        sealed_secret: String,
+        old_until: DateTime<Utc>,
+        audit: AuditEntry,
+    ) -> DomainResult<()>;
+    /// Queues one delivery of `event` with `data` to this webhook alone (a test delivery).
+    async fn queue_delivery(
+        &self,
+        id: crate::webhook::WebhookId,
+        event: &str,
+        data: serde_json::Value,
+        audit: AuditEntry,
+    ) -> DomainResult<crate::webhook::Delivery>;
+    /// A webhook's deliveries, newest first, after the delivery `after`.
+    async fn deliveries(
+        &self,
+        id: crate::webhook::WebhookId,
+        after: Option<&str>,
+        limit: u64,
+    ) -> DomainResult<Page<crate::webhook::Delivery>>;
+    /// The attempts of one delivery, in order.
+    async fn delivery_attempts(&self, delivery: &str) -> DomainResult<Vec<crate::webhook::DeliveryAttempt>>;
+}
+
+/// The stored runtime settings (`crate::settings`).
+pub trait SettingsRepository {
+    /// The stored overrides, `(key, value)`.
+    async fn setting_overrides(&self) -> DomainResult<Vec<(String, serde_json::Value)>>;
+    /// Applies a checked patch in one transaction with its audit row: overrides set or removed,
+    /// and the default model chosen (NOT_FOUND `model` for an unknown or inactive one).
+    async fn save_settings(&self, patch: &crate::settings::SettingsPatch, audit: AuditEntry) -> DomainResult<()>;
+}

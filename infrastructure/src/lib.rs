@@ -10,7 +10,8 @@ pub mod jobs;
 pub mod llm;
 pub mod net;
 pub mod password;
-mod repo;
+pub(crate) mod repo;
 pub mod tokens;
+pub mod webhooks;
 
-pub use repo::Store;
+pub use repo::{AttemptRecord, ClaimedDelivery, Store};

@@ -40,6 +40,8 @@ mod m20261203_010001_create_search_index;
 mod m20261205_010001_create_learning;
 mod m20261206_020001_create_chat;
 mod m20261206_040001_create_artifacts;
+mod m20261206_050001_create_webhooks;
+mod m20261206_050002_create_system_settings;
 
 /// Every migration of the Nishan schema, in order.
 pub struct Migrator;
@@ -66,6 +68,8 @@ impl MigratorTrait for Migrator {
             Box::new(m20261205_010001_create_learning::Migration),
             Box::new(m20261206_020001_create_chat::Migration),
             Box::new(m20261206_040001_create_artifacts::Migration),
+            Box::new(m20261206_050001_create_webhooks::Migration),
+            Box::new(m20261206_050002_create_system_settings::Migration),
         ]
     }
 }

@@ -11,7 +11,7 @@ use sea_orm_migration::sea_orm::prelude::{ChronoDateTimeUtc, ChronoUtc, Json, Uu
 use sea_orm_migration::sea_orm::{ConnectionTrait, Database, DatabaseConnection};
 use sea_orm_migration::sea_query::{Alias, Order, Query};
 
-const TABLES: [&str; 34] = [
+const TABLES: [&str; 38] = [
     "users",
     "user_profiles",
     "user_sessions",
@@ -46,6 +46,10 @@ const TABLES: [&str; 34] = [
     "chat_messages",
     "artifacts",
     "document_artifacts",
+    "webhooks",
+    "webhook_deliveries",
+    "webhook_attempts",
+    "system_settings",
 ];
 
 /// (table, index) pairs every fully migrated database must have.

@@ -521,6 +521,27 @@ async fn every_mutation_writes_its_audit_row(db: Db) {
     w.run("deleteChatSession", anis, q, json!({"id": session}), &[("chat.delete_session", "chat_session", &[])]).await;
     let q = "mutation($id: ID!) { deleteLlmModel(id: $id) }";
     w.run("deleteLlmModel", anis, q, json!({"id": model_id}), &[("llm_model.delete", "llm_model", &[])]).await;
+    let q = "mutation { updateSystemSettings(input: {auditRetentionDays: 400}) }";
+    w.run("updateSystemSettings", anis, q, json!({}), &[("system_settings.update", "system_settings", &["settings"])])
+        .await;
+    // Webhooks (nothing listens on port 9; the walk runs no senders' results).
+    let q = "mutation($i: CreateWebhookInput!) { createWebhook(input: $i) { webhook { id } secret } }";
+    let vars = json!({"i": {"projectId": project, "url": "http://127.0.0.1:9/hook", "events": ["document.created"]}});
+    let data = w.run("createWebhook", anis, q, vars, &[("webhook.create", "webhook", &["url", "events"])]).await;
+    let hook = id(&data, &["createWebhook", "webhook", "id"]);
+    let q = "mutation($id: ID!) { testWebhook(id: $id) { id } }";
+    w.run("testWebhook", anis, q, json!({"id": hook}), &[("webhook.test", "webhook", &[])]).await;
+    let q = "mutation($id: ID!) { rotateWebhookSecret(id: $id) { secret } }";
+    w.run(
+        "rotateWebhookSecret",
+        anis,
+        q,
+        json!({"id": hook}),
+        &[("webhook.rotate_secret", "webhook", &["previousSecretValidUntil"])],
+    )
+    .await;
+    let q = "mutation($id: ID!) { deleteWebhook(id: $id) }";
+    w.run("deleteWebhook", anis, q, json!({"id": hook}), &[("webhook.delete", "webhook", &[])]).await;
     // Deletions.
     let q = "mutation($p: ID!, $u: ID!) { removeProjectMember(projectId: $p, userId: $u) }";
     w.run(

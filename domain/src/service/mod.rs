@@ -15,5 +15,7 @@ pub mod models;
 pub mod processing;
 pub mod projects;
 pub mod search;
+pub mod settings;
 pub mod statistics;
 pub mod usage;
+pub mod webhooks;

@@ -11,8 +11,11 @@ use sea_orm::{
 use super::{Store, convert, internal};
 use crate::entity::audit_log;
 
-/// Inserts an audit row on `conn`: the transaction of the change it records.
+/// Inserts an audit row on `conn`: the transaction of the change it records; and the
+/// webhook deliveries the change raises (the outbox, `webhooks::queue_for_audit`), in the
+/// same transaction.
 pub(crate) async fn insert(conn: &impl ConnectionTrait, entry: AuditEntry) -> DomainResult<()> {
+    super::webhooks::queue_for_audit(conn, &entry).await?;
     audit_log::Entity::insert(convert::audit_row(entry)).exec_without_returning(conn).await.map_err(internal)?;
     Ok(())
 }

@@ -250,6 +250,7 @@ impl JobRunStore for Store {
             .transpose()?;
         if let Some(stored) = &stored {
             sync_document(&txn, stored).await?;
+            super::webhooks::queue_job_end(&txn, stored).await?;
         }
         txn.commit().await.map_err(internal)?;
         Ok(stored)
@@ -432,6 +433,7 @@ impl JobRepository for Store {
         ended.extend(end_runs(&txn, expired(), now, None).await?);
         for j in &ended {
             sync_document(&txn, j).await?;
+            super::webhooks::queue_job_end(&txn, j).await?;
         }
         txn.commit().await.map_err(internal)?;
         Ok(ended)
@@ -471,6 +473,7 @@ impl JobRepository for Store {
         }
         for j in &ended {
             sync_document(&txn, j).await?;
+            super::webhooks::queue_job_end(&txn, j).await?;
         }
         txn.commit().await.map_err(internal)?;
         Ok(ended.pop())

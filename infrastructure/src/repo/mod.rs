@@ -30,9 +30,13 @@ mod relationships;
 mod retention;
 mod search_index;
 mod sessions;
+mod settings;
 mod statistics;
 mod texts;
 mod users;
+mod webhooks;
+
+pub use webhooks::{AttemptRecord, ClaimedDelivery};
 
 use nishan_domain::DomainError;
 use sea_orm::{

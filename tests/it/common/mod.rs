@@ -141,6 +141,12 @@ pub fn test_settings(db_url: &str, data_dir: &std::path::Path) -> Settings {
     // Automatic training follows the event bus (a subscriber, and statements of its own as
     // entities are verified): off but where a test turns it on (tests/it/learning.rs).
     settings.auto_train = false;
+    // Webhook senders poll the outbox (statements a statement-counting test would see): off
+    // but where a test turns them on (tests/it/webhooks.rs, settings.rs).
+    settings.outbound.webhook_senders = 0;
+    // Nor do servers read the runtime settings again on their own, but where a test asks
+    // (tests/it/settings.rs): the server that changes them takes them up at once.
+    settings.settings_refresh_ms = 3_600_000;
     settings
 }
 

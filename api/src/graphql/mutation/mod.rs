@@ -11,6 +11,8 @@ mod jobs;
 mod knowledge;
 mod learning;
 mod projects;
+mod settings;
+mod webhooks;
 
 #[derive(async_graphql::MergedObject, Default)]
 pub struct Mutation(
@@ -24,4 +26,6 @@ pub struct Mutation(
     exchange::ExchangeMutation,
     knowledge::KnowledgeMutation,
     chat::ChatMutation,
+    webhooks::WebhookMutation,
+    settings::SettingsMutation,
 );

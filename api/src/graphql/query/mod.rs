@@ -11,7 +11,9 @@ mod knowledge;
 mod learning;
 mod projects;
 mod search;
+mod settings;
 mod statistics;
+mod webhooks;
 
 #[derive(async_graphql::MergedObject, Default)]
 pub struct Query(
@@ -27,4 +29,6 @@ pub struct Query(
     search::SearchQuery,
     knowledge::KnowledgeQuery,
     chat::ChatQuery,
+    webhooks::WebhookQuery,
+    settings::SettingsQuery,
 );

@@ -16,6 +16,7 @@ mod search;
 mod statistics;
 mod usage;
 mod user;
+mod webhook;
 
 pub use audit::{AuditLogConnection, AuditLogEntry, AuditLogFilterInput};
 pub use chat::{ChatMessage, ChatSession, Citation, GqlChatRole};
@@ -41,6 +42,7 @@ pub use search::{SearchHit, TextSpan};
 pub use statistics::{DocumentStatistics, ModelQuality, ProjectStatistics};
 pub use usage::{UsageReport, UsageTotals};
 pub use user::{AuthPayload, User};
+pub use webhook::{Webhook, WebhookDelivery, WebhookWithSecret};
 
 use async_graphql::ID;
 use uuid::Uuid;
