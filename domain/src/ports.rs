@@ -7,7 +7,9 @@ use std::collections::HashMap;
 use chrono::{DateTime, Utc};
 
 use crate::audit::{AuditEntry, AuditFilter};
-use crate::document::{Document, DocumentFields, DocumentHead, DocumentVersion, EntityCounts, ProcessingStatus};
+use crate::document::{
+    Document, DocumentFields, DocumentHead, DocumentInfo, DocumentVersion, EntityCounts, ProcessingStatus,
+};
 use crate::entity::{Entity, EntityCursor, EntityFilter, EntitySlice, Rejection};
 use crate::entity_type::{EntityType, EntityTypeFields};
 use crate::error::DomainResult;
@@ -214,9 +216,15 @@ pub trait DocumentRepository {
     /// its whole text each time. Errors: `Conflict` when the content changed since `head` was
     /// read; `NotFound` when the document is gone.
     async fn document_text(&self, head: &DocumentHead) -> DomainResult<std::sync::Arc<crate::text::DocumentText>>;
+    /// The content `head` names: the cached text's when the store holds it, else read (not
+    /// indexed: a client reading the text needs no index). Errors: as `document_text`.
+    async fn document_content(&self, head: &DocumentHead) -> DomainResult<String>;
     async fn documents_by_ids(&self, ids: &[DocumentId]) -> DomainResult<Vec<Document>>;
-    /// A project's documents, oldest first.
-    async fn documents_of_project(&self, project: ProjectId, page: PageRequest) -> DomainResult<Page<Document>>;
+    /// The documents without their content (what a page of entities, the counts or a list
+    /// needs; the text is read by [`document_text`](Self::document_text) when asked for).
+    async fn document_infos_by_ids(&self, ids: &[DocumentId]) -> DomainResult<Vec<DocumentInfo>>;
+    /// A project's documents, oldest first, without their content.
+    async fn documents_of_project(&self, project: ProjectId, page: PageRequest) -> DomainResult<Page<DocumentInfo>>;
     /// Numbers of documents and of entities per project.
     async fn project_totals(&self, projects: &[ProjectId]) -> DomainResult<HashMap<ProjectId, (u64, u64)>>;
     async fn update_document(
@@ -225,7 +233,7 @@ pub trait DocumentRepository {
         fields: DocumentFields,
         by: UserId,
         audit: AuditEntry,
-    ) -> DomainResult<Document>;
+    ) -> DomainResult<DocumentInfo>;
     /// Every entity's span, for preparing a content edit (read outside any write).
     async fn entity_spans(&self, document: DocumentId) -> DomainResult<Vec<StoredSpan>>;
     /// Applies a content edit if the document is still at `edit.expected_version` (else

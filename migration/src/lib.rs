@@ -38,6 +38,7 @@ mod m20261202_010001_create_knowledge_base;
 mod m20261202_010002_create_knowledge_proposals;
 mod m20261203_010001_create_search_index;
 mod m20261205_010001_create_learning;
+mod m20261206_010001_create_document_stats;
 
 /// Every migration of the Nishan schema, in order.
 pub struct Migrator;
@@ -62,6 +63,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261202_010002_create_knowledge_proposals::Migration),
             Box::new(m20261203_010001_create_search_index::Migration),
             Box::new(m20261205_010001_create_learning::Migration),
+            Box::new(m20261206_010001_create_document_stats::Migration),
         ]
     }
 }

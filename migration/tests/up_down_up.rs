@@ -11,7 +11,7 @@ use sea_orm_migration::sea_orm::prelude::{ChronoDateTimeUtc, ChronoUtc, Json, Uu
 use sea_orm_migration::sea_orm::{ConnectionTrait, Database, DatabaseConnection};
 use sea_orm_migration::sea_query::{Alias, Order, Query};
 
-const TABLES: [&str; 30] = [
+const TABLES: [&str; 31] = [
     "users",
     "user_profiles",
     "user_sessions",
@@ -42,6 +42,7 @@ const TABLES: [&str; 30] = [
     "experiments",
     "experiment_runs",
     "experiment_predictions",
+    "document_stats",
 ];
 
 /// (table, index) pairs every fully migrated database must have.
@@ -116,6 +117,7 @@ const INDEXES: &[(&str, &str)] = &[
     ("experiment_runs", "uq_experiment_runs_experiment_model"),
     ("experiment_runs", "uq_experiment_runs_job"),
     ("experiment_predictions", "idx_experiment_predictions_run_document"),
+    ("document_stats", "uq_document_stats_document_id"),
 ];
 
 /// (id, name, sort_order) of the system entity types the documents migration

@@ -10,8 +10,8 @@ use serde_json::json;
 
 use crate::audit::{AuditEntry, RequestMeta};
 use crate::document::{
-    Direction, Document, DocumentFields, DocumentHead, DocumentVersion, EntityCounts, FileInfo, ProcessingStatus,
-    content_hash, file_base_name, validate_language, validate_title,
+    Direction, Document, DocumentFields, DocumentHead, DocumentInfo, DocumentVersion, EntityCounts, FileInfo,
+    ProcessingStatus, content_hash, file_base_name, validate_language, validate_title,
 };
 use crate::entity::Placement;
 use crate::error::{DomainError, DomainResult};
@@ -72,14 +72,14 @@ impl<S: DocumentRepository + ProjectRepository, E: EventPublisher> Documents<'_,
 
     /// The caller's access to a document already read (a request's loader shares one read
     /// among the fields that name it); `NotFound` when the caller may not read it.
-    pub async fn access(&self, actor: Option<&Actor>, doc: &Document) -> DomainResult<ProjectAccess> {
+    pub async fn access(&self, actor: Option<&Actor>, doc: &DocumentInfo) -> DomainResult<ProjectAccess> {
         let not_found = DomainError::NotFound { resource: "document" };
         let (_, access) = self.projects().find(actor, ProjectRef::Id(doc.project_id)).await?.ok_or(not_found)?;
         Ok(access)
     }
 
-    async fn require(&self, actor: &Actor, id: DocumentId, permission: Permission) -> DomainResult<Document> {
-        let (doc, access) = self.find(Some(actor), id).await?;
+    async fn require(&self, actor: &Actor, id: DocumentId, permission: Permission) -> DomainResult<DocumentHead> {
+        let (doc, access) = self.head_access(Some(actor), id).await?;
         access.require(permission)?;
         Ok(doc)
     }
@@ -89,7 +89,7 @@ impl<S: DocumentRepository + ProjectRepository, E: EventPublisher> Documents<'_,
         actor: Option<&Actor>,
         project: ProjectId,
         page: PageRequest,
-    ) -> DomainResult<Page<Document>> {
+    ) -> DomainResult<Page<DocumentInfo>> {
         self.projects()
             .find(actor, ProjectRef::Id(project))
             .await?
@@ -154,7 +154,7 @@ impl<S: DocumentRepository + ProjectRepository, E: EventPublisher> Documents<'_,
         actor: &Actor,
         id: DocumentId,
         fields: DocumentFields,
-    ) -> DomainResult<Document> {
+    ) -> DomainResult<DocumentInfo> {
         let fields = fields.validated()?;
         let doc = self.require(actor, id, Permission::UploadDocuments).await?;
         let mut changed = serde_json::Map::new();
@@ -240,7 +240,7 @@ impl<S: DocumentRepository + ProjectRepository, E: EventPublisher> Documents<'_,
     }
 
     /// Versions of a document the caller has already been allowed to read.
-    pub async fn versions_of(&self, doc: &Document) -> DomainResult<Vec<DocumentVersion>> {
+    pub async fn versions_of(&self, doc: &DocumentInfo) -> DomainResult<Vec<DocumentVersion>> {
         self.store.versions(doc.id).await
     }
 }
@@ -266,7 +266,7 @@ pub fn new_document(
 ) -> (Document, DocumentVersion) {
     let metrics = text::metrics(&content);
     let now = Utc::now();
-    let doc = Document {
+    let info = DocumentInfo {
         id: DocumentId::new(),
         project_id: project,
         title: fields.title,
@@ -292,8 +292,8 @@ pub fn new_document(
         updated_by: Some(by),
         created_at: now,
         updated_at: now,
-        content,
     };
+    let doc = Document { info, content };
     let first = DocumentVersion {
         id: VersionId::new(),
         document_id: doc.id,

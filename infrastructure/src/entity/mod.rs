@@ -5,6 +5,7 @@
 pub(crate) mod annotation;
 pub(crate) mod audit_log;
 pub(crate) mod document;
+pub(crate) mod document_stats;
 pub(crate) mod document_version;
 pub(crate) mod entity_rejection;
 pub(crate) mod entity_relationship;

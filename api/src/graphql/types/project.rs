@@ -104,7 +104,7 @@ impl Project {
     ) -> ApiResult<Conn<Document>> {
         let page = pagination::page_request(first, after.as_deref())?;
         let docs = state(ctx).store.documents_of_project(self.0.id, page).await?;
-        Ok(pagination::connection(docs, page, Document::new))
+        Ok(pagination::connection(docs, page, Document::info))
     }
     /// The newest version of the project's learned model (null until one is trained): what the
     /// built-in extractor tags with.
