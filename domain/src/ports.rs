@@ -216,9 +216,14 @@ pub trait DocumentRepository {
     /// its whole text each time. Errors: `Conflict` when the content changed since `head` was
     /// read; `NotFound` when the document is gone.
     async fn document_text(&self, head: &DocumentHead) -> DomainResult<std::sync::Arc<crate::text::DocumentText>>;
-    /// The content `head` names: the cached text's when the store holds it, else read (not
-    /// indexed: a client reading the text needs no index). Errors: as `document_text`.
-    async fn document_content(&self, head: &DocumentHead) -> DomainResult<String>;
+    /// The contents of documents, each as of the content hash given (a document whose content
+    /// has another hash now, or which is gone, is left out): the cached text's when the store
+    /// holds it, else read in one statement (not indexed: a client reading the text needs no
+    /// index).
+    async fn document_contents(
+        &self,
+        documents: &[(DocumentId, String)],
+    ) -> DomainResult<HashMap<(DocumentId, String), std::sync::Arc<str>>>;
     async fn documents_by_ids(&self, ids: &[DocumentId]) -> DomainResult<Vec<Document>>;
     /// The documents without their content (what a page of entities, the counts or a list
     /// needs; the text is read by [`document_text`](Self::document_text) when asked for).

@@ -102,6 +102,22 @@ impl Loader<DocumentId> for DocumentLoader {
     }
 }
 
+/// A document's text as of a content hash, read once per request however many fields (aliases)
+/// ask for it. A key missing from the answer names content that changed or a document gone.
+pub struct DocumentContentLoader(pub Store);
+
+impl Loader<(DocumentId, String)> for DocumentContentLoader {
+    type Value = std::sync::Arc<str>;
+    type Error = DomainError;
+
+    async fn load(
+        &self,
+        keys: &[(DocumentId, String)],
+    ) -> Result<HashMap<(DocumentId, String), Self::Value>, DomainError> {
+        self.0.document_contents(keys).await
+    }
+}
+
 pub struct EntityLoader(pub Store);
 
 impl Loader<EntityId> for EntityLoader {

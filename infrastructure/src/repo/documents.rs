@@ -232,11 +232,39 @@ impl DocumentRepository for Store {
         Ok(text)
     }
 
-    async fn document_content(&self, head: &DocumentHead) -> DomainResult<String> {
-        match self.texts.get(head.id, &head.content_hash) {
-            Some(text) => Ok(text.text().to_owned()),
-            None => read_content(self.connection(), head).await,
+    async fn document_contents(
+        &self,
+        wanted: &[(DocumentId, String)],
+    ) -> DomainResult<HashMap<(DocumentId, String), Arc<str>>> {
+        let mut found = HashMap::with_capacity(wanted.len());
+        let mut read = Vec::new();
+        for (id, hash) in wanted {
+            match self.texts.get(*id, hash) {
+                Some(text) => {
+                    found.insert((*id, hash.clone()), Arc::from(text.text()));
+                }
+                None => read.push(id.0),
+            }
         }
+        if !read.is_empty() {
+            let rows: Vec<(Uuid, String, String)> = document::Entity::find()
+                .select_only()
+                .column(document::Column::Id)
+                .column(document::Column::ContentHash)
+                .column(document::Column::Content)
+                .filter(document::Column::Id.is_in(read))
+                .into_tuple()
+                .all(self.connection())
+                .await
+                .map_err(internal)?;
+            let wanted: HashSet<(DocumentId, &str)> = wanted.iter().map(|(d, h)| (*d, h.as_str())).collect();
+            for (id, hash, content) in rows {
+                if wanted.contains(&(DocumentId(id), hash.as_str())) {
+                    found.insert((DocumentId(id), hash), Arc::from(content));
+                }
+            }
+        }
+        Ok(found)
     }
 
     async fn documents_by_ids(&self, ids: &[DocumentId]) -> DomainResult<Vec<Document>> {

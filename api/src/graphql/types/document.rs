@@ -4,6 +4,7 @@ use crate::graphql::loaders::Loaded;
 use async_graphql::connection::{Connection, Edge};
 use async_graphql::{Context, Enum, ID, InputObject, Object, SimpleObject};
 use chrono::{DateTime, Utc};
+use nishan_domain::DomainError;
 use nishan_domain::document::{
     Direction, Document as DomainDocument, DocumentInfo, DocumentVersion as DomainVersion, EntityCounts,
     ProcessingStatus,
@@ -15,7 +16,7 @@ use nishan_domain::text;
 use super::{DocumentStatistics, Entity, GqlEntitySource, Project, User, parse_id};
 use crate::error::{ApiResult, bad_input};
 use crate::graphql::loaders::{
-    EntityCountLoader, EntityPageKey, EntityPageLoader, FilterKey, ProjectLoader, UserLoader,
+    DocumentContentLoader, EntityCountLoader, EntityPageKey, EntityPageLoader, FilterKey, ProjectLoader, UserLoader,
 };
 use crate::graphql::pagination;
 use crate::graphql::state;
@@ -37,11 +38,14 @@ impl Document {
         Self(std::sync::Arc::new(info))
     }
 
-    /// The text this document's info names. CONFLICT when the content changed since the info
-    /// was read (the client reads the document again).
-    async fn text(&self, ctx: &Context<'_>) -> ApiResult<String> {
-        use nishan_domain::ports::DocumentRepository;
-        Ok(state(ctx).store.document_content(&self.0.head()).await?)
+    /// The text this document's info names (read once per request, shared by every field
+    /// that asks). CONFLICT when the content changed since the info was read (the client reads
+    /// the document again).
+    async fn text(&self, ctx: &Context<'_>) -> ApiResult<std::sync::Arc<str>> {
+        let key = (self.0.id, self.0.content_hash.clone());
+        let found = ctx.data_unchecked::<Loaded<DocumentContentLoader>>().load_one(key).await?;
+        found
+            .ok_or_else(|| DomainError::conflict("the document's content changed during the request; try again").into())
     }
 }
 
@@ -153,7 +157,7 @@ impl Document {
     /// The text, with line endings normalised to `\n`. Entity offsets are code points into it.
     #[graphql(complexity = "crate::graphql::execution::text_cost(child_complexity)")]
     async fn content(&self, ctx: &Context<'_>) -> ApiResult<String> {
-        self.text(ctx).await
+        Ok(self.text(ctx).await?.to_string())
     }
     /// SHA-256 of the content, hex.
     async fn content_hash(&self) -> &str {
