@@ -112,6 +112,10 @@ pub struct Settings {
     /// connection, in milliseconds.
     #[arg(long, env = "NISHAN_EVENTS_RECONNECT_MS", default_value_t = 1_000)]
     pub events_reconnect_ms: u64,
+    /// How long published events are kept in `bus_events`, in seconds (PostgreSQL): a replica
+    /// whose listener is away for longer tells its subscribers to re-read (`RESYNC`).
+    #[arg(long, env = "NISHAN_EVENTS_RETENTION_SECS", default_value_t = 600)]
+    pub events_retention_secs: u64,
     /// Whether projects train their learned model on their own once enough new gold came in
     /// (`nishan_domain::service::learning::AUTO_TRAIN_NEW_GOLD` verified entities).
     #[arg(long, env = "NISHAN_AUTO_TRAIN", default_value_t = true, action = clap::ArgAction::Set)]

@@ -121,7 +121,7 @@ pub async fn bootstrap_custom(
         None => {
             let bridge = nishan_infrastructure::events::BridgeConfig {
                 reconnect_delay: std::time::Duration::from_millis(settings.events_reconnect_ms),
-                ..Default::default()
+                retention: std::time::Duration::from_secs(settings.events_retention_secs.max(1)),
             };
             EventBus::connect_with(&conn, bridge).await
         }

@@ -382,10 +382,19 @@ pub fn apply_action(mut job: Job, action: JobAction, now: DateTime<Utc>) -> Doma
             job.completed_at = Some(now);
         }
         (JobAction::Pause, _) => job.status = job.status.transition(Paused)?,
-        (JobAction::Resume, _) => {
+        // A pause asked of a running job and not yet taken: the job just goes on.
+        (JobAction::Resume, Processing) if job.pause_requested => job.pause_requested = false,
+        (JobAction::Resume, Paused) => {
             job.status = job.status.transition(Queued)?;
             job.pause_requested = false;
             job.attempts = 0;
+        }
+        (JobAction::Resume, status) => {
+            return Err(DomainError::conflict(format!(
+                "only PAUSED jobs are resumed; this one is {}{}",
+                status.as_str(),
+                if matches!(status, Failed | Cancelled) { " (retryProcessingJob runs it again)" } else { "" }
+            )));
         }
         (JobAction::Retry, _) => {
             job.check_retry()?;
@@ -463,6 +472,24 @@ mod action_tests {
         assert_eq!(j.attempts, 0, "a resumed run counts its claims afresh");
         assert_eq!(j.checkpoint, serde_json::json!({"offset": 10}), "and goes on from its checkpoint");
         assert!(apply_action(job(JobStatus::Completed), JobAction::Resume, now).is_err());
+    }
+
+    /// Resume goes on from a pause, nothing else: a cancelled or failed job is retried (it
+    /// used to answer QUEUED), and a running job is not put back in the queue under its worker.
+    #[test]
+    fn only_a_paused_job_is_resumed() {
+        let now = Utc::now();
+        for status in [JobStatus::Cancelled, JobStatus::Failed, JobStatus::Queued, JobStatus::Pending] {
+            let refused = apply_action(job(status), JobAction::Resume, now).unwrap_err();
+            assert!(matches!(refused, DomainError::Conflict(_)), "{status:?}: {refused:?}");
+        }
+        let message = apply_action(job(JobStatus::Cancelled), JobAction::Resume, now).unwrap_err().to_string();
+        assert!(message.contains("CANCELLED") && message.contains("retryProcessingJob"), "{message}");
+        assert!(apply_action(job(JobStatus::Processing), JobAction::Resume, now).is_err(), "not paused");
+        let mut running = job(JobStatus::Processing);
+        running.pause_requested = true;
+        let j = apply_action(running, JobAction::Resume, now).unwrap();
+        assert_eq!((j.status, j.pause_requested), (JobStatus::Processing, false), "the pause is called off");
     }
 
     #[test]

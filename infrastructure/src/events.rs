@@ -78,6 +78,9 @@ pub enum Delivery {
     /// reconnect that recovered every event from the log, true when some may be lost for good.
     Resync {
         missed: bool,
+        /// Which of the bus's resyncs this is (0: this subscriber's own, after it fell behind):
+        /// a subscription of several topics hears each of the bus's once.
+        round: u64,
     },
 }
 
@@ -114,6 +117,8 @@ struct Inner {
     /// Set on PostgreSQL: events to store and announce to the other replicas.
     outbox: Option<mpsc::UnboundedSender<Arc<DomainEvent>>>,
     bridge: Option<watch::Receiver<BridgeState>>,
+    /// How many resyncs the bus has sent.
+    resyncs: std::sync::atomic::AtomicU64,
 }
 
 impl Inner {
@@ -127,6 +132,7 @@ impl Inner {
             topics: Mutex::new(HashMap::new()),
             outbox,
             bridge,
+            resyncs: std::sync::atomic::AtomicU64::new(0),
         }
     }
 
@@ -142,9 +148,10 @@ impl Inner {
 
     /// Tells every subscriber to re-read what it follows.
     fn resync(&self, missed: bool) {
+        let round = self.resyncs.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
         let senders: Vec<_> = self.topics.lock().unwrap_or_else(|e| e.into_inner()).values().cloned().collect();
         for sender in senders {
-            let _ = sender.send(Delivery::Resync { missed });
+            let _ = sender.send(Delivery::Resync { missed, round });
         }
     }
 }
@@ -197,7 +204,7 @@ impl EventBus {
                 BroadcastStream::new(sender.subscribe())
             })
             .collect();
-        Subscription { streams, topics: topics.to_vec(), bus: Arc::downgrade(&self.inner) }
+        Subscription { streams, topics: topics.to_vec(), bus: Arc::downgrade(&self.inner), last_round: 0 }
     }
 
     /// Subscriptions currently open in this process (each counts once per topic it follows).
@@ -227,21 +234,38 @@ pub struct Subscription {
     streams: Vec<BroadcastStream<Delivery>>,
     topics: Vec<Topic>,
     bus: Weak<Inner>,
+    /// The latest of the bus's resyncs delivered (each topic's channel carries it; an older or
+    /// the same one on another channel says nothing new).
+    last_round: u64,
 }
 
 impl Stream for Subscription {
     type Item = Delivery;
 
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Delivery>> {
+        let this = &mut *self;
         let mut open = false;
-        for stream in &mut self.streams {
-            match Pin::new(stream).poll_next(cx) {
-                Poll::Ready(Some(Ok(delivery))) => return Poll::Ready(Some(delivery)),
-                Poll::Ready(Some(Err(BroadcastStreamRecvError::Lagged(_)))) => {
-                    return Poll::Ready(Some(Delivery::Resync { missed: true }));
+        for stream in &mut this.streams {
+            loop {
+                match Pin::new(&mut *stream).poll_next(cx) {
+                    Poll::Ready(Some(Ok(Delivery::Resync { round, .. }))) if round != 0 && round <= this.last_round => {
+                        continue;
+                    }
+                    Poll::Ready(Some(Ok(delivery))) => {
+                        if let Delivery::Resync { round, .. } = delivery {
+                            this.last_round = this.last_round.max(round);
+                        }
+                        return Poll::Ready(Some(delivery));
+                    }
+                    Poll::Ready(Some(Err(BroadcastStreamRecvError::Lagged(_)))) => {
+                        return Poll::Ready(Some(Delivery::Resync { missed: true, round: 0 }));
+                    }
+                    Poll::Ready(None) => break,
+                    Poll::Pending => {
+                        open = true;
+                        break;
+                    }
                 }
-                Poll::Ready(None) => {}
-                Poll::Pending => open = true,
             }
         }
         if open { Poll::Pending } else { Poll::Ready(None) }
@@ -412,7 +436,7 @@ async fn listen(bus: Weak<Inner>, pool: PgPool, config: BridgeConfig, state: wat
     let mut started = false;
     let mut lost_at: Option<Instant> = None;
     let mut connections = 0;
-    let mut prune = tokio::time::interval(Duration::from_secs(60));
+    let mut prune = tokio::time::interval(config.retention.min(Duration::from_secs(60)));
     loop {
         let (mut listener, pid) = match open(&listen_pool).await {
             Ok(opened) => opened,
@@ -523,9 +547,26 @@ mod tests {
         for _ in 0..TOPIC_CAPACITY + 10 {
             bus.publish(activity(doc));
         }
-        assert!(matches!(sub.next().await, Some(Delivery::Resync { missed: true })));
+        assert!(matches!(sub.next().await, Some(Delivery::Resync { missed: true, .. })));
         // Then it goes on with the events still held.
         assert!(matches!(sub.next().await, Some(Delivery::Event(_))));
+    }
+
+    /// A subscription follows several topics (a document, its project, its user), each with a
+    /// channel of its own: a reconnect's resync reaches it once, not once per topic.
+    #[tokio::test]
+    async fn a_resync_reaches_a_subscriber_of_several_topics_once() {
+        let bus = EventBus::local();
+        let (doc, project) = (DocumentId::new(), nishan_domain::ids::ProjectId::new());
+        let mut sub = bus.subscribe_to(&[Topic::Document(doc), Topic::Project(project)]);
+        bus.inner.resync(true);
+        bus.publish(activity(doc));
+        bus.inner.resync(false);
+        assert!(matches!(sub.next().await, Some(Delivery::Resync { missed: true, round: 1 })));
+        assert!(matches!(sub.next().await, Some(Delivery::Event(_))));
+        assert!(matches!(sub.next().await, Some(Delivery::Resync { missed: false, round: 2 })));
+        let more = tokio::time::timeout(std::time::Duration::from_millis(50), sub.next()).await;
+        assert!(more.is_err(), "nothing more: {more:?}");
     }
 
     #[test]

@@ -291,6 +291,54 @@ async fn a_listener_that_reconnects_loses_no_event() {
     assert_eq!(next_data(&mut viewer, "a", "documentActivity").await["kind"], "ENTITY_CREATED");
 }
 
+/// PostgreSQL: a listener away for longer than the events are kept (`NISHAN_EVENTS_RETENTION_SECS`)
+/// may have lost some for good: after what it could read from the log, its subscribers are told
+/// to re-read (`RESYNC`). Away for less, they are not (the test above: the next event after the
+/// replayed one is the next entity).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_listener_away_longer_than_the_retention_says_resync() {
+    let (a, b) = replicas(Db::Postgres, |s| {
+        s.workers = 0;
+        s.events_reconnect_ms = 1500;
+        s.events_retention_secs = 1;
+    })
+    .await;
+    let before = bridge_connected(&b).await;
+    let s = shared(&a, "کربلا میں حسینؑ ابن علیؑ").await;
+    let mut viewer = watch_activity(&b, &a, &s, &s.viewer).await;
+
+    let mut bridge = b.state.events.bridge().unwrap();
+    a.execute(&format!("SELECT pg_terminate_backend({})", before.backend_pid.unwrap())).await;
+    tokio::time::timeout(Duration::from_secs(10), bridge.wait_for(|s| !s.connected))
+        .await
+        .expect("the replica notices its listener is gone")
+        .unwrap();
+    let created = mark(&a, &s, 0, 5).await;
+
+    // What the log still holds comes first (the event, unless a replica has pruned it by
+    // now), then the cue to re-read.
+    let mut got = next_data(&mut viewer, "a", "documentActivity").await;
+    if got["kind"] == "ENTITY_CREATED" {
+        assert_eq!(got["entityIds"], json!([created]));
+        got = next_data(&mut viewer, "a", "documentActivity").await;
+    }
+    assert_eq!((got["kind"].as_str(), got["entityIds"].clone()), (Some("RESYNC"), json!([])), "{got}");
+    assert!(bridge.borrow().connected);
+    // Re-reading finds what may have been missed.
+    let read = b
+        .ok(
+            Some(&s.viewer),
+            "query($d: ID!) { document(id: $d) { entities { edges { node { id } } } } }",
+            json!({"d": s.doc}),
+        )
+        .await;
+    assert_eq!(read["document"]["entities"]["edges"][0]["node"]["id"].as_str(), Some(created.as_str()), "{read}");
+    // And it goes on delivering.
+    mark(&a, &s, 10, 15).await;
+    let next = next_data(&mut viewer, "a", "documentActivity").await;
+    assert_eq!(next["kind"], "ENTITY_CREATED", "{next} {:?} {before:?}", *bridge.borrow());
+}
+
 /// The message that ends an operation whose caller lost access (events sent before the change
 /// may come first); then the operation is over: a query sent after it is answered, with
 /// nothing more of the operation before the answer.

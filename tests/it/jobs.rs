@@ -130,6 +130,7 @@ async fn job_state_machine_and_permissions(db: Db) {
     assert_eq!(status(&run(owner.clone(), "resumeProcessingJob").await, "resumeProcessingJob"), "QUEUED");
     assert_eq!(error_code(&run(owner.clone(), "retryProcessingJob").await), "CONFLICT", "a queued job is not retried");
     assert_eq!(status(&run(owner.clone(), "cancelProcessingJob").await, "cancelProcessingJob"), "CANCELLED");
+    assert_eq!(error_code(&run(owner.clone(), "resumeProcessingJob").await), "CONFLICT", "a cancelled job is retried");
     let doc_status = app.ok(Some(&owner), ENTITIES, json!({"id": doc})).await;
     assert_eq!(doc_status["document"]["processingStatus"], "CANCELLED", "the document follows its job");
     for n in 1..=3 {

@@ -356,8 +356,35 @@ async fn response_fields_follow_the_query(db: Db) {
     assert_eq!(serde_json::from_str::<Value>(&raw_text(&mut socket).await).unwrap()["type"], "complete");
 }
 
+/// A subscription's events too: the first (the job as it stands) and one from the bus (its
+/// cancellation), each with its fields in the order of the subscription's selection.
+async fn subscription_events_follow_the_query(db: Db) {
+    let app = TestApp::spawn_with(db, |s| s.workers = 0).await;
+    let (token, _) = app.register("anis").await;
+    let project = app.create_project(&token, "Order", json!({})).await;
+    let doc = common::create_document(&app, &token, &project, "مرثیہ", "کربلا میں حسینؑ").await;
+    let start = "mutation($d: ID!) { startProcessingJob(input: {documentId: $d}) { id } }";
+    let job =
+        app.ok(Some(&token), start, json!({"d": doc})).await["startProcessingJob"]["id"].as_str().unwrap().to_owned();
+    let mut socket = ready(&app, json!({"token": token})).await;
+    let query = format!(
+        "subscription {{ jobProgress(jobId: \"{job}\") {{ progress status z: jobId entitiesFound a: status }} }}"
+    );
+    send(&mut socket, subscribe("p", &query)).await;
+    let keys = ["jobProgress", "progress", "status", "z", "entitiesFound", "a"];
+    let first = raw_text(&mut socket).await;
+    common::assert_keys_in_order(&first, &keys);
+    assert!(first.contains("QUEUED"), "{first}");
+    let cancel = "mutation($id: ID!) { cancelProcessingJob(id: $id) { status } }";
+    app.ok(Some(&token), cancel, json!({"id": job})).await;
+    let cancelled = raw_text(&mut socket).await;
+    common::assert_keys_in_order(&cancelled, &keys);
+    assert!(cancelled.contains("CANCELLED"), "{cancelled}");
+}
+
 on_both_databases!(
     a_client_that_does_not_read_is_disconnected,
+    subscription_events_follow_the_query,
     response_fields_follow_the_query,
     operations_run_over_the_socket,
     anonymous_connections_are_served,

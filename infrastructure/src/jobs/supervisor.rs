@@ -210,16 +210,31 @@ async fn heartbeat(
     backoff: Backoff,
     lost: oneshot::Sender<()>,
 ) {
-    let period = lease / 3;
+    let extend = |until| {
+        let (store, worker) = (store.clone(), worker.clone());
+        async move { store.extend_lease(id, &worker, until).await }
+    };
+    keep_lease(extend, id, lease, backoff, lost).await
+}
+
+/// The heartbeat's loop over any way of extending the lease (`extend(until)`: Ok(true) kept,
+/// Ok(false) lost, Err a fault to try again).
+async fn keep_lease<F, Fut, E>(
+    mut extend: F,
+    id: nishan_domain::job::JobId,
+    lease: Duration,
+    backoff: Backoff,
+    lost: oneshot::Sender<()>,
+) where
+    F: FnMut(chrono::DateTime<Utc>) -> Fut,
+    Fut: std::future::Future<Output = Result<bool, E>>,
+    E: std::fmt::Display,
+{
     let mut failures = 0u32;
     loop {
-        let wait = match failures {
-            0 => period,
-            n => backoff.delay(n.min(backoff.attempts.saturating_sub(1)).max(1)).unwrap_or(period).min(period),
-        };
-        tokio::time::sleep(wait).await;
+        tokio::time::sleep(heartbeat_wait(lease, backoff, failures)).await;
         let until = Utc::now() + chrono::Duration::from_std(lease).unwrap_or(chrono::Duration::seconds(30));
-        match store.extend_lease(id, &worker, until).await {
+        match extend(until).await {
             Ok(true) => failures = 0,
             Ok(false) => {
                 let _ = lost.send(());
@@ -230,5 +245,64 @@ async fn heartbeat(
                 tracing::warn!(job = %id, error = %e, failures, "extending a job's lease failed; trying again");
             }
         }
+    }
+}
+
+/// How long the heartbeat waits before its next try after `failures` failed ones in a row: a
+/// third of the lease when the last try worked, else the backoff's delay for that many
+/// failures (the last delay once they are used up), never longer than a third of the lease.
+fn heartbeat_wait(lease: Duration, backoff: Backoff, failures: u32) -> Duration {
+    let period = lease / 3;
+    match failures {
+        0 => period,
+        n => backoff.delay(n.min(backoff.attempts.saturating_sub(1)).max(1)).unwrap_or(period).min(period),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Mutex;
+
+    use super::*;
+
+    #[test]
+    fn the_heartbeat_backs_off_within_the_lease() {
+        let backoff = Backoff { attempts: 6, base: Duration::from_millis(100), cap: Duration::from_secs(5) };
+        let lease = Duration::from_secs(30);
+        let waits: Vec<u128> = (0..8).map(|n| heartbeat_wait(lease, backoff, n).as_millis()).collect();
+        // A third of the lease while it works; 100, 200, 400 ... ms after failures, the last
+        // delay once the attempts are used up.
+        assert_eq!(waits, [10_000, 100, 200, 400, 800, 1_600, 1_600, 1_600]);
+        // Never longer than a third of the lease, so a failing database cannot outwait it.
+        let short = Duration::from_millis(900);
+        assert_eq!(heartbeat_wait(short, backoff, 5).as_millis(), 300);
+    }
+
+    /// The database fails twice: the heartbeat tries again (it used to stop at the first
+    /// error) and keeps the lease; it stops, saying so, only when the lease is lost.
+    #[tokio::test]
+    async fn the_heartbeat_survives_database_faults_and_stops_on_a_lost_lease() {
+        let answers =
+            Mutex::new(vec![Ok(false), Ok(true), Err("connection reset"), Err("database is locked"), Ok(true)]);
+        let calls = Mutex::new(Vec::new());
+        let (lost_tx, mut lost_rx) = oneshot::channel();
+        let backoff = Backoff { attempts: 4, base: Duration::from_millis(1), cap: Duration::from_millis(5) };
+        let extend = |until: chrono::DateTime<Utc>| {
+            calls.lock().unwrap().push(until);
+            let answer = answers.lock().unwrap().pop().expect("no call after the lease is lost");
+            async move { answer }
+        };
+        let id = nishan_domain::job::JobId::new_v4();
+        tokio::time::timeout(
+            Duration::from_secs(10),
+            keep_lease(extend, id, Duration::from_millis(30), backoff, lost_tx),
+        )
+        .await
+        .expect("the heartbeat ends once the lease is lost");
+        assert!(lost_rx.try_recv().is_ok(), "the worker is told its lease is lost");
+        let calls = calls.into_inner().unwrap();
+        assert_eq!(calls.len(), 5, "a renewal, two faults tried again, a renewal, then the lost lease");
+        assert!(calls.windows(2).all(|w| w[0] <= w[1]), "each try asks for a lease from its own now");
+        assert!(answers.into_inner().unwrap().is_empty());
     }
 }

@@ -84,7 +84,7 @@ impl Watch {
                         None
                     }
                 },
-                Delivery::Resync { missed } => {
+                Delivery::Resync { missed, .. } => {
                     self.access.forget_all();
                     missed.then(|| ActivityEvent::new(self.doc, ActivityKind::Resync, &[], None))
                 }
