@@ -39,7 +39,8 @@ pub mod code {
     pub const CONFLICT: &str = "CONFLICT";
     pub const RATE_LIMITED: &str = "RATE_LIMITED";
     pub const INTERNAL: &str = "INTERNAL";
-    /// A language model gave no usable answer (`askProject`), after retries and a repair.
+    /// `extensions.reason` of an INTERNAL error whose cause is a language model that gave no
+    /// usable answer (`askProject`), after retries and a repair: the message says why.
     pub const MODEL_FAILED: &str = "MODEL_FAILED";
     // Refusals of a whole request, before it runs (the names Apollo's servers use where
     // there is one).
@@ -72,7 +73,11 @@ pub fn to_graphql(e: DomainError) -> async_graphql::Error {
             ext.set("code", code::RATE_LIMITED);
             ext.set("retryAfter", retry_after_secs);
         }),
-        DomainError::ModelFailed(m) => with_code(m, code::MODEL_FAILED),
+        // Not the caller's fault and not a fault of ours to hide: INTERNAL, with the reason.
+        DomainError::ModelFailed(m) => async_graphql::Error::new(m).extend_with(|_, ext| {
+            ext.set("code", code::INTERNAL);
+            ext.set("reason", code::MODEL_FAILED);
+        }),
         DomainError::Internal(cause) | DomainError::Transient(cause) => internal(&cause),
     }
 }

@@ -278,7 +278,8 @@ async fn bad_answers_are_repaired_once_then_refused(db: Db) {
     let messages = app.count("SELECT id FROM chat_messages").await;
     mock.push_all([Behaviour::text("{\"answer\": \"حسین"), Behaviour::text("still not JSON")]);
     let resp = app.gql(Some(&admin), ASK, json!({"i": input})).await;
-    assert_eq!(error_code(&resp), "MODEL_FAILED", "{resp}");
+    assert_eq!(error_code(&resp), "INTERNAL", "{resp}");
+    assert_eq!(resp["errors"][0]["extensions"]["reason"], "MODEL_FAILED", "{resp}");
     let message = resp["errors"][0]["message"].as_str().unwrap();
     assert!(message.contains("not usable after a repair request"), "{message}");
     assert_eq!(app.count("SELECT id FROM chat_messages").await, messages);
@@ -286,7 +287,8 @@ async fn bad_answers_are_repaired_once_then_refused(db: Db) {
     let before = mock.request_count();
     mock.push(Behaviour::Unauthorized);
     let resp = app.gql(Some(&admin), ASK, json!({"i": input})).await;
-    assert_eq!(error_code(&resp), "MODEL_FAILED", "{resp}");
+    assert_eq!(error_code(&resp), "INTERNAL", "{resp}");
+    assert_eq!(resp["errors"][0]["extensions"]["reason"], "MODEL_FAILED", "{resp}");
     assert_eq!(mock.request_count(), before + 1);
     assert!(!resp.to_string().contains("sk-nishan-chat-key-7f3a"), "the key is not echoed: {resp}");
     // Every attempt was recorded for usage: 2 + 2 + 2 + 1.

@@ -1,9 +1,9 @@
 //! `chatMessage`: an answer as the model writes it (`text` pieces, `restart` when the model is
 //! asked again), ending with the stored answer and its verified citations (`message`), or an
-//! error (MODEL_FAILED, ...). The follower subscribes with the id it then asks under
-//! (`askProject(input: {messageId})`): the first event, empty, says it is following, so a
-//! client asks once it has it; an answer already stored is sent at once after it. Only the
-//! user who asks follows (NOT_FOUND for anyone else); a follower waits at most
+//! error (INTERNAL with `reason` MODEL_FAILED, ...). The follower subscribes with the id it
+//! then asks under (`askProject(input: {messageId})`): the first event, empty, says it is
+//! following, so a client asks once it has it; an answer already stored is sent at once after
+//! it. Only the user who asks follows (NOT_FOUND for anyone else); a follower waits at most
 //! [`WAIT`] for an answer that does not come.
 
 use std::time::Duration;
