@@ -103,6 +103,7 @@ async fn run(kind: &str, url: String, files: &[(String, Vec<u8>)]) {
                 query: (*w).to_owned(),
                 entity_types: vec![],
                 documents: vec![],
+                knowledge_items: vec![],
                 page: PageRequest { offset: 0, limit: 20 },
             };
             let started = Instant::now();

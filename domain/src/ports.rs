@@ -1087,6 +1087,15 @@ pub struct SearchFilter {
     pub documents: Vec<DocumentId>,
     /// Only passages holding an entity of one of these types (any passage when empty).
     pub entity_types: Vec<EntityTypeId>,
+    /// Only passages holding a mention linked to one of these knowledge entries (any when empty).
+    pub knowledge_items: Vec<KnowledgeItemId>,
+}
+
+impl SearchFilter {
+    /// Whether only places inside certain entities count (by type or by knowledge entry).
+    pub fn by_entities(&self) -> bool {
+        !self.entity_types.is_empty() || !self.knowledge_items.is_empty()
+    }
 }
 
 /// An entity as search sees it: where it stands, in which passage.
@@ -1122,10 +1131,13 @@ pub trait SearchRepository {
         passages: &[crate::search::PassageId],
     ) -> DomainResult<HashMap<crate::search::PassageId, String>>;
     /// The entities overlapping passages, of the given types (all types when empty).
+    /// The entities in the passages, of one of `types` (any type when empty) and linked to one
+    /// of `items` (linked or not when empty).
     async fn passage_entities(
         &self,
         passages: &[crate::search::PassageId],
         types: &[EntityTypeId],
+        items: &[KnowledgeItemId],
     ) -> DomainResult<Vec<PassageEntity>>;
 }
 

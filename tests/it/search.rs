@@ -175,6 +175,49 @@ async fn who_may_search(db: Db) {
     assert_eq!(app.ok(None, SEARCH, input(&open)).await["search"]["totalCount"], 1);
 }
 
+/// With `knowledgeItemIds`, only the places inside mentions linked to one of the entries count:
+/// one Husain's lines, not every line with the name.
+async fn search_narrows_to_a_knowledge_entry(db: Db) {
+    let app = TestApp::spawn(db).await;
+    let (owner, _) = app.register("anis").await;
+    let project = app.create_project(&owner, "Names", json!({})).await;
+    let content = "حسینؑ ابن علیؑ کربلا میں\nحسین نام کا ایک اور شخص\nحسین کا ذکر";
+    let doc = create_document(&app, &owner, &project, "names", content).await;
+    let person = entity_type_ids(&app).await["PERSON"].clone();
+    let line2 = content.split('\n').next().unwrap().chars().count() as u32 + 1;
+    let create = "mutation($i: CreateEntityInput!) { createEntity(input: $i) { id } }";
+    let mut mentions = Vec::new();
+    for (start, end) in [(0, 5), (line2, line2 + 4)] {
+        let i = json!({"documentId": doc, "entityTypeId": person, "start": start, "end": end});
+        mentions.push(
+            app.ok(Some(&owner), create, json!({"i": i})).await["createEntity"]["id"].as_str().unwrap().to_owned(),
+        );
+    }
+    let item = "mutation($i: CreateKnowledgeItemInput!) { createKnowledgeItem(input: $i) { id } }";
+    let entry = |name: &str| json!({"i": {"projectId": project, "entityTypeId": person, "name": name, "aliases": []}});
+    let husain = app.ok(Some(&owner), item, entry("حسین ابن علی")).await["createKnowledgeItem"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let nobody =
+        app.ok(Some(&owner), item, entry("کوئی اور")).await["createKnowledgeItem"]["id"].as_str().unwrap().to_owned();
+    let link = "mutation($e: ID!, $k: ID!) { linkEntity(entityId: $e, itemId: $k) { id } }";
+    app.ok(Some(&owner), link, json!({"e": mentions[0], "k": husain})).await;
+
+    let find = |items: Vec<&str>| json!({"projectId": project, "query": "حسین", "knowledgeItemIds": items});
+    let all = search(&app, Some(&owner), find(vec![])).await;
+    assert_eq!(all["totalCount"], 3, "{all}");
+    let his = search(&app, Some(&owner), find(vec![&husain])).await;
+    assert_eq!(lines(&his), vec![("names".to_owned(), 1, "حسینؑ ابن علیؑ کربلا میں".to_owned())], "{his}");
+    assert_eq!(highlighted(&his, &[("names", content)]), vec![vec!["حسینؑ".to_owned()]]);
+    assert_eq!(his["edges"][0]["node"]["entities"][0]["id"], mentions[0].as_str());
+    // An entry nothing is linked to finds nothing; both together find the one.
+    assert_eq!(search(&app, Some(&owner), find(vec![&nobody])).await["totalCount"], 0);
+    assert_eq!(search(&app, Some(&owner), find(vec![&nobody, &husain])).await["totalCount"], 1);
+    let resp = app.gql(Some(&owner), SEARCH, json!({"i": find(vec!["not-an-id"])})).await;
+    assert_eq!(error_code(&resp), "BAD_USER_INPUT", "{resp}");
+}
+
 /// The project's passages as the index counts them, and as its rows are.
 async fn index_counts(app: &TestApp, project: &str) -> ((i64, i64), (i64, i64)) {
     let db = app.database().await;
@@ -388,6 +431,7 @@ async fn the_readme_examples_answer_as_described(db: Db) {
 }
 
 on_both_databases!(
+    search_narrows_to_a_knowledge_entry,
     search_is_urdu_aware_and_ranked,
     the_readme_examples_answer_as_described,
     who_may_search,

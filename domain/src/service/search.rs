@@ -3,12 +3,13 @@
 //! and the ranking (`search::rank`) decides the hits, their scores and their order; a hit
 //! carries the passage's text, the highlights of the query's words in it and the entities
 //! under those highlights. With an entity-type filter, a hit is a passage where the query
-//! matches inside an entity of one of the types (its highlights are those places).
+//! matches inside an entity of one of the types (its highlights are those places); with a
+//! knowledge-entry filter, likewise inside a mention linked to one of the entries.
 
 use std::collections::HashMap;
 
 use crate::error::{DomainError, DomainResult};
-use crate::ids::{DocumentId, EntityId, EntityTypeId, ProjectId};
+use crate::ids::{DocumentId, EntityId, EntityTypeId, KnowledgeItemId, ProjectId};
 use crate::policy::Actor;
 use crate::ports::{Page, PageRequest, PassageEntity, ProjectRepository, SearchFilter, SearchRepository};
 use crate::search::rank::{Highlight, highlights, rank};
@@ -19,6 +20,8 @@ use crate::service::projects::{ProjectRef, Projects};
 pub const MAX_FILTER_DOCUMENTS: usize = 100;
 /// Most entity types one search may be narrowed to.
 pub const MAX_FILTER_TYPES: usize = 50;
+/// Most knowledge entries one search may be narrowed to.
+pub const MAX_FILTER_ITEMS: usize = 50;
 
 /// A search as a client asks it.
 #[derive(Debug, Clone)]
@@ -27,6 +30,8 @@ pub struct SearchRequest {
     pub query: String,
     pub entity_types: Vec<EntityTypeId>,
     pub documents: Vec<DocumentId>,
+    /// Only places inside mentions linked to one of these entries.
+    pub knowledge_items: Vec<KnowledgeItemId>,
     pub page: PageRequest,
 }
 
@@ -65,14 +70,24 @@ impl<S: SearchRepository + ProjectRepository> Search<'_, S> {
         if request.entity_types.len() > MAX_FILTER_TYPES {
             return Err(DomainError::invalid("entityTypeIds", format!("may name at most {MAX_FILTER_TYPES} types")));
         }
+        if request.knowledge_items.len() > MAX_FILTER_ITEMS {
+            return Err(DomainError::invalid(
+                "knowledgeItemIds",
+                format!("may name at most {MAX_FILTER_ITEMS} entries"),
+            ));
+        }
         let query = SearchQuery::parse(&request.query)?;
         Projects { store: self.store, events: &crate::events::NoEvents }
             .find(actor, ProjectRef::Id(request.project))
             .await?
             .ok_or(DomainError::NotFound { resource: "project" })?;
-        let filter = SearchFilter { documents: request.documents.clone(), entity_types: request.entity_types.clone() };
+        let filter = SearchFilter {
+            documents: request.documents,
+            entity_types: request.entity_types,
+            knowledge_items: request.knowledge_items,
+        };
         let ranked = self.ranked(request.project, &query, Matching::All, &filter).await?;
-        self.page(ranked, &request.entity_types, request.page).await
+        self.page(ranked, &filter, request.page).await
     }
 
     /// Every hit of `query` in the project, ranked (no access check: callers check).
@@ -85,7 +100,7 @@ impl<S: SearchRepository + ProjectRepository> Search<'_, S> {
     ) -> DomainResult<Vec<Ranked>> {
         let candidates = self.store.search_candidates(project, &query.terms, matching, filter).await?;
         let stats = self.store.search_stats(project).await?;
-        let unfiltered = filter.documents.is_empty() && filter.entity_types.is_empty();
+        let unfiltered = filter.documents.is_empty() && !filter.by_entities();
         // One term over the whole project: its candidates are the passages holding it.
         let df = if unfiltered && query.terms.len() == 1 {
             vec![candidates.len() as u64]
@@ -95,20 +110,21 @@ impl<S: SearchRepository + ProjectRepository> Search<'_, S> {
         Ok(rank(query, matching, candidates, stats, &df))
     }
 
-    /// The hits of one page: texts, highlights and entities; with entity types, only the
-    /// places of the query inside such entities count (before the page is cut).
+    /// The hits of one page: texts, highlights and entities; with entity types or knowledge
+    /// entries, only the places of the query inside such entities count (before the page is
+    /// cut).
     async fn page(
         &self,
         mut ranked: Vec<Ranked>,
-        entity_types: &[EntityTypeId],
+        filter: &SearchFilter,
         page: PageRequest,
     ) -> DomainResult<Page<SearchHit>> {
         let mut texts = HashMap::new();
         let mut under: HashMap<PassageId, Vec<PassageEntity>> = HashMap::new();
-        if !entity_types.is_empty() {
+        if filter.by_entities() {
             let ids: Vec<PassageId> = ranked.iter().map(|r| r.candidate.passage).collect();
             texts = self.store.passage_texts(&ids).await?;
-            for e in self.store.passage_entities(&ids, entity_types).await? {
+            for e in self.store.passage_entities(&ids, &filter.entity_types, &filter.knowledge_items).await? {
                 under.entry(e.passage).or_default().push(e);
             }
             ranked.retain_mut(|r| {
@@ -126,9 +142,9 @@ impl<S: SearchRepository + ProjectRepository> Search<'_, S> {
         let to = from.saturating_add(page.limit as usize).min(ranked.len());
         let ranked: Vec<Ranked> = ranked.drain(from..to).collect();
         let ids: Vec<PassageId> = ranked.iter().map(|r| r.candidate.passage).collect();
-        if entity_types.is_empty() {
+        if !filter.by_entities() {
             texts = self.store.passage_texts(&ids).await?;
-            for e in self.store.passage_entities(&ids, &[]).await? {
+            for e in self.store.passage_entities(&ids, &[], &[]).await? {
                 under.entry(e.passage).or_default().push(e);
             }
         }

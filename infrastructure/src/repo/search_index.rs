@@ -13,7 +13,7 @@
 use std::collections::HashMap;
 
 use nishan_domain::document::Document;
-use nishan_domain::ids::{DocumentId, EntityId, EntityTypeId, ProjectId};
+use nishan_domain::ids::{DocumentId, EntityId, EntityTypeId, KnowledgeItemId, ProjectId};
 use nishan_domain::ports::{PassageEntity, SearchFilter, SearchRepository};
 use nishan_domain::search::{Candidate, CorpusStats, Matching, Passage, PassageId, Term, passages_iter};
 use nishan_domain::{DomainError, DomainResult};
@@ -353,6 +353,13 @@ impl SearchRepository for Store {
                  AND e.entity_type_id IN ({list}) AND e.start_offset < p.end_offset AND e.end_offset > p.start_offset)"
             ));
         }
+        if !filter.knowledge_items.is_empty() {
+            let list = params.list(filter.knowledge_items.iter().map(|k| k.0));
+            sql.push_str(&format!(
+                " AND EXISTS (SELECT 1 FROM entities e WHERE e.document_id = p.document_id \
+                 AND e.knowledge_item_id IN ({list}) AND e.start_offset < p.end_offset AND e.end_offset > p.start_offset)"
+            ));
+        }
         let rows = self.connection().query_all_raw(params.statement(sql)).await.map_err(internal)?;
         rows.iter()
             .map(|row| {
@@ -389,7 +396,12 @@ impl SearchRepository for Store {
         Ok(texts)
     }
 
-    async fn passage_entities(&self, ids: &[PassageId], types: &[EntityTypeId]) -> DomainResult<Vec<PassageEntity>> {
+    async fn passage_entities(
+        &self,
+        ids: &[PassageId],
+        types: &[EntityTypeId],
+        items: &[KnowledgeItemId],
+    ) -> DomainResult<Vec<PassageEntity>> {
         let backend = self.connection().get_database_backend();
         let mut found = Vec::new();
         for chunk in ids.chunks(ID_CHUNK) {
@@ -403,6 +415,10 @@ impl SearchRepository for Store {
             if !types.is_empty() {
                 let list = params.list(types.iter().map(|t| t.0));
                 sql.push_str(&format!(" AND e.entity_type_id IN ({list})"));
+            }
+            if !items.is_empty() {
+                let list = params.list(items.iter().map(|k| k.0));
+                sql.push_str(&format!(" AND e.knowledge_item_id IN ({list})"));
             }
             for row in self.connection().query_all_raw(params.statement(sql)).await.map_err(internal)? {
                 let start: i32 = row.try_get("", "start_offset").map_err(internal)?;

@@ -1,7 +1,7 @@
 //! Searching a project's texts.
 
 use async_graphql::{Context, ID, InputObject, Object};
-use nishan_domain::ids::{DocumentId, EntityTypeId, ProjectId};
+use nishan_domain::ids::{DocumentId, EntityTypeId, KnowledgeItemId, ProjectId};
 use nishan_domain::service::search::SearchRequest;
 
 use crate::error::ApiResult;
@@ -19,6 +19,9 @@ pub struct SearchInput {
     pub entity_type_ids: Option<Vec<ID>>,
     /// Only these documents (at most 100).
     pub document_ids: Option<Vec<ID>>,
+    /// Only lines where the query matches inside a mention linked to one of these knowledge
+    /// entries (at most 50).
+    pub knowledge_item_ids: Option<Vec<ID>>,
     /// Page size (default 20, at most 100).
     pub first: Option<i32>,
     pub after: Option<String>,
@@ -42,6 +45,10 @@ impl SearchQuery {
             query: input.query,
             entity_types: ids(input.entity_type_ids, "entityTypeIds")?.into_iter().map(EntityTypeId).collect(),
             documents: ids(input.document_ids, "documentIds")?.into_iter().map(DocumentId).collect(),
+            knowledge_items: ids(input.knowledge_item_ids, "knowledgeItemIds")?
+                .into_iter()
+                .map(KnowledgeItemId)
+                .collect(),
             page,
         };
         let actor = request(ctx).viewer.optional()?;
