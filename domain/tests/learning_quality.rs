@@ -4,10 +4,10 @@
 //! under: the test fails if the tagger regresses, and it must beat the gazetteer it replaces.
 //! (`cargo run --release -p nishan-domain --example learning_report` prints the full report.)
 //!
-//! Issue 16's goals (F1 >= 0.8 on held-out lines, 40 % of the names unseen in training found)
-//! are NOT reached: on the committed split the tagger measures precision 0.76, recall 0.47,
-//! F1 0.58 (the gazetteer of the same gold 0.54) and finds 19 of 109 unseen names (17 %); the
-//! floors below hold it there.
+//! Issue 16's goals: 40 % of the names unseen in training found is reached and asserted (49 of
+//! 109 on the committed split, 45 %); F1 >= 0.8 on held-out lines is NOT: on the committed split
+//! the tagger measures precision 0.82, recall 0.66, F1 0.73 (the gazetteer of the same gold
+//! 0.55), on ten random splits F1 0.72 on average; the floors below hold it there.
 
 mod annotated;
 
@@ -22,13 +22,15 @@ fn the_tagger_beats_the_gazetteer_on_held_out_lines() {
     assert_eq!((train.len(), heldout.len()), (184, 322));
     let m = annotated::measure(&train, &heldout, &options);
     eprintln!("committed split: {m:?}");
-    assert!(m.f1 >= 0.56, "F1 {:.3}", m.f1);
-    assert!(m.precision >= 0.70, "precision {:.3}", m.precision);
+    assert!(m.f1 >= 0.70, "F1 {:.3}", m.f1);
+    assert!(m.precision >= 0.76, "precision {:.3}", m.precision);
+    assert!(m.recall >= 0.62, "recall {:.3}", m.recall);
     assert!(m.f1 > m.gazetteer_f1 + 0.02, "tagger {:.3} against gazetteer {:.3}", m.f1, m.gazetteer_f1);
     // What the built-in extractor stores (confidence 0.5 or more) still beats the gazetteer.
     assert!(m.f1_at_threshold > m.gazetteer_f1, "{:.3} at 0.5", m.f1_at_threshold);
-    assert!(m.unseen_found >= 16, "{} of {} unseen names found", m.unseen_found, m.unseen);
-    assert!(m.unseen_found > 2 * m.gazetteer_unseen_found);
+    // The goal: at least 40 % of the names never seen in the training gold are found.
+    assert!(m.unseen_share() >= 0.40, "{} of {} unseen names found", m.unseen_found, m.unseen);
+    assert!(m.unseen_found > 5 * m.gazetteer_unseen_found);
     let mut f1 = 0.0;
     let mut unseen = 0.0;
     for seed in [1, 2] {
@@ -39,8 +41,8 @@ fn the_tagger_beats_the_gazetteer_on_held_out_lines() {
         f1 += m.f1 / 2.0;
         unseen += m.unseen_share() / 2.0;
     }
-    assert!(f1 >= 0.65, "mean F1 {f1:.3}");
-    assert!(unseen >= 0.19, "mean share of unseen names found {unseen:.3}");
+    assert!(f1 >= 0.69, "mean F1 {f1:.3}");
+    assert!(unseen >= 0.35, "mean share of unseen names found {unseen:.3}");
 }
 
 #[test]

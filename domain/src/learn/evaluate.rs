@@ -262,6 +262,10 @@ pub struct Metrics {
     /// The map from probabilities to confidences (fitted on the folds' predictions).
     #[serde(default)]
     pub calibration: super::calibration::Calibration,
+    /// What decoding takes off each word's outside score (chosen for the best cross-validated
+    /// F1; 0 for models trained before it).
+    #[serde(default)]
+    pub outside_bias: f64,
 }
 
 #[cfg(test)]

@@ -7,12 +7,15 @@
 //! per entity type; decoding (Viterbi, [`lattice`]) only ever yields valid label sequences, so
 //! every decoded span is whole. Word features ([`features`]) suit Urdu poetry: the folded word
 //! and its character n-grams, prefixes and suffixes, honorific marks, izafat, the two words on
-//! each side, where the word stands in its line, and hits of name lists ([`names`]) the caller
-//! supplies (gazetteers, knowledge-base aliases) and of the gold the model has learnt.
+//! each side, where the word stands in its line, cue words (titles, kinship words, the vocative,
+//! postpositions), and hits of name lists ([`names`]): the ones the caller supplies
+//! (gazetteers, knowledge-base aliases), the gold the model has learnt, and the built-in names
+//! of the Marsiya tradition (by class, whatever the project calls its types).
 //! Weights are learnt by an averaged structured perceptron ([`train`]); a span's confidence is
 //! its probability under a softmax over the path scores (forward-backward), at a temperature
 //! fitted by cross-validation so that confidence matches measured precision (the reliability
-//! table of [`evaluate::Reliability`]).
+//! table of [`evaluate::Reliability`]); before decoding, each word's `O` score is lowered by
+//! the bias that gave the best cross-validated F1 (the perceptron leans to `O`).
 //!
 //! Everything here is pure and deterministic: the same gold, names and seed give the same
 //! model, byte for byte ([`Tagger::to_bytes`]).

@@ -144,6 +144,28 @@ impl NameIndex {
     }
 }
 
+/// The classes of the built-in Marsiya names ([`builtin`]), in the order of their ids.
+pub const BUILTIN_CLASSES: [&str; 7] = ["PERSON", "TITLE", "PLACE", "GROUP", "TIME", "DAY", "COUNT"];
+
+/// The built-in names of the Marsiya tradition (`marsiya_names.tsv`), each under its class's
+/// index in [`BUILTIN_CLASSES`]. A hit is a feature of the class, whatever the project calls
+/// its types.
+pub fn builtin() -> &'static NameIndex {
+    static BUILTIN: std::sync::OnceLock<NameIndex> = std::sync::OnceLock::new();
+    BUILTIN.get_or_init(|| {
+        let mut index = NameIndex::new(BUILTIN_CLASSES.len());
+        for line in include_str!("marsiya_names.tsv").lines() {
+            if line.starts_with('#') || line.trim().is_empty() {
+                continue;
+            }
+            let (class, name) = line.split_once('\t').expect("a class and a name");
+            let c = BUILTIN_CLASSES.iter().position(|k| *k == class).expect("a known class");
+            index.add(name, c);
+        }
+        index
+    })
+}
+
 /// The most frequent type (first on ties) and whether another type occurs too.
 fn majority(counts: &[u32]) -> (usize, bool) {
     let mut best = 0;
@@ -188,6 +210,27 @@ mod tests {
         assert_eq!((hit.entity_type, hit.ambiguous), (1, true));
         assert_eq!(index.word_type("شام"), Some((1, true)));
         assert_eq!(index.len(), 1);
+    }
+
+    #[test]
+    fn the_builtin_names_are_found_under_folding_by_class() {
+        let hits = builtin().hits(&folded("اے نہر علقمہ، علی اکبرؑ کدھر گیا"));
+        let classes: Vec<Option<(Part, &str)>> =
+            hits.iter().map(|h| h.map(|h| (h.part, BUILTIN_CLASSES[h.entity_type]))).collect();
+        assert_eq!(
+            classes,
+            [
+                None,
+                Some((Part::Begin, "PLACE")),
+                Some((Part::Last, "PLACE")),
+                Some((Part::Begin, "PERSON")),
+                Some((Part::Last, "PERSON")),
+                None,
+                None
+            ]
+        );
+        // شام is a place (Syria) and a time (evening): both classes, ambiguous.
+        assert!(builtin().hits(&folded("شام"))[0].unwrap().ambiguous);
     }
 
     #[test]

@@ -64,7 +64,8 @@ pub fn train(data: &[Annotated], names: &[Name], options: &TrainingOptions) -> R
     }
     let metrics = corpus.cross_validate(names, options);
     let all: Vec<usize> = (0..corpus.lines.len()).collect();
-    let tagger = corpus.fit(&all, names, options, metrics.temperature, metrics.calibration.clone());
+    let tagger =
+        corpus.fit(&all, names, options, metrics.temperature, metrics.calibration.clone(), metrics.outside_bias as f32);
     Ok(Trained { tagger, metrics })
 }
 
@@ -220,6 +221,7 @@ impl Corpus {
         options: &TrainingOptions,
         temperature: f64,
         calibration: Calibration,
+        outside_bias: f32,
     ) -> Tagger {
         let k = self.labels.len();
         let l = self.set.len();
@@ -322,6 +324,7 @@ impl Corpus {
             temperature,
             tables,
             calibration,
+            outside_bias,
             gold: full,
             gold_names,
         }
@@ -333,6 +336,7 @@ impl Corpus {
         let folded: Vec<&str> = l.folded.iter().map(String::as_str).collect();
         let ref_hits = reference.hits(&l.folded);
         let gold_hits = gold.hits(&l.folded);
+        let builtin = super::names::builtin().hits(&l.folded);
         let gold_words: Vec<Option<(usize, bool)>> = l.folded.iter().map(|w| gold.word_type(w)).collect();
         let clusters = super::clusters::WordClusters::builtin();
         let word_clusters: Vec<Option<&[u16]>> = l.folded.iter().map(|w| clusters.of(w)).collect();
@@ -342,51 +346,58 @@ impl Corpus {
             folded: &folded,
             reference: &ref_hits,
             gold: &gold_hits,
+            builtin: &builtin,
             gold_words: &gold_words,
             clusters: &word_clusters,
             honorific_rates: &rates,
         })
     }
 
-    /// Trains on `train`, tags `test`.
-    fn run_fold(
-        &self,
-        test: &[usize],
-        train: &[usize],
-        names: &[Name],
-        options: &TrainingOptions,
-        temps: &[f64],
-    ) -> FoldResult {
-        let tagger = self.fit(train, names, options, 1.0, Calibration::default());
+    /// Trains on `train`, and scores each word of the `test` lines under it (the bias and the
+    /// temperature are chosen once every fold has run).
+    fn run_fold(&self, test: &[usize], train: &[usize], names: &[Name], options: &TrainingOptions) -> FoldResult {
+        let tagger = self.fit(train, names, options, 1.0, Calibration::default(), 0.0);
         let tag_names = tagger.names(names);
-        let tables: Vec<_> = temps.iter().map(|&t| tagger.transitions.probabilities(t)).collect();
-        let mut out = FoldResult { lines: Vec::with_capacity(test.len()), predictions: Vec::new() };
-        for &line in test {
-            let l = &self.lines[line];
-            let tokens = tokenize(&l.text);
-            let folded: Vec<&str> = l.folded.iter().map(String::as_str).collect();
-            let emissions = tagger.emissions(&tokens, &folded, &tag_names);
-            let spans = tagger.decode_line(&emissions, tokens.len());
-            let predicted: Vec<LabeledSpan> = spans
-                .iter()
-                .map(|s| LabeledSpan {
-                    start: tokens[s.first].start,
-                    end: tokens[s.last].end,
-                    label: self.labels[s.entity_type].clone(),
-                })
-                .collect();
-            if !spans.is_empty() {
-                let per_t: Vec<Vec<f64>> = tables
-                    .iter()
-                    .map(|t| tagger.transitions.span_probabilities_at(t, &emissions, tokens.len(), &spans))
-                    .collect();
-                for (i, p) in predicted.iter().enumerate() {
-                    out.predictions.push((l.gold.contains(p), per_t.iter().map(|v| v[i]).collect()));
-                }
-            }
-            out.lines.push((l.gold.clone(), predicted));
+        let lines = test
+            .iter()
+            .map(|&line| {
+                let l = &self.lines[line];
+                let tokens = tokenize(&l.text);
+                let folded: Vec<&str> = l.folded.iter().map(String::as_str).collect();
+                (line, tagger.emissions(&tokens, &folded, &tag_names))
+            })
+            .collect();
+        FoldResult { lines, transitions: tagger.transitions }
+    }
+
+    /// The spans a fold's model decodes in a line at an outside bias.
+    fn decode_at(
+        &self,
+        transitions: &Transitions,
+        line: usize,
+        emissions: &[f32],
+        bias: f32,
+    ) -> (Vec<f32>, Vec<WordSpan>) {
+        let l = self.set.len();
+        let mut e = emissions.to_vec();
+        for row in e.chunks_mut(l) {
+            row[0] -= bias;
         }
-        out
+        let words = self.lines[line].folded.len();
+        let spans = super::labels::decode(self.set, &transitions.viterbi(&e, words));
+        (e, spans)
+    }
+
+    fn spans_of(&self, line: usize, spans: &[WordSpan]) -> Vec<LabeledSpan> {
+        let tokens = tokenize(&self.lines[line].text);
+        spans
+            .iter()
+            .map(|s| LabeledSpan {
+                start: tokens[s.first].start,
+                end: tokens[s.last].end,
+                label: self.labels[s.entity_type].clone(),
+            })
+            .collect()
     }
 
     /// k-fold cross-validation: each fold tagged by a model trained on the others.
@@ -397,7 +408,7 @@ impl Corpus {
         rng.shuffle(&mut order);
         let temps = temperatures();
         // The folds run on as many threads as the machine offers; each returns its lines'
-        // gold and predictions, merged in fold order, so the result does not depend on them.
+        // scores, merged in fold order, so the result does not depend on them.
         let fold_lines: Vec<(Vec<usize>, Vec<usize>)> = (0..folds)
             .map(|f| {
                 let test = order.iter().enumerate().filter(|(i, _)| i % folds == f).map(|(_, &l)| l).collect();
@@ -412,10 +423,10 @@ impl Corpus {
             let handles: Vec<_> = chunks
                 .into_iter()
                 .map(|mine| {
-                    let (fold_lines, temps) = (&fold_lines, &temps);
+                    let fold_lines = &fold_lines;
                     scope.spawn(move || {
                         mine.into_iter()
-                            .map(|f| (f, self.run_fold(&fold_lines[f].0, &fold_lines[f].1, names, options, temps)))
+                            .map(|f| (f, self.run_fold(&fold_lines[f].0, &fold_lines[f].1, names, options)))
                             .collect::<Vec<_>>()
                     })
                 })
@@ -426,14 +437,41 @@ impl Corpus {
                 }
             }
         });
+        let results: Vec<FoldResult> = results.into_iter().map(|r| r.expect("every fold ran")).collect();
+        // The outside bias of the best F1 over every fold's lines (the smallest on ties).
+        let mut best_bias = (0.0f32, -1.0f64);
+        for &bias in OUTSIDE_BIASES {
+            let mut tally = Tally::new();
+            for r in &results {
+                for (line, emissions) in &r.lines {
+                    let (_, spans) = self.decode_at(&r.transitions, *line, emissions, bias);
+                    tally.add(&self.lines[*line].gold, &self.spans_of(*line, &spans));
+                }
+            }
+            let f1 = tally.exact().overall.f1;
+            if f1 > best_bias.1 + 1e-9 {
+                best_bias = (bias, f1);
+            }
+        }
+        let bias = best_bias.0;
         let mut tally = Tally::new();
         let mut predictions: Vec<(usize, bool, Vec<f64>)> = Vec::new();
-        for (f, r) in results.into_iter().enumerate() {
-            let r = r.expect("every fold ran");
-            for (gold, predicted) in &r.lines {
-                tally.add(gold, predicted);
+        for (f, r) in results.iter().enumerate() {
+            let tables: Vec<_> = temps.iter().map(|&t| r.transitions.probabilities(t)).collect();
+            for (line, emissions) in &r.lines {
+                let (e, spans) = self.decode_at(&r.transitions, *line, emissions, bias);
+                let predicted = self.spans_of(*line, &spans);
+                let gold = &self.lines[*line].gold;
+                if !spans.is_empty() {
+                    let words = self.lines[*line].folded.len();
+                    let per_t: Vec<Vec<f64>> =
+                        tables.iter().map(|t| r.transitions.span_probabilities_at(t, &e, words, &spans)).collect();
+                    for (i, p) in predicted.iter().enumerate() {
+                        predictions.push((f, gold.contains(p), per_t.iter().map(|v| v[i]).collect()));
+                    }
+                }
+                tally.add(gold, &predicted);
             }
-            predictions.extend(r.predictions.into_iter().map(|(ok, p)| (f, ok, p)));
         }
         let best = (0..temps.len())
             .min_by(|&a, &b| log_loss(&predictions, a).total_cmp(&log_loss(&predictions, b)))
@@ -460,15 +498,19 @@ impl Corpus {
             reliability: Reliability::new(&out_of_fold, 10),
             temperature: temps[best],
             calibration: Calibration::fit(&pairs),
+            outside_bias: bias as f64,
         }
     }
 }
 
-/// What one fold of cross-validation found: each test line's gold and predictions, and each
-/// prediction's rightness with its probability at every temperature tried.
+/// The outside biases tried (in units of one perceptron update).
+const OUTSIDE_BIASES: &[f32] = &[0.0, 0.25, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0];
+
+/// What one fold of cross-validation found: the emissions of each test line under the fold's
+/// model, and the model's transitions.
 struct FoldResult {
-    lines: Vec<(Vec<LabeledSpan>, Vec<LabeledSpan>)>,
-    predictions: Vec<(bool, Vec<f64>)>,
+    lines: Vec<(usize, Vec<f32>)>,
+    transitions: Transitions,
 }
 
 /// The mean log loss of the predictions' probabilities at temperature index `t`.
@@ -640,6 +682,34 @@ mod tests {
         assert_eq!(back.tag("جائے زینب\nکرب و بلا", &back.names(&[])), got);
         assert!(Tagger::from_bytes(&bytes[..bytes.len() - 1]).is_err());
         assert!(Tagger::from_bytes(b"NSHT").is_err());
+    }
+
+    #[test]
+    fn the_outside_bias_is_chosen_by_cross_validation_and_stored() {
+        let trained = train(&toy(), &[], &TrainingOptions::default()).unwrap();
+        let bias = trained.metrics.outside_bias as f32;
+        assert!(OUTSIDE_BIASES.contains(&bias), "{bias}");
+        assert_eq!(trained.tagger.outside_bias, bias);
+        let bytes = trained.tagger.to_bytes();
+        assert_eq!(Tagger::from_bytes(&bytes).unwrap().outside_bias, bias);
+        // A model stored before the bias (format 2: no bias after the temperature) still reads,
+        // with none.
+        let mut old = bytes.clone();
+        old[4..8].copy_from_slice(&2u32.to_le_bytes());
+        let at = 4 + 4 + 4 + trained.tagger.labels.iter().map(|l| 4 + l.len()).sum::<usize>() + 8;
+        old.drain(at..at + 4);
+        let mut back = Tagger::from_bytes(&old).unwrap();
+        assert_eq!(back.outside_bias, 0.0);
+        back.outside_bias = bias;
+        assert_eq!(back.to_bytes(), bytes, "the rest reads as it was");
+        // A larger bias finds at least the spans a smaller one does, on a line of unknown words.
+        let names = trained.tagger.names(&[]);
+        let line = "کل عون نے کوفہ میں جا کے کہا";
+        let mut eager = trained.tagger.clone();
+        eager.outside_bias = 0.0;
+        let base = eager.tag(line, &names).len();
+        eager.outside_bias = 50.0;
+        assert!(eager.tag(line, &names).len() >= base.max(1));
     }
 
     #[test]

@@ -137,8 +137,8 @@ pub fn measure(train_lines: &[&Line], heldout: &[&Line], options: &TrainingOptio
     let mut thresholded = Tally::new();
     let mut gazetteer_tally = Tally::new();
     let mut m = Measured { train_lines: train_lines.len(), heldout_lines: heldout.len(), ..Measured::default() };
-    for l in heldout {
-        let tagged = trained.tagger.tag(&l.gold.text, &names);
+    let all_tagged = tag_lines(&trained.tagger, &names, heldout);
+    for (l, tagged) in heldout.iter().zip(all_tagged) {
         let confident: Vec<LabeledSpan> = tagged
             .iter()
             .filter(|t| t.confidence >= 0.5)
@@ -180,6 +180,40 @@ pub fn measure(train_lines: &[&Line], heldout: &[&Line], options: &TrainingOptio
     m.f1_at_threshold = thresholded.exact().overall.f1;
     m.cv_ece = trained.metrics.reliability.expected_calibration_error;
     m
+}
+
+/// Tags each line: as its own text, or (`NISHAN_LEARN_DOC=1`) with the other lines of its
+/// text that are being tagged, as one document, each span given back to its line.
+pub fn tag_lines(
+    tagger: &nishan_domain::learn::Tagger,
+    names: &nishan_domain::learn::model::TagNames,
+    lines: &[&Line],
+) -> Vec<Vec<nishan_domain::learn::Tagged>> {
+    if std::env::var("NISHAN_LEARN_DOC").is_err() {
+        return lines.iter().map(|l| tagger.tag(&l.gold.text, names)).collect();
+    }
+    let mut out: Vec<Vec<nishan_domain::learn::Tagged>> = vec![Vec::new(); lines.len()];
+    let text_of = |l: &Line| l.block.split('/').next().unwrap_or_default().to_owned();
+    let mut texts: Vec<String> = lines.iter().map(|l| text_of(l)).collect();
+    texts.sort();
+    texts.dedup();
+    for t in texts {
+        let members: Vec<usize> = (0..lines.len()).filter(|&i| text_of(lines[i]) == t).collect();
+        let mut doc = String::new();
+        let mut starts = Vec::new();
+        for &i in &members {
+            starts.push(doc.chars().count() as u32);
+            doc.push_str(&lines[i].gold.text);
+            doc.push('\n');
+        }
+        for mut span in tagger.tag(&doc, names) {
+            let k = starts.partition_point(|&s| s <= span.start) - 1;
+            span.start -= starts[k];
+            span.end -= starts[k];
+            out[members[k]].push(span);
+        }
+    }
+    out
 }
 
 /// The committed split: lines marked `train` against lines marked `heldout`.
