@@ -4,10 +4,11 @@
 //! under: the test fails if the tagger regresses, and it must beat the gazetteer it replaces.
 //! (`cargo run --release -p nishan-domain --example learning_report` prints the full report.)
 //!
-//! Issue 16's goals: 40 % of the names unseen in training found is reached and asserted (49 of
-//! 109 on the committed split, 45 %); F1 >= 0.8 on held-out lines is NOT: on the committed split
-//! the tagger measures precision 0.82, recall 0.66, F1 0.73 (the gazetteer of the same gold
-//! 0.55), on ten random splits F1 0.72 on average; the floors below hold it there.
+//! Issue 16's goals: 40 % of the names unseen in training found is reached and asserted (62 of
+//! 109 on the committed split, 57 %; 52 % on average over ten random splits); F1 >= 0.8 on
+//! held-out lines is NOT: on the committed split the tagger measures precision 0.79, recall
+//! 0.72, F1 0.75 (the gazetteer of the same gold 0.55), on ten random splits F1 0.74 on average;
+//! the floors below hold it there.
 
 mod annotated;
 
@@ -22,9 +23,9 @@ fn the_tagger_beats_the_gazetteer_on_held_out_lines() {
     assert_eq!((train.len(), heldout.len()), (184, 322));
     let m = annotated::measure(&train, &heldout, &options);
     eprintln!("committed split: {m:?}");
-    assert!(m.f1 >= 0.70, "F1 {:.3}", m.f1);
-    assert!(m.precision >= 0.76, "precision {:.3}", m.precision);
-    assert!(m.recall >= 0.62, "recall {:.3}", m.recall);
+    assert!(m.f1 >= 0.72, "F1 {:.3}", m.f1);
+    assert!(m.precision >= 0.75, "precision {:.3}", m.precision);
+    assert!(m.recall >= 0.68, "recall {:.3}", m.recall);
     assert!(m.f1 > m.gazetteer_f1 + 0.02, "tagger {:.3} against gazetteer {:.3}", m.f1, m.gazetteer_f1);
     // What the built-in extractor stores (confidence 0.5 or more) still beats the gazetteer.
     assert!(m.f1_at_threshold > m.gazetteer_f1, "{:.3} at 0.5", m.f1_at_threshold);
@@ -41,8 +42,8 @@ fn the_tagger_beats_the_gazetteer_on_held_out_lines() {
         f1 += m.f1 / 2.0;
         unseen += m.unseen_share() / 2.0;
     }
-    assert!(f1 >= 0.69, "mean F1 {f1:.3}");
-    assert!(unseen >= 0.35, "mean share of unseen names found {unseen:.3}");
+    assert!(f1 >= 0.73, "mean F1 {f1:.3}");
+    assert!(unseen >= 0.45, "mean share of unseen names found {unseen:.3}");
 }
 
 #[test]

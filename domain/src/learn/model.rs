@@ -92,6 +92,10 @@ pub struct Tagger {
     /// where most words are outside any entity, leans to `O`; the bias that gave the best
     /// cross-validated F1 sets the balance of recall against precision.
     pub(crate) outside_bias: f32,
+    /// The type each class of the built-in names stands for in the gold trained on (see
+    /// [`names::builtin`](super::names::builtin)), if one: those names are reference names of
+    /// that type.
+    pub(crate) builtin_types: Vec<Option<usize>>,
     pub(crate) gold: NameIndex,
     /// The gold names as trained on (folded words, type), kept to store the model.
     pub(crate) gold_names: Vec<(Vec<String>, usize)>,
@@ -127,6 +131,7 @@ impl Tagger {
     /// The names of a run: `names` of a type the model does not tag are ignored.
     pub fn names(&self, names: &[Name]) -> TagNames {
         let mut reference = NameIndex::new(self.labels.len());
+        super::train::add_builtin(&mut reference, &self.builtin_types);
         let mut gold = self.gold.clone();
         for n in names {
             let Some(t) = self.labels.iter().position(|l| *l == n.label) else { continue };
@@ -273,6 +278,10 @@ impl Tagger {
                 put_str(&mut out, w);
             }
         }
+        put_u32(&mut out, self.builtin_types.len() as u32);
+        for t in &self.builtin_types {
+            put_u32(&mut out, t.map_or(u32::MAX, |t| t as u32));
+        }
         out
     }
 
@@ -329,6 +338,14 @@ impl Tagger {
             gold.add_words(&words, t);
             gold_names.push((words, t));
         }
+        let mut builtin_types = Vec::new();
+        if version != FORMAT_WITHOUT_BIAS {
+            let classes = r.count(super::names::BUILTIN_CLASSES.len())?;
+            for _ in 0..classes {
+                let t = r.u32()?;
+                builtin_types.push(if t == u32::MAX { None } else { Some(r.check(t as usize, types)?) });
+            }
+        }
         if r.at != bytes.len() {
             return Err(ModelFormatError("trailing bytes".into()));
         }
@@ -343,6 +360,7 @@ impl Tagger {
             tables,
             calibration,
             outside_bias,
+            builtin_types,
             gold,
             gold_names,
         })
@@ -393,6 +411,13 @@ impl<'b> Reader<'b> {
             return Err(ModelFormatError(format!("count {n} over {max}")));
         }
         Ok(n)
+    }
+    /// A type index read as `t`, checked against `types`.
+    fn check(&self, t: usize, types: usize) -> Result<usize, ModelFormatError> {
+        if t >= types {
+            return Err(ModelFormatError(format!("type {t} of {types}")));
+        }
+        Ok(t)
     }
     fn string(&mut self) -> Result<String, ModelFormatError> {
         let n = self.count(1 << 16)?;

@@ -154,15 +154,26 @@ pub fn builtin() -> &'static NameIndex {
     static BUILTIN: std::sync::OnceLock<NameIndex> = std::sync::OnceLock::new();
     BUILTIN.get_or_init(|| {
         let mut index = NameIndex::new(BUILTIN_CLASSES.len());
-        for line in include_str!("marsiya_names.tsv").lines() {
-            if line.starts_with('#') || line.trim().is_empty() {
-                continue;
-            }
-            let (class, name) = line.split_once('\t').expect("a class and a name");
-            let c = BUILTIN_CLASSES.iter().position(|k| *k == class).expect("a known class");
-            index.add(name, c);
+        for (class, name) in builtin_names() {
+            index.add(name, *class);
         }
         index
+    })
+}
+
+/// The built-in names as listed: (class index, name).
+pub fn builtin_names() -> &'static [(usize, String)] {
+    static NAMES: std::sync::OnceLock<Vec<(usize, String)>> = std::sync::OnceLock::new();
+    NAMES.get_or_init(|| {
+        include_str!("marsiya_names.tsv")
+            .lines()
+            .filter(|line| !line.starts_with('#') && !line.trim().is_empty())
+            .map(|line| {
+                let (class, name) = line.split_once('\t').expect("a class and a name");
+                let c = BUILTIN_CLASSES.iter().position(|k| *k == class).expect("a known class");
+                (c, name.to_owned())
+            })
+            .collect()
     })
 }
 

@@ -14,7 +14,7 @@
 use super::calibration::Calibration;
 use super::evaluate::{Metrics, Reliability, Tally};
 use super::features::{LineInput, line_features};
-use super::labels::{Label, LabelSet, WordSpan, encode};
+use super::labels::{Label, LabelSet, Part, WordSpan, encode};
 use super::lattice::Transitions;
 use super::model::{KeyMap, Tagger};
 use super::names::{Name, NameIndex, NameSource};
@@ -184,14 +184,48 @@ impl Corpus {
         Ok(Self { labels, set, lines, gold_entities })
     }
 
-    fn reference_index(&self, names: &[Name]) -> NameIndex {
+    fn reference_index(&self, names: &[Name], builtin_types: &[Option<usize>]) -> NameIndex {
         let mut index = NameIndex::new(self.labels.len());
         for n in names.iter().filter(|n| n.source == NameSource::Reference) {
             if let Ok(t) = self.labels.binary_search(&n.label) {
                 index.add(&n.text, t);
             }
         }
+        add_builtin(&mut index, builtin_types);
         index
+    }
+
+    /// The project type each class of built-in names stands for in the gold of the lines
+    /// `train`: the type of most of the gold spans that are exactly a built-in name of the
+    /// class, if at least two are and they are more than half.
+    fn builtin_types(&self, train: &[usize]) -> Vec<Option<usize>> {
+        let classes = super::names::BUILTIN_CLASSES.len();
+        let mut counts = vec![vec![0u32; self.labels.len()]; classes];
+        for &line in train {
+            let l = &self.lines[line];
+            let hits = super::names::builtin().hits(&l.folded);
+            for s in &l.spans {
+                let (Some(first), Some(last)) = (hits[s.first], hits[s.last]) else { continue };
+                let whole = if s.first == s.last {
+                    first.part == Part::Unit
+                } else {
+                    first.part == Part::Begin
+                        && last.part == Part::Last
+                        && hits[s.first + 1..s.last].iter().all(|h| h.map(|h| h.part) == Some(Part::Inside))
+                };
+                if whole && first.entity_type == last.entity_type {
+                    counts[first.entity_type][s.entity_type] += 1;
+                }
+            }
+        }
+        counts
+            .iter()
+            .map(|c| {
+                let total: u32 = c.iter().sum();
+                let (t, &n) = c.iter().enumerate().max_by_key(|&(t, n)| (*n, std::cmp::Reverse(t)))?;
+                (n >= 2 && 2 * n > total).then_some(t)
+            })
+            .collect()
     }
 
     /// The gold names of a line: the folded words of each span, with its type.
@@ -256,7 +290,8 @@ impl Corpus {
                 gold_names.push((words, t));
             }
         }
-        let reference = self.reference_index(names);
+        let builtin_types = self.builtin_types(train);
+        let reference = self.reference_index(names, &builtin_types);
         // Features of every training line; a light feature (letters, neighbours) seen once only
         // is dropped: it would memorise one word of one line, which the word's own feature does,
         // and they are most of all features (dropping them trains several times faster, and
@@ -325,6 +360,7 @@ impl Corpus {
             tables,
             calibration,
             outside_bias,
+            builtin_types,
             gold: full,
             gold_names,
         }
@@ -499,6 +535,15 @@ impl Corpus {
             temperature: temps[best],
             calibration: Calibration::fit(&pairs),
             outside_bias: bias as f64,
+        }
+    }
+}
+
+/// Adds the built-in names of each class that stands for a type, under that type.
+pub(crate) fn add_builtin(index: &mut NameIndex, builtin_types: &[Option<usize>]) {
+    for (class, name) in super::names::builtin_names() {
+        if let Some(Some(t)) = builtin_types.get(*class) {
+            index.add(name, *t);
         }
     }
 }
@@ -698,9 +743,12 @@ mod tests {
         old[4..8].copy_from_slice(&2u32.to_le_bytes());
         let at = 4 + 4 + 4 + trained.tagger.labels.iter().map(|l| 4 + l.len()).sum::<usize>() + 8;
         old.drain(at..at + 4);
+        // ... nor the types of the built-in names' classes at the end.
+        old.truncate(old.len() - 4 - 4 * trained.tagger.builtin_types.len());
         let mut back = Tagger::from_bytes(&old).unwrap();
-        assert_eq!(back.outside_bias, 0.0);
+        assert_eq!((back.outside_bias, back.builtin_types.len()), (0.0, 0));
         back.outside_bias = bias;
+        back.builtin_types = trained.tagger.builtin_types.clone();
         assert_eq!(back.to_bytes(), bytes, "the rest reads as it was");
         // A larger bias finds at least the spans a smaller one does, on a line of unknown words.
         let names = trained.tagger.names(&[]);
@@ -710,6 +758,24 @@ mod tests {
         let base = eager.tag(line, &names).len();
         eager.outside_bias = 50.0;
         assert!(eager.tag(line, &names).len() >= base.max(1));
+    }
+
+    #[test]
+    fn a_class_of_builtin_names_stands_for_the_type_the_gold_gives_it() {
+        // Two places of the toy gold are built-in PLACE names (کربلا, مقتل) and LOCATION; its
+        // persons (زینب twice, عباس, ...) make PERSON stand for PERSON; no TITLE is in it.
+        let trained = train(&toy(), &[], &TrainingOptions::default()).unwrap();
+        let tagger = &trained.tagger;
+        let class = |c: &str| super::super::names::BUILTIN_CLASSES.iter().position(|k| *k == c).unwrap();
+        let type_of = |c: &str| tagger.builtin_types[class(c)].map(|t| tagger.labels[t].as_str());
+        assert_eq!(type_of("PERSON"), Some("PERSON"));
+        assert_eq!(type_of("PLACE"), Some("LOCATION"));
+        assert_eq!(type_of("TITLE"), None);
+        // So a built-in place the gold never showed is a reference name of LOCATION.
+        let names = tagger.names(&[]);
+        let folded: Vec<String> = ["نینوا"].iter().map(|w| fold(w)).collect();
+        let hit = names.reference.hits(&folded)[0].unwrap();
+        assert_eq!(tagger.labels[hit.entity_type], "LOCATION");
     }
 
     #[test]
