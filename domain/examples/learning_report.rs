@@ -3,7 +3,9 @@
 //! random splits of whole stanzas, and prints what it measures against the gazetteer baseline.
 //! An argument sets how many random splits (10). `NISHAN_LEARN_SOURCE=5`: only the lines of text
 //! 5; `NISHAN_LEARN_TYPES=1`: scores per type; `NISHAN_LEARN_ERRORS=1`: the committed split's
-//! errors; `NISHAN_LEARN_TRAIN=1`: scored on its own training lines; `NISHAN_EPOCHS=n`.
+//! errors; `NISHAN_LEARN_TRAIN=1`: scored on its own training lines; `NISHAN_EPOCHS=n`;
+//! `NISHAN_LEARN_DOC=1`: the held-out lines of a text tagged as one document;
+//! `NISHAN_LEARN_SELF=n`: self-training on up to n confidently tagged corpus lines.
 
 #[path = "../tests/annotated/mod.rs"]
 mod annotated;
@@ -41,8 +43,17 @@ fn main() {
             m.cv_ece
         );
     };
+    // `NISHAN_LEARN_SELF=n`: self-training, up to n silver lines of confidence 0.9 or more.
+    let self_training: usize = std::env::var("NISHAN_LEARN_SELF").ok().and_then(|v| v.parse().ok()).unwrap_or(0);
+    let measure = |train: &[&annotated::Line], heldout: &[&annotated::Line]| {
+        if self_training == 0 {
+            return annotated::measure(train, heldout, &options);
+        }
+        let silver = annotated::silver(train, &lines, &options, 0.9, self_training);
+        annotated::measure_with(train, &silver, heldout, &options)
+    };
     let (train, heldout) = annotated::committed_split(&lines);
-    row("committed", &annotated::measure(&train, &heldout, &options));
+    row("committed", &measure(&train, &heldout));
     if std::env::var("NISHAN_LEARN_TRAIN").is_ok() {
         row("on train", &annotated::measure(&train, &train, &options));
         return;
@@ -54,7 +65,7 @@ fn main() {
     let mut all = Vec::new();
     for seed in 1..=splits {
         let (train, heldout) = annotated::random_split(&lines, seed, 180);
-        let m = annotated::measure(&train, &heldout, &options);
+        let m = measure(&train, &heldout);
         row(&format!("seed {seed}"), &m);
         all.push(m);
     }

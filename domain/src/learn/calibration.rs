@@ -56,6 +56,7 @@ impl Calibration {
 
     /// The calibrated confidence of a probability.
     pub fn apply(&self, p: f64) -> f64 {
+        let p = if p.is_nan() { 0.0 } else { p };
         let (Some(&first), Some(&last)) = (self.xs.first(), self.xs.last()) else { return p };
         if p <= first {
             return self.ys[0];
@@ -63,7 +64,7 @@ impl Calibration {
         if p >= last {
             return *self.ys.last().expect("not empty");
         }
-        let i = self.xs.partition_point(|&x| x <= p);
+        let i = self.xs.partition_point(|&x| x <= p).clamp(1, self.xs.len() - 1);
         let (x0, x1, y0, y1) = (self.xs[i - 1], self.xs[i], self.ys[i - 1], self.ys[i]);
         if x1 <= x0 { y1 } else { y0 + (y1 - y0) * (p - x0) / (x1 - x0) }
     }

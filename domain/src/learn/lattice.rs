@@ -198,7 +198,10 @@ impl Transitions {
                     let t = s.first + k + 1;
                     p *= m[w[0] * l + w[1]] * e[t * l + w[1]] / c[t];
                 }
-                (p * beta[s.last * l + path[path.len() - 1]]).clamp(0.0, 1.0)
+                // Where the scaled factors under- or overflow (large weights at a low
+                // temperature: a zero times an infinity), the probability is unknown: 0.
+                let p = p * beta[s.last * l + path[path.len() - 1]];
+                if p.is_finite() { p.clamp(0.0, 1.0) } else { 0.0 }
             })
             .collect()
     }
@@ -326,5 +329,18 @@ mod tests {
         let spans = decode(set, &labels);
         let p = tr.span_probabilities(&emissions, words, 1.0, &spans);
         assert!(p.iter().all(|p| p.is_finite() && (0.0..=1.0).contains(p)));
+        // Weights of a model trained on tens of thousands of entities, at the lowest temperature
+        // tried: every factor but the best underflows, and no probability is NaN.
+        let big = Transitions::new(
+            set,
+            pseudo_random(l * l, 5).iter().map(|x| x * 4000.0).collect(),
+            vec![0.0; l],
+            vec![0.0; l],
+        );
+        let emissions: Vec<f32> = pseudo_random(40 * l, 6).iter().map(|x| x * 5000.0).collect();
+        let mut spans = decode(set, &big.viterbi(&emissions, 40));
+        spans.push(WordSpan { first: 3, last: 5, entity_type: 2 });
+        let p = big.span_probabilities(&emissions, 40, 0.25, &spans);
+        assert!(p.iter().all(|p| p.is_finite() && (0.0..=1.0).contains(p)), "{p:?}");
     }
 }

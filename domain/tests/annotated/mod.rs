@@ -102,7 +102,47 @@ fn folded_name(text: &str) -> String {
 
 /// Trains on `train`, tags `heldout`, and scores both the tagger and the gazetteer baseline.
 pub fn measure(train_lines: &[&Line], heldout: &[&Line], options: &TrainingOptions) -> Measured {
+    measure_with(train_lines, &[], heldout, options)
+}
+
+/// Self-training: a model trained on `train_lines` tags the corpus lines that are not annotated;
+/// the lines (up to `limit`, in corpus order) whose every span it is at least `confidence` sure
+/// of, with at least one span, come back as silver training data.
+pub fn silver(train_lines: &[&Line], all: &[Line], options: &TrainingOptions, confidence: f64, limit: usize) -> Vec<Annotated> {
     let data: Vec<Annotated> = train_lines.iter().map(|l| l.gold.clone()).collect();
+    let examples = type_examples();
+    let trained = train(&data, &examples, options).expect("gold");
+    let names = trained.tagger.names(&examples);
+    let annotated: HashSet<&str> = all.iter().map(|l| l.gold.text.as_str()).collect();
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../corpus/marsiya/corpus");
+    let mut files: Vec<_> = std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().path()).collect();
+    files.sort();
+    let mut out = Vec::new();
+    for f in files {
+        let text = nishan_domain::text::normalize_newlines(&String::from_utf8_lossy(&std::fs::read(f).unwrap()));
+        for line in text.split('\n').map(str::trim) {
+            if line.is_empty() || annotated.contains(line) || line.chars().count() < 12 {
+                continue;
+            }
+            let tagged = trained.tagger.tag(line, &names);
+            if !tagged.is_empty() && tagged.iter().all(|t| t.confidence >= confidence) {
+                out.push(Annotated {
+                    text: line.to_owned(),
+                    spans: tagged.into_iter().map(|t| LabeledSpan { start: t.start, end: t.end, label: t.label }).collect(),
+                });
+                if out.len() >= limit {
+                    return out;
+                }
+            }
+        }
+    }
+    out
+}
+
+/// [`measure`], with `extra` (silver) lines trained on besides the gold of `train_lines`.
+pub fn measure_with(train_lines: &[&Line], extra: &[Annotated], heldout: &[&Line], options: &TrainingOptions) -> Measured {
+    let mut data: Vec<Annotated> = train_lines.iter().map(|l| l.gold.clone()).collect();
+    data.extend_from_slice(extra);
     let examples = type_examples();
     let trained = train(&data, &examples, options).expect("the training lines hold gold");
     let names = trained.tagger.names(&examples);
