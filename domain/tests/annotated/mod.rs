@@ -108,7 +108,13 @@ pub fn measure(train_lines: &[&Line], heldout: &[&Line], options: &TrainingOptio
 /// Self-training: a model trained on `train_lines` tags the corpus lines that are not annotated;
 /// the lines (up to `limit`, in corpus order) whose every span it is at least `confidence` sure
 /// of, with at least one span, come back as silver training data.
-pub fn silver(train_lines: &[&Line], all: &[Line], options: &TrainingOptions, confidence: f64, limit: usize) -> Vec<Annotated> {
+pub fn silver(
+    train_lines: &[&Line],
+    all: &[Line],
+    options: &TrainingOptions,
+    confidence: f64,
+    limit: usize,
+) -> Vec<Annotated> {
     let data: Vec<Annotated> = train_lines.iter().map(|l| l.gold.clone()).collect();
     let examples = type_examples();
     let trained = train(&data, &examples, options).expect("gold");
@@ -128,7 +134,10 @@ pub fn silver(train_lines: &[&Line], all: &[Line], options: &TrainingOptions, co
             if !tagged.is_empty() && tagged.iter().all(|t| t.confidence >= confidence) {
                 out.push(Annotated {
                     text: line.to_owned(),
-                    spans: tagged.into_iter().map(|t| LabeledSpan { start: t.start, end: t.end, label: t.label }).collect(),
+                    spans: tagged
+                        .into_iter()
+                        .map(|t| LabeledSpan { start: t.start, end: t.end, label: t.label })
+                        .collect(),
                 });
                 if out.len() >= limit {
                     return out;
@@ -140,7 +149,12 @@ pub fn silver(train_lines: &[&Line], all: &[Line], options: &TrainingOptions, co
 }
 
 /// [`measure`], with `extra` (silver) lines trained on besides the gold of `train_lines`.
-pub fn measure_with(train_lines: &[&Line], extra: &[Annotated], heldout: &[&Line], options: &TrainingOptions) -> Measured {
+pub fn measure_with(
+    train_lines: &[&Line],
+    extra: &[Annotated],
+    heldout: &[&Line],
+    options: &TrainingOptions,
+) -> Measured {
     let mut data: Vec<Annotated> = train_lines.iter().map(|l| l.gold.clone()).collect();
     data.extend_from_slice(extra);
     let examples = type_examples();
