@@ -307,7 +307,7 @@ impl Crawl {
     }
 
     /// Takes the next URL, marking it visited.
-    pub fn next(&mut self) -> Option<String> {
+    pub fn take_next(&mut self) -> Option<String> {
         if self.frontier.is_empty() {
             return None;
         }
@@ -408,7 +408,7 @@ mod tests {
         let mut c = Crawl::default();
         c.seed(&s);
         let page = url::Url::parse("http://example.org/a").unwrap();
-        assert_eq!(c.next().as_deref(), Some("http://example.org/a"));
+        assert_eq!(c.take_next().as_deref(), Some("http://example.org/a"));
         let links = ["/b#top", "b", "http://other.org/c", "/a", "/c", "/d"].map(String::from);
         c.follow(&s, &page, &links);
         assert_eq!(c.frontier, ["http://example.org/b", "http://example.org/c"], "same host, unseen, within 3 pages");

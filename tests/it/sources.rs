@@ -36,6 +36,9 @@ fn redirect(to: String) -> Page {
     Page { status: 302, content_type: "text/plain", body: Vec::new(), location: Some(to) }
 }
 
+/// A path whose requests wait for a permit.
+type Gate = (String, Arc<tokio::sync::Semaphore>);
+
 /// A web site on 127.0.0.1: serves its pages (404 for the others), logs every path asked
 /// for, and can hold the requests to one path until the test lets them go.
 #[derive(Clone)]
@@ -43,8 +46,10 @@ struct Site {
     base: String,
     port: u16,
     pages: Arc<Mutex<HashMap<String, Page>>>,
+    /// Answers given once each, before `pages`' (a flaky page).
+    first: Arc<Mutex<HashMap<String, Vec<Page>>>>,
     log: Arc<Mutex<Vec<String>>>,
-    gate: Arc<Mutex<Option<(String, Arc<tokio::sync::Semaphore>)>>>,
+    gate: Arc<Mutex<Option<Gate>>>,
     arrived: Arc<tokio::sync::Notify>,
 }
 
@@ -56,6 +61,7 @@ impl Site {
             base: format!("http://127.0.0.1:{port}"),
             port,
             pages: Default::default(),
+            first: Default::default(),
             log: Default::default(),
             gate: Default::default(),
             arrived: Default::default(),
@@ -78,7 +84,8 @@ impl Site {
         {
             permits.acquire().await.unwrap().forget();
         }
-        let page = self.pages.lock().unwrap().get(&path).cloned();
+        let once = self.first.lock().unwrap().get_mut(&path).and_then(|q| (!q.is_empty()).then(|| q.remove(0)));
+        let page = once.or_else(|| self.pages.lock().unwrap().get(&path).cloned());
         match page {
             None => StatusCode::NOT_FOUND.into_response(),
             Some(p) => {
@@ -236,7 +243,7 @@ async fn pages_are_stored_with_their_fetch_metadata(db: Db) {
 
 /// robots.txt's Disallow is obeyed (the page is never asked for); a redirect to a host the
 /// source does not allow, a redirect chain over the limit, a page over the size cap and an
-/// error status each fail, counted with why.
+/// error status each fail, counted with why; a 503 is tried again.
 async fn robots_txt_redirects_and_the_size_cap_are_obeyed(db: Db) {
     let app = spawn(db, |s| s.outbound.source_max_page_bytes = 4096).await;
     let (token, _) = app.register("anis").await;
@@ -253,7 +260,10 @@ async fn robots_txt_redirects_and_the_size_cap_are_obeyed(db: Db) {
     let chain = format!("{}/r0", site.base);
     let big = site.page("/big.html", html(&format!("<p>{}</p>", "ب".repeat(20_000))));
     let gone = format!("{}/gone", site.base);
-    let urls = json!([ok, private, moved, chain, big, gone]);
+    let flaky = site.page("/flaky.html", html("<p>آخر کار</p>"));
+    let unavailable = Page { status: 503, content_type: "text/plain", body: b"busy".to_vec(), location: None };
+    site.first.lock().unwrap().insert("/flaky.html".into(), vec![unavailable]);
+    let urls = json!([ok, private, moved, chain, big, gone, flaky]);
     let source = create_source(
         &app,
         &token,
@@ -262,7 +272,8 @@ async fn robots_txt_redirects_and_the_size_cap_are_obeyed(db: Db) {
     .await;
     let job = run_source(&app, &token, &source).await;
     assert_eq!(job["status"], "COMPLETED", "{job}");
-    assert_eq!(job["ingestion"], counts(1, 1, 0, 0, 1, 4), "{job}");
+    assert_eq!(job["ingestion"], counts(2, 2, 0, 0, 1, 4), "{job}");
+    assert_eq!(site.requests("/flaky.html"), 2, "a 503 is tried again");
     assert_eq!(site.requests("/private/x.html"), 0, "robots.txt disallows it");
     assert_eq!(site.requests("/ok2.html"), 0, "localhost is not an allowed host");
     assert_eq!(site.requests("/r6"), 0, "at most 5 redirects are followed");
@@ -274,7 +285,7 @@ async fn robots_txt_redirects_and_the_size_cap_are_obeyed(db: Db) {
     assert!(why(&chain).contains("redirects"), "{failures:?}");
     assert!(why(&big).contains("larger than 4096 bytes"), "{failures:?}");
     assert!(why(&gone).contains("HTTP 404"), "{failures:?}");
-    assert_eq!(app.count("SELECT id FROM documents").await, 1);
+    assert_eq!(app.count("SELECT id FROM documents").await, 2);
 }
 
 /// Without NISHAN_ALLOW_PRIVATE_ADDRESSES a source on loopback is refused by the address
@@ -352,15 +363,57 @@ async fn a_cancelled_job_stops_fetching(db: Db) {
             .await;
     let held = site.hold("/p2");
     let job = start(&app, &token, &source).await;
+    let mut ws = common::WsClient::connect(&app, Some(&token)).await;
+    let progress = "subscription($id: ID!) { jobProgress(jobId: $id) { status ingestion { fetched stored failed } } }";
+    ws.subscribe("p", progress, json!({"id": job})).await;
     site.wait_for("/p2").await;
     let cancel = "mutation($id: ID!) { cancelProcessingJob(id: $id) { status } }";
     app.ok(Some(&token), cancel, json!({"id": job})).await;
     held.add_permits(1);
+    let mut seen = Vec::new();
+    while let Some(msg) = ws.next().await {
+        if msg["type"] != "next" {
+            break;
+        }
+        let event = msg["payload"]["data"]["jobProgress"].clone();
+        let done = event["status"] == "CANCELLED";
+        seen.push(event);
+        if done {
+            break;
+        }
+    }
+    let last = seen.last().expect("jobProgress events");
+    assert_eq!(
+        (&last["status"], &last["ingestion"]),
+        (&json!("CANCELLED"), &json!({"fetched": 2, "stored": 2, "failed": 0})),
+        "{seen:?}"
+    );
+    let fetched: Vec<u64> = seen.iter().map(|e| e["ingestion"]["fetched"].as_u64().unwrap()).collect();
+    assert!(fetched.windows(2).all(|w| w[0] <= w[1]) && fetched.contains(&2), "counts grow page by page: {fetched:?}");
     let cancelled = finish(&app, &token, &job).await;
     assert_eq!(cancelled["status"], "CANCELLED", "{cancelled}");
     assert_eq!(cancelled["ingestion"], counts(2, 2, 0, 0, 0, 0), "{cancelled}");
     assert_eq!((site.requests("/p3"), site.requests("/p4")), (0, 0));
     assert_eq!(documents(&app, &token, &project, json!(null)).await.len(), 2);
+}
+
+/// Two sources over the same pages, fetched at once into one project: each page is stored
+/// once, and the other job counts it unchanged.
+async fn two_jobs_at_once_store_each_page_once(db: Db) {
+    let app = spawn(db, |s| s.workers = 2).await;
+    let (token, _) = app.register("anis").await;
+    let site = Site::start().await;
+    let project = app.create_project(&token, "Race", json!({})).await;
+    let urls = pages(&site, 6);
+    let input = |name: &str| json!({"projectId": project, "name": name, "urls": urls, "requestsPerSecond": 10});
+    let (a, b) = (create_source(&app, &token, input("A")).await, create_source(&app, &token, input("B")).await);
+    let (ja, jb) = tokio::join!(start(&app, &token, &a), start(&app, &token, &b));
+    let (ra, rb) = tokio::join!(finish(&app, &token, &ja), finish(&app, &token, &jb));
+    let stored = ra["ingestion"]["stored"].as_u64().unwrap() + rb["ingestion"]["stored"].as_u64().unwrap();
+    let unchanged =
+        ra["ingestion"]["skippedUnchanged"].as_u64().unwrap() + rb["ingestion"]["skippedUnchanged"].as_u64().unwrap();
+    assert_eq!((stored, unchanged), (6, 6), "{ra} {rb}");
+    assert_eq!(app.count("SELECT id FROM documents").await, 6);
 }
 
 /// Owners manage sources (a researcher may not: FORBIDDEN; a stranger sees none: NOT_FOUND);
@@ -427,5 +480,6 @@ crate::on_both_databases!(
     loopback_is_refused_without_the_setting,
     a_paused_job_resumes_where_it_left_off,
     a_cancelled_job_stops_fetching,
+    two_jobs_at_once_store_each_page_once,
     sources_are_managed_by_owners,
 );

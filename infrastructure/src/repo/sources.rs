@@ -3,7 +3,8 @@
 //! does (both read with the database's JSON operators: `->>` on PostgreSQL, `json_extract` on
 //! SQLite). A fetched page's document, its original, its audit row (and so its webhook
 //! deliveries) and the job's progress are written in one transaction fenced by the job's lease;
-//! the content check runs inside it, so two jobs storing the same text at once store it once.
+//! the content check runs inside it, after the project's row is locked (PostgreSQL; SQLite has
+//! one writer), so two jobs storing the same text at once store it once.
 
 use std::collections::HashMap;
 
@@ -15,11 +16,11 @@ use nishan_domain::source::{Source, SourceId};
 use nishan_domain::{DomainError, DomainResult};
 use sea_orm::ActiveValue::Set;
 use sea_orm::sea_query::Expr;
-use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder};
+use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect};
 use serde_json::Value;
 
 use super::{Store, audit, convert, internal, jobs, search_index};
-use crate::entity::{document, processing_job, source};
+use crate::entity::{document, processing_job, project, source};
 
 fn strings(v: &Value) -> Vec<String> {
     v.as_array().map(|a| a.iter().filter_map(Value::as_str).map(str::to_owned).collect()).unwrap_or_default()
@@ -177,6 +178,11 @@ impl IngestionStore for Store {
     ) -> DomainResult<Option<(Job, bool)>> {
         let txn = self.write().await?;
         let doc = &page.document;
+        // Stores of one project's pages queue here (PostgreSQL; SQLite's one writer already
+        // does), so the content check below sees every page stored before.
+        if self.is_postgres() {
+            project::Entity::find_by_id(doc.project_id.0).lock_exclusive().one(&txn).await.map_err(internal)?;
+        }
         let exists = document::Entity::find()
             .filter(document::Column::ProjectId.eq(doc.project_id.0))
             .filter(document::Column::ContentHash.eq(doc.content_hash.as_str()))

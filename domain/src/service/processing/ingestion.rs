@@ -135,7 +135,7 @@ impl<F: PageFetcher> Ingestion<F> {
         };
         loop {
             run.go_on()?;
-            let Some(next) = crawl.next() else { break };
+            let Some(next) = crawl.take_next() else { break };
             let outcome = self.fetch(run, &source, &mut pace, &next).await;
             let mut stored_doc = None;
             match outcome {
