@@ -22,18 +22,32 @@ struct Page {
     content_type: &'static str,
     body: Vec<u8>,
     location: Option<String>,
+    /// Sent in chunks, without a Content-Length.
+    chunked: bool,
 }
 
 fn html(body: &str) -> Page {
-    Page { status: 200, content_type: "text/html; charset=utf-8", body: body.as_bytes().to_vec(), location: None }
+    Page {
+        status: 200,
+        content_type: "text/html; charset=utf-8",
+        body: body.as_bytes().to_vec(),
+        location: None,
+        chunked: false,
+    }
 }
 
 fn text(body: &str) -> Page {
-    Page { status: 200, content_type: "text/plain; charset=utf-8", body: body.as_bytes().to_vec(), location: None }
+    Page {
+        status: 200,
+        content_type: "text/plain; charset=utf-8",
+        body: body.as_bytes().to_vec(),
+        location: None,
+        chunked: false,
+    }
 }
 
 fn redirect(to: String) -> Page {
-    Page { status: 302, content_type: "text/plain", body: Vec::new(), location: Some(to) }
+    Page { status: 302, content_type: "text/plain", body: Vec::new(), location: Some(to), chunked: false }
 }
 
 /// A path whose requests wait for a permit.
@@ -88,6 +102,12 @@ impl Site {
         let page = once.or_else(|| self.pages.lock().unwrap().get(&path).cloned());
         match page {
             None => StatusCode::NOT_FOUND.into_response(),
+            Some(p) if p.chunked => {
+                let chunks: Vec<Result<Vec<u8>, std::io::Error>> =
+                    p.body.chunks(1024).map(|c| Ok(c.to_vec())).collect();
+                let body = axum::body::Body::from_stream(futures_util::stream::iter(chunks));
+                ([(header::CONTENT_TYPE, p.content_type)], body).into_response()
+            }
             Some(p) => {
                 let mut r = (StatusCode::from_u16(p.status).unwrap(), [(header::CONTENT_TYPE, p.content_type)], p.body)
                     .into_response();
@@ -259,11 +279,14 @@ async fn robots_txt_redirects_and_the_size_cap_are_obeyed(db: Db) {
     }
     let chain = format!("{}/r0", site.base);
     let big = site.page("/big.html", html(&format!("<p>{}</p>", "ب".repeat(20_000))));
+    let streamed = Page { chunked: true, ..html(&format!("<p>{}</p>", "ت".repeat(20_000))) };
+    let streamed = site.page("/streamed.html", streamed);
     let gone = format!("{}/gone", site.base);
     let flaky = site.page("/flaky.html", html("<p>آخر کار</p>"));
-    let unavailable = Page { status: 503, content_type: "text/plain", body: b"busy".to_vec(), location: None };
+    let unavailable =
+        Page { status: 503, content_type: "text/plain", body: b"busy".to_vec(), location: None, chunked: false };
     site.first.lock().unwrap().insert("/flaky.html".into(), vec![unavailable]);
-    let urls = json!([ok, private, moved, chain, big, gone, flaky]);
+    let urls = json!([ok, private, moved, chain, big, streamed, gone, flaky]);
     let source = create_source(
         &app,
         &token,
@@ -272,7 +295,7 @@ async fn robots_txt_redirects_and_the_size_cap_are_obeyed(db: Db) {
     .await;
     let job = run_source(&app, &token, &source).await;
     assert_eq!(job["status"], "COMPLETED", "{job}");
-    assert_eq!(job["ingestion"], counts(2, 2, 0, 0, 1, 4), "{job}");
+    assert_eq!(job["ingestion"], counts(2, 2, 0, 0, 1, 5), "{job}");
     assert_eq!(site.requests("/flaky.html"), 2, "a 503 is tried again");
     assert_eq!(site.requests("/private/x.html"), 0, "robots.txt disallows it");
     assert_eq!(site.requests("/ok2.html"), 0, "localhost is not an allowed host");
@@ -284,6 +307,10 @@ async fn robots_txt_redirects_and_the_size_cap_are_obeyed(db: Db) {
     assert!(why(&moved).contains("allowed hosts"), "{failures:?}");
     assert!(why(&chain).contains("redirects"), "{failures:?}");
     assert!(why(&big).contains("larger than 4096 bytes"), "{failures:?}");
+    assert!(
+        why(&streamed).contains("larger than 4096 bytes"),
+        "a body without a length is cut at the cap: {failures:?}"
+    );
     assert!(why(&gone).contains("HTTP 404"), "{failures:?}");
     assert_eq!(app.count("SELECT id FROM documents").await, 2);
 }

@@ -378,3 +378,196 @@ impl<F: PageFetcher> Ingestion<F> {
         Ok(Some(FetchedDocument { document, first, artifact, audit }))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    //! The handler over fakes and a virtual clock: requests are spaced by the source's rate,
+    //! a 503 is tried again after the backoff, and the fetched page is stored.
+
+    use std::collections::VecDeque;
+    use std::sync::Mutex;
+    use std::task::{Context, Poll, Waker};
+
+    use super::*;
+    use crate::events::{DomainEvent, EventPublisher};
+    use crate::ids::{ProjectId, UserId};
+    use crate::job::JobStatus;
+    use crate::ports::{Fence, JobRunStore};
+    use crate::service::processing::{Handlers, Runner};
+    use crate::source::SourceInput;
+
+    fn block_on<Fut: Future>(f: Fut) -> Fut::Output {
+        let mut f = std::pin::pin!(f);
+        let mut cx = Context::from_waker(Waker::noop());
+        loop {
+            if let Poll::Ready(v) = f.as_mut().poll(&mut cx) {
+                return v;
+            }
+        }
+    }
+
+    struct Store {
+        source: Source,
+        job: Mutex<Job>,
+        stored: Mutex<Vec<FetchedDocument>>,
+    }
+
+    impl JobRunStore for Store {
+        fn save_progress(&self, fence: &Fence) -> impl Future<Output = DomainResult<Option<Job>>> + Send {
+            *self.job.lock().unwrap() = fence.job.clone();
+            std::future::ready(Ok(Some(fence.job.clone())))
+        }
+        fn finish_run(&self, job: &Job, _: &str) -> impl Future<Output = DomainResult<Option<Job>>> + Send {
+            *self.job.lock().unwrap() = job.clone();
+            std::future::ready(Ok(Some(job.clone())))
+        }
+    }
+
+    impl IngestionStore for Store {
+        fn source(&self, _: SourceId) -> impl Future<Output = DomainResult<Option<Source>>> + Send {
+            std::future::ready(Ok(Some(self.source.clone())))
+        }
+        fn has_content(&self, _: ProjectId, hash: &str) -> impl Future<Output = DomainResult<bool>> + Send {
+            let found = self.stored.lock().unwrap().iter().any(|d| d.document.content_hash == hash);
+            std::future::ready(Ok(found))
+        }
+        fn store_fetched_document(
+            &self,
+            stored: &Fence,
+            _: &Fence,
+            page: FetchedDocument,
+        ) -> impl Future<Output = DomainResult<Option<(Job, bool)>>> + Send {
+            self.stored.lock().unwrap().push(page);
+            *self.job.lock().unwrap() = stored.job.clone();
+            std::future::ready(Ok(Some((stored.job.clone(), true))))
+        }
+    }
+
+    /// Time moves only when slept on.
+    struct Clock(Mutex<DateTime<Utc>>);
+
+    impl crate::ports::Clock for Clock {
+        fn now(&self) -> DateTime<Utc> {
+            *self.0.lock().unwrap()
+        }
+        fn sleep(&self, d: Duration) -> impl Future<Output = ()> + Send {
+            *self.0.lock().unwrap() += chrono::Duration::from_std(d).unwrap();
+            std::future::ready(())
+        }
+    }
+
+    struct Quiet;
+    impl EventPublisher for Quiet {
+        fn publish(&self, _: DomainEvent) {}
+    }
+
+    struct Env {
+        store: Store,
+        clock: Clock,
+    }
+
+    impl JobEnv for Env {
+        type Store = Store;
+        type Events = Quiet;
+        type Clock = Clock;
+        fn store(&self) -> &Store {
+            &self.store
+        }
+        fn events(&self) -> &Quiet {
+            &Quiet
+        }
+        fn clock(&self) -> &Clock {
+            &self.clock
+        }
+        fn note(&self, _: crate::job::JobId, _: RunNote) {}
+    }
+
+    /// Answers from a script per path (404 when none is left), noting the virtual time of
+    /// each request.
+    struct Fetcher {
+        start: DateTime<Utc>,
+        log: std::sync::Arc<Mutex<Vec<(String, Duration)>>>,
+        now: std::sync::Arc<dyn Fn() -> DateTime<Utc> + Send + Sync>,
+        script: Mutex<HashMap<String, VecDeque<u16>>>,
+    }
+
+    impl PageFetcher for Fetcher {
+        fn get(&self, url: &url::Url, _: usize) -> impl Future<Output = Result<FetchResponse, FetchError>> + Send {
+            let at = ((self.now)() - self.start).to_std().unwrap();
+            self.log.lock().unwrap().push((url.path().to_owned(), at));
+            let status = self.script.lock().unwrap().get_mut(url.path()).and_then(VecDeque::pop_front).unwrap_or(404);
+            let body = format!("<p>صفحہ {}</p>", url.path()).into_bytes();
+            std::future::ready(Ok(FetchResponse {
+                status,
+                location: None,
+                content_type: Some("text/html".into()),
+                body,
+                too_large: false,
+            }))
+        }
+    }
+
+    #[test]
+    fn requests_are_spaced_by_the_rate_and_a_503_is_tried_again() {
+        let start = Utc::now();
+        let project = ProjectId::new();
+        let user = UserId::new();
+        let source = SourceInput {
+            name: "s".into(),
+            urls: vec!["http://example.org/a".into(), "http://example.org/b".into()],
+            requests_per_second: Some(2.0),
+            ..Default::default()
+        }
+        .validated(project, user, start)
+        .unwrap();
+        let params = json!({"sourceId": source.id});
+        let mut job = Job::queued(JobKind::Ingestion, project, JobTarget::Project, params, Some(user), start).unwrap();
+        job.status = JobStatus::Processing;
+        let env = Env {
+            store: Store { source, job: Mutex::new(job.clone()), stored: Mutex::new(vec![]) },
+            clock: Clock(Mutex::new(start)),
+        };
+        let env_ref: &'static Env = Box::leak(Box::new(env));
+        let log = std::sync::Arc::new(Mutex::new(vec![]));
+        let fetcher = Fetcher {
+            start,
+            log: log.clone(),
+            now: std::sync::Arc::new(move || *env_ref.clock.0.lock().unwrap()),
+            script: Mutex::new(HashMap::from([
+                ("/a".into(), VecDeque::from([503, 200])),
+                ("/b".into(), VecDeque::from([200])),
+            ])),
+        };
+        let handlers = Handlers::new().with(Ingestion::new(fetcher, 1 << 20));
+        let runner = Runner {
+            env: env_ref,
+            handlers: &handlers,
+            worker: "w",
+            lease: Duration::from_secs(30),
+            backoff: Default::default(),
+        };
+        let end = block_on(runner.run(job)).unwrap();
+        assert_eq!(end.status, JobStatus::Completed, "{:?}", end.error_message);
+        let ms = |p: &str, at: u64| (p.to_owned(), Duration::from_millis(at));
+        assert_eq!(
+            *log.lock().unwrap(),
+            vec![
+                ms("/robots.txt", 0),
+                ms("/a", 500),  // 1 / 2 per second after robots.txt
+                ms("/a", 1000), // 503: tried again after the backoff's 500 ms (the rate's wait already passed)
+                ms("/b", 1500),
+            ]
+        );
+        let counts = Crawl::counts_of(&end.checkpoint);
+        assert_eq!((counts.fetched, counts.stored, counts.failed), (2, 2, 0));
+        let stored = env_ref.store.stored.lock().unwrap();
+        assert_eq!(stored[0].document.metadata["url"], "http://example.org/a");
+        let fetched_at =
+            (start + chrono::Duration::milliseconds(1000)).to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+        assert_eq!(
+            stored[0].document.metadata["fetchedAt"],
+            fetched_at.as_str(),
+            "the time of the fetch that answered"
+        );
+    }
+}
