@@ -163,6 +163,12 @@ pub struct OutboundSettings {
     /// The longest one webhook delivery attempt may take, in milliseconds.
     #[arg(long, env = "NISHAN_WEBHOOK_TIMEOUT_MS", default_value_t = 10_000)]
     pub webhook_timeout_ms: u64,
+    /// The longest one request of a source's INGESTION job may take, in milliseconds.
+    #[arg(long, env = "NISHAN_SOURCE_TIMEOUT_MS", default_value_t = 15_000)]
+    pub source_timeout_ms: u64,
+    /// Most bytes read of one fetched page (a longer one fails, counted `failed`).
+    #[arg(long, env = "NISHAN_SOURCE_MAX_PAGE_BYTES", default_value_t = 5 * 1024 * 1024)]
+    pub source_max_page_bytes: usize,
 }
 
 /// Connections and where they come from: read timeouts, caps, trusted reverse proxies.

@@ -32,12 +32,14 @@ use std::sync::Arc;
 use anyhow::Context as _;
 use nishan_domain::service::processing::experiment::Experiments;
 use nishan_domain::service::processing::extraction::Extraction;
+use nishan_domain::service::processing::ingestion::Ingestion;
 use nishan_domain::service::processing::training::Training;
 use nishan_infrastructure::Store;
 use nishan_infrastructure::crypto::SecretBox;
 use nishan_infrastructure::db::{self, DbConfig};
 use nishan_infrastructure::events::EventBus;
 use nishan_infrastructure::jobs::{JobRunner, ServerHandlers, WorkerConfig};
+use nishan_infrastructure::net::fetch::HttpFetcher;
 use nishan_infrastructure::password::Argon2Hasher;
 use nishan_infrastructure::tokens::RandomTokens;
 
@@ -87,8 +89,9 @@ pub struct Overrides {
 
 /// The job kinds this server runs, each by its handler: where a new kind is registered (see
 /// `nishan_domain::service::processing`, "Adding a job kind").
-pub fn job_handlers(llm: llm::MeteredClient, cipher: SecretBox) -> ServerHandlers {
+pub fn job_handlers(llm: llm::MeteredClient, cipher: SecretBox, ingestion: Ingestion<HttpFetcher>) -> ServerHandlers {
     ServerHandlers::new()
+        .with(ingestion)
         .with(Extraction::new(llm.clone(), cipher.clone()))
         .with(nishan_domain::service::processing::linking::Linking {
             llm: llm.clone(),
@@ -138,7 +141,13 @@ pub async fn bootstrap_custom(
         tracing::info!(documents = reindexed, "indexed documents for search");
     }
     let llm = llm::MeteredClient::new()?;
-    let handlers = Arc::new(job_handlers(llm.clone(), cipher.clone()));
+    let fetcher = HttpFetcher::new(
+        nishan_infrastructure::net::guard::AddressGuard::new(settings.outbound.allow_private_addresses),
+        std::time::Duration::from_millis(settings.outbound.source_timeout_ms.max(100)),
+    )
+    .context("building the sources' HTTP client")?;
+    let ingestion = Ingestion::new(fetcher, settings.outbound.source_max_page_bytes.max(1024));
+    let handlers = Arc::new(job_handlers(llm.clone(), cipher.clone(), ingestion));
     if settings.workers > 0 {
         let config = WorkerConfig {
             workers: settings.workers,

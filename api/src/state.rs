@@ -134,6 +134,10 @@ impl AppState {
         nishan_domain::service::webhooks::Webhooks { store: &self.store, cipher: &self.cipher }
     }
 
+    pub fn sources(&self) -> nishan_domain::service::sources::Sources<'_, Store, EventBus> {
+        nishan_domain::service::sources::Sources { store: &self.store, events: &self.events }
+    }
+
     pub fn system_settings(&self) -> nishan_domain::service::settings::SystemSettings<'_, Store> {
         nishan_domain::service::settings::SystemSettings { store: &self.store, defaults: self.runtime.defaults() }
     }

@@ -41,6 +41,9 @@ pub struct JobProgressEvent {
     pub entities_found: u32,
     pub estimated_completion_at: Option<chrono::DateTime<chrono::Utc>>,
     pub error_message: Option<String>,
+    /// An INGESTION job's counts (none for other kinds).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ingestion: Option<crate::source::IngestionCounts>,
 }
 
 impl JobProgressEvent {
@@ -60,6 +63,7 @@ impl From<&JobProgress> for JobProgressEvent {
             entities_found: p.entities_found,
             estimated_completion_at: p.estimated_completion_at,
             error_message: p.error_message.clone(),
+            ingestion: p.ingestion,
         }
     }
 }
@@ -149,6 +153,12 @@ mod tests {
                 entities_found: 7,
                 estimated_completion_at: Some(chrono::Utc::now()),
                 error_message: None,
+                ingestion: Some(crate::source::IngestionCounts {
+                    fetched: 3,
+                    stored: 2,
+                    failed: 1,
+                    ..Default::default()
+                }),
             }),
             DomainEvent::SessionsEnded { user_id: UserId::new() },
             DomainEvent::AccessChanged { project_id: ProjectId::new(), user_id: Some(UserId::new()) },

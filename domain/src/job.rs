@@ -297,6 +297,8 @@ pub struct JobProgress {
     pub entities_found: u32,
     pub estimated_completion_at: Option<DateTime<Utc>>,
     pub error_message: Option<String>,
+    /// An INGESTION job's counts, from its checkpoint (none for other kinds).
+    pub ingestion: Option<crate::source::IngestionCounts>,
 }
 
 impl From<&Job> for JobProgress {
@@ -310,6 +312,7 @@ impl From<&Job> for JobProgress {
             entities_found: j.entities_found,
             estimated_completion_at: j.estimated_completion_at,
             error_message: j.error_message.clone(),
+            ingestion: (j.kind == JobKind::Ingestion).then(|| crate::source::Crawl::counts_of(&j.checkpoint)),
         }
     }
 }

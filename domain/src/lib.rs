@@ -32,6 +32,7 @@ pub mod search;
 pub mod service;
 pub mod session;
 pub mod settings;
+pub mod source;
 pub mod statistics;
 pub mod text;
 pub mod throttle;

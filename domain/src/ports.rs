@@ -1131,6 +1131,95 @@ pub trait SearchRepository {
     ) -> DomainResult<Vec<PassageEntity>>;
 }
 
+/// Sources (`crate::source`). Every change writes its audit entry in its transaction.
+pub trait SourceRepository {
+    async fn create_source(
+        &self,
+        source: crate::source::Source,
+        audit: AuditEntry,
+    ) -> DomainResult<crate::source::Source>;
+    async fn source_by_id(&self, id: crate::source::SourceId) -> DomainResult<Option<crate::source::Source>>;
+    /// A project's sources, oldest first.
+    async fn sources_of(&self, project: ProjectId) -> DomainResult<Vec<crate::source::Source>>;
+    /// Deletes the source (the documents it stored stay). CONFLICT while an INGESTION job of
+    /// it is queued, running or paused; NOT_FOUND `source` when it is gone.
+    async fn delete_source(&self, id: crate::source::SourceId, audit: AuditEntry) -> DomainResult<()>;
+    /// The newest INGESTION job of each source (started with its id), if any.
+    async fn last_source_jobs(
+        &self,
+        project: ProjectId,
+        ids: &[crate::source::SourceId],
+    ) -> DomainResult<HashMap<crate::source::SourceId, Job>>;
+    /// How many of the project's documents each source stored (`metadata.sourceId`).
+    async fn source_document_counts(
+        &self,
+        project: ProjectId,
+        ids: &[crate::source::SourceId],
+    ) -> DomainResult<HashMap<crate::source::SourceId, u64>>;
+}
+
+/// A fetched page made into a document, ready to store.
+#[derive(Debug, Clone)]
+pub struct FetchedDocument {
+    pub document: Document,
+    pub first: DocumentVersion,
+    pub artifact: crate::artifact::NewArtifact,
+    pub audit: AuditEntry,
+}
+
+/// The store as an INGESTION job sees it.
+pub trait IngestionStore: JobRunStore {
+    fn source(
+        &self,
+        id: crate::source::SourceId,
+    ) -> impl Future<Output = DomainResult<Option<crate::source::Source>>> + Send;
+    /// Whether the project holds a document with this content hash.
+    fn has_content(&self, project: ProjectId, hash: &str) -> impl Future<Output = DomainResult<bool>> + Send;
+    /// Stores the document with its original and audit row, with the job's progress as
+    /// `stored` says, in one fenced transaction; when the project already holds the same text
+    /// (another job stored it meanwhile) nothing but `unchanged`'s progress is written.
+    /// Returns the job as stored and whether the document was created; `None` when the lease
+    /// was lost.
+    fn store_fetched_document(
+        &self,
+        stored: &Fence,
+        unchanged: &Fence,
+        page: FetchedDocument,
+    ) -> impl Future<Output = DomainResult<Option<(Job, bool)>>> + Send;
+}
+
+/// One HTTP response as the fetcher read it (no redirect followed).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FetchResponse {
+    pub status: u16,
+    /// The `Location` header of a redirect.
+    pub location: Option<String>,
+    pub content_type: Option<String>,
+    /// The body, at most the limit asked for.
+    pub body: Vec<u8>,
+    /// The body was longer than the limit (and was not read further).
+    pub too_large: bool,
+}
+
+/// Why a fetch got no response.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum FetchError {
+    /// The address guard refused the URL or what its host resolved to.
+    #[error("refused: {0}")]
+    Refused(String),
+    #[error("timed out")]
+    Timeout,
+    /// A connection or protocol fault (worth trying again).
+    #[error("{0}")]
+    Network(String),
+}
+
+/// HTTP GETs to user-chosen URLs, behind the address guard, with a timeout, following no
+/// redirect.
+pub trait PageFetcher: Send + Sync {
+    fn get(&self, url: &url::Url, max_bytes: usize) -> impl Future<Output = Result<FetchResponse, FetchError>> + Send;
+}
+
 /// Chat sessions and their messages (`chat`). A question and its answer are written together.
 pub trait ChatRepository {
     /// Writes a question and its answer at the end of `session` in one transaction with the

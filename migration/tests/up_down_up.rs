@@ -11,7 +11,7 @@ use sea_orm_migration::sea_orm::prelude::{ChronoDateTimeUtc, ChronoUtc, Json, Uu
 use sea_orm_migration::sea_orm::{ConnectionTrait, Database, DatabaseConnection};
 use sea_orm_migration::sea_query::{Alias, Order, Query};
 
-const TABLES: [&str; 38] = [
+const TABLES: [&str; 39] = [
     "users",
     "user_profiles",
     "user_sessions",
@@ -50,10 +50,12 @@ const TABLES: [&str; 38] = [
     "webhook_deliveries",
     "webhook_attempts",
     "system_settings",
+    "sources",
 ];
 
 /// (table, index) pairs every fully migrated database must have.
 const INDEXES: &[(&str, &str)] = &[
+    ("sources", "idx_sources_project"),
     ("artifacts", "uq_artifacts_sha256"),
     ("document_artifacts", "idx_document_artifacts_artifact"),
     ("users", "uq_users_username"),

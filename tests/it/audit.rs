@@ -542,6 +542,21 @@ async fn every_mutation_writes_its_audit_row(db: Db) {
     .await;
     let q = "mutation($id: ID!) { deleteWebhook(id: $id) }";
     w.run("deleteWebhook", anis, q, json!({"id": hook}), &[("webhook.delete", "webhook", &[])]).await;
+    // Sources (nothing listens on port 9; no job runs it here).
+    let q = "mutation($i: CreateSourceInput!) { createSource(input: $i) { id } }";
+    let vars = json!({"i": {"projectId": project, "name": "Rekhta", "urls": ["http://127.0.0.1:9/a"]}});
+    let data = w
+        .run(
+            "createSource",
+            anis,
+            q,
+            vars,
+            &[("source.create", "source", &["name", "urls", "allowedHosts", "maxPages"])],
+        )
+        .await;
+    let source = id(&data, &["createSource", "id"]);
+    let q = "mutation($id: ID!) { deleteSource(id: $id) }";
+    w.run("deleteSource", anis, q, json!({"id": source}), &[("source.delete", "source", &[])]).await;
     // Deletions.
     let q = "mutation($p: ID!, $u: ID!) { removeProjectMember(projectId: $p, userId: $u) }";
     w.run(

@@ -35,6 +35,7 @@ mod scripts;
 mod search;
 mod server;
 mod settings;
+mod sources;
 mod statistics;
 mod throttles;
 mod uploads;

@@ -119,6 +119,25 @@ pub fn main_text(html: &str) -> String {
     if main.is_empty() { all.finish() } else { main }
 }
 
+/// The targets of a page's links (`<a href>`), as written (relative ones included), in order.
+pub fn links(html: &str) -> Vec<String> {
+    let mut emitter = DefaultEmitter::default();
+    emitter.naively_switch_states(true);
+    let mut out = Vec::new();
+    for token in Tokenizer::new_with_emitter(html, emitter).flatten() {
+        if let Token::StartTag(tag) = token
+            && tag.name.0.eq_ignore_ascii_case(b"a")
+            && let Some(href) = tag.attributes.get(b"href".as_slice())
+        {
+            let href = String::from_utf8_lossy(&href.value.0).trim().to_owned();
+            if !href.is_empty() {
+                out.push(href);
+            }
+        }
+    }
+    out
+}
+
 #[derive(Default)]
 struct Lines {
     lines: Vec<String>,

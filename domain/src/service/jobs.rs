@@ -16,7 +16,7 @@ use crate::membership::Permission;
 use crate::policy::{Actor, ProjectAccess};
 use crate::ports::{
     ConfigRepository, DocumentRepository, JobFilter, JobRepository, ModelRepository, Page, PageRequest,
-    ProjectRepository,
+    ProjectRepository, SourceRepository,
 };
 use crate::service::documents::Documents;
 use crate::service::processing::JobKinds;
@@ -52,6 +52,38 @@ pub struct Jobs<'a, S, E> {
 /// Publishes a job's state to its subscribers.
 pub fn publish_progress(events: &impl EventPublisher, job: &Job) {
     events.publish(DomainEvent::JobProgress(JobProgressEvent::from(&JobProgress::from(job))));
+}
+
+impl<S, E> Jobs<'_, S, E>
+where
+    S: JobRepository + DocumentRepository + ProjectRepository + ModelRepository + ConfigRepository + SourceRepository,
+    E: EventPublisher,
+{
+    /// [`start`](Self::start) for a job of a source (`sourceId`, an INGESTION job): the
+    /// source names the project (a `projectId` given with it must be the source's); a source
+    /// the caller cannot see is NOT_FOUND.
+    pub async fn start_for_source(&self, meta: &RequestMeta, actor: &Actor, mut input: StartJob) -> DomainResult<Job> {
+        if let Some(id) = input.source_id {
+            let source = self.store.source_by_id(crate::source::SourceId(id)).await?;
+            let source = source.ok_or(DomainError::NotFound { resource: "source" })?;
+            if input.project_id.is_some_and(|p| p != source.project_id) {
+                return Err(DomainError::invalid("projectId", "is not the project of the source"));
+            }
+            if input.document_id.is_some() {
+                return Err(DomainError::invalid(
+                    "documentId",
+                    "a source's job works on its project: give sourceId only",
+                ));
+            }
+            input.project_id = Some(source.project_id);
+            match self.start(meta, actor, input).await {
+                Err(DomainError::NotFound { resource: "project" }) => Err(DomainError::NotFound { resource: "source" }),
+                other => other,
+            }
+        } else {
+            self.start(meta, actor, input).await
+        }
+    }
 }
 
 impl<S, E> Jobs<'_, S, E>

@@ -16,6 +16,7 @@ pub mod processing;
 pub mod projects;
 pub mod search;
 pub mod settings;
+pub mod sources;
 pub mod statistics;
 pub mod usage;
 pub mod webhooks;

@@ -30,6 +30,7 @@ pub(crate) mod processing_config;
 pub(crate) mod processing_job;
 pub(crate) mod project;
 pub(crate) mod project_membership;
+pub(crate) mod source;
 pub(crate) mod system_setting;
 pub(crate) mod user;
 pub(crate) mod user_profile;

@@ -2,4 +2,5 @@
 //! address guard every such request goes through, so no user can make the server reach its own
 //! network (server-side request forgery).
 
+pub mod fetch;
 pub mod guard;

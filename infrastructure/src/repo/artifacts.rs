@@ -44,7 +44,11 @@ fn to_artifact((id, sha256, mime_type, size, file_name): Head) -> Artifact {
 
 /// Links `document` to the artifact holding `new`'s bytes, storing it if none has their
 /// hash; the artifact row is locked until the transaction ends.
-async fn link(conn: &impl ConnectionTrait, document: DocumentId, new: &NewArtifact) -> DomainResult<Artifact> {
+pub(crate) async fn link(
+    conn: &impl ConnectionTrait,
+    document: DocumentId,
+    new: &NewArtifact,
+) -> DomainResult<Artifact> {
     for _ in 0..3 {
         let row = artifact::ActiveModel {
             id: Set(ArtifactId::new().0),

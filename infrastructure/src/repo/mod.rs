@@ -31,6 +31,7 @@ mod retention;
 mod search_index;
 mod sessions;
 mod settings;
+mod sources;
 mod statistics;
 mod texts;
 mod users;

@@ -272,7 +272,7 @@ impl JobMutation {
                 .transpose()?,
             priority: input.priority,
         };
-        Ok(ProcessingJob(state(ctx).jobs().start(&req.meta, &actor, start).await?))
+        Ok(ProcessingJob(state(ctx).jobs().start_for_source(&req.meta, &actor, start).await?))
     }
 
     /// Stops the job after its current chunk; what was stored stays.

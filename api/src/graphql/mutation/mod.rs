@@ -12,6 +12,7 @@ mod knowledge;
 mod learning;
 mod projects;
 mod settings;
+mod sources;
 mod webhooks;
 
 #[derive(async_graphql::MergedObject, Default)]
@@ -27,5 +28,6 @@ pub struct Mutation(
     knowledge::KnowledgeMutation,
     chat::ChatMutation,
     webhooks::WebhookMutation,
+    sources::SourceMutation,
     settings::SettingsMutation,
 );

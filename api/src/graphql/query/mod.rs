@@ -12,6 +12,7 @@ mod learning;
 mod projects;
 mod search;
 mod settings;
+mod sources;
 mod statistics;
 mod webhooks;
 
@@ -30,5 +31,6 @@ pub struct Query(
     knowledge::KnowledgeQuery,
     chat::ChatQuery,
     webhooks::WebhookQuery,
+    sources::SourceQuery,
     settings::SettingsQuery,
 );

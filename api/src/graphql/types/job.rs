@@ -346,6 +346,12 @@ impl ProcessingJob {
         self.0.error_message.as_deref()
     }
     /// Failed chunks and their errors.
+    /// An INGESTION job's counts (null for other kinds); `errorDetails.failures` lists the
+    /// URLs that failed, with why.
+    async fn ingestion(&self) -> Option<super::IngestionCounts> {
+        (self.0.kind == nishan_domain::job::JobKind::Ingestion)
+            .then(|| nishan_domain::source::Crawl::counts_of(&self.0.checkpoint).into())
+    }
     async fn error_details(&self) -> async_graphql::Json<serde_json::Value> {
         async_graphql::Json(self.0.error_details.clone())
     }
@@ -408,6 +414,10 @@ impl JobProgress {
     }
     async fn error_message(&self) -> Option<&str> {
         self.0.error_message.as_deref()
+    }
+    /// An INGESTION job's counts (null for other kinds).
+    async fn ingestion(&self) -> Option<super::IngestionCounts> {
+        self.0.ingestion.map(Into::into)
     }
 }
 

@@ -16,6 +16,7 @@
 //!   stored as suggestions.
 //! - [`training`] is the TRAINING handler (a project's learned model), [`experiment`] the
 //!   EXPERIMENT handler (one model of an experiment, run into a scratch layer and scored).
+//! - [`ingestion`] is the INGESTION handler: a source's pages fetched into documents.
 //!
 //! # Adding a job kind
 //! Implement [`JobHandler`] for the kind: `kind()`, `check()` (refuse, at
@@ -38,6 +39,7 @@
 pub mod experiment;
 pub mod extraction;
 mod handler;
+pub mod ingestion;
 pub mod linking;
 mod model_calls;
 mod run;
