@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use async_graphql::dataloader::Loader;
 use nishan_domain::DomainError;
-use nishan_domain::document::Document;
+use nishan_domain::document::DocumentInfo;
 use nishan_domain::entity::{Entity, EntityCursor, EntityFilter, EntitySlice};
 use nishan_domain::entity_type::EntityType;
 use nishan_domain::ids::{DocumentId, EntityId, EntityTypeId, KnowledgeItemId, ProjectId, UserId};
@@ -92,13 +92,29 @@ impl Loader<ProjectId> for ProjectTotalsLoader {
 pub struct DocumentLoader(pub Store);
 
 impl Loader<DocumentId> for DocumentLoader {
-    /// Shared: the cache hands each field that names a document the same one, not a copy of
-    /// its text.
-    type Value = std::sync::Arc<Document>;
+    /// Without the text (a field that asks for it reads it through the store's text cache);
+    /// shared: the cache hands each field that names a document the same one.
+    type Value = std::sync::Arc<DocumentInfo>;
     type Error = DomainError;
 
     async fn load(&self, keys: &[DocumentId]) -> Result<HashMap<DocumentId, Self::Value>, DomainError> {
-        Ok(self.0.documents_by_ids(keys).await?.into_iter().map(|d| (d.id, std::sync::Arc::new(d))).collect())
+        Ok(self.0.document_infos_by_ids(keys).await?.into_iter().map(|d| (d.id, std::sync::Arc::new(d))).collect())
+    }
+}
+
+/// A document's text as of a content hash, read once per request however many fields (aliases)
+/// ask for it. A key missing from the answer names content that changed or a document gone.
+pub struct DocumentContentLoader(pub Store);
+
+impl Loader<(DocumentId, String)> for DocumentContentLoader {
+    type Value = std::sync::Arc<str>;
+    type Error = DomainError;
+
+    async fn load(
+        &self,
+        keys: &[(DocumentId, String)],
+    ) -> Result<HashMap<(DocumentId, String), Self::Value>, DomainError> {
+        self.0.document_contents(keys).await
     }
 }
 
