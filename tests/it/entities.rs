@@ -650,7 +650,49 @@ async fn entity_writes_and_pages_leave_the_text_alone(db: Db) {
     assert_eq!(c["document"]["lines"][0]["text"], TEXT.lines().next().unwrap());
 }
 
+/// Statements that read a document's text (its `content` column).
+fn text_reads(log: &std::sync::Mutex<Vec<String>>) -> usize {
+    log.lock().unwrap().iter().filter(|sql| sql.contains(r#""documents"."content""#)).count()
+}
+
+/// Fifty aliases of one document's `content` (and its `lines`) read its text once per request,
+/// however their access checks interleave: each alias waits for the one read in flight rather
+/// than starting its own. Once an entity action has the text cached, they read it not at all.
+async fn many_aliases_of_a_text_read_it_once(db: Db) {
+    let log = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let app = TestApp::spawn_recording(db, log.clone()).await;
+    let (token, _) = app.register("anis").await;
+    let project = app.create_project(&token, "Aliases", json!({})).await;
+    let doc = create_document(&app, &token, &project, "Text", TEXT).await;
+    let fields: String = (0..50)
+        .map(|i| {
+            let lines = if i % 10 == 0 { "lines { text }" } else { "" };
+            format!("a{i}: document(id: \"{doc}\") {{ content {lines} }} ")
+        })
+        .collect();
+    let query = format!("{{ {fields} }}");
+    for round in 0..3 {
+        log.lock().unwrap().clear();
+        let answer = app.ok(Some(&token), &query, json!({})).await;
+        for i in 0..50 {
+            assert_eq!(answer[format!("a{i}")]["content"], TEXT, "alias {i}");
+        }
+        assert_eq!(answer["a40"]["lines"][1]["text"], TEXT.lines().nth(1).unwrap());
+        assert_eq!(text_reads(&log), 1, "round {round}: statements reading the text");
+    }
+    // An entity action indexes the text and keeps it; readers then take it from there.
+    let types = entity_type_ids(&app).await;
+    let (a, b) = span(TEXT, "علیؑ", 0);
+    let input = json!({"i": {"documentId": doc, "entityTypeId": types["PERSON"], "start": a, "end": b}});
+    app.ok(Some(&token), ENTITY, input).await;
+    log.lock().unwrap().clear();
+    let answer = app.ok(Some(&token), &query, json!({})).await;
+    assert_eq!(answer["a49"]["content"], TEXT);
+    assert_eq!(text_reads(&log), 0, "statements reading a cached text");
+}
+
 on_both_databases!(
+    many_aliases_of_a_text_read_it_once,
     system_types_are_seeded_and_admins_manage_types,
     entities_are_validated_and_described,
     verification_corrections_and_rejections,

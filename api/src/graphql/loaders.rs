@@ -2,7 +2,7 @@
 //! so a list of N items costs one query per relation instead of N.
 
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use async_graphql::dataloader::Loader;
 use nishan_domain::DomainError;
@@ -102,9 +102,37 @@ impl Loader<DocumentId> for DocumentLoader {
     }
 }
 
-/// A document's text as of a content hash, read once per request however many fields (aliases)
-/// ask for it. A key missing from the answer names content that changed or a document gone.
+/// A document's text as of a content hash, in batches (the batch behind [`ContentLoader`]).
+/// A key missing from the answer names content that changed or a document gone.
 pub struct DocumentContentLoader(pub Store);
+
+/// The key of a text: the document and the content hash it was read for.
+pub type ContentKey = (DocumentId, String);
+
+/// Documents' texts for one request: each (document, content hash) is read once per request
+/// however many fields (aliases) ask for it, and whenever they ask. A DataLoader alone does
+/// not promise that: a key asked for while its batch is in flight (an alias whose access check
+/// ended later) starts a batch of its own, reading and copying the same 10 MB again. Here the
+/// first asker's load is the only one: later askers await it (single flight), then the answer
+/// kept, and every asker gets the same `Arc<str>`, never a copy. Different documents still go
+/// together in one batch.
+pub struct ContentLoader {
+    batches: Loaded<DocumentContentLoader>,
+    flights: Mutex<HashMap<ContentKey, Arc<tokio::sync::OnceCell<Option<Arc<str>>>>>>,
+}
+
+impl ContentLoader {
+    pub fn new(batches: Loaded<DocumentContentLoader>) -> Self {
+        Self { batches, flights: Mutex::default() }
+    }
+
+    /// The text of `key`; None when the document's content has another hash now, or the
+    /// document is gone. A failed load is not kept: the next asker tries again.
+    pub async fn load_one(&self, key: ContentKey) -> Result<Option<Arc<str>>, DomainError> {
+        let flight = Arc::clone(self.flights.lock().expect("content flights lock").entry(key.clone()).or_default());
+        flight.get_or_try_init(|| self.batches.load_one(key)).await.cloned()
+    }
+}
 
 impl Loader<(DocumentId, String)> for DocumentContentLoader {
     type Value = std::sync::Arc<str>;

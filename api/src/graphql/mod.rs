@@ -98,7 +98,6 @@ pub fn request_data(state: &AppState, viewer: Viewer, meta: RequestMeta, batches
         loaders::ProjectLoader(store.clone()),
         loaders::ProjectTotalsLoader(store.clone()),
         loaders::DocumentLoader(store.clone()),
-        loaders::DocumentContentLoader(store.clone()),
         loaders::EntityLoader(store.clone()),
         loaders::EntityTypeLoader(store.clone()),
         loaders::OutgoingLoader(store.clone()),
@@ -109,6 +108,17 @@ pub fn request_data(state: &AppState, viewer: Viewer, meta: RequestMeta, batches
         loaders::MentionCountLoader(store.clone()),
         loaders::EntityKnowledgeLoader(store.clone()),
     );
+    let content_batches = match batches {
+        Some(queue) => DataLoader::with_cache(
+            loaders::DocumentContentLoader(store.clone()),
+            queue.spawner(),
+            HashMapCache::default(),
+        ),
+        None => {
+            DataLoader::with_cache(loaders::DocumentContentLoader(store.clone()), tokio::spawn, HashMapCache::default())
+        }
+    };
+    data.insert(loaders::ContentLoader::new(content_batches.delay(delay).max_batch_size(LOADER_MAX_BATCH)));
     data
 }
 

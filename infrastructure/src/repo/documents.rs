@@ -241,7 +241,8 @@ impl DocumentRepository for Store {
         for (id, hash) in wanted {
             match self.texts.get(*id, hash) {
                 Some(text) => {
-                    found.insert((*id, hash.clone()), Arc::from(text.text()));
+                    // The cached allocation itself: a hit copies nothing.
+                    found.insert((*id, hash.clone()), text.shared_text());
                 }
                 None => read.push(id.0),
             }

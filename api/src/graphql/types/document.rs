@@ -16,7 +16,7 @@ use nishan_domain::text;
 use super::{DocumentStatistics, Entity, GqlEntitySource, Project, User, parse_id};
 use crate::error::{ApiResult, bad_input};
 use crate::graphql::loaders::{
-    DocumentContentLoader, EntityCountLoader, EntityPageKey, EntityPageLoader, FilterKey, ProjectLoader, UserLoader,
+    ContentLoader, EntityCountLoader, EntityPageKey, EntityPageLoader, FilterKey, ProjectLoader, UserLoader,
 };
 use crate::graphql::pagination;
 use crate::graphql::state;
@@ -39,11 +39,20 @@ impl Document {
     }
 
     /// The text this document's info names (read once per request, shared by every field
-    /// that asks). CONFLICT when the content changed since the info was read (the client reads
-    /// the document again).
+    /// that asks: see [`ContentLoader`]). CONFLICT when the content changed since the info was
+    /// read (the client reads the document again).
     async fn text(&self, ctx: &Context<'_>) -> ApiResult<std::sync::Arc<str>> {
         let key = (self.0.id, self.0.content_hash.clone());
-        let found = ctx.data_unchecked::<Loaded<DocumentContentLoader>>().load_one(key).await?;
+        let found = match ctx.data_opt::<ContentLoader>() {
+            Some(loader) => loader.load_one(key).await?,
+            // A subscription's event carries no loaders.
+            None => nishan_domain::ports::DocumentRepository::document_contents(
+                &state(ctx).store,
+                std::slice::from_ref(&key),
+            )
+            .await?
+            .remove(&key),
+        };
         found
             .ok_or_else(|| DomainError::conflict("the document's content changed during the request; try again").into())
     }
