@@ -166,7 +166,8 @@ impl Document {
     /// The text, with line endings normalised to `\n`. Entity offsets are code points into it.
     #[graphql(complexity = "crate::graphql::execution::text_cost(child_complexity)")]
     async fn content(&self, ctx: &Context<'_>) -> ApiResult<String> {
-        Ok(self.text(ctx).await?.to_string())
+        let text = self.text(ctx).await?;
+        Ok(crate::graphql::execution::text_answer(ctx, &text)?)
     }
     /// SHA-256 of the content, hex.
     async fn content_hash(&self) -> &str {
