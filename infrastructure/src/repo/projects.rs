@@ -11,16 +11,28 @@ use nishan_domain::ports::{Page, PageRequest, ProjectRepository};
 use nishan_domain::project::{Project, ProjectFields, Slug};
 use nishan_domain::{DomainError, DomainResult};
 use sea_orm::ActiveValue::Set;
-use sea_orm::sea_query::Query;
+use sea_orm::sea_query::{Expr, ExprTrait, Query, QueryStatementBuilder, SimpleExpr};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DatabaseTransaction, EntityTrait, IntoActiveModel,
-    ModelTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, SqlErr,
+    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DatabaseTransaction, EntityTrait, FromQueryResult,
+    IntoActiveModel, ModelTrait, PaginatorTrait, QueryFilter, QueryOrder, QueryResult, QuerySelect, SqlErr,
 };
 use serde_json::json;
 use uuid::Uuid;
 
 use super::{Store, audit, convert, internal};
 use crate::entity::{project, project_membership, user};
+
+/// The column holding the caller's role beside a project's own.
+const CALLER_ROLE: &str = "caller_role";
+
+/// A project's row and the caller's active role in it (`None`: not a member).
+struct WithRole(project::Model, Option<String>);
+
+impl FromQueryResult for WithRole {
+    fn from_query_result(row: &QueryResult, prefix: &str) -> Result<Self, sea_orm::DbErr> {
+        Ok(Self(project::Model::from_query_result(row, prefix)?, row.try_get(prefix, CALLER_ROLE)?))
+    }
+}
 
 /// How often a clash with a concurrent creation (a unique key) is retried before giving up.
 const SLUG_ATTEMPTS: usize = 5;
@@ -135,6 +147,27 @@ impl ProjectRepository for Store {
             .await
             .map_err(internal)?
             .map(convert::project)
+            .transpose()
+    }
+
+    async fn project_with_role(&self, id: ProjectId, user: UserId) -> DomainResult<Option<(Project, Option<Role>)>> {
+        let role = Query::select()
+            .column(project_membership::Column::Role)
+            .from(project_membership::Entity)
+            .and_where(
+                Expr::col((project_membership::Entity, project_membership::Column::ProjectId))
+                    .equals((project::Entity, project::Column::Id)),
+            )
+            .and_where(project_membership::Column::UserId.eq(user.0))
+            .and_where(project_membership::Column::IsActive.eq(true))
+            .to_owned();
+        let row = project::Entity::find_by_id(id.0)
+            .column_as(SimpleExpr::SubQuery(None, Box::new(role.into_sub_query_statement())), CALLER_ROLE)
+            .into_model::<WithRole>()
+            .one(self.connection())
+            .await
+            .map_err(internal)?;
+        row.map(|WithRole(model, role)| Ok((convert::project(model)?, role.as_deref().map(Role::parse).transpose()?)))
             .transpose()
     }
 
