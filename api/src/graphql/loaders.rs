@@ -118,8 +118,11 @@ pub type ContentKey = (DocumentId, String);
 /// together in one batch.
 pub struct ContentLoader {
     batches: Loaded<DocumentContentLoader>,
-    flights: Mutex<HashMap<ContentKey, Arc<tokio::sync::OnceCell<Option<Arc<str>>>>>>,
+    flights: Mutex<HashMap<ContentKey, Arc<Flight>>>,
 }
+
+/// One text's read: set once, by the first asker's load; `None` for content gone.
+type Flight = tokio::sync::OnceCell<Option<Arc<str>>>;
 
 impl ContentLoader {
     pub fn new(batches: Loaded<DocumentContentLoader>) -> Self {
