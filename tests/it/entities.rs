@@ -657,7 +657,8 @@ fn text_reads(log: &std::sync::Mutex<Vec<String>>) -> usize {
 
 /// Fifty aliases of one document's `content` (and its `lines`) read its text once per request,
 /// however their access checks interleave: each alias waits for the one read in flight rather
-/// than starting its own. Once an entity action has the text cached, they read it not at all.
+/// than starting its own (and the document's project access is checked once). Once an entity
+/// action has the text cached, they read it not at all.
 async fn many_aliases_of_a_text_read_it_once(db: Db) {
     let log = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
     let app = TestApp::spawn_recording(db, log.clone()).await;
@@ -679,6 +680,8 @@ async fn many_aliases_of_a_text_read_it_once(db: Db) {
         }
         assert_eq!(answer["a40"]["lines"][1]["text"], TEXT.lines().nth(1).unwrap());
         assert_eq!(text_reads(&log), 1, "round {round}: statements reading the text");
+        let access_checks = log.lock().unwrap().iter().filter(|sql| sql.contains(r#"FROM "projects""#)).count();
+        assert_eq!(access_checks, 1, "round {round}: the project's access is checked once per request");
     }
     // An entity action indexes the text and keeps it; readers then take it from there.
     let types = entity_type_ids(&app).await;

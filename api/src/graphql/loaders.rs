@@ -12,7 +12,7 @@ use nishan_domain::entity_type::EntityType;
 use nishan_domain::ids::{DocumentId, EntityId, EntityTypeId, KnowledgeItemId, ProjectId, UserId};
 use nishan_domain::knowledge::KnowledgeItem;
 use nishan_domain::membership::Role;
-use nishan_domain::policy::Actor;
+use nishan_domain::policy::{Actor, ProjectAccess};
 use nishan_domain::ports::{
     DocumentRepository, EntityRepository, EntityTypeRepository, KnowledgeRepository, ProjectRepository,
     RelationshipRepository, UserRepository,
@@ -146,6 +146,26 @@ impl Loader<(DocumentId, String)> for DocumentContentLoader {
         keys: &[(DocumentId, String)],
     ) -> Result<HashMap<(DocumentId, String), Self::Value>, DomainError> {
         self.0.document_contents(keys).await
+    }
+}
+
+/// What the caller may do in each project, decided once per request: fifty aliases of one
+/// document (or of fifty documents of one project) check its project's access once, not
+/// fifty times. The caller is the request's; the answer (an error too) is kept for the request.
+#[derive(Default)]
+pub struct AccessOnce {
+    flights: Mutex<HashMap<ProjectId, Arc<tokio::sync::OnceCell<Result<ProjectAccess, DomainError>>>>>,
+}
+
+impl AccessOnce {
+    /// The caller's access to `project`: `check`'s answer, checked by the first asker only
+    /// (later askers await it).
+    pub async fn of<F>(&self, project: ProjectId, check: impl FnOnce() -> F) -> Result<ProjectAccess, DomainError>
+    where
+        F: std::future::Future<Output = Result<ProjectAccess, DomainError>>,
+    {
+        let flight = Arc::clone(self.flights.lock().expect("access flights lock").entry(project).or_default());
+        flight.get_or_init(check).await.clone()
     }
 }
 

@@ -118,6 +118,7 @@ pub fn request_data(state: &AppState, viewer: Viewer, meta: RequestMeta, batches
             DataLoader::with_cache(loaders::DocumentContentLoader(store.clone()), tokio::spawn, HashMapCache::default())
         }
     };
+    data.insert(loaders::AccessOnce::default());
     data.insert(loaders::ContentLoader::new(content_batches.delay(delay).max_batch_size(LOADER_MAX_BATCH)));
     data
 }
