@@ -11,15 +11,16 @@ use nishan_domain::ports::{Page, PageRequest, ProjectRepository};
 use nishan_domain::project::{Project, ProjectFields, Slug};
 use nishan_domain::{DomainError, DomainResult};
 use sea_orm::ActiveValue::Set;
+use sea_orm::Order;
 use sea_orm::sea_query::{Expr, ExprTrait, Query, QueryStatementBuilder, SimpleExpr};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DatabaseTransaction, EntityTrait, FromQueryResult,
-    IntoActiveModel, ModelTrait, PaginatorTrait, QueryFilter, QueryOrder, QueryResult, QuerySelect, SqlErr,
+    IntoActiveModel, ModelTrait, QueryFilter, QueryOrder, QueryResult, QuerySelect, SqlErr,
 };
 use serde_json::json;
 use uuid::Uuid;
 
-use super::{Store, audit, convert, internal};
+use super::{Store, audit, convert, internal, page_of};
 use crate::entity::{project, project_membership, user};
 
 /// The column holding the caller's role beside a project's own.
@@ -215,15 +216,8 @@ impl ProjectRepository for Store {
                 q = q.filter(project::Column::IsPublic.eq(true)).filter(project::Column::AllowPublicView.eq(true));
             }
         }
-        let total = q.clone().count(self.connection()).await.map_err(internal)?;
-        let rows = q
-            .order_by_desc(project::Column::CreatedAt)
-            .order_by_desc(project::Column::Id)
-            .offset(page.offset)
-            .limit(page.limit)
-            .all(self.connection())
-            .await
-            .map_err(internal)?;
+        let order = [(project::Column::CreatedAt, Order::Desc), (project::Column::Id, Order::Desc)];
+        let (rows, total) = page_of(self.connection(), q, &order, page).await?;
         let items = rows.into_iter().map(convert::project).collect::<DomainResult<_>>()?;
         Ok(Page { items, total })
     }
@@ -338,15 +332,8 @@ impl ProjectRepository for Store {
         let q = project_membership::Entity::find()
             .filter(project_membership::Column::ProjectId.eq(project.0))
             .filter(project_membership::Column::IsActive.eq(true));
-        let total = q.clone().count(self.connection()).await.map_err(internal)?;
-        let rows = q
-            .order_by_asc(project_membership::Column::JoinedAt)
-            .order_by_asc(project_membership::Column::Id)
-            .offset(page.offset)
-            .limit(page.limit)
-            .all(self.connection())
-            .await
-            .map_err(internal)?;
+        let order = [(project_membership::Column::JoinedAt, Order::Asc), (project_membership::Column::Id, Order::Asc)];
+        let (rows, total) = page_of(self.connection(), q, &order, page).await?;
         let items = rows.into_iter().map(convert::membership).collect::<DomainResult<_>>()?;
         Ok(Page { items, total })
     }
