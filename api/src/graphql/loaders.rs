@@ -154,8 +154,11 @@ impl Loader<(DocumentId, String)> for DocumentContentLoader {
 /// fifty times. The caller is the request's; the answer (an error too) is kept for the request.
 #[derive(Default)]
 pub struct AccessOnce {
-    flights: Mutex<HashMap<ProjectId, Arc<tokio::sync::OnceCell<Result<ProjectAccess, DomainError>>>>>,
+    flights: Mutex<HashMap<ProjectId, Arc<AccessFlight>>>,
 }
+
+/// One project's access check: set once, by the first asker's check.
+type AccessFlight = tokio::sync::OnceCell<Result<ProjectAccess, DomainError>>;
 
 impl AccessOnce {
     /// The caller's access to `project`: `check`'s answer, checked by the first asker only
