@@ -24,7 +24,7 @@ pub fn spawn_auto_training(state: AppState) -> tokio::task::JoinHandle<()> {
             if !matches!(activity.kind, ActivityKind::EntityVerified | ActivityKind::EntitiesImported) {
                 continue;
             }
-            let project = match state.store.document_by_id(activity.document_id).await {
+            let project = match state.store.document_head(activity.document_id).await {
                 Ok(Some(doc)) => doc.project_id,
                 Ok(None) => continue,
                 Err(e) => {

@@ -110,12 +110,13 @@ pub struct FileInfo {
     pub encoding: Option<String>,
 }
 
+/// Everything about a document but its text: what lists, pages of entities and counts need,
+/// read without the content (which can be megabytes).
 #[derive(Debug, Clone, PartialEq)]
-pub struct Document {
+pub struct DocumentInfo {
     pub id: DocumentId,
     pub project_id: ProjectId,
     pub title: String,
-    pub content: String,
     pub content_hash: String,
     pub file: FileInfo,
     pub language: String,
@@ -140,6 +141,35 @@ pub struct Document {
     pub updated_at: DateTime<Utc>,
 }
 
+impl DocumentInfo {
+    /// The document's head: what access checks and entity changes need.
+    pub fn head(&self) -> DocumentHead {
+        DocumentHead {
+            id: self.id,
+            project_id: self.project_id,
+            title: self.title.clone(),
+            content_hash: self.content_hash.clone(),
+            current_version: self.current_version,
+        }
+    }
+}
+
+/// A document with its text. Its other fields are its [`DocumentInfo`], read through `Deref`
+/// (`doc.title`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Document {
+    pub info: DocumentInfo,
+    pub content: String,
+}
+
+impl std::ops::Deref for Document {
+    type Target = DocumentInfo;
+
+    fn deref(&self) -> &DocumentInfo {
+        &self.info
+    }
+}
+
 /// A document without its content: what access checks and entity changes need, read without
 /// the text (which can be megabytes).
 #[derive(Debug, Clone, PartialEq)]
@@ -150,19 +180,6 @@ pub struct DocumentHead {
     /// SHA-256 of the content: names the content the head describes.
     pub content_hash: String,
     pub current_version: u32,
-}
-
-impl Document {
-    /// The document without its content.
-    pub fn head(&self) -> DocumentHead {
-        DocumentHead {
-            id: self.id,
-            project_id: self.project_id,
-            title: self.title.clone(),
-            content_hash: self.content_hash.clone(),
-            current_version: self.current_version,
-        }
-    }
 }
 
 /// One stored state of a document's content.

@@ -7,7 +7,9 @@ use std::collections::HashMap;
 use chrono::{DateTime, Utc};
 
 use crate::audit::{AuditEntry, AuditFilter};
-use crate::document::{Document, DocumentFields, DocumentHead, DocumentVersion, EntityCounts, ProcessingStatus};
+use crate::document::{
+    Document, DocumentFields, DocumentHead, DocumentInfo, DocumentVersion, EntityCounts, ProcessingStatus,
+};
 use crate::entity::{Entity, EntityCursor, EntityFilter, EntitySlice, Rejection};
 use crate::entity_type::{EntityType, EntityTypeFields};
 use crate::error::DomainResult;
@@ -244,14 +246,25 @@ pub trait DocumentRepository {
     /// its whole text each time. Errors: `Conflict` when the content changed since `head` was
     /// read; `NotFound` when the document is gone.
     async fn document_text(&self, head: &DocumentHead) -> DomainResult<std::sync::Arc<crate::text::DocumentText>>;
+    /// The contents of documents, each as of the content hash given (a document whose content
+    /// has another hash now, or which is gone, is left out): the cached text's when the store
+    /// holds it, else read in one statement (not indexed: a client reading the text needs no
+    /// index).
+    async fn document_contents(
+        &self,
+        documents: &[(DocumentId, String)],
+    ) -> DomainResult<HashMap<(DocumentId, String), std::sync::Arc<str>>>;
     async fn documents_by_ids(&self, ids: &[DocumentId]) -> DomainResult<Vec<Document>>;
-    /// A project's documents, oldest first.
+    /// The documents without their content (what a page of entities, the counts or a list
+    /// needs; the text is read by [`document_text`](Self::document_text) when asked for).
+    async fn document_infos_by_ids(&self, ids: &[DocumentId]) -> DomainResult<Vec<DocumentInfo>>;
+    /// A project's documents, oldest first, without their content, those the filter keeps.
     async fn documents_of_project(
         &self,
         project: ProjectId,
         filter: &crate::document::DocumentFilter,
         page: PageRequest,
-    ) -> DomainResult<Page<Document>>;
+    ) -> DomainResult<Page<DocumentInfo>>;
     /// Numbers of documents and of entities per project.
     async fn project_totals(&self, projects: &[ProjectId]) -> DomainResult<HashMap<ProjectId, (u64, u64)>>;
     async fn update_document(
@@ -260,7 +273,7 @@ pub trait DocumentRepository {
         fields: DocumentFields,
         by: UserId,
         audit: AuditEntry,
-    ) -> DomainResult<Document>;
+    ) -> DomainResult<DocumentInfo>;
     /// Every entity's span, for preparing a content edit (read outside any write).
     async fn entity_spans(&self, document: DocumentId) -> DomainResult<Vec<StoredSpan>>;
     /// Applies a content edit if the document is still at `edit.expected_version` (else

@@ -38,6 +38,7 @@ mod m20261202_010001_create_knowledge_base;
 mod m20261202_010002_create_knowledge_proposals;
 mod m20261203_010001_create_search_index;
 mod m20261205_010001_create_learning;
+mod m20261206_010001_create_document_stats;
 mod m20261206_020001_create_chat;
 mod m20261206_040001_create_artifacts;
 mod m20261206_050001_create_webhooks;
@@ -67,6 +68,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261202_010002_create_knowledge_proposals::Migration),
             Box::new(m20261203_010001_create_search_index::Migration),
             Box::new(m20261205_010001_create_learning::Migration),
+            Box::new(m20261206_010001_create_document_stats::Migration),
             Box::new(m20261206_020001_create_chat::Migration),
             Box::new(m20261206_040001_create_artifacts::Migration),
             Box::new(m20261206_050001_create_webhooks::Migration),

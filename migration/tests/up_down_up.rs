@@ -11,7 +11,7 @@ use sea_orm_migration::sea_orm::prelude::{ChronoDateTimeUtc, ChronoUtc, Json, Uu
 use sea_orm_migration::sea_orm::{ConnectionTrait, Database, DatabaseConnection};
 use sea_orm_migration::sea_query::{Alias, Order, Query};
 
-const TABLES: [&str; 39] = [
+const TABLES: [&str; 40] = [
     "users",
     "user_profiles",
     "user_sessions",
@@ -51,6 +51,7 @@ const TABLES: [&str; 39] = [
     "webhook_attempts",
     "system_settings",
     "sources",
+    "document_stats",
 ];
 
 /// (table, index) pairs every fully migrated database must have.
@@ -131,6 +132,7 @@ const INDEXES: &[(&str, &str)] = &[
     ("chat_sessions", "idx_chat_sessions_user_project_updated"),
     ("chat_sessions", "idx_chat_sessions_updated"),
     ("chat_messages", "uq_chat_messages_session_position"),
+    ("document_stats", "uq_document_stats_document_id"),
 ];
 
 /// (id, name, sort_order) of the system entity types the documents migration

@@ -135,7 +135,10 @@ async fn public_document(app: &TestApp, bytes: usize) -> String {
 
 async fn response_amplification_is_refused(db: Db) {
     let _one = ONE_ATTACK_AT_A_TIME.lock().await;
-    let app = TestApp::spawn(db).await;
+    // Creating the 10 MB document (its search index) is the set-up, not the attack: on a busy
+    // machine a debug build takes longer than the default 10 s operation timeout for it. The
+    // attack's bounds (/health, memory, the refusals) are the same.
+    let app = TestApp::spawn_with(db, |s| s.surface.request_timeout_ms = 120_000).await;
     let document = public_document(&app, 10 * 1024 * 1024 - 4096).await;
     let attacker = attacker_client();
     eprintln!("rss before the attack: {}", rss_bytes());

@@ -417,14 +417,14 @@ async fn counts_stay_exact_under_concurrent_operations(db: Db) {
     assert_eq!(c["totalEntities"].as_i64().unwrap(), total);
     assert_eq!(c["verifiedEntities"].as_i64().unwrap(), verified);
     assert_eq!(c["unverifiedEntities"].as_i64().unwrap(), total - verified);
-    // The stored columns themselves, the rate included.
-    let rate = verified as f64 / total as f64;
+    // The stored row itself (the counts live apart from the document's text, one row per
+    // document).
     let stored = format!(
-        "SELECT id FROM documents WHERE title = 'Text' AND total_entities = {total} AND verified_entities = {verified} \
-         AND unverified_entities = {} AND verification_rate = {rate:?}",
-        total - verified
+        "SELECT id FROM document_stats WHERE document_id IN (SELECT id FROM documents WHERE title = 'Text') \
+         AND total_entities = {total} AND verified_entities = {verified}"
     );
-    assert_eq!(s.app.count(&stored).await, 1, "stored counts and rate");
+    assert_eq!(s.app.count(&stored).await, 1, "stored counts");
+    assert_eq!(s.app.count(&format!("SELECT id FROM document_stats WHERE {mine}")).await, 1, "one stats row");
 }
 
 const PAGE: &str = "query($id: ID!, $first: Int, $after: String, $f: EntityFilterInput) { document(id: $id) { entities(first: $first, after: $after, filter: $f) { totalCount pageInfo { hasNextPage hasPreviousPage endCursor } edges { cursor node { id start end isVerified } } } } }";
@@ -598,7 +598,104 @@ async fn entity_permissions_per_role(db: Db) {
     assert_eq!(error_code(&s.app.gql(None, ENTITY, input("TIME")).await), "UNAUTHENTICATED");
 }
 
+/// The statements `log` holds that touch the document's text: an UPDATE of the `documents` row
+/// (which on SQLite rewrites the text's overflow pages) or a read of its `content` column.
+fn touching_the_text(log: &std::sync::Mutex<Vec<String>>) -> Vec<String> {
+    log.lock()
+        .unwrap()
+        .iter()
+        .filter(|sql| sql.contains(r#"UPDATE "documents""#) || sql.contains(r#""documents"."content""#))
+        .cloned()
+        .collect()
+}
+
+/// A document's counts and version live in their own row: entity writes update that row, not
+/// the one holding the text, and `document(id)` serves its counts and a page of its entities
+/// without reading the text (which it reads, once, only when `content` is asked for).
+async fn entity_writes_and_pages_leave_the_text_alone(db: Db) {
+    let log = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let app = TestApp::spawn_recording(db, log.clone()).await;
+    let (token, _) = app.register("anis").await;
+    let types = entity_type_ids(&app).await;
+    let project = app.create_project(&token, "Entities", json!({})).await;
+    let doc = create_document(&app, &token, &project, "Text", TEXT).await;
+    let page = "query($id: ID!) { document(id: $id) { totalEntities verifiedEntities currentVersion entities(first: 10) { totalCount edges { node { id text } } } } }";
+    log.lock().unwrap().clear();
+    let d = &app.ok(Some(&token), page, json!({"id": doc})).await["document"];
+    assert_eq!((d["totalEntities"].as_u64(), d["currentVersion"].as_u64()), (Some(0), Some(1)));
+    assert_eq!(touching_the_text(&log), Vec::<String>::new(), "a page of entities read the text");
+    // The first entity reads the text once (to place the entity in it); later ones use it as
+    // cached, and none of them rewrites the document's row.
+    let (a, b) = span(TEXT, "علیؑ", 0);
+    let first = json!({"i": {"documentId": doc, "entityTypeId": types["PERSON"], "start": a, "end": b}});
+    app.ok(Some(&token), ENTITY, first).await;
+    let writes = touching_the_text(&log);
+    assert!(writes.iter().all(|sql| !sql.contains(r#"UPDATE "documents""#)), "{writes:?}");
+    log.lock().unwrap().clear();
+    let (a, b) = span(TEXT, "کربلا", 0);
+    let second = json!({"i": {"documentId": doc, "entityTypeId": types["LOCATION"], "start": a, "end": b}});
+    let id = app.ok(Some(&token), ENTITY, second).await["createEntity"]["id"].as_str().unwrap().to_owned();
+    app.ok(Some(&token), VERIFY, json!({"id": id})).await;
+    app.ok(Some(&token), UPDATE, json!({"id": id, "i": {"entityTypeId": types["PERSON"]}})).await;
+    app.ok(Some(&token), "mutation($id: ID!) { deleteEntity(id: $id) }", json!({"id": id})).await;
+    let d = &app.ok(Some(&token), page, json!({"id": doc})).await["document"];
+    assert_eq!(touching_the_text(&log), Vec::<String>::new(), "entity writes touched the text");
+    assert_eq!((d["totalEntities"].as_u64(), d["verifiedEntities"].as_u64()), (Some(1), Some(0)));
+    assert_eq!(d["entities"]["totalCount"], 1);
+    // Asking for the text reads it (or takes it from the cache), and it is the text.
+    let c = app
+        .ok(Some(&token), "query($id: ID!) { document(id: $id) { content lines { text } } }", json!({"id": doc}))
+        .await;
+    assert_eq!(c["document"]["content"], TEXT);
+    assert_eq!(c["document"]["lines"][0]["text"], TEXT.lines().next().unwrap());
+}
+
+/// Statements that read a document's text (its `content` column).
+fn text_reads(log: &std::sync::Mutex<Vec<String>>) -> usize {
+    log.lock().unwrap().iter().filter(|sql| sql.contains(r#""documents"."content""#)).count()
+}
+
+/// Fifty aliases of one document's `content` (and its `lines`) read its text once per request,
+/// however their access checks interleave: each alias waits for the one read in flight rather
+/// than starting its own (and the document's project access is checked once). Once an entity
+/// action has the text cached, they read it not at all.
+async fn many_aliases_of_a_text_read_it_once(db: Db) {
+    let log = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let app = TestApp::spawn_recording(db, log.clone()).await;
+    let (token, _) = app.register("anis").await;
+    let project = app.create_project(&token, "Aliases", json!({})).await;
+    let doc = create_document(&app, &token, &project, "Text", TEXT).await;
+    let fields: String = (0..50)
+        .map(|i| {
+            let lines = if i % 10 == 0 { "lines { text }" } else { "" };
+            format!("a{i}: document(id: \"{doc}\") {{ content {lines} }} ")
+        })
+        .collect();
+    let query = format!("{{ {fields} }}");
+    for round in 0..3 {
+        log.lock().unwrap().clear();
+        let answer = app.ok(Some(&token), &query, json!({})).await;
+        for i in 0..50 {
+            assert_eq!(answer[format!("a{i}")]["content"], TEXT, "alias {i}");
+        }
+        assert_eq!(answer["a40"]["lines"][1]["text"], TEXT.lines().nth(1).unwrap());
+        assert_eq!(text_reads(&log), 1, "round {round}: statements reading the text");
+        let access_checks = log.lock().unwrap().iter().filter(|sql| sql.contains(r#"FROM "projects""#)).count();
+        assert_eq!(access_checks, 1, "round {round}: the project's access is checked once per request");
+    }
+    // An entity action indexes the text and keeps it; readers then take it from there.
+    let types = entity_type_ids(&app).await;
+    let (a, b) = span(TEXT, "علیؑ", 0);
+    let input = json!({"i": {"documentId": doc, "entityTypeId": types["PERSON"], "start": a, "end": b}});
+    app.ok(Some(&token), ENTITY, input).await;
+    log.lock().unwrap().clear();
+    let answer = app.ok(Some(&token), &query, json!({})).await;
+    assert_eq!(answer["a49"]["content"], TEXT);
+    assert_eq!(text_reads(&log), 0, "statements reading a cached text");
+}
+
 on_both_databases!(
+    many_aliases_of_a_text_read_it_once,
     system_types_are_seeded_and_admins_manage_types,
     entities_are_validated_and_described,
     verification_corrections_and_rejections,
@@ -608,4 +705,5 @@ on_both_databases!(
     entity_pages_are_stable_while_others_write,
     relationships_follow_the_rules,
     entity_permissions_per_role,
+    entity_writes_and_pages_leave_the_text_alone,
 );

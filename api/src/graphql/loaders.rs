@@ -2,17 +2,17 @@
 //! so a list of N items costs one query per relation instead of N.
 
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use async_graphql::dataloader::Loader;
 use nishan_domain::DomainError;
-use nishan_domain::document::Document;
+use nishan_domain::document::DocumentInfo;
 use nishan_domain::entity::{Entity, EntityCursor, EntityFilter, EntitySlice};
 use nishan_domain::entity_type::EntityType;
 use nishan_domain::ids::{DocumentId, EntityId, EntityTypeId, KnowledgeItemId, ProjectId, UserId};
 use nishan_domain::knowledge::KnowledgeItem;
 use nishan_domain::membership::Role;
-use nishan_domain::policy::Actor;
+use nishan_domain::policy::{Actor, ProjectAccess};
 use nishan_domain::ports::{
     DocumentRepository, EntityRepository, EntityTypeRepository, KnowledgeRepository, ProjectRepository,
     RelationshipRepository, UserRepository,
@@ -92,13 +92,83 @@ impl Loader<ProjectId> for ProjectTotalsLoader {
 pub struct DocumentLoader(pub Store);
 
 impl Loader<DocumentId> for DocumentLoader {
-    /// Shared: the cache hands each field that names a document the same one, not a copy of
-    /// its text.
-    type Value = std::sync::Arc<Document>;
+    /// Without the text (a field that asks for it reads it through the store's text cache);
+    /// shared: the cache hands each field that names a document the same one.
+    type Value = std::sync::Arc<DocumentInfo>;
     type Error = DomainError;
 
     async fn load(&self, keys: &[DocumentId]) -> Result<HashMap<DocumentId, Self::Value>, DomainError> {
-        Ok(self.0.documents_by_ids(keys).await?.into_iter().map(|d| (d.id, std::sync::Arc::new(d))).collect())
+        Ok(self.0.document_infos_by_ids(keys).await?.into_iter().map(|d| (d.id, std::sync::Arc::new(d))).collect())
+    }
+}
+
+/// A document's text as of a content hash, in batches (the batch behind [`ContentLoader`]).
+/// A key missing from the answer names content that changed or a document gone.
+pub struct DocumentContentLoader(pub Store);
+
+/// The key of a text: the document and the content hash it was read for.
+pub type ContentKey = (DocumentId, String);
+
+/// Documents' texts for one request: each (document, content hash) is read once per request
+/// however many fields (aliases) ask for it, and whenever they ask. A DataLoader alone does
+/// not promise that: a key asked for while its batch is in flight (an alias whose access check
+/// ended later) starts a batch of its own, reading and copying the same 10 MB again. Here the
+/// first asker's load is the only one: later askers await it (single flight), then the answer
+/// kept, and every asker gets the same `Arc<str>`, never a copy. Different documents still go
+/// together in one batch.
+pub struct ContentLoader {
+    batches: Loaded<DocumentContentLoader>,
+    flights: Mutex<HashMap<ContentKey, Arc<Flight>>>,
+}
+
+/// One text's read: set once, by the first asker's load; `None` for content gone.
+type Flight = tokio::sync::OnceCell<Option<Arc<str>>>;
+
+impl ContentLoader {
+    pub fn new(batches: Loaded<DocumentContentLoader>) -> Self {
+        Self { batches, flights: Mutex::default() }
+    }
+
+    /// The text of `key`; None when the document's content has another hash now, or the
+    /// document is gone. A failed load is not kept: the next asker tries again.
+    pub async fn load_one(&self, key: ContentKey) -> Result<Option<Arc<str>>, DomainError> {
+        let flight = Arc::clone(self.flights.lock().expect("content flights lock").entry(key.clone()).or_default());
+        flight.get_or_try_init(|| self.batches.load_one(key)).await.cloned()
+    }
+}
+
+impl Loader<(DocumentId, String)> for DocumentContentLoader {
+    type Value = std::sync::Arc<str>;
+    type Error = DomainError;
+
+    async fn load(
+        &self,
+        keys: &[(DocumentId, String)],
+    ) -> Result<HashMap<(DocumentId, String), Self::Value>, DomainError> {
+        self.0.document_contents(keys).await
+    }
+}
+
+/// What the caller may do in each project, decided once per request: fifty aliases of one
+/// document (or of fifty documents of one project) check its project's access once, not
+/// fifty times. The caller is the request's; the answer (an error too) is kept for the request.
+#[derive(Default)]
+pub struct AccessOnce {
+    flights: Mutex<HashMap<ProjectId, Arc<AccessFlight>>>,
+}
+
+/// One project's access check: set once, by the first asker's check.
+type AccessFlight = tokio::sync::OnceCell<Result<ProjectAccess, DomainError>>;
+
+impl AccessOnce {
+    /// The caller's access to `project`: `check`'s answer, checked by the first asker only
+    /// (later askers await it).
+    pub async fn of<F>(&self, project: ProjectId, check: impl FnOnce() -> F) -> Result<ProjectAccess, DomainError>
+    where
+        F: std::future::Future<Output = Result<ProjectAccess, DomainError>>,
+    {
+        let flight = Arc::clone(self.flights.lock().expect("access flights lock").entry(project).or_default());
+        flight.get_or_init(check).await.clone()
     }
 }
 

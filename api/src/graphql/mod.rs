@@ -108,6 +108,18 @@ pub fn request_data(state: &AppState, viewer: Viewer, meta: RequestMeta, batches
         loaders::MentionCountLoader(store.clone()),
         loaders::EntityKnowledgeLoader(store.clone()),
     );
+    let content_batches = match batches {
+        Some(queue) => DataLoader::with_cache(
+            loaders::DocumentContentLoader(store.clone()),
+            queue.spawner(),
+            HashMapCache::default(),
+        ),
+        None => {
+            DataLoader::with_cache(loaders::DocumentContentLoader(store.clone()), tokio::spawn, HashMapCache::default())
+        }
+    };
+    data.insert(loaders::AccessOnce::default());
+    data.insert(loaders::ContentLoader::new(content_batches.delay(delay).max_batch_size(LOADER_MAX_BATCH)));
     data
 }
 

@@ -349,7 +349,7 @@ fn shorten(s: &str) -> String {
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
-    use crate::document::{EntityCounts, ProcessingStatus, content_hash};
+    use crate::document::{DocumentInfo, EntityCounts, ProcessingStatus, content_hash};
     use crate::ids::{DocumentId, ProjectId};
     use chrono::Utc;
 
@@ -365,11 +365,10 @@ pub(crate) mod tests {
 
     pub fn document() -> Document {
         let now = Utc::now();
-        Document {
+        let info = DocumentInfo {
             id: DocumentId::new(),
             project_id: ProjectId::new(),
             title: "Stanza, one".into(),
-            content: TEXT.into(),
             content_hash: content_hash(TEXT),
             file: Default::default(),
             language: "ur".into(),
@@ -392,7 +391,8 @@ pub(crate) mod tests {
             updated_by: None,
             created_at: now,
             updated_at: now,
-        }
+        };
+        Document { info, content: TEXT.into() }
     }
 
     pub fn entity(needle: &str, type_name: &str) -> ExportEntity {

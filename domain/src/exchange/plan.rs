@@ -236,7 +236,7 @@ mod tests {
         ]);
         let (plan, issues) = run(&p);
         assert_eq!((plan.entities.len(), plan.rejected), (0, 8));
-        let hash = document().content_hash;
+        let hash = document().info.content_hash;
         assert_eq!(
             issues,
             [

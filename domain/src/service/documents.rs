@@ -11,8 +11,8 @@ use serde_json::json;
 use crate::artifact::{Artifact, NewArtifact};
 use crate::audit::{AuditEntry, RequestMeta};
 use crate::document::{
-    Direction, Document, DocumentFields, DocumentHead, DocumentVersion, EntityCounts, FileInfo, ProcessingStatus,
-    content_hash, file_base_name, validate_language, validate_title,
+    Direction, Document, DocumentFields, DocumentHead, DocumentInfo, DocumentVersion, EntityCounts, FileInfo,
+    ProcessingStatus, content_hash, file_base_name, validate_language, validate_title,
 };
 use crate::entity::Placement;
 use crate::error::{DomainError, DomainResult};
@@ -75,14 +75,14 @@ impl<S: DocumentRepository + ProjectRepository, E: EventPublisher> Documents<'_,
 
     /// The caller's access to a document already read (a request's loader shares one read
     /// among the fields that name it); `NotFound` when the caller may not read it.
-    pub async fn access(&self, actor: Option<&Actor>, doc: &Document) -> DomainResult<ProjectAccess> {
+    pub async fn access(&self, actor: Option<&Actor>, doc: &DocumentInfo) -> DomainResult<ProjectAccess> {
         let not_found = DomainError::NotFound { resource: "document" };
         let (_, access) = self.projects().find(actor, ProjectRef::Id(doc.project_id)).await?.ok_or(not_found)?;
         Ok(access)
     }
 
-    async fn require(&self, actor: &Actor, id: DocumentId, permission: Permission) -> DomainResult<Document> {
-        let (doc, access) = self.find(Some(actor), id).await?;
+    async fn require(&self, actor: &Actor, id: DocumentId, permission: Permission) -> DomainResult<DocumentHead> {
+        let (doc, access) = self.head_access(Some(actor), id).await?;
         access.require(permission)?;
         Ok(doc)
     }
@@ -93,7 +93,7 @@ impl<S: DocumentRepository + ProjectRepository, E: EventPublisher> Documents<'_,
         project: ProjectId,
         filter: &crate::document::DocumentFilter,
         page: PageRequest,
-    ) -> DomainResult<Page<Document>> {
+    ) -> DomainResult<Page<DocumentInfo>> {
         self.projects()
             .find(actor, ProjectRef::Id(project))
             .await?
@@ -156,7 +156,7 @@ impl<S: DocumentRepository + ProjectRepository, E: EventPublisher> Documents<'_,
         actor: &Actor,
         id: DocumentId,
         fields: DocumentFields,
-    ) -> DomainResult<Document> {
+    ) -> DomainResult<DocumentInfo> {
         let fields = fields.validated()?;
         let doc = self.require(actor, id, Permission::UploadDocuments).await?;
         let mut changed = serde_json::Map::new();
@@ -242,7 +242,7 @@ impl<S: DocumentRepository + ProjectRepository, E: EventPublisher> Documents<'_,
     }
 
     /// Versions of a document the caller has already been allowed to read.
-    pub async fn versions_of(&self, doc: &Document) -> DomainResult<Vec<DocumentVersion>> {
+    pub async fn versions_of(&self, doc: &DocumentInfo) -> DomainResult<Vec<DocumentVersion>> {
         self.store.versions(doc.id).await
     }
 }
@@ -392,7 +392,7 @@ pub fn new_document(
 ) -> (Document, DocumentVersion) {
     let metrics = text::metrics(&content);
     let now = Utc::now();
-    let doc = Document {
+    let info = DocumentInfo {
         id: DocumentId::new(),
         project_id: project,
         title: fields.title,
@@ -418,8 +418,8 @@ pub fn new_document(
         updated_by: Some(by),
         created_at: now,
         updated_at: now,
-        content,
     };
+    let doc = Document { info, content };
     let first = DocumentVersion {
         id: VersionId::new(),
         document_id: doc.id,

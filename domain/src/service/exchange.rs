@@ -82,7 +82,7 @@ where
     async fn access(&self, actor: &Actor, scope: Scope) -> DomainResult<(ProjectId, String, ProjectAccess)> {
         match scope {
             Scope::Document(id) => {
-                let (doc, access) = self.documents().find(Some(actor), id).await?;
+                let (doc, access) = self.documents().head_access(Some(actor), id).await?;
                 Ok((doc.project_id, doc.title, access))
             }
             Scope::Project(id) => {

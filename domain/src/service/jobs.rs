@@ -104,7 +104,7 @@ where
     ) -> DomainResult<(JobTarget, ProjectId, String, ProjectAccess)> {
         match (document, project) {
             (Some(id), project) => {
-                let (doc, access) = self.documents().find(actor, id).await?;
+                let (doc, access) = self.documents().head_access(actor, id).await?;
                 if project.is_some_and(|p| p != doc.project_id) {
                     return Err(DomainError::invalid("projectId", "is not the project of the document"));
                 }

@@ -166,7 +166,7 @@ where
                 format!("name from 1 to {MAX_EXPERIMENT_DOCUMENTS} distinct documents"),
             ));
         }
-        let found = self.store.documents_by_ids(&documents).await?;
+        let found = self.store.document_infos_by_ids(&documents).await?;
         if found.len() != documents.len() || found.iter().any(|d| d.project_id != input.project_id) {
             return Err(DomainError::invalid("documentIds", "every document must be one of the project's"));
         }
@@ -269,7 +269,7 @@ where
     ) -> DomainResult<Page<Entity>> {
         self.project(actor, project).await?;
         if let Some(d) = document {
-            let doc = self.store.document_by_id(d).await?;
+            let doc = self.store.document_head(d).await?;
             if doc.is_none_or(|doc| doc.project_id != project) {
                 return Err(DomainError::NotFound { resource: "document" });
             }

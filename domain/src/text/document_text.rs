@@ -2,7 +2,7 @@
 //! describing them (line, stanza, word position, context) costs O(log n) each, even for
 //! 100,000 entities of a large document.
 
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 
 use unicode_segmentation::UnicodeSegmentation;
 
@@ -12,7 +12,9 @@ use super::offsets::OffsetMap;
 /// A document's content with its offset and line tables.
 #[derive(Debug, Clone)]
 pub struct DocumentText {
-    text: String,
+    /// Shared: a reader of the content ([`shared_text`](Self::shared_text)) takes this
+    /// allocation, not a copy of it.
+    text: Arc<str>,
     offsets: OffsetMap,
     lines: LineIndex,
     /// Code-point offset where each word (UAX #29, as `unicode_words`) ends, ascending. Built
@@ -23,13 +25,18 @@ pub struct DocumentText {
 impl DocumentText {
     /// Indexes a text (already decoded and newline-normalised).
     pub fn new(text: impl Into<String>) -> Self {
-        let text = text.into();
+        let text: Arc<str> = text.into().into();
         Self { offsets: OffsetMap::new(&text), lines: LineIndex::new(&text), word_ends: OnceLock::new(), text }
     }
 
     /// The content.
     pub fn text(&self) -> &str {
         &self.text
+    }
+
+    /// The content itself, shared (no copy): what a reader of a cached text is handed.
+    pub fn shared_text(&self) -> Arc<str> {
+        Arc::clone(&self.text)
     }
 
     /// Byte, UTF-16 and grapheme-boundary tables of the content.
@@ -106,6 +113,14 @@ mod tests {
         assert_eq!(doc.slice(13, 18), None);
         assert_eq!(doc.line_index().locate(13), (2, 1));
         assert_eq!(doc.offsets().utf16_offset(13), Some(14));
+    }
+
+    #[test]
+    fn readers_share_the_text_without_copying_it() {
+        let doc = DocumentText::new("حُسینؑ علی");
+        let (a, b) = (doc.shared_text(), doc.shared_text());
+        assert!(Arc::ptr_eq(&a, &b) && std::ptr::eq(a.as_ptr(), doc.text().as_ptr()));
+        assert_eq!(&*a, "حُسینؑ علی");
     }
 
     #[test]

@@ -1,4 +1,6 @@
-//! `documents`: unique per (project, content hash).
+//! `documents`: unique per (project, content hash). The counts and the content's version are
+//! in `document_stats` (see [`super::document_stats`]), so an entity write never rewrites this
+//! row and its text.
 
 use sea_orm::entity::prelude::*;
 
@@ -30,10 +32,6 @@ pub struct Model {
     pub processing_started_at: Option<DateTimeUtc>,
     pub processing_completed_at: Option<DateTimeUtc>,
     pub processing_duration_ms: Option<i64>,
-    pub total_entities: i32,
-    pub verified_entities: i32,
-    pub unverified_entities: i32,
-    pub verification_rate: f64,
     pub confidence_score: Option<f64>,
     pub quality_score: Option<f64>,
     /// JSON array of strings.
@@ -42,7 +40,6 @@ pub struct Model {
     pub metadata: Json,
     #[sea_orm(column_type = "Text", nullable)]
     pub notes: Option<String>,
-    pub current_version: i32,
     /// → `users.id`, ON DELETE SET NULL.
     pub created_by: Option<Uuid>,
     /// → `users.id`, ON DELETE SET NULL.
@@ -52,6 +49,15 @@ pub struct Model {
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
-pub enum Relation {}
+pub enum Relation {
+    #[sea_orm(has_one = "super::document_stats::Entity")]
+    Stats,
+}
+
+impl Related<super::document_stats::Entity> for Entity {
+    fn to() -> RelationDef {
+        Relation::Stats.def()
+    }
+}
 
 impl ActiveModelBehavior for ActiveModel {}

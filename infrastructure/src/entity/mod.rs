@@ -9,6 +9,7 @@ pub(crate) mod chat_message;
 pub(crate) mod chat_session;
 pub(crate) mod document;
 pub(crate) mod document_artifact;
+pub(crate) mod document_stats;
 pub(crate) mod document_version;
 pub(crate) mod entity_rejection;
 pub(crate) mod entity_relationship;

@@ -23,7 +23,6 @@ use sea_orm::sea_query::OnConflict;
 use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QuerySelect};
 use uuid::Uuid;
 
-use super::documents::ensure_new_content;
 use super::{Store, audit, convert, internal, search_index};
 use crate::entity::{artifact, document, document_artifact};
 
@@ -135,15 +134,11 @@ impl ArtifactRepository for Store {
         let txn = self.write().await?;
         let mut created = Vec::with_capacity(documents.len());
         for (doc, first, new) in documents {
-            ensure_new_content(&txn, doc.project_id, &doc.content_hash, None).await?;
-            let model = convert::document_row(&doc)
-                .insert(&txn)
-                .await
-                .map_err(|e| super::conflict_or_internal(e, "this project already holds the same content"))?;
+            super::documents::insert_document(&txn, &doc).await?;
             convert::version_row(&first).insert(&txn).await.map_err(internal)?;
             search_index::index_document(&txn, &doc).await?;
             link(&txn, doc.id, &new).await?;
-            created.push(convert::document(model)?);
+            created.push(doc);
         }
         for entry in audits {
             audit::insert(&txn, entry).await?;

@@ -156,13 +156,17 @@ pub(crate) fn audit_row(e: AuditEntry) -> audit_log::ActiveModel {
     }
 }
 
-pub(crate) fn document(m: crate::entity::document::Model) -> DomainResult<nishan_domain::document::Document> {
-    use nishan_domain::document::{Direction, Document, EntityCounts, FileInfo, ProcessingStatus};
-    Ok(Document {
+/// A document's info from its row (whose `content` is not looked at: it may not have been
+/// read) and its stats row.
+pub(crate) fn document_info(
+    m: crate::entity::document::Model,
+    stats: &crate::entity::document_stats::Model,
+) -> DomainResult<nishan_domain::document::DocumentInfo> {
+    use nishan_domain::document::{Direction, DocumentInfo, EntityCounts, FileInfo, ProcessingStatus};
+    Ok(DocumentInfo {
         id: m.id.into(),
         project_id: m.project_id.into(),
         title: m.title,
-        content: m.content,
         content_hash: m.content_hash,
         file: FileInfo {
             file_name: m.file_name,
@@ -179,18 +183,40 @@ pub(crate) fn document(m: crate::entity::document::Model) -> DomainResult<nishan
         processing_started_at: m.processing_started_at,
         processing_completed_at: m.processing_completed_at,
         processing_duration_ms: m.processing_duration_ms,
-        counts: EntityCounts { total: m.total_entities as u32, verified: m.verified_entities as u32 },
+        counts: EntityCounts { total: stats.total_entities as u32, verified: stats.verified_entities as u32 },
         confidence_score: m.confidence_score,
         quality_score: m.quality_score,
         tags: strings(m.tags),
         metadata: m.metadata,
         notes: m.notes,
-        current_version: m.current_version as u32,
+        current_version: stats.version as u32,
         created_by: m.created_by.map(Into::into),
         updated_by: m.updated_by.map(Into::into),
         created_at: m.created_at,
         updated_at: m.updated_at,
     })
+}
+
+/// A document with its content from its row and its stats row.
+pub(crate) fn document(
+    mut m: crate::entity::document::Model,
+    stats: &crate::entity::document_stats::Model,
+) -> DomainResult<nishan_domain::document::Document> {
+    let content = std::mem::take(&mut m.content);
+    Ok(nishan_domain::document::Document { info: document_info(m, stats)?, content })
+}
+
+/// The stats row of a new document.
+pub(crate) fn document_stats_row(
+    d: &nishan_domain::document::DocumentInfo,
+) -> crate::entity::document_stats::ActiveModel {
+    crate::entity::document_stats::ActiveModel {
+        id: sea_orm::ActiveValue::NotSet,
+        document_id: Set(d.id.0),
+        version: Set(d.current_version as i32),
+        total_entities: Set(d.counts.total as i32),
+        verified_entities: Set(d.counts.verified as i32),
+    }
 }
 
 pub(crate) fn document_row(d: &nishan_domain::document::Document) -> crate::entity::document::ActiveModel {
@@ -213,16 +239,11 @@ pub(crate) fn document_row(d: &nishan_domain::document::Document) -> crate::enti
         processing_started_at: Set(d.processing_started_at),
         processing_completed_at: Set(d.processing_completed_at),
         processing_duration_ms: Set(d.processing_duration_ms),
-        total_entities: Set(d.counts.total as i32),
-        verified_entities: Set(d.counts.verified as i32),
-        unverified_entities: Set(d.counts.unverified() as i32),
-        verification_rate: Set(d.counts.verification_rate()),
         confidence_score: Set(d.confidence_score),
         quality_score: Set(d.quality_score),
         tags: Set(serde_json::json!(d.tags)),
         metadata: Set(d.metadata.clone()),
         notes: Set(d.notes.clone()),
-        current_version: Set(d.current_version as i32),
         created_by: Set(d.created_by.map(|u| u.0)),
         updated_by: Set(d.updated_by.map(|u| u.0)),
         created_at: Set(d.created_at),

@@ -1,11 +1,18 @@
 //! Documents and their versions.
+//!
+//! A document is two rows: `documents` (its fields and its text) and `document_stats` (its
+//! counts and the version of its content, what every entity write updates). Both are always
+//! read in one statement (a join), so a document read while its content is edited is either
+//! wholly before or wholly after the edit. Lists, loaders and pages of entities read
+//! [`DocumentInfo`]s, without the text; the text is read through the store's text cache when a
+//! field asks for it.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use chrono::Utc;
 use nishan_domain::audit::AuditEntry;
-use nishan_domain::document::{Document, DocumentFields, DocumentFilter, DocumentHead, DocumentVersion};
+use nishan_domain::document::{Document, DocumentFields, DocumentFilter, DocumentHead, DocumentInfo, DocumentVersion};
 use nishan_domain::ids::{DocumentId, EntityId, ProjectId, UserId};
 use nishan_domain::ports::{CarriedEntities, ContentEdit, DocumentRepository, Page, PageRequest, StoredSpan};
 use nishan_domain::service::documents::version_conflict;
@@ -15,14 +22,14 @@ use sea_orm::ActiveValue::Set;
 use sea_orm::Iterable;
 use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, ModelTrait, PaginatorTrait,
-    QueryFilter, QueryOrder, QuerySelect,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, FromQueryResult, PaginatorTrait, QueryFilter,
+    QueryOrder, QueryResult, QuerySelect, Select,
 };
 use serde_json::json;
 use uuid::Uuid;
 
 use super::{Store, audit, convert, entities, internal, search_index};
-use crate::entity::{document, document_version};
+use crate::entity::{document, document_stats, document_version};
 
 /// The CONFLICT for content the project already holds, naming the document that has it.
 pub(crate) async fn ensure_new_content(
@@ -46,6 +53,125 @@ pub(crate) async fn ensure_new_content(
     }
 }
 
+/// A `documents` row (its `content` empty when not read) with its `document_stats` row.
+struct Joined {
+    doc: document::Model,
+    stats: document_stats::Model,
+}
+
+/// Prefix of the stats columns in a joined read.
+const STATS: &str = "s_";
+
+impl FromQueryResult for Joined {
+    fn from_query_result(res: &QueryResult, pre: &str) -> Result<Self, DbErr> {
+        Ok(Self {
+            doc: document::Model::from_query_result(res, pre)?,
+            stats: document_stats::Model::from_query_result(res, STATS)?,
+        })
+    }
+}
+
+/// `q` joined with the stats, reading the content only if `with_content`.
+fn joined(q: Select<document::Entity>, with_content: bool) -> sea_orm::Selector<sea_orm::SelectModel<Joined>> {
+    let mut columns: Vec<document::Column> = document::Column::iter().collect();
+    if !with_content {
+        columns.retain(|c| !matches!(c, document::Column::Content));
+    }
+    let mut q = q.select_only().columns(columns);
+    if !with_content {
+        q = q.column_as(Expr::value(""), "content");
+    }
+    for c in document_stats::Column::iter() {
+        q = q.column_as(c, format!("{STATS}{}", sea_orm::IdenStatic::as_str(&c)));
+    }
+    q.inner_join(document_stats::Entity).into_model::<Joined>()
+}
+
+/// The documents `q` selects, with their content and counts.
+pub(crate) async fn load_documents(
+    conn: &impl ConnectionTrait,
+    q: Select<document::Entity>,
+) -> DomainResult<Vec<Document>> {
+    let rows = joined(q, true).all(conn).await.map_err(internal)?;
+    rows.into_iter().map(|r| convert::document(r.doc, &r.stats)).collect()
+}
+
+/// The documents `q` selects, with their counts, without reading their content.
+pub(crate) async fn load_infos(
+    conn: &impl ConnectionTrait,
+    q: Select<document::Entity>,
+) -> DomainResult<Vec<DocumentInfo>> {
+    let rows = joined(q, false).all(conn).await.map_err(internal)?;
+    rows.into_iter().map(|r| convert::document_info(r.doc, &r.stats)).collect()
+}
+
+/// Inserts a new document's row and its stats row. Errors: `Conflict` when the project
+/// already holds the same content.
+pub(crate) async fn insert_document(conn: &impl ConnectionTrait, doc: &Document) -> DomainResult<()> {
+    ensure_new_content(conn, doc.project_id, &doc.content_hash, None).await?;
+    convert::document_row(doc)
+        .insert(conn)
+        .await
+        .map_err(|e| super::conflict_or_internal(e, "this project already holds the same content"))?;
+    convert::document_stats_row(&doc.info).insert(conn).await.map_err(internal)?;
+    Ok(())
+}
+
+/// The content `head` names, read from its row. Errors: `Conflict` when the content changed
+/// since `head` was read; `NotFound` when the document is gone.
+async fn read_content(conn: &impl ConnectionTrait, head: &DocumentHead) -> DomainResult<String> {
+    let row: Option<(String, String)> = document::Entity::find_by_id(head.id.0)
+        .select_only()
+        .column(document::Column::Content)
+        .column(document::Column::ContentHash)
+        .into_tuple()
+        .one(conn)
+        .await
+        .map_err(internal)?;
+    let (content, hash) = row.ok_or(DomainError::NotFound { resource: "document" })?;
+    if hash != head.content_hash {
+        return Err(DomainError::conflict("the document's content changed during the request; try again"));
+    }
+    Ok(content)
+}
+
+/// Takes a key-share lock on a document's row on PostgreSQL (what inserting its entities takes
+/// anyway, through their foreign key), so that a write that then locks the stats row takes the
+/// two in the order a content edit does. Nothing on SQLite (one writer).
+pub(crate) async fn lock_row_key_share(conn: &impl ConnectionTrait, doc: DocumentId) -> DomainResult<()> {
+    if conn.get_database_backend() == sea_orm::DbBackend::Postgres {
+        let _: Option<Uuid> = document::Entity::find_by_id(doc.0)
+            .select_only()
+            .column(document::Column::Id)
+            .lock(sea_orm::sea_query::LockType::KeyShare)
+            .into_tuple()
+            .one(conn)
+            .await
+            .map_err(internal)?;
+    }
+    Ok(())
+}
+
+/// The version of a document's content (None if it does not exist), locking its stats row
+/// with `lock` on PostgreSQL (SQLite's one writer needs none).
+pub(crate) async fn stored_version(
+    conn: &impl ConnectionTrait,
+    doc: DocumentId,
+    lock: Option<sea_orm::sea_query::LockType>,
+) -> DomainResult<Option<u32>> {
+    let mut q = document_stats::Entity::find()
+        .select_only()
+        .column(document_stats::Column::Version)
+        .filter(document_stats::Column::DocumentId.eq(doc.0));
+    if let Some(lock) = lock
+        && conn.get_database_backend() == sea_orm::DbBackend::Postgres
+    {
+        q = q.lock(lock);
+    }
+    let v: Option<i32> = q.into_tuple().one(conn).await.map_err(internal)?;
+    Ok(v.map(|v| v as u32))
+}
+
 impl DocumentRepository for Store {
     async fn create_document(
         &self,
@@ -54,25 +180,16 @@ impl DocumentRepository for Store {
         audit_entry: AuditEntry,
     ) -> DomainResult<Document> {
         let txn = self.write().await?;
-        ensure_new_content(&txn, doc.project_id, &doc.content_hash, None).await?;
-        let model = convert::document_row(&doc)
-            .insert(&txn)
-            .await
-            .map_err(|e| super::conflict_or_internal(e, "this project already holds the same content"))?;
+        insert_document(&txn, &doc).await?;
         convert::version_row(&first).insert(&txn).await.map_err(internal)?;
         search_index::index_document(&txn, &doc).await?;
         audit::insert(&txn, audit_entry).await?;
         txn.commit().await.map_err(internal)?;
-        convert::document(model)
+        Ok(doc)
     }
 
     async fn document_by_id(&self, id: DocumentId) -> DomainResult<Option<Document>> {
-        document::Entity::find_by_id(id.0)
-            .one(self.connection())
-            .await
-            .map_err(internal)?
-            .map(convert::document)
-            .transpose()
+        Ok(load_documents(self.connection(), document::Entity::find_by_id(id.0)).await?.pop())
     }
 
     async fn document_head(&self, id: DocumentId) -> DomainResult<Option<DocumentHead>> {
@@ -82,7 +199,8 @@ impl DocumentRepository for Store {
             .column(document::Column::ProjectId)
             .column(document::Column::Title)
             .column(document::Column::ContentHash)
-            .column(document::Column::CurrentVersion)
+            .column(document_stats::Column::Version)
+            .inner_join(document_stats::Entity)
             .into_tuple()
             .one(self.connection())
             .await
@@ -100,18 +218,8 @@ impl DocumentRepository for Store {
         if let Some(text) = self.texts.get(head.id, &head.content_hash) {
             return Ok(text);
         }
-        let row: Option<(String, String)> = document::Entity::find_by_id(head.id.0)
-            .select_only()
-            .column(document::Column::Content)
-            .column(document::Column::ContentHash)
-            .into_tuple()
-            .one(self.connection())
-            .await
-            .map_err(internal)?;
-        let (content, hash) = row.ok_or(DomainError::NotFound { resource: "document" })?;
-        if hash != head.content_hash {
-            return Err(DomainError::conflict("the document's content changed during the request; try again"));
-        }
+        let content = read_content(self.connection(), head).await?;
+        let hash = head.content_hash.clone();
         // Indexing a long text takes a while: off the request threads.
         let text = tokio::task::spawn_blocking(move || {
             let text = DocumentText::new(content);
@@ -124,16 +232,50 @@ impl DocumentRepository for Store {
         Ok(text)
     }
 
+    async fn document_contents(
+        &self,
+        wanted: &[(DocumentId, String)],
+    ) -> DomainResult<HashMap<(DocumentId, String), Arc<str>>> {
+        let mut found = HashMap::with_capacity(wanted.len());
+        let mut read = Vec::new();
+        for (id, hash) in wanted {
+            match self.texts.get(*id, hash) {
+                Some(text) => {
+                    // The cached allocation itself: a hit copies nothing.
+                    found.insert((*id, hash.clone()), text.shared_text());
+                }
+                None => read.push(id.0),
+            }
+        }
+        if !read.is_empty() {
+            let rows: Vec<(Uuid, String, String)> = document::Entity::find()
+                .select_only()
+                .column(document::Column::Id)
+                .column(document::Column::ContentHash)
+                .column(document::Column::Content)
+                .filter(document::Column::Id.is_in(read))
+                .into_tuple()
+                .all(self.connection())
+                .await
+                .map_err(internal)?;
+            let wanted: HashSet<(DocumentId, &str)> = wanted.iter().map(|(d, h)| (*d, h.as_str())).collect();
+            for (id, hash, content) in rows {
+                if wanted.contains(&(DocumentId(id), hash.as_str())) {
+                    found.insert((DocumentId(id), hash), Arc::from(content));
+                }
+            }
+        }
+        Ok(found)
+    }
+
     async fn documents_by_ids(&self, ids: &[DocumentId]) -> DomainResult<Vec<Document>> {
         let ids: Vec<Uuid> = ids.iter().map(|d| d.0).collect();
-        document::Entity::find()
-            .filter(document::Column::Id.is_in(ids))
-            .all(self.connection())
-            .await
-            .map_err(internal)?
-            .into_iter()
-            .map(convert::document)
-            .collect()
+        load_documents(self.connection(), document::Entity::find().filter(document::Column::Id.is_in(ids))).await
+    }
+
+    async fn document_infos_by_ids(&self, ids: &[DocumentId]) -> DomainResult<Vec<DocumentInfo>> {
+        let ids: Vec<Uuid> = ids.iter().map(|d| d.0).collect();
+        load_infos(self.connection(), document::Entity::find().filter(document::Column::Id.is_in(ids))).await
     }
 
     async fn documents_of_project(
@@ -141,7 +283,7 @@ impl DocumentRepository for Store {
         project: ProjectId,
         filter: &DocumentFilter,
         page: PageRequest,
-    ) -> DomainResult<Page<Document>> {
+    ) -> DomainResult<Page<DocumentInfo>> {
         let mut q = document::Entity::find().filter(document::Column::ProjectId.eq(project.0));
         let postgres = self.is_postgres();
         for tag in &filter.tags {
@@ -169,15 +311,12 @@ impl DocumentRepository for Store {
             });
         }
         let total = q.clone().count(self.connection()).await.map_err(internal)?;
-        let rows = q
+        let q = q
             .order_by_asc(document::Column::CreatedAt)
             .order_by_asc(document::Column::Id)
             .offset(page.offset)
-            .limit(page.limit)
-            .all(self.connection())
-            .await
-            .map_err(internal)?;
-        Ok(Page { items: rows.into_iter().map(convert::document).collect::<DomainResult<_>>()?, total })
+            .limit(page.limit);
+        Ok(Page { items: load_infos(self.connection(), q).await?, total })
     }
 
     async fn project_totals(&self, projects: &[ProjectId]) -> DomainResult<HashMap<ProjectId, (u64, u64)>> {
@@ -186,7 +325,8 @@ impl DocumentRepository for Store {
             .select_only()
             .column(document::Column::ProjectId)
             .column_as(document::Column::Id.count(), "documents")
-            .column_as(document::Column::TotalEntities.sum(), "entities")
+            .column_as(document_stats::Column::TotalEntities.sum(), "entities")
+            .inner_join(document_stats::Entity)
             .filter(document::Column::ProjectId.is_in(ids))
             .group_by(document::Column::ProjectId)
             .into_tuple()
@@ -202,14 +342,10 @@ impl DocumentRepository for Store {
         f: DocumentFields,
         by: UserId,
         audit_entry: AuditEntry,
-    ) -> DomainResult<Document> {
+    ) -> DomainResult<DocumentInfo> {
         let txn = self.write().await?;
-        let row = document::Entity::find_by_id(id.0)
-            .one(&txn)
-            .await
-            .map_err(internal)?
-            .ok_or(DomainError::NotFound { resource: "document" })?;
-        let mut d = row.into_active_model();
+        // The columns set, and nothing is read back but the fields (never the text).
+        let mut d = document::ActiveModel { ..Default::default() };
         if let Some(v) = f.title {
             d.title = Set(v);
         }
@@ -230,10 +366,22 @@ impl DocumentRepository for Store {
         }
         d.updated_by = Set(Some(by.0));
         d.updated_at = Set(Utc::now());
-        let model = d.update(&txn).await.map_err(internal)?;
+        let updated = document::Entity::update_many()
+            .set(d)
+            .filter(document::Column::Id.eq(id.0))
+            .exec(&txn)
+            .await
+            .map_err(internal)?;
+        if updated.rows_affected == 0 {
+            return Err(DomainError::NotFound { resource: "document" });
+        }
+        let info = load_infos(&txn, document::Entity::find_by_id(id.0))
+            .await?
+            .pop()
+            .ok_or(DomainError::NotFound { resource: "document" })?;
         audit::insert(&txn, audit_entry).await?;
         txn.commit().await.map_err(internal)?;
-        convert::document(model)
+        Ok(info)
     }
 
     async fn entity_spans(&self, doc: DocumentId) -> DomainResult<Vec<StoredSpan>> {
@@ -250,34 +398,37 @@ impl DocumentRepository for Store {
         let content = edit.text.text();
         let txn = self.write().await?;
         ensure_new_content(&txn, edit.project, &edit.content_hash, Some(id)).await?;
-        // The version check and the new content in one statement: only one edit of a version
-        // can ever match it (on PostgreSQL a second one waits for the first, then no longer
-        // matches).
-        let swapped = document::Entity::update_many()
+        // The text first: the row lock this takes (a key update on PostgreSQL, `content_hash`
+        // being in a unique index) waits for entity writes that hold a key-share lock on the
+        // row (their foreign key) to end, before this edit holds the stats row they update.
+        // The other order deadlocks.
+        document::Entity::update_many()
             .col_expr(document::Column::Content, Expr::value(content))
             .col_expr(document::Column::ContentHash, Expr::value(edit.content_hash.clone()))
             .col_expr(document::Column::WordCount, Expr::value(edit.metrics.words as i32))
             .col_expr(document::Column::CharacterCount, Expr::value(edit.metrics.characters as i32))
             .col_expr(document::Column::LineCount, Expr::value(edit.metrics.lines as i32))
-            .col_expr(document::Column::CurrentVersion, Expr::value(edit.expected_version as i32 + 1))
             .col_expr(document::Column::UpdatedBy, Expr::value(edit.by.0))
             .col_expr(document::Column::UpdatedAt, Expr::value(edit.at))
             .filter(document::Column::Id.eq(id.0))
-            .filter(document::Column::CurrentVersion.eq(edit.expected_version as i32))
+            .exec(&txn)
+            .await
+            .map_err(internal)?;
+        // Then the version, compared and swapped in one statement: only one edit of a version
+        // can ever match it (on PostgreSQL a second one waits for the first, then no longer
+        // matches; its transaction, the text above included, is rolled back), and the stats
+        // row stays locked until the commit, so an entity write checking its version waits.
+        let swapped = document_stats::Entity::update_many()
+            .col_expr(document_stats::Column::Version, Expr::value(edit.expected_version as i32 + 1))
+            .filter(document_stats::Column::DocumentId.eq(id.0))
+            .filter(document_stats::Column::Version.eq(edit.expected_version as i32))
             .exec(&txn)
             .await
             .map_err(internal)?;
         if swapped.rows_affected == 0 {
-            let current: Option<i32> = document::Entity::find_by_id(id.0)
-                .select_only()
-                .column(document::Column::CurrentVersion)
-                .into_tuple()
-                .one(&txn)
-                .await
-                .map_err(internal)?;
-            return Err(match current {
+            return Err(match stored_version(&txn, id, None).await? {
                 None => DomainError::NotFound { resource: "document" },
-                Some(v) => version_conflict(edit.expected_version, v as u32),
+                Some(v) => version_conflict(edit.expected_version, v),
             });
         }
         let stored = entities::spans_of(&txn, id).await?;
@@ -294,19 +445,11 @@ impl DocumentRepository for Store {
         audit_entry.changes["diff"] = carried.version.diff_summary.clone();
         audit::insert(&txn, audit_entry).await?;
         // The document as it is now, without reading back the content just written.
-        let mut columns: Vec<document::Column> = document::Column::iter().collect();
-        columns.retain(|c| !matches!(c, document::Column::Content));
-        let row = document::Entity::find_by_id(id.0)
-            .select_only()
-            .columns(columns)
-            .column_as(Expr::value(""), "content")
-            .into_model::<document::Model>()
-            .one(&txn)
-            .await
-            .map_err(internal)?
+        let info = load_infos(&txn, document::Entity::find_by_id(id.0))
+            .await?
+            .pop()
             .ok_or(DomainError::NotFound { resource: "document" })?;
-        let mut document = convert::document(row)?;
-        document.content = content.to_owned();
+        let document = Document { info, content: content.to_owned() };
         search_index::reindex_document(&txn, &document).await?;
         txn.commit().await.map_err(internal)?;
         self.texts.put(id, &edit.content_hash, edit.text);
@@ -315,16 +458,15 @@ impl DocumentRepository for Store {
 
     async fn delete_document(&self, id: DocumentId, audit_entry: AuditEntry) -> DomainResult<()> {
         let txn = self.write().await?;
-        let row = document::Entity::find_by_id(id.0)
-            .one(&txn)
-            .await
-            .map_err(internal)?
-            .ok_or(DomainError::NotFound { resource: "document" })?;
         let artifacts =
             super::artifacts::lock_artifacts_of(&txn, crate::entity::document_artifact::Column::DocumentId.eq(id.0))
                 .await?;
         search_index::unindex_document(&txn, id).await?;
-        row.delete(&txn).await.map_err(internal)?;
+        // Its stats row, versions and entities go with it (ON DELETE CASCADE).
+        let deleted = document::Entity::delete_by_id(id.0).exec(&txn).await.map_err(internal)?;
+        if deleted.rows_affected == 0 {
+            return Err(DomainError::NotFound { resource: "document" });
+        }
         super::artifacts::release(&txn, &artifacts).await?;
         audit::insert(&txn, audit_entry).await?;
         txn.commit().await.map_err(internal)

@@ -2,7 +2,8 @@
 //! range scan per document, however long the document, and stable while others write),
 //! updates, verification and rejection.
 //!
-//! A document's stored counts (`total_entities`, `verified_entities`, ...) move by exactly what
+//! A document's stored counts (`document_stats.total_entities`, `verified_entities`: their own
+//! row, apart from the document's text, so moving them rewrites a few bytes) move by exactly what
 //! each change did, in the change's transaction: the rows an insert really inserted, the row a
 //! delete really deleted, the rows a verification really flipped (each known from the
 //! statement itself, never from a read made before it). `total = total + n` re-reads the row
@@ -26,8 +27,8 @@ use sea_orm::{
 };
 use uuid::Uuid;
 
-use super::{Store, audit, convert, internal};
-use crate::entity::{annotation, document, entity_rejection};
+use super::{Store, audit, convert, documents, internal};
+use crate::entity::{annotation, document_stats, entity_rejection};
 
 /// Rows per multi-row INSERT: under SQLite's limit of 32766 bound parameters at 27 columns.
 const INSERT_CHUNK: usize = 1000;
@@ -49,7 +50,7 @@ pub(crate) async fn adjust_counts(
 
 /// [`adjust_counts`], for a change made against version `at` of the document's content:
 /// `Conflict` if the document is at another version now. The check and the count are one
-/// statement that locks the document's row, so a content edit either committed before it (and
+/// statement that locks the document's stats row, so a content edit either committed before it (and
 /// the check fails) or waits for this transaction (and then carries its entities).
 pub(crate) async fn adjust_counts_at(
     conn: &impl ConnectionTrait,
@@ -61,26 +62,14 @@ pub(crate) async fn adjust_counts_at(
     if total == 0 && verified == 0 {
         return Ok(());
     }
-    // SQLite's REAL and PostgreSQL's DOUBLE PRECISION are both IEEE doubles, so the stored
-    // rate is the one `EntityCounts::verification_rate` computes.
-    let float = match conn.get_database_backend() {
-        DbBackend::Postgres => "DOUBLE PRECISION",
-        _ => "REAL",
-    };
-    let total_after = Expr::col(document::Column::TotalEntities).add(total);
-    let verified_after = Expr::col(document::Column::VerifiedEntities).add(verified);
-    let rate = Expr::case(total_after.clone().eq(0), 0.0f64)
-        .finally(verified_after.cast_as(Alias::new(float)).div(total_after));
-    let updated = document::Entity::update_many()
-        .col_expr(document::Column::TotalEntities, Expr::col(document::Column::TotalEntities).add(total))
-        .col_expr(document::Column::VerifiedEntities, Expr::col(document::Column::VerifiedEntities).add(verified))
+    let updated = document_stats::Entity::update_many()
+        .col_expr(document_stats::Column::TotalEntities, Expr::col(document_stats::Column::TotalEntities).add(total))
         .col_expr(
-            document::Column::UnverifiedEntities,
-            Expr::col(document::Column::UnverifiedEntities).add(total - verified),
+            document_stats::Column::VerifiedEntities,
+            Expr::col(document_stats::Column::VerifiedEntities).add(verified),
         )
-        .col_expr(document::Column::VerificationRate, rate.into())
-        .filter(document::Column::Id.eq(doc.0))
-        .apply_if(at, |q, v| q.filter(document::Column::CurrentVersion.eq(v as i32)))
+        .filter(document_stats::Column::DocumentId.eq(doc.0))
+        .apply_if(at, |q, v| q.filter(document_stats::Column::Version.eq(v as i32)))
         .exec(conn)
         .await
         .map_err(internal)?;
@@ -496,17 +485,10 @@ impl EntityRepository for Store {
     ) -> DomainResult<Entity> {
         let txn = self.write().await?;
         if let Some(version) = placed_at {
-            // Locks the document's row (on PostgreSQL), so a content edit cannot commit
+            // Locks the document's stats row (on PostgreSQL), so a content edit cannot commit
             // between this check and this transaction's commit.
-            let current: Option<i32> = document::Entity::find_by_id(entity.document_id.0)
-                .select_only()
-                .column(document::Column::CurrentVersion)
-                .lock(LockType::NoKeyUpdate)
-                .into_tuple()
-                .one(&txn)
-                .await
-                .map_err(internal)?;
-            if current != Some(version as i32) {
+            let current = documents::stored_version(&txn, entity.document_id, Some(LockType::NoKeyUpdate)).await?;
+            if current != Some(version) {
                 return Err(content_changed());
             }
         }

@@ -85,15 +85,11 @@ impl ExchangeRepository for Store {
             Scope::Project(p) => docs.filter(document::Column::ProjectId.eq(p.0)),
             Scope::Document(d) => docs.filter(document::Column::Id.eq(d.0)),
         };
-        let documents = docs
-            .order_by_asc(document::Column::CreatedAt)
-            .order_by_asc(document::Column::Id)
-            .all(&txn)
-            .await
-            .map_err(internal)?
-            .into_iter()
-            .map(convert::document)
-            .collect::<DomainResult<Vec<Document>>>()?;
+        let documents = documents::load_documents(
+            &txn,
+            docs.order_by_asc(document::Column::CreatedAt).order_by_asc(document::Column::Id),
+        )
+        .await?;
         let mut q = annotation::Entity::find();
         q = match scope {
             Scope::Project(p) => q.filter(annotation::Column::ProjectId.eq(p.0)),
@@ -192,13 +188,9 @@ impl ExchangeRepository for Store {
             // A new document's counts are those of the entities it arrives with (counting
             // them afterwards would cost a query and an update of the row per document).
             let verified = d.entities.iter().filter(|e| e.is_verified).count();
-            d.document.counts = EntityCounts { total: d.entities.len() as u32, verified: verified as u32 };
+            d.document.info.counts = EntityCounts { total: d.entities.len() as u32, verified: verified as u32 };
             let doc = &d.document;
-            documents::ensure_new_content(&txn, doc.project_id, &doc.content_hash, None).await?;
-            convert::document_row(doc)
-                .insert(&txn)
-                .await
-                .map_err(|e| super::conflict_or_internal(e, "this project already holds the same content"))?;
+            documents::insert_document(&txn, doc).await?;
             convert::version_row(&d.first_version).insert(&txn).await.map_err(internal)?;
             search_index::index_document(&txn, doc).await?;
             entities::insert_rows(&txn, &d.entities).await?;
@@ -209,13 +201,11 @@ impl ExchangeRepository for Store {
             ids.push(doc.id.0);
         }
         audit::insert(&txn, audit_entry).await?;
-        let rows = document::Entity::find()
-            .filter(document::Column::Id.is_in(ids.clone()))
-            .all(&txn)
-            .await
-            .map_err(internal)?;
+        let rows =
+            documents::load_documents(&txn, document::Entity::find().filter(document::Column::Id.is_in(ids.clone())))
+                .await?;
         txn.commit().await.map_err(internal)?;
-        let mut by_id: HashMap<Uuid, document::Model> = rows.into_iter().map(|r| (r.id, r)).collect();
-        ids.iter().filter_map(|id| by_id.remove(id)).map(convert::document).collect()
+        let mut by_id: HashMap<Uuid, Document> = rows.into_iter().map(|r| (r.id.0, r)).collect();
+        Ok(ids.iter().filter_map(|id| by_id.remove(id)).collect())
     }
 }

@@ -16,12 +16,12 @@ use nishan_domain::ports::{
     KnowledgeRepository, ModelCall, ModelRepository, StoredSuggestions, SuggestionBatch,
 };
 use nishan_domain::service::processing::rebase_suggestions;
-use sea_orm::sea_query::{Expr, ExprTrait};
+use sea_orm::sea_query::LockType;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QuerySelect};
 use uuid::Uuid;
 
 use super::jobs::save_progress_in;
-use super::{Store, audit, convert, entities, internal};
+use super::{Store, audit, documents, entities, internal};
 use crate::entity::{document, document_version};
 
 impl ExtractionStore for Store {
@@ -88,22 +88,22 @@ impl ExtractionStore for Store {
     ) -> DomainResult<Option<StoredSuggestions>> {
         let txn = self.write().await?;
         // The version only (not the content): an edit since the batch is rare.
-        let mut q =
-            document::Entity::find_by_id(batch.document.0).select_only().column(document::Column::CurrentVersion);
-        if self.is_postgres() {
-            q = q.lock_exclusive();
-        }
-        let Some(version) = q.into_tuple::<i32>().one(&txn).await.map_err(internal)? else {
+        // Locks in the order a content edit takes them: the document's row (a key-share lock,
+        // the one the entities' foreign key takes anyway), then its stats row.
+        documents::lock_row_key_share(&txn, batch.document).await?;
+        let stored = documents::stored_version(&txn, batch.document, Some(LockType::Update)).await?;
+        let Some(current_version) = stored else {
             // The document was deleted, and its jobs with it.
             txn.rollback().await.map_err(internal)?;
             return Ok(None);
         };
-        let current_version = version as u32;
         let (entities, dropped) = if batch.version == current_version {
             (batch.entities, 0)
         } else {
-            let row = document::Entity::find_by_id(batch.document.0).one(&txn).await.map_err(internal)?;
-            let current = convert::document(row.ok_or(nishan_domain::DomainError::NotFound { resource: "document" })?)?;
+            let current = documents::load_documents(&txn, document::Entity::find_by_id(batch.document.0))
+                .await?
+                .pop()
+                .ok_or(nishan_domain::DomainError::NotFound { resource: "document" })?;
             rebase_suggestions(batch.entities, &batch.text, &current)
         };
         let inserted = entities::insert_rows_skipping_duplicates(&txn, &entities).await?;
@@ -114,18 +114,7 @@ impl ExtractionStore for Store {
         };
         if !inserted.is_empty() {
             // Every inserted suggestion is unverified: the counts move by what was inserted.
-            let n = inserted.len() as i32;
-            document::Entity::update_many()
-                .col_expr(document::Column::TotalEntities, Expr::col(document::Column::TotalEntities).add(n))
-                .col_expr(document::Column::UnverifiedEntities, Expr::col(document::Column::UnverifiedEntities).add(n))
-                .col_expr(
-                    document::Column::VerificationRate,
-                    Expr::cust(format!("CAST(verified_entities AS DOUBLE PRECISION) / (total_entities + {n})")),
-                )
-                .filter(document::Column::Id.eq(batch.document.0))
-                .exec(&txn)
-                .await
-                .map_err(internal)?;
+            entities::adjust_counts(&txn, batch.document, inserted.len() as i64, 0).await?;
         }
         let mut entry = batch.audit;
         entry.changes["created"] = serde_json::json!(inserted.len());

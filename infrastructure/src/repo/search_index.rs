@@ -17,7 +17,7 @@ use nishan_domain::ids::{DocumentId, EntityId, EntityTypeId, KnowledgeItemId, Pr
 use nishan_domain::ports::{PassageEntity, SearchFilter, SearchRepository};
 use nishan_domain::search::{Candidate, CorpusStats, Matching, Passage, PassageId, Term, passages_iter};
 use nishan_domain::{DomainError, DomainResult};
-use sea_orm::{ConnectionTrait, DbBackend, EntityTrait, QuerySelect, Statement, Value};
+use sea_orm::{ConnectionTrait, DbBackend, EntityTrait, Statement, Value};
 use uuid::Uuid;
 
 use super::{Store, internal};
@@ -257,7 +257,8 @@ impl Store {
         let mut params = Params::new(backend);
         let sql = format!(
             "SELECT d.id FROM documents d LEFT JOIN search_documents s ON s.document_id = d.id \
-             WHERE s.document_id IS NULL OR s.index_version <> {} OR s.content_version <> d.current_version",
+             JOIN document_stats v ON v.document_id = d.id \
+             WHERE s.document_id IS NULL OR s.index_version <> {} OR s.content_version <> v.version",
             params.push(INDEX_VERSION)
         );
         let rows = self.connection().query_all_raw(params.statement(sql)).await.map_err(internal)?;
@@ -265,14 +266,18 @@ impl Store {
         for row in rows {
             let id: Uuid = row.try_get("", "id").map_err(internal)?;
             let txn = self.write().await?;
-            let mut q = crate::entity::document::Entity::find_by_id(id);
-            if self.is_postgres() {
-                q = q.lock_exclusive();
-            }
-            let Some(model) = q.one(&txn).await.map_err(internal)? else {
+            // The stats row locked: a content edit (which swaps the version there first) waits.
+            if super::documents::stored_version(&txn, DocumentId(id), Some(sea_orm::sea_query::LockType::Update))
+                .await?
+                .is_none()
+            {
                 continue; // Deleted meanwhile.
+            }
+            let Some(doc) =
+                super::documents::load_documents(&txn, crate::entity::document::Entity::find_by_id(id)).await?.pop()
+            else {
+                continue;
             };
-            let doc = super::convert::document(model)?;
             reindex_document(&txn, &doc).await?;
             txn.commit().await.map_err(internal)?;
             indexed += 1;

@@ -129,6 +129,9 @@ fn init_logs() {
     });
 }
 
+/// Called with the SQL of every statement a server runs.
+type OnStatement = Box<dyn Fn(&str) + Send + Sync>;
+
 /// The settings tests run with: defaults, the given database and data directory.
 pub fn test_settings(db_url: &str, data_dir: &std::path::Path) -> Settings {
     let mut settings = Settings::defaults();
@@ -165,7 +168,17 @@ impl TestApp {
         configure: impl FnOnce(&mut Settings),
         counter: std::sync::Arc<std::sync::atomic::AtomicUsize>,
     ) -> Self {
-        Self::spawn_full(db, configure, Some(counter)).await
+        let count = move |_: &str| {
+            counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        };
+        Self::spawn_full(db, configure, Some(Box::new(count))).await
+    }
+
+    /// A server that appends the SQL of every statement it runs to `log` (a test clears it
+    /// and reads what one request ran).
+    pub async fn spawn_recording(db: Db, log: std::sync::Arc<std::sync::Mutex<Vec<String>>>) -> Self {
+        let record = move |sql: &str| log.lock().unwrap().push(sql.to_owned());
+        Self::spawn_full(db, |_| {}, Some(Box::new(record))).await
     }
 
     /// A second server (replica) on the same database. On PostgreSQL it has its own event bus,
@@ -208,11 +221,7 @@ impl TestApp {
         Self::start(db, fresh.url.clone(), fresh.dir.clone(), Some(fresh), configure, None, overrides).await
     }
 
-    async fn spawn_full(
-        db: Db,
-        configure: impl FnOnce(&mut Settings),
-        counter: Option<std::sync::Arc<std::sync::atomic::AtomicUsize>>,
-    ) -> Self {
+    async fn spawn_full(db: Db, configure: impl FnOnce(&mut Settings), counter: Option<OnStatement>) -> Self {
         let fresh = fresh_database(db).await;
         Self::start(db, fresh.url.clone(), fresh.dir.clone(), Some(fresh), configure, counter, Default::default()).await
     }
@@ -224,7 +233,7 @@ impl TestApp {
         data_dir: PathBuf,
         owned: Option<FreshDatabase>,
         configure: impl FnOnce(&mut Settings),
-        counter: Option<std::sync::Arc<std::sync::atomic::AtomicUsize>>,
+        counter: Option<OnStatement>,
         overrides: nishan_api::Overrides,
     ) -> Self {
         let mut settings = test_settings(&db_url, &data_dir);
@@ -235,7 +244,7 @@ impl TestApp {
                 if std::env::var_os("NISHAN_TEST_PRINT_SQL").is_some() {
                     eprintln!("SQL {}", info.statement.sql.chars().take(90).collect::<String>());
                 }
-                counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                counter(&info.statement.sql);
             });
         }
         let state = nishan_api::bootstrap_custom(settings, conn, overrides).await.expect("server starts");

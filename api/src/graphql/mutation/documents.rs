@@ -167,7 +167,7 @@ impl DocumentMutation {
             metadata: input.metadata.map(|j| j.0),
             notes: patch(input.notes),
         };
-        Ok(Document::new(state(ctx).documents().update(&req.meta, &actor, id, fields).await?))
+        Ok(Document::info(state(ctx).documents().update(&req.meta, &actor, id, fields).await?))
     }
 
     /// Replaces the content, storing a new version. `expectedVersion` is the

@@ -3,7 +3,7 @@ use nishan_domain::DomainError;
 use nishan_domain::ids::{DocumentId, EntityId};
 
 use crate::error::{ApiError, ApiResult};
-use crate::graphql::loaders::{DocumentLoader, Loaded};
+use crate::graphql::loaders::{AccessOnce, DocumentLoader, Loaded};
 use crate::graphql::types::{Document, Entity, parse_id};
 use crate::graphql::{request, state};
 
@@ -20,7 +20,11 @@ impl DocumentQuery {
         // from the database once.
         let not_found = || ApiError::from(DomainError::NotFound { resource: "document" });
         let doc = ctx.data_unchecked::<Loaded<DocumentLoader>>().load_one(id).await?.ok_or_else(not_found)?;
-        state(ctx).documents().access(actor.as_ref(), &doc).await?;
+        let check = || async { state(ctx).documents().access(actor.as_ref(), &doc).await };
+        match ctx.data_opt::<AccessOnce>() {
+            Some(once) => once.of(doc.project_id, check).await?,
+            None => check().await?,
+        };
         Ok(Some(Document(doc)))
     }
 

@@ -36,8 +36,11 @@ impl ActivitySubscription {
         let doc = DocumentId(parse_id(&document_id, "documentId").map_err(api)?);
         let app = state(ctx);
         let actor = request(ctx).viewer.optional().map_err(api)?;
-        let (document, _) =
-            app.documents().find(actor.as_ref(), doc).await.map_err(|e| refused(actor.as_ref(), "document", e))?;
+        let (document, _) = app
+            .documents()
+            .head_access(actor.as_ref(), doc)
+            .await
+            .map_err(|e| refused(actor.as_ref(), "document", e))?;
         let access = access(ctx);
         let mut topics = vec![Topic::Document(doc), Topic::Project(document.project_id)];
         topics.extend(access.user().map(Topic::User));

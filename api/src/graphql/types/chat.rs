@@ -150,9 +150,7 @@ impl Citation {
         match ctx.data_opt::<Loaded<DocumentLoader>>() {
             Some(loader) => Ok(loader.load_one(self.0.document_id).await?.map(Document)),
             // Subscriptions carry no loaders.
-            None => {
-                Ok(state(ctx).store.document_by_id(self.0.document_id).await?.map(|d| Document(std::sync::Arc::new(d))))
-            }
+            None => Ok(state(ctx).store.document_infos_by_ids(&[self.0.document_id]).await?.pop().map(Document::info)),
         }
     }
 

@@ -4,8 +4,10 @@ use crate::graphql::loaders::Loaded;
 use async_graphql::connection::{Connection, Edge};
 use async_graphql::{Context, Enum, ID, InputObject, Object, SimpleObject};
 use chrono::{DateTime, Utc};
+use nishan_domain::DomainError;
 use nishan_domain::document::{
-    Direction, Document as DomainDocument, DocumentVersion as DomainVersion, EntityCounts, ProcessingStatus,
+    Direction, Document as DomainDocument, DocumentInfo, DocumentVersion as DomainVersion, EntityCounts,
+    ProcessingStatus,
 };
 use nishan_domain::entity::EntityFilter;
 use nishan_domain::ids::{DocumentId, EntityTypeId};
@@ -14,18 +16,45 @@ use nishan_domain::text;
 use super::{DocumentStatistics, Entity, GqlEntitySource, Project, User, parse_id};
 use crate::error::{ApiResult, bad_input};
 use crate::graphql::loaders::{
-    EntityCountLoader, EntityPageKey, EntityPageLoader, FilterKey, ProjectLoader, UserLoader,
+    ContentLoader, EntityCountLoader, EntityPageKey, EntityPageLoader, FilterKey, ProjectLoader, UserLoader,
 };
 use crate::graphql::pagination;
 use crate::graphql::state;
 
-/// A document as clients see it. Shared (an `Arc`): a request's loader hands the same document
-/// to every field that names it without copying its text.
-pub struct Document(pub std::sync::Arc<DomainDocument>);
+/// A document as clients see it: its info, without the text (shared: a request's loader hands
+/// the same one to every field that names it). `content` and `lines` read the text when asked,
+/// through the store's cache of recent texts; nothing else does, so a page of entities or the
+/// counts of a long document never read its text.
+pub struct Document(pub std::sync::Arc<DocumentInfo>);
 
 impl Document {
+    /// A document just written (its text, which the answer reads again from the cache or the
+    /// database only if asked, is dropped).
     pub fn new(doc: DomainDocument) -> Self {
-        Self(std::sync::Arc::new(doc))
+        Self(std::sync::Arc::new(doc.info))
+    }
+
+    pub fn info(info: DocumentInfo) -> Self {
+        Self(std::sync::Arc::new(info))
+    }
+
+    /// The text this document's info names (read once per request, shared by every field
+    /// that asks: see [`ContentLoader`]). CONFLICT when the content changed since the info was
+    /// read (the client reads the document again).
+    async fn text(&self, ctx: &Context<'_>) -> ApiResult<std::sync::Arc<str>> {
+        let key = (self.0.id, self.0.content_hash.clone());
+        let found = match ctx.data_opt::<ContentLoader>() {
+            Some(loader) => loader.load_one(key).await?,
+            // A subscription's event carries no loaders.
+            None => nishan_domain::ports::DocumentRepository::document_contents(
+                &state(ctx).store,
+                std::slice::from_ref(&key),
+            )
+            .await?
+            .remove(&key),
+        };
+        found
+            .ok_or_else(|| DomainError::conflict("the document's content changed during the request; try again").into())
     }
 }
 
@@ -136,8 +165,9 @@ impl Document {
     }
     /// The text, with line endings normalised to `\n`. Entity offsets are code points into it.
     #[graphql(complexity = "crate::graphql::execution::text_cost(child_complexity)")]
-    async fn content(&self) -> &str {
-        &self.0.content
+    async fn content(&self, ctx: &Context<'_>) -> ApiResult<String> {
+        let text = self.text(ctx).await?;
+        Ok(crate::graphql::execution::text_answer(ctx, &text)?)
     }
     /// SHA-256 of the content, hex.
     async fn content_hash(&self) -> &str {
@@ -235,11 +265,11 @@ impl Document {
     }
     /// Every line with its number, stanza and offsets.
     #[graphql(complexity = "crate::graphql::execution::text_cost(child_complexity)")]
-    async fn lines(&self) -> Vec<Line> {
-        text::lines(&self.0.content)
+    async fn lines(&self, ctx: &Context<'_>) -> ApiResult<Vec<Line>> {
+        Ok(text::lines(&self.text(ctx).await?)
             .into_iter()
             .map(|l| Line { number: l.number, stanza: l.stanza, start: l.start, end: l.end, text: l.text })
-            .collect()
+            .collect())
     }
     /// Entities by type, source and verification, verifications per researcher, and the
     /// quality of each model's suggestions in this document.

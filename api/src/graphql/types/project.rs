@@ -122,7 +122,7 @@ impl Project {
             None => Default::default(),
         };
         let docs = state(ctx).store.documents_of_project(self.0.id, &filter, page).await?;
-        Ok(pagination::connection(docs, page, Document::new))
+        Ok(pagination::connection(docs, page, Document::info))
     }
     /// The newest version of the project's learned model (null until one is trained): what the
     /// built-in extractor tags with.

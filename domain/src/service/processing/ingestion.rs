@@ -356,7 +356,7 @@ impl<F: PageFetcher> Ingestion<F> {
         };
         let (mut document, first) = new_document(source.project_id, fields, content, file, by);
         let fetched_at = run.now();
-        document.metadata = json!({
+        document.info.metadata = json!({
             "url": url.as_str(),
             "fetchedAt": fetched_at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
             "keywords": keywords,

@@ -160,11 +160,11 @@ impl World {
             e.place((p.start, p.end), span_context(&new_text, p.start, p.end).unwrap());
         }
         self.doc.content = content.to_owned();
-        self.doc.content_hash = edit.content_hash;
-        self.doc.word_count = edit.metrics.words;
-        self.doc.character_count = edit.metrics.characters;
-        self.doc.line_count = edit.metrics.lines;
-        self.doc.current_version += 1;
+        self.doc.info.content_hash = edit.content_hash;
+        self.doc.info.word_count = edit.metrics.words;
+        self.doc.info.character_count = edit.metrics.characters;
+        self.doc.info.line_count = edit.metrics.lines;
+        self.doc.info.current_version += 1;
         self.versions.push((self.doc.current_version, self.doc.content.clone()));
     }
 
