@@ -93,7 +93,7 @@ async fn run(kind: &str, url: String, files: &[(String, Vec<u8>)]) {
     let step = (by_count.len() / 80).max(1);
     let words: Vec<&str> =
         by_count.iter().take(20).chain(by_count.iter().skip(20).step_by(step).take(80)).map(|(w, _)| *w).collect();
-    let search = state.search();
+    let search = state.search(&nishan_domain::service::embeddings::Lexical);
     let mut times = Vec::with_capacity(words.len() * ROUNDS);
     let mut hits = 0u64;
     for round in 0..ROUNDS {

@@ -42,6 +42,7 @@ mod m20261206_020001_create_chat;
 mod m20261206_040001_create_artifacts;
 mod m20261206_050001_create_webhooks;
 mod m20261206_050002_create_system_settings;
+mod m20261207_020001_create_embeddings;
 
 /// Every migration of the Nishan schema, in order.
 pub struct Migrator;
@@ -70,6 +71,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261206_040001_create_artifacts::Migration),
             Box::new(m20261206_050001_create_webhooks::Migration),
             Box::new(m20261206_050002_create_system_settings::Migration),
+            Box::new(m20261207_020001_create_embeddings::Migration),
         ]
     }
 }

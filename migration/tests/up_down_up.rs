@@ -11,7 +11,7 @@ use sea_orm_migration::sea_orm::prelude::{ChronoDateTimeUtc, ChronoUtc, Json, Uu
 use sea_orm_migration::sea_orm::{ConnectionTrait, Database, DatabaseConnection};
 use sea_orm_migration::sea_query::{Alias, Order, Query};
 
-const TABLES: [&str; 38] = [
+const TABLES: [&str; 40] = [
     "users",
     "user_profiles",
     "user_sessions",
@@ -50,6 +50,8 @@ const TABLES: [&str; 38] = [
     "webhook_deliveries",
     "webhook_attempts",
     "system_settings",
+    "embedding_settings",
+    "embedding_vectors",
 ];
 
 /// (table, index) pairs every fully migrated database must have.

@@ -4,6 +4,7 @@
 mod accounts;
 mod chat;
 mod documents;
+mod embeddings;
 mod entities;
 mod entity_types;
 mod exchange;
@@ -28,4 +29,5 @@ pub struct Mutation(
     chat::ChatMutation,
     webhooks::WebhookMutation,
     settings::SettingsMutation,
+    embeddings::EmbeddingMutation,
 );
