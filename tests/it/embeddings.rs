@@ -200,6 +200,17 @@ async fn the_embedding_job_embeds_missing_chunks_retries_and_only_changed_ones_l
     let job = embedding_job(&app, &admin, &project).await;
     assert_eq!((job["status"].as_str(), job["totalSteps"].as_u64()), (Some("COMPLETED"), Some(0)));
     assert_eq!(mock.request_count(), asked);
+    // Another model has no vectors yet; the first model's are kept for when it is chosen again.
+    let models = app.ok(Some(&admin), "{ llmModels { id provider } }", json!({})).await;
+    let builtin =
+        models["llmModels"].as_array().unwrap().iter().find(|m| m["provider"] == "BUILTIN").unwrap()["id"].clone();
+    let set = app.ok(Some(&admin), SET_MODEL, json!({"i": {"projectId": project, "llmModelId": builtin}})).await;
+    assert_eq!(
+        (set["setEmbeddingModel"]["embedded"].as_u64(), set["setEmbeddingModel"]["stale"].as_u64()),
+        (Some(0), Some(40))
+    );
+    let set = app.ok(Some(&admin), SET_MODEL, json!({"i": {"projectId": project, "llmModelId": model}})).await;
+    assert_eq!(set["setEmbeddingModel"]["embedded"], 40);
 }
 
 async fn a_batch_that_keeps_failing_is_counted_and_embedded_by_the_next_job(db: Db) {
@@ -232,7 +243,7 @@ async fn search_fuses_lexical_and_semantic_rankings(db: Db) {
     let (admin, _) = app.register("admin").await;
     let project = app.create_project(&admin, "Marsiya", json!({})).await;
     let lines = ["حسین کربلا میں", "حسین فرات پر", "کربلا کی زمیں", "زینب دمشق میں", "عباس علمدار"];
-    common::create_document(&app, &admin, &project, "elegy", &lines.join("\n")).await;
+    let elegy = common::create_document(&app, &admin, &project, "elegy", &lines.join("\n")).await;
     let other = common::create_document(&app, &admin, &project, "other", "کربلائی سفر").await;
     let search = |query: &str, docs: Value| {
         let vars = json!({"i": {"projectId": project, "query": query, "documentIds": docs}});
@@ -302,6 +313,24 @@ async fn search_fuses_lexical_and_semantic_rankings(db: Db) {
     // The document filter applies to the semantic side too.
     let got = search("کربلائی", json!([other])).await;
     assert_eq!(order(&got), ["کربلائی سفر"], "{got}");
+    // With an entity type, a line found by meaning only must hold such an entity (line 3's
+    // کربلا), and a lexical hit only where the query matches inside one (none here).
+    let types = common::entity_type_ids(&app).await;
+    let start = lines[..2].iter().map(|l| l.chars().count() + 1).sum::<usize>();
+    let entity = json!({"documentId": elegy, "entityTypeId": types["LOCATION"], "start": start,
+        "end": start + 5, "text": "کربلا"});
+    let create = "mutation($i: CreateEntityInput!) { createEntity(input: $i) { id } }";
+    app.ok(Some(&admin), create, json!({"i": entity})).await;
+    let vars = json!({"i": {"projectId": project, "query": "کربلائی", "entityTypeIds": [types["LOCATION"]]}});
+    let got = app.ok(Some(&admin), SEARCH, vars).await["search"].clone();
+    assert_eq!(order(&got), ["کربلا کی زمیں"], "{got}");
+    // askProject retrieves the same way: the built-in answer cites the best fused lines.
+    let ask = "mutation($i: AskProjectInput!) { askProject(input: $i) { citations { quote } } }";
+    let answer = app.ok(Some(&admin), ask, json!({"i": {"projectId": project, "question": "کربلائی"}})).await;
+    let quotes: Vec<&str> =
+        answer["askProject"]["citations"].as_array().unwrap().iter().map(|c| c["quote"].as_str().unwrap()).collect();
+    let best: Vec<String> = fused("کربلائی", &["کربلائی سفر".to_owned()]).into_iter().take(3).map(|(l, _)| l).collect();
+    assert_eq!(quotes, best, "{answer}");
 }
 
 on_both_databases!(
