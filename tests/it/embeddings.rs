@@ -218,7 +218,7 @@ async fn a_batch_that_keeps_failing_is_counted_and_embedded_by_the_next_job(db: 
     let app = common::TestApp::spawn(db).await;
     let (admin, _) = app.register("admin").await;
     let project = app.create_project(&admin, "Marsiya", json!({})).await;
-    common::create_document(&app, &admin, &project, "elegy", &numbered_lines(40)).await;
+    let doc = common::create_document(&app, &admin, &project, "elegy", &numbered_lines(40)).await;
     let input = json!({"name": "ollama", "provider": "LOCAL", "modelName": "embedder",
         "apiBaseUrl": mock.base_url(Provider::Local), "timeoutSecs": 5});
     let model = app.ok(Some(&admin), CREATE_MODEL, json!({"i": input})).await["createLlmModel"]["id"].clone();
@@ -235,6 +235,14 @@ async fn a_batch_that_keeps_failing_is_counted_and_embedded_by_the_next_job(db: 
     let job = embedding_job(&app, &admin, &project).await;
     assert!(job["currentStep"].as_str().unwrap().contains("32 chunks embedded, 0 failed"), "{job}");
     assert_eq!(status(&app, &admin, &project).await["stale"], 0);
+    // Jobs at once after an edit of every line: each vector is stored once.
+    let edited = numbered_lines(40).replace("کربلا", "فرات");
+    let q = "mutation($id: ID!, $c: String!) { updateDocumentContent(id: $id, content: $c) { id } }";
+    app.ok(Some(&admin), q, json!({"id": doc, "c": edited})).await;
+    let jobs = futures_util::future::join_all((0..3).map(|_| embedding_job(&app, &admin, &project))).await;
+    assert!(jobs.iter().all(|j| j["status"] == "COMPLETED"), "{jobs:?}");
+    assert_eq!(status(&app, &admin, &project).await["stale"], 0);
+    assert_eq!(app.count("SELECT 1 AS x FROM embedding_vectors").await, 40, "the 40 new lines, once each");
 }
 
 async fn search_fuses_lexical_and_semantic_rankings(db: Db) {
