@@ -5,12 +5,10 @@
 
 use std::time::Instant;
 
-use nishan_domain::audit::{AuditEntry, RequestMeta};
+use nishan_domain::audit::AuditEntry;
 use nishan_domain::entity::EntitySource;
 use nishan_domain::ids::EntityTypeId;
-use nishan_domain::policy::Actor;
 use nishan_domain::ports::{EntityRepository, EntityTypeRepository, OnDuplicate};
-use nishan_domain::service::accounts::Registration;
 use nishan_domain::service::documents::NewDocument;
 use nishan_domain::service::entities::new_entity;
 use nishan_domain::text::DocumentText;
@@ -18,26 +16,12 @@ use unicode_segmentation::UnicodeSegmentation;
 
 mod common;
 
-use common::{corpus, database};
+use common::{BenchProject, bench_project, corpus, database};
 
 const ENTITIES: usize = 100_000;
 
 async fn run(kind: &str, url: String, files: &[(String, Vec<u8>)]) {
-    let mut settings = nishan_api::config::Settings::defaults();
-    settings.database_url = Some(url);
-    let state = nishan_api::bootstrap(settings).await.unwrap();
-    let meta = RequestMeta::default();
-    let registration = Registration {
-        username: "bench".into(),
-        email: "bench@example.org".into(),
-        password: "benchmark-password".into(),
-        first_name: None,
-        last_name: None,
-    };
-    let user = state.accounts().register(&meta, registration).await.unwrap().user;
-    let actor = Actor { user_id: user.id, is_admin: user.is_admin };
-    let fields = nishan_domain::project::ProjectFields { name: Some("Bench".into()), ..Default::default() };
-    let project = state.projects().create(&meta, &actor, fields).await.unwrap();
+    let BenchProject { state, meta, actor, project } = bench_project(url, |_| {}).await;
 
     // The corpus, uploaded file by file through the same path as `uploadDocument`.
     let started = Instant::now();
@@ -89,11 +73,13 @@ async fn run(kind: &str, url: String, files: &[(String, Vec<u8>)]) {
             (start, start + w.chars().count() as u32)
         })
         .collect();
-    let entities: Vec<_> =
-        spans.iter().map(|span| new_entity(&doc, &text, person, *span, EntitySource::Llm, user.id).unwrap()).collect();
+    let entities: Vec<_> = spans
+        .iter()
+        .map(|span| new_entity(&doc, &text, person, *span, EntitySource::Llm, actor.user_id).unwrap())
+        .collect();
     let build_time = started.elapsed();
     let started = Instant::now();
-    let audit = AuditEntry::new(&meta, Some(user.id), "bench.insert", "entity");
+    let audit = AuditEntry::new(&meta, Some(actor.user_id), "bench.insert", "entity");
     let inserted = state.store.insert_entities(doc.id, entities, OnDuplicate::Skip, audit).await.unwrap();
     let insert_time = started.elapsed();
     let counts = state.store.count_entities(doc.id).await.unwrap();

@@ -8,17 +8,14 @@
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
-use nishan_domain::audit::RequestMeta;
-use nishan_domain::policy::Actor;
 use nishan_domain::ports::PageRequest;
-use nishan_domain::service::accounts::Registration;
 use nishan_domain::service::documents::NewDocument;
 use nishan_domain::service::search::SearchRequest;
 use sea_orm::ConnectionTrait;
 
 mod common;
 
-use common::{corpus, database};
+use common::{BenchProject, bench_project, corpus, database};
 
 /// Times each query runs.
 const ROUNDS: usize = 5;
@@ -33,22 +30,7 @@ fn ms(d: Duration) -> f64 {
 }
 
 async fn run(kind: &str, url: String, files: &[(String, Vec<u8>)]) {
-    let mut settings = nishan_api::config::Settings::defaults();
-    settings.database_url = Some(url);
-    settings.workers = 0;
-    let state = nishan_api::bootstrap(settings).await.unwrap();
-    let meta = RequestMeta::default();
-    let registration = Registration {
-        username: "bench".into(),
-        email: "bench@example.org".into(),
-        password: "benchmark-password".into(),
-        first_name: None,
-        last_name: None,
-    };
-    let user = state.accounts().register(&meta, registration).await.unwrap().user;
-    let actor = Actor { user_id: user.id, is_admin: user.is_admin };
-    let fields = nishan_domain::project::ProjectFields { name: Some("Bench".into()), ..Default::default() };
-    let project = state.projects().create(&meta, &actor, fields).await.unwrap();
+    let BenchProject { state, meta, actor, project } = bench_project(url, |s| s.workers = 0).await;
 
     let started = Instant::now();
     let mut contents = Vec::new();
@@ -93,7 +75,7 @@ async fn run(kind: &str, url: String, files: &[(String, Vec<u8>)]) {
     let step = (by_count.len() / 80).max(1);
     let words: Vec<&str> =
         by_count.iter().take(20).chain(by_count.iter().skip(20).step_by(step).take(80)).map(|(w, _)| *w).collect();
-    let search = state.search();
+    let search = state.search(&nishan_domain::service::embeddings::Lexical);
     let mut times = Vec::with_capacity(words.len() * ROUNDS);
     let mut hits = 0u64;
     for round in 0..ROUNDS {

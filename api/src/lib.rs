@@ -99,6 +99,11 @@ pub fn job_handlers(llm: llm::MeteredClient, cipher: SecretBox, ingestion: Inges
             retry: Default::default(),
         })
         .with(Training)
+        .with(nishan_domain::service::processing::embedding::Embedding {
+            client: llm.clone(),
+            cipher: cipher.clone(),
+            retry: Default::default(),
+        })
         .with(Experiments { llm, cipher, retry: Default::default() })
 }
 

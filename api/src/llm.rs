@@ -39,3 +39,17 @@ impl LlmClient for MeteredClient {
         outcome
     }
 }
+
+impl nishan_domain::llm::embed::EmbeddingClient for MeteredClient {
+    async fn embed(
+        &self,
+        endpoint: &ModelEndpoint,
+        inputs: &[String],
+    ) -> Result<nishan_domain::llm::embed::Embeddings, LlmError> {
+        let outcome = nishan_domain::llm::embed::EmbeddingClient::embed(&self.0, endpoint, inputs).await;
+        let tokens = outcome.as_ref().map_or(0, |e| u64::from(e.prompt_tokens));
+        let model = format!("{}/{}", endpoint.provider.as_str(), endpoint.model_name);
+        crate::metrics::record_model_call(&model, tokens, outcome.is_err());
+        outcome
+    }
+}

@@ -104,8 +104,29 @@ impl AppState {
         Statistics { store: &self.store }
     }
 
-    pub fn search(&self) -> nishan_domain::service::search::Search<'_, Store> {
-        nishan_domain::service::search::Search { store: &self.store }
+    /// A search, hybrid when the project has embeddings (`embedder` embeds the query).
+    pub fn search<'a, Q: nishan_domain::service::embeddings::Semantic>(
+        &'a self,
+        embedder: &'a Q,
+    ) -> nishan_domain::service::search::Search<'a, Store, Q> {
+        nishan_domain::service::search::Search { store: &self.store, semantic: Some(embedder) }
+    }
+
+    /// A query embedder for one request.
+    pub fn query_embedder(
+        &self,
+        actor: Option<&nishan_domain::policy::Actor>,
+    ) -> nishan_domain::service::embeddings::QueryEmbedder<'_, Store, crate::llm::MeteredClient, SecretBox> {
+        nishan_domain::service::embeddings::QueryEmbedder::new(
+            &self.store,
+            &self.llm,
+            &self.cipher,
+            actor.map(|a| a.user_id),
+        )
+    }
+
+    pub fn embeddings(&self) -> nishan_domain::service::embeddings::Embeddings<'_, Store> {
+        nishan_domain::service::embeddings::Embeddings { store: &self.store }
     }
 
     pub fn knowledge(&self) -> Knowledge<'_, Store, EventBus> {

@@ -54,3 +54,33 @@ pub async fn database(kind: &str) -> Option<(String, Box<dyn FnOnce()>)> {
         }
     }
 }
+
+/// What a benchmark starts from: a server on `url` (its settings as `configure` leaves the
+/// defaults), a registered user and a project of theirs.
+pub struct BenchProject {
+    pub state: nishan_api::state::AppState,
+    pub meta: nishan_domain::audit::RequestMeta,
+    pub actor: nishan_domain::policy::Actor,
+    pub project: nishan_domain::project::Project,
+}
+
+/// Starts a server on `url`, registers a user `bench` and creates the project "Bench".
+pub async fn bench_project(url: String, configure: impl FnOnce(&mut nishan_api::config::Settings)) -> BenchProject {
+    let mut settings = nishan_api::config::Settings::defaults();
+    settings.database_url = Some(url);
+    configure(&mut settings);
+    let state = nishan_api::bootstrap(settings).await.unwrap();
+    let meta = nishan_domain::audit::RequestMeta::default();
+    let registration = nishan_domain::service::accounts::Registration {
+        username: "bench".into(),
+        email: "bench@example.org".into(),
+        password: "benchmark-password".into(),
+        first_name: None,
+        last_name: None,
+    };
+    let user = state.accounts().register(&meta, registration).await.unwrap().user;
+    let actor = nishan_domain::policy::Actor { user_id: user.id, is_admin: user.is_admin };
+    let fields = nishan_domain::project::ProjectFields { name: Some("Bench".into()), ..Default::default() };
+    let project = state.projects().create(&meta, &actor, fields).await.unwrap();
+    BenchProject { state, meta, actor, project }
+}

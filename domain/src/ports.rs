@@ -1316,3 +1316,70 @@ pub trait SettingsRepository {
     /// and the default model chosen (NOT_FOUND `model` for an unknown or inactive one).
     async fn save_settings(&self, patch: &crate::settings::SettingsPatch, audit: AuditEntry) -> DomainResult<()>;
 }
+
+/// A chunk of a project that has no vector under a model yet: its content hash and text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChunkToEmbed {
+    pub hash: String,
+    pub text: String,
+}
+
+/// How far a project's chunks are embedded under its embedding model.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EmbeddingStatus {
+    /// The project's embedding model (none set: no semantic ranking).
+    pub model: Option<LlmModel>,
+    /// Distinct chunks (passage texts) of the project.
+    pub chunks: u64,
+    /// Those with a vector under the model.
+    pub embedded: u64,
+}
+
+/// The store as an EMBEDDING job sees it (model calls recorded as an extraction job's are).
+pub trait EmbeddingStore: ExtractionStore {
+    /// The project's embedding model.
+    fn embedding_model(&self, project: ProjectId) -> impl Future<Output = DomainResult<Option<ModelId>>> + Send;
+    /// The project's chunks without a vector under `model`, by hash, at most `limit`.
+    fn chunks_to_embed(
+        &self,
+        project: ProjectId,
+        model: ModelId,
+        limit: usize,
+    ) -> impl Future<Output = DomainResult<Vec<ChunkToEmbed>>> + Send;
+    /// How many chunks of the project have no vector under `model`.
+    fn chunks_missing(&self, project: ProjectId, model: ModelId) -> impl Future<Output = DomainResult<u64>> + Send;
+    /// Stores vectors (by content hash) with the fence's progress in one transaction; a hash
+    /// stored already is skipped. `None` when the lease was lost (nothing is written then).
+    fn store_vectors(
+        &self,
+        fence: &Fence,
+        project: ProjectId,
+        model: ModelId,
+        vectors: Vec<(String, Vec<f32>)>,
+    ) -> impl Future<Output = DomainResult<Option<Job>>> + Send;
+    /// Deletes the project's vectors under `model` whose hash no passage holds any more;
+    /// returns how many.
+    fn prune_vectors(&self, project: ProjectId, model: ModelId) -> impl Future<Output = DomainResult<u64>> + Send;
+}
+
+/// Stored embeddings as search and the settings see them.
+pub trait EmbeddingRepository {
+    async fn embedding_status(&self, project: ProjectId) -> DomainResult<EmbeddingStatus>;
+    /// Sets the project's embedding model (replacing the one before), with the audit row.
+    async fn set_embedding_model(&self, project: ProjectId, model: ModelId, audit: AuditEntry) -> DomainResult<()>;
+    /// The project's embedding model id.
+    async fn project_embedding_model(&self, project: ProjectId) -> DomainResult<Option<ModelId>>;
+    /// The vectors under `model` of the project's passages (of `documents` only, when not
+    /// empty), by passage.
+    async fn passage_vectors(
+        &self,
+        project: ProjectId,
+        model: ModelId,
+        documents: &[DocumentId],
+    ) -> DomainResult<Vec<(crate::search::PassageId, Vec<f32>)>>;
+    /// Passages as search candidates (those that still exist).
+    async fn passage_candidates(
+        &self,
+        passages: &[crate::search::PassageId],
+    ) -> DomainResult<Vec<crate::search::Candidate>>;
+}

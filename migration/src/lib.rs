@@ -43,6 +43,7 @@ mod m20261206_020001_create_chat;
 mod m20261206_040001_create_artifacts;
 mod m20261206_050001_create_webhooks;
 mod m20261206_050002_create_system_settings;
+mod m20261207_020001_create_embeddings;
 mod m20261207_040001_create_sources;
 
 /// Every migration of the Nishan schema, in order.
@@ -73,6 +74,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261206_040001_create_artifacts::Migration),
             Box::new(m20261206_050001_create_webhooks::Migration),
             Box::new(m20261206_050002_create_system_settings::Migration),
+            Box::new(m20261207_020001_create_embeddings::Migration),
             Box::new(m20261207_040001_create_sources::Migration),
         ]
     }

@@ -11,7 +11,7 @@ use sea_orm_migration::sea_orm::prelude::{ChronoDateTimeUtc, ChronoUtc, Json, Uu
 use sea_orm_migration::sea_orm::{ConnectionTrait, Database, DatabaseConnection};
 use sea_orm_migration::sea_query::{Alias, Order, Query};
 
-const TABLES: [&str; 40] = [
+const TABLES: [&str; 42] = [
     "users",
     "user_profiles",
     "user_sessions",
@@ -52,6 +52,8 @@ const TABLES: [&str; 40] = [
     "system_settings",
     "sources",
     "document_stats",
+    "embedding_settings",
+    "embedding_vectors",
 ];
 
 /// (table, index) pairs every fully migrated database must have.

@@ -517,6 +517,9 @@ async fn every_mutation_writes_its_audit_row(db: Db) {
         )
         .await;
     let session = id(&data, &["askProject", "session", "id"]);
+    let q = "mutation($i: SetEmbeddingModelInput!) { setEmbeddingModel(input: $i) { chunks } }";
+    let vars = json!({"i": {"projectId": project, "llmModelId": builtin}});
+    w.run("setEmbeddingModel", anis, q, vars, &[("embedding.set_model", "project", &["llmModelId", "model"])]).await;
     let q = "mutation($id: ID!) { deleteChatSession(id: $id) }";
     w.run("deleteChatSession", anis, q, json!({"id": session}), &[("chat.delete_session", "chat_session", &[])]).await;
     let q = "mutation($id: ID!) { deleteLlmModel(id: $id) }";

@@ -218,7 +218,7 @@ async fn job_kinds_targets_and_options_are_checked(db: Db) {
     let field = |r: &Value| r["errors"][0]["extensions"]["field"].as_str().unwrap_or("").to_owned();
     for (input, expected_field) in [
         (json!({"kind": "INGESTION", "projectId": project}), "sourceId"),
-        (json!({"kind": "EMBEDDING", "projectId": project}), "kind"),
+        (json!({"kind": "EMBEDDING", "projectId": project, "params": {"x": 1}}), "params"),
         (json!({"kind": "TRAINING", "projectId": project, "params": {"deep": true}}), "params"),
         (json!({"kind": "EXTRACTION", "projectId": project}), "documentId"),
         (json!({}), "documentId"),

@@ -9,6 +9,7 @@
 pub mod passages;
 pub mod query;
 pub mod rank;
+pub mod semantic;
 pub mod tokens;
 
 pub use passages::{MAX_PASSAGE_TOKENS, Passage, passages, passages_iter};

@@ -36,6 +36,7 @@ use crate::ports::{
     SearchFilter, SearchRepository, SecretCipher,
 };
 use crate::search::{Matching, SearchQuery};
+use crate::service::embeddings::QueryEmbedder;
 use crate::service::models::model_endpoint;
 use crate::service::projects::{ProjectRef, Projects};
 use crate::service::search::Search;
@@ -88,9 +89,15 @@ struct Answered {
 
 impl<S, L, K, C> Chat<'_, S, L, K, C>
 where
-    S: ChatRepository + ProjectRepository + SearchRepository + ModelRepository + DocumentRepository,
-    L: LlmClient,
-    K: SecretCipher,
+    S: ChatRepository
+        + ProjectRepository
+        + SearchRepository
+        + ModelRepository
+        + DocumentRepository
+        + crate::ports::EmbeddingRepository
+        + Sync,
+    L: LlmClient + crate::llm::embed::EmbeddingClient,
+    K: SecretCipher + Sync,
     C: Clock,
 {
     /// Asks a question (see the module docs); returns the answer.
@@ -137,7 +144,7 @@ where
             }
         };
         let model = self.model(request.model).await?;
-        let sources = self.retrieve(request.project, &question, &history).await?;
+        let sources = self.retrieve(actor, request.project, &question, &history).await?;
         let started = self.clock.now();
         let answered = if model.provider == Provider::Builtin {
             let raw = builtin_answer(&sources);
@@ -277,8 +284,16 @@ where
 
     /// The best passages for the question; for a follow-up whose words are in no passage,
     /// those of the session's previous question.
-    async fn retrieve(&self, project: ProjectId, question: &str, history: &[ChatMessage]) -> DomainResult<Vec<Source>> {
-        let search = Search { store: self.store };
+    /// With the project's embeddings, the retrieval is hybrid (as `search`).
+    async fn retrieve(
+        &self,
+        actor: &Actor,
+        project: ProjectId,
+        question: &str,
+        history: &[ChatMessage],
+    ) -> DomainResult<Vec<Source>> {
+        let embedder = QueryEmbedder::new(self.store, self.llm, self.cipher, Some(actor.user_id));
+        let search = Search { store: self.store, semantic: Some(&embedder) };
         let filter = SearchFilter::default();
         let mut queries = vec![question.to_owned()];
         if let Some(previous) = history.iter().rev().find(|m| m.role == ChatRole::User) {
@@ -292,7 +307,7 @@ where
                 Err(e) if i == 0 && history.is_empty() => return Err(e),
                 Err(_) => continue,
             };
-            ranked = search.ranked(project, &query, Matching::Any, &filter).await?;
+            ranked = search.hybrid(project, q, &query, Matching::Any, &filter).await?;
             if !ranked.is_empty() {
                 break;
             }

@@ -5,6 +5,7 @@ pub mod accounts;
 pub mod audit;
 pub mod chat;
 pub mod documents;
+pub mod embeddings;
 pub mod entities;
 pub mod entity_types;
 pub mod exchange;

@@ -5,15 +5,29 @@
 //! under those highlights. With an entity-type filter, a hit is a passage where the query
 //! matches inside an entity of one of the types (its highlights are those places); with a
 //! knowledge-entry filter, likewise inside a mention linked to one of the entries.
+//!
+//! Hybrid ranking: when the project has an embedding model and vectors under it, the query is
+//! embedded once (`service::embeddings::QueryEmbedder`), the project's passage vectors are
+//! ranked by cosine in process (`search::semantic::top_k`, the best
+//! [`SEMANTIC_CANDIDATES`](crate::search::semantic::SEMANTIC_CANDIDATES)), and both rankings
+//! are fused by reciprocal rank fusion (k = 60): a hit's `score` is then its fused score. A
+//! passage only the semantic ranking finds has no highlights; the document filter applies to
+//! it in the store, the entity-type and knowledge-entry filters as "the passage holds such an
+//! entity".
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use crate::error::{DomainError, DomainResult};
 use crate::ids::{DocumentId, EntityId, EntityTypeId, KnowledgeItemId, ProjectId};
 use crate::policy::Actor;
-use crate::ports::{Page, PageRequest, PassageEntity, ProjectRepository, SearchFilter, SearchRepository};
+use crate::ports::{
+    EmbeddingRepository, ModelRepository, Page, PageRequest, PassageEntity, ProjectRepository, SearchFilter,
+    SearchRepository,
+};
 use crate::search::rank::{Highlight, highlights, rank};
+use crate::search::semantic::{SEMANTIC_CANDIDATES, fuse, top_k};
 use crate::search::{Matching, PassageId, Ranked, SearchQuery};
+use crate::service::embeddings::{Lexical, Semantic};
 use crate::service::projects::{ProjectRef, Projects};
 
 /// Most documents one search may be narrowed to.
@@ -52,11 +66,24 @@ pub struct SearchHit {
     pub entities: Vec<EntityId>,
 }
 
-pub struct Search<'a, S> {
+pub struct Search<'a, S, Q = Lexical> {
     pub store: &'a S,
+    /// The query embedder of hybrid ranking (lexical only without one).
+    pub semantic: Option<&'a Q>,
 }
 
-impl<S: SearchRepository + ProjectRepository> Search<'_, S> {
+impl<'a, S> Search<'a, S> {
+    /// A lexical-only search.
+    pub fn lexical(store: &'a S) -> Self {
+        Self { store, semantic: None }
+    }
+}
+
+impl<S, Q> Search<'_, S, Q>
+where
+    S: SearchRepository + ProjectRepository + EmbeddingRepository + ModelRepository,
+    Q: Semantic,
+{
     /// A page of the project's hits for the request, best first, with the number of all hits.
     /// Errors: NOT_FOUND when the caller may not read the project; `Invalid` for a query the
     /// parser refuses (`search::query`) or filters over their maxima.
@@ -86,7 +113,7 @@ impl<S: SearchRepository + ProjectRepository> Search<'_, S> {
             entity_types: request.entity_types,
             knowledge_items: request.knowledge_items,
         };
-        let ranked = self.ranked(request.project, &query, Matching::All, &filter).await?;
+        let ranked = self.hybrid(request.project, &request.query, &query, Matching::All, &filter).await?;
         self.page(ranked, &filter, request.page).await
     }
 
@@ -110,6 +137,49 @@ impl<S: SearchRepository + ProjectRepository> Search<'_, S> {
         Ok(rank(query, matching, candidates, stats, &df))
     }
 
+    /// Every hit of `query` (typed as `text`) in the project: the lexical ranking, fused with
+    /// the semantic one when the project has vectors under its embedding model (module docs).
+    pub async fn hybrid(
+        &self,
+        project: ProjectId,
+        text: &str,
+        query: &SearchQuery,
+        matching: Matching,
+        filter: &SearchFilter,
+    ) -> DomainResult<Vec<Ranked>> {
+        let lexical = self.ranked(project, query, matching, filter).await?;
+        let Some(semantic) = self.semantic else { return Ok(lexical) };
+        let Some(model_id) = self.store.project_embedding_model(project).await? else { return Ok(lexical) };
+        let vectors = self.store.passage_vectors(project, model_id, &filter.documents).await?;
+        if vectors.is_empty() {
+            return Ok(lexical);
+        }
+        let Some(model) = self.store.model_by_id(model_id).await? else { return Ok(lexical) };
+        let q = semantic.query_vector(project, &model, text).await?;
+        let mut top = top_k(&q, vectors.iter().map(|(id, v)| (*id, v.as_slice())), SEMANTIC_CANDIDATES);
+        drop(vectors);
+        if filter.by_entities() && !top.is_empty() {
+            let ids: Vec<PassageId> = top.iter().map(|t| t.0).collect();
+            let holding: HashSet<PassageId> = self
+                .store
+                .passage_entities(&ids, &filter.entity_types, &filter.knowledge_items)
+                .await?
+                .into_iter()
+                .map(|e| e.passage)
+                .collect();
+            top.retain(|(id, _)| holding.contains(id));
+        }
+        let lexical_ids: Vec<PassageId> = lexical.iter().map(|r| r.candidate.passage).collect();
+        let semantic_ids: Vec<PassageId> = top.iter().map(|t| t.0).collect();
+        let fused = fuse(&lexical_ids, &semantic_ids);
+        let mut by_id: HashMap<PassageId, Ranked> = lexical.into_iter().map(|r| (r.candidate.passage, r)).collect();
+        let only_semantic: Vec<PassageId> = semantic_ids.iter().filter(|id| !by_id.contains_key(id)).copied().collect();
+        for candidate in self.store.passage_candidates(&only_semantic).await? {
+            by_id.insert(candidate.passage, Ranked { candidate, score: 0.0, places: Vec::new() });
+        }
+        Ok(fused.into_iter().filter_map(|(id, score)| by_id.remove(&id).map(|r| Ranked { score, ..r })).collect())
+    }
+
     /// The hits of one page: texts, highlights and entities; with entity types or knowledge
     /// entries, only the places of the query inside such entities count (before the page is
     /// cut).
@@ -130,6 +200,10 @@ impl<S: SearchRepository + ProjectRepository> Search<'_, S> {
             ranked.retain_mut(|r| {
                 let Some(text) = texts.get(&r.candidate.passage) else { return false };
                 let entities = under.get(&r.candidate.passage).map_or(&[][..], Vec::as_slice);
+                if r.places.is_empty() {
+                    // Found by the semantic ranking only: the passage holds such an entity.
+                    return !entities.is_empty();
+                }
                 r.places.retain(|&place| {
                     let spans = highlights(text, r.candidate.start, &[place]);
                     spans.iter().any(|h| entities.iter().any(|e| e.start < h.end && h.start < e.end))

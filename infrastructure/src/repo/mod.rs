@@ -13,6 +13,7 @@ mod audit;
 mod chat;
 mod convert;
 mod documents;
+mod embeddings;
 mod entities;
 mod entity_types;
 mod exchange;

@@ -15,6 +15,7 @@ use std::collections::HashMap;
 use nishan_domain::document::Document;
 use nishan_domain::ids::{DocumentId, EntityId, EntityTypeId, KnowledgeItemId, ProjectId};
 use nishan_domain::ports::{PassageEntity, SearchFilter, SearchRepository};
+use nishan_domain::search::semantic::content_hash;
 use nishan_domain::search::{Candidate, CorpusStats, Matching, Passage, PassageId, Term, passages_iter};
 use nishan_domain::{DomainError, DomainResult};
 use sea_orm::{ConnectionTrait, DbBackend, EntityTrait, Statement, Value};
@@ -24,26 +25,26 @@ use super::{Store, internal};
 
 /// The format of the index's passages: raise it when `search::passages` or the folding
 /// changes, and every server re-indexes its documents at start-up.
-pub const INDEX_VERSION: i32 = 1;
+pub const INDEX_VERSION: i32 = 2;
 
-/// Passages written by one INSERT (9 or 10 values each, under both databases' limits).
+/// Passages written by one INSERT (10 or 11 values each, under both databases' limits).
 const INSERT_ROWS: usize = 500;
 /// Ids in one `IN (...)` list.
-const ID_CHUNK: usize = 900;
+pub(super) const ID_CHUNK: usize = 900;
 
 /// Statement placeholders of one backend: `?` on SQLite, `$n` on PostgreSQL.
-struct Params {
+pub(super) struct Params {
     backend: DbBackend,
     values: Vec<Value>,
 }
 
 impl Params {
-    fn new(backend: DbBackend) -> Self {
+    pub(super) fn new(backend: DbBackend) -> Self {
         Self { backend, values: Vec::new() }
     }
 
     /// Adds a value; returns its placeholder.
-    fn push(&mut self, value: impl Into<Value>) -> String {
+    pub(super) fn push(&mut self, value: impl Into<Value>) -> String {
         self.values.push(value.into());
         match self.backend {
             DbBackend::Postgres => format!("${}", self.values.len()),
@@ -52,11 +53,11 @@ impl Params {
     }
 
     /// Placeholders of a list of values, comma-separated.
-    fn list<V: Into<Value>>(&mut self, values: impl IntoIterator<Item = V>) -> String {
+    pub(super) fn list<V: Into<Value>>(&mut self, values: impl IntoIterator<Item = V>) -> String {
         values.into_iter().map(|v| self.push(v)).collect::<Vec<_>>().join(", ")
     }
 
-    fn statement(self, sql: String) -> Statement {
+    pub(super) fn statement(self, sql: String) -> Statement {
         Statement::from_sql_and_values(self.backend, sql, self.values)
     }
 }
@@ -177,6 +178,7 @@ async fn insert_passages(conn: &impl ConnectionTrait, doc: &Document, rows: Vec<
         let word_string = p.word_string();
         let word_count = p.words.len() as i64;
         let lexemes = postgres.then(|| tsvector_literal(&p.words));
+        let hash = content_hash(&p.text);
         let mut tuple = vec![
             params.push(doc.project_id.0),
             params.push(doc.id.0),
@@ -186,6 +188,7 @@ async fn insert_passages(conn: &impl ConnectionTrait, doc: &Document, rows: Vec<
             params.push(p.text),
             params.push(word_string),
             params.push(word_count),
+            params.push(hash),
         ];
         if let Some(lexemes) = lexemes {
             let lexemes = params.push(lexemes);
@@ -193,7 +196,8 @@ async fn insert_passages(conn: &impl ConnectionTrait, doc: &Document, rows: Vec<
         }
         tuples.push(format!("({})", tuple.join(", ")));
     }
-    let columns = "project_id, document_id, line_number, start_offset, end_offset, text, words, word_count";
+    let columns =
+        "project_id, document_id, line_number, start_offset, end_offset, text, words, word_count, content_hash";
     let columns = if postgres { format!("{columns}, lexemes") } else { columns.to_owned() };
     let sql = format!("INSERT INTO search_passages ({columns}) VALUES {}", tuples.join(", "));
     conn.execute_raw(params.statement(sql)).await.map_err(internal)?;
@@ -292,6 +296,28 @@ fn stats_of(row: &sea_orm::QueryResult) -> DomainResult<CorpusStats> {
     Ok(CorpusStats { passages: passages.max(0) as u64, words: words.max(0) as u64 })
 }
 
+/// The columns a [`candidate_of`] row holds, on `search_passages p JOIN documents d`.
+pub(super) const CANDIDATE_COLUMNS: &str =
+    "p.id, p.document_id, d.title, d.created_at, p.line_number, p.start_offset, p.end_offset, p.words";
+
+/// A candidate from a row of [`CANDIDATE_COLUMNS`].
+pub(super) fn candidate_of(row: &sea_orm::QueryResult) -> DomainResult<Candidate> {
+    let get_u32 = |column: &str| -> DomainResult<u32> {
+        let v: i32 = row.try_get("", column).map_err(internal)?;
+        u32::try_from(v).map_err(|_| DomainError::internal(format!("{column} {v} out of range")))
+    };
+    Ok(Candidate {
+        passage: PassageId(row.try_get("", "id").map_err(internal)?),
+        document_id: DocumentId(row.try_get("", "document_id").map_err(internal)?),
+        document_title: row.try_get("", "title").map_err(internal)?,
+        document_created_at: row.try_get("", "created_at").map_err(internal)?,
+        line_number: get_u32("line_number")?,
+        start: get_u32("start_offset")?,
+        end: get_u32("end_offset")?,
+        words: row.try_get("", "words").map_err(internal)?,
+    })
+}
+
 impl SearchRepository for Store {
     async fn search_stats(&self, project: ProjectId) -> DomainResult<CorpusStats> {
         let mut params = Params::new(self.connection().get_database_backend());
@@ -337,8 +363,8 @@ impl SearchRepository for Store {
         let mut params = Params::new(backend);
         let condition = match_condition(&mut params, terms, matching);
         let mut sql = format!(
-            "SELECT p.id, p.document_id, d.title, d.created_at, p.line_number, p.start_offset, p.end_offset, p.words \
-             {} JOIN documents d ON d.id = p.document_id WHERE {condition} AND p.project_id = {}",
+            "SELECT {CANDIDATE_COLUMNS} {} JOIN documents d ON d.id = p.document_id WHERE {condition} \
+             AND p.project_id = {}",
             from_clause(backend),
             params.push(project.0)
         );
@@ -361,24 +387,7 @@ impl SearchRepository for Store {
             ));
         }
         let rows = self.connection().query_all_raw(params.statement(sql)).await.map_err(internal)?;
-        rows.iter()
-            .map(|row| {
-                let get_u32 = |column: &str| -> DomainResult<u32> {
-                    let v: i32 = row.try_get("", column).map_err(internal)?;
-                    u32::try_from(v).map_err(|_| DomainError::internal(format!("{column} {v} out of range")))
-                };
-                Ok(Candidate {
-                    passage: PassageId(row.try_get("", "id").map_err(internal)?),
-                    document_id: DocumentId(row.try_get("", "document_id").map_err(internal)?),
-                    document_title: row.try_get("", "title").map_err(internal)?,
-                    document_created_at: row.try_get("", "created_at").map_err(internal)?,
-                    line_number: get_u32("line_number")?,
-                    start: get_u32("start_offset")?,
-                    end: get_u32("end_offset")?,
-                    words: row.try_get("", "words").map_err(internal)?,
-                })
-            })
-            .collect()
+        rows.iter().map(candidate_of).collect()
     }
 
     async fn passage_texts(&self, ids: &[PassageId]) -> DomainResult<HashMap<PassageId, String>> {

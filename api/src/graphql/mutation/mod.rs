@@ -4,6 +4,7 @@
 mod accounts;
 mod chat;
 mod documents;
+mod embeddings;
 mod entities;
 mod entity_types;
 mod exchange;
@@ -30,4 +31,5 @@ pub struct Mutation(
     webhooks::WebhookMutation,
     sources::SourceMutation,
     settings::SettingsMutation,
+    embeddings::EmbeddingMutation,
 );

@@ -6,7 +6,7 @@ use nishan_domain::service::search::SearchRequest;
 
 use crate::error::ApiResult;
 use crate::graphql::pagination::{self, Conn};
-use crate::graphql::types::{SearchHit, parse_id};
+use crate::graphql::types::{EmbeddingStatus, SearchHit, parse_id};
 use crate::graphql::{request, state};
 
 #[derive(InputObject)]
@@ -33,7 +33,9 @@ pub struct SearchQuery;
 #[Object]
 impl SearchQuery {
     /// The lines of a project's documents that hold the query, best first (BM25). Whoever may
-    /// read the project may search it; NOT_FOUND otherwise.
+    /// read the project may search it; NOT_FOUND otherwise. When the project has embeddings
+    /// under its embedding model, the lexical and the semantic rankings are fused (reciprocal
+    /// rank fusion, k = 60) and `score` is the fused score.
     #[graphql(complexity = "pagination::complexity(child_complexity, input.first)")]
     async fn search(&self, ctx: &Context<'_>, input: SearchInput) -> ApiResult<Conn<SearchHit>> {
         let page = pagination::page_request(input.first, input.after.as_deref())?;
@@ -52,7 +54,16 @@ impl SearchQuery {
             page,
         };
         let actor = request(ctx).viewer.optional()?;
-        let hits = state(ctx).search().search(actor.as_ref(), search).await?;
+        let app = state(ctx);
+        let embedder = app.query_embedder(actor.as_ref());
+        let hits = app.search(&embedder).search(actor.as_ref(), search).await?;
         Ok(pagination::connection(hits, page, SearchHit))
+    }
+
+    /// How far a project's chunks are embedded (whoever reads the project; NOT_FOUND otherwise).
+    async fn embedding_status(&self, ctx: &Context<'_>, project_id: ID) -> ApiResult<EmbeddingStatus> {
+        let project = ProjectId(parse_id(&project_id, "projectId")?);
+        let actor = request(ctx).viewer.optional()?;
+        Ok(EmbeddingStatus(state(ctx).embeddings().status(actor.as_ref(), project).await?))
     }
 }

@@ -39,7 +39,7 @@ pub use knowledge::{
 pub use learning::{Experiment, LearnedModel};
 pub use membership::{GqlPermissions, ProjectMembership};
 pub use project::Project;
-pub use search::{SearchHit, TextSpan};
+pub use search::{EmbeddingStatus, SearchHit, TextSpan};
 pub use source::{IngestionCounts, Source};
 pub use statistics::{DocumentStatistics, ModelQuality, ProjectStatistics};
 pub use usage::{UsageReport, UsageTotals};

@@ -65,3 +65,30 @@ impl SearchHit {
         ID(self.0.passage.0.to_string())
     }
 }
+
+/// How far a project's chunks (its lines) are embedded under its embedding model.
+pub struct EmbeddingStatus(pub nishan_domain::ports::EmbeddingStatus);
+
+#[Object]
+impl EmbeddingStatus {
+    /// The project's embedding model; none: search is lexical only.
+    async fn model(&self) -> Option<super::LlmModel> {
+        self.0.model.clone().map(super::LlmModel)
+    }
+
+    /// Distinct chunks (passage texts) of the project.
+    async fn chunks(&self) -> u64 {
+        self.0.chunks
+    }
+
+    /// Chunks with a vector under the model.
+    async fn embedded(&self) -> u64 {
+        self.0.embedded
+    }
+
+    /// Chunks without one (new, or changed since they were embedded): the next EMBEDDING job
+    /// embeds them.
+    async fn stale(&self) -> u64 {
+        self.0.chunks.saturating_sub(self.0.embedded)
+    }
+}

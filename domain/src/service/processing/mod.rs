@@ -36,6 +36,7 @@
 //! suggested text is placed by aligning it to the chunk (`text::align`), every place it stands
 //! is kept, what cannot be placed is counted, and the confidence threshold applies.
 
+pub mod embedding;
 pub mod experiment;
 pub mod extraction;
 mod handler;

@@ -21,7 +21,7 @@ use crate::text::chunk::Chunk;
 const MAX_RATE_WAIT: Duration = Duration::from_secs(10);
 
 /// A number in `[0, 1)` for retry jitter.
-fn jitter() -> f64 {
+pub(crate) fn jitter() -> f64 {
     (uuid::Uuid::new_v4().as_u128() >> 75) as f64 / (1u64 << 53) as f64
 }
 
@@ -171,7 +171,7 @@ where
     }
 }
 
-async fn retry_record<V>(run: &JobRun<'_, V>, call: ModelCall) -> Result<(), Stop>
+pub(crate) async fn retry_record<V>(run: &JobRun<'_, V>, call: ModelCall) -> Result<(), Stop>
 where
     V: JobEnv,
     V::Store: ExtractionStore,
