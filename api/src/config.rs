@@ -163,6 +163,10 @@ pub struct OutboundSettings {
     /// The longest one webhook delivery attempt may take, in milliseconds.
     #[arg(long, env = "NISHAN_WEBHOOK_TIMEOUT_MS", default_value_t = 10_000)]
     pub webhook_timeout_ms: u64,
+    /// Days delivered and failed webhook deliveries (and their attempts) are kept, counted
+    /// from when they were queued (0: forever). Pending ones are always kept.
+    #[arg(long, env = "NISHAN_WEBHOOK_RETENTION_DAYS", default_value_t = 30)]
+    pub webhook_retention_days: u32,
 }
 
 /// Connections and where they come from: read timeouts, caps, trusted reverse proxies.
