@@ -169,6 +169,10 @@ pub struct OutboundSettings {
     /// Most bytes read of one fetched page (a longer one fails, counted `failed`).
     #[arg(long, env = "NISHAN_SOURCE_MAX_PAGE_BYTES", default_value_t = 5 * 1024 * 1024)]
     pub source_max_page_bytes: usize,
+    /// Days delivered and failed webhook deliveries (and their attempts) are kept, counted
+    /// from when they were queued (0: forever). Pending ones are always kept.
+    #[arg(long, env = "NISHAN_WEBHOOK_RETENTION_DAYS", default_value_t = 30)]
+    pub webhook_retention_days: u32,
 }
 
 /// Connections and where they come from: read timeouts, caps, trusted reverse proxies.

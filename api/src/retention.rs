@@ -1,7 +1,8 @@
 //! Retention: a periodic task that deletes sessions that have expired or been revoked, audit
 //! rows and model-call records older than their retention periods
 //! (`NISHAN_AUDIT_RETENTION_DAYS`, `NISHAN_MODEL_CALL_RETENTION_DAYS`), chat sessions whose
-//! last message is older than `NISHAN_CHAT_RETENTION_DAYS`, rate-limit counters of past
+//! last message is older than `NISHAN_CHAT_RETENTION_DAYS`, finished webhook deliveries and
+//! their attempts older than `NISHAN_WEBHOOK_RETENTION_DAYS`, rate-limit counters of past
 //! windows, and sign-in attempt counters that no longer matter. Each kind of record is one `DELETE`; a failed sweep is logged
 //! and tried again at the next interval.
 
@@ -22,6 +23,8 @@ pub struct Swept {
     pub rate_limits: u64,
     pub login_throttles: u64,
     pub chat_sessions: u64,
+    /// Delivered or failed webhook deliveries (their attempts go with them).
+    pub webhook_deliveries: u64,
 }
 
 /// Removes what has outlived its retention at `now`.
@@ -46,8 +49,15 @@ pub async fn sweep(state: &AppState, now: DateTime<Utc>) -> DomainResult<Swept> 
         )
         .await?
     };
+    let hook_days = state.settings.outbound.webhook_retention_days;
+    let webhook_deliveries = if hook_days == 0 {
+        0
+    } else {
+        store.delete_finished_deliveries_before(now - chrono::Duration::days(hook_days.into())).await?
+    };
     Ok(Swept {
         chat_sessions,
+        webhook_deliveries,
         sessions: store.delete_sessions_ended_before(now).await?,
         audit_rows,
         model_calls,
@@ -80,6 +90,7 @@ pub fn spawn(state: AppState) -> tokio::task::JoinHandle<()> {
                     rate_limits = swept.rate_limits,
                     login_throttles = swept.login_throttles,
                     chat_sessions = swept.chat_sessions,
+                    webhook_deliveries = swept.webhook_deliveries,
                     "retention sweep"
                 ),
                 // The error is logged with its correlation id where it is converted.

@@ -50,6 +50,8 @@ pub fn router(state: AppState) -> Router {
         .route("/graphql/ws", get(crate::ws::upgrade))
         .route("/metrics", get(crate::http::metrics::scrape))
         .route("/artifacts/{id}", get(crate::http::artifacts::get))
+        .route("/dashboard", get(crate::http::dashboard::page))
+        .route("/dashboard/assets/{name}", get(crate::http::dashboard::asset))
         .route("/health", get(health));
     if !production {
         router = router

@@ -51,9 +51,41 @@ impl NewArtifact {
     }
 }
 
+impl Artifact {
+    /// The artifact as one document made from it names it: that upload's own file name (its
+    /// base name, as stored for the first upload) and type, where the document has them. Two
+    /// documents uploaded from the same bytes under different names share one artifact, and
+    /// each shows its own name.
+    pub fn as_uploaded_for(mut self, file: &crate::document::FileInfo) -> Self {
+        if let Some(name) = file.file_name.as_deref().and_then(crate::document::file_base_name) {
+            self.file_name = name;
+        }
+        if let Some(mime) = file.content_type.as_deref().filter(|m| !m.is_empty()) {
+            self.mime_type = mime.to_owned();
+        }
+        self
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_shared_artifact_takes_each_documents_own_name() {
+        let stored = NewArtifact::new("first.docx", "application/zip", b"abc".to_vec()).stored_as(ArtifactId::new());
+        let file = crate::document::FileInfo {
+            file_name: Some("poems/\u{202E}second.docx".into()),
+            content_type: Some("application/vnd.openxmlformats-officedocument.wordprocessingml.document".into()),
+            ..Default::default()
+        };
+        let seen = stored.clone().as_uploaded_for(&file);
+        assert_eq!(seen.file_name, "second.docx", "the base name, without bidi controls");
+        assert_eq!(seen.mime_type, "application/vnd.openxmlformats-officedocument.wordprocessingml.document");
+        assert_eq!((seen.id, &seen.sha256, seen.size), (stored.id, &stored.sha256, stored.size));
+        // A document without its own name keeps the artifact's.
+        assert_eq!(stored.clone().as_uploaded_for(&Default::default()), stored);
+    }
 
     #[test]
     fn an_artifact_is_named_by_the_sha256_of_its_bytes() {

@@ -543,6 +543,15 @@ async fn every_mutation_writes_its_audit_row(db: Db) {
         &[("webhook.rotate_secret", "webhook", &["previousSecretValidUntil"])],
     )
     .await;
+    let q = "mutation($i: UpdateWebhookInput!) { updateWebhook(input: $i) { id } }";
+    w.run(
+        "updateWebhook",
+        anis,
+        q,
+        json!({"i": {"id": hook, "events": ["document.created", "job.failed"], "description": "indexer"}}),
+        &[("webhook.update", "webhook", &["events", "description"])],
+    )
+    .await;
     let q = "mutation($id: ID!) { deleteWebhook(id: $id) }";
     w.run("deleteWebhook", anis, q, json!({"id": hook}), &[("webhook.delete", "webhook", &[])]).await;
     // Sources (nothing listens on port 9; no job runs it here).

@@ -444,6 +444,59 @@ async fn response_fields_follow_the_query(db: Db) {
     );
 }
 
+async fn the_dashboard_is_served_from_the_binary(db: Db) {
+    // Served in production too: the page holds no data, the token it is given does.
+    for production in [false, true] {
+        let app = TestApp::spawn_with(db, |s| s.surface.production = production).await;
+        let resp = app.http.get(app.url("/dashboard")).send().await.unwrap();
+        assert_eq!(resp.status(), 200);
+        assert!(resp.headers()["content-type"].to_str().unwrap().starts_with("text/html"));
+        let csp = resp.headers()["content-security-policy"].to_str().unwrap().to_owned();
+        for directive in [
+            "default-src 'self'",
+            "script-src 'self'",
+            "style-src 'self'",
+            "connect-src 'self'",
+            "frame-ancestors 'none'",
+        ] {
+            assert!(csp.split(';').any(|d| d.trim() == directive), "{directive} in {csp}");
+        }
+        assert!(!csp.contains("unsafe-inline") && !csp.contains("unsafe-eval"), "{csp}");
+        let page = resp.text().await.unwrap();
+        assert!(!page.contains("http://") && !page.contains("https://") && !page.contains("//cdn"), "{page}");
+        assert!(!page.contains("<script>") && !page.contains("<style") && !page.contains(" style="), "nothing inline");
+        let mut assets = Vec::new();
+        for attr in ["src=\"", "href=\""] {
+            for part in page.split(attr).skip(1) {
+                assets.push(part.split('"').next().unwrap().to_owned());
+            }
+        }
+        // An empty inline icon, so that the browser asks for no /favicon.ico.
+        assets.retain(|a| a != "data:,");
+        assert_eq!(assets.len(), 2, "{assets:?}");
+        for asset in assets {
+            assert!(asset.starts_with("/dashboard/assets/"), "{asset} is not a local path");
+            let resp = app.http.get(app.url(&asset)).send().await.unwrap();
+            assert_eq!(resp.status(), 200, "{asset}");
+            let content_type = resp.headers()["content-type"].to_str().unwrap().to_owned();
+            let body = resp.text().await.unwrap();
+            // No other host named anywhere: no URL, no import, no font or image fetched.
+            assert!(!body.contains("http://") && !body.contains("https://") && !body.contains("@import"), "{asset}");
+            if asset.ends_with(".css") {
+                assert!(content_type.starts_with("text/css"), "{asset}: {content_type}");
+                assert!(!body.contains("url("), "{asset}");
+            } else {
+                assert!(content_type.starts_with("text/javascript"), "{asset}: {content_type}");
+                // It speaks to this server only, over its GraphQL paths.
+                assert!(body.contains("\"/graphql\"") && body.contains("/graphql/ws"), "{asset}");
+                assert!(!body.contains("innerHTML") && !body.contains("eval("), "{asset}");
+            }
+        }
+        let resp = app.http.get(app.url("/dashboard/assets/nothing.js")).send().await.unwrap();
+        assert_eq!(resp.status(), 404);
+    }
+}
+
 on_both_databases!(
     response_fields_follow_the_query,
     responses_are_negotiated,
@@ -456,6 +509,7 @@ on_both_databases!(
     persisted_queries_follow_apollo,
     cors_admits_configured_origins,
     graphiql_is_served_from_the_binary,
+    the_dashboard_is_served_from_the_binary,
     tools_can_introspect_within_their_own_depth_limit,
     production_hides_the_schema,
 );

@@ -347,10 +347,70 @@ async fn document_lists_filter_by_tags_and_metadata(db: Db) {
     assert_eq!(error_code(&r), "BAD_USER_INPUT", "{r}");
 }
 
+/// A page of documents asks for their originals in one batch: the statements of the query do
+/// not grow with the number of documents (3 or 100 documents, `artifact { sha256 }` each).
+async fn a_page_of_documents_loads_its_artifacts_at_once(db: Db) {
+    let counter = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let app = TestApp::spawn_counting(db, |s| s.workers = 0, counter.clone()).await;
+    let (token, _) = app.register("anis").await;
+    let list = "query($p: ID!) { project(id: $p) { documents(first: 100) { edges { node { title artifact { sha256 fileName } } } } } }";
+    let mut counts = Vec::new();
+    for n in [3usize, 100] {
+        let project = app.create_project(&token, &format!("Page of {n}"), json!({})).await;
+        let texts: Vec<(String, String)> = (0..n).map(|i| (format!("bait-{i}.txt"), format!("بند نمبر {i}"))).collect();
+        let files: Vec<(&str, &[u8])> = texts.iter().map(|(name, text)| (name.as_str(), text.as_bytes())).collect();
+        let r = upload_query(&app, Some(&token), ARCHIVE, &project, "page.zip", zip_of(&files)).await;
+        assert!(r.get("errors").is_none(), "{r}");
+        counter.store(0, std::sync::atomic::Ordering::SeqCst);
+        let data = app.ok(Some(&token), list, json!({"p": project})).await;
+        counts.push(counter.load(std::sync::atomic::Ordering::SeqCst));
+        let edges = data["project"]["documents"]["edges"].as_array().unwrap();
+        assert_eq!(edges.len(), n);
+        let mut seen: Vec<(String, String)> = edges
+            .iter()
+            .map(|e| {
+                let a = &e["node"]["artifact"];
+                (a["fileName"].as_str().unwrap().to_owned(), a["sha256"].as_str().unwrap().to_owned())
+            })
+            .collect();
+        seen.sort();
+        let mut expected: Vec<(String, String)> =
+            texts.iter().map(|(name, text)| (name.clone(), sha256(text.as_bytes()))).collect();
+        expected.sort();
+        assert_eq!(seen, expected, "each document its own original");
+    }
+    eprintln!("{db:?}: {} statements for 3 documents' artifacts, {} for 100", counts[0], counts[1]);
+    assert_eq!(counts[0], counts[1], "statements for 3 and for 100 documents: {counts:?}");
+}
+
+/// Two documents uploaded from the same bytes under different names share one artifact, and
+/// each shows its own name and type.
+async fn a_shared_artifact_shows_each_documents_own_name(db: Db) {
+    let app = TestApp::spawn(db).await;
+    let (token, _) = app.register("anis").await;
+    let docx = docx_of(&["حسینؑ", "", "عباسؑ"]);
+    let p1 = app.create_project(&token, "Names 1", json!({})).await;
+    let p2 = app.create_project(&token, "Names 2", json!({})).await;
+    let r1 = upload_query(&app, Some(&token), UPLOAD, &p1, "anis-1874.docx", docx.clone()).await;
+    let r2 = upload_query(&app, Some(&token), UPLOAD, &p2, "copy for the seminar.docx", docx.clone()).await;
+    let (a1, a2) = (&uploaded(&r1)["artifact"], &uploaded(&r2)["artifact"]);
+    assert_eq!(a1["id"], a2["id"], "one artifact");
+    assert_eq!(a1["fileName"], "anis-1874.docx");
+    assert_eq!(a2["fileName"], "copy for the seminar.docx");
+    assert_eq!(a1["sha256"], a2["sha256"]);
+    assert_eq!(a2["mimeType"], "application/vnd.openxmlformats-officedocument.wordprocessingml.document");
+    // Read back through the document, too.
+    let q = "query($id: ID!) { document(id: $id) { fileName artifact { fileName mimeType } } }";
+    let d2 = app.ok(Some(&token), q, json!({"id": uploaded(&r2)["id"]})).await;
+    assert_eq!(d2["document"]["artifact"]["fileName"], "copy for the seminar.docx");
+}
+
 crate::on_both_databases!(
     document_lists_filter_by_tags_and_metadata,
     every_format_becomes_a_document_and_keeps_its_original,
     artifacts_are_served_only_to_readers,
     identical_originals_are_stored_once_and_go_with_their_last_document,
     archives_are_all_or_nothing_with_a_report,
+    a_page_of_documents_loads_its_artifacts_at_once,
+    a_shared_artifact_shows_each_documents_own_name,
 );

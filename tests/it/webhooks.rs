@@ -484,6 +484,174 @@ async fn a_dead_senders_claim_is_taken_up(db: Db) {
     assert_eq!(hook["deliveries"]["edges"][0]["node"]["attempt"], 1);
 }
 
+const UPDATE: &str = "mutation($i: UpdateWebhookInput!) { updateWebhook(input: $i) { id url events description isActive consecutiveFailures } }";
+
+/// A webhook disabled after its failures is enabled again with `updateWebhook`: its failure
+/// count starts at 0 and it delivers again; a new URL and new events take effect at once; bad
+/// input is BAD_USER_INPUT and changes nothing; only its managers may change it; each change is
+/// one audit row.
+async fn a_disabled_webhook_enabled_again_delivers(db: Db) {
+    let app = app_for_hooks(db, 1).await;
+    let failing = Receiver::start().await;
+    *failing.fallback.lock().unwrap() = 500;
+    let (token, _) = app.register("anis").await;
+    let (researcher, _) = app.register("baqir").await;
+    let (outsider, _) = app.register("dabir").await;
+    let project = app.create_project(&token, "Again", json!({})).await;
+    let add = "mutation($i: AddProjectMemberInput!) { addProjectMember(input: $i) { id } }";
+    app.ok(Some(&token), add, json!({"i": {"projectId": project, "username": "baqir", "role": "RESEARCHER"}})).await;
+    let (hook, secret) = create_hook(&app, &token, &project, &failing.url, &["document.created"]).await;
+    for _ in 0..3 {
+        app.ok(Some(&token), "mutation($id: ID!) { testWebhook(id: $id) { id } }", json!({"id": hook})).await;
+    }
+    let disabled = wait_hook(&app, &token, &project, |h| {
+        h["isActive"] == false
+            && h["deliveries"]["edges"].as_array().unwrap().iter().all(|e| e["node"]["status"] == "FAILED")
+    })
+    .await;
+    assert_eq!(disabled["consecutiveFailures"], 30);
+    // A disabled webhook gets nothing queued.
+    create_document(&app, &token, &project, "Unheard", "سلام ۱").await;
+    assert_eq!(wait_hook(&app, &token, &project, |_| true).await["deliveries"]["totalCount"], 3);
+
+    // Refusals change nothing.
+    let receiver = Receiver::start().await;
+    let change = |fields: Value| {
+        let mut i = json!({"id": hook});
+        i.as_object_mut().unwrap().extend(fields.as_object().unwrap().clone());
+        json!({"i": i})
+    };
+    let enable =
+        change(json!({"isActive": true, "url": receiver.url, "events": ["document.created", "document.deleted"]}));
+    assert_eq!(error_code(&app.gql(Some(&researcher), UPDATE, enable.clone()).await), "FORBIDDEN");
+    assert_eq!(error_code(&app.gql(Some(&outsider), UPDATE, enable.clone()).await), "NOT_FOUND");
+    assert_eq!(error_code(&app.gql(None, UPDATE, enable.clone()).await), "UNAUTHENTICATED");
+    for bad in [
+        change(json!({"isActive": true, "url": "ftp://example.org/hook"})),
+        change(json!({"isActive": true, "url": "https://user:pw@example.org/hook"})),
+        change(json!({"isActive": true, "events": []})),
+        change(json!({"isActive": true, "events": ["document.exploded"]})),
+    ] {
+        assert_eq!(error_code(&app.gql(Some(&token), UPDATE, bad.clone()).await), "BAD_USER_INPUT", "{bad}");
+    }
+    let unchanged = wait_hook(&app, &token, &project, |_| true).await;
+    assert_eq!(unchanged["isActive"], false);
+    assert_eq!(unchanged["consecutiveFailures"], 30);
+    let audits = "SELECT id FROM audit_logs WHERE action = 'webhook.update'";
+    assert_eq!(app.count(audits).await, 0);
+
+    // Enabled again, at a new address, for one more event.
+    let updated = app.ok(Some(&token), UPDATE, enable).await;
+    let w = &updated["updateWebhook"];
+    assert_eq!(w["isActive"], true);
+    assert_eq!(w["consecutiveFailures"], 0, "the failure count starts again");
+    assert_eq!(w["url"], receiver.url.as_str());
+    assert_eq!(w["events"], json!(["document.created", "document.deleted"]));
+    let doc = create_document(&app, &token, &project, "Heard", "سلام ۲").await;
+    app.ok(Some(&token), "mutation($id: ID!) { deleteDocument(id: $id) }", json!({"id": doc})).await;
+    let got = receiver.wait_for(2).await;
+    let events: Vec<String> = got.iter().map(Received::event).collect();
+    assert_eq!(events, ["document.created", "document.deleted"]);
+    verify(&got, &[&secret]);
+    assert_eq!(failing.received().len(), 30, "nothing more reached the old address");
+    let after = wait_hook(&app, &token, &project, |h| {
+        h["deliveries"]["edges"].as_array().unwrap().iter().filter(|e| e["node"]["status"] == "DELIVERED").count() == 2
+    })
+    .await;
+    assert_eq!(after["consecutiveFailures"], 0);
+    // A description, then none; a webhook switched off gets nothing.
+    let described = app.ok(Some(&token), UPDATE, change(json!({"description": "  the indexer  "}))).await;
+    assert_eq!(described["updateWebhook"]["description"], "the indexer");
+    assert_eq!(described["updateWebhook"]["url"], receiver.url.as_str(), "fields left out stay");
+    let cleared = app.ok(Some(&token), UPDATE, change(json!({"description": "", "isActive": false}))).await;
+    assert!(cleared["updateWebhook"]["description"].is_null());
+    assert_eq!(cleared["updateWebhook"]["isActive"], false);
+    create_document(&app, &token, &project, "Switched off", "سلام ۳").await;
+    assert_eq!(wait_hook(&app, &token, &project, |_| true).await["deliveries"]["totalCount"], 5);
+    assert_eq!(app.count(audits).await, 3, "one audit row a change");
+}
+
+/// The retention sweep removes delivered and failed deliveries (and their attempts) older than
+/// `NISHAN_WEBHOOK_RETENTION_DAYS`; recent ones and pending ones stay.
+async fn old_deliveries_are_pruned_and_recent_ones_kept(db: Db) {
+    let app = TestApp::spawn_with(db, |s| {
+        s.outbound.allow_private_addresses = true;
+        s.outbound.webhook_retry_base_ms = 3_600_000;
+        // A delivery's one attempt must not time out on a busy machine: its retry is an hour away.
+        s.outbound.webhook_timeout_ms = 60_000;
+        s.outbound.webhook_poll_ms = 20;
+        s.outbound.webhook_senders = 2;
+        s.outbound.webhook_retention_days = 30;
+    })
+    .await;
+    let receiver = Receiver::start().await;
+    receiver.script.lock().unwrap().extend([200, 200]);
+    *receiver.fallback.lock().unwrap() = 500;
+    let (token, _) = app.register("anis").await;
+    let project = app.create_project(&token, "Kept", json!({})).await;
+    let (hook, _) = create_hook(&app, &token, &project, &receiver.url, &["document.created"]).await;
+    let test = "mutation($id: ID!) { testWebhook(id: $id) { id } }";
+    for _ in 0..2 {
+        app.ok(Some(&token), test, json!({"id": hook})).await;
+        receiver.wait_for(receiver.received().len() + 1).await;
+    }
+    app.ok(Some(&token), test, json!({"id": hook})).await;
+    let hook_state = wait_hook(&app, &token, &project, |h| {
+        let edges = h["deliveries"]["edges"].as_array().unwrap();
+        edges.len() == 3 && edges.iter().all(|e| e["node"]["attempt"] == 1)
+    })
+    .await;
+    let statuses: Vec<&str> = hook_state["deliveries"]["edges"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["node"]["status"].as_str().unwrap())
+        .collect();
+    assert_eq!(statuses, ["PENDING", "DELIVERED", "DELIVERED"], "newest first");
+    // One old failed delivery, queued 40 days ago, with its attempt.
+    let now = chrono::Utc::now();
+    let old = (now - chrono::Duration::days(40)).format("%Y-%m-%d %H:%M:%S+00:00");
+    app.execute(&format!(
+        "INSERT INTO webhook_deliveries (id, webhook_id, event, payload, status, attempt, created_at) \
+         SELECT 'msg_old_failed', webhook_id, event, payload, 'FAILED', 1, '{old}' FROM webhook_deliveries LIMIT 1"
+    ))
+    .await;
+    app.execute(&format!(
+        "INSERT INTO webhook_attempts (delivery_id, attempt, status_code, latency_ms, attempted_at) \
+         VALUES ('msg_old_failed', 1, 500, 3, '{old}')"
+    ))
+    .await;
+    let deliveries = "SELECT id FROM webhook_deliveries";
+    let attempts = "SELECT id FROM webhook_attempts";
+    assert_eq!(app.count(deliveries).await, 4);
+    assert_eq!(app.count(attempts).await, 4);
+    // Now the old failed one goes, with its attempt; the recent ones stay.
+    let swept = nishan_api::retention::sweep(&app.state, now).await.unwrap();
+    assert_eq!(swept.webhook_deliveries, 1);
+    assert_eq!(app.count("SELECT id FROM webhook_deliveries WHERE id = 'msg_old_failed'").await, 0);
+    assert_eq!(app.count("SELECT id FROM webhook_attempts WHERE delivery_id = 'msg_old_failed'").await, 0);
+    assert_eq!(app.count(deliveries).await, 3);
+    // At 29 days the others are still recent.
+    let swept = nishan_api::retention::sweep(&app.state, now + chrono::Duration::days(29)).await.unwrap();
+    assert_eq!(swept.webhook_deliveries, 0);
+    assert_eq!(app.count(deliveries).await, 3);
+    // At 31 days the two delivered go with their attempts; the pending one stays.
+    let swept = nishan_api::retention::sweep(&app.state, now + chrono::Duration::days(31)).await.unwrap();
+    assert_eq!(swept.webhook_deliveries, 2);
+    assert_eq!(app.count(deliveries).await, 1);
+    assert_eq!(app.count("SELECT id FROM webhook_deliveries WHERE status = 'PENDING'").await, 1);
+    assert_eq!(app.count(attempts).await, 1, "the pending delivery's attempt");
+    // Retention 0 keeps them forever.
+    let mut settings = common::test_settings(&app.db_url, &app.data_dir);
+    settings.outbound.webhook_retention_days = 0;
+    settings.outbound.webhook_senders = 0;
+    let state = nishan_api::bootstrap(settings).await.unwrap();
+    app.execute("UPDATE webhook_deliveries SET status = 'FAILED'").await;
+    let swept = nishan_api::retention::sweep(&state, now + chrono::Duration::days(10_000)).await.unwrap();
+    assert_eq!(swept.webhook_deliveries, 0);
+    assert_eq!(app.count(deliveries).await, 1);
+}
+
 crate::on_both_databases!(
     deliveries_are_signed_per_standard_webhooks,
     failed_deliveries_are_retried_with_the_same_id,
@@ -494,4 +662,6 @@ crate::on_both_databases!(
     job_endings_are_delivered,
     only_owners_and_admins_manage_webhooks,
     a_dead_senders_claim_is_taken_up,
+    a_disabled_webhook_enabled_again_delivers,
+    old_deliveries_are_pruned_and_recent_ones_kept,
 );

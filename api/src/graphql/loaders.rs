@@ -172,6 +172,18 @@ impl AccessOnce {
     }
 }
 
+/// The original each document was uploaded as (documents without one have no entry).
+pub struct ArtifactLoader(pub Store);
+
+impl Loader<DocumentId> for ArtifactLoader {
+    type Value = nishan_domain::artifact::Artifact;
+    type Error = DomainError;
+
+    async fn load(&self, keys: &[DocumentId]) -> Result<HashMap<DocumentId, Self::Value>, DomainError> {
+        nishan_domain::ports::ArtifactRepository::artifacts_of_documents(&self.0, keys).await
+    }
+}
+
 pub struct EntityLoader(pub Store);
 
 impl Loader<EntityId> for EntityLoader {

@@ -98,6 +98,7 @@ pub fn request_data(state: &AppState, viewer: Viewer, meta: RequestMeta, batches
         loaders::ProjectLoader(store.clone()),
         loaders::ProjectTotalsLoader(store.clone()),
         loaders::DocumentLoader(store.clone()),
+        loaders::ArtifactLoader(store.clone()),
         loaders::EntityLoader(store.clone()),
         loaders::EntityTypeLoader(store.clone()),
         loaders::OutgoingLoader(store.clone()),

@@ -1,5 +1,5 @@
-//! Webhooks of a project: its owners and admins (and global admins) create, list, test,
-//! rotate and delete them; nobody else learns they exist (NOT_FOUND for a project the caller
+//! Webhooks of a project: its owners and admins (and global admins) create, list, update,
+//! test, rotate and delete them; nobody else learns they exist (NOT_FOUND for a project the caller
 //! cannot see, FORBIDDEN for one they can). The secret is shown once, when made; it is stored
 //! sealed by the server's key, because the sender needs it to sign.
 
@@ -29,6 +29,17 @@ pub struct NewWebhook {
     pub description: Option<String>,
     /// A fresh secret (`whsec_` + base64 of random bytes), made by the caller's generator.
     pub secret: String,
+}
+
+/// What `update` changes: each field given replaces the stored one.
+#[derive(Debug, Clone, Default)]
+pub struct WebhookChange {
+    pub url: Option<String>,
+    pub events: Option<Vec<String>>,
+    /// An empty (or blank) description removes it.
+    pub description: Option<String>,
+    /// `true` on a disabled webhook enables it again, with its failure count back to 0.
+    pub is_active: Option<bool>,
 }
 
 impl<S: WebhookRepository + ProjectRepository, C: SecretCipher> Webhooks<'_, S, C> {
@@ -77,6 +88,58 @@ impl<S: WebhookRepository + ProjectRepository, C: SecretCipher> Webhooks<'_, S, 
         let sealed = self.cipher.encrypt(&new.secret)?;
         let stored = self.store.create_webhook(hook, sealed, audit).await?;
         Ok((stored, new.secret))
+    }
+
+    /// Changes the webhook's url, events, description or activity. A new URL is checked as
+    /// `create` checks it (and reached through the same address guard); enabling a webhook
+    /// that was disabled after its failures starts its count of failures in a row again at 0.
+    /// Writes one audit row (`webhook.update`) with what changed.
+    pub async fn update(
+        &self,
+        meta: &RequestMeta,
+        actor: &Actor,
+        id: WebhookId,
+        change: WebhookChange,
+    ) -> DomainResult<Webhook> {
+        let url = change.url.as_deref().map(check_url).transpose()?;
+        let events = change.events.as_deref().map(parse_events).transpose()?;
+        let hook = self.managed(actor, id).await?;
+        let mut next = hook.clone();
+        let mut changes = serde_json::Map::new();
+        if let Some(url) = url.filter(|u| *u != hook.url) {
+            changes.insert("url".into(), json!({"from": hook.url, "to": url}));
+            next.url = url;
+        }
+        if let Some(events) = events.filter(|e| *e != hook.events) {
+            let names = |e: &[crate::webhook::WebhookEvent]| e.iter().map(|e| e.as_str()).collect::<Vec<_>>();
+            changes.insert("events".into(), json!({"from": names(&hook.events), "to": names(&events)}));
+            next.events = events;
+        }
+        if let Some(description) = change.description {
+            let description = Some(description.trim().to_owned()).filter(|d| !d.is_empty());
+            if description != hook.description {
+                changes.insert("description".into(), json!({"from": hook.description, "to": description}));
+                next.description = description;
+            }
+        }
+        let mut reset_failures = false;
+        if let Some(active) = change.is_active.filter(|a| *a != hook.is_active) {
+            changes.insert("isActive".into(), json!({"from": hook.is_active, "to": active}));
+            next.is_active = active;
+            if active {
+                reset_failures = true;
+                if hook.consecutive_failures > 0 {
+                    changes.insert("consecutiveFailures".into(), json!({"from": hook.consecutive_failures, "to": 0}));
+                }
+                next.consecutive_failures = 0;
+            }
+        }
+        next.updated_at = Utc::now();
+        let audit = AuditEntry::new(meta, Some(actor.user_id), "webhook.update", "webhook")
+            .resource(next.id, &next.url)
+            .project(next.project_id)
+            .changes(serde_json::Value::Object(changes));
+        self.store.update_webhook(&next, reset_failures, audit).await
     }
 
     pub async fn list(&self, actor: &Actor, project_id: ProjectId) -> DomainResult<Vec<Webhook>> {

@@ -334,6 +334,35 @@ impl Store {
         Ok(true)
     }
 
+    /// Deletes the deliveries that ended (DELIVERED or FAILED) and were queued before
+    /// `before`, with their attempts, in one transaction; pending ones stay whatever their
+    /// age. Returns how many deliveries were removed.
+    pub async fn delete_finished_deliveries_before(&self, before: DateTime<Utc>) -> DomainResult<u64> {
+        use webhook_delivery::Column as D;
+        let finished = || {
+            Query::select()
+                .column(D::Id)
+                .from(webhook_delivery::Entity)
+                .and_where(D::Status.ne(DeliveryStatus::Pending.as_str()))
+                .and_where(D::CreatedAt.lt(before))
+                .to_owned()
+        };
+        let txn = self.write().await?;
+        webhook_attempt::Entity::delete_many()
+            .filter(webhook_attempt::Column::DeliveryId.in_subquery(finished()))
+            .exec(&txn)
+            .await
+            .map_err(internal)?;
+        let gone = webhook_delivery::Entity::delete_many()
+            .filter(D::Status.ne(DeliveryStatus::Pending.as_str()))
+            .filter(D::CreatedAt.lt(before))
+            .exec(&txn)
+            .await
+            .map_err(internal)?;
+        txn.commit().await.map_err(internal)?;
+        Ok(gone.rows_affected)
+    }
+
     /// Gives up a claimed delivery whose webhook was disabled (no attempt is made).
     pub async fn drop_delivery(&self, claimed: &ClaimedDelivery, worker: &str) -> DomainResult<()> {
         use webhook_delivery::Column as D;
@@ -406,6 +435,34 @@ impl WebhookRepository for Store {
         }
         audit::insert(&txn, audit_entry).await?;
         txn.commit().await.map_err(internal)
+    }
+
+    async fn update_webhook(
+        &self,
+        h: &Webhook,
+        reset_failures: bool,
+        audit_entry: AuditEntry,
+    ) -> DomainResult<Webhook> {
+        use webhook::Column as W;
+        let txn = self.write().await?;
+        let events: Vec<&str> = h.events.iter().map(|e| e.as_str()).collect();
+        let mut update = webhook::Entity::update_many()
+            .col_expr(W::Url, Expr::value(h.url.clone()))
+            .col_expr(W::Events, Expr::value(json!(events)))
+            .col_expr(W::Description, Expr::value(h.description.clone()))
+            .col_expr(W::IsActive, Expr::value(h.is_active))
+            .col_expr(W::UpdatedAt, Expr::value(h.updated_at));
+        if reset_failures {
+            update = update.col_expr(W::ConsecutiveFailures, Expr::value(0));
+        }
+        let changed = update.filter(W::Id.eq(h.id.0)).exec(&txn).await.map_err(internal)?;
+        if changed.rows_affected == 0 {
+            return Err(DomainError::NotFound { resource: "webhook" });
+        }
+        audit::insert(&txn, audit_entry).await?;
+        let stored = webhook::Entity::find_by_id(h.id.0).one(&txn).await.map_err(internal)?;
+        txn.commit().await.map_err(internal)?;
+        stored.map(hook).transpose()?.ok_or(DomainError::NotFound { resource: "webhook" })
     }
 
     async fn rotate_webhook_secret(

@@ -1,6 +1,6 @@
 use async_graphql::{Context, ID, InputObject, Object};
 use nishan_domain::ids::ProjectId;
-use nishan_domain::service::webhooks::NewWebhook;
+use nishan_domain::service::webhooks::{NewWebhook, WebhookChange};
 use nishan_domain::webhook::WebhookId;
 
 use crate::error::ApiResult;
@@ -18,6 +18,20 @@ pub struct CreateWebhookInput {
     /// `curation.finished`.
     pub events: Vec<String>,
     pub description: Option<String>,
+}
+
+#[derive(InputObject)]
+pub struct UpdateWebhookInput {
+    pub id: ID,
+    /// A new address, checked as `createWebhook` checks it.
+    pub url: Option<String>,
+    /// The events it wants from now on (at least one).
+    pub events: Option<Vec<String>>,
+    /// An empty description removes it.
+    pub description: Option<String>,
+    /// `true` enables a disabled webhook again (its count of failures in a row starts at 0);
+    /// `false` stops its deliveries.
+    pub is_active: Option<bool>,
 }
 
 #[derive(Default)]
@@ -39,6 +53,21 @@ impl WebhookMutation {
         };
         let (hook, secret) = state(ctx).webhooks().create(&req.meta, &actor, new).await?;
         Ok(WebhookWithSecret { webhook: Webhook(hook), secret })
+    }
+
+    /// Changes a webhook's url, events, description or activity (project OWNERs and ADMINs);
+    /// fields left out stay as they are.
+    async fn update_webhook(&self, ctx: &Context<'_>, input: UpdateWebhookInput) -> ApiResult<Webhook> {
+        let id = WebhookId(parse_id(&input.id, "input.id")?);
+        let req = request(ctx);
+        let actor = req.viewer.require()?;
+        let change = WebhookChange {
+            url: input.url,
+            events: input.events,
+            description: input.description,
+            is_active: input.is_active,
+        };
+        Ok(Webhook(state(ctx).webhooks().update(&req.meta, &actor, id, change).await?))
     }
 
     /// Queues a `webhook.test` delivery to the webhook, whatever it subscribes to.

@@ -203,8 +203,15 @@ impl Document {
     }
     /// The original file the document was uploaded as (null for pasted text), served at
     /// `GET /artifacts/{id}`.
+    /// Its `fileName` and `mimeType` are this document's own upload's, also when documents
+    /// uploaded from the same bytes share the artifact. One query for a page of documents.
     async fn artifact(&self, ctx: &Context<'_>) -> ApiResult<Option<Artifact>> {
-        Ok(crate::graphql::state(ctx).documents().artifact_of(self.0.id).await?.map(Artifact))
+        let artifact = match ctx.data_opt::<Loaded<crate::graphql::loaders::ArtifactLoader>>() {
+            Some(loader) => loader.load_one(self.0.id).await?,
+            // Subscriptions have no loaders.
+            None => crate::graphql::state(ctx).documents().artifact_of(self.0.id).await?,
+        };
+        Ok(artifact.map(|a| Artifact(a.as_uploaded_for(&self.0.file))))
     }
     async fn processing_status(&self) -> GqlProcessingStatus {
         self.0.processing_status.into()
@@ -381,7 +388,8 @@ impl Artifact {
     async fn size(&self) -> u64 {
         self.0.size
     }
-    /// The file name of its first upload.
+    /// The file name it was uploaded under (the base name): the document's own upload's,
+    /// when reached from a document.
     async fn file_name(&self) -> &str {
         &self.0.file_name
     }
