@@ -1,7 +1,8 @@
 //! Retention: a periodic task that deletes sessions that have expired or been revoked, audit
 //! rows and model-call records older than their retention periods
 //! (`NISHAN_AUDIT_RETENTION_DAYS`, `NISHAN_MODEL_CALL_RETENTION_DAYS`), chat sessions whose
-//! last message is older than `NISHAN_CHAT_RETENTION_DAYS`, rate-limit counters of past
+//! last message is older than `NISHAN_CHAT_RETENTION_DAYS`, IN_PROGRESS assignments untouched
+//! for their project's `abandonAfterHours` (back to NEW), rate-limit counters of past
 //! windows, and sign-in attempt counters that no longer matter. Each kind of record is one `DELETE`; a failed sweep is logged
 //! and tried again at the next interval.
 
@@ -22,6 +23,8 @@ pub struct Swept {
     pub rate_limits: u64,
     pub login_throttles: u64,
     pub chat_sessions: u64,
+    /// IN_PROGRESS assignments untouched for their project's `abandonAfterHours`, put back to NEW.
+    pub abandoned_assignments: u64,
 }
 
 /// Removes what has outlived its retention at `now`.
@@ -46,8 +49,10 @@ pub async fn sweep(state: &AppState, now: DateTime<Utc>) -> DomainResult<Swept> 
         )
         .await?
     };
+    let abandoned_assignments = nishan_domain::ports::AssignmentRepository::reopen_abandoned(store, now).await?;
     Ok(Swept {
         chat_sessions,
+        abandoned_assignments,
         sessions: store.delete_sessions_ended_before(now).await?,
         audit_rows,
         model_calls,
@@ -80,6 +85,7 @@ pub fn spawn(state: AppState) -> tokio::task::JoinHandle<()> {
                     rate_limits = swept.rate_limits,
                     login_throttles = swept.login_throttles,
                     chat_sessions = swept.chat_sessions,
+                    abandoned_assignments = swept.abandoned_assignments,
                     "retention sweep"
                 ),
                 // The error is logged with its correlation id where it is converted.

@@ -2,6 +2,7 @@
 //! the store, with its audit row.
 
 mod accounts;
+mod assignments;
 mod chat;
 mod documents;
 mod entities;
@@ -28,4 +29,5 @@ pub struct Mutation(
     chat::ChatMutation,
     webhooks::WebhookMutation,
     settings::SettingsMutation,
+    assignments::AssignmentMutation,
 );

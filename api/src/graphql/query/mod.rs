@@ -1,6 +1,7 @@
 //! The query root, merged from one object per area.
 
 mod accounts;
+mod assignments;
 mod audit;
 mod chat;
 mod documents;
@@ -31,4 +32,5 @@ pub struct Query(
     chat::ChatQuery,
     webhooks::WebhookQuery,
     settings::SettingsQuery,
+    assignments::AssignmentQuery,
 );
