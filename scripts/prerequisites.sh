@@ -16,6 +16,8 @@
 set -euo pipefail
 
 PG_BINDIR="${PG_BINDIR:-/usr/lib/postgresql/15/bin}"
+# Where Debian's postgresql-common reads how to create clusters (a test points it elsewhere).
+PG_CREATECLUSTER_DIR="${PG_CREATECLUSTER_DIR:-/etc/postgresql-common/createcluster.d}"
 
 log() { printf 'prerequisites: %s\n' "$*" >&2; }
 
@@ -67,8 +69,8 @@ if ((${#packages[@]} > 0)); then
     log "installing with apt-get: ${packages[*]}"
     # Debian would create and start a "main" PostgreSQL cluster on port 5432; the tests start a
     # throwaway cluster of their own instead.
-    mkdir -p /etc/postgresql-common/createcluster.d
-    echo 'create_main_cluster = false' >/etc/postgresql-common/createcluster.d/nishan-tests.conf
+    mkdir -p "$PG_CREATECLUSTER_DIR"
+    echo 'create_main_cluster = false' >"$PG_CREATECLUSTER_DIR/nishan-tests.conf"
     apt-get update -q
     DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${packages[@]}" </dev/null
     check

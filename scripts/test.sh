@@ -10,7 +10,8 @@
 #    cluster is started with scripts/pg.sh and stopped again on exit, whatever
 #    the outcome. If it is set, that server is used as is.
 # 2. The outside readers (spaCy, datasets, ...): a Python virtual environment under
-#    target/python-venv made from tests/python/requirements.txt (again when that file changes).
+#    target/python-venv made from tests/python/requirements.txt, with the wheels of
+#    tests/python/wheels.txt downloaded beside it (again when either file changes).
 # 3. cargo test --workspace --lib --bins --tests "$@" (benchmarks are run by `cargo bench`, not here)
 # 4. Node tests, only if tests/node/package.json exists
 #    (npm ci first when tests/node/node_modules is missing).
@@ -50,12 +51,14 @@ status=0
 
 venv=target/python-venv
 requirements=tests/python/requirements.txt
-wanted=$(sha256sum "$requirements" | cut -d' ' -f1)
+wheels=tests/python/wheels.txt
+wanted=$(cat "$requirements" "$wheels" | sha256sum | cut -d' ' -f1)
 if [[ ! -x $venv/bin/python || "$(cat "$venv/.requirements.sha256" 2>/dev/null)" != "$wanted" ]]; then
     phase "Python readers: $requirements into $venv (pip, from PyPI)"
     rm -rf "$venv"
     python3 -m venv "$venv"
     "$venv/bin/pip" install --quiet --disable-pip-version-check -r "$requirements"
+    "$venv/bin/pip" download --quiet --disable-pip-version-check --no-deps --dest "$venv/wheels" -r "$wheels"
     echo "$wanted" >"$venv/.requirements.sha256"
 fi
 NISHAN_TEST_PYTHON="$PWD/$venv/bin/python"

@@ -92,6 +92,9 @@ pub trait ProjectRepository {
     /// slug tells nothing about them. Creations of one slug are serialised.
     async fn create_project(&self, project: Project, owner: Membership, audit: AuditEntry) -> DomainResult<Project>;
     async fn project_by_id(&self, id: ProjectId) -> DomainResult<Option<Project>>;
+    /// The project and the user's active role in it, in one read (every access check of a
+    /// request starts here).
+    async fn project_with_role(&self, id: ProjectId, user: UserId) -> DomainResult<Option<(Project, Option<Role>)>>;
     /// Every project with the slug, oldest first (slugs are unique only among the projects
     /// one user can see).
     async fn projects_by_slug(&self, slug: &str) -> DomainResult<Vec<Project>>;

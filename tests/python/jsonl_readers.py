@@ -3,9 +3,9 @@ prints what each reader found as one JSON object:
 
 - "datasets": `datasets.load_dataset("json", data_files=FILE, split="train")`, the rows and
   their feature types;
-- "doccano": each line as doccano's JSONL import reads a sequence-labelling example: `text`,
-  and `label` a list of `[start, end, type]` with integer offsets into the Python string (code
-  points); the text of every span, and the lines that break that shape.
+- "doccano": what doccano 1.8.4's own JSONL import makes of it (`doccano_import.py`): each
+  example's text, metadata (the other fields) and spans `[start, end, type, text]`, the parse
+  and validation errors, and how many labels were given and kept.
 """
 
 import json
@@ -22,29 +22,13 @@ def hf(path, workdir):
 
 
 def doccano(path):
-    spans, problems = [], []
-    with open(path, encoding="utf-8") as f:
-        for number, line in enumerate(f, 1):
-            example = json.loads(line)
-            text, labels = example.get("text"), example.get("label")
-            if not isinstance(text, str) or not isinstance(labels, list):
-                problems.append(f"line {number}: no text or no label list")
-                continue
-            found = []
-            for label in labels:
-                ok = (
-                    isinstance(label, list)
-                    and len(label) == 3
-                    and all(isinstance(x, int) and not isinstance(x, bool) for x in label[:2])
-                    and isinstance(label[2], str)
-                    and 0 <= label[0] < label[1] <= len(text)
-                )
-                if not ok:
-                    problems.append(f"line {number}: label {label!r} is not [start, end, type] within the text")
-                    continue
-                found.append([label[0], label[1], label[2], text[label[0] : label[1]]])
-            spans.append(found)
-    return {"spans": spans, "problems": problems}
+    import doccano_import
+
+    # Nested entities need doccano's "Allow overlapping entity" project setting; with the
+    # default (off) doccano keeps, per text, the spans that do not overlap an earlier one.
+    read = doccano_import.read(path, allow_overlapping=True)
+    read["labels_kept_without_overlapping"] = doccano_import.read(path, allow_overlapping=False)["labels_kept"]
+    return read
 
 
 def main():

@@ -80,9 +80,17 @@ impl<S: ProjectRepository, E: EventPublisher> Projects<'_, S, E> {
     /// A slug names the oldest project with it that the caller can see (a hidden project may
     /// share its slug).
     pub async fn find(&self, actor: Option<&Actor>, by: ProjectRef) -> DomainResult<Option<(Project, ProjectAccess)>> {
-        let candidates = match by {
-            ProjectRef::Id(id) => self.store.project_by_id(id).await?.into_iter().collect(),
-            ProjectRef::Slug(slug) => match Slug::parse(&slug) {
+        let candidates = match (by, actor) {
+            // The common case, one read: the project and the caller's role in it.
+            (ProjectRef::Id(id), Some(a)) => {
+                let found = self.store.project_with_role(id, a.user_id).await?;
+                return Ok(found.and_then(|(project, role)| {
+                    let access = ProjectAccess::evaluate(&project, actor, role);
+                    access.can_read.then_some((project, access))
+                }));
+            }
+            (ProjectRef::Id(id), None) => self.store.project_by_id(id).await?.into_iter().collect(),
+            (ProjectRef::Slug(slug), _) => match Slug::parse(&slug) {
                 Ok(slug) => self.store.projects_by_slug(slug.as_str()).await?,
                 Err(_) => Vec::new(),
             },

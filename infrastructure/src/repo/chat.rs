@@ -9,6 +9,7 @@ use nishan_domain::chat::{ChatMessage, ChatRole, ChatSession, Citation};
 use nishan_domain::ids::{ChatMessageId, ChatSessionId, DocumentId, ProjectId, UserId};
 use nishan_domain::ports::{ChatRepository, Page, PageRequest};
 use nishan_domain::{DomainError, DomainResult};
+use sea_orm::Order;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
     Set,
@@ -16,7 +17,7 @@ use sea_orm::{
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use super::{Store, audit, conflict_or_internal, internal};
+use super::{Store, audit, conflict_or_internal, internal, page_of};
 use crate::entity::{chat_message, chat_session};
 
 fn session_of(m: chat_session::Model) -> ChatSession {
@@ -173,15 +174,8 @@ impl ChatRepository for Store {
         let q = chat_session::Entity::find()
             .filter(chat_session::Column::UserId.eq(user.0))
             .filter(chat_session::Column::ProjectId.eq(project.0));
-        let total = q.clone().count(self.connection()).await.map_err(internal)?;
-        let rows = q
-            .order_by_desc(chat_session::Column::UpdatedAt)
-            .order_by_desc(chat_session::Column::Id)
-            .offset(page.offset)
-            .limit(page.limit)
-            .all(self.connection())
-            .await
-            .map_err(internal)?;
+        let order = [(chat_session::Column::UpdatedAt, Order::Desc), (chat_session::Column::Id, Order::Desc)];
+        let (rows, total) = page_of(self.connection(), q, &order, page).await?;
         Ok(Page { items: rows.into_iter().map(session_of).collect(), total })
     }
 

@@ -28,6 +28,7 @@ use nishan_domain::ports::{
 };
 use nishan_domain::{DomainError, DomainResult};
 use sea_orm::ActiveValue::Set;
+use sea_orm::Order;
 use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DatabaseTransaction, EntityTrait, PaginatorTrait,
@@ -36,7 +37,7 @@ use sea_orm::{
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use super::{Store, audit, convert, internal};
+use super::{Store, audit, convert, internal, page_of};
 use crate::entity::{annotation, knowledge_item, knowledge_item_version, knowledge_link, knowledge_proposal, mention};
 
 /// Ids per `IN (...)` list.
@@ -451,14 +452,7 @@ impl KnowledgeRepository for Store {
         if let Some(a) = filter.approved {
             q = q.filter(knowledge_item::Column::Approved.eq(a));
         }
-        let total = q.clone().count(self.connection()).await.map_err(internal)?;
-        let rows = q
-            .order_by_asc(knowledge_item::Column::Id)
-            .offset(page.offset)
-            .limit(page.limit)
-            .all(self.connection())
-            .await
-            .map_err(internal)?;
+        let (rows, total) = page_of(self.connection(), q, &[(knowledge_item::Column::Id, Order::Asc)], page).await?;
         Ok(Page { items: rows.into_iter().map(to_item).collect(), total })
     }
 
@@ -836,14 +830,8 @@ impl KnowledgeRepository for Store {
         if let Some(j) = filter.job {
             q = q.filter(knowledge_proposal::Column::JobId.eq(j));
         }
-        let total = q.clone().count(self.connection()).await.map_err(internal)?;
-        let rows = q
-            .order_by_asc(knowledge_proposal::Column::Id)
-            .offset(page.offset)
-            .limit(page.limit)
-            .all(self.connection())
-            .await
-            .map_err(internal)?;
+        let (rows, total) =
+            page_of(self.connection(), q, &[(knowledge_proposal::Column::Id, Order::Asc)], page).await?;
         Ok(Page { items: rows.into_iter().map(to_proposal).collect::<DomainResult<_>>()?, total })
     }
 

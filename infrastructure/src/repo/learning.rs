@@ -21,6 +21,7 @@ use nishan_domain::learn::review::Candidate;
 use nishan_domain::ports::{
     EntityTypeRepository, Fence, KnowledgeRepository, LearningRepository, LearningRunStore, Page, PageRequest,
 };
+use sea_orm::Order;
 use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseTransaction, EntityTrait, FromQueryResult, PaginatorTrait,
@@ -30,7 +31,7 @@ use serde_json::json;
 use uuid::Uuid;
 
 use super::jobs::{insert_job_in, save_progress_in};
-use super::{Store, audit, internal};
+use super::{Store, audit, internal, page_of};
 use crate::entity::{
     annotation, document, entity_rejection, experiment, experiment_prediction, experiment_run, learned_model,
     processing_job, project,
@@ -422,15 +423,8 @@ impl LearningRepository for Store {
 
     async fn experiments_of_project(&self, project: ProjectId, page: PageRequest) -> DomainResult<Page<Experiment>> {
         let q = experiment::Entity::find().filter(experiment::Column::ProjectId.eq(project.0));
-        let total = q.clone().count(self.connection()).await.map_err(internal)?;
-        let rows = q
-            .order_by_desc(experiment::Column::CreatedAt)
-            .order_by_desc(experiment::Column::Id)
-            .offset(page.offset)
-            .limit(page.limit)
-            .all(self.connection())
-            .await
-            .map_err(internal)?;
+        let order = [(experiment::Column::CreatedAt, Order::Desc), (experiment::Column::Id, Order::Desc)];
+        let (rows, total) = page_of(self.connection(), q, &order, page).await?;
         Ok(Page { items: self.experiments_from(self.connection(), rows).await?, total })
     }
 

@@ -40,9 +40,11 @@ mod webhooks;
 pub use webhooks::{AttemptRecord, ClaimedDelivery};
 
 use nishan_domain::DomainError;
+use nishan_domain::ports::PageRequest;
 use sea_orm::{
-    AccessMode, DatabaseConnection, DatabaseTransaction, DbBackend, DbErr, IsolationLevel, SqlErr,
-    SqliteTransactionMode, TransactionOptions, TransactionTrait,
+    AccessMode, DatabaseConnection, DatabaseTransaction, DbBackend, DbErr, EntityTrait, IsolationLevel, Order,
+    PaginatorTrait, QueryOrder, QuerySelect, Select, SqlErr, SqliteTransactionMode, TransactionOptions,
+    TransactionTrait,
 };
 
 #[derive(Clone)]
@@ -116,6 +118,25 @@ impl Store {
 
 /// A database fault, with the cause kept for the log: `Transient` when trying again may
 /// succeed (`is_transient`), `Internal` otherwise.
+/// One page of a listing: the rows of `q` in the given order (each column ascending or
+/// descending; the last should be unique, so pages never overlap), cut by `page`, and how many
+/// rows `q` has in all.
+pub(crate) async fn page_of<E>(
+    db: &DatabaseConnection,
+    q: Select<E>,
+    order: &[(E::Column, Order)],
+    page: PageRequest,
+) -> Result<(Vec<E::Model>, u64), DomainError>
+where
+    E: EntityTrait,
+    E::Model: Sync,
+{
+    let total = q.clone().count(db).await.map_err(internal)?;
+    let q = order.iter().fold(q, |q, (column, direction)| q.order_by(*column, direction.clone()));
+    let rows = q.offset(page.offset).limit(page.limit).all(db).await.map_err(internal)?;
+    Ok((rows, total))
+}
+
 pub(crate) fn internal(e: DbErr) -> DomainError {
     if is_transient(&e) { DomainError::transient(e) } else { DomainError::internal(e) }
 }

@@ -11,16 +11,29 @@ use nishan_domain::ports::{Page, PageRequest, ProjectRepository};
 use nishan_domain::project::{Project, ProjectFields, Slug};
 use nishan_domain::{DomainError, DomainResult};
 use sea_orm::ActiveValue::Set;
-use sea_orm::sea_query::Query;
+use sea_orm::Order;
+use sea_orm::sea_query::{Expr, ExprTrait, Query, QueryStatementBuilder, SimpleExpr};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DatabaseTransaction, EntityTrait, IntoActiveModel,
-    ModelTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, SqlErr,
+    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DatabaseTransaction, EntityTrait, FromQueryResult,
+    IntoActiveModel, ModelTrait, QueryFilter, QueryOrder, QueryResult, QuerySelect, SqlErr,
 };
 use serde_json::json;
 use uuid::Uuid;
 
-use super::{Store, audit, convert, internal};
+use super::{Store, audit, convert, internal, page_of};
 use crate::entity::{project, project_membership, user};
+
+/// The column holding the caller's role beside a project's own.
+const CALLER_ROLE: &str = "caller_role";
+
+/// A project's row and the caller's active role in it (`None`: not a member).
+struct WithRole(project::Model, Option<String>);
+
+impl FromQueryResult for WithRole {
+    fn from_query_result(row: &QueryResult, prefix: &str) -> Result<Self, sea_orm::DbErr> {
+        Ok(Self(project::Model::from_query_result(row, prefix)?, row.try_get(prefix, CALLER_ROLE)?))
+    }
+}
 
 /// How often a clash with a concurrent creation (a unique key) is retried before giving up.
 const SLUG_ATTEMPTS: usize = 5;
@@ -140,6 +153,27 @@ impl ProjectRepository for Store {
             .transpose()
     }
 
+    async fn project_with_role(&self, id: ProjectId, user: UserId) -> DomainResult<Option<(Project, Option<Role>)>> {
+        let role = Query::select()
+            .column(project_membership::Column::Role)
+            .from(project_membership::Entity)
+            .and_where(
+                Expr::col((project_membership::Entity, project_membership::Column::ProjectId))
+                    .equals((project::Entity, project::Column::Id)),
+            )
+            .and_where(project_membership::Column::UserId.eq(user.0))
+            .and_where(project_membership::Column::IsActive.eq(true))
+            .to_owned();
+        let row = project::Entity::find_by_id(id.0)
+            .column_as(SimpleExpr::SubQuery(None, Box::new(role.into_sub_query_statement())), CALLER_ROLE)
+            .into_model::<WithRole>()
+            .one(self.connection())
+            .await
+            .map_err(internal)?;
+        row.map(|WithRole(model, role)| Ok((convert::project(model)?, role.as_deref().map(Role::parse).transpose()?)))
+            .transpose()
+    }
+
     async fn projects_by_slug(&self, slug: &str) -> DomainResult<Vec<Project>> {
         project::Entity::find()
             .filter(project::Column::Slug.eq(slug))
@@ -184,15 +218,8 @@ impl ProjectRepository for Store {
                 q = q.filter(project::Column::IsPublic.eq(true)).filter(project::Column::AllowPublicView.eq(true));
             }
         }
-        let total = q.clone().count(self.connection()).await.map_err(internal)?;
-        let rows = q
-            .order_by_desc(project::Column::CreatedAt)
-            .order_by_desc(project::Column::Id)
-            .offset(page.offset)
-            .limit(page.limit)
-            .all(self.connection())
-            .await
-            .map_err(internal)?;
+        let order = [(project::Column::CreatedAt, Order::Desc), (project::Column::Id, Order::Desc)];
+        let (rows, total) = page_of(self.connection(), q, &order, page).await?;
         let items = rows.into_iter().map(convert::project).collect::<DomainResult<_>>()?;
         Ok(Page { items, total })
     }
@@ -313,15 +340,8 @@ impl ProjectRepository for Store {
         let q = project_membership::Entity::find()
             .filter(project_membership::Column::ProjectId.eq(project.0))
             .filter(project_membership::Column::IsActive.eq(true));
-        let total = q.clone().count(self.connection()).await.map_err(internal)?;
-        let rows = q
-            .order_by_asc(project_membership::Column::JoinedAt)
-            .order_by_asc(project_membership::Column::Id)
-            .offset(page.offset)
-            .limit(page.limit)
-            .all(self.connection())
-            .await
-            .map_err(internal)?;
+        let order = [(project_membership::Column::JoinedAt, Order::Asc), (project_membership::Column::Id, Order::Asc)];
+        let (rows, total) = page_of(self.connection(), q, &order, page).await?;
         let items = rows.into_iter().map(convert::membership).collect::<DomainResult<_>>()?;
         Ok(Page { items, total })
     }

@@ -96,7 +96,7 @@ impl KnowledgeMutation {
             external_ids: input.external_ids.unwrap_or_default().into(),
             attributes: input.attributes.map(|j| j.0),
         };
-        Ok(KnowledgeItem(state(ctx).knowledge().create(&req.meta, &actor, new).await?))
+        Ok(KnowledgeItem::new(state(ctx).knowledge().create(&req.meta, &actor, new).await?))
     }
 
     /// Changes an entry. `expectedVersion` is the version the change was made from: when the
@@ -121,7 +121,7 @@ impl KnowledgeMutation {
             external_ids: input.external_ids.map(Into::into),
             attributes: input.attributes.map(|j| j.0),
         };
-        Ok(KnowledgeItem(state(ctx).knowledge().update(&req.meta, &actor, id, p, expected).await?))
+        Ok(KnowledgeItem::new(state(ctx).knowledge().update(&req.meta, &actor, id, p, expected).await?))
     }
 
     /// Approves an entry (the project's owners and admins): who and when are recorded.
@@ -129,7 +129,7 @@ impl KnowledgeMutation {
         let id = item_id(&id, "id")?;
         let req = request(ctx);
         let actor = req.viewer.require()?;
-        Ok(KnowledgeItem(state(ctx).knowledge().approve(&req.meta, &actor, id).await?))
+        Ok(KnowledgeItem::new(state(ctx).knowledge().approve(&req.meta, &actor, id).await?))
     }
 
     /// Merges duplicates (at most 100, of the target's type) into the target: their mentions,
@@ -144,7 +144,7 @@ impl KnowledgeMutation {
         let sources = ids(&source_ids, "sourceIds", KnowledgeItemId)?;
         let req = request(ctx);
         let actor = req.viewer.require()?;
-        Ok(KnowledgeItem(state(ctx).knowledge().merge(&req.meta, &actor, target, sources).await?))
+        Ok(KnowledgeItem::new(state(ctx).knowledge().merge(&req.meta, &actor, target, sources).await?))
     }
 
     /// Deletes an entry; its mentions are unlinked, its links removed, its versions kept.
@@ -211,7 +211,7 @@ impl KnowledgeMutation {
         let entity = EntityId(parse_id(&entity_id, "entityId")?);
         let req = request(ctx);
         let actor = req.viewer.require()?;
-        Ok(KnowledgeItem(state(ctx).knowledge().create_from_entity(&req.meta, &actor, entity, name).await?))
+        Ok(KnowledgeItem::new(state(ctx).knowledge().create_from_entity(&req.meta, &actor, entity, name).await?))
     }
 
     /// Links every unlinked mention of the project whose text is, under Urdu-aware folding, a

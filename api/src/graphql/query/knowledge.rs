@@ -24,7 +24,7 @@ impl KnowledgeQuery {
         let id = KnowledgeItemId(parse_id(&id, "id")?);
         let actor = request(ctx).viewer.optional()?;
         let (item, _) = state(ctx).knowledge().find(actor.as_ref(), id).await?;
-        Ok(Some(KnowledgeItem(item)))
+        Ok(Some(KnowledgeItem::new(item)))
     }
 
     /// A project's entries in creation order; `search` keeps those with a name or alias
@@ -47,7 +47,7 @@ impl KnowledgeQuery {
         let actor = request(ctx).viewer.optional()?;
         let filter = KnowledgeFilter { entity_type_id, approved, ids: None };
         let found = state(ctx).knowledge().list(actor.as_ref(), project, search.as_deref(), filter, page).await?;
-        Ok(pagination::connection(found, page, KnowledgeItem))
+        Ok(pagination::connection(found, page, KnowledgeItem::new))
     }
 
     /// The entries a text may name, best first, each with the name or alias that matched:

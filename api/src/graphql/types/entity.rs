@@ -176,7 +176,7 @@ impl Entity {
         let Some(item) = ctx.data_unchecked::<Loaded<EntityKnowledgeLoader>>().load_one(self.0.id).await? else {
             return Ok(None);
         };
-        Ok(ctx.data_unchecked::<Loaded<KnowledgeItemLoader>>().load_one(item).await?.map(super::KnowledgeItem))
+        Ok(ctx.data_unchecked::<Loaded<KnowledgeItemLoader>>().load_one(item).await?.map(super::KnowledgeItem::new))
     }
     /// Relationships from this entity.
     async fn outgoing_relationships(&self, ctx: &Context<'_>) -> ApiResult<Vec<EntityRelationship>> {

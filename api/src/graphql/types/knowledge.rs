@@ -2,15 +2,15 @@
 //! text, co-occurrences. An entry object is only made for an entry the caller may read (its
 //! project's read access was checked on the way to it), so its fields check nothing again.
 
-use async_graphql::{Context, Enum, ID, Object, SimpleObject};
+use async_graphql::{Context, Enum, ID, MergedObject, Object, SimpleObject};
 use chrono::{DateTime, Utc};
 use nishan_domain::knowledge::cooccurrence::Unit;
 use nishan_domain::knowledge::export::KnowledgeFormat;
 use nishan_domain::knowledge::index::{Candidate, MatchKind};
 use nishan_domain::knowledge::proposal::{Proposal, ProposalKind, ProposalStatus};
 use nishan_domain::knowledge::{
-    ExternalIds as DomainExternalIds, KnowledgeItem as DomainItem, KnowledgeLink as DomainLink, KnowledgeVersion,
-    LinkType, VersionAction,
+    ExternalIds as DomainExternalIds, KnowledgeContent, KnowledgeItem as DomainItem, KnowledgeLink as DomainLink,
+    KnowledgeVersion, LinkType, VersionAction,
 };
 use nishan_domain::ports::KnowledgeRepository;
 
@@ -190,34 +190,52 @@ impl ExternalIds {
     }
 }
 
-/// An entry of a project's knowledge base: a person, place or other thing the texts name.
-pub struct KnowledgeItem(pub DomainItem);
+/// What an entry says, as the entry and each of its versions show it.
+pub struct KnowledgeContentFields(KnowledgeContent);
 
 #[Object]
-impl KnowledgeItem {
-    async fn id(&self) -> ID {
-        ID(self.0.id.to_string())
-    }
+impl KnowledgeContentFields {
     async fn name(&self) -> &str {
-        &self.0.content.name
+        &self.0.name
     }
     /// The other names it goes by (each once under folding; never the name itself).
     async fn aliases(&self) -> &[String] {
-        &self.0.content.aliases
+        &self.0.aliases
     }
     async fn entity_type(&self, ctx: &Context<'_>) -> ApiResult<Option<EntityType>> {
-        let t = self.0.content.entity_type_id;
+        let t = self.0.entity_type_id;
         Ok(ctx.data_unchecked::<Loaded<EntityTypeLoader>>().load_one(t).await?.map(EntityType))
     }
     async fn description(&self) -> Option<&str> {
-        self.0.content.description.as_deref()
+        self.0.description.as_deref()
     }
     async fn external_ids(&self) -> ExternalIds {
-        ExternalIds(self.0.content.external_ids.clone())
+        ExternalIds(self.0.external_ids.clone())
     }
     /// Free attributes (a JSON object).
     async fn attributes(&self) -> async_graphql::Json<serde_json::Value> {
-        async_graphql::Json(self.0.content.attributes.clone())
+        async_graphql::Json(self.0.attributes.clone())
+    }
+}
+
+/// An entry of a project's knowledge base: a person, place or other thing the texts name.
+#[derive(MergedObject)]
+pub struct KnowledgeItem(KnowledgeItemFields, KnowledgeContentFields);
+
+impl KnowledgeItem {
+    pub fn new(item: DomainItem) -> Self {
+        let content = KnowledgeContentFields(item.content.clone());
+        Self(KnowledgeItemFields(item), content)
+    }
+}
+
+/// The fields of an entry beside its content.
+pub struct KnowledgeItemFields(DomainItem);
+
+#[Object]
+impl KnowledgeItemFields {
+    async fn id(&self) -> ID {
+        ID(self.0.id.to_string())
     }
     /// 1 for a new entry, one more for every change; send it as `expectedVersion`.
     async fn version(&self) -> u32 {
@@ -266,7 +284,7 @@ impl KnowledgeItem {
     }
     /// Every version, newest first.
     async fn versions(&self, ctx: &Context<'_>) -> ApiResult<Vec<KnowledgeItemVersion>> {
-        Ok(state(ctx).store.versions(self.0.id).await?.into_iter().map(KnowledgeItemVersion).collect())
+        Ok(state(ctx).store.versions(self.0.id).await?.into_iter().map(KnowledgeItemVersion::new).collect())
     }
     /// The entries merged into this one, with their own versions.
     async fn merged_items(&self, ctx: &Context<'_>) -> ApiResult<Vec<MergedKnowledgeItem>> {
@@ -317,39 +335,31 @@ impl MergedKnowledgeItem {
         self.0.updated_at
     }
     async fn versions(&self, ctx: &Context<'_>) -> ApiResult<Vec<KnowledgeItemVersion>> {
-        Ok(state(ctx).store.versions(self.0.id).await?.into_iter().map(KnowledgeItemVersion).collect())
+        Ok(state(ctx).store.versions(self.0.id).await?.into_iter().map(KnowledgeItemVersion::new).collect())
     }
 }
 
 /// One immutable version of an entry.
-pub struct KnowledgeItemVersion(pub KnowledgeVersion);
+#[derive(MergedObject)]
+pub struct KnowledgeItemVersion(KnowledgeVersionFields, KnowledgeContentFields);
+
+impl KnowledgeItemVersion {
+    pub fn new(version: KnowledgeVersion) -> Self {
+        let content = KnowledgeContentFields(version.content.clone());
+        Self(KnowledgeVersionFields(version), content)
+    }
+}
+
+/// The fields of a version beside its content.
+pub struct KnowledgeVersionFields(KnowledgeVersion);
 
 #[Object]
-impl KnowledgeItemVersion {
+impl KnowledgeVersionFields {
     async fn version(&self) -> u32 {
         self.0.version
     }
     async fn action(&self) -> GqlVersionAction {
         self.0.action.into()
-    }
-    async fn name(&self) -> &str {
-        &self.0.content.name
-    }
-    async fn aliases(&self) -> &[String] {
-        &self.0.content.aliases
-    }
-    async fn entity_type(&self, ctx: &Context<'_>) -> ApiResult<Option<EntityType>> {
-        let t = self.0.content.entity_type_id;
-        Ok(ctx.data_unchecked::<Loaded<EntityTypeLoader>>().load_one(t).await?.map(EntityType))
-    }
-    async fn description(&self) -> Option<&str> {
-        self.0.content.description.as_deref()
-    }
-    async fn external_ids(&self) -> ExternalIds {
-        ExternalIds(self.0.content.external_ids.clone())
-    }
-    async fn attributes(&self) -> async_graphql::Json<serde_json::Value> {
-        async_graphql::Json(self.0.content.attributes.clone())
     }
     async fn approved(&self) -> bool {
         self.0.approved
@@ -383,10 +393,10 @@ impl KnowledgeLink {
         self.0.strength
     }
     async fn from(&self, ctx: &Context<'_>) -> ApiResult<Option<KnowledgeItem>> {
-        Ok(ctx.data_unchecked::<Loaded<KnowledgeItemLoader>>().load_one(self.0.from).await?.map(KnowledgeItem))
+        Ok(ctx.data_unchecked::<Loaded<KnowledgeItemLoader>>().load_one(self.0.from).await?.map(KnowledgeItem::new))
     }
     async fn to(&self, ctx: &Context<'_>) -> ApiResult<Option<KnowledgeItem>> {
-        Ok(ctx.data_unchecked::<Loaded<KnowledgeItemLoader>>().load_one(self.0.to).await?.map(KnowledgeItem))
+        Ok(ctx.data_unchecked::<Loaded<KnowledgeItemLoader>>().load_one(self.0.to).await?.map(KnowledgeItem::new))
     }
     async fn created_at(&self) -> DateTime<Utc> {
         self.0.created_at
@@ -399,7 +409,7 @@ pub struct KnowledgeCandidate(pub Candidate);
 #[Object]
 impl KnowledgeCandidate {
     async fn item(&self, ctx: &Context<'_>) -> ApiResult<Option<KnowledgeItem>> {
-        Ok(ctx.data_unchecked::<Loaded<KnowledgeItemLoader>>().load_one(self.0.item).await?.map(KnowledgeItem))
+        Ok(ctx.data_unchecked::<Loaded<KnowledgeItemLoader>>().load_one(self.0.item).await?.map(KnowledgeItem::new))
     }
     /// 1 for an exact match under folding; prefixes 0.4–0.9; fuzzy matches below 0.9.
     async fn score(&self) -> f64 {
@@ -420,10 +430,10 @@ pub struct KnowledgeCooccurrence(pub nishan_domain::knowledge::cooccurrence::Pai
 #[Object]
 impl KnowledgeCooccurrence {
     async fn item_a(&self, ctx: &Context<'_>) -> ApiResult<Option<KnowledgeItem>> {
-        Ok(ctx.data_unchecked::<Loaded<KnowledgeItemLoader>>().load_one(self.0.a).await?.map(KnowledgeItem))
+        Ok(ctx.data_unchecked::<Loaded<KnowledgeItemLoader>>().load_one(self.0.a).await?.map(KnowledgeItem::new))
     }
     async fn item_b(&self, ctx: &Context<'_>) -> ApiResult<Option<KnowledgeItem>> {
-        Ok(ctx.data_unchecked::<Loaded<KnowledgeItemLoader>>().load_one(self.0.b).await?.map(KnowledgeItem))
+        Ok(ctx.data_unchecked::<Loaded<KnowledgeItemLoader>>().load_one(self.0.b).await?.map(KnowledgeItem::new))
     }
     /// Units in which both are mentioned.
     async fn count(&self) -> u32 {
@@ -454,7 +464,7 @@ impl LinkMatchingResult {
     /// The entries mentions were linked to.
     async fn items(&self, ctx: &Context<'_>) -> ApiResult<Vec<KnowledgeItem>> {
         let found = ctx.data_unchecked::<Loaded<KnowledgeItemLoader>>().load_many(self.0.items.iter().copied()).await?;
-        Ok(self.0.items.iter().filter_map(|id| found.get(id).cloned()).map(KnowledgeItem).collect())
+        Ok(self.0.items.iter().filter_map(|id| found.get(id).cloned()).map(KnowledgeItem::new).collect())
     }
 }
 
@@ -591,12 +601,12 @@ impl KnowledgeProposal {
     /// The entry to link to, add an alias to, or merge into.
     async fn item(&self, ctx: &Context<'_>) -> ApiResult<Option<KnowledgeItem>> {
         let Some(id) = self.0.item_id else { return Ok(None) };
-        Ok(ctx.data_unchecked::<Loaded<KnowledgeItemLoader>>().load_one(id).await?.map(KnowledgeItem))
+        Ok(ctx.data_unchecked::<Loaded<KnowledgeItemLoader>>().load_one(id).await?.map(KnowledgeItem::new))
     }
     /// The entry to merge (MERGE).
     async fn source_item(&self, ctx: &Context<'_>) -> ApiResult<Option<KnowledgeItem>> {
         let Some(id) = self.0.source_item_id else { return Ok(None) };
-        Ok(ctx.data_unchecked::<Loaded<KnowledgeItemLoader>>().load_one(id).await?.map(KnowledgeItem))
+        Ok(ctx.data_unchecked::<Loaded<KnowledgeItemLoader>>().load_one(id).await?.map(KnowledgeItem::new))
     }
     /// The new entry's name (NEW_ITEM) or the new alias (NEW_ALIAS).
     async fn proposed_name(&self) -> Option<&str> {
@@ -610,7 +620,7 @@ impl KnowledgeProposal {
     /// The entry an approved NEW_ITEM made.
     async fn result_item(&self, ctx: &Context<'_>) -> ApiResult<Option<KnowledgeItem>> {
         let Some(id) = self.0.result_item_id else { return Ok(None) };
-        Ok(ctx.data_unchecked::<Loaded<KnowledgeItemLoader>>().load_one(id).await?.map(KnowledgeItem))
+        Ok(ctx.data_unchecked::<Loaded<KnowledgeItemLoader>>().load_one(id).await?.map(KnowledgeItem::new))
     }
     async fn job_id(&self) -> Option<ID> {
         self.0.job_id.map(|j| ID(j.to_string()))
