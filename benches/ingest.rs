@@ -82,7 +82,7 @@ async fn run(kind: &str, url: String, files: &[(String, Vec<u8>)]) {
     let audit = AuditEntry::new(&meta, Some(actor.user_id), "bench.insert", "entity");
     let inserted = state.store.insert_entities(doc.id, entities, OnDuplicate::Skip, audit).await.unwrap();
     let insert_time = started.elapsed();
-    let counts = state.store.count_entities(doc.id).await.unwrap();
+    let counts = state.store.count_entities(doc.id, nishan_domain::rounds::Layer::Curated).await.unwrap();
     assert_eq!(counts.total as usize, inserted.len());
     println!(
         "{kind:>8}  {} entities into one document ({} characters): spans and context {:.2} s, insert {:.2} s ({:.0} entities/s)",

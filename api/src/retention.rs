@@ -2,7 +2,8 @@
 //! rows and model-call records older than their retention periods
 //! (`NISHAN_AUDIT_RETENTION_DAYS`, `NISHAN_MODEL_CALL_RETENTION_DAYS`), chat sessions whose
 //! last message is older than `NISHAN_CHAT_RETENTION_DAYS`, finished webhook deliveries and
-//! their attempts older than `NISHAN_WEBHOOK_RETENTION_DAYS`, rate-limit counters of past
+//! their attempts older than `NISHAN_WEBHOOK_RETENTION_DAYS`, IN_PROGRESS assignments untouched
+//! for their project's `abandonAfterHours` (back to NEW), rate-limit counters of past
 //! windows, and sign-in attempt counters that no longer matter. Each kind of record is one `DELETE`; a failed sweep is logged
 //! and tried again at the next interval.
 
@@ -25,6 +26,8 @@ pub struct Swept {
     pub chat_sessions: u64,
     /// Delivered or failed webhook deliveries (their attempts go with them).
     pub webhook_deliveries: u64,
+    /// IN_PROGRESS assignments untouched for their project's `abandonAfterHours`, put back to NEW.
+    pub abandoned_assignments: u64,
 }
 
 /// Removes what has outlived its retention at `now`.
@@ -55,9 +58,11 @@ pub async fn sweep(state: &AppState, now: DateTime<Utc>) -> DomainResult<Swept> 
     } else {
         store.delete_finished_deliveries_before(now - chrono::Duration::days(hook_days.into())).await?
     };
+    let abandoned_assignments = nishan_domain::ports::AssignmentRepository::reopen_abandoned(store, now).await?;
     Ok(Swept {
         chat_sessions,
         webhook_deliveries,
+        abandoned_assignments,
         sessions: store.delete_sessions_ended_before(now).await?,
         audit_rows,
         model_calls,
@@ -91,6 +96,7 @@ pub fn spawn(state: AppState) -> tokio::task::JoinHandle<()> {
                     login_throttles = swept.login_throttles,
                     chat_sessions = swept.chat_sessions,
                     webhook_deliveries = swept.webhook_deliveries,
+                    abandoned_assignments = swept.abandoned_assignments,
                     "retention sweep"
                 ),
                 // The error is logged with its correlation id where it is converted.

@@ -72,6 +72,10 @@ impl AppState {
         Entities { store: &self.store, events: &self.events }
     }
 
+    pub fn assignments(&self) -> nishan_domain::service::assignments::Assignments<'_, Store, EventBus> {
+        nishan_domain::service::assignments::Assignments { store: &self.store, events: &self.events }
+    }
+
     pub fn models(&self) -> Models<'_, Store, SecretBox> {
         Models { store: &self.store, cipher: &self.cipher }
     }

@@ -5,6 +5,7 @@ use serde_json::Value;
 
 use crate::error::{DomainError, DomainResult};
 use crate::ids::{DocumentId, EntityId, EntityTypeId, ProjectId, UserId};
+use crate::rounds::Layer;
 
 /// Where an entity came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -64,6 +65,8 @@ pub struct Entity {
     pub id: EntityId,
     pub document_id: DocumentId,
     pub project_id: ProjectId,
+    /// The layer of the document the entity belongs to (the curated one in a SHARED project).
+    pub layer: Layer,
     pub entity_type_id: EntityTypeId,
     pub text: String,
     pub start: u32,
@@ -222,9 +225,11 @@ impl Entity {
     }
 }
 
-/// What an entity listing may be narrowed to.
-#[derive(Debug, Clone, Default)]
+/// What an entity listing may be narrowed to. A listing always reads one layer: there is no
+/// default, so no read of entities forgets to say which layer it reads.
+#[derive(Debug, Clone)]
 pub struct EntityFilter {
+    pub layer: Layer,
     pub entity_type_ids: Option<Vec<EntityTypeId>>,
     pub is_verified: Option<bool>,
     pub sources: Option<Vec<EntitySource>>,
@@ -233,11 +238,23 @@ pub struct EntityFilter {
 }
 
 impl EntityFilter {
-    /// Whether the filter narrows nothing.
+    /// Every entity of one layer.
+    pub fn layer(layer: Layer) -> Self {
+        Self { layer, entity_type_ids: None, is_verified: None, sources: None, min_confidence: None, line_number: None }
+    }
+
+    /// Whether the filter narrows nothing within its layer.
     pub fn is_empty(&self) -> bool {
         matches!(
             self,
-            Self { entity_type_ids: None, is_verified: None, sources: None, min_confidence: None, line_number: None }
+            Self {
+                layer: _,
+                entity_type_ids: None,
+                is_verified: None,
+                sources: None,
+                min_confidence: None,
+                line_number: None
+            }
         )
     }
 }
@@ -291,6 +308,7 @@ mod tests {
             id: EntityId::new(),
             document_id: DocumentId::new(),
             project_id: ProjectId::new(),
+            layer: Layer::Curated,
             entity_type_id: person,
             text: "x".into(),
             start: 0,

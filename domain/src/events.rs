@@ -95,6 +95,10 @@ pub struct ActivityEvent {
     pub version: Option<u32>,
     pub actor: Option<UserId>,
     pub at: chrono::DateTime<chrono::Utc>,
+    /// The layer changed, by its key (`None`: the curated layer, or no layer at all):
+    /// subscribers who may not read that layer never receive the event.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub layer: Option<String>,
 }
 
 impl ActivityEvent {
@@ -110,7 +114,22 @@ impl ActivityEvent {
             version: None,
             actor,
             at: chrono::Utc::now(),
+            layer: None,
         }
+    }
+
+    /// The event, about a change in `layer`.
+    pub fn in_layer(mut self, layer: crate::rounds::Layer) -> Self {
+        self.layer = (layer != crate::rounds::Layer::Curated).then(|| layer.key());
+        self
+    }
+
+    /// The layer the event is about (the curated one when it names none).
+    pub fn layer(&self) -> crate::rounds::Layer {
+        self.layer
+            .as_deref()
+            .and_then(|k| crate::rounds::Layer::parse_key(k).ok())
+            .unwrap_or(crate::rounds::Layer::Curated)
     }
 }
 

@@ -85,6 +85,8 @@ mod tests {
             allow_public_view,
             tags: vec![],
             references: vec![],
+            annotation_mode: Default::default(),
+            abandon_after_hours: None,
             created_by: None,
             updated_by: None,
             created_at: Utc::now(),

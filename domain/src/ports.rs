@@ -26,6 +26,7 @@ use crate::membership::{Membership, MembershipChange, Role};
 use crate::policy::Actor;
 use crate::project::{Project, ProjectFields};
 use crate::relationship::Relationship;
+use crate::rounds::assignment::{Assignment, AssignmentId, AssignmentState};
 use crate::session::Session;
 use crate::statistics::{EntityTally, RejectionRecord, SpanRecord};
 use crate::user::{NewUser, User, UserLookup, UserPatch, UserProfile};
@@ -170,6 +171,8 @@ pub enum OnDuplicate {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct StoredSpan {
     pub id: EntityId,
+    /// The entity's layer (an edit of the content moves the entities of every layer).
+    pub layer: crate::rounds::Layer,
     pub start: u32,
     pub end: u32,
     pub is_verified: bool,
@@ -361,10 +364,70 @@ pub trait EntityRepository {
         notes: Option<String>,
         audits: Vec<AuditEntry>,
     ) -> DomainResult<Vec<Entity>>;
-    /// Counts straight from the entity rows (the stored counts must always equal these).
-    async fn count_entities(&self, document: DocumentId) -> DomainResult<EntityCounts>;
-    /// The distinct (text, type) of the entities researchers verified in a project.
+    /// Counts of one layer straight from the entity rows (the stored counts must always equal
+    /// these).
+    async fn count_entities(&self, document: DocumentId, layer: crate::rounds::Layer) -> DomainResult<EntityCounts>;
+    /// The stored counts of one layer of each document (documents whose layer holds nothing
+    /// are missing): the curated layer's are the document's own counts.
+    async fn layer_counts(
+        &self,
+        documents: &[DocumentId],
+        layer: crate::rounds::Layer,
+    ) -> DomainResult<HashMap<DocumentId, EntityCounts>>;
+    /// The distinct (text, type) of the entities researchers verified in a project's curated
+    /// layer.
     async fn verified_names(&self, project: ProjectId) -> DomainResult<Vec<(String, EntityTypeId)>>;
+}
+
+/// Which (document, annotator) pairs to add, given each annotator's load in the project and
+/// the pairs assigned already (both read inside the assigning transaction).
+pub type AssignmentPlan = Box<
+    dyn FnOnce(
+            &HashMap<UserId, u64>,
+            &std::collections::HashSet<(DocumentId, UserId)>,
+        ) -> DomainResult<Vec<(DocumentId, UserId)>>
+        + Send,
+>;
+
+/// How an assignment changes, given it as stored (read under its lock).
+pub type AssignmentChange = Box<dyn FnOnce(Assignment) -> DomainResult<Assignment> + Send>;
+
+/// Assignments of documents to annotators. Every write to an annotator's layer of a document
+/// (in the entity repository) claims that annotator's assignment in its own transaction: NEW
+/// becomes IN_PROGRESS and `touched_at` moves; a FINISHED or LOCKED assignment refuses the
+/// write (CONFLICT) and a missing one FORBIDDEN. The claim and a state change lock the same
+/// row, so an edit racing `finishAssignment` lands before FINISHED or not at all.
+pub trait AssignmentRepository {
+    /// Adds what `plan` says (serialised per project: two plans never read the same loads),
+    /// returns the assignments of the given documents to the given annotators afterwards.
+    async fn assign(
+        &self,
+        project: ProjectId,
+        documents: &[DocumentId],
+        annotators: &[UserId],
+        plan: AssignmentPlan,
+        audit: AuditEntry,
+    ) -> DomainResult<Vec<Assignment>>;
+    async fn assignment_by_id(&self, id: AssignmentId) -> DomainResult<Option<Assignment>>;
+    /// Changes an assignment as `change` says; the audit row is written with it.
+    async fn change_assignment(
+        &self,
+        id: AssignmentId,
+        change: AssignmentChange,
+        audit: AuditEntry,
+    ) -> DomainResult<Assignment>;
+    /// One annotator's assignments in a project, oldest first.
+    async fn assignments_of(
+        &self,
+        project: ProjectId,
+        annotator: UserId,
+        page: PageRequest,
+    ) -> DomainResult<Page<Assignment>>;
+    /// How many assignments each annotator holds in each state.
+    async fn assignment_counts(&self, project: ProjectId) -> DomainResult<Vec<(UserId, AssignmentState, u64)>>;
+    /// Puts back to NEW every IN_PROGRESS assignment untouched for its project's
+    /// `abandon_after_hours` at `now`; returns how many.
+    async fn reopen_abandoned(&self, now: DateTime<Utc>) -> DomainResult<u64>;
 }
 
 pub trait RelationshipRepository {

@@ -122,6 +122,10 @@ pub struct Project {
     pub allow_public_view: bool,
     pub tags: Vec<String>,
     pub references: Vec<String>,
+    /// How members annotate: one shared layer, or a layer each (issue 12).
+    pub annotation_mode: crate::rounds::AnnotationMode,
+    /// Hours after which an untouched IN_PROGRESS assignment goes back to NEW (never if None).
+    pub abandon_after_hours: Option<u32>,
     pub created_by: Option<UserId>,
     pub updated_by: Option<UserId>,
     pub created_at: DateTime<Utc>,
@@ -143,6 +147,8 @@ pub struct ProjectFields {
     pub allow_public_view: Option<bool>,
     pub tags: Option<Vec<String>>,
     pub references: Option<Vec<String>>,
+    pub annotation_mode: Option<crate::rounds::AnnotationMode>,
+    pub abandon_after_hours: Option<Option<u32>>,
 }
 
 impl ProjectFields {

@@ -44,6 +44,8 @@ mod m20261206_040001_create_artifacts;
 mod m20261206_050001_create_webhooks;
 mod m20261206_050002_create_system_settings;
 mod m20261207_020001_create_embeddings;
+mod m20261207_030001_annotation_layers;
+mod m20261207_030002_create_assignments;
 mod m20261207_040001_create_sources;
 
 /// Every migration of the Nishan schema, in order.
@@ -75,6 +77,8 @@ impl MigratorTrait for Migrator {
             Box::new(m20261206_050001_create_webhooks::Migration),
             Box::new(m20261206_050002_create_system_settings::Migration),
             Box::new(m20261207_020001_create_embeddings::Migration),
+            Box::new(m20261207_030001_annotation_layers::Migration),
+            Box::new(m20261207_030002_create_assignments::Migration),
             Box::new(m20261207_040001_create_sources::Migration),
         ]
     }

@@ -11,7 +11,7 @@ use sea_orm_migration::sea_orm::prelude::{ChronoDateTimeUtc, ChronoUtc, Json, Uu
 use sea_orm_migration::sea_orm::{ConnectionTrait, Database, DatabaseConnection};
 use sea_orm_migration::sea_query::{Alias, Order, Query};
 
-const TABLES: [&str; 42] = [
+const TABLES: [&str; 43] = [
     "users",
     "user_profiles",
     "user_sessions",
@@ -54,6 +54,7 @@ const TABLES: [&str; 42] = [
     "document_stats",
     "embedding_settings",
     "embedding_vectors",
+    "assignments",
 ];
 
 /// (table, index) pairs every fully migrated database must have.
@@ -93,8 +94,8 @@ const INDEXES: &[(&str, &str)] = &[
     ("entity_types", "uq_entity_types_name"),
     ("entity_types", "idx_entity_types_is_active"),
     ("entity_types", "idx_entity_types_sort_order"),
-    ("entities", "uq_entities_span"),
-    ("entities", "idx_entities_reading_order"),
+    ("entities", "uq_entities_layer_span"),
+    ("entities", "idx_entities_layer_reading_order"),
     ("entities", "idx_entities_entity_type_id"),
     ("entities", "idx_entities_is_verified"),
     ("entities", "idx_entities_source"),
@@ -134,7 +135,10 @@ const INDEXES: &[(&str, &str)] = &[
     ("chat_sessions", "idx_chat_sessions_user_project_updated"),
     ("chat_sessions", "idx_chat_sessions_updated"),
     ("chat_messages", "uq_chat_messages_session_position"),
-    ("document_stats", "uq_document_stats_document_id"),
+    ("document_stats", "uq_document_stats_document_layer"),
+    ("assignments", "uq_assignments_document_annotator"),
+    ("assignments", "idx_assignments_project_annotator"),
+    ("assignments", "idx_assignments_state_touched"),
 ];
 
 /// (id, name, sort_order) of the system entity types the documents migration

@@ -569,6 +569,47 @@ async fn every_mutation_writes_its_audit_row(db: Db) {
     let source = id(&data, &["createSource", "id"]);
     let q = "mutation($id: ID!) { deleteSource(id: $id) }";
     w.run("deleteSource", anis, q, json!({"id": source}), &[("source.delete", "source", &[])]).await;
+    // Annotation rounds: the project becomes INDEPENDENT, its owner is assigned a document.
+    let q = "mutation($id: ID!) { updateProject(id: $id, input: {annotationMode: INDEPENDENT}) { id } }";
+    w.run(
+        "updateProject (annotationMode)",
+        anis,
+        q,
+        json!({"id": project}),
+        &[("project.update", "project", &["annotationMode"])],
+    )
+    .await;
+    let anis_id = w.app.ok(Some(&admin), "{ me { id } }", json!({})).await["me"]["id"].as_str().unwrap().to_owned();
+    let q = "mutation($i: AssignDocumentsInput!) { assignDocuments(input: $i) { id } }";
+    let vars = json!({"i": {"projectId": project, "documentIds": [doc], "annotatorIds": [anis_id], "annotatorsPerDocument": 1}});
+    let data = w
+        .run(
+            "assignDocuments",
+            anis,
+            q,
+            vars,
+            &[("assignment.assign", "project", &["documents", "annotators", "created"])],
+        )
+        .await;
+    let assignment = id(&data["assignDocuments"][0], &["id"]);
+    let q = "mutation($id: ID!) { finishAssignment(id: $id) { id } }";
+    w.run(
+        "finishAssignment",
+        anis,
+        q,
+        json!({"id": assignment}),
+        &[("assignment.finish", "assignment", &["documentId", "annotatorId", "state"])],
+    )
+    .await;
+    let q = "mutation($id: ID!) { setAssignmentState(id: $id, state: IN_PROGRESS) { id } }";
+    w.run(
+        "setAssignmentState",
+        anis,
+        q,
+        json!({"id": assignment}),
+        &[("assignment.set_state", "assignment", &["from", "state"])],
+    )
+    .await;
     // Deletions.
     let q = "mutation($p: ID!, $u: ID!) { removeProjectMember(projectId: $p, userId: $u) }";
     w.run(

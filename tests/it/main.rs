@@ -31,6 +31,7 @@ mod proxies;
 mod queries;
 mod rate_limits;
 mod readme;
+mod rounds;
 mod scripts;
 mod search;
 mod server;

@@ -247,8 +247,8 @@ pub struct FilterKey {
 }
 
 impl FilterKey {
-    pub fn new(input: &EntityFilterInput) -> ApiResult<Self> {
-        let filter = input.to_domain()?;
+    pub fn new(input: &EntityFilterInput, layer: nishan_domain::rounds::Layer) -> ApiResult<Self> {
+        let filter = input.to_domain(layer)?;
         let canonical: Arc<str> = format!("{filter:?}").into();
         Ok(Self { filter: Arc::new(filter), canonical })
     }

@@ -172,6 +172,40 @@ pub fn writable_layer(
     }
 }
 
+/// Whether the caller may read an existing layer (an entity of it, an event about it): the
+/// curated layer for whoever reads the project; an annotator's layer for that annotator and
+/// the managers; a model's layer for the managers.
+pub fn may_read(mode: AnnotationMode, access: &ProjectAccess, caller: Option<UserId>, layer: Layer) -> bool {
+    match layer {
+        Layer::Curated => access.can_read,
+        Layer::Annotator(u) => {
+            readable_layer(mode, access, caller, LayerRequest { annotator: Some(u), curated: None }).is_ok()
+        }
+        Layer::Model(_) => access.can_read && manages(access),
+    }
+}
+
+/// Whether the caller may change an existing layer: FORBIDDEN (or the policy's error) when not.
+pub fn may_write(mode: AnnotationMode, access: &ProjectAccess, caller: UserId, layer: Layer) -> DomainResult<()> {
+    let request = match layer {
+        Layer::Curated => LayerRequest { annotator: None, curated: Some(true) },
+        Layer::Annotator(u) => LayerRequest { annotator: Some(u), curated: None },
+        Layer::Model(_) => {
+            access.require(Permission::EditEntities)?;
+            return if manages(access) {
+                Ok(())
+            } else {
+                Err(DomainError::forbidden("only the project's managers change a model's layer"))
+            };
+        }
+    };
+    if writable_layer(mode, access, caller, request)? == layer {
+        Ok(())
+    } else {
+        Err(DomainError::forbidden("you may not change this layer"))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -263,6 +297,31 @@ mod tests {
             readable_layer(mode, &hidden, None, ask(None, None)).unwrap_err(),
             DomainError::NotFound { .. }
         ));
+    }
+
+    #[test]
+    fn existing_layers_are_read_and_changed_by_their_owner_and_the_managers() {
+        let (me, other) = (UserId::new(), UserId::new());
+        let model = Layer::Model(uuid::Uuid::now_v7());
+        let mode = AnnotationMode::Independent;
+        let researcher = access(Some(Role::Researcher));
+        let owner = access(Some(Role::Owner));
+        let viewer = access(Some(Role::Viewer));
+        assert!(may_read(mode, &researcher, Some(me), Layer::Annotator(me)));
+        assert!(may_read(mode, &researcher, Some(me), Layer::Curated));
+        assert!(!may_read(mode, &researcher, Some(me), Layer::Annotator(other)));
+        assert!(!may_read(mode, &researcher, Some(me), model));
+        assert!(!may_read(mode, &viewer, Some(me), Layer::Annotator(me)));
+        assert!(may_read(mode, &owner, Some(me), Layer::Annotator(other)));
+        assert!(may_read(mode, &owner, Some(me), model));
+        assert!(may_write(mode, &researcher, me, Layer::Annotator(me)).is_ok());
+        assert!(may_write(mode, &researcher, me, Layer::Annotator(other)).is_err());
+        assert!(may_write(mode, &researcher, me, Layer::Curated).is_err());
+        assert!(may_write(mode, &researcher, me, model).is_err());
+        assert!(may_write(mode, &owner, me, Layer::Annotator(other)).is_ok());
+        assert!(may_write(mode, &owner, me, model).is_ok());
+        assert!(may_write(AnnotationMode::Shared, &researcher, me, Layer::Curated).is_ok());
+        assert!(may_write(mode, &viewer, me, Layer::Curated).is_err());
     }
 
     #[test]

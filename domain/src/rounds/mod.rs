@@ -5,7 +5,8 @@
 //! into the curated one and compares an annotator's layer with it.
 
 pub mod agreement;
+pub mod assignment;
 pub mod curation;
 pub mod layer;
 
-pub use layer::{AnnotationMode, Layer, LayerRequest, readable_layer, writable_layer};
+pub use layer::{AnnotationMode, Layer, LayerRequest, may_read, may_write, readable_layer, writable_layer};

@@ -67,10 +67,21 @@ impl<S: DocumentRepository + ProjectRepository, E: EventPublisher> Documents<'_,
         actor: Option<&Actor>,
         id: DocumentId,
     ) -> DomainResult<(DocumentHead, ProjectAccess)> {
+        let (head, _, access) = self.head_project_access(actor, id).await?;
+        Ok((head, access))
+    }
+
+    /// As [`head_access`](Self::head_access), with the document's project (its annotation
+    /// mode decides which layer a caller reads and writes).
+    pub async fn head_project_access(
+        &self,
+        actor: Option<&Actor>,
+        id: DocumentId,
+    ) -> DomainResult<(DocumentHead, crate::project::Project, ProjectAccess)> {
         let not_found = DomainError::NotFound { resource: "document" };
         let head = self.store.document_head(id).await?.ok_or(not_found.clone())?;
-        let (_, access) = self.projects().find(actor, ProjectRef::Id(head.project_id)).await?.ok_or(not_found)?;
-        Ok((head, access))
+        let (project, access) = self.projects().find(actor, ProjectRef::Id(head.project_id)).await?.ok_or(not_found)?;
+        Ok((head, project, access))
     }
 
     /// The caller's access to a document already read (a request's loader shares one read
@@ -596,7 +607,7 @@ mod tests {
     }
 
     fn stored(p: &Placement) -> StoredSpan {
-        StoredSpan { id: p.id, start: p.start, end: p.end, is_verified: false }
+        StoredSpan { id: p.id, layer: crate::rounds::Layer::Curated, start: p.start, end: p.end, is_verified: false }
     }
 
     #[test]

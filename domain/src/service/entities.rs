@@ -25,6 +25,7 @@ use crate::ports::{
     DocumentRepository, EntityRepository, EntityTypeRepository, OnDuplicate, ProjectRepository, RelationshipRepository,
 };
 use crate::relationship::{Relationship, RelationshipType, check_relationship};
+use crate::rounds::{Layer, LayerRequest, may_read, may_write, writable_layer};
 use crate::service::documents::Documents;
 use crate::text::{DocumentText, span_context, validate_span};
 
@@ -39,6 +40,8 @@ pub struct NewEntity {
     pub text: Option<String>,
     pub confidence: Option<f64>,
     pub notes: Option<String>,
+    /// The layer to write to (the caller's own by default; see `rounds::writable_layer`).
+    pub layer: LayerRequest,
 }
 
 /// Changes to an entity; `None` leaves a field as it is.
@@ -57,6 +60,13 @@ pub struct NewRelationship {
     pub kind: RelationshipType,
     pub confidence: Option<f64>,
     pub notes: Option<String>,
+}
+
+/// What the caller may do in an entity's project, with the project's annotation mode.
+#[derive(Debug, Clone)]
+pub struct LayeredAccess {
+    pub access: crate::policy::ProjectAccess,
+    pub mode: crate::rounds::AnnotationMode,
 }
 
 pub struct Entities<'a, S, E> {
@@ -92,6 +102,7 @@ pub fn entity_at(
         id: EntityId::new(),
         document_id: document,
         project_id: project,
+        layer: Layer::Curated,
         entity_type_id: entity_type,
         text: String::new(),
         start: 0,
@@ -138,33 +149,41 @@ where
         Documents { store: self.store, events: self.events, max_bytes: usize::MAX }
     }
 
-    /// Tells the document's subscribers what the actor just did (after the change committed).
-    fn announce(&self, document: DocumentId, kind: ActivityKind, ids: &[EntityId], actor: &Actor) {
-        let event = ActivityEvent::new(document, kind, ids, Some(actor.user_id));
+    /// Tells the document's subscribers what the actor just did in a layer (after the change
+    /// committed); only those who may read the layer receive it.
+    fn announce(&self, document: DocumentId, layer: Layer, kind: ActivityKind, ids: &[EntityId], actor: &Actor) {
+        let event = ActivityEvent::new(document, kind, ids, Some(actor.user_id)).in_layer(layer);
         self.events.publish(DomainEvent::DocumentActivity(event));
     }
 
-    /// The head of a document the caller may edit entities in.
-    async fn editable_document(&self, actor: &Actor, id: DocumentId) -> DomainResult<DocumentHead> {
-        let (head, access) = self.documents().head_access(Some(actor), id).await?;
+    /// The head of a document the caller may edit entities in, and the layer the caller's
+    /// change goes to (decided once, by the layer policy).
+    async fn editable_document(
+        &self,
+        actor: &Actor,
+        id: DocumentId,
+        request: LayerRequest,
+    ) -> DomainResult<(DocumentHead, Layer)> {
+        let (head, project, access) = self.documents().head_project_access(Some(actor), id).await?;
         access.require(Permission::EditEntities)?;
-        Ok(head)
+        let layer = writable_layer(project.annotation_mode, &access, actor.user_id, request)?;
+        Ok((head, layer))
     }
 
     /// The entity, its document's head and what the caller may do there, if the caller may
     /// read the document.
-    async fn locate(
-        &self,
-        actor: Option<&Actor>,
-        id: EntityId,
-    ) -> DomainResult<(Entity, DocumentHead, crate::policy::ProjectAccess)> {
+    async fn locate(&self, actor: Option<&Actor>, id: EntityId) -> DomainResult<(Entity, DocumentHead, LayeredAccess)> {
         let entity = self.store.entity_by_id(id).await?.ok_or(DomainError::NotFound { resource: "entity" })?;
-        let (head, access) = self
+        let (head, project, access) = self
             .documents()
-            .head_access(actor, entity.document_id)
+            .head_project_access(actor, entity.document_id)
             .await
             .map_err(|_| DomainError::NotFound { resource: "entity" })?;
-        Ok((entity, head, access))
+        // An entity of a layer the caller may not read is as unknown as a random id.
+        if !may_read(project.annotation_mode, &access, actor.map(|a| a.user_id), entity.layer) {
+            return Err(DomainError::NotFound { resource: "entity" });
+        }
+        Ok((entity, head, LayeredAccess { access, mode: project.annotation_mode }))
     }
 
     /// The entity and what the caller may do in its project, if the caller may read it.
@@ -174,13 +193,13 @@ where
         id: EntityId,
     ) -> DomainResult<(Entity, crate::policy::ProjectAccess)> {
         let (entity, _, access) = self.locate(actor, id).await?;
-        Ok((entity, access))
+        Ok((entity, access.access))
     }
 
     /// An entity the caller may edit, with its document's head.
     async fn editable_entity(&self, actor: &Actor, id: EntityId) -> DomainResult<(Entity, DocumentHead)> {
         let (entity, head, access) = self.locate(Some(actor), id).await?;
-        access.require(Permission::EditEntities)?;
+        may_write(access.mode, &access.access, actor.user_id, entity.layer)?;
         Ok((entity, head))
     }
 
@@ -199,12 +218,13 @@ where
     }
 
     pub async fn create(&self, meta: &RequestMeta, actor: &Actor, input: NewEntity) -> DomainResult<Entity> {
-        let doc = self.editable_document(actor, input.document_id).await?;
+        let (doc, layer) = self.editable_document(actor, input.document_id, input.layer).await?;
         let entity_type = self.usable_type(input.entity_type_id).await?;
         let text = self.store.document_text(&doc).await?;
         let span = validate_span(&text, input.start, input.end)?;
         let mut entity =
             entity_at((doc.id, doc.project_id), &text, entity_type.id, span, EntitySource::Manual, actor.user_id)?;
+        entity.layer = layer;
         if let Some(sent) = &input.text
             && *sent != entity.text
         {
@@ -219,13 +239,13 @@ where
         let audit = AuditEntry::new(meta, Some(actor.user_id), "entity.create", "entity")
             .resource(entity.id, &entity.text)
             .project(doc.project_id)
-            .changes(json!({"documentId": doc.id, "entityType": entity_type.name, "start": span.0, "end": span.1}));
+            .changes(json!({"documentId": doc.id, "entityType": entity_type.name, "start": span.0, "end": span.1, "layer": layer.key()}));
         let mut created = self
             .store
             .insert_entities_at(doc.id, doc.current_version, vec![entity], OnDuplicate::Conflict, audit)
             .await?;
         let created = created.pop().ok_or_else(|| DomainError::internal("inserted entity missing"))?;
-        self.announce(created.document_id, ActivityKind::EntityCreated, &[created.id], actor);
+        self.announce(created.document_id, created.layer, ActivityKind::EntityCreated, &[created.id], actor);
         Ok(created)
     }
 
@@ -266,7 +286,7 @@ where
             .project(entity.project_id)
             .changes(serde_json::Value::Object(changes));
         let updated = self.store.update_entity(entity, placed_at, audit).await?;
-        self.announce(updated.document_id, ActivityKind::EntityUpdated, &[updated.id], actor);
+        self.announce(updated.document_id, updated.layer, ActivityKind::EntityUpdated, &[updated.id], actor);
         Ok(updated)
     }
 
@@ -289,7 +309,7 @@ where
             .changes(json!({"documentId": entity.document_id, "source": entity.source.as_str(), "reason": reason}));
         let kind = if rejection.is_some() { ActivityKind::EntityRejected } else { ActivityKind::EntityDeleted };
         self.store.delete_entity(id, rejection, audit).await?;
-        self.announce(entity.document_id, kind, &[id], actor);
+        self.announce(entity.document_id, entity.layer, kind, &[id], actor);
         Ok(entity)
     }
 
@@ -314,11 +334,20 @@ where
         }
         let docs: HashSet<DocumentId> = entities.iter().map(|e| e.document_id).collect();
         for d in &docs {
-            // An entity of a document the caller cannot read is as unknown as a random id.
-            self.editable_document(actor, *d).await.map_err(|e| match e {
-                DomainError::NotFound { .. } => DomainError::NotFound { resource: "entity" },
-                other => other,
-            })?;
+            // An entity of a document (or a layer) the caller cannot read is as unknown as a
+            // random id; each entity's layer must be one the caller may change.
+            let (_, project, access) =
+                self.documents().head_project_access(Some(actor), *d).await.map_err(|e| match e {
+                    DomainError::NotFound { .. } => DomainError::NotFound { resource: "entity" },
+                    other => other,
+                })?;
+            access.require(Permission::EditEntities)?;
+            for e in entities.iter().filter(|e| e.document_id == *d) {
+                if !may_read(project.annotation_mode, &access, Some(actor.user_id), e.layer) {
+                    return Err(DomainError::NotFound { resource: "entity" });
+                }
+                may_write(project.annotation_mode, &access, actor.user_id, e.layer)?;
+            }
         }
         let notes = validate_notes(notes)?;
         let by = verified.then(|| (actor.user_id, Utc::now()));
@@ -347,13 +376,13 @@ where
             .collect();
         let done = self.store.set_verified(ids, by, notes, audits).await?;
         // One event per document whose entities changed.
-        let mut by_document: std::collections::BTreeMap<DocumentId, Vec<EntityId>> = Default::default();
+        let mut by_document: std::collections::BTreeMap<(DocumentId, Layer), Vec<EntityId>> = Default::default();
         for e in &done {
-            by_document.entry(e.document_id).or_default().push(e.id);
+            by_document.entry((e.document_id, e.layer)).or_default().push(e.id);
         }
         let kind = if verified { ActivityKind::EntityVerified } else { ActivityKind::EntityUnverified };
-        for (doc, ids) in by_document {
-            self.announce(doc, kind, &ids, actor);
+        for ((doc, layer), ids) in by_document {
+            self.announce(doc, layer, kind, &ids, actor);
         }
         Ok(done)
     }
@@ -368,7 +397,7 @@ where
         needle: &str,
         type_id: EntityTypeId,
     ) -> DomainResult<Vec<EntityId>> {
-        let doc = self.editable_document(actor, doc).await?;
+        let (doc, layer) = self.editable_document(actor, doc, LayerRequest::default()).await?;
         let entity_type = self.usable_type(type_id).await?;
         let needle = crate::text::normalize_newlines(needle.trim());
         if needle.is_empty() {
@@ -378,7 +407,16 @@ where
         let entities: Vec<Entity> = crate::text::whole_word_occurrences(text.text(), &needle)
             .into_iter()
             .map(|span| {
-                entity_at((doc.id, doc.project_id), &text, entity_type.id, span, EntitySource::Manual, actor.user_id)
+                let mut e = entity_at(
+                    (doc.id, doc.project_id),
+                    &text,
+                    entity_type.id,
+                    span,
+                    EntitySource::Manual,
+                    actor.user_id,
+                )?;
+                e.layer = layer;
+                Ok(e)
             })
             .collect::<DomainResult<_>>()?;
         let audit = AuditEntry::new(meta, Some(actor.user_id), "entity.annotate_all", "document")
@@ -393,7 +431,7 @@ where
             .map(|e| e.id)
             .collect();
         if !created.is_empty() {
-            self.announce(doc.id, ActivityKind::EntityCreated, &created, actor);
+            self.announce(doc.id, layer, ActivityKind::EntityCreated, &created, actor);
         }
         Ok(created)
     }
@@ -410,6 +448,9 @@ where
             .await
             .map_err(|_| DomainError::invalid("targetEntityId", "no such entity"))?;
         check_relationship((source.id, source.project_id), (target.id, target.project_id))?;
+        if source.layer != target.layer {
+            return Err(DomainError::invalid("targetEntityId", "relates entities of one layer only"));
+        }
         let confidence =
             input.confidence.map(|c| Confidence::new(c, "confidenceScore")).transpose()?.map(Confidence::value);
         let r = Relationship {

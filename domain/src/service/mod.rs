@@ -2,6 +2,7 @@
 //! and calls the ports. Resolvers call these and nothing below them.
 
 pub mod accounts;
+pub mod assignments;
 pub mod audit;
 pub mod chat;
 pub mod documents;

@@ -49,6 +49,8 @@ impl<S: ProjectRepository, E: EventPublisher> Projects<'_, S, E> {
             allow_public_view: f.allow_public_view.unwrap_or(false),
             tags: f.tags.unwrap_or_default(),
             references: f.references.unwrap_or_default(),
+            annotation_mode: f.annotation_mode.unwrap_or_default(),
+            abandon_after_hours: f.abandon_after_hours.flatten(),
             created_by: Some(actor.user_id),
             updated_by: Some(actor.user_id),
             created_at: now,
@@ -239,6 +241,12 @@ fn fields_summary(f: &ProjectFields) -> serde_json::Value {
     }
     if let Some(v) = &f.tags {
         changes.insert("tags".into(), json!(v));
+    }
+    if let Some(v) = f.annotation_mode {
+        changes.insert("annotationMode".into(), json!(v.as_str()));
+    }
+    if let Some(v) = f.abandon_after_hours {
+        changes.insert("abandonAfterHours".into(), json!(v));
     }
     for (key, set) in [
         ("description", f.description.is_some()),

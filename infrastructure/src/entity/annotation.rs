@@ -1,5 +1,6 @@
-//! `entities`: the named-entity annotations of documents, unique per
-//! (document, start, end, entity type). The module is not called `entity`,
+//! `entities`: the named-entity annotations of documents, each in one layer of its document
+//! (`layer`: `curated`, `annotator:<uuid>` or `model:<uuid>`), unique per
+//! (document, layer, start, end, entity type). The module is not called `entity`,
 //! which would clash with its parent `crate::entity`.
 
 use sea_orm::entity::prelude::*;
@@ -13,6 +14,8 @@ pub struct Model {
     pub document_id: Uuid,
     /// → `projects.id`, ON DELETE CASCADE.
     pub project_id: Uuid,
+    /// The layer's key (`nishan_domain::rounds::Layer::key`).
+    pub layer: String,
     /// → `entity_types.id`, ON DELETE RESTRICT.
     pub entity_type_id: Uuid,
     #[sea_orm(column_type = "Text")]

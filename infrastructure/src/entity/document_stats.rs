@@ -1,8 +1,8 @@
-//! `document_stats`: one row per document (unique `document_id`), what every entity write
-//! updates: the entity counts and the version of the content (compared and swapped by a
-//! content edit, checked by an entity placed against a version). Kept apart from `documents`,
-//! whose row holds the text. `id` is a surrogate key, so counts per layer can later add a
-//! column and replace the unique index.
+//! `document_stats`: one row per document and layer (unique `(document_id, layer)`), what
+//! every entity write updates: the layer's entity counts and, in the `curated` row (the
+//! document-wide one), the version of the content (compared and swapped by a content edit,
+//! checked by an entity placed against a version). Kept apart from `documents`, whose row
+//! holds the text. Another layer's row is made by the first change in that layer.
 
 use sea_orm::entity::prelude::*;
 
@@ -11,8 +11,10 @@ use sea_orm::entity::prelude::*;
 pub struct Model {
     #[sea_orm(primary_key)]
     pub id: i64,
-    /// → `documents.id`, ON DELETE CASCADE; unique.
+    /// → `documents.id`, ON DELETE CASCADE; unique with `layer`.
     pub document_id: Uuid,
+    /// The layer counted (`curated`: the document-wide row, which keeps the version).
+    pub layer: String,
     /// The content's version, 1 for the first.
     pub version: i32,
     pub total_entities: i32,

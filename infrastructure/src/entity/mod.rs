@@ -4,6 +4,7 @@
 
 pub(crate) mod annotation;
 pub(crate) mod artifact;
+pub(crate) mod assignment;
 pub(crate) mod audit_log;
 pub(crate) mod chat_message;
 pub(crate) mod chat_session;

@@ -28,6 +28,10 @@ pub struct Model {
     /// JSON array; the column is `references` (an SQL keyword, always quoted
     /// by the query builder).
     pub references: Json,
+    /// `SHARED` or `INDEPENDENT` (`nishan_domain::rounds::AnnotationMode`).
+    pub annotation_mode: String,
+    /// NULL: assignments are never abandoned.
+    pub abandon_after_hours: Option<i32>,
     /// → `users.id`, ON DELETE SET NULL.
     pub created_by: Option<Uuid>,
     /// → `users.id`, ON DELETE SET NULL.

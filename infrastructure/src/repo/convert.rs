@@ -80,6 +80,10 @@ pub(crate) fn project(m: project::Model) -> DomainResult<Project> {
         allow_public_view: m.allow_public_view,
         tags: strings(m.tags),
         references: strings(m.references),
+        annotation_mode: nishan_domain::rounds::AnnotationMode::parse(&m.annotation_mode).map_err(|_| {
+            nishan_domain::DomainError::internal(format!("unknown annotation mode {:?} in storage", m.annotation_mode))
+        })?,
+        abandon_after_hours: m.abandon_after_hours.map(|h| h as u32),
         created_by: m.created_by.map(Into::into),
         updated_by: m.updated_by.map(Into::into),
         created_at: m.created_at,
@@ -213,6 +217,7 @@ pub(crate) fn document_stats_row(
     crate::entity::document_stats::ActiveModel {
         id: sea_orm::ActiveValue::NotSet,
         document_id: Set(d.id.0),
+        layer: Set(nishan_domain::rounds::Layer::Curated.key()),
         version: Set(d.current_version as i32),
         total_entities: Set(d.counts.total as i32),
         verified_entities: Set(d.counts.verified as i32),
@@ -309,6 +314,7 @@ pub(crate) fn annotation(m: crate::entity::annotation::Model) -> DomainResult<ni
         id: m.id.into(),
         document_id: m.document_id.into(),
         project_id: m.project_id.into(),
+        layer: nishan_domain::rounds::Layer::parse_key(&m.layer)?,
         entity_type_id: m.entity_type_id.into(),
         text: m.text,
         start: m.start_offset as u32,
@@ -341,6 +347,7 @@ pub(crate) fn annotation_row(e: &nishan_domain::entity::Entity) -> crate::entity
         id: Set(e.id.0),
         document_id: Set(e.document_id.0),
         project_id: Set(e.project_id.0),
+        layer: Set(e.layer.key()),
         entity_type_id: Set(e.entity_type_id.0),
         text: Set(e.text.clone()),
         start_offset: Set(e.start as i32),

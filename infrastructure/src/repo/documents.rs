@@ -84,7 +84,9 @@ fn joined(q: Select<document::Entity>, with_content: bool) -> sea_orm::Selector<
     for c in document_stats::Column::iter() {
         q = q.column_as(c, format!("{STATS}{}", sea_orm::IdenStatic::as_str(&c)));
     }
-    q.inner_join(document_stats::Entity).into_model::<Joined>()
+    q.inner_join(document_stats::Entity)
+        .filter(document_stats::Column::Layer.eq(entities::CURATED))
+        .into_model::<Joined>()
 }
 
 /// The documents `q` selects, with their content and counts.
@@ -162,7 +164,8 @@ pub(crate) async fn stored_version(
     let mut q = document_stats::Entity::find()
         .select_only()
         .column(document_stats::Column::Version)
-        .filter(document_stats::Column::DocumentId.eq(doc.0));
+        .filter(document_stats::Column::DocumentId.eq(doc.0))
+        .filter(document_stats::Column::Layer.eq(entities::CURATED));
     if let Some(lock) = lock
         && conn.get_database_backend() == sea_orm::DbBackend::Postgres
     {
@@ -201,6 +204,7 @@ impl DocumentRepository for Store {
             .column(document::Column::ContentHash)
             .column(document_stats::Column::Version)
             .inner_join(document_stats::Entity)
+            .filter(document_stats::Column::Layer.eq(entities::CURATED))
             .into_tuple()
             .one(self.connection())
             .await
@@ -327,6 +331,7 @@ impl DocumentRepository for Store {
             .column_as(document::Column::Id.count(), "documents")
             .column_as(document_stats::Column::TotalEntities.sum(), "entities")
             .inner_join(document_stats::Entity)
+            .filter(document_stats::Column::Layer.eq(entities::CURATED))
             .filter(document::Column::ProjectId.is_in(ids))
             .group_by(document::Column::ProjectId)
             .into_tuple()
@@ -421,6 +426,7 @@ impl DocumentRepository for Store {
         let swapped = document_stats::Entity::update_many()
             .col_expr(document_stats::Column::Version, Expr::value(edit.expected_version as i32 + 1))
             .filter(document_stats::Column::DocumentId.eq(id.0))
+            .filter(document_stats::Column::Layer.eq(entities::CURATED))
             .filter(document_stats::Column::Version.eq(edit.expected_version as i32))
             .exec(&txn)
             .await
@@ -432,13 +438,24 @@ impl DocumentRepository for Store {
             });
         }
         let stored = entities::spans_of(&txn, id).await?;
-        let verified: HashSet<EntityId> = stored.iter().filter(|s| s.is_verified).map(|s| s.id).collect();
+        let kept: HashMap<EntityId, (nishan_domain::rounds::Layer, bool)> =
+            stored.iter().map(|s| (s.id, (s.layer, s.is_verified))).collect();
         let spans: HashMap<EntityId, (u32, u32)> = stored.iter().map(|s| (s.id, (s.start, s.end))).collect();
         let carried = carry(stored)?;
         entities::delete_ids(&txn, &carried.dropped).await?;
         entities::rewrite_placements(&txn, &carried.rewrite, &spans).await?;
-        let dropped_verified = carried.dropped.iter().filter(|d| verified.contains(d)).count();
-        entities::adjust_counts(&txn, id, -(carried.dropped.len() as i64), -(dropped_verified as i64)).await?;
+        // Each layer loses what it had among the dropped.
+        let mut lost: HashMap<nishan_domain::rounds::Layer, (i64, i64)> = HashMap::new();
+        for d in &carried.dropped {
+            if let Some((layer, verified)) = kept.get(d) {
+                let l = lost.entry(*layer).or_default();
+                l.0 += 1;
+                l.1 += i64::from(*verified);
+            }
+        }
+        for (layer, (total, verified)) in lost {
+            entities::adjust_counts(&txn, id, layer, -total, -verified).await?;
+        }
         convert::version_row(&carried.version).insert(&txn).await.map_err(internal)?;
         let mut audit_entry = audit_entry;
         audit_entry.changes["toVersion"] = json!(carried.version.version_number);

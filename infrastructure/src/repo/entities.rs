@@ -9,6 +9,10 @@
 //! statement itself, never from a read made before it). `total = total + n` re-reads the row
 //! under its lock on PostgreSQL, so concurrent changes add up; SQLite runs one writer at a time.
 //! No change costs a count over the document.
+//!
+//! Every entity belongs to one layer of its document (issue 12): the duplicate-span rule, the
+//! reading order and the counts are per layer (the curated layer's counts are the document's
+//! own, in its document-wide stats row); a listing names its layer in its `EntityFilter`.
 
 use std::collections::{HashMap, HashSet};
 
@@ -18,6 +22,7 @@ use nishan_domain::document::EntityCounts;
 use nishan_domain::entity::{Entity, EntityCursor, EntityFilter, EntitySlice, Placement, Rejection};
 use nishan_domain::ids::{DocumentId, EntityId, EntityTypeId, ProjectId, UserId};
 use nishan_domain::ports::{EntityRepository, OnDuplicate, StoredSpan};
+use nishan_domain::rounds::Layer;
 use nishan_domain::{DomainError, DomainResult};
 use sea_orm::ActiveValue::Set;
 use sea_orm::sea_query::{Alias, Asterisk, Expr, ExprTrait, LockType, OnConflict, Query, SelectStatement, UnionType};
@@ -27,7 +32,7 @@ use sea_orm::{
 };
 use uuid::Uuid;
 
-use super::{Store, audit, convert, documents, internal};
+use super::{Store, assignments, audit, convert, documents, internal};
 use crate::entity::{annotation, document_stats, entity_rejection};
 
 /// Rows per multi-row INSERT: under SQLite's limit of 32766 bound parameters at 27 columns.
@@ -36,56 +41,89 @@ const INSERT_CHUNK: usize = 1000;
 /// Ids per `IN (...)` list.
 const ID_CHUNK: usize = 1000;
 
-/// Moves a document's stored counts by a change of `total` entities, `verified` of them
-/// verified (negative for removals), in the change's transaction. Nothing to do for a change
-/// of neither.
+/// Moves the stored counts of one layer of a document by a change of `total` entities,
+/// `verified` of them verified (negative for removals), in the change's transaction. Nothing
+/// to do for a change of neither.
 pub(crate) async fn adjust_counts(
     conn: &impl ConnectionTrait,
     doc: DocumentId,
+    layer: Layer,
     total: i64,
     verified: i64,
 ) -> DomainResult<()> {
-    adjust_counts_at(conn, doc, None, total, verified).await
+    adjust_counts_at(conn, doc, layer, None, total, verified).await
 }
 
 /// [`adjust_counts`], for a change made against version `at` of the document's content:
-/// `Conflict` if the document is at another version now. The check and the count are one
-/// statement that locks the document's stats row, so a content edit either committed before it (and
-/// the check fails) or waits for this transaction (and then carries its entities).
+/// `Conflict` if the document is at another version now. The check locks the document-wide
+/// (curated) stats row, the one a content edit swaps the version in, so a content edit either
+/// committed before it (and the check fails) or waits for this transaction (and then carries
+/// its entities). Another layer's row is made by its first change (an upsert on the unique
+/// (document, layer) index, so two first changes at once add up too).
 pub(crate) async fn adjust_counts_at(
     conn: &impl ConnectionTrait,
     doc: DocumentId,
+    layer: Layer,
     at: Option<u32>,
     total: i64,
     verified: i64,
 ) -> DomainResult<()> {
+    let curated = layer == Layer::Curated;
     if total == 0 && verified == 0 {
         return Ok(());
     }
-    let updated = document_stats::Entity::update_many()
-        .col_expr(document_stats::Column::TotalEntities, Expr::col(document_stats::Column::TotalEntities).add(total))
-        .col_expr(
-            document_stats::Column::VerifiedEntities,
-            Expr::col(document_stats::Column::VerifiedEntities).add(verified),
-        )
-        .filter(document_stats::Column::DocumentId.eq(doc.0))
-        .apply_if(at, |q, v| q.filter(document_stats::Column::Version.eq(v as i32)))
-        .exec(conn)
-        .await
-        .map_err(internal)?;
-    if at.is_some() && updated.rows_affected == 0 {
-        return Err(content_changed());
+    if curated || at.is_some() {
+        let (t, v) = if curated { (total, verified) } else { (0, 0) };
+        let updated = document_stats::Entity::update_many()
+            .col_expr(document_stats::Column::TotalEntities, Expr::col(document_stats::Column::TotalEntities).add(t))
+            .col_expr(
+                document_stats::Column::VerifiedEntities,
+                Expr::col(document_stats::Column::VerifiedEntities).add(v),
+            )
+            .filter(document_stats::Column::DocumentId.eq(doc.0))
+            .filter(document_stats::Column::Layer.eq(CURATED))
+            .apply_if(at, |q, v| q.filter(document_stats::Column::Version.eq(v as i32)))
+            .exec(conn)
+            .await
+            .map_err(internal)?;
+        if at.is_some() && updated.rows_affected == 0 {
+            return Err(content_changed());
+        }
     }
+    if curated {
+        return Ok(());
+    }
+    let backend = conn.get_database_backend();
+    let marks: Vec<String> = (1..=4)
+        .map(|n| match backend {
+            DbBackend::Postgres => format!("${n}"),
+            _ => "?".to_owned(),
+        })
+        .collect();
+    let sql = format!(
+        "INSERT INTO document_stats (document_id, layer, version, total_entities, verified_entities) \
+         VALUES ({}, {}, 1, {}, {}) ON CONFLICT (document_id, layer) DO UPDATE SET \
+         total_entities = document_stats.total_entities + excluded.total_entities, \
+         verified_entities = document_stats.verified_entities + excluded.verified_entities",
+        marks[0], marks[1], marks[2], marks[3]
+    );
+    let values: Vec<Value> = vec![doc.0.into(), layer.key().into(), (total as i32).into(), (verified as i32).into()];
+    conn.execute_raw(Statement::from_sql_and_values(backend, sql, values)).await.map_err(internal)?;
     Ok(())
 }
+
+/// The stored key of the curated layer.
+pub(crate) const CURATED: &str = "curated";
 
 fn content_changed() -> DomainError {
     DomainError::conflict("the document's content changed meanwhile; reload it and mark the entity again")
 }
 
-/// Counts a document's entities from their rows.
-async fn count(conn: &impl ConnectionTrait, doc: DocumentId) -> DomainResult<EntityCounts> {
-    let base = annotation::Entity::find().filter(annotation::Column::DocumentId.eq(doc.0));
+/// Counts one layer of a document's entities from their rows.
+async fn count(conn: &impl ConnectionTrait, doc: DocumentId, layer: Layer) -> DomainResult<EntityCounts> {
+    let base = annotation::Entity::find()
+        .filter(annotation::Column::DocumentId.eq(doc.0))
+        .filter(annotation::Column::Layer.eq(layer.key()));
     let total = base.clone().count(conn).await.map_err(internal)?;
     let verified = base.filter(annotation::Column::IsVerified.eq(true)).count(conn).await.map_err(internal)?;
     Ok(EntityCounts { total: total as u32, verified: verified as u32 })
@@ -121,7 +159,7 @@ pub(crate) async fn insert_new(
     let mut seen = HashSet::with_capacity(entities.len());
     let mut batch = Vec::with_capacity(entities.len());
     for e in entities {
-        if seen.insert((e.start, e.end, e.entity_type_id)) {
+        if seen.insert((e.layer, e.start, e.end, e.entity_type_id)) {
             batch.push(e);
         } else if on_duplicate == OnDuplicate::Conflict {
             return Err(duplicate(&e));
@@ -142,6 +180,7 @@ pub(crate) async fn insert_new(
                     .on_conflict(
                         OnConflict::columns([
                             annotation::Column::DocumentId,
+                            annotation::Column::Layer,
                             annotation::Column::StartOffset,
                             annotation::Column::EndOffset,
                             annotation::Column::EntityTypeId,
@@ -158,8 +197,24 @@ pub(crate) async fn insert_new(
             batch.into_iter().filter(|e| inserted.contains(&e.id.0)).collect::<Vec<_>>()
         }
     };
-    let verified = fresh.iter().filter(|e| e.is_verified).count();
-    adjust_counts_at(txn, doc, at, fresh.len() as i64, verified as i64).await?;
+    // Every layer the batch wrote to moves by what it got (the version checked once, on the
+    // first; a batch is one layer in practice).
+    let mut by_layer: Vec<(Layer, i64, i64)> = Vec::new();
+    for e in &fresh {
+        match by_layer.iter_mut().find(|(l, _, _)| *l == e.layer) {
+            Some((_, t, v)) => {
+                *t += 1;
+                *v += i64::from(e.is_verified);
+            }
+            None => by_layer.push((e.layer, 1, i64::from(e.is_verified))),
+        }
+    }
+    if by_layer.is_empty() {
+        adjust_counts_at(txn, doc, Layer::Curated, at, 0, 0).await?;
+    }
+    for (i, (layer, total, verified)) in by_layer.into_iter().enumerate() {
+        adjust_counts_at(txn, doc, layer, if i == 0 { at } else { None }, total, verified).await?;
+    }
     Ok(fresh)
 }
 
@@ -168,7 +223,7 @@ fn duplicate(e: &Entity) -> DomainError {
 }
 
 /// Inserts entity rows with multi-row INSERTs, skipping every row whose span and type the
-/// document already has (`ON CONFLICT DO NOTHING` on `uq_entities_span`, so concurrent
+/// document's layer already has (`ON CONFLICT DO NOTHING` on `uq_entities_layer_span`, so concurrent
 /// writers cannot make it fail either); returns the ids of the rows inserted.
 pub(crate) async fn insert_rows_skipping_duplicates(
     txn: &DatabaseTransaction,
@@ -181,6 +236,7 @@ pub(crate) async fn insert_rows_skipping_duplicates(
             .on_conflict(
                 OnConflict::columns([
                     annotation::Column::DocumentId,
+                    annotation::Column::Layer,
                     annotation::Column::StartOffset,
                     annotation::Column::EndOffset,
                     annotation::Column::EntityTypeId,
@@ -198,7 +254,7 @@ pub(crate) async fn insert_rows_skipping_duplicates(
 }
 
 fn filter_condition(filter: &EntityFilter) -> Condition {
-    let mut c = Condition::all();
+    let mut c = Condition::all().add(annotation::Column::Layer.eq(filter.layer.key()));
     if let Some(types) = &filter.entity_type_ids {
         c = c.add(annotation::Column::EntityTypeId.is_in(types.iter().map(|t| t.0).collect::<Vec<_>>()));
     }
@@ -217,12 +273,13 @@ fn filter_condition(filter: &EntityFilter) -> Condition {
     c
 }
 
-/// Every entity's span in a document, with its verification.
+/// Every entity's span in a document, in every layer, with its verification.
 pub(crate) async fn spans_of(conn: &impl ConnectionTrait, doc: DocumentId) -> DomainResult<Vec<StoredSpan>> {
-    let rows: Vec<(Uuid, i32, i32, bool)> = annotation::Entity::find()
+    let rows: Vec<(Uuid, String, i32, i32, bool)> = annotation::Entity::find()
         .select_only()
         .columns([
             annotation::Column::Id,
+            annotation::Column::Layer,
             annotation::Column::StartOffset,
             annotation::Column::EndOffset,
             annotation::Column::IsVerified,
@@ -232,15 +289,17 @@ pub(crate) async fn spans_of(conn: &impl ConnectionTrait, doc: DocumentId) -> Do
         .all(conn)
         .await
         .map_err(internal)?;
-    Ok(rows
-        .into_iter()
-        .map(|(id, start, end, is_verified)| StoredSpan {
-            id: EntityId(id),
-            start: start as u32,
-            end: end as u32,
-            is_verified,
+    rows.into_iter()
+        .map(|(id, layer, start, end, is_verified)| {
+            Ok(StoredSpan {
+                id: EntityId(id),
+                layer: Layer::parse_key(&layer)?,
+                start: start as u32,
+                end: end as u32,
+                is_verified,
+            })
         })
-        .collect())
+        .collect()
 }
 
 /// Deletes entities by id (without touching the counts).
@@ -360,6 +419,12 @@ impl Store {
         audit_entry: AuditEntry,
     ) -> DomainResult<Vec<Entity>> {
         let txn = self.write().await?;
+        let mut layers: Vec<Layer> = entities.iter().map(|e| e.layer).collect();
+        layers.sort();
+        layers.dedup();
+        for layer in layers {
+            assignments::claim(&txn, doc, layer).await?;
+        }
         let fresh = insert_new(&txn, doc, at, entities, on_duplicate).await?;
         let mut entry = audit_entry;
         entry.changes["created"] = serde_json::json!(fresh.len());
@@ -484,6 +549,7 @@ impl EntityRepository for Store {
         audit_entry: AuditEntry,
     ) -> DomainResult<Entity> {
         let txn = self.write().await?;
+        assignments::claim(&txn, entity.document_id, entity.layer).await?;
         if let Some(version) = placed_at {
             // Locks the document's stats row (on PostgreSQL), so a content edit cannot commit
             // between this check and this transaction's commit.
@@ -560,7 +626,9 @@ impl EntityRepository for Store {
             .await
             .map_err(internal)?;
         }
-        adjust_counts(&txn, DocumentId(row.document_id), -1, -i64::from(row.is_verified)).await?;
+        let layer = Layer::parse_key(&row.layer)?;
+        assignments::claim(&txn, DocumentId(row.document_id), layer).await?;
+        adjust_counts(&txn, DocumentId(row.document_id), layer, -1, -i64::from(row.is_verified)).await?;
         audit::insert(&txn, audit_entry).await?;
         txn.commit().await.map_err(internal)
     }
@@ -578,16 +646,18 @@ impl EntityRepository for Store {
         let updated_by = audits.first().and_then(|a| a.user_id);
         // First the rows whose state flips, each counted once: on PostgreSQL a row another
         // transaction flipped meanwhile is re-checked after its lock and no longer matches.
-        let mut flipped: HashMap<Uuid, i64> = HashMap::new();
+        let mut flipped: HashMap<(Uuid, String), i64> = HashMap::new();
         for chunk in uuids.chunks(ID_CHUNK) {
             let mut flip = annotation::Entity::update_many()
                 .col_expr(annotation::Column::IsVerified, Expr::value(verified))
                 .filter(annotation::Column::Id.is_in(chunk.to_vec()))
                 .filter(annotation::Column::IsVerified.ne(verified))
                 .into_query();
-            flip.returning_col(annotation::Column::DocumentId);
+            flip.returning(Query::returning().columns([annotation::Column::DocumentId, annotation::Column::Layer]));
             for row in txn.query_all(&flip).await.map_err(internal)? {
-                *flipped.entry(row.try_get::<Uuid>("", "document_id").map_err(internal)?).or_default() += 1;
+                let doc = row.try_get::<Uuid>("", "document_id").map_err(internal)?;
+                let layer = row.try_get::<String>("", "layer").map_err(internal)?;
+                *flipped.entry((doc, layer)).or_default() += 1;
             }
         }
         let now = Utc::now();
@@ -612,9 +682,15 @@ impl EntityRepository for Store {
         if rows.len() != uuids.len() {
             return Err(DomainError::NotFound { resource: "entity" });
         }
+        let mut layers: Vec<(Uuid, String)> = rows.iter().map(|r| (r.document_id, r.layer.clone())).collect();
+        layers.sort();
+        layers.dedup();
+        for (doc, layer) in layers {
+            assignments::claim(&txn, DocumentId(doc), Layer::parse_key(&layer)?).await?;
+        }
         let sign = if verified { 1 } else { -1 };
-        for (doc, n) in flipped {
-            adjust_counts(&txn, DocumentId(doc), 0, sign * n).await?;
+        for ((doc, layer), n) in flipped {
+            adjust_counts(&txn, DocumentId(doc), Layer::parse_key(&layer)?, 0, sign * n).await?;
         }
         for entry in audits {
             audit::insert(&txn, entry).await?;
@@ -624,8 +700,31 @@ impl EntityRepository for Store {
         to_entities(rows)
     }
 
-    async fn count_entities(&self, doc: DocumentId) -> DomainResult<EntityCounts> {
-        count(self.connection(), doc).await
+    async fn count_entities(&self, doc: DocumentId, layer: Layer) -> DomainResult<EntityCounts> {
+        count(self.connection(), doc, layer).await
+    }
+
+    async fn layer_counts(&self, docs: &[DocumentId], layer: Layer) -> DomainResult<HashMap<DocumentId, EntityCounts>> {
+        let mut out = HashMap::with_capacity(docs.len());
+        for chunk in docs.chunks(ID_CHUNK) {
+            let rows: Vec<(Uuid, i32, i32)> = document_stats::Entity::find()
+                .select_only()
+                .columns([
+                    document_stats::Column::DocumentId,
+                    document_stats::Column::TotalEntities,
+                    document_stats::Column::VerifiedEntities,
+                ])
+                .filter(document_stats::Column::DocumentId.is_in(chunk.iter().map(|d| d.0).collect::<Vec<_>>()))
+                .filter(document_stats::Column::Layer.eq(layer.key()))
+                .into_tuple()
+                .all(self.connection())
+                .await
+                .map_err(internal)?;
+            out.extend(rows.into_iter().map(|(d, total, verified)| {
+                (DocumentId(d), EntityCounts { total: total as u32, verified: verified as u32 })
+            }));
+        }
+        Ok(out)
     }
 
     async fn verified_names(&self, project: ProjectId) -> DomainResult<Vec<(String, EntityTypeId)>> {
@@ -634,6 +733,7 @@ impl EntityRepository for Store {
             .column(annotation::Column::Text)
             .column(annotation::Column::EntityTypeId)
             .filter(annotation::Column::ProjectId.eq(project.0))
+            .filter(annotation::Column::Layer.eq(CURATED))
             .filter(annotation::Column::IsVerified.eq(true))
             .distinct()
             .into_tuple()

@@ -28,6 +28,7 @@ fn entity_ids_of(scope: Scope) -> sea_orm::sea_query::SelectStatement {
         Scope::Project(p) => q.and_where(annotation::Column::ProjectId.eq(p.0)),
         Scope::Document(d) => q.and_where(annotation::Column::DocumentId.eq(d.0)),
     };
+    q.and_where(annotation::Column::Layer.eq(super::entities::CURATED));
     q.to_owned()
 }
 
@@ -90,7 +91,8 @@ impl ExchangeRepository for Store {
             docs.order_by_asc(document::Column::CreatedAt).order_by_asc(document::Column::Id),
         )
         .await?;
-        let mut q = annotation::Entity::find();
+        // Exports read the curated layer.
+        let mut q = annotation::Entity::find().filter(annotation::Column::Layer.eq(super::entities::CURATED));
         q = match scope {
             Scope::Project(p) => q.filter(annotation::Column::ProjectId.eq(p.0)),
             Scope::Document(d) => q.filter(annotation::Column::DocumentId.eq(d.0)),
@@ -134,6 +136,7 @@ impl ExchangeRepository for Store {
             .column(annotation::Column::EntityTypeId)
             .column(annotation::Column::Id)
             .filter(annotation::Column::DocumentId.eq(doc.0))
+            .filter(annotation::Column::Layer.eq(super::entities::CURATED))
             .into_tuple()
             .all(&txn)
             .await
@@ -166,7 +169,8 @@ impl ExchangeRepository for Store {
         let rels = new_relationships(&relations, &ids, &existing, project.into(), audit_entry.user_id);
         relationships::insert_rows(&txn, &rels).await?;
         let verified = fresh.iter().filter(|e| e.is_verified).count();
-        entities::adjust_counts(&txn, doc, fresh.len() as i64, verified as i64).await?;
+        entities::adjust_counts(&txn, doc, nishan_domain::rounds::Layer::Curated, fresh.len() as i64, verified as i64)
+            .await?;
         let counts = ImportCounts { created: fresh.len() as u32, skipped, relationships_created: rels.len() as u32 };
         let mut entry = audit_entry;
         entry.changes["created"] = json!(counts.created);

@@ -114,7 +114,8 @@ impl ExtractionStore for Store {
         };
         if !inserted.is_empty() {
             // Every inserted suggestion is unverified: the counts move by what was inserted.
-            entities::adjust_counts(&txn, batch.document, inserted.len() as i64, 0).await?;
+            let layer = entities.first().map_or(nishan_domain::rounds::Layer::Curated, |e| e.layer);
+            entities::adjust_counts(&txn, batch.document, layer, inserted.len() as i64, 0).await?;
         }
         let mut entry = batch.audit;
         entry.changes["created"] = serde_json::json!(inserted.len());

@@ -112,6 +112,7 @@ impl Store {
                 annotation::Column::EntityTypeId,
             ])
             .filter(annotation::Column::ProjectId.eq(project.0))
+            .filter(annotation::Column::Layer.eq(super::entities::CURATED))
             .filter(annotation::Column::IsVerified.eq(true))
             .into_tuple()
             .all(conn)
@@ -347,6 +348,7 @@ impl LearningRepository for Store {
             .map_err(internal)?;
         let gold = annotation::Entity::find()
             .filter(annotation::Column::ProjectId.eq(project.0))
+            .filter(annotation::Column::Layer.eq(super::entities::CURATED))
             .filter(annotation::Column::IsVerified.eq(true))
             .count(&txn)
             .await
@@ -443,6 +445,7 @@ impl LearningRepository for Store {
                 annotation::Column::LlmModelId,
             ])
             .filter(annotation::Column::ProjectId.eq(project.0))
+            .filter(annotation::Column::Layer.eq(super::entities::CURATED))
             .filter(annotation::Column::IsVerified.eq(false))
             .filter(annotation::Column::Source.eq(EntitySource::Llm.as_str()));
         if let Some(d) = document_id {

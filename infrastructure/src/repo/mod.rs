@@ -9,6 +9,7 @@
 //! still wait on the busy timeout. PostgreSQL writes through the one pool.
 
 mod artifacts;
+mod assignments;
 mod audit;
 mod chat;
 mod convert;

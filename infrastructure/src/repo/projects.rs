@@ -92,6 +92,8 @@ impl Store {
             allow_public_view: Set(project.allow_public_view),
             tags: Set(json!(project.tags)),
             references: Set(json!(project.references)),
+            annotation_mode: Set(project.annotation_mode.as_str().to_owned()),
+            abandon_after_hours: Set(project.abandon_after_hours.map(|h| h as i32)),
             created_by: Set(project.created_by.map(|u| u.0)),
             updated_by: Set(project.updated_by.map(|u| u.0)),
             created_at: Set(project.created_at),
@@ -279,6 +281,12 @@ impl ProjectRepository for Store {
         }
         if let Some(v) = f.references {
             p.references = Set(json!(v));
+        }
+        if let Some(v) = f.annotation_mode {
+            p.annotation_mode = Set(v.as_str().to_owned());
+        }
+        if let Some(v) = f.abandon_after_hours {
+            p.abandon_after_hours = Set(v.map(|h| h as i32));
         }
         p.updated_by = Set(Some(by.0));
         p.updated_at = Set(Utc::now());

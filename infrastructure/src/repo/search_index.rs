@@ -375,14 +375,14 @@ impl SearchRepository for Store {
         if !filter.entity_types.is_empty() {
             let list = params.list(filter.entity_types.iter().map(|t| t.0));
             sql.push_str(&format!(
-                " AND EXISTS (SELECT 1 FROM entities e WHERE e.document_id = p.document_id \
+                " AND EXISTS (SELECT 1 FROM entities e WHERE e.document_id = p.document_id AND e.layer = 'curated' \
                  AND e.entity_type_id IN ({list}) AND e.start_offset < p.end_offset AND e.end_offset > p.start_offset)"
             ));
         }
         if !filter.knowledge_items.is_empty() {
             let list = params.list(filter.knowledge_items.iter().map(|k| k.0));
             sql.push_str(&format!(
-                " AND EXISTS (SELECT 1 FROM entities e WHERE e.document_id = p.document_id \
+                " AND EXISTS (SELECT 1 FROM entities e WHERE e.document_id = p.document_id AND e.layer = 'curated' \
                  AND e.knowledge_item_id IN ({list}) AND e.start_offset < p.end_offset AND e.end_offset > p.start_offset)"
             ));
         }
@@ -418,7 +418,7 @@ impl SearchRepository for Store {
             let list = params.list(chunk.iter().map(|p| p.0));
             let mut sql = format!(
                 "SELECT p.id AS passage, e.id AS entity, e.entity_type_id, e.start_offset, e.end_offset \
-                 FROM search_passages p JOIN entities e ON e.document_id = p.document_id \
+                 FROM search_passages p JOIN entities e ON e.document_id = p.document_id AND e.layer = 'curated' \
                  AND e.start_offset < p.end_offset AND e.end_offset > p.start_offset WHERE p.id IN ({list})"
             );
             if !types.is_empty() {

@@ -19,6 +19,8 @@ fn entity_scope(scope: Scope) -> Condition {
         Scope::Project(p) => Condition::all().add(annotation::Column::ProjectId.eq(p.0)),
         Scope::Document(d) => Condition::all().add(annotation::Column::DocumentId.eq(d.0)),
     }
+    // Statistics read the curated layer (the gold; in a SHARED project the only one).
+    .add(annotation::Column::Layer.eq(super::entities::CURATED))
 }
 
 /// The documents where a model made suggestions (kept or rejected).

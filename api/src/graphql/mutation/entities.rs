@@ -19,6 +19,9 @@ pub struct CreateEntityInput {
     pub text: Option<String>,
     pub confidence_score: Option<f64>,
     pub notes: Option<String>,
+    /// The layer to write to: by default the caller's own (an annotator of an INDEPENDENT
+    /// project) or the curated one; managers may name any annotator's layer.
+    pub layer: Option<crate::graphql::types::LayerInput>,
 }
 
 #[derive(InputObject)]
@@ -61,6 +64,7 @@ impl EntityMutation {
             text: input.text,
             confidence: input.confidence_score,
             notes: input.notes,
+            layer: input.layer.unwrap_or_default().to_domain()?,
         };
         Ok(Entity(state(ctx).entities().create(&req.meta, &actor, new).await?))
     }

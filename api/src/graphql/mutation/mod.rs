@@ -2,6 +2,7 @@
 //! the store, with its audit row.
 
 mod accounts;
+mod assignments;
 mod chat;
 mod documents;
 mod embeddings;
@@ -31,5 +32,6 @@ pub struct Mutation(
     webhooks::WebhookMutation,
     sources::SourceMutation,
     settings::SettingsMutation,
+    assignments::AssignmentMutation,
     embeddings::EmbeddingMutation,
 );

@@ -40,6 +40,11 @@ pub struct UpdateProjectInput {
     pub allow_public_view: Option<bool>,
     pub tags: Option<Vec<String>>,
     pub references: Option<Vec<String>>,
+    /// Switching a project with entities to INDEPENDENT keeps them, as the curated layer.
+    pub annotation_mode: Option<crate::graphql::types::GqlAnnotationMode>,
+    /// Hours after which an IN_PROGRESS assignment nobody touched goes back to NEW (1 to
+    /// 8760); null: never.
+    pub abandon_after_hours: MaybeUndefined<i32>,
 }
 
 /// Names the user to add by exactly one of `userId`, `username` and `email`.
@@ -130,6 +135,8 @@ impl ProjectMutation {
             allow_public_view: input.allow_public_view,
             tags: input.tags,
             references: input.references,
+            annotation_mode: None,
+            abandon_after_hours: None,
         };
         Ok(Project(state(ctx).projects().create(&req.meta, &actor, fields).await?))
     }
@@ -151,6 +158,13 @@ impl ProjectMutation {
             allow_public_view: input.allow_public_view,
             tags: input.tags,
             references: input.references,
+            annotation_mode: input.annotation_mode.map(Into::into),
+            abandon_after_hours: match patch(input.abandon_after_hours) {
+                Some(Some(h)) if !(1..=8760).contains(&h) => {
+                    return Err(DomainError::invalid("abandonAfterHours", "must be 1 to 8760 hours").into());
+                }
+                other => other.map(|h| h.map(|h| h as u32)),
+            },
         };
         Ok(Project(state(ctx).projects().update(&req.meta, &actor, id, fields).await?))
     }

@@ -1,6 +1,7 @@
 //! The query root, merged from one object per area.
 
 mod accounts;
+mod assignments;
 mod audit;
 mod chat;
 mod documents;
@@ -33,4 +34,5 @@ pub struct Query(
     webhooks::WebhookQuery,
     sources::SourceQuery,
     settings::SettingsQuery,
+    assignments::AssignmentQuery,
 );

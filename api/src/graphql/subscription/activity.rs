@@ -10,7 +10,9 @@ use std::sync::Arc;
 use async_graphql::{Context, ID, Subscription};
 use futures_util::stream::{self, Stream, StreamExt};
 use nishan_domain::events::{ActivityEvent, ActivityKind, DomainEvent};
-use nishan_domain::ids::{DocumentId, ProjectId};
+use nishan_domain::ids::{DocumentId, ProjectId, UserId};
+use nishan_domain::policy::ProjectAccess;
+use nishan_domain::rounds::{AnnotationMode, may_read};
 use nishan_infrastructure::events::{Delivery, Subscription as Events, Topic};
 
 use super::access::ConnectionAccess;
@@ -36,9 +38,9 @@ impl ActivitySubscription {
         let doc = DocumentId(parse_id(&document_id, "documentId").map_err(api)?);
         let app = state(ctx);
         let actor = request(ctx).viewer.optional().map_err(api)?;
-        let (document, _) = app
+        let (document, project, layers) = app
             .documents()
-            .head_access(actor.as_ref(), doc)
+            .head_project_access(actor.as_ref(), doc)
             .await
             .map_err(|e| refused(actor.as_ref(), "document", e))?;
         let access = access(ctx);
@@ -46,6 +48,7 @@ impl ActivitySubscription {
         topics.extend(access.user().map(Topic::User));
         let watch = Watch {
             doc,
+            layers: (project.annotation_mode, layers, actor.as_ref().map(|a| a.user_id)),
             project: document.project_id,
             events: app.events.subscribe_to(&topics),
             access,
@@ -61,6 +64,10 @@ impl ActivitySubscription {
 
 struct Watch {
     doc: DocumentId,
+    /// What decides which layers' events the subscriber receives: the project's annotation
+    /// mode, the subscriber's access and who they are (an annotator never receives another
+    /// annotator's layer).
+    layers: (AnnotationMode, ProjectAccess, Option<UserId>),
     project: ProjectId,
     events: Events,
     access: Arc<ConnectionAccess>,
@@ -76,7 +83,13 @@ impl Watch {
             }
             let activity = match self.events.next().await? {
                 Delivery::Event(event) => match event.as_ref() {
-                    DomainEvent::DocumentActivity(a) if a.document_id == self.doc => Some(a.clone()),
+                    DomainEvent::DocumentActivity(a) if a.document_id == self.doc => {
+                        let (mode, access, caller) = &self.layers;
+                        if !may_read(*mode, access, *caller, a.layer()) {
+                            continue;
+                        }
+                        Some(a.clone())
+                    }
                     other => {
                         if !self.access.forget(other, self.project) {
                             continue;

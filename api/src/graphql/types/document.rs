@@ -10,7 +10,9 @@ use nishan_domain::document::{
     ProcessingStatus,
 };
 use nishan_domain::entity::EntityFilter;
-use nishan_domain::ids::{DocumentId, EntityTypeId};
+use nishan_domain::ids::{DocumentId, EntityTypeId, UserId};
+use nishan_domain::ports::EntityRepository;
+use nishan_domain::rounds::{AnnotationMode, Layer, LayerRequest, readable_layer};
 use nishan_domain::text;
 
 use super::{DocumentStatistics, Entity, GqlEntitySource, Project, User, parse_id};
@@ -28,6 +30,23 @@ use crate::graphql::state;
 pub struct Document(pub std::sync::Arc<DocumentInfo>);
 
 impl Document {
+    /// The layer the caller reads, by the layer policy. A SHARED project's default layer needs
+    /// no look-up of the caller's rights (they read the document already).
+    async fn layer(&self, ctx: &Context<'_>, asked: Option<LayerInput>) -> ApiResult<Layer> {
+        let project = ctx
+            .data_unchecked::<Loaded<ProjectLoader>>()
+            .load_one(self.0.project_id)
+            .await?
+            .ok_or(DomainError::NotFound { resource: "document" })?;
+        let request = asked.unwrap_or_default().to_domain()?;
+        if project.annotation_mode == AnnotationMode::Shared && request == LayerRequest::default() {
+            return Ok(Layer::Curated);
+        }
+        let actor = crate::graphql::request(ctx).viewer.optional()?;
+        let access = state(ctx).projects().access(actor.as_ref(), &project).await?;
+        Ok(readable_layer(project.annotation_mode, &access, actor.map(|a| a.user_id), request)?)
+    }
+
     /// A document just written (its text, which the answer reads again from the cache or the
     /// database only if asked, is dropped).
     pub fn new(doc: DomainDocument) -> Self {
@@ -129,9 +148,29 @@ pub struct EntityFilterInput {
     pub line_number: Option<i32>,
 }
 
+/// One layer of a document (issue 12): an annotator's (`annotatorId`) or the curated one
+/// (`curated: true`); neither is the default layer (the caller's own layer for an annotator of
+/// an INDEPENDENT project, the curated layer for everyone else).
+#[derive(InputObject, Default, Clone)]
+#[graphql(name = "LayerInput")]
+pub struct LayerInput {
+    pub annotator_id: Option<ID>,
+    pub curated: Option<bool>,
+}
+
+impl LayerInput {
+    pub fn to_domain(&self) -> ApiResult<LayerRequest> {
+        Ok(LayerRequest {
+            annotator: self.annotator_id.as_ref().map(|id| parse_id(id, "annotatorId").map(UserId)).transpose()?,
+            curated: self.curated,
+        })
+    }
+}
+
 impl EntityFilterInput {
-    pub fn to_domain(&self) -> ApiResult<EntityFilter> {
+    pub fn to_domain(&self, layer: Layer) -> ApiResult<EntityFilter> {
         Ok(EntityFilter {
+            layer,
             entity_type_ids: self
                 .entity_type_ids
                 .as_ref()
@@ -287,9 +326,12 @@ impl Document {
     async fn versions(&self, ctx: &Context<'_>) -> ApiResult<Vec<DocumentVersion>> {
         Ok(state(ctx).documents().versions_of(&self.0).await?.into_iter().map(DocumentVersion).collect())
     }
-    /// Entities in reading order: by start offset, then end, then id. `first` may be up to
-    /// 10,000 (a whole document in one request); `after` is an entity's cursor, so pages read
-    /// while others add or remove entities neither repeat nor skip any.
+    /// Entities of one layer in reading order: by start offset, then end, then id. `first` may
+    /// be up to 10,000 (a whole document in one request); `after` is an entity's cursor, so
+    /// pages read while others add or remove entities neither repeat nor skip any. `layer`
+    /// names the layer (default: the caller's own for an annotator of an INDEPENDENT project,
+    /// the curated one for everyone else); another annotator's layer is FORBIDDEN to
+    /// annotators, an annotator's layer of a SHARED project BAD_USER_INPUT.
     #[graphql(complexity = "pagination::entity_complexity(child_complexity, first)")]
     async fn entities(
         &self,
@@ -297,13 +339,19 @@ impl Document {
         first: Option<i32>,
         after: Option<String>,
         filter: Option<EntityFilterInput>,
+        layer: Option<LayerInput>,
     ) -> ApiResult<EntityConnection> {
         let limit = pagination::entity_page_size(first)?;
         let after = after.as_deref().map(pagination::decode_entity_cursor).transpose()?;
-        let filter = FilterKey::new(&filter.unwrap_or_default())?;
+        let layer = self.layer(ctx, layer).await?;
+        let filter = FilterKey::new(&filter.unwrap_or_default(), layer)?;
         let key = EntityPageKey { document: self.0.id, filter: filter.clone(), after, limit };
         let found = ctx.data_unchecked::<Loaded<EntityPageLoader>>().load_one(key).await?.unwrap_or_default();
-        let count = EntityCount(Total::Document { document: self.0.id, counts: self.0.counts, filter });
+        let counts = match layer {
+            Layer::Curated => self.0.counts,
+            other => state(ctx).store.layer_counts(&[self.0.id], other).await?.remove(&self.0.id).unwrap_or_default(),
+        };
+        let count = EntityCount(Total::Document { document: self.0.id, counts, filter });
         let mut conn = Connection::with_additional_fields(after.is_some(), found.has_more, count);
         conn.edges
             .extend(found.items.into_iter().map(|e| Edge::new(pagination::entity_cursor(&e.cursor()), Entity(e))));

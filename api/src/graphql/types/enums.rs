@@ -65,3 +65,31 @@ impl From<GqlProjectStatus> for ProjectStatus {
         }
     }
 }
+
+/// How a project's members annotate (issue 12).
+#[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
+#[graphql(name = "AnnotationMode", rename_items = "SCREAMING_SNAKE_CASE")]
+pub enum GqlAnnotationMode {
+    /// One layer every editor changes (the curated one).
+    Shared,
+    /// Each annotator has their own layer of each document; the curated layer is the gold.
+    Independent,
+}
+
+impl From<nishan_domain::rounds::AnnotationMode> for GqlAnnotationMode {
+    fn from(m: nishan_domain::rounds::AnnotationMode) -> Self {
+        match m {
+            nishan_domain::rounds::AnnotationMode::Shared => Self::Shared,
+            nishan_domain::rounds::AnnotationMode::Independent => Self::Independent,
+        }
+    }
+}
+
+impl From<GqlAnnotationMode> for nishan_domain::rounds::AnnotationMode {
+    fn from(m: GqlAnnotationMode) -> Self {
+        match m {
+            GqlAnnotationMode::Shared => Self::Shared,
+            GqlAnnotationMode::Independent => Self::Independent,
+        }
+    }
+}

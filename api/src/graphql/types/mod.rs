@@ -1,5 +1,6 @@
 //! GraphQL output types. Each wraps a domain type; none is an ORM model.
 
+mod assignment;
 mod audit;
 mod chat;
 mod document;
@@ -19,15 +20,16 @@ mod usage;
 mod user;
 mod webhook;
 
+pub use assignment::{Assignment, AssignmentCount, GqlAssignmentState};
 pub use audit::{AuditLogConnection, AuditLogEntry, AuditLogFilterInput};
 pub use chat::{ChatMessage, ChatSession, Citation, GqlChatRole};
 pub use document::{
     Document, DocumentVersion, EntityConnection, EntityCount, EntityFilterInput, GqlDirection, GqlProcessingStatus,
-    Line,
+    LayerInput, Line,
 };
 pub use entity::{Entity, EntityRelationship, GqlEntitySource, GqlRelationshipType};
 pub use entity_type::EntityType;
-pub use enums::{GqlProjectStatus, GqlRole};
+pub use enums::{GqlAnnotationMode, GqlProjectStatus, GqlRole};
 pub use exchange::{GqlFormat, ImportError, ImportResult};
 pub use job::{
     DocumentActivity, GqlJobKind, GqlJobStatus, GqlProvider, JobProgress, LlmModel, LlmProcessingConfig, ProcessingJob,

@@ -66,6 +66,15 @@ impl Project {
     async fn status(&self) -> GqlProjectStatus {
         self.0.status.into()
     }
+    /// SHARED (one layer everyone edits) or INDEPENDENT (a layer per annotator and a curated
+    /// gold layer).
+    async fn annotation_mode(&self) -> crate::graphql::types::GqlAnnotationMode {
+        self.0.annotation_mode.into()
+    }
+    /// Hours after which an untouched IN_PROGRESS assignment goes back to NEW (null: never).
+    async fn abandon_after_hours(&self) -> Option<u32> {
+        self.0.abandon_after_hours
+    }
     async fn is_public(&self) -> bool {
         self.0.is_public
     }

@@ -147,7 +147,7 @@ impl World {
         let spans: Vec<StoredSpan> = self
             .entities
             .iter()
-            .map(|e| StoredSpan { id: e.id, start: e.start, end: e.end, is_verified: e.is_verified })
+            .map(|e| StoredSpan { id: e.id, layer: e.layer, start: e.start, end: e.end, is_verified: e.is_verified })
             .collect();
         let plan = ContentPlan::prepare(&self.doc.head(), &old, spans.clone(), content.to_owned(), None, UserId::new())
             .unwrap();

@@ -1,0 +1,286 @@
+//! Assignments of documents to annotators, and the claim every write to an annotator's layer
+//! makes on its assignment in the write's own transaction.
+//!
+//! Serialisation: an assigning transaction first locks the project's row (PostgreSQL; SQLite
+//! runs one writer at a time), so two spreads at once plan one after the other, each from the
+//! loads the other left; the unique (document, annotator) index keeps any pair single anyway.
+//! A state change and a claim both lock the assignment's row (an `UPDATE ... WHERE state IN
+//! (...)` re-checked after the lock), so an edit racing `finishAssignment` either commits
+//! before the FINISHED state or finds it and is refused.
+
+use std::collections::{HashMap, HashSet};
+
+use chrono::{DateTime, Utc};
+use nishan_domain::audit::AuditEntry;
+use nishan_domain::ids::{DocumentId, ProjectId, UserId};
+use nishan_domain::ports::{AssignmentChange, AssignmentPlan, AssignmentRepository, Page, PageRequest};
+use nishan_domain::rounds::Layer;
+use nishan_domain::rounds::assignment::{Assignment, AssignmentId, AssignmentState};
+use nishan_domain::{DomainError, DomainResult};
+use sea_orm::ActiveValue::Set;
+use sea_orm::sea_query::{Expr, OnConflict};
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, DatabaseTransaction, DbBackend, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
+    QuerySelect,
+};
+use uuid::Uuid;
+
+use super::{Store, audit, internal};
+use crate::entity::{assignment, project};
+
+fn to_domain(m: assignment::Model) -> DomainResult<Assignment> {
+    Ok(Assignment {
+        id: AssignmentId(m.id),
+        project_id: ProjectId(m.project_id),
+        document_id: DocumentId(m.document_id),
+        annotator: UserId(m.annotator_id),
+        state: AssignmentState::parse(&m.state)?,
+        started_at: m.started_at,
+        finished_at: m.finished_at,
+        created_at: m.created_at,
+        touched_at: m.touched_at,
+    })
+}
+
+fn row(a: &Assignment) -> assignment::ActiveModel {
+    assignment::ActiveModel {
+        id: Set(a.id.0),
+        project_id: Set(a.project_id.0),
+        document_id: Set(a.document_id.0),
+        annotator_id: Set(a.annotator.0),
+        state: Set(a.state.as_str().to_owned()),
+        started_at: Set(a.started_at),
+        finished_at: Set(a.finished_at),
+        created_at: Set(a.created_at),
+        touched_at: Set(a.touched_at),
+    }
+}
+
+/// States whose layer takes edits.
+fn editable() -> Vec<&'static str> {
+    AssignmentState::ALL.into_iter().filter(|s| s.takes_edits()).map(AssignmentState::as_str).collect()
+}
+
+/// The claim a write to `layer` of `doc` makes, in the write's transaction: for an annotator's
+/// layer, their assignment of the document must take edits (CONFLICT when FINISHED or LOCKED,
+/// FORBIDDEN when there is none); a NEW one becomes IN_PROGRESS, and it is touched. Other
+/// layers claim nothing.
+pub(crate) async fn claim(txn: &DatabaseTransaction, doc: DocumentId, layer: Layer) -> DomainResult<()> {
+    let Some(annotator) = layer.annotator() else { return Ok(()) };
+    let now = Utc::now();
+    let updated = assignment::Entity::update_many()
+        .col_expr(
+            assignment::Column::State,
+            Expr::case(
+                assignment::Column::State.eq(AssignmentState::New.as_str()),
+                AssignmentState::InProgress.as_str(),
+            )
+            .finally(Expr::col(assignment::Column::State))
+            .into(),
+        )
+        .col_expr(
+            assignment::Column::StartedAt,
+            Expr::case(assignment::Column::StartedAt.is_null(), Expr::value(now))
+                .finally(Expr::col(assignment::Column::StartedAt))
+                .into(),
+        )
+        .col_expr(assignment::Column::TouchedAt, Expr::value(now))
+        .filter(assignment::Column::DocumentId.eq(doc.0))
+        .filter(assignment::Column::AnnotatorId.eq(annotator.0))
+        .filter(assignment::Column::State.is_in(editable()))
+        .exec(txn)
+        .await
+        .map_err(internal)?;
+    if updated.rows_affected == 1 {
+        return Ok(());
+    }
+    let state: Option<String> = assignment::Entity::find()
+        .select_only()
+        .column(assignment::Column::State)
+        .filter(assignment::Column::DocumentId.eq(doc.0))
+        .filter(assignment::Column::AnnotatorId.eq(annotator.0))
+        .into_tuple()
+        .one(txn)
+        .await
+        .map_err(internal)?;
+    Err(match state {
+        None => DomainError::forbidden("the annotator is not assigned this document"),
+        Some(s) => {
+            DomainError::conflict(format!("the assignment is {s}: its layer takes no edits until a manager reopens it"))
+        }
+    })
+}
+
+async fn lock_project(txn: &DatabaseTransaction, project: ProjectId) -> DomainResult<()> {
+    let mut q = project::Entity::find_by_id(project.0).select_only().column(project::Column::Id);
+    if txn.get_database_backend() == DbBackend::Postgres {
+        q = q.lock_exclusive();
+    }
+    let found: Option<Uuid> = q.into_tuple().one(txn).await.map_err(internal)?;
+    found.map(|_| ()).ok_or(DomainError::NotFound { resource: "project" })
+}
+
+const ID_CHUNK: usize = 500;
+
+impl AssignmentRepository for Store {
+    async fn assign(
+        &self,
+        project: ProjectId,
+        documents: &[DocumentId],
+        annotators: &[UserId],
+        plan: AssignmentPlan,
+        audit_entry: AuditEntry,
+    ) -> DomainResult<Vec<Assignment>> {
+        let txn = self.write().await?;
+        lock_project(&txn, project).await?;
+        let loads: Vec<(Uuid, i64)> = assignment::Entity::find()
+            .select_only()
+            .column(assignment::Column::AnnotatorId)
+            .column_as(assignment::Column::Id.count(), "n")
+            .filter(assignment::Column::ProjectId.eq(project.0))
+            .filter(assignment::Column::AnnotatorId.is_in(annotators.iter().map(|a| a.0).collect::<Vec<_>>()))
+            .group_by(assignment::Column::AnnotatorId)
+            .into_tuple()
+            .all(&txn)
+            .await
+            .map_err(internal)?;
+        let loads: HashMap<UserId, u64> = loads.into_iter().map(|(u, n)| (UserId(u), n as u64)).collect();
+        let mut existing = HashSet::new();
+        for chunk in documents.chunks(ID_CHUNK) {
+            let pairs: Vec<(Uuid, Uuid)> = assignment::Entity::find()
+                .select_only()
+                .column(assignment::Column::DocumentId)
+                .column(assignment::Column::AnnotatorId)
+                .filter(assignment::Column::DocumentId.is_in(chunk.iter().map(|d| d.0).collect::<Vec<_>>()))
+                .into_tuple()
+                .all(&txn)
+                .await
+                .map_err(internal)?;
+            existing.extend(pairs.into_iter().map(|(d, u)| (DocumentId(d), UserId(u))));
+        }
+        let now = Utc::now();
+        let new: Vec<Assignment> =
+            plan(&loads, &existing)?.into_iter().map(|(d, u)| Assignment::new(project, d, u, now)).collect();
+        for chunk in new.chunks(ID_CHUNK) {
+            assignment::Entity::insert_many(chunk.iter().map(row))
+                .on_conflict(
+                    OnConflict::columns([assignment::Column::DocumentId, assignment::Column::AnnotatorId])
+                        .do_nothing()
+                        .to_owned(),
+                )
+                .exec_without_returning(&txn)
+                .await
+                .map_err(internal)?;
+        }
+        let mut entry = audit_entry;
+        entry.changes["created"] = serde_json::json!(new.len());
+        audit::insert(&txn, entry).await?;
+        let mut out = Vec::new();
+        for chunk in documents.chunks(ID_CHUNK) {
+            let rows = assignment::Entity::find()
+                .filter(assignment::Column::DocumentId.is_in(chunk.iter().map(|d| d.0).collect::<Vec<_>>()))
+                .filter(assignment::Column::AnnotatorId.is_in(annotators.iter().map(|a| a.0).collect::<Vec<_>>()))
+                .order_by_asc(assignment::Column::Id)
+                .all(&txn)
+                .await
+                .map_err(internal)?;
+            for r in rows {
+                out.push(to_domain(r)?);
+            }
+        }
+        txn.commit().await.map_err(internal)?;
+        Ok(out)
+    }
+
+    async fn assignment_by_id(&self, id: AssignmentId) -> DomainResult<Option<Assignment>> {
+        assignment::Entity::find_by_id(id.0).one(self.connection()).await.map_err(internal)?.map(to_domain).transpose()
+    }
+
+    async fn change_assignment(
+        &self,
+        id: AssignmentId,
+        change: AssignmentChange,
+        audit_entry: AuditEntry,
+    ) -> DomainResult<Assignment> {
+        let txn = self.write().await?;
+        let mut q = assignment::Entity::find_by_id(id.0);
+        if txn.get_database_backend() == DbBackend::Postgres {
+            q = q.lock_exclusive();
+        }
+        let stored = q.one(&txn).await.map_err(internal)?.ok_or(DomainError::NotFound { resource: "assignment" })?;
+        let changed = change(to_domain(stored)?)?;
+        assignment::Entity::update(row(&changed)).exec(&txn).await.map_err(internal)?;
+        let mut entry = audit_entry;
+        entry.changes["state"] = serde_json::json!(changed.state.as_str());
+        audit::insert(&txn, entry).await?;
+        txn.commit().await.map_err(internal)?;
+        Ok(changed)
+    }
+
+    async fn assignments_of(
+        &self,
+        project: ProjectId,
+        annotator: UserId,
+        page: PageRequest,
+    ) -> DomainResult<Page<Assignment>> {
+        let q = assignment::Entity::find()
+            .filter(assignment::Column::ProjectId.eq(project.0))
+            .filter(assignment::Column::AnnotatorId.eq(annotator.0));
+        let total = q.clone().count(self.connection()).await.map_err(internal)?;
+        let rows = q
+            .order_by_asc(assignment::Column::Id)
+            .offset(page.offset)
+            .limit(page.limit)
+            .all(self.connection())
+            .await
+            .map_err(internal)?;
+        Ok(Page { items: rows.into_iter().map(to_domain).collect::<DomainResult<_>>()?, total })
+    }
+
+    async fn assignment_counts(&self, project: ProjectId) -> DomainResult<Vec<(UserId, AssignmentState, u64)>> {
+        let rows: Vec<(Uuid, String, i64)> = assignment::Entity::find()
+            .select_only()
+            .column(assignment::Column::AnnotatorId)
+            .column(assignment::Column::State)
+            .column_as(assignment::Column::Id.count(), "n")
+            .filter(assignment::Column::ProjectId.eq(project.0))
+            .group_by(assignment::Column::AnnotatorId)
+            .group_by(assignment::Column::State)
+            .order_by_asc(assignment::Column::AnnotatorId)
+            .order_by_asc(assignment::Column::State)
+            .into_tuple()
+            .all(self.connection())
+            .await
+            .map_err(internal)?;
+        rows.into_iter().map(|(u, s, n)| Ok((UserId(u), AssignmentState::parse(&s)?, n as u64))).collect()
+    }
+
+    async fn reopen_abandoned(&self, now: DateTime<Utc>) -> DomainResult<u64> {
+        let projects: Vec<(Uuid, i32)> = project::Entity::find()
+            .select_only()
+            .column(project::Column::Id)
+            .column(project::Column::AbandonAfterHours)
+            .filter(project::Column::AbandonAfterHours.is_not_null())
+            .into_tuple()
+            .all(self.connection())
+            .await
+            .map_err(internal)?;
+        let mut reopened = 0;
+        for (project, hours) in projects {
+            let before = now - chrono::Duration::hours(i64::from(hours));
+            let txn = self.write().await?;
+            let r = assignment::Entity::update_many()
+                .col_expr(assignment::Column::State, Expr::value(AssignmentState::New.as_str()))
+                .col_expr(assignment::Column::TouchedAt, Expr::value(now))
+                .filter(assignment::Column::ProjectId.eq(project))
+                .filter(assignment::Column::State.eq(AssignmentState::InProgress.as_str()))
+                .filter(assignment::Column::TouchedAt.lt(before))
+                .exec(&txn)
+                .await
+                .map_err(internal)?;
+            txn.commit().await.map_err(internal)?;
+            reopened += r.rows_affected;
+        }
+        Ok(reopened)
+    }
+}
