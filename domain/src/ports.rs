@@ -1344,13 +1344,13 @@ pub trait WebhookRepository {
     async fn webhooks_of(&self, project: ProjectId) -> DomainResult<Vec<crate::webhook::Webhook>>;
     /// Deletes the webhook and its deliveries. NOT_FOUND `webhook` when it is gone.
     async fn delete_webhook(&self, id: crate::webhook::WebhookId, audit: AuditEntry) -> DomainResult<()>;
-    /// Stores the webhook's new url, events, description and activity (`updated_at` too);
-    /// with `reset_failures`, its count of failures in a row goes back to 0. NOT_FOUND
-    /// `webhook` when it is gone.
+    /// Writes the fields the patch changes (and `updated_at`), nothing else, and returns the
+    /// webhook as stored. NOT_FOUND `webhook` when it is gone.
     async fn update_webhook(
         &self,
-        hook: &crate::webhook::Webhook,
-        reset_failures: bool,
+        id: crate::webhook::WebhookId,
+        patch: &crate::webhook::WebhookPatch,
+        at: DateTime<Utc>,
         audit: AuditEntry,
     ) -> DomainResult<crate::webhook::Webhook>;
     /// Replaces the secret; the current one keeps signing, beside it, until `old_until`.

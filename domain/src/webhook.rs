@@ -181,6 +181,19 @@ pub struct Webhook {
     pub updated_at: DateTime<Utc>,
 }
 
+/// The fields one `updateWebhook` changes, and only those: a concurrent change of another
+/// field is kept (each change writes its own columns, never the whole row it read).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct WebhookPatch {
+    pub url: Option<String>,
+    pub events: Option<Vec<WebhookEvent>>,
+    /// `Some(None)` removes the description.
+    pub description: Option<Option<String>>,
+    pub is_active: Option<bool>,
+    /// The count of failures in a row goes back to 0 (a webhook enabled again).
+    pub reset_failures: bool,
+}
+
 /// Where one delivery stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum DeliveryStatus {

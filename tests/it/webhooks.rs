@@ -486,6 +486,41 @@ async fn a_dead_senders_claim_is_taken_up(db: Db) {
 
 const UPDATE: &str = "mutation($i: UpdateWebhookInput!) { updateWebhook(input: $i) { id url events description isActive consecutiveFailures } }";
 
+/// Changes of different fields of one webhook at once all stay: each writes only its own
+/// field, never the whole row it read (a change read before another's commit would undo it).
+async fn concurrent_changes_of_a_webhook_all_stay(db: Db) {
+    let app = app_for_hooks(db, 60_000).await;
+    let (token, _) = app.register("anis").await;
+    let project = app.create_project(&token, "At once", json!({})).await;
+    let (hook, _) = create_hook(&app, &token, &project, "http://127.0.0.1:9/first", &["document.created"]).await;
+    for round in 0..3 {
+        let url = format!("http://127.0.0.1:9/round-{round}");
+        let description = format!("round {round}");
+        let events = if round % 2 == 0 { json!(["document.deleted"]) } else { json!(["document.created"]) };
+        let active = round % 2 == 1;
+        let changes = [
+            json!({"id": hook, "url": url}),
+            json!({"id": hook, "description": description}),
+            json!({"id": hook, "events": events}),
+            json!({"id": hook, "isActive": active}),
+        ];
+        let answers =
+            futures_util::future::join_all(changes.iter().map(|i| app.gql(Some(&token), UPDATE, json!({"i": i}))))
+                .await;
+        for answer in &answers {
+            assert!(answer.get("errors").is_none(), "{answer}");
+        }
+        let read = "query($p: ID!) { webhooks(projectId: $p) { url description events isActive } }";
+        let stored = app.ok(Some(&token), read, json!({"p": project})).await["webhooks"][0].clone();
+        assert_eq!(stored["url"], url.as_str(), "round {round}: {stored}");
+        assert_eq!(stored["description"], description.as_str(), "round {round}: {stored}");
+        assert_eq!(stored["events"], events, "round {round}: {stored}");
+        assert_eq!(stored["isActive"], active, "round {round}: {stored}");
+    }
+    let audits = "SELECT id FROM audit_logs WHERE action = 'webhook.update'";
+    assert_eq!(app.count(audits).await, 12, "one audit row a change");
+}
+
 /// A webhook disabled after its failures is enabled again with `updateWebhook`: its failure
 /// count starts at 0 and it delivers again; a new URL and new events take effect at once; bad
 /// input is BAD_USER_INPUT and changes nothing; only its managers may change it; each change is
@@ -663,5 +698,6 @@ crate::on_both_databases!(
     only_owners_and_admins_manage_webhooks,
     a_dead_senders_claim_is_taken_up,
     a_disabled_webhook_enabled_again_delivers,
+    concurrent_changes_of_a_webhook_all_stay,
     old_deliveries_are_pruned_and_recent_ones_kept,
 );

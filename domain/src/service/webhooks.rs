@@ -13,7 +13,7 @@ use crate::membership::Permission;
 use crate::policy::{Actor, ProjectAccess};
 use crate::ports::{Page, ProjectRepository, SecretCipher, WebhookRepository};
 use crate::webhook::{
-    Delivery, DeliveryAttempt, OLD_SECRET_VALID, TEST_EVENT, Webhook, WebhookId, check_url, parse_events,
+    Delivery, DeliveryAttempt, OLD_SECRET_VALID, TEST_EVENT, Webhook, WebhookId, WebhookPatch, check_url, parse_events,
 };
 
 pub struct Webhooks<'a, S, C> {
@@ -104,42 +104,39 @@ impl<S: WebhookRepository + ProjectRepository, C: SecretCipher> Webhooks<'_, S, 
         let url = change.url.as_deref().map(check_url).transpose()?;
         let events = change.events.as_deref().map(parse_events).transpose()?;
         let hook = self.managed(actor, id).await?;
-        let mut next = hook.clone();
+        let mut patch = WebhookPatch::default();
         let mut changes = serde_json::Map::new();
         if let Some(url) = url.filter(|u| *u != hook.url) {
             changes.insert("url".into(), json!({"from": hook.url, "to": url}));
-            next.url = url;
+            patch.url = Some(url);
         }
         if let Some(events) = events.filter(|e| *e != hook.events) {
             let names = |e: &[crate::webhook::WebhookEvent]| e.iter().map(|e| e.as_str()).collect::<Vec<_>>();
             changes.insert("events".into(), json!({"from": names(&hook.events), "to": names(&events)}));
-            next.events = events;
+            patch.events = Some(events);
         }
         if let Some(description) = change.description {
             let description = Some(description.trim().to_owned()).filter(|d| !d.is_empty());
             if description != hook.description {
                 changes.insert("description".into(), json!({"from": hook.description, "to": description}));
-                next.description = description;
+                patch.description = Some(description);
             }
         }
-        let mut reset_failures = false;
         if let Some(active) = change.is_active.filter(|a| *a != hook.is_active) {
             changes.insert("isActive".into(), json!({"from": hook.is_active, "to": active}));
-            next.is_active = active;
+            patch.is_active = Some(active);
             if active {
-                reset_failures = true;
+                patch.reset_failures = true;
                 if hook.consecutive_failures > 0 {
                     changes.insert("consecutiveFailures".into(), json!({"from": hook.consecutive_failures, "to": 0}));
                 }
-                next.consecutive_failures = 0;
             }
         }
-        next.updated_at = Utc::now();
         let audit = AuditEntry::new(meta, Some(actor.user_id), "webhook.update", "webhook")
-            .resource(next.id, &next.url)
-            .project(next.project_id)
+            .resource(hook.id, patch.url.as_deref().unwrap_or(&hook.url))
+            .project(hook.project_id)
             .changes(serde_json::Value::Object(changes));
-        self.store.update_webhook(&next, reset_failures, audit).await
+        self.store.update_webhook(hook.id, &patch, Utc::now(), audit).await
     }
 
     pub async fn list(&self, actor: &Actor, project_id: ProjectId) -> DomainResult<Vec<Webhook>> {

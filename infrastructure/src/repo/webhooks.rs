@@ -16,7 +16,8 @@ use nishan_domain::audit::AuditEntry;
 use nishan_domain::ids::{ProjectId, UserId};
 use nishan_domain::ports::{Page, WebhookRepository};
 use nishan_domain::webhook::{
-    AttemptOutcome, DISABLE_AFTER_FAILURES, Delivery, DeliveryAttempt, DeliveryStatus, Webhook, WebhookEvent, WebhookId,
+    AttemptOutcome, DISABLE_AFTER_FAILURES, Delivery, DeliveryAttempt, DeliveryStatus, Webhook, WebhookEvent,
+    WebhookId, WebhookPatch,
 };
 use nishan_domain::{DomainError, DomainResult};
 use sea_orm::ActiveValue::Set;
@@ -439,28 +440,36 @@ impl WebhookRepository for Store {
 
     async fn update_webhook(
         &self,
-        h: &Webhook,
-        reset_failures: bool,
+        id: WebhookId,
+        patch: &WebhookPatch,
+        at: DateTime<Utc>,
         audit_entry: AuditEntry,
     ) -> DomainResult<Webhook> {
         use webhook::Column as W;
         let txn = self.write().await?;
-        let events: Vec<&str> = h.events.iter().map(|e| e.as_str()).collect();
-        let mut update = webhook::Entity::update_many()
-            .col_expr(W::Url, Expr::value(h.url.clone()))
-            .col_expr(W::Events, Expr::value(json!(events)))
-            .col_expr(W::Description, Expr::value(h.description.clone()))
-            .col_expr(W::IsActive, Expr::value(h.is_active))
-            .col_expr(W::UpdatedAt, Expr::value(h.updated_at));
-        if reset_failures {
+        let mut update = webhook::Entity::update_many().col_expr(W::UpdatedAt, Expr::value(at));
+        if let Some(url) = &patch.url {
+            update = update.col_expr(W::Url, Expr::value(url.clone()));
+        }
+        if let Some(events) = &patch.events {
+            let events: Vec<&str> = events.iter().map(|e| e.as_str()).collect();
+            update = update.col_expr(W::Events, Expr::value(json!(events)));
+        }
+        if let Some(description) = &patch.description {
+            update = update.col_expr(W::Description, Expr::value(description.clone()));
+        }
+        if let Some(active) = patch.is_active {
+            update = update.col_expr(W::IsActive, Expr::value(active));
+        }
+        if patch.reset_failures {
             update = update.col_expr(W::ConsecutiveFailures, Expr::value(0));
         }
-        let changed = update.filter(W::Id.eq(h.id.0)).exec(&txn).await.map_err(internal)?;
+        let changed = update.filter(W::Id.eq(id.0)).exec(&txn).await.map_err(internal)?;
         if changed.rows_affected == 0 {
             return Err(DomainError::NotFound { resource: "webhook" });
         }
         audit::insert(&txn, audit_entry).await?;
-        let stored = webhook::Entity::find_by_id(h.id.0).one(&txn).await.map_err(internal)?;
+        let stored = webhook::Entity::find_by_id(id.0).one(&txn).await.map_err(internal)?;
         txn.commit().await.map_err(internal)?;
         stored.map(hook).transpose()?.ok_or(DomainError::NotFound { resource: "webhook" })
     }
