@@ -199,6 +199,7 @@ impl IngestionStore for Store {
                 .insert(&txn)
                 .await
                 .map_err(|e| super::conflict_or_internal(e, "this project already holds the same content"))?;
+            convert::document_stats_row(&doc.info).insert(&txn).await.map_err(internal)?;
             convert::version_row(&page.first).insert(&txn).await.map_err(internal)?;
             search_index::index_document(&txn, doc).await?;
             super::artifacts::link(&txn, doc.id, &page.artifact).await?;
