@@ -423,6 +423,13 @@ pub trait AssignmentRepository {
         annotator: UserId,
         page: PageRequest,
     ) -> DomainResult<Page<Assignment>>;
+    /// Every assignment of a project (of these documents only, when given), by document then
+    /// annotator.
+    async fn project_assignments(
+        &self,
+        project: ProjectId,
+        documents: Option<&[DocumentId]>,
+    ) -> DomainResult<Vec<Assignment>>;
     /// How many assignments each annotator holds in each state.
     async fn assignment_counts(&self, project: ProjectId) -> DomainResult<Vec<(UserId, AssignmentState, u64)>>;
     /// Puts back to NEW every IN_PROGRESS assignment untouched for its project's

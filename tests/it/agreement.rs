@@ -176,3 +176,179 @@ fn agreement_equals_the_reference_packages() {
     assert!(report.left_out.iter().any(|l| l.reason == LeftOutReason::FewerThanTwoLayers && l.units == single));
     assert_eq!(report.units_compared, docs.iter().map(|d| d.words.len()).sum::<usize>() - single);
 }
+
+const ADD: &str = "mutation($i: AddProjectMemberInput!) { addProjectMember(input: $i) { id } }";
+const MODE: &str = "mutation($id: ID!, $m: AnnotationMode!) { updateProject(id: $id, input: {annotationMode: $m}) { annotationMode } }";
+const ASSIGN: &str =
+    "mutation($i: AssignDocumentsInput!) { assignDocuments(input: $i) { id document { id } annotator { id } } }";
+const CREATE: &str = "mutation($i: CreateEntityInput!) { createEntity(input: $i) { id } }";
+const FINISH: &str = "mutation($id: ID!) { finishAssignment(id: $id) { state } }";
+const AGREEMENT: &str = "query($i: AgreementInput!) { agreement(input: $i) {
+    krippendorffAlpha fleissKappa characterAlpha unitsCompared fleissUnits
+    pairs { annotatorA { id } annotatorB { id } layerA layerB units cohenKappa f1Exact f1Overlap }
+    byType { entityType { id name } krippendorffAlpha f1Exact f1Overlap }
+    byDocument { document { id } layers units krippendorffAlpha } } }";
+
+/// `agreement` over GraphQL: three annotators' layers of two corpus documents, made over the
+/// API, equal the reference packages; only FINISHED layers count unless asked, and only
+/// managers may ask.
+async fn agreement_over_graphql_equals_the_reference(db: common::Db) {
+    let app = common::TestApp::spawn(db).await;
+    let (owner, _) = app.register("anis").await;
+    let mut annotators = Vec::new();
+    for name in ["dabir", "mir", "ghalib"] {
+        annotators.push(app.register(name).await);
+    }
+    let project = app.create_project(&owner, "Agreement", json!({})).await;
+    for (_, user) in &annotators {
+        app.ok(Some(&owner), ADD, json!({"i": {"projectId": project, "userId": user, "role": "RESEARCHER"}})).await;
+    }
+    app.ok(Some(&owner), MODE, json!({"id": project, "m": "INDEPENDENT"})).await;
+    let texts = corpus_documents(2, 500);
+    let mut docs = Vec::new();
+    for (n, text) in texts.iter().enumerate() {
+        let id = common::create_document(&app, &owner, &project, &format!("Marsiya {n}"), text).await;
+        let stored = app.ok(Some(&owner), "query($d: ID!) { document(id: $d) { content } }", json!({"d": id})).await;
+        docs.push((id, stored["document"]["content"].as_str().unwrap().to_owned()));
+    }
+    // In the order the report lists documents (by id).
+    docs.sort();
+    let assigned = app
+        .ok(
+            Some(&owner),
+            ASSIGN,
+            json!({"i": {"projectId": project, "documentIds": docs.iter().map(|d| &d.0).collect::<Vec<_>>(),
+                "annotatorIds": annotators.iter().map(|a| &a.1).collect::<Vec<_>>()}}),
+        )
+        .await["assignDocuments"]
+        .as_array()
+        .unwrap()
+        .clone();
+    assert_eq!(assigned.len(), 6);
+    let type_ids = common::entity_type_ids(&app).await;
+    let types: Vec<EntityTypeId> = ["PERSON", "LOCATION", "ORGANIZATION"]
+        .iter()
+        .map(|t| EntityTypeId(uuid::Uuid::parse_str(&type_ids[*t]).unwrap()))
+        .collect();
+
+    // Each annotator marks a variant of one base annotation; what they marked is the input of
+    // the reference.
+    let mut rng = Rng(0x5DEE_CE66_D1CE_4E5B);
+    let mut layers_of: Vec<serde_json::Map<String, Value>> = Vec::new();
+    for (doc, content) in &docs {
+        let words = word_units(content);
+        let a = base(&mut rng, &words, &types);
+        let mut layers = serde_json::Map::new();
+        for (k, (token, user)) in annotators.iter().enumerate() {
+            let spans = if k == 0 { a.clone() } else { variant(&mut rng, &a, &words, &types) };
+            let mut seen = BTreeSet::new();
+            let mut marked = Vec::new();
+            for s in spans.into_iter().filter(|s| seen.insert((s.start, s.end))) {
+                app.ok(
+                    Some(token),
+                    CREATE,
+                    json!({"i": {"documentId": doc, "entityTypeId": s.entity_type.to_string(), "start": s.start, "end": s.end}}),
+                )
+                .await;
+                marked.push(json!([s.start, s.end, s.entity_type.to_string()]));
+            }
+            layers.insert(format!("annotator:{user}"), Value::Array(marked));
+        }
+        layers_of.push(layers);
+    }
+    // All finish the first document; the third annotator does not finish the second.
+    for a in &assigned {
+        let third_on_second = a["document"]["id"] == docs[1].0 && a["annotator"]["id"] == annotators[2].1;
+        if !third_on_second {
+            let token = &annotators.iter().find(|u| a["annotator"]["id"] == u.1).unwrap().0;
+            assert_eq!(
+                app.ok(Some(token), FINISH, json!({"id": a["id"]})).await["finishAssignment"]["state"],
+                "FINISHED"
+            );
+        }
+    }
+
+    let mut raters: Vec<String> = annotators.iter().map(|a| format!("annotator:{}", a.1)).collect();
+    raters.sort();
+    let reference = |unfinished_too: bool| {
+        let documents: Vec<Value> = docs
+            .iter()
+            .zip(&layers_of)
+            .enumerate()
+            .map(|(n, ((_, content), layers))| {
+                let mut layers = layers.clone();
+                if n == 1 && !unfinished_too {
+                    layers.remove(&raters_key(&annotators[2].1));
+                }
+                json!({
+                    "length": content.chars().count(),
+                    "words": word_units(content).iter().map(|w| [w.0, w.1]).collect::<Vec<_>>(),
+                    "layers": layers,
+                })
+            })
+            .collect();
+        let input = json!({"raters": raters, "documents": documents});
+        let out = common::python::run("agreement_reference.py", &[], &input.to_string());
+        serde_json::from_str::<Value>(&out.stdout).unwrap()
+    };
+    for unfinished_too in [false, true] {
+        let theirs = reference(unfinished_too);
+        let ours = &app
+            .ok(Some(&owner), AGREEMENT, json!({"i": {"projectId": project, "includeUnfinished": unfinished_too}}))
+            .await["agreement"];
+        close(ours["krippendorffAlpha"].as_f64(), &theirs["alpha"], "Krippendorff's alpha");
+        close(ours["characterAlpha"].as_f64(), &theirs["characterAlpha"], "character-level alpha");
+        close(ours["fleissKappa"].as_f64(), &theirs["fleissKappa"], "Fleiss' kappa");
+        assert!(ours["krippendorffAlpha"].is_f64() && ours["fleissKappa"].is_f64(), "{ours}");
+        assert_eq!(ours["fleissUnits"], theirs["fleissUnits"]);
+        let first_words = word_units(&docs[0].1).len() as u64;
+        let all_words = first_words + word_units(&docs[1].1).len() as u64;
+        assert_eq!(ours["unitsCompared"].as_u64().unwrap(), all_words);
+        // Fleiss' κ needs every layer: the second document only when unfinished layers count.
+        assert_eq!(ours["fleissUnits"].as_u64().unwrap(), if unfinished_too { all_words } else { first_words });
+        let pairs = ours["pairs"].as_array().unwrap();
+        assert_eq!(pairs.len(), 3);
+        for (p, t) in pairs.iter().zip(theirs["pairs"].as_array().unwrap()) {
+            let what = format!("{} / {}", p["layerA"], p["layerB"]);
+            assert_eq!(p["layerA"].as_str().unwrap(), format!("annotator:{}", p["annotatorA"]["id"].as_str().unwrap()));
+            assert_eq!(p["units"], t["units"], "{what}");
+            close(p["cohenKappa"].as_f64(), &t["cohenKappa"], &format!("{what}: Cohen's kappa"));
+            close(p["f1Exact"].as_f64(), &t["f1Exact"], &format!("{what}: F1 exact"));
+            close(p["f1Overlap"].as_f64(), &t["f1Overlap"], &format!("{what}: F1 overlapping"));
+        }
+        let by_type = ours["byType"].as_array().unwrap();
+        assert_eq!(by_type.len(), theirs["byType"].as_array().unwrap().len());
+        for (o, t) in by_type.iter().zip(theirs["byType"].as_array().unwrap()) {
+            assert_eq!(o["entityType"]["id"], t["type"]);
+            close(o["krippendorffAlpha"].as_f64(), &t["alpha"], "type alpha");
+            close(o["f1Exact"].as_f64(), &t["f1Exact"], "type F1 exact");
+        }
+        let by_document = ours["byDocument"].as_array().unwrap();
+        assert_eq!(by_document.len(), 2);
+        for (o, t) in by_document.iter().zip(theirs["byDocument"].as_array().unwrap()) {
+            close(o["krippendorffAlpha"].as_f64(), t, "document alpha");
+        }
+    }
+
+    // Two annotators only, and one document only.
+    let two = &app
+        .ok(
+            Some(&owner),
+            AGREEMENT,
+            json!({"i": {"projectId": project, "annotatorIds": [annotators[0].1, annotators[1].1], "documentIds": [docs[0].0]}}),
+        )
+        .await["agreement"];
+    assert_eq!(two["pairs"].as_array().unwrap().len(), 1);
+    assert_eq!(two["unitsCompared"].as_u64().unwrap(), word_units(&docs[0].1).len() as u64);
+    // Only managers.
+    let r = app.gql(Some(&annotators[0].0), AGREEMENT, json!({"i": {"projectId": project}})).await;
+    assert_eq!(common::error_code(&r), "FORBIDDEN");
+    let r = app.gql(None, AGREEMENT, json!({"i": {"projectId": project}})).await;
+    assert_eq!(common::error_code(&r), "NOT_FOUND");
+}
+
+fn raters_key(user: &str) -> String {
+    format!("annotator:{user}")
+}
+
+on_both_databases!(agreement_over_graphql_equals_the_reference);

@@ -161,6 +161,7 @@ pub const LIMITS: &[(&str, Limit)] = &[
     ("AskProjectInput.question", Limit::Chars(2_000)),
     ("SearchInput.entityTypeIds", Limit::List { items: 50, chars: DEFAULT_ID_CHARS }),
     ("SearchInput.documentIds", Limit::List { items: 100, chars: DEFAULT_ID_CHARS }),
+    ("AgreementInput.annotatorIds", Limit::List { items: 100, chars: DEFAULT_ID_CHARS }),
     ("SearchInput.knowledgeItemIds", Limit::List { items: 50, chars: DEFAULT_ID_CHARS }),
 ];
 

@@ -14,7 +14,7 @@
 //! curated layer, or a position the curator decided (accepted a candidate, edited, or left
 //! empty), is neither merged nor shown as a conflict.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use crate::error::{DomainError, DomainResult};
 use crate::rounds::agreement::Span;
@@ -94,9 +94,165 @@ fn overlaps(a: (u32, u32), b: (u32, u32)) -> bool {
     a.0 < b.1 && b.0 < a.1
 }
 
+/// Intervals, any of which may overlap, asked whether one overlaps a span: sorted by start,
+/// with the running maximum of their ends (O(log n) a question).
+struct Settled {
+    starts: Vec<u32>,
+    max_end: Vec<u32>,
+}
+
+impl Settled {
+    fn new(mut intervals: Vec<(u32, u32)>) -> Self {
+        intervals.sort_unstable();
+        let mut max_end = Vec::with_capacity(intervals.len());
+        let mut m = 0;
+        for i in &intervals {
+            m = m.max(i.1);
+            max_end.push(m);
+        }
+        Self { starts: intervals.iter().map(|i| i.0).collect(), max_end }
+    }
+
+    /// Whether an interval starting before `end` ends after `start` (for a non-empty span).
+    fn overlaps(&self, start: u32, end: u32) -> bool {
+        let before = self.starts.partition_point(|s| *s < end);
+        before > 0 && self.max_end[before - 1] > start
+    }
+}
+
+/// Counts over compressed coordinates (a Fenwick tree).
+struct Counts(Vec<usize>);
+
+impl Counts {
+    fn add(&mut self, mut i: usize) {
+        i += 1;
+        while i < self.0.len() {
+            self.0[i] += 1;
+            i += i & i.wrapping_neg();
+        }
+    }
+
+    /// How many were added below `i`.
+    fn below(&self, mut i: usize) -> usize {
+        let mut n = 0;
+        while i > 0 {
+            n += self.0[i];
+            i -= i & i.wrapping_neg();
+        }
+        n
+    }
+}
+
+/// Disjoint intervals keyed by (start, end): whether one overlaps a non-empty span is a look at
+/// the last one starting before the span ends.
+fn hits_disjoint(merged: &BTreeSet<(u32, u32)>, start: u32, end: u32) -> bool {
+    merged.range(..(end, 0)).next_back().is_some_and(|(_, e)| *e > start)
+}
+
 /// Curates one document: `layers` are the compared layers (annotators' and the model's),
 /// `curated` the curated layer as it stands, `decided` the positions the curator decided.
+/// O(n log n) in the number of spans (sorting and sweeping; [`curate_direct`] is the
+/// definition, used for empty spans).
 pub fn curate(
+    layers: &BTreeMap<Layer, Vec<Span>>,
+    curated: &[Span],
+    decided: &[(u32, u32)],
+    min_votes: MinVotes,
+) -> Curation {
+    let empty = layers.values().flatten().any(|s| s.start >= s.end)
+        || curated.iter().any(|s| s.start >= s.end)
+        || decided.iter().any(|d| d.0 >= d.1);
+    if empty {
+        return curate_direct(layers, curated, decided, min_votes);
+    }
+    let fixed = Settled::new(curated.iter().map(|c| (c.start, c.end)).chain(decided.iter().copied()).collect());
+    let settled = |s: &Span| fixed.overlaps(s.start, s.end);
+    let mut votes: BTreeMap<Span, usize> = BTreeMap::new();
+    for (layer, spans) in layers {
+        if matches!(layer, Layer::Model(_)) {
+            continue;
+        }
+        let mut own: Vec<&Span> = spans.iter().filter(|s| !settled(s)).collect();
+        own.sort_unstable();
+        own.dedup();
+        for s in own {
+            *votes.entry(*s).or_default() += 1;
+        }
+    }
+    let mut ranked: Vec<(Span, usize)> = votes.iter().map(|(s, v)| (*s, *v)).collect();
+    ranked.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+    // Whether each candidate has more votes than every other overlapping it: level by level
+    // (most votes first), every candidate with at least this many votes is counted, and a
+    // candidate wins when it alone of them overlaps itself. The intervals overlapping (s, e)
+    // are those starting before e less those ending at or before s.
+    let mut points: Vec<u32> = ranked.iter().flat_map(|(s, _)| [s.start, s.end]).collect();
+    points.sort_unstable();
+    points.dedup();
+    let at = |x: u32| points.partition_point(|p| *p < x);
+    let mut starts = Counts(vec![0; points.len() + 1]);
+    let mut ends = Counts(vec![0; points.len() + 1]);
+    let mut wins = vec![false; ranked.len()];
+    let mut i = 0;
+    while i < ranked.len() {
+        let level = ranked[i].1;
+        let j = i + ranked[i..].iter().take_while(|r| r.1 == level).count();
+        for (s, _) in &ranked[i..j] {
+            starts.add(at(s.start));
+            ends.add(at(s.end));
+        }
+        for ((s, _), win) in ranked[i..j].iter().zip(&mut wins[i..j]) {
+            let overlapping = starts.below(at(s.end)) - ends.below(at(s.start) + 1);
+            *win = overlapping == 1;
+        }
+        i = j;
+    }
+    let mut merged_at: BTreeSet<(u32, u32)> = BTreeSet::new();
+    let mut merged: Vec<Span> = Vec::new();
+    for (k, &(span, n)) in ranked.iter().enumerate() {
+        if n < min_votes.get() || hits_disjoint(&merged_at, span.start, span.end) || !wins[k] {
+            continue;
+        }
+        merged_at.insert((span.start, span.end));
+        merged.push(span);
+    }
+    let open: Vec<Span> = votes.keys().filter(|s| !hits_disjoint(&merged_at, s.start, s.end)).copied().collect();
+    let mut groups: Vec<(u32, u32)> = Vec::new();
+    for s in &open {
+        match groups.last_mut() {
+            Some(g) if s.start < g.1 => g.1 = g.1.max(s.end),
+            _ => groups.push((s.start, s.end)),
+        }
+    }
+    // Groups are disjoint and ascending: a span overlaps a run of them.
+    let mut found: Vec<Vec<Candidate>> = vec![Vec::new(); groups.len()];
+    for (layer, spans) in layers {
+        for s in spans {
+            if settled(s) {
+                continue;
+            }
+            let first = groups.partition_point(|g| g.1 <= s.start);
+            for (g, list) in groups[first..].iter().zip(&mut found[first..]) {
+                if g.0 >= s.end {
+                    break;
+                }
+                list.push(Candidate { layer: *layer, span: *s });
+            }
+        }
+    }
+    let conflicts = groups
+        .into_iter()
+        .zip(found)
+        .map(|((start, end), mut candidates)| {
+            candidates.sort_by(|a, b| a.span.cmp(&b.span).then(a.layer.cmp(&b.layer)));
+            Conflict { start, end, candidates }
+        })
+        .collect();
+    merged.sort_unstable();
+    Curation { merged, conflicts }
+}
+
+/// [`curate`] as its rule reads, comparing every pair (O(n²)).
+fn curate_direct(
     layers: &BTreeMap<Layer, Vec<Span>>,
     curated: &[Span],
     decided: &[(u32, u32)],
@@ -274,6 +430,49 @@ mod tests {
         // The curator chose LOC at 0..4 (now in the curated layer): kept as well.
         let again = curate(&l, &[s(0, 4, 2), s(10, 14, 1)], &[], MinVotes::new(2).unwrap());
         assert_eq!(again, Curation::default());
+    }
+
+    /// The sweep equals the definition on random layers (overlapping, nested, equal spans,
+    /// several types, a model layer, curated spans and decided positions).
+    #[test]
+    fn the_sweep_equals_the_direct_rule_on_random_layers() {
+        let mut state: u64 = 0x2545_F491_4F6C_DD1D;
+        let mut next = move |n: u64| {
+            state ^= state >> 12;
+            state ^= state << 25;
+            state ^= state >> 27;
+            state.wrapping_mul(0x2545_F491_4F6C_DD1D) % n
+        };
+        for round in 0..400 {
+            let width = 20 + next(200) as u32;
+            let span = |next: &mut dyn FnMut(u64) -> u64| {
+                let start = next(u64::from(width)) as u32;
+                let end = start + 1 + next(8) as u32;
+                s(start, end, 1 + u128::from(next(3)))
+            };
+            let mut list = Vec::new();
+            let annotators = 1 + next(4);
+            let base: Vec<Span> = (0..next(30)).map(|_| span(&mut next)).collect();
+            for a in 0..annotators {
+                let mut own: Vec<Span> = base.iter().copied().filter(|_| next(4) != 0).collect();
+                own.extend((0..next(8)).map(|_| span(&mut next)));
+                list.push((who(u128::from(a) + 1), own));
+            }
+            if next(2) == 0 {
+                list.push((Layer::Model(uuid::Uuid::from_u128(99)), (0..next(10)).map(|_| span(&mut next)).collect()));
+            }
+            let l = layers(list);
+            let curated: Vec<Span> = (0..next(3)).map(|_| span(&mut next)).collect();
+            let decided: Vec<(u32, u32)> = (0..next(3)).map(|_| span(&mut next)).map(|x| (x.start, x.end)).collect();
+            for votes in 1..=3 {
+                let v = MinVotes::new(votes).unwrap();
+                assert_eq!(
+                    curate(&l, &curated, &decided, v),
+                    curate_direct(&l, &curated, &decided, v),
+                    "round {round}"
+                );
+            }
+        }
     }
 
     #[test]

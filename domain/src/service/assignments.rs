@@ -4,21 +4,27 @@
 //! `assignment.finished` webhook event). Which layer an edit may touch is checked where the
 //! edit is stored (`ports::AssignmentRepository`).
 
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use chrono::Utc;
 use serde_json::json;
 
 use crate::audit::{AuditEntry, RequestMeta};
+use crate::entity::{EntityFilter, EntitySlice};
+use crate::entity_type::EntityType;
 use crate::error::{DomainError, DomainResult};
 use crate::events::EventPublisher;
-use crate::ids::{DocumentId, ProjectId, UserId};
+use crate::ids::{DocumentId, EntityTypeId, ProjectId, UserId};
 use crate::membership::Permission;
 use crate::policy::{Actor, ProjectAccess};
-use crate::ports::{AssignmentRepository, DocumentRepository, Page, PageRequest, ProjectRepository};
+use crate::ports::{
+    AssignmentRepository, DocumentRepository, EntityRepository, EntityTypeRepository, Page, PageRequest,
+    ProjectRepository,
+};
 use crate::project::Project;
-use crate::rounds::AnnotationMode;
+use crate::rounds::agreement::{self, AgreementReport, DocumentLayers, Span};
 use crate::rounds::assignment::{self, Assignment, AssignmentId, AssignmentState};
+use crate::rounds::{AnnotationMode, Layer};
 use crate::service::projects::{ProjectRef, Projects};
 
 /// At most this many documents and annotators in one `assignDocuments`.
@@ -167,5 +173,110 @@ where
         let (_, access) = self.project(actor, project).await?;
         access.require(Permission::EditProject)?;
         self.store.assignment_counts(project).await
+    }
+}
+
+/// What `agreement` asks: the documents (default: every document with an assignment), the
+/// entity types (default: all; entities of other types count as no entity), the annotators
+/// (default: every assigned one), and whether layers not yet FINISHED count too.
+#[derive(Debug, Clone)]
+pub struct AgreementRequest {
+    pub project: ProjectId,
+    pub documents: Option<Vec<DocumentId>>,
+    pub entity_types: Option<Vec<EntityTypeId>>,
+    pub annotators: Option<Vec<UserId>>,
+    pub include_unfinished: bool,
+}
+
+/// An agreement report and the entity types it names.
+#[derive(Debug, Clone)]
+pub struct AgreementOutcome {
+    pub report: AgreementReport,
+    pub types: HashMap<EntityTypeId, EntityType>,
+}
+
+/// At most this many entities of one layer of one document are read for agreement.
+const LAYER_PAGE: u64 = 10_000;
+
+impl<S, E> Assignments<'_, S, E>
+where
+    S: ProjectRepository + DocumentRepository + AssignmentRepository + EntityRepository + EntityTypeRepository,
+    E: EventPublisher,
+{
+    /// Inter-annotator agreement over a project's annotator layers (managers): a document
+    /// counts when at least two of the compared layers are FINISHED there (or assigned at all
+    /// with `include_unfinished`); the measures are those of [`agreement::agreement`].
+    pub async fn agreement(&self, actor: Option<&Actor>, input: AgreementRequest) -> DomainResult<AgreementOutcome> {
+        let (project, access) = self.project(actor, input.project).await?;
+        access.require(Permission::EditProject)?;
+        let documents = input.documents.map(dedup);
+        if let Some(d) = &documents
+            && (d.is_empty() || d.len() > MAX_DOCUMENTS)
+        {
+            return Err(DomainError::invalid("documentIds", format!("name 1 to {MAX_DOCUMENTS} documents")));
+        }
+        let annotators: Option<HashSet<UserId>> = input.annotators.map(|a| a.into_iter().collect());
+        if annotators.as_ref().is_some_and(|a| a.is_empty() || a.len() > MAX_ANNOTATORS) {
+            return Err(DomainError::invalid("annotatorIds", format!("name 1 to {MAX_ANNOTATORS} annotators")));
+        }
+        let wanted_types: Option<HashSet<EntityTypeId>> = input.entity_types.map(|t| t.into_iter().collect());
+        let assignments = self.store.project_assignments(project.id, documents.as_deref()).await?;
+        let mut by_document: BTreeMap<DocumentId, Vec<UserId>> = BTreeMap::new();
+        for a in assignments {
+            let counted = if input.include_unfinished {
+                a.state != AssignmentState::Ignored
+            } else {
+                a.state == AssignmentState::Finished
+            };
+            if counted && annotators.as_ref().is_none_or(|s| s.contains(&a.annotator)) {
+                by_document.entry(a.document_id).or_default().push(a.annotator);
+            }
+        }
+        by_document.retain(|_, a| a.len() >= 2);
+        if by_document.len() > MAX_DOCUMENTS {
+            return Err(DomainError::invalid(
+                "documentIds",
+                format!("more than {MAX_DOCUMENTS} documents to compare: name some"),
+            ));
+        }
+        let mut raters: Vec<Layer> = by_document.values().flatten().map(|u| Layer::Annotator(*u)).collect();
+        raters.sort_unstable();
+        raters.dedup();
+        let mut docs = Vec::with_capacity(by_document.len());
+        for (document, users) in by_document {
+            let Some(head) = self.store.document_head(document).await? else { continue };
+            let text = self.store.document_text(&head).await?;
+            let mut layers = BTreeMap::new();
+            for user in users {
+                let layer = Layer::Annotator(user);
+                let mut filter = EntityFilter::layer(layer);
+                filter.entity_type_ids = wanted_types.as_ref().map(|t| t.iter().copied().collect());
+                let slice = self.store.entities_after(&[document], &filter, None, LAYER_PAGE).await?.remove(&document);
+                let slice = slice.unwrap_or(EntitySlice { items: Vec::new(), has_more: false });
+                if slice.has_more {
+                    return Err(DomainError::invalid(
+                        "documentIds",
+                        format!("a layer of document {} holds more than {LAYER_PAGE} entities", document.0),
+                    ));
+                }
+                let spans: Vec<Span> = slice
+                    .items
+                    .into_iter()
+                    .map(|e| Span { start: e.start, end: e.end, entity_type: e.entity_type_id })
+                    .collect();
+                layers.insert(layer, spans);
+            }
+            let content = text.text();
+            docs.push(DocumentLayers {
+                document,
+                length: content.chars().count() as u32,
+                words: agreement::word_units(content),
+                layers,
+            });
+        }
+        let report = agreement::agreement(&docs, &raters);
+        let ids: Vec<EntityTypeId> = report.by_type.iter().map(|t| t.entity_type).collect();
+        let types = self.store.entity_types_by_ids(&ids).await?.into_iter().map(|t| (t.id, t)).collect();
+        Ok(AgreementOutcome { report, types })
     }
 }

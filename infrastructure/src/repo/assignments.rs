@@ -237,6 +237,24 @@ impl AssignmentRepository for Store {
         Ok(Page { items: rows.into_iter().map(to_domain).collect::<DomainResult<_>>()?, total })
     }
 
+    async fn project_assignments(
+        &self,
+        project: ProjectId,
+        documents: Option<&[DocumentId]>,
+    ) -> DomainResult<Vec<Assignment>> {
+        let mut q = assignment::Entity::find().filter(assignment::Column::ProjectId.eq(project.0));
+        if let Some(docs) = documents {
+            q = q.filter(assignment::Column::DocumentId.is_in(docs.iter().map(|d| d.0)));
+        }
+        let rows = q
+            .order_by_asc(assignment::Column::DocumentId)
+            .order_by_asc(assignment::Column::AnnotatorId)
+            .all(self.connection())
+            .await
+            .map_err(internal)?;
+        rows.into_iter().map(to_domain).collect()
+    }
+
     async fn assignment_counts(&self, project: ProjectId) -> DomainResult<Vec<(UserId, AssignmentState, u64)>> {
         let rows: Vec<(Uuid, String, i64)> = assignment::Entity::find()
             .select_only()

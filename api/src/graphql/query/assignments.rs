@@ -1,12 +1,36 @@
 //! Assignments (issue 12): the caller's own, and a project's counts by annotator and state.
 
-use async_graphql::{Context, ID, Object};
-use nishan_domain::ids::ProjectId;
+use std::sync::Arc;
+
+use async_graphql::{Context, ID, InputObject, Object};
+use nishan_domain::ids::{DocumentId, EntityTypeId, ProjectId, UserId};
+use nishan_domain::service::assignments::AgreementRequest;
 
 use crate::error::ApiResult;
 use crate::graphql::pagination::{self, Conn};
-use crate::graphql::types::{Assignment, AssignmentCount, parse_id};
+use crate::graphql::types::{AgreementReport, Assignment, AssignmentCount, parse_id};
 use crate::graphql::{request, state};
+
+/// What `agreement` compares.
+#[derive(InputObject)]
+pub struct AgreementInput {
+    pub project_id: ID,
+    /// These documents only (at most 1,000); default: every document with at least two
+    /// compared layers.
+    pub document_ids: Option<Vec<ID>>,
+    /// These entity types only (entities of others count as no entity); default: all.
+    pub entity_type_ids: Option<Vec<ID>>,
+    /// These annotators' layers only (at most 100); default: every assigned annotator.
+    pub annotator_ids: Option<Vec<ID>>,
+    /// Compare layers whose assignment is not FINISHED too (IGNORED ones never count);
+    /// default false.
+    #[graphql(default = false)]
+    pub include_unfinished: bool,
+}
+
+fn ids<T>(list: Option<Vec<ID>>, field: &str, wrap: fn(uuid::Uuid) -> T) -> ApiResult<Option<Vec<T>>> {
+    list.map(|l| l.iter().map(|i| parse_id(i, field).map(wrap)).collect()).transpose()
+}
 
 #[derive(Default)]
 pub struct AssignmentQuery;
@@ -39,5 +63,22 @@ impl AssignmentQuery {
             .into_iter()
             .map(|(u, s, n)| AssignmentCount { annotator_id: ID(u.0.to_string()), state: s.into(), count: n })
             .collect())
+    }
+
+    /// Agreement between the annotator layers of an INDEPENDENT project (OWNER, ADMIN): over
+    /// the documents where at least two of the compared layers are FINISHED (or assigned, with
+    /// `includeUnfinished`). Cohen's κ per pair, Fleiss' κ, Krippendorff's α overall, per
+    /// document and per type, span F1 per pair and per type.
+    async fn agreement(&self, ctx: &Context<'_>, input: AgreementInput) -> ApiResult<AgreementReport> {
+        let ask = AgreementRequest {
+            project: ProjectId(parse_id(&input.project_id, "projectId")?),
+            documents: ids(input.document_ids, "documentIds", DocumentId)?,
+            entity_types: ids(input.entity_type_ids, "entityTypeIds", EntityTypeId)?,
+            annotators: ids(input.annotator_ids, "annotatorIds", UserId)?,
+            include_unfinished: input.include_unfinished,
+        };
+        let actor = request(ctx).viewer.optional()?;
+        let outcome = state(ctx).assignments().agreement(actor.as_ref(), ask).await?;
+        Ok(AgreementReport(Arc::new(outcome)))
     }
 }

@@ -1,5 +1,6 @@
 //! GraphQL output types. Each wraps a domain type; none is an ORM model.
 
+mod agreement;
 mod assignment;
 mod audit;
 mod chat;
@@ -20,6 +21,7 @@ mod usage;
 mod user;
 mod webhook;
 
+pub use agreement::AgreementReport;
 pub use assignment::{Assignment, AssignmentCount, GqlAssignmentState};
 pub use audit::{AuditLogConnection, AuditLogEntry, AuditLogFilterInput};
 pub use chat::{ChatMessage, ChatSession, Citation, GqlChatRole};
