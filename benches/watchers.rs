@@ -8,8 +8,11 @@
 //! CPU time each process spent, to show the client is not the bottleneck. SQLite, and
 //! PostgreSQL when `NISHAN_TEST_POSTGRES_URL` names a server. Figures go to stdout; the README
 //! records them. For profiling: `NISHAN_WATCHERS_SIZES=1000` picks the sizes, and
-//! `NISHAN_WATCHERS_SERVER_PREFIX="heaptrack"` (or `perf record -g --`) runs the server under a
-//! tool.
+//! `NISHAN_WATCHERS_SERVER_PREFIX="perf record -g --"` (or `heaptrack`) runs the server under a
+//! tool (its own output lines before the server's address are skipped). heaptrack sees only C
+//! allocations (SQLite's): the server's Rust allocations go through mimalloc
+//! (`#[global_allocator]` in api/src/lib.rs). Under a prefix the memory figure is the tool's
+//! process's, not the server's: read it from a run without one.
 
 mod common;
 
@@ -223,9 +226,15 @@ async fn run(kind: &str, url: &str, n: usize) {
         .spawn()
         .expect("the server starts");
     let pid = child.id();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
-    let addr = line.trim().strip_prefix("listening ").expect("the server's address").to_owned();
+    // A profiler in front of the server (heaptrack) prints its own lines first.
+    let mut out = BufReader::new(child.stdout.take().unwrap());
+    let addr = loop {
+        let mut line = String::new();
+        assert!(out.read_line(&mut line).unwrap() > 0, "the server ended before it listened");
+        if let Some(addr) = line.trim().strip_prefix("listening ") {
+            break addr.to_owned();
+        }
+    };
 
     let mut api = Api { http: reqwest::Client::new(), addr: addr.clone(), token: None };
     let registered = api

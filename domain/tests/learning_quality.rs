@@ -8,7 +8,9 @@
 //! 109 on the committed split, 57 %; 52 % on average over ten random splits); F1 >= 0.8 on
 //! held-out lines is NOT: on the committed split the tagger measures precision 0.79, recall
 //! 0.72, F1 0.75 (the gazetteer of the same gold 0.55), on ten random splits F1 0.74 on average;
-//! the floors below hold it there.
+//! the floors below hold it there. On the fresh lines (`corpus/annotated/fresh.jsonl`, annotated
+//! after the built-in name list was written) it measures less: F1 0.58 from the 184 training
+//! lines, 0.69 from all 506, 41 % of the unseen names found (`the_tagger_on_fresh_lines`).
 
 mod annotated;
 
@@ -84,4 +86,31 @@ fn annotated_lines_are_lines_of_the_corpus() {
         assert!(split == "train" || split == "heldout");
         assert_eq!(splits.entry(block).or_insert(split.clone()), &split, "a stanza split across sides");
     }
+}
+
+#[test]
+fn the_tagger_on_fresh_lines() {
+    // The fresh lines (`corpus/annotated/fresh.jsonl`): texts no other annotated line comes
+    // from, annotated before any model ran on them and after the built-in name list was written,
+    // so no name of them was chosen knowing them. Trained on the committed training lines and on
+    // all 506 annotated lines.
+    let lines = annotated::load();
+    let fresh = annotated::load_fresh();
+    assert_eq!(fresh.len(), 96);
+    let fresh: Vec<_> = fresh.iter().collect();
+    let options = TrainingOptions::default();
+    let (train, _) = annotated::committed_split(&lines);
+    let every: Vec<_> = lines.iter().collect();
+    // Measured: from the 184 lines precision 0.61, recall 0.56, F1 0.58 (the gazetteer 0.48),
+    // 15 of 37 unseen names found (41 %); from all 506, F1 0.69 (the gazetteer 0.65), 9 of 21.
+    // Lower than on the committed split (0.75): that split's numbers are optimistic.
+    let m = annotated::measure(&train, &fresh, &options);
+    eprintln!("fresh from 184: {m:?}");
+    assert!(m.f1 >= 0.55, "F1 {:.3}", m.f1);
+    assert!(m.f1 > m.gazetteer_f1 + 0.05, "tagger {:.3} against gazetteer {:.3}", m.f1, m.gazetteer_f1);
+    assert!(m.unseen_share() >= 0.37, "{} of {} unseen names found", m.unseen_found, m.unseen);
+    let m = annotated::measure(&every, &fresh, &options);
+    eprintln!("fresh from all: {m:?}");
+    assert!(m.f1 >= 0.66, "F1 {:.3}", m.f1);
+    assert!(m.f1 > m.gazetteer_f1, "tagger {:.3} against gazetteer {:.3}", m.f1, m.gazetteer_f1);
 }

@@ -22,7 +22,16 @@ pub struct Line {
 }
 
 pub fn load() -> Vec<Line> {
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../corpus/annotated/lines.jsonl");
+    load_file(concat!(env!("CARGO_MANIFEST_DIR"), "/../corpus/annotated/lines.jsonl"))
+}
+
+/// The fresh held-out lines (`corpus/annotated/fresh.jsonl`: texts no line of `lines.jsonl`
+/// comes from, annotated before any model ran on them and after the name list was written).
+pub fn load_fresh() -> Vec<Line> {
+    load_file(concat!(env!("CARGO_MANIFEST_DIR"), "/../corpus/annotated/fresh.jsonl"))
+}
+
+fn load_file(path: &str) -> Vec<Line> {
     let data = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{path}: {e}"));
     data.lines()
         .filter(|l| !l.trim().is_empty())
