@@ -14,9 +14,9 @@ use std::collections::HashMap;
 
 use nishan_domain::document::Document;
 use nishan_domain::ids::{DocumentId, EntityId, EntityTypeId, KnowledgeItemId, ProjectId};
-use nishan_domain::ports::{PassageEntity, SearchFilter, SearchRepository};
+use nishan_domain::ports::{PageRequest, PassageEntity, SearchFilter, SearchRepository};
 use nishan_domain::search::semantic::content_hash;
-use nishan_domain::search::{Candidate, CorpusStats, Matching, Passage, PassageId, Term, passages_iter};
+use nishan_domain::search::{Candidate, CorpusStats, Matching, Passage, PassageId, Term, WordScoring, passages_iter};
 use nishan_domain::{DomainError, DomainResult};
 use sea_orm::{ConnectionTrait, DbBackend, EntityTrait, Statement, Value};
 use uuid::Uuid;
@@ -251,6 +251,41 @@ async fn add_to_stats(conn: &impl ConnectionTrait, project: ProjectId, passages:
     Ok(())
 }
 
+/// The BM25 score of a passage `p` for whole words, as SQL over its stored words and length:
+/// per word, `((idf × tf) × (k1 + 1)) / (tf + (k1 × ((1 − b) + (b × (dl / avgdl)))))`, the
+/// operations of `rank::term_score` in its order (IEEE doubles on both databases), summed in
+/// the words' order. `tf` counts ` w ` in the words with every space doubled (so that places
+/// next to each other are all counted).
+fn word_score(params: &mut Params, scoring: &WordScoring) -> String {
+    let [k1_plus_1, k1, one_minus_b, b] = WordScoring::constants();
+    let spaced = "REPLACE(' ' || p.words || ' ', ' ', '  ')";
+    let dl = "CAST(p.word_count AS DOUBLE PRECISION)";
+    let mut shares = Vec::with_capacity(scoring.words.len());
+    for (word, idf) in scoring.words.iter().zip(&scoring.idfs) {
+        let pattern = format!(" {word} ");
+        let width = pattern.chars().count() as i64;
+        let tf = |params: &mut Params| {
+            format!(
+                "CAST((LENGTH({spaced}) - LENGTH(REPLACE({spaced}, {}, ''))) / {} AS DOUBLE PRECISION)",
+                params.push(pattern.clone()),
+                params.push(width)
+            )
+        };
+        let idf = params.push(*idf);
+        let tf_above = tf(params);
+        let k1_plus_1 = params.push(k1_plus_1);
+        let tf_below = tf(params);
+        let k1 = params.push(k1);
+        let one_minus_b = params.push(one_minus_b);
+        let b = params.push(b);
+        let mean = params.push(scoring.mean_length);
+        shares.push(format!(
+            "((({idf} * {tf_above}) * {k1_plus_1}) / ({tf_below} + ({k1} * ({one_minus_b} + ({b} * ({dl} / {mean}))))))"
+        ));
+    }
+    format!("({})", shares.join(" + "))
+}
+
 impl Store {
     /// Indexes every document whose passages are missing or stale (made from an older content
     /// version or index format): documents stored before the index existed, after an upgrade.
@@ -388,6 +423,69 @@ impl SearchRepository for Store {
         }
         let rows = self.connection().query_all_raw(params.statement(sql)).await.map_err(internal)?;
         rows.iter().map(candidate_of).collect()
+    }
+
+    async fn top_word_matches(
+        &self,
+        project: ProjectId,
+        scoring: &WordScoring,
+        documents: &[DocumentId],
+        page: PageRequest,
+    ) -> DomainResult<Vec<Candidate>> {
+        if scoring.words.is_empty() || page.limit == 0 {
+            return Ok(Vec::new());
+        }
+        let backend = self.connection().get_database_backend();
+        let mut params = Params::new(backend);
+        // Placeholders are numbered in the order they are pushed, and SQLite's `?` binds in
+        // the order they appear: the statement is written left to right as they are pushed.
+        let score = word_score(&mut params, scoring);
+        let terms: Vec<Term> = scoring.words.iter().map(|w| Term::Word(w.clone())).collect();
+        let condition = match_condition(&mut params, &terms, Matching::All);
+        let mut sql = format!(
+            "SELECT {CANDIDATE_COLUMNS}, {score} AS score {} JOIN documents d ON d.id = p.document_id \
+             WHERE {condition} AND p.project_id = {}",
+            from_clause(backend),
+            params.push(project.0)
+        );
+        if !documents.is_empty() {
+            let list = params.list(documents.iter().map(|d| d.0));
+            sql.push_str(&format!(" AND p.document_id IN ({list})"));
+        }
+        // Titles in code-point order, as Rust compares them (PostgreSQL's default collation
+        // would follow the locale).
+        let title = if backend == DbBackend::Postgres { "d.title COLLATE \"C\"" } else { "d.title" };
+        sql.push_str(&format!(
+            " ORDER BY score DESC, {title}, d.created_at, p.document_id, p.start_offset LIMIT {} OFFSET {}",
+            params.push(i64::try_from(page.limit).unwrap_or(i64::MAX)),
+            params.push(i64::try_from(page.offset).unwrap_or(i64::MAX)),
+        ));
+        let rows = self.connection().query_all_raw(params.statement(sql)).await.map_err(internal)?;
+        rows.iter().map(candidate_of).collect()
+    }
+
+    async fn count_matches(&self, project: ProjectId, terms: &[Term], documents: &[DocumentId]) -> DomainResult<u64> {
+        if terms.is_empty() {
+            return Ok(0);
+        }
+        let backend = self.connection().get_database_backend();
+        let mut params = Params::new(backend);
+        let condition = match_condition(&mut params, terms, Matching::All);
+        let mut sql = format!(
+            "SELECT COUNT(*) AS n {} WHERE {condition} AND p.project_id = {}",
+            from_clause(backend),
+            params.push(project.0)
+        );
+        if !documents.is_empty() {
+            let list = params.list(documents.iter().map(|d| d.0));
+            sql.push_str(&format!(" AND p.document_id IN ({list})"));
+        }
+        let row = self.connection().query_one_raw(params.statement(sql)).await.map_err(internal)?;
+        let n: i64 = match row {
+            Some(row) => row.try_get("", "n").map_err(internal)?,
+            None => 0,
+        };
+        Ok(n.max(0) as u64)
     }
 
     async fn passage_texts(&self, ids: &[PassageId]) -> DomainResult<HashMap<PassageId, String>> {
