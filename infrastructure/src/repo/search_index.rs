@@ -25,9 +25,9 @@ use super::{Store, internal};
 
 /// The format of the index's passages: raise it when `search::passages` or the folding
 /// changes, and every server re-indexes its documents at start-up.
-pub const INDEX_VERSION: i32 = 2;
+pub const INDEX_VERSION: i32 = 3;
 
-/// Passages written by one INSERT (10 or 11 values each, under both databases' limits).
+/// Passages written by one INSERT (11 or 12 values each, under both databases' limits).
 const INSERT_ROWS: usize = 500;
 /// Ids in one `IN (...)` list.
 pub(super) const ID_CHUNK: usize = 900;
@@ -176,6 +176,7 @@ async fn insert_passages(conn: &impl ConnectionTrait, doc: &Document, rows: Vec<
     let mut tuples = Vec::with_capacity(rows.len());
     for p in rows {
         let word_string = p.word_string();
+        let repeats = p.repeats();
         let word_count = p.words.len() as i64;
         let lexemes = postgres.then(|| tsvector_literal(&p.words));
         let hash = content_hash(&p.text);
@@ -189,6 +190,7 @@ async fn insert_passages(conn: &impl ConnectionTrait, doc: &Document, rows: Vec<
             params.push(word_string),
             params.push(word_count),
             params.push(hash),
+            params.push(repeats),
         ];
         if let Some(lexemes) = lexemes {
             let lexemes = params.push(lexemes);
@@ -196,8 +198,7 @@ async fn insert_passages(conn: &impl ConnectionTrait, doc: &Document, rows: Vec<
         }
         tuples.push(format!("({})", tuple.join(", ")));
     }
-    let columns =
-        "project_id, document_id, line_number, start_offset, end_offset, text, words, word_count, content_hash";
+    let columns = "project_id, document_id, line_number, start_offset, end_offset, text, words, word_count, content_hash, repeats";
     let columns = if postgres { format!("{columns}, lexemes") } else { columns.to_owned() };
     let sql = format!("INSERT INTO search_passages ({columns}) VALUES {}", tuples.join(", "));
     conn.execute_raw(params.statement(sql)).await.map_err(internal)?;
@@ -254,11 +255,12 @@ async fn add_to_stats(conn: &impl ConnectionTrait, project: ProjectId, passages:
 /// The BM25 score of a passage `p` for whole words, as SQL over its stored words and length:
 /// per word, `((idf × tf) × (k1 + 1)) / (tf + (k1 × ((1 − b) + (b × (dl / avgdl)))))`, the
 /// operations of `rank::term_score` in its order (IEEE doubles on both databases), summed in
-/// the words' order. `tf` counts ` w ` in the words with every space doubled (so that places
+/// the words' order. `tf` is 1 when no word of the passage repeats (`repeats` empty, most
+/// rows), else 1 + the count of ` w ` in `repeats` with every space doubled (so that places
 /// next to each other are all counted).
 fn word_score(params: &mut Params, scoring: &WordScoring) -> String {
     let [k1_plus_1, k1, one_minus_b, b] = WordScoring::constants();
-    let spaced = "REPLACE(' ' || p.words || ' ', ' ', '  ')";
+    let spaced = "REPLACE(' ' || p.repeats || ' ', ' ', '  ')";
     let dl = "CAST(p.word_count AS DOUBLE PRECISION)";
     let mut shares = Vec::with_capacity(scoring.words.len());
     for (word, idf) in scoring.words.iter().zip(&scoring.idfs) {
@@ -266,7 +268,8 @@ fn word_score(params: &mut Params, scoring: &WordScoring) -> String {
         let width = pattern.chars().count() as i64;
         let tf = |params: &mut Params| {
             format!(
-                "CAST((LENGTH({spaced}) - LENGTH(REPLACE({spaced}, {}, ''))) / {} AS DOUBLE PRECISION)",
+                "CAST(CASE WHEN p.repeats = '' THEN 1 ELSE 1 + (LENGTH({spaced}) - LENGTH(REPLACE({spaced}, {}, ''))) / {} \
+                 END AS DOUBLE PRECISION)",
                 params.push(pattern.clone()),
                 params.push(width)
             )
