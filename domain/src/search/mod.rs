@@ -4,7 +4,9 @@
 //!
 //! The databases' full-text indexes (SQLite FTS5, PostgreSQL `tsvector`) are given the folded
 //! words, written with single spaces, and only propose candidates; matching, scoring and order
-//! are decided here, so that both databases answer a query alike.
+//! are decided here, so that both databases answer a query alike. A query of whole words may
+//! be ranked by the store itself, with the formula and the order given here (`rank::WordScoring`),
+//! so that only a page of hits leaves the database.
 
 pub mod passages;
 pub mod query;

@@ -9,6 +9,10 @@
 //! inserted or deleted, in the same transaction); the full-text indexes see exactly the folded
 //! words, separated by single spaces, so they propose a passage for a term exactly when its
 //! words hold the term (the ranking in the domain checks each candidate all the same).
+//! A whole-word query is ranked in SQL ([`word_score`]: the domain's BM25 with its
+//! floating-point operations in its order, IEEE doubles on both databases, from each passage's
+//! `word_count` and `repeats`), ordered as the domain orders (titles in code-point order on
+//! PostgreSQL too), and cut to its page there.
 
 use std::collections::HashMap;
 
