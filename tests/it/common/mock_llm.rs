@@ -422,7 +422,11 @@ async fn handle(
         // which then answers as the behaviour inside says (an error, or the vectors).
         let wait = {
             let mut script = state.script.lock().unwrap();
-            if matches!(script.front(), Some(Behaviour::Hold(_) | Behaviour::Delay(..))) { script.pop_front() } else { None }
+            if matches!(script.front(), Some(Behaviour::Hold(_) | Behaviour::Delay(..))) {
+                script.pop_front()
+            } else {
+                None
+            }
         };
         if let Some(wait) = wait {
             if let Behaviour::Error { status, message } = waited(&state, wait).await {
