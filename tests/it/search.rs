@@ -440,8 +440,8 @@ async fn filters_apply_before_the_page_is_cut(db: Db) {
     let t = Some(token.as_str());
     // Every line scores alike; "alpha" sorts first, so all 30 of its lines come before "omega"'s.
     let line = "علی حسن";
-    let alpha = vec![line; 30].join("\n");
-    let omega = vec![line; 5].join("\n");
+    let alpha = [line; 30].join("\n");
+    let omega = [line; 5].join("\n");
     create_document(&app, &token, &project, "alpha", &alpha).await;
     let omega_id = create_document(&app, &token, &project, "omega", &omega).await;
     let first = search(&app, t, json!({"projectId": project, "query": "علی", "first": 10})).await;

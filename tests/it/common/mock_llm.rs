@@ -428,10 +428,10 @@ async fn handle(
                 None
             }
         };
-        if let Some(wait) = wait {
-            if let Behaviour::Error { status, message } = waited(&state, wait).await {
-                return error(provider, status, &message);
-            }
+        if let Some(wait) = wait
+            && let Behaviour::Error { status, message } = waited(&state, wait).await
+        {
+            return error(provider, status, &message);
         }
         return embeddings(&state, provider, &recorded);
     }
