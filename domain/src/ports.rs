@@ -1198,6 +1198,25 @@ pub trait SearchRepository {
         matching: crate::search::Matching,
         filter: &SearchFilter,
     ) -> DomainResult<Vec<crate::search::Candidate>>;
+    /// Rows `page.offset .. page.offset + page.limit` of the project's passages holding every
+    /// word of `scoring` (in `documents`; all when empty), ordered in the store by the words'
+    /// BM25 score (`search::WordScoring`, the same floating-point operations as the ranking),
+    /// highest first, then `search::rank::by_place`: only a page leaves the database.
+    async fn top_word_matches(
+        &self,
+        project: ProjectId,
+        scoring: &crate::search::WordScoring,
+        documents: &[DocumentId],
+        page: PageRequest,
+    ) -> DomainResult<Vec<crate::search::Candidate>>;
+    /// How many of the project's passages (in `documents`; all when empty) the full-text index
+    /// proposes for every term.
+    async fn count_matches(
+        &self,
+        project: ProjectId,
+        terms: &[crate::search::Term],
+        documents: &[DocumentId],
+    ) -> DomainResult<u64>;
     /// The texts of passages (those that still exist).
     async fn passage_texts(
         &self,

@@ -341,7 +341,118 @@ async fn search_fuses_lexical_and_semantic_rankings(db: Db) {
     assert_eq!(quotes, best, "{answer}");
 }
 
+/// A project with `lines` distinct lines and an OpenAI-compatible embedding model on the mock
+/// named `model_name`: `(app, token, project, document)`.
+async fn embedding_project(
+    db: Db,
+    mock: &MockLlm,
+    lines: usize,
+    model_name: &str,
+) -> (common::TestApp, String, String, String) {
+    let app = common::TestApp::spawn(db).await;
+    let (admin, _) = app.register("admin").await;
+    let project = app.create_project(&admin, "Marsiya", json!({})).await;
+    let doc = common::create_document(&app, &admin, &project, "elegy", &numbered_lines(lines)).await;
+    let input = json!({"name": model_name, "provider": "OPENAI", "modelName": model_name, "apiKey": MOCK_API_KEY,
+        "apiBaseUrl": mock.base_url(Provider::OpenAi), "timeoutSecs": 20});
+    let model = app.ok(Some(&admin), CREATE_MODEL, json!({"i": input})).await["createLlmModel"]["id"].clone();
+    app.ok(Some(&admin), SET_MODEL, json!({"i": {"projectId": project, "llmModelId": model}})).await;
+    (app, admin, project, doc)
+}
+
+/// An EMBEDDING job is paused, resumed and cancelled as the other kinds are: a pause asked
+/// while a batch is being embedded takes effect after that batch (its vectors kept); resumed,
+/// the job embeds only the batches it had not (each chunk sent once); a cancelled job stops
+/// after the batch it was in, without its later batches.
+async fn an_embedding_job_pauses_resumes_and_cancels(db: Db) {
+    let mock = MockLlm::start().await;
+    // 96 chunks: three batches of 32.
+    let (app, admin, project, doc) = embedding_project(db, &mock, 96, "embedder").await;
+    let t = Some(admin.as_str());
+    let act = |name: &str| format!("mutation($id: ID!) {{ {name}(id: $id) {{ status }} }}");
+    let start = || {
+        let (app, project) = (&app, &project);
+        async move {
+            let job = app.ok(t, START, json!({"i": {"projectId": project, "kind": "EMBEDDING"}})).await;
+            job["startProcessingJob"]["id"].as_str().unwrap().to_owned()
+        }
+    };
+
+    // The first batch is held at the mock until the pause is asked.
+    mock.push(Behaviour::hold(Behaviour::text("vectors")));
+    let job = start().await;
+    mock.wait_until_held(1).await;
+    app.ok(t, &act("pauseProcessingJob"), json!({"id": job})).await;
+    mock.release();
+    let paused = common::wait_for_job(&app, &admin, &job).await;
+    assert_eq!(paused["status"], "PAUSED", "{paused}");
+    let paused = app.ok(t, JOB, json!({"id": job})).await["processingJob"].clone();
+    assert_eq!((paused["completedSteps"].as_u64(), paused["totalSteps"].as_u64()), (Some(1), Some(3)), "{paused}");
+    assert_eq!(embedded_texts(&mock).len(), 32, "only the batch it was in");
+    assert_eq!(status(&app, &admin, &project).await["embedded"], 32, "that batch's vectors kept");
+
+    let resumed = app.ok(t, &act("resumeProcessingJob"), json!({"id": job})).await;
+    assert_eq!(resumed["resumeProcessingJob"]["status"], "QUEUED");
+    assert_eq!(common::wait_for_job(&app, &admin, &job).await["status"], "COMPLETED");
+    let done = app.ok(t, JOB, json!({"id": job})).await["processingJob"].clone();
+    assert_eq!(done["completedSteps"], done["totalSteps"], "{done}");
+    let sent = embedded_texts(&mock);
+    let distinct: std::collections::HashSet<&String> = sent.iter().collect();
+    assert_eq!((sent.len(), distinct.len()), (96, 96), "each chunk sent once");
+    assert_eq!(status(&app, &admin, &project).await["stale"], 0);
+
+    // Every line edited: 96 stale chunks. Cancelled while its first batch is held: that batch
+    // ends, the other two are never sent.
+    let edited = numbered_lines(96).replace("کربلا", "فرات");
+    let q = "mutation($id: ID!, $c: String!) { updateDocumentContent(id: $id, content: $c) { id } }";
+    app.ok(t, q, json!({"id": doc, "c": edited})).await;
+    assert_eq!(status(&app, &admin, &project).await["stale"], 96);
+    mock.push(Behaviour::hold(Behaviour::text("vectors")));
+    let job = start().await;
+    mock.wait_until_held(1).await;
+    app.ok(t, &act("cancelProcessingJob"), json!({"id": job})).await;
+    mock.release();
+    assert_eq!(common::wait_for_job(&app, &admin, &job).await["status"], "CANCELLED");
+    assert_eq!(embedded_texts(&mock).len(), 96 + 32, "no batch after the cancel");
+    let left = status(&app, &admin, &project).await["stale"].as_u64().unwrap();
+    assert!(left >= 64, "the later batches were not embedded: {left} stale");
+}
+
+/// `/metrics` counts embedding calls by model, as chat calls are: the counter moves by the
+/// number of embedding requests the model server saw, failed attempts included (and counted
+/// as errors), and the tokens by those the answers reported.
+async fn embedding_calls_are_counted_in_metrics(db: Db) {
+    let mock = MockLlm::start().await;
+    // A model name of this test alone: the counters are the process's.
+    let name = format!("embedder-{}", uuid::Uuid::new_v4().simple());
+    let (app, admin, project, _) = embedding_project(db, &mock, 40, &name).await;
+    let scrape = || {
+        let app = &app;
+        async move { app.http.get(app.url("/metrics")).send().await.unwrap().text().await.unwrap() }
+    };
+    let value = |scrape: &str, metric: &str| -> u64 {
+        let prefix = format!("{metric}{{model=\"OPENAI/{name}\"}} ");
+        scrape.lines().find_map(|l| l.strip_prefix(&prefix)).map_or(0, |v| v.trim().parse().unwrap())
+    };
+    let before = scrape().await;
+    assert_eq!(value(&before, "nishan_model_calls_total"), 0);
+    // The first batch fails once and is retried.
+    mock.push(Behaviour::server_error());
+    let job = embedding_job(&app, &admin, &project).await;
+    assert_eq!(job["status"], "COMPLETED", "{job}");
+    let requests = mock.requests().iter().filter(|r| r.path == "/v1/embeddings").count() as u64;
+    assert_eq!(requests, 3, "32 failed, 32 again, then 8");
+    let after = scrape().await;
+    assert_eq!(value(&after, "nishan_model_calls_total"), requests, "{after}");
+    assert_eq!(value(&after, "nishan_model_call_errors_total"), 1, "{after}");
+    let sent = embedded_texts(&mock);
+    let tokens: u64 = sent[32..].iter().map(|t| t.chars().count() as u64).sum();
+    assert_eq!(value(&after, "nishan_model_tokens_total"), tokens, "{after}");
+}
+
 on_both_databases!(
+    an_embedding_job_pauses_resumes_and_cancels,
+    embedding_calls_are_counted_in_metrics,
     the_embedding_job_embeds_missing_chunks_retries_and_only_changed_ones_later,
     a_batch_that_keeps_failing_is_counted_and_embedded_by_the_next_job,
     search_fuses_lexical_and_semantic_rankings,

@@ -430,7 +430,65 @@ async fn the_readme_examples_answer_as_described(db: Db) {
     assert_eq!(highlighted(&r, &[("Stanza 1", content)]), [vec!["کربلا"]]);
 }
 
+/// The database ranks a whole-word query and returns only a page: the filters (documents,
+/// entity types) still apply before the page is cut, so hits that would rank beyond the first
+/// page are found, counted exactly, and pages walk every hit once in order.
+async fn filters_apply_before_the_page_is_cut(db: Db) {
+    let app = TestApp::spawn(db).await;
+    let (token, _) = app.register("anis").await;
+    let project = app.create_project(&token, "Marsiya", json!({})).await;
+    let t = Some(token.as_str());
+    // Every line scores alike; "alpha" sorts first, so all 30 of its lines come before "omega"'s.
+    let line = "علی حسن";
+    let alpha = [line; 30].join("\n");
+    let omega = [line; 5].join("\n");
+    create_document(&app, &token, &project, "alpha", &alpha).await;
+    let omega_id = create_document(&app, &token, &project, "omega", &omega).await;
+    let first = search(&app, t, json!({"projectId": project, "query": "علی", "first": 10})).await;
+    assert_eq!(first["totalCount"], 35);
+    assert!(lines(&first).iter().all(|(title, _, _)| title == "alpha"), "{first}");
+
+    for query in ["علی", "حسن علی"] {
+        let r = search(&app, t, json!({"projectId": project, "query": query, "first": 10, "documentIds": [omega_id]}))
+            .await;
+        assert_eq!(r["totalCount"], 5, "{query}");
+        let want: Vec<(String, u64, String)> = (1..=5).map(|n| ("omega".to_owned(), n, line.to_owned())).collect();
+        assert_eq!(lines(&r), want, "{query}");
+    }
+
+    // A PERSON on "علی" of omega's third line (each line is 7 code points and a newline).
+    let types = entity_type_ids(&app).await;
+    let create = "mutation($i: CreateEntityInput!) { createEntity(input: $i) { id } }";
+    let input = json!({"documentId": omega_id, "entityTypeId": types["PERSON"], "start": 16, "end": 19, "text": "علی"});
+    app.ok(t, create, json!({"i": input})).await;
+    let r =
+        search(&app, t, json!({"projectId": project, "query": "علی", "first": 10, "entityTypeIds": [types["PERSON"]]}))
+            .await;
+    assert_eq!(r["totalCount"], 1);
+    assert_eq!(lines(&r), [("omega".to_owned(), 3, line.to_owned())]);
+
+    // Pages of 8 walk all 35 hits once, in the order of one page of 35.
+    let all = lines(&search(&app, t, json!({"projectId": project, "query": "حسن", "first": 35})).await);
+    assert_eq!(all.len(), 35);
+    let mut walked = Vec::new();
+    let mut after = Value::Null;
+    loop {
+        let r = search(&app, t, json!({"projectId": project, "query": "حسن", "first": 8, "after": after})).await;
+        assert_eq!(r["totalCount"], 35);
+        walked.extend(lines(&r));
+        if r["pageInfo"]["hasNextPage"] != true {
+            break;
+        }
+        after = r["pageInfo"]["endCursor"].clone();
+    }
+    assert_eq!(walked, all);
+    let mut keys: Vec<(String, u64)> = walked.iter().map(|(t, n, _)| (t.clone(), *n)).collect();
+    keys.dedup();
+    assert_eq!(keys.len(), 35, "no hit twice");
+}
+
 on_both_databases!(
+    filters_apply_before_the_page_is_cut,
     search_narrows_to_a_knowledge_entry,
     search_is_urdu_aware_and_ranked,
     the_readme_examples_answer_as_described,

@@ -4,7 +4,9 @@
 //!
 //! The databases' full-text indexes (SQLite FTS5, PostgreSQL `tsvector`) are given the folded
 //! words, written with single spaces, and only propose candidates; matching, scoring and order
-//! are decided here, so that both databases answer a query alike.
+//! are decided here, so that both databases answer a query alike. A query of whole words may
+//! be ranked by the store itself, with the formula and the order given here (`rank::WordScoring`),
+//! so that only a page of hits leaves the database.
 
 pub mod passages;
 pub mod query;
@@ -14,5 +16,5 @@ pub mod tokens;
 
 pub use passages::{MAX_PASSAGE_TOKENS, Passage, passages, passages_iter};
 pub use query::{SearchQuery, Term};
-pub use rank::{Candidate, CorpusStats, Highlight, Matching, PassageId, Ranked};
+pub use rank::{Candidate, CorpusStats, Highlight, Matching, PassageId, Ranked, WordScoring};
 pub use tokens::{Token, tokenize, words};

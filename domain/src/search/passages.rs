@@ -35,6 +35,14 @@ impl Passage {
     pub fn word_string(&self) -> String {
         self.words.join(" ")
     }
+
+    /// The words beyond each word's first occurrence, in order, separated by single spaces
+    /// (empty when no word repeats): a word stands `1 +` its count here times in the passage.
+    pub fn repeats(&self) -> String {
+        let mut seen = std::collections::HashSet::with_capacity(self.words.len());
+        let extra: Vec<&str> = self.words.iter().filter(|w| !seen.insert(w.as_str())).map(String::as_str).collect();
+        extra.join(" ")
+    }
 }
 
 /// The passages of a document's content, in order.
@@ -97,6 +105,15 @@ mod tests {
 
     fn slice(text: &str, start: u32, end: u32) -> String {
         text.chars().skip(start as usize).take((end - start) as usize).collect()
+    }
+
+    #[test]
+    fn repeats_are_the_occurrences_after_each_words_first() {
+        let p = &passages("ہے ہے پسر فاطمہ مارا گیا ہے ہے")[0];
+        assert_eq!(p.repeats(), "ہے ہے ہے");
+        assert_eq!(passages("حسین ابن علی")[0].repeats(), "");
+        let p = &passages("علی حسن علی حسن علی")[0];
+        assert_eq!(p.repeats(), "علی حسن علی");
     }
 
     #[test]

@@ -135,6 +135,46 @@ pub fn rank(
     ranked
 }
 
+/// A query of whole words only, ranked by the store itself (so that only a page of hits
+/// leaves the database): the words, each word's idf, and the project's mean passage length.
+/// The store computes [`term_score`] of each word with the same floating-point operations in
+/// the same order, `((idf × tf) × (k1 + 1)) / (tf + k1 × ((1 − b) + b × (dl / avgdl)))`, sums
+/// the words' shares in order and orders by that score, then [`by_place`]; so its order is
+/// [`order`]'s, bit for bit, on either database.
+#[derive(Debug, Clone, PartialEq)]
+pub struct WordScoring {
+    pub words: Vec<String>,
+    pub idfs: Vec<f64>,
+    /// `avgdl`, positive.
+    pub mean_length: f64,
+}
+
+impl WordScoring {
+    /// The scoring of `query` when all its terms are whole words and the project has words;
+    /// `None` otherwise.
+    pub fn of(query: &SearchQuery, stats: CorpusStats, df: &[u64]) -> Option<Self> {
+        let mean_length = stats.mean_length();
+        if mean_length <= 0.0 || df.len() != query.terms.len() {
+            return None;
+        }
+        let words = query
+            .terms
+            .iter()
+            .map(|t| match t {
+                Term::Word(w) => Some(w.clone()),
+                _ => None,
+            })
+            .collect::<Option<Vec<String>>>()?;
+        let idfs = df.iter().map(|&d| idf(stats.passages, d)).collect();
+        Some(Self { words, idfs, mean_length })
+    }
+
+    /// `k1 + 1`, `k1`, `1 − b` and `b`, as the store's expression takes them.
+    pub fn constants() -> [f64; 4] {
+        [K1 + 1.0, K1, 1.0 - B, B]
+    }
+}
+
 /// The order of hits: by score, highest first, then by document and place.
 pub fn order(a: &Ranked, b: &Ranked) -> Ordering {
     b.score.total_cmp(&a.score).then_with(|| by_place(&a.candidate, &b.candidate))

@@ -26,7 +26,7 @@ use crate::ports::{
 };
 use crate::search::rank::{Highlight, highlights, rank};
 use crate::search::semantic::{SEMANTIC_CANDIDATES, fuse, top_k};
-use crate::search::{Matching, PassageId, Ranked, SearchQuery};
+use crate::search::{Matching, PassageId, Ranked, SearchQuery, Term, WordScoring};
 use crate::service::embeddings::{Lexical, Semantic};
 use crate::service::projects::{ProjectRef, Projects};
 
@@ -113,8 +113,47 @@ where
             entity_types: request.entity_types,
             knowledge_items: request.knowledge_items,
         };
+        if let Some(page) = self.word_page(request.project, &query, &filter, request.page).await? {
+            return Ok(page);
+        }
         let ranked = self.hybrid(request.project, &request.query, &query, Matching::All, &filter).await?;
         self.page(ranked, &filter, request.page).await
+    }
+
+    /// A page of a query of whole words, without entity filters or hybrid ranking: the store
+    /// orders the hits by their BM25 score (`search::WordScoring`) and returns only the page,
+    /// which the ranking here scores again (the same numbers); the texts, highlights and
+    /// entities are read for the page alone. The total is the index's count of passages
+    /// holding every word. `None` when the query or the project needs the general path.
+    async fn word_page(
+        &self,
+        project: ProjectId,
+        query: &SearchQuery,
+        filter: &SearchFilter,
+        page: PageRequest,
+    ) -> DomainResult<Option<Page<SearchHit>>> {
+        if filter.by_entities() || !query.terms.iter().all(|t| matches!(t, Term::Word(_))) {
+            return Ok(None);
+        }
+        if self.semantic.is_some() && self.store.project_embedding_model(project).await?.is_some() {
+            return Ok(None);
+        }
+        let stats = self.store.search_stats(project).await?;
+        let df = self.store.document_frequencies(project, &query.terms).await?;
+        let Some(scoring) = WordScoring::of(query, stats, &df) else { return Ok(None) };
+        let total = match df.as_slice() {
+            [one] if filter.documents.is_empty() => *one,
+            _ => self.store.count_matches(project, &query.terms, &filter.documents).await?,
+        };
+        let top = self.store.top_word_matches(project, &scoring, &filter.documents, page).await?;
+        let ranked = rank(query, Matching::All, top, stats, &df);
+        let ids: Vec<PassageId> = ranked.iter().map(|r| r.candidate.passage).collect();
+        let texts = self.store.passage_texts(&ids).await?;
+        let mut under: HashMap<PassageId, Vec<PassageEntity>> = HashMap::new();
+        for e in self.store.passage_entities(&ids, &[], &[]).await? {
+            under.entry(e.passage).or_default().push(e);
+        }
+        Ok(Some(Page { items: hits_of(ranked, texts, &under), total }))
     }
 
     /// Every hit of `query` in the project, ranked (no access check: callers check).
@@ -222,29 +261,39 @@ where
                 under.entry(e.passage).or_default().push(e);
             }
         }
-        let items = ranked
-            .into_iter()
-            .filter_map(|r| {
-                let text = texts.remove(&r.candidate.passage)?;
-                let spans = highlights(&text, r.candidate.start, &r.places);
-                let mut entities: Vec<&PassageEntity> = under
-                    .get(&r.candidate.passage)
-                    .map(|es| es.iter().filter(|e| spans.iter().any(|h| e.start < h.end && h.start < e.end)).collect())
-                    .unwrap_or_default();
-                entities.sort_by_key(|e| (e.start, e.end));
-                Some(SearchHit {
-                    passage: r.candidate.passage,
-                    document_id: r.candidate.document_id,
-                    line_number: r.candidate.line_number,
-                    start: r.candidate.start,
-                    end: r.candidate.end,
-                    text,
-                    score: r.score,
-                    highlights: spans,
-                    entities: entities.into_iter().map(|e| e.entity).collect(),
-                })
-            })
-            .collect();
+        let items = hits_of(ranked, texts, &under);
         Ok(Page { items, total })
     }
+}
+
+/// The hits of ranked passages, with their texts (a passage without one, deleted meanwhile, is
+/// left out), highlights, and the entities (of `under`) under the highlights.
+fn hits_of(
+    ranked: Vec<Ranked>,
+    mut texts: HashMap<PassageId, String>,
+    under: &HashMap<PassageId, Vec<PassageEntity>>,
+) -> Vec<SearchHit> {
+    ranked
+        .into_iter()
+        .filter_map(|r| {
+            let text = texts.remove(&r.candidate.passage)?;
+            let spans = highlights(&text, r.candidate.start, &r.places);
+            let mut entities: Vec<&PassageEntity> = under
+                .get(&r.candidate.passage)
+                .map(|es| es.iter().filter(|e| spans.iter().any(|h| e.start < h.end && h.start < e.end)).collect())
+                .unwrap_or_default();
+            entities.sort_by_key(|e| (e.start, e.end));
+            Some(SearchHit {
+                passage: r.candidate.passage,
+                document_id: r.candidate.document_id,
+                line_number: r.candidate.line_number,
+                start: r.candidate.start,
+                end: r.candidate.end,
+                text,
+                score: r.score,
+                highlights: spans,
+                entities: entities.into_iter().map(|e| e.entity).collect(),
+            })
+        })
+        .collect()
 }

@@ -9,14 +9,18 @@
 //! inserted or deleted, in the same transaction); the full-text indexes see exactly the folded
 //! words, separated by single spaces, so they propose a passage for a term exactly when its
 //! words hold the term (the ranking in the domain checks each candidate all the same).
+//! A whole-word query is ranked in SQL ([`word_score`]: the domain's BM25 with its
+//! floating-point operations in its order, IEEE doubles on both databases, from each passage's
+//! `word_count` and `repeats`), ordered as the domain orders (titles in code-point order on
+//! PostgreSQL too), and cut to its page there.
 
 use std::collections::HashMap;
 
 use nishan_domain::document::Document;
 use nishan_domain::ids::{DocumentId, EntityId, EntityTypeId, KnowledgeItemId, ProjectId};
-use nishan_domain::ports::{PassageEntity, SearchFilter, SearchRepository};
+use nishan_domain::ports::{PageRequest, PassageEntity, SearchFilter, SearchRepository};
 use nishan_domain::search::semantic::content_hash;
-use nishan_domain::search::{Candidate, CorpusStats, Matching, Passage, PassageId, Term, passages_iter};
+use nishan_domain::search::{Candidate, CorpusStats, Matching, Passage, PassageId, Term, WordScoring, passages_iter};
 use nishan_domain::{DomainError, DomainResult};
 use sea_orm::{ConnectionTrait, DbBackend, EntityTrait, Statement, Value};
 use uuid::Uuid;
@@ -25,9 +29,9 @@ use super::{Store, internal};
 
 /// The format of the index's passages: raise it when `search::passages` or the folding
 /// changes, and every server re-indexes its documents at start-up.
-pub const INDEX_VERSION: i32 = 2;
+pub const INDEX_VERSION: i32 = 3;
 
-/// Passages written by one INSERT (10 or 11 values each, under both databases' limits).
+/// Passages written by one INSERT (11 or 12 values each, under both databases' limits).
 const INSERT_ROWS: usize = 500;
 /// Ids in one `IN (...)` list.
 pub(super) const ID_CHUNK: usize = 900;
@@ -176,6 +180,7 @@ async fn insert_passages(conn: &impl ConnectionTrait, doc: &Document, rows: Vec<
     let mut tuples = Vec::with_capacity(rows.len());
     for p in rows {
         let word_string = p.word_string();
+        let repeats = p.repeats();
         let word_count = p.words.len() as i64;
         let lexemes = postgres.then(|| tsvector_literal(&p.words));
         let hash = content_hash(&p.text);
@@ -189,6 +194,7 @@ async fn insert_passages(conn: &impl ConnectionTrait, doc: &Document, rows: Vec<
             params.push(word_string),
             params.push(word_count),
             params.push(hash),
+            params.push(repeats),
         ];
         if let Some(lexemes) = lexemes {
             let lexemes = params.push(lexemes);
@@ -196,8 +202,7 @@ async fn insert_passages(conn: &impl ConnectionTrait, doc: &Document, rows: Vec<
         }
         tuples.push(format!("({})", tuple.join(", ")));
     }
-    let columns =
-        "project_id, document_id, line_number, start_offset, end_offset, text, words, word_count, content_hash";
+    let columns = "project_id, document_id, line_number, start_offset, end_offset, text, words, word_count, content_hash, repeats";
     let columns = if postgres { format!("{columns}, lexemes") } else { columns.to_owned() };
     let sql = format!("INSERT INTO search_passages ({columns}) VALUES {}", tuples.join(", "));
     conn.execute_raw(params.statement(sql)).await.map_err(internal)?;
@@ -249,6 +254,43 @@ async fn add_to_stats(conn: &impl ConnectionTrait, project: ProjectId, passages:
     );
     conn.execute_raw(params.statement(sql)).await.map_err(internal)?;
     Ok(())
+}
+
+/// The BM25 score of a passage `p` for whole words, as SQL over its stored words and length:
+/// per word, `((idf × tf) × (k1 + 1)) / (tf + (k1 × ((1 − b) + (b × (dl / avgdl)))))`, the
+/// operations of `rank::term_score` in its order (IEEE doubles on both databases), summed in
+/// the words' order. `tf` is 1 when no word of the passage repeats (`repeats` empty, most
+/// rows), else 1 + the count of ` w ` in `repeats` with every space doubled (so that places
+/// next to each other are all counted).
+fn word_score(params: &mut Params, scoring: &WordScoring) -> String {
+    let [k1_plus_1, k1, one_minus_b, b] = WordScoring::constants();
+    let spaced = "REPLACE(' ' || p.repeats || ' ', ' ', '  ')";
+    let dl = "CAST(p.word_count AS DOUBLE PRECISION)";
+    let mut shares = Vec::with_capacity(scoring.words.len());
+    for (word, idf) in scoring.words.iter().zip(&scoring.idfs) {
+        let pattern = format!(" {word} ");
+        let width = pattern.chars().count() as i64;
+        let tf = |params: &mut Params| {
+            format!(
+                "CAST(CASE WHEN p.repeats = '' THEN 1 ELSE 1 + (LENGTH({spaced}) - LENGTH(REPLACE({spaced}, {}, ''))) / {} \
+                 END AS DOUBLE PRECISION)",
+                params.push(pattern.clone()),
+                params.push(width)
+            )
+        };
+        let idf = params.push(*idf);
+        let tf_above = tf(params);
+        let k1_plus_1 = params.push(k1_plus_1);
+        let tf_below = tf(params);
+        let k1 = params.push(k1);
+        let one_minus_b = params.push(one_minus_b);
+        let b = params.push(b);
+        let mean = params.push(scoring.mean_length);
+        shares.push(format!(
+            "((({idf} * {tf_above}) * {k1_plus_1}) / ({tf_below} + ({k1} * ({one_minus_b} + ({b} * ({dl} / {mean}))))))"
+        ));
+    }
+    format!("({})", shares.join(" + "))
 }
 
 impl Store {
@@ -388,6 +430,69 @@ impl SearchRepository for Store {
         }
         let rows = self.connection().query_all_raw(params.statement(sql)).await.map_err(internal)?;
         rows.iter().map(candidate_of).collect()
+    }
+
+    async fn top_word_matches(
+        &self,
+        project: ProjectId,
+        scoring: &WordScoring,
+        documents: &[DocumentId],
+        page: PageRequest,
+    ) -> DomainResult<Vec<Candidate>> {
+        if scoring.words.is_empty() || page.limit == 0 {
+            return Ok(Vec::new());
+        }
+        let backend = self.connection().get_database_backend();
+        let mut params = Params::new(backend);
+        // Placeholders are numbered in the order they are pushed, and SQLite's `?` binds in
+        // the order they appear: the statement is written left to right as they are pushed.
+        let score = word_score(&mut params, scoring);
+        let terms: Vec<Term> = scoring.words.iter().map(|w| Term::Word(w.clone())).collect();
+        let condition = match_condition(&mut params, &terms, Matching::All);
+        let mut sql = format!(
+            "SELECT {CANDIDATE_COLUMNS}, {score} AS score {} JOIN documents d ON d.id = p.document_id \
+             WHERE {condition} AND p.project_id = {}",
+            from_clause(backend),
+            params.push(project.0)
+        );
+        if !documents.is_empty() {
+            let list = params.list(documents.iter().map(|d| d.0));
+            sql.push_str(&format!(" AND p.document_id IN ({list})"));
+        }
+        // Titles in code-point order, as Rust compares them (PostgreSQL's default collation
+        // would follow the locale).
+        let title = if backend == DbBackend::Postgres { "d.title COLLATE \"C\"" } else { "d.title" };
+        sql.push_str(&format!(
+            " ORDER BY score DESC, {title}, d.created_at, p.document_id, p.start_offset LIMIT {} OFFSET {}",
+            params.push(i64::try_from(page.limit).unwrap_or(i64::MAX)),
+            params.push(i64::try_from(page.offset).unwrap_or(i64::MAX)),
+        ));
+        let rows = self.connection().query_all_raw(params.statement(sql)).await.map_err(internal)?;
+        rows.iter().map(candidate_of).collect()
+    }
+
+    async fn count_matches(&self, project: ProjectId, terms: &[Term], documents: &[DocumentId]) -> DomainResult<u64> {
+        if terms.is_empty() {
+            return Ok(0);
+        }
+        let backend = self.connection().get_database_backend();
+        let mut params = Params::new(backend);
+        let condition = match_condition(&mut params, terms, Matching::All);
+        let mut sql = format!(
+            "SELECT COUNT(*) AS n {} WHERE {condition} AND p.project_id = {}",
+            from_clause(backend),
+            params.push(project.0)
+        );
+        if !documents.is_empty() {
+            let list = params.list(documents.iter().map(|d| d.0));
+            sql.push_str(&format!(" AND p.document_id IN ({list})"));
+        }
+        let row = self.connection().query_one_raw(params.statement(sql)).await.map_err(internal)?;
+        let n: i64 = match row {
+            Some(row) => row.try_get("", "n").map_err(internal)?,
+            None => 0,
+        };
+        Ok(n.max(0) as u64)
     }
 
     async fn passage_texts(&self, ids: &[PassageId]) -> DomainResult<HashMap<PassageId, String>> {

@@ -418,6 +418,21 @@ async fn handle(
             .into_response();
     };
     if embedding_provider_of(uri.path()).is_some() {
+        // A scripted hold or delay holds an embedding call too (a readiness point inside it),
+        // which then answers as the behaviour inside says (an error, or the vectors).
+        let wait = {
+            let mut script = state.script.lock().unwrap();
+            if matches!(script.front(), Some(Behaviour::Hold(_) | Behaviour::Delay(..))) {
+                script.pop_front()
+            } else {
+                None
+            }
+        };
+        if let Some(wait) = wait
+            && let Behaviour::Error { status, message } = waited(&state, wait).await
+        {
+            return error(provider, status, &message);
+        }
         return embeddings(&state, provider, &recorded);
     }
     if let Some(refusal) = reasoning_refusal(provider, &recorded) {
@@ -430,8 +445,9 @@ async fn handle(
     respond(&state, provider, &recorded, behaviour).await
 }
 
-async fn respond(state: &MockState, provider: Provider, request: &Recorded, mut behaviour: Behaviour) -> Response {
-    let behaviour = loop {
+/// The behaviour inside delays and holds, once they are over.
+async fn waited(state: &MockState, mut behaviour: Behaviour) -> Behaviour {
+    loop {
         behaviour = match behaviour {
             Behaviour::Delay(wait, then) => {
                 tokio::time::sleep(wait).await;
@@ -444,9 +460,13 @@ async fn respond(state: &MockState, provider: Provider, request: &Recorded, mut 
                 state.held.fetch_sub(1, SeqCst);
                 *then
             }
-            other => break other,
+            other => return other,
         };
-    };
+    }
+}
+
+async fn respond(state: &MockState, provider: Provider, request: &Recorded, behaviour: Behaviour) -> Response {
+    let behaviour = waited(state, behaviour).await;
     match behaviour {
         Behaviour::Lexicon => answer(provider, request, &lexicon_answer(state, request).to_string(), false),
         Behaviour::Entities(json) => answer(provider, request, &json.to_string(), false),
