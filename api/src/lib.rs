@@ -87,8 +87,11 @@ pub struct Overrides {
     pub clock: Option<clock::Clock>,
     /// Called with each SQL statement of SQLite's writer connection (tests: counting statements
     /// on a connection `bootstrap` opens itself; the caller's own connection has its callback).
-    pub writer_statements: Option<std::sync::Arc<dyn Fn(&str) + Send + Sync>>,
+    pub writer_statements: Option<OnStatement>,
 }
+
+/// A callback given each SQL statement's text.
+pub type OnStatement = std::sync::Arc<dyn Fn(&str) + Send + Sync>;
 
 /// The job kinds this server runs, each by its handler: where a new kind is registered (see
 /// `nishan_domain::service::processing`, "Adding a job kind").
