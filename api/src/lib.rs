@@ -85,7 +85,13 @@ pub struct Overrides {
     pub events: Option<EventBus>,
     /// The clock of the rate limit and the login throttle (tests: a manual one).
     pub clock: Option<clock::Clock>,
+    /// Called with each SQL statement of SQLite's writer connection (tests: counting statements
+    /// on a connection `bootstrap` opens itself; the caller's own connection has its callback).
+    pub writer_statements: Option<OnStatement>,
 }
+
+/// A callback given each SQL statement's text.
+pub type OnStatement = std::sync::Arc<dyn Fn(&str) + Send + Sync>;
 
 /// The job kinds this server runs, each by its handler: where a new kind is registered (see
 /// `nishan_domain::service::processing`, "Adding a job kind").
@@ -137,8 +143,15 @@ pub async fn bootstrap_custom(
         }
     };
     // SQLite's writes queue for one connection of their own (see `Store`).
-    let store =
-        if db::is_sqlite(&conn) { Store::with_writer(conn, open_writer(&settings).await?) } else { Store::new(conn) };
+    let store = if db::is_sqlite(&conn) {
+        let mut writer = open_writer(&settings).await?;
+        if let Some(on_statement) = overrides.writer_statements.clone() {
+            writer.set_metric_callback(move |info| on_statement(&info.statement.sql));
+        }
+        Store::with_writer(conn, writer)
+    } else {
+        Store::new(conn)
+    };
     // Documents stored before the search index existed (or under an older index format).
     let reindexed =
         store.index_stale_documents().await.map_err(|e| anyhow::anyhow!("indexing documents for search: {e}"))?;

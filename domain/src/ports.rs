@@ -197,12 +197,66 @@ pub struct ContentEdit {
 /// What a content edit does to the entities as stored when it commits.
 #[derive(Debug, Clone)]
 pub struct CarriedEntities {
-    /// New placements of the entities whose placement changed (only those are written).
+    /// New placements of the entities whose placement changed (only those are written), but
+    /// for those moved by a [`Shift`].
     pub rewrite: Vec<crate::entity::Placement>,
+    /// Runs of entities that all move the same way (their text and contexts unchanged): one
+    /// statement each moves a run, however many entities it holds.
+    pub shifts: Vec<Shift>,
     /// Entities whose own text changed.
     pub dropped: Vec<EntityId>,
     /// The new version, its diff summary counting what happened to the entities.
     pub version: DocumentVersion,
+}
+
+/// Entities that all move by the same amounts: every entity of the document (all layers)
+/// from `first` to `last` in reading order, both included. None of them changes its text or its
+/// contexts, and no entity outside the run lies between them, so the run is a range of the
+/// reading order and one UPDATE moves it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Shift {
+    pub first: crate::entity::EntityCursor,
+    pub last: crate::entity::EntityCursor,
+    pub by: PlacementDelta,
+}
+
+impl Shift {
+    /// Whether the entity at `at` (as stored before the edit) is one the shift moves.
+    pub fn holds(&self, at: crate::entity::EntityCursor) -> bool {
+        self.first <= at && at <= self.last
+    }
+}
+
+/// How a placement moves: what is added to each of its numbers (to start and end alike, the
+/// entity's text being unchanged).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct PlacementDelta {
+    pub chars: i64,
+    pub utf16: i64,
+    pub lines: i64,
+    pub stanzas: i64,
+    pub words: i64,
+}
+
+impl PlacementDelta {
+    /// The move from `was` to `now`, if it is a pure shift: same length in both counts, same
+    /// contexts.
+    pub fn between(was: &crate::entity::Placement, now: &crate::entity::Placement) -> Option<Self> {
+        let d = |a: u32, b: u32| i64::from(b) - i64::from(a);
+        let chars = d(was.start, now.start);
+        let utf16 = d(was.utf16_start, now.utf16_start);
+        let same_shape = d(was.end, now.end) == chars
+            && d(was.utf16_end, now.utf16_end) == utf16
+            && was.context_before == now.context_before
+            && was.context_after == now.context_after;
+        same_shape.then(|| Self {
+            chars,
+            utf16,
+            lines: d(was.line_number, now.line_number),
+            stanzas: d(was.stanza_number, now.stanza_number),
+            words: d(was.word_position, now.word_position),
+        })
+    }
 }
 
 /// Uploaded originals (artifacts) and the documents made from them.

@@ -358,8 +358,79 @@ async fn the_marsiya_corpus_uploads_with_exact_metrics(db: Db) {
     let _: Value = total;
 }
 
+/// A one-word edit and an added line: the entities after each move as a run, one UPDATE per
+/// run (not one row each), and every entity ends where a fresh document with the new text
+/// places it (offsets in both counts, line, stanza, word position, contexts).
+async fn an_edit_moves_runs_of_entities_in_one_statement_each(db: Db) {
+    let log = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let app = TestApp::spawn_recording(db, log.clone()).await;
+    let (token, _) = app.register("anis").await;
+    let types = entity_type_ids(&app).await;
+    let line = |i: usize| format!("سطر {i} حسین ابن علی عباس\n");
+    let original: String = (0..60).map(line).collect();
+    let edited: String = (0..60)
+        .map(|i| match i {
+            8 => format!("سطر {i} مولا حسین ابن علی عباس\n"),
+            34 => format!("{}نئی سطر 😀\n", line(i)),
+            _ => line(i),
+        })
+        .collect();
+    // Where each entity's word is: the n-th "حسین" and the n-th "عباس" of a text.
+    let spans = |text: &str| -> Vec<(usize, usize)> {
+        let mut out = vec![];
+        for word in ["حسین", "عباس"] {
+            let mut from = 0;
+            while let Some(at) = text[from..].find(word) {
+                let byte = from + at;
+                let start = text[..byte].chars().count();
+                out.push((start, start + word.chars().count()));
+                from = byte + word.len();
+            }
+        }
+        out
+    };
+    let fields = "text start end utf16Start utf16End lineNumber stanzaNumber wordPosition contextBefore contextAfter";
+    let read = format!(
+        "query($id: ID!) {{ document(id: $id) {{ entities(first: 500) {{ edges {{ node {{ {fields} }} }} }} }} }}"
+    );
+    let place_all = |doc: String, text: String| {
+        let (app, token, types) = (&app, &token, &types);
+        async move {
+            for (s, e) in spans(&text) {
+                let vars = json!({"i": {"documentId": doc, "entityTypeId": types["PERSON"], "start": s, "end": e}});
+                app.ok(Some(token), ENTITY, vars).await;
+            }
+        }
+    };
+    let project = app.create_project(&token, "Runs", json!({})).await;
+    let doc = create_document(&app, &token, &project, "Runs", &original).await;
+    place_all(doc.clone(), original.clone()).await;
+    log.lock().unwrap().clear();
+    let d = &app.ok(Some(&token), CONTENT, json!({"id": doc, "c": edited, "v": 1})).await["updateDocumentContent"];
+    assert_eq!(d["totalEntities"], 120);
+    assert_eq!(d["versions"][0]["diffSummary"]["entitiesDropped"], 0);
+    let shifts = log.lock().unwrap().iter().filter(|sql| sql.contains(r#""start_offset" = "start_offset" +"#)).count();
+    let updates: Vec<String> = log
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|sql| sql.contains("UPDATE"))
+        .map(|s| s.chars().take(300).collect())
+        .collect();
+    assert_eq!(shifts, 2, "one UPDATE for the entities after the word, one for those after the new line: {updates:#?}");
+    let moved = &app.ok(Some(&token), &read, json!({"id": doc})).await["document"]["entities"]["edges"];
+    // The same entities placed on the new text from scratch, in a document of their own.
+    let fresh_project = app.create_project(&token, "Fresh", json!({})).await;
+    let fresh = create_document(&app, &token, &fresh_project, "Fresh", &edited).await;
+    place_all(fresh.clone(), edited.clone()).await;
+    let placed = &app.ok(Some(&token), &read, json!({"id": fresh})).await["document"]["entities"]["edges"];
+    assert_eq!(moved.as_array().unwrap().len(), 120);
+    assert_eq!(moved, placed);
+}
+
 on_both_databases!(
     edits_move_entities_onto_each_others_spans_and_touch_only_moved_ones,
+    an_edit_moves_runs_of_entities_in_one_statement_each,
     edits_race_with_edits_and_entity_changes,
     pasted_text_is_normalised_and_measured,
     uploads_accept_utf8_and_utf16_and_refuse_bad_bytes,

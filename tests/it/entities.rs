@@ -694,8 +694,40 @@ async fn many_aliases_of_a_text_read_it_once(db: Db) {
     assert_eq!(text_reads(&log), 0, "statements reading a cached text");
 }
 
+/// One `createEntity` (once the document's text is cached) runs a fixed list of statements:
+/// the session, the access and rate-limit checks, the version check, the insert, the counts, the
+/// audit row. The count is pinned so that a statement added to the write path is noticed.
+async fn one_create_entity_runs_a_pinned_number_of_statements(db: Db) {
+    let log = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let app = TestApp::spawn_recording(db, log.clone()).await;
+    let (token, _) = app.register("anis").await;
+    let types = entity_type_ids(&app).await;
+    let project = app.create_project(&token, "Statements", json!({})).await;
+    let doc = create_document(&app, &token, &project, "Text", TEXT).await;
+    let create = "mutation($i: CreateEntityInput!) { createEntity(input: $i) { id } }";
+    let (a, b) = span(TEXT, "علیؑ", 0);
+    let first = json!({"i": {"documentId": doc, "entityTypeId": types["PERSON"], "start": a, "end": b}});
+    app.ok(Some(&token), create, first).await;
+    log.lock().unwrap().clear();
+    let (a, b) = span(TEXT, "کربلا", 0);
+    let second = json!({"i": {"documentId": doc, "entityTypeId": types["LOCATION"], "start": a, "end": b}});
+    app.ok(Some(&token), create, second).await;
+    // The job supervisor's look for queued jobs runs on its own schedule: not the request's.
+    let statements: Vec<String> = log
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|sql| !sql.contains("processing_jobs"))
+        .map(|s| s.chars().take(160).collect())
+        .collect();
+    // Session, user, rate limit, document with its version, project access, entity type; then
+    // in the transaction the insert, the counts and the audit row.
+    assert_eq!(statements.len(), 9, "{statements:#?}");
+}
+
 on_both_databases!(
     many_aliases_of_a_text_read_it_once,
+    one_create_entity_runs_a_pinned_number_of_statements,
     system_types_are_seeded_and_admins_manage_types,
     entities_are_validated_and_described,
     verification_corrections_and_rejections,

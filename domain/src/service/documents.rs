@@ -2,7 +2,7 @@
 //! carry entities along, and deletion. Reading needs read access to the project; every
 //! change needs the upload-documents permission.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use chrono::Utc;
@@ -14,7 +14,7 @@ use crate::document::{
     Direction, Document, DocumentFields, DocumentHead, DocumentInfo, DocumentVersion, EntityCounts, FileInfo,
     ProcessingStatus, content_hash, file_base_name, validate_language, validate_title,
 };
-use crate::entity::Placement;
+use crate::entity::{EntityCursor, Placement};
 use crate::error::{DomainError, DomainResult};
 use crate::events::{ActivityEvent, ActivityKind, DomainEvent, EventPublisher};
 use crate::formats::{self, Format, archive, archive::ZipLimits};
@@ -22,8 +22,8 @@ use crate::ids::{ArtifactId, DocumentId, EntityId, ProjectId, VersionId};
 use crate::membership::Permission;
 use crate::policy::{Actor, ProjectAccess};
 use crate::ports::{
-    ArtifactRepository, CarriedEntities, ContentEdit, DocumentRepository, Page, PageRequest, ProjectRepository,
-    StoredSpan,
+    ArtifactRepository, CarriedEntities, ContentEdit, DocumentRepository, Page, PageRequest, PlacementDelta,
+    ProjectRepository, Shift, StoredSpan,
 };
 use crate::service::projects::{ProjectRef, Projects};
 use crate::text::{self, DocumentText, Remap, span_context};
@@ -547,10 +547,11 @@ impl ContentPlan {
             self.remap.map_spans(&spans)
         };
         let text = &self.edit.text;
-        let (mut rewrite, mut dropped, mut moved, mut unchanged) = (Vec::new(), Vec::new(), 0u32, 0u32);
+        let (mut fates, mut dropped, mut moved, mut unchanged) = (Vec::new(), Vec::new(), 0u32, 0u32);
         for (s, mapped) in stored.iter().zip(mapped) {
             let Some(span) = mapped else {
                 dropped.push(s.id);
+                fates.push(Fate::Stays);
                 continue;
             };
             if span == (s.start, s.end) {
@@ -558,23 +559,92 @@ impl ContentPlan {
             } else {
                 moved += 1;
             }
-            match self.planned.get(&s.id) {
+            fates.push(match self.planned.get(&s.id) {
                 // As planned: written only if something about its place changed.
                 Some((was, Some(new))) if (was.start, was.end) == (s.start, s.end) && (new.start, new.end) == span => {
-                    if was != new {
-                        rewrite.push(new.clone());
+                    if was == new {
+                        Fate::Stays
+                    } else {
+                        match PlacementDelta::between(was, new) {
+                            Some(by) => Fate::Shifted(by, new.clone()),
+                            None => Fate::Rewrite(new.clone()),
+                        }
                     }
                 }
                 // Added or moved since the snapshot (or mapped otherwise among new spans).
-                _ => rewrite.push(Placement::new(s.id, span, span_context(text, span.0, span.1)?)),
-            }
+                _ => Fate::Rewrite(Placement::new(s.id, span, span_context(text, span.0, span.1)?)),
+            });
         }
+        let (rewrite, shifts) = shifts_and_rewrites(&stored, fates);
         let mut version = self.version;
         version.diff_summary["entitiesMoved"] = json!(moved);
         version.diff_summary["entitiesUnchanged"] = json!(unchanged);
         version.diff_summary["entitiesDropped"] = json!(dropped.len());
-        Ok(CarriedEntities { rewrite, dropped, version })
+        Ok(CarriedEntities { rewrite, shifts, dropped, version })
     }
+}
+
+/// A run shorter than this is written entity by entity (with the placements that change):
+/// a shift is worth its own statement only for many entities.
+const MIN_SHIFT_RUN: usize = 16;
+
+/// What an edit does to one stored entity.
+enum Fate {
+    /// Its placement stays (or it is dropped: `dropped` says which).
+    Stays,
+    /// It gets a new placement.
+    Rewrite(Placement),
+    /// It moves by a delta, its text and contexts unchanged (its new placement, should it be
+    /// written after all).
+    Shifted(PlacementDelta, Placement),
+}
+
+/// Groups the shifted entities, in reading order (`stored` is in it), into runs of the same
+/// delta with no other entity between them; short runs are written as placements. When a
+/// shifted entity would land on a span some entity holds now, no run is shifted (one UPDATE
+/// moving a range could pass through the unique index's forbidden states): all are written
+/// as placements, which the store orders safely.
+fn shifts_and_rewrites(stored: &[StoredSpan], fates: Vec<Fate>) -> (Vec<Placement>, Vec<Shift>) {
+    let cursor = |s: &StoredSpan| EntityCursor { start: s.start, end: s.end, id: s.id };
+    let mut rewrite = Vec::new();
+    let mut runs: Vec<(Shift, Vec<Placement>)> = Vec::new();
+    let mut open: Option<(Shift, Vec<Placement>)> = None;
+    let mut close = |open: &mut Option<(Shift, Vec<Placement>)>, rewrite: &mut Vec<Placement>| {
+        if let Some((shift, members)) = open.take() {
+            if members.len() >= MIN_SHIFT_RUN {
+                runs.push((shift, members));
+            } else {
+                rewrite.extend(members);
+            }
+        }
+    };
+    for (s, fate) in stored.iter().zip(fates) {
+        match fate {
+            Fate::Shifted(by, new) => match &mut open {
+                Some((shift, members)) if shift.by == by => {
+                    shift.last = cursor(s);
+                    members.push(new);
+                }
+                _ => {
+                    close(&mut open, &mut rewrite);
+                    open = Some((Shift { first: cursor(s), last: cursor(s), by }, vec![new]));
+                }
+            },
+            Fate::Rewrite(new) => {
+                close(&mut open, &mut rewrite);
+                rewrite.push(new);
+            }
+            Fate::Stays => close(&mut open, &mut rewrite),
+        }
+    }
+    close(&mut open, &mut rewrite);
+    let held: HashSet<(u32, u32)> = stored.iter().map(|s| (s.start, s.end)).collect();
+    let lands_on_held = runs.iter().flat_map(|(_, members)| members).any(|p| held.contains(&(p.start, p.end)));
+    if lands_on_held {
+        rewrite.extend(runs.into_iter().flat_map(|(_, members)| members));
+        return (rewrite, Vec::new());
+    }
+    (rewrite, runs.into_iter().map(|(shift, _)| shift).collect())
 }
 
 #[cfg(test)]

@@ -462,6 +462,9 @@ impl DocumentRepository for Store {
         let spans: HashMap<EntityId, (u32, u32)> = stored.iter().map(|s| (s.id, (s.start, s.end))).collect();
         let carried = carry(stored)?;
         entities::delete_ids(&txn, &carried.dropped).await?;
+        // The runs first: no entity lands on a span held now (the plan made sure), so the
+        // placements written next see the same collisions as without them.
+        entities::shift_placements(&txn, id, &carried.shifts).await?;
         entities::rewrite_placements(&txn, &carried.rewrite, &spans).await?;
         // Each layer loses what it had among the dropped.
         let mut lost: HashMap<nishan_domain::rounds::Layer, (i64, i64)> = HashMap::new();

@@ -21,7 +21,7 @@ use nishan_domain::audit::AuditEntry;
 use nishan_domain::document::EntityCounts;
 use nishan_domain::entity::{Entity, EntityCursor, EntityFilter, EntitySlice, Placement, Rejection};
 use nishan_domain::ids::{DocumentId, EntityId, EntityTypeId, ProjectId, UserId};
-use nishan_domain::ports::{EntityRepository, OnDuplicate, StoredSpan};
+use nishan_domain::ports::{EntityRepository, OnDuplicate, Shift, StoredSpan};
 use nishan_domain::rounds::Layer;
 use nishan_domain::{DomainError, DomainResult};
 use sea_orm::ActiveValue::Set;
@@ -378,6 +378,40 @@ pub(crate) async fn rewrite_placements(
             rows.join(", ")
         );
         txn.execute_raw(Statement::from_sql_and_values(backend, sql, values)).await.map_err(internal)?;
+    }
+    Ok(())
+}
+
+/// Moves each run of entities by its delta, one UPDATE per run: the entities of `doc` from
+/// the run's first to its last in reading order (`(start, end, id)`, every layer).
+pub(crate) async fn shift_placements(txn: &DatabaseTransaction, doc: DocumentId, shifts: &[Shift]) -> DomainResult<()> {
+    let now = Utc::now();
+    let place = || {
+        Expr::tuple([
+            Expr::col(annotation::Column::StartOffset),
+            Expr::col(annotation::Column::EndOffset),
+            Expr::col(annotation::Column::Id),
+        ])
+    };
+    let at = |c: EntityCursor| Expr::tuple([Expr::val(c.start as i32), Expr::val(c.end as i32), Expr::val(c.id.0)]);
+    let plus = |col: annotation::Column, by: i64| Expr::col(col).add(Expr::val(by));
+    for shift in shifts {
+        let by = shift.by;
+        annotation::Entity::update_many()
+            .col_expr(annotation::Column::StartOffset, plus(annotation::Column::StartOffset, by.chars))
+            .col_expr(annotation::Column::EndOffset, plus(annotation::Column::EndOffset, by.chars))
+            .col_expr(annotation::Column::Utf16Start, plus(annotation::Column::Utf16Start, by.utf16))
+            .col_expr(annotation::Column::Utf16End, plus(annotation::Column::Utf16End, by.utf16))
+            .col_expr(annotation::Column::LineNumber, plus(annotation::Column::LineNumber, by.lines))
+            .col_expr(annotation::Column::StanzaNumber, plus(annotation::Column::StanzaNumber, by.stanzas))
+            .col_expr(annotation::Column::WordPosition, plus(annotation::Column::WordPosition, by.words))
+            .col_expr(annotation::Column::UpdatedAt, Expr::val(now))
+            .filter(annotation::Column::DocumentId.eq(doc.0))
+            .filter(place().gte(at(shift.first)))
+            .filter(place().lte(at(shift.last)))
+            .exec(txn)
+            .await
+            .map_err(internal)?;
     }
     Ok(())
 }

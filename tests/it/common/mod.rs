@@ -193,7 +193,7 @@ impl TestApp {
             None,
             configure,
             None,
-            nishan_api::Overrides { events, clock: Some(first.state.clock.clone()) },
+            nishan_api::Overrides { events, clock: Some(first.state.clock.clone()), ..Default::default() },
         )
         .await
     }
@@ -239,13 +239,18 @@ impl TestApp {
         let mut settings = test_settings(&db_url, &data_dir);
         configure(&mut settings);
         let mut conn = nishan_api::connect(&settings).await.expect("database reachable");
+        let mut overrides = overrides;
         if let Some(counter) = counter {
-            conn.set_metric_callback(move |info| {
+            let counter: std::sync::Arc<dyn Fn(&str) + Send + Sync> = std::sync::Arc::new(move |sql: &str| {
                 if std::env::var_os("NISHAN_TEST_PRINT_SQL").is_some() {
-                    eprintln!("SQL {}", info.statement.sql.chars().take(90).collect::<String>());
+                    eprintln!("SQL {}", sql.chars().take(90).collect::<String>());
                 }
-                counter(&info.statement.sql);
+                counter(sql);
             });
+            let on_read = counter.clone();
+            conn.set_metric_callback(move |info| on_read(&info.statement.sql));
+            // SQLite's writes go through a connection of their own: count them too.
+            overrides.writer_statements = Some(counter);
         }
         let state = nishan_api::bootstrap_custom(settings, conn, overrides).await.expect("server starts");
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();

@@ -155,6 +155,12 @@ impl World {
         let carried = plan.carry(spans).unwrap();
         let new_text = DocumentText::new(content);
         self.entities.retain(|e| !carried.dropped.contains(&e.id));
+        for e in &mut self.entities {
+            if let Some(shift) = carried.shifts.iter().find(|s| s.holds(e.cursor())) {
+                let span = ((e.start as i64 + shift.by.chars) as u32, (e.end as i64 + shift.by.chars) as u32);
+                e.place(span, span_context(&new_text, span.0, span.1).unwrap());
+            }
+        }
         for p in carried.rewrite {
             let e = self.entities.iter_mut().find(|e| e.id == p.id).unwrap();
             e.place((p.start, p.end), span_context(&new_text, p.start, p.end).unwrap());
