@@ -965,6 +965,15 @@ pub trait ExtractionStore: JobRunStore {
         let _ = project;
         std::future::ready(Ok(Vec::new()))
     }
+    /// The project's annotation mode (which layer its suggestions go to). A store that keeps
+    /// no modes holds SHARED projects only.
+    fn annotation_mode(
+        &self,
+        project: ProjectId,
+    ) -> impl Future<Output = DomainResult<crate::rounds::AnnotationMode>> + Send {
+        let _ = project;
+        std::future::ready(Ok(crate::rounds::AnnotationMode::Shared))
+    }
     /// The stored (encrypted) key of a model.
     fn model_key(&self, model: ModelId) -> impl Future<Output = DomainResult<Option<String>>> + Send;
     /// As `ModelRepository::reserve_call`.
