@@ -97,4 +97,162 @@ async fn suggestions_of_an_independent_project_form_the_models_layer(db: Db) {
     assert_eq!(error_code(&shared), "BAD_USER_INPUT");
 }
 
-on_both_databases!(suggestions_of_an_independent_project_form_the_models_layer);
+const IMPORT: &str = "mutation($d: ID!, $data: String!) { importEntities(documentId: $d, format: JSONL, data: $data) { created skipped relationshipsCreated } }";
+const IMPORT_DOCS: &str =
+    "mutation($p: ID!, $data: String!) { importDocuments(projectId: $p, format: JSONL, data: $data) { created } }";
+const MINE: &str = "query($p: ID!) { myAssignments(projectId: $p, first: 10) { edges { node { id state } } } }";
+const SET_STATE: &str = "mutation($id: ID!, $s: AssignmentState!) { setAssignmentState(id: $id, state: $s) { state } }";
+const CREATE: &str = "mutation($i: CreateEntityInput!) { createEntity(input: $i) { id } }";
+const RELATE: &str = "mutation($i: CreateEntityRelationshipInput!) { createEntityRelationship(input: $i) { id } }";
+const UNRELATE: &str = "mutation($id: ID!) { deleteEntityRelationship(id: $id) }";
+
+impl Team {
+    /// The annotator's one assignment: (id, state).
+    async fn assignment(&self) -> (String, String) {
+        let mine = self.app.ok(Some(&self.a.0), MINE, json!({"p": self.project})).await;
+        let node = &mine["myAssignments"]["edges"][0]["node"];
+        (node["id"].as_str().unwrap().to_owned(), node["state"].as_str().unwrap().to_owned())
+    }
+}
+
+/// The document's text with two names, PERSON and LOCATION, and a relationship between them.
+fn two_names() -> String {
+    json!({"text": TEXT, "label": [[0, 5, "PERSON"], [32, 37, "LOCATION"]], "relations": [{"from": 0, "to": 1, "type": "LOCATED_IN"}]})
+        .to_string()
+}
+
+async fn an_annotators_import_writes_their_own_layer(db: Db) {
+    let t = team(db).await;
+    assert_eq!(&TEXT.chars().skip(32).take(5).collect::<String>(), "کربلا");
+    assert_eq!(t.assignment().await.1, "NEW");
+    let imported = t.app.ok(Some(&t.a.0), IMPORT, json!({"d": t.doc, "data": two_names()})).await;
+    assert_eq!(imported["importEntities"], json!({"created": 2, "skipped": 0, "relationshipsCreated": 1}));
+    // Their layer holds it, counted; the gold does not; the import claimed the assignment.
+    let mut names = vec!["حسینؑ".to_owned(), "کربلا".to_owned()];
+    names.sort();
+    assert_eq!(t.read(&t.a.0, Value::Null).await, (0, names.clone(), 2));
+    assert_eq!(t.read(&t.owner, Value::Null).await, (0, vec![], 0));
+    assert_eq!(t.read(&t.owner, json!({"annotatorId": t.a.1})).await, (0, names.clone(), 2));
+    assert_eq!(t.assignment().await.1, "IN_PROGRESS");
+    // Again: every span and the relationship are there already.
+    let again = t.app.ok(Some(&t.a.0), IMPORT, json!({"d": t.doc, "data": two_names()})).await;
+    assert_eq!(again["importEntities"], json!({"created": 0, "skipped": 2, "relationshipsCreated": 0}));
+    // A manager imports into the curated layer.
+    let gold = t.app.ok(Some(&t.owner), IMPORT, json!({"d": t.doc, "data": two_names()})).await;
+    assert_eq!(gold["importEntities"]["created"], 2);
+    assert_eq!(t.read(&t.owner, Value::Null).await, (2, names.clone(), 2));
+    assert_eq!(t.read(&t.a.0, Value::Null).await, (2, names, 2));
+    // A FINISHED layer takes no import (CONFLICT), nor does a document not assigned (FORBIDDEN).
+    let (assignment, _) = t.assignment().await;
+    t.app.ok(Some(&t.owner), SET_STATE, json!({"id": assignment, "s": "FINISHED"})).await;
+    let late = t.app.gql(Some(&t.a.0), IMPORT, json!({"d": t.doc, "data": two_names()})).await;
+    assert_eq!(error_code(&late), "CONFLICT");
+    let other = create_document(&t.app, &t.owner, &t.project, "Other", "فرات پر عباسؑ").await;
+    let data = json!({"text": "فرات پر عباسؑ", "label": [[0, 4, "LOCATION"]]}).to_string();
+    let unassigned = t.app.gql(Some(&t.a.0), IMPORT, json!({"d": other, "data": data})).await;
+    assert_eq!(error_code(&unassigned), "FORBIDDEN");
+    assert_eq!(t.read(&t.owner, json!({"annotatorId": t.a.1})).await.2, 2, "nothing half-written");
+    // New documents with entities are the gold: an annotator may not import them; a manager may.
+    let doc = json!({"title": "New", "text": "عباسؑ علمدار", "label": [[0, 5, "PERSON"]]}).to_string();
+    let refused = t.app.gql(Some(&t.a.0), IMPORT_DOCS, json!({"p": t.project, "data": doc})).await;
+    assert_eq!(error_code(&refused), "FORBIDDEN");
+    let made = t.app.ok(Some(&t.owner), IMPORT_DOCS, json!({"p": t.project, "data": doc})).await;
+    assert_eq!(made["importDocuments"]["created"], 1);
+}
+
+async fn relationships_in_an_annotators_layer_need_an_open_assignment(db: Db) {
+    let t = team(db).await;
+    let person = common::entity_type_ids(&t.app).await["PERSON"].clone();
+    let mut ids = Vec::new();
+    for (start, end) in [(0, 5), (10, 14)] {
+        let e = t
+            .app
+            .ok(
+                Some(&t.a.0),
+                CREATE,
+                json!({"i": {"documentId": t.doc, "entityTypeId": person, "start": start, "end": end}}),
+            )
+            .await;
+        ids.push(e["createEntity"]["id"].as_str().unwrap().to_owned());
+    }
+    let relate = json!({"i": {"sourceEntityId": ids[0], "targetEntityId": ids[1], "relationshipType": "SAME_AS"}});
+    let (assignment, _) = t.assignment().await;
+    for state in ["FINISHED", "LOCKED"] {
+        t.app.ok(Some(&t.owner), SET_STATE, json!({"id": assignment, "s": state})).await;
+        assert_eq!(error_code(&t.app.gql(Some(&t.a.0), RELATE, relate.clone()).await), "CONFLICT", "{state}");
+    }
+    t.app.ok(Some(&t.owner), SET_STATE, json!({"id": assignment, "s": "IN_PROGRESS"})).await;
+    let rel = t.app.ok(Some(&t.a.0), RELATE, relate.clone()).await["createEntityRelationship"]["id"].clone();
+    // Deleting it is a change of the layer too.
+    t.app.ok(Some(&t.owner), SET_STATE, json!({"id": assignment, "s": "FINISHED"})).await;
+    assert_eq!(error_code(&t.app.gql(Some(&t.a.0), UNRELATE, json!({"id": rel})).await), "CONFLICT");
+    // Reopened, the annotator deletes it.
+    t.app.ok(Some(&t.owner), SET_STATE, json!({"id": assignment, "s": "IN_PROGRESS"})).await;
+    assert_eq!(t.app.ok(Some(&t.a.0), UNRELATE, json!({"id": rel})).await["deleteEntityRelationship"], true);
+}
+
+async fn back_to_shared_is_refused_while_annotators_layers_hold_entities(db: Db) {
+    let t = team(db).await;
+    let person = common::entity_type_ids(&t.app).await["PERSON"].clone();
+    let mark = json!({"i": {"documentId": t.doc, "entityTypeId": person, "start": 0, "end": 5}});
+    let e = t.app.ok(Some(&t.a.0), CREATE, mark.clone()).await["createEntity"]["id"].clone();
+    let refused = t.app.gql(Some(&t.owner), MODE, json!({"id": t.project, "m": "SHARED"})).await;
+    assert_eq!(error_code(&refused), "CONFLICT");
+    let q = "query($id: ID!) { project(id: $id) { annotationMode } }";
+    assert_eq!(t.app.ok(Some(&t.owner), q, json!({"id": t.project})).await["project"]["annotationMode"], "INDEPENDENT");
+    // Once the annotator's layer is empty, the switch goes through, and their layer is gone.
+    t.app.ok(Some(&t.a.0), "mutation($id: ID!) { deleteEntity(id: $id) }", json!({"id": e})).await;
+    t.app.ok(Some(&t.owner), MODE, json!({"id": t.project, "m": "SHARED"})).await;
+    assert_eq!(t.read(&t.a.0, Value::Null).await, (0, vec![], 0));
+    // Race: annotators' marks against the switch. Either a mark lands first (the switch is
+    // CONFLICT and the project stays INDEPENDENT) or the switch does (the marks are CONFLICT,
+    // or, read as SHARED, go to the curated layer): never an annotator's entity in a SHARED
+    // project.
+    for round in 0..3 {
+        t.app.ok(Some(&t.owner), MODE, json!({"id": t.project, "m": "INDEPENDENT"})).await;
+        let start = 20 + round * 2;
+        let marks = (0..4).map(|i| {
+            let body = json!({"i": {"documentId": t.doc, "entityTypeId": person, "start": start + i % 2, "end": start + 2 + i % 2}});
+            let app = &t.app;
+            let token = t.a.0.clone();
+            async move { app.gql(Some(&token), CREATE, body).await }
+        });
+        let switch = t.app.gql(Some(&t.owner), MODE, json!({"id": t.project, "m": "SHARED"}));
+        let (switched, marked) = tokio::join!(switch, futures_util::future::join_all(marks));
+        let mode = t.app.ok(Some(&t.owner), q, json!({"id": t.project})).await["project"]["annotationMode"].clone();
+        if switched.get("errors").is_some() {
+            assert_eq!(error_code(&switched), "CONFLICT");
+            assert_eq!(mode, "INDEPENDENT");
+            let own = t.read(&t.owner, json!({"annotatorId": t.a.1})).await;
+            assert!(own.2 > 0, "a mark landed first");
+        } else {
+            assert_eq!(mode, "SHARED");
+            // Every mark is CONFLICT, or an entity of the curated layer.
+            for m in &marked {
+                if m.get("errors").is_some() {
+                    assert_eq!(error_code(m), "CONFLICT", "{m}");
+                }
+            }
+            t.app.ok(Some(&t.owner), MODE, json!({"id": t.project, "m": "INDEPENDENT"})).await;
+            assert_eq!(
+                t.read(&t.owner, json!({"annotatorId": t.a.1})).await.2,
+                0,
+                "no annotator's entity in a SHARED project"
+            );
+        }
+        // Clean the annotator's layer for the next round.
+        let page = t.app.ok(Some(&t.a.0), LAYER, json!({"d": t.doc, "l": Value::Null})).await;
+        for edge in page["document"]["entities"]["edges"].as_array().unwrap() {
+            t.app
+                .ok(Some(&t.a.0), "mutation($id: ID!) { deleteEntity(id: $id) }", json!({"id": edge["node"]["id"]}))
+                .await;
+        }
+    }
+}
+
+on_both_databases!(
+    suggestions_of_an_independent_project_form_the_models_layer,
+    an_annotators_import_writes_their_own_layer,
+    relationships_in_an_annotators_layer_need_an_open_assignment,
+    back_to_shared_is_refused_while_annotators_layers_hold_entities,
+);

@@ -67,6 +67,7 @@ fn editable() -> Vec<&'static str> {
 /// layers claim nothing.
 pub(crate) async fn claim(txn: &DatabaseTransaction, doc: DocumentId, layer: Layer) -> DomainResult<()> {
     let Some(annotator) = layer.annotator() else { return Ok(()) };
+    still_independent(txn, doc).await?;
     let now = Utc::now();
     let updated = assignment::Entity::update_many()
         .col_expr(
@@ -109,6 +110,55 @@ pub(crate) async fn claim(txn: &DatabaseTransaction, doc: DocumentId, layer: Lay
             DomainError::conflict(format!("the assignment is {s}: its layer takes no edits until a manager reopens it"))
         }
     })
+}
+
+/// A write in an annotator's layer re-reads its project's mode under a share lock of the
+/// project's row (PostgreSQL; SQLite runs one writer at a time): a switch back to SHARED that
+/// committed first makes it CONFLICT, and a switch after it waits and sees its entity.
+async fn still_independent(txn: &DatabaseTransaction, doc: DocumentId) -> DomainResult<()> {
+    let of_document = sea_orm::sea_query::Query::select()
+        .column(crate::entity::document::Column::ProjectId)
+        .from(crate::entity::document::Entity)
+        .and_where(crate::entity::document::Column::Id.eq(doc.0))
+        .to_owned();
+    let mut q = project::Entity::find()
+        .select_only()
+        .column(project::Column::AnnotationMode)
+        .filter(project::Column::Id.in_subquery(of_document));
+    if txn.get_database_backend() == DbBackend::Postgres {
+        q = q.lock_shared();
+    }
+    let mode: Option<String> = q.into_tuple().one(txn).await.map_err(internal)?;
+    match mode {
+        None => Err(DomainError::NotFound { resource: "document" }),
+        Some(m) if m == nishan_domain::rounds::AnnotationMode::Shared.as_str() => Err(DomainError::conflict(
+            "the project is SHARED now: annotators' layers take no edits (it has one layer, the curated one)",
+        )),
+        Some(_) => Ok(()),
+    }
+}
+
+/// A project goes back to SHARED only while no annotator's layer of it holds an entity (their
+/// work would be hidden): CONFLICT otherwise. Models' layers are kept (read again when the
+/// project is INDEPENDENT once more).
+pub(crate) async fn refuse_shared_while_annotated(txn: &DatabaseTransaction, project: ProjectId) -> DomainResult<()> {
+    use crate::entity::annotation;
+    let held: Option<Uuid> = annotation::Entity::find()
+        .select_only()
+        .column(annotation::Column::Id)
+        .filter(annotation::Column::ProjectId.eq(project.0))
+        .filter(annotation::Column::Layer.starts_with("annotator:"))
+        .limit(1)
+        .into_tuple()
+        .one(txn)
+        .await
+        .map_err(internal)?;
+    match held {
+        None => Ok(()),
+        Some(_) => Err(DomainError::conflict(
+            "annotators' layers of this project hold entities: curate them (or delete them) before switching to SHARED",
+        )),
+    }
 }
 
 async fn lock_project(txn: &DatabaseTransaction, project: ProjectId) -> DomainResult<()> {
