@@ -250,8 +250,85 @@ async fn back_to_shared_is_refused_while_annotators_layers_hold_entities(db: Db)
     }
 }
 
+async fn pre_annotation_copies_the_models_layer_when_an_assignment_starts(db: Db) {
+    let t = team(db).await;
+    let q = "mutation($id: ID!) { updateProject(id: $id, input: {preAnnotate: true}) { preAnnotate } }";
+    assert_eq!(error_code(&t.app.gql(Some(&t.a.0), q, json!({"id": t.project})).await), "FORBIDDEN");
+    assert_eq!(t.app.ok(Some(&t.owner), q, json!({"id": t.project})).await["updateProject"]["preAnnotate"], true);
+    let model = t.extract(&t.owner).await;
+    // NEW: the layer is still empty.
+    assert_eq!(t.read(&t.a.0, Value::Null).await, (0, vec![], 0));
+    // The annotator's first changes, four at once (two spans, twice each; حسینؑ the model
+    // suggested too): each span lands once. The first change to commit starts the assignment
+    // and copies the model's layer after its own entity: حسینؑ is the annotator's when their
+    // mark of it came first, the copy's otherwise (a later mark of it is CONFLICT).
+    let person = common::entity_type_ids(&t.app).await["PERSON"].clone();
+    let marks = [(0, 5), (0, 5), (10, 14), (10, 14)].map(|(start, end)| {
+        let body = json!({"i": {"documentId": t.doc, "entityTypeId": person, "start": start, "end": end}});
+        let (app, token) = (&t.app, t.a.0.clone());
+        async move { app.gql(Some(&token), CREATE, body).await }
+    });
+    let answers = futures_util::future::join_all(marks).await;
+    let made = |of: std::ops::Range<usize>| answers[of].iter().filter(|a| a.get("errors").is_none()).count();
+    let (made_0, made_10) = (made(0..2), made(2..4));
+    assert!(made_0 <= 1 && made_10 == 1, "{answers:?}");
+    for a in answers.iter().filter(|a| a.get("errors").is_some()) {
+        assert_eq!(error_code(a), "CONFLICT", "{a}");
+    }
+    let mut expected = suggested();
+    expected.push("علیؑ".into());
+    expected.sort();
+    assert_eq!(t.read(&t.a.0, Value::Null).await, (0, expected.clone(), 5), "copied once, counted by delta");
+    assert_eq!(t.assignment().await.1, "IN_PROGRESS");
+    // The copies are unverified suggestions; the annotator's own marks are theirs.
+    let d = t.app.ok(Some(&t.a.0), LAYER, json!({"d": t.doc, "l": Value::Null})).await;
+    let nodes = d["document"]["entities"]["edges"].as_array().unwrap().clone();
+    let llm = nodes.iter().filter(|e| e["node"]["source"] == "LLM").count();
+    assert_eq!(llm, 5 - made_0 - made_10, "{nodes:?}");
+    assert!(nodes.iter().all(|e| e["node"]["isVerified"] == false));
+    // The model's layer and the gold are untouched.
+    assert_eq!(t.read(&t.owner, json!({"modelId": model})).await, (0, suggested(), 4));
+    assert_eq!(t.read(&t.owner, Value::Null).await, (0, vec![], 0));
+    // A manager starting an assignment (NEW to IN_PROGRESS) copies too; a later start of the
+    // same one (reopened) does not copy again.
+    let b = t.app.register("mir").await;
+    t.app.ok(Some(&t.owner), ADD, json!({"i": {"projectId": t.project, "userId": b.1, "role": "RESEARCHER"}})).await;
+    let assigned = t
+        .app
+        .ok(
+            Some(&t.owner),
+            ASSIGN,
+            json!({"i": {"projectId": t.project, "documentIds": [t.doc], "annotatorIds": [b.1]}}),
+        )
+        .await;
+    let id = assigned["assignDocuments"][0]["id"].clone();
+    assert_eq!(t.read(&b.0, Value::Null).await, (0, vec![], 0));
+    t.app.ok(Some(&t.owner), SET_STATE, json!({"id": id, "s": "IN_PROGRESS"})).await;
+    assert_eq!(t.read(&b.0, Value::Null).await, (0, suggested(), 4));
+    t.app.ok(Some(&t.owner), SET_STATE, json!({"id": id, "s": "FINISHED"})).await;
+    t.app.ok(Some(&t.owner), SET_STATE, json!({"id": id, "s": "IN_PROGRESS"})).await;
+    assert_eq!(t.read(&b.0, Value::Null).await.2, 4);
+    // Without pre-annotation, a layer starts empty.
+    let off = "mutation($id: ID!) { updateProject(id: $id, input: {preAnnotate: false}) { preAnnotate } }";
+    t.app.ok(Some(&t.owner), off, json!({"id": t.project})).await;
+    let c = t.app.register("ghalib").await;
+    t.app.ok(Some(&t.owner), ADD, json!({"i": {"projectId": t.project, "userId": c.1, "role": "RESEARCHER"}})).await;
+    t.app
+        .ok(
+            Some(&t.owner),
+            ASSIGN,
+            json!({"i": {"projectId": t.project, "documentIds": [t.doc], "annotatorIds": [c.1]}}),
+        )
+        .await;
+    t.app
+        .ok(Some(&c.0), CREATE, json!({"i": {"documentId": t.doc, "entityTypeId": person, "start": 10, "end": 14}}))
+        .await;
+    assert_eq!(t.read(&c.0, Value::Null).await, (0, vec!["علیؑ".to_owned()], 1));
+}
+
 on_both_databases!(
     suggestions_of_an_independent_project_form_the_models_layer,
+    pre_annotation_copies_the_models_layer_when_an_assignment_starts,
     an_annotators_import_writes_their_own_layer,
     relationships_in_an_annotators_layer_need_an_open_assignment,
     back_to_shared_is_refused_while_annotators_layers_hold_entities,

@@ -124,7 +124,7 @@ impl ExchangeRepository for Store {
         audit_entry: AuditEntry,
     ) -> DomainResult<ImportCounts> {
         let txn = self.write().await?;
-        super::assignments::claim(&txn, doc, layer).await?;
+        let claim = super::assignments::claim_deferred(&txn, doc, layer).await?;
         let project = document::Entity::find_by_id(doc.0)
             .one(&txn)
             .await
@@ -182,6 +182,8 @@ impl ExchangeRepository for Store {
         relationships::insert_rows(&txn, &rels).await?;
         let verified = fresh.iter().filter(|e| e.is_verified).count();
         entities::adjust_counts(&txn, doc, layer, fresh.len() as i64, verified as i64).await?;
+        // A pre-annotation after the imported entities (theirs win a span).
+        claim.pre_annotate(&txn).await?;
         let counts = ImportCounts { created: fresh.len() as u32, skipped, relationships_created: rels.len() as u32 };
         let mut entry = audit_entry;
         entry.changes["created"] = json!(counts.created);

@@ -94,6 +94,7 @@ impl Store {
             references: Set(json!(project.references)),
             annotation_mode: Set(project.annotation_mode.as_str().to_owned()),
             abandon_after_hours: Set(project.abandon_after_hours.map(|h| h as i32)),
+            pre_annotate: Set(project.pre_annotate),
             created_by: Set(project.created_by.map(|u| u.0)),
             updated_by: Set(project.updated_by.map(|u| u.0)),
             created_at: Set(project.created_at),
@@ -296,6 +297,9 @@ impl ProjectRepository for Store {
         }
         if let Some(v) = f.abandon_after_hours {
             p.abandon_after_hours = Set(v.map(|h| h as i32));
+        }
+        if let Some(v) = f.pre_annotate {
+            p.pre_annotate = Set(v);
         }
         p.updated_by = Set(Some(by.0));
         p.updated_at = Set(Utc::now());
