@@ -95,6 +95,9 @@ async fn suggestions_of_an_independent_project_form_the_models_layer(db: Db) {
     assert_eq!(t.read(&t.owner, Value::Null).await, (4, suggested(), 4));
     let shared = t.app.gql(Some(&t.owner), LAYER, json!({"d": t.doc, "l": {"modelId": model}})).await;
     assert_eq!(error_code(&shared), "BAD_USER_INPUT");
+    // The model's layer was kept: INDEPENDENT again, managers read it again.
+    t.app.ok(Some(&t.owner), MODE, json!({"id": t.project, "m": "INDEPENDENT"})).await;
+    assert_eq!(t.read(&t.owner, json!({"modelId": model})).await, (4, suggested(), 4));
 }
 
 const IMPORT: &str = "mutation($d: ID!, $data: String!) { importEntities(documentId: $d, format: JSONL, data: $data) { created skipped relationshipsCreated } }";
