@@ -75,7 +75,10 @@ if [[ -f tests/node/package.json ]]; then
     fi
     if [[ $node_status -eq 0 ]]; then
         phase "npm test (tests/node)"
-        npm --prefix tests/node test || node_status=$?
+        # A bound on the whole run (GNU timeout signals its whole process group: the servers
+        # and browsers the tests started too), so a test that hangs fails CI instead of
+        # stalling it.
+        timeout --kill-after=30s 25m npm --prefix tests/node test || node_status=$?
     fi
     if [[ $status -eq 0 ]]; then status=$node_status; fi
 fi

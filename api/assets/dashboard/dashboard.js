@@ -9,6 +9,9 @@
 (function () {
   const POLL_MS = 2000;
   const RECONNECT_MS = 2000;
+  /** A socket not acknowledged by then (a handshake stuck in a proxy, a server that never
+   * answers `connection_init`) is closed and opened again. */
+  const CONNECT_TIMEOUT_MS = 10000;
   const FINAL = new Set(["COMPLETED", "FAILED", "CANCELLED"]);
   const TOKEN_KEY = "nishan.dashboard.token";
 
@@ -302,6 +305,9 @@
     socket = ws;
     socketReady = false;
     setConnection("connecting");
+    const stuck = setTimeout(() => {
+      if (socket === ws && !socketReady) ws.close(4408, "connection_ack timeout");
+    }, CONNECT_TIMEOUT_MS);
     ws.addEventListener("open", () => send({ type: "connection_init", payload: { Authorization: `Bearer ${token}` } }));
     ws.addEventListener("message", (event) => {
       let message;
@@ -331,6 +337,7 @@
       }
     });
     ws.addEventListener("close", (event) => {
+      clearTimeout(stuck);
       if (socket !== ws) return;
       socket = null;
       socketReady = false;
@@ -384,5 +391,10 @@
   }
 
   setConnection("offline");
+  // The sign-in buttons come disabled in the page, so a form sent before this script has
+  // attached its handlers is not submitted natively (the token in a URL, which the page's
+  // Content-Security-Policy refuses anyway): they work from here on.
+  $("token-submit").disabled = false;
+  $("login-submit").disabled = false;
   if (token) signedIn(token);
 })();

@@ -7,8 +7,9 @@
 //! may. A Content-Security-Policy holds the page to this origin: no inline script or style.
 
 use axum::extract::Path;
-use axum::http::{HeaderValue, StatusCode, header};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
+
+use super::embedded::{self, Asset};
 
 const PAGE: &str = include_str!("../../assets/dashboard/index.html");
 
@@ -18,31 +19,18 @@ pub const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; 
                        connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'";
 
 /// The embedded files, by the name they are served under (`/dashboard/assets/{name}`).
-const ASSETS: &[(&str, &str, &[u8])] = &[
-    ("dashboard.js", "text/javascript; charset=utf-8", include_bytes!("../../assets/dashboard/dashboard.js")),
-    ("dashboard.css", "text/css; charset=utf-8", include_bytes!("../../assets/dashboard/dashboard.css")),
+const ASSETS: &[Asset] = &[
+    Asset::script("dashboard.js", include_bytes!("../../assets/dashboard/dashboard.js")),
+    Asset::stylesheet("dashboard.css", include_bytes!("../../assets/dashboard/dashboard.css")),
 ];
 
 /// `GET /dashboard`.
 pub async fn page() -> Response {
-    let mut response = ([(header::CONTENT_TYPE, "text/html; charset=utf-8")], PAGE).into_response();
-    let headers = response.headers_mut();
-    headers.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(CSP));
-    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
-    headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
-    headers.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
-    response
+    embedded::page(PAGE, CSP)
 }
 
-/// `GET /dashboard/assets/{name}`.
+/// `GET /dashboard/assets/{name}`. The files change with the binary: the browser asks again
+/// each time (they are small).
 pub async fn asset(Path(name): Path<String>) -> Response {
-    let Some((_, content_type, bytes)) = ASSETS.iter().find(|(n, _, _)| *n == name) else {
-        return StatusCode::NOT_FOUND.into_response();
-    };
-    let mut response = ([(header::CONTENT_TYPE, *content_type)], *bytes).into_response();
-    let headers = response.headers_mut();
-    // The files change with the binary: the browser asks again each time (they are small).
-    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
-    headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
-    response
+    embedded::asset(ASSETS, &name, "no-cache")
 }

@@ -38,19 +38,32 @@ pub(crate) async fn ensure_new_content(
     hash: &str,
     except: Option<DocumentId>,
 ) -> DomainResult<()> {
+    match holder_of_content(conn, project, hash, except).await? {
+        Some((id, title)) => Err(DomainError::conflict(format!(
+            "this project already holds the same content as document \"{title}\" ({id})"
+        ))),
+        None => Ok(()),
+    }
+}
+
+/// The id and title of a document of `project` (other than `except`) whose content has
+/// `hash`, if there is one (the text itself is not read).
+pub(crate) async fn holder_of_content(
+    conn: &impl ConnectionTrait,
+    project: ProjectId,
+    hash: &str,
+    except: Option<DocumentId>,
+) -> DomainResult<Option<(Uuid, String)>> {
     let mut q = document::Entity::find()
+        .select_only()
+        .column(document::Column::Id)
+        .column(document::Column::Title)
         .filter(document::Column::ProjectId.eq(project.0))
         .filter(document::Column::ContentHash.eq(hash));
     if let Some(id) = except {
         q = q.filter(document::Column::Id.ne(id.0));
     }
-    match q.one(conn).await.map_err(internal)? {
-        Some(existing) => Err(DomainError::conflict(format!(
-            "this project already holds the same content as document \"{}\" ({})",
-            existing.title, existing.id
-        ))),
-        None => Ok(()),
-    }
+    q.into_tuple().one(conn).await.map_err(internal)
 }
 
 /// A `documents` row (its `content` empty when not read) with its `document_stats` row.
@@ -111,6 +124,12 @@ pub(crate) async fn load_infos(
 /// already holds the same content.
 pub(crate) async fn insert_document(conn: &impl ConnectionTrait, doc: &Document) -> DomainResult<()> {
     ensure_new_content(conn, doc.project_id, &doc.content_hash, None).await?;
+    insert_rows(conn, doc).await
+}
+
+/// A new document's two rows (`documents` and its `document_stats`), its content checked
+/// new by the caller; the unique index still refuses a duplicate that raced the check.
+pub(crate) async fn insert_rows(conn: &impl ConnectionTrait, doc: &Document) -> DomainResult<()> {
     convert::document_row(doc)
         .insert(conn)
         .await

@@ -19,7 +19,7 @@ use sea_orm::sea_query::Expr;
 use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect};
 use serde_json::Value;
 
-use super::{Store, audit, convert, internal, jobs, search_index};
+use super::{Store, audit, convert, documents, internal, jobs, search_index};
 use crate::entity::{document, processing_job, project, source};
 
 fn strings(v: &Value) -> Vec<String> {
@@ -161,13 +161,7 @@ impl IngestionStore for Store {
     }
 
     async fn has_content(&self, project: ProjectId, hash: &str) -> DomainResult<bool> {
-        let n = document::Entity::find()
-            .filter(document::Column::ProjectId.eq(project.0))
-            .filter(document::Column::ContentHash.eq(hash))
-            .count(self.connection())
-            .await
-            .map_err(internal)?;
-        Ok(n > 0)
+        Ok(documents::holder_of_content(self.connection(), project, hash, None).await?.is_some())
     }
 
     async fn store_fetched_document(
@@ -183,23 +177,13 @@ impl IngestionStore for Store {
         if self.is_postgres() {
             project::Entity::find_by_id(doc.project_id.0).lock_exclusive().one(&txn).await.map_err(internal)?;
         }
-        let exists = document::Entity::find()
-            .filter(document::Column::ProjectId.eq(doc.project_id.0))
-            .filter(document::Column::ContentHash.eq(doc.content_hash.as_str()))
-            .count(&txn)
-            .await
-            .map_err(internal)?
-            > 0;
+        let exists = documents::holder_of_content(&txn, doc.project_id, &doc.content_hash, None).await?.is_some();
         let fence = if exists { unchanged } else { stored };
         let Some(job) = jobs::save_progress_in(&txn, fence, 0, 0).await? else {
             return Ok(None);
         };
         if !exists {
-            convert::document_row(doc)
-                .insert(&txn)
-                .await
-                .map_err(|e| super::conflict_or_internal(e, "this project already holds the same content"))?;
-            convert::document_stats_row(&doc.info).insert(&txn).await.map_err(internal)?;
+            documents::insert_rows(&txn, doc).await?;
             convert::version_row(&page.first).insert(&txn).await.map_err(internal)?;
             search_index::index_document(&txn, doc).await?;
             super::artifacts::link(&txn, doc.id, &page.artifact).await?;

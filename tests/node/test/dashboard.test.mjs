@@ -80,6 +80,11 @@ async function startBrowser() {
       "--no-sandbox",
       "--disable-gpu",
       "--disable-dev-shm-usage",
+      "--disable-quic",
+      "--disable-background-networking",
+      "--disable-component-update",
+      "--disable-sync",
+      "--disable-extensions",
       "--no-first-run",
       `--user-data-dir=${profile}`,
       "--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE 127.0.0.1",
@@ -88,7 +93,8 @@ async function startBrowser() {
       "--window-size=1280,720",
       "about:blank",
     ],
-    { stdio: ["ignore", "ignore", "pipe"] },
+    // Its own process group, so that stopping it ends its helper processes too.
+    { stdio: ["ignore", "ignore", "pipe"], detached: true },
   );
   let stderr = "";
   const endpoint = await new Promise((ok, fail) => {
@@ -150,11 +156,31 @@ async function startBrowser() {
       if (exceptionDetails) throw new Error(`${expression}: ${JSON.stringify(exceptionDetails)}`);
       return result.value;
     },
+    /** Ends Chromium (SIGKILL if SIGTERM has not ended it in 10 s) and removes its profile;
+     * Chromium's helper processes may still be writing there for a moment, so the removal
+     * retries, and a profile left behind in the temporary directory fails nothing. */
     async stop() {
       socket.close();
-      child.kill("SIGTERM");
-      await new Promise((ok) => (child.exitCode !== null ? ok() : child.once("exit", ok)));
-      rmSync(profile, { recursive: true, force: true });
+      const signal = (name) => {
+        try {
+          process.kill(-child.pid, name);
+        } catch {
+          // The group is gone already.
+        }
+      };
+      if (child.exitCode === null && child.signalCode === null) {
+        const exited = new Promise((ok) => child.once("exit", ok));
+        signal("SIGTERM");
+        const timer = setTimeout(() => signal("SIGKILL"), 10_000);
+        await exited;
+        clearTimeout(timer);
+      }
+      signal("SIGKILL");
+      try {
+        rmSync(profile, { recursive: true, force: true, maxRetries: 20, retryDelay: 100 });
+      } catch (e) {
+        process.stderr.write(`left Chromium's profile ${profile}: ${e.message}\n`);
+      }
     },
   };
 }
@@ -192,10 +218,19 @@ describe("the job dashboard in a browser", () => {
     assert.ok(body.data.register.user.isAdmin, "the first user is the global admin (who may add a model)");
   });
 
+  // Each part is stopped even when another's stop fails: a server left running would keep
+  // this test process (and the whole test run) alive.
   after(async () => {
-    await browser?.stop();
-    await mock?.stop();
-    await server?.stop();
+    const stops = [() => browser?.stop(), () => mock?.stop(), () => server?.stop()];
+    const failures = [];
+    for (const stop of stops) {
+      try {
+        await stop();
+      } catch (e) {
+        failures.push(e);
+      }
+    }
+    if (failures.length > 0) throw failures[0];
   });
 
   async function gql(query, variables = {}) {
@@ -231,14 +266,34 @@ describe("the job dashboard in a browser", () => {
     browser = await startBrowser();
     const { origin } = server;
     await browser.send("Page.navigate", { url: `${origin}/dashboard` });
-    await until("the sign-in form", () => browser.eval("!!document.getElementById('token-form')"));
+    // The form is usable once the page's script has taken it over (its button enabled): a
+    // click before that would send the form natively.
+    await until("the sign-in form", () =>
+      browser.eval("(() => { const b = document.getElementById('token-submit'); return !!b && !b.disabled; })()"),
+    );
     // The user pastes a token and opens the dashboard.
     await browser.eval(`(() => {
       document.getElementById('token').value = ${JSON.stringify(token)};
       document.getElementById('token-submit').click();
       return true;
     })()`);
-    await until("the live connection", () => browser.eval("document.getElementById('connection').textContent === 'online'"));
+    try {
+      await until(
+        "the live connection",
+        () => browser.eval("document.getElementById('connection').textContent"),
+        (badge) => badge === "online",
+      );
+    } catch (e) {
+      // What the browser and the server said about the socket, to tell a refused upgrade from
+      // a handshake that never finished.
+      const socketLines = server
+        .logText()
+        .split("\n")
+        .filter((line) => /graphql\/ws|websocket|connection_init/i.test(line))
+        .slice(-20);
+      e.message += `\nbrowser console:\n${browser.console.join("\n")}\nserver log (socket lines):\n${socketLines.join("\n")}`;
+      throw e;
+    }
 
     const row = (id) => `document.querySelector('tr[data-job-id="${id}"]')`;
     const state = (id) =>

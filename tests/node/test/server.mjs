@@ -49,12 +49,21 @@ export async function startServer(env = {}) {
     origin: `http://${addr}`,
     /** Values that must never reach the log. */
     secrets,
+    /** The server's log so far (for a failure's message). */
+    logText: () => readFileSync(logPath, "utf8"),
     /** Stops the server (once) and returns its log lines, parsed. */
     async stop() {
       if (stopped) return stopped;
       if (!exited) {
+        // A server that has not exited 30 s after SIGTERM is killed (and the test fails below):
+        // a server left running would keep the test run alive.
         child.kill("SIGTERM");
-        while (!exited) await sleep(20);
+        const deadline = Date.now() + 30_000;
+        while (!exited && Date.now() < deadline) await sleep(20);
+        if (!exited) {
+          child.kill("SIGKILL");
+          while (!exited) await sleep(20);
+        }
       }
       assert.equal(exited.code, 0, `the server exits cleanly on SIGTERM (${JSON.stringify(exited)})`);
       const text = readFileSync(logPath, "utf8");
