@@ -592,6 +592,41 @@ async fn the_candidate_index_is_fresh_on_every_replica(db: Db) {
     assert!(ask("عباس").await.is_empty(), "a deleted entry");
 }
 
+/// Once a project's candidate index is loaded, a `knowledgeCandidates` query asks the database
+/// only who is asking (session, user), whether they may read the project (one statement),
+/// whether its entries changed (the revision), and for the fields of the entries it answers
+/// with, by id: the same statements at 1 entry or 10,000 (what keeps its p99 low, README
+/// "Benchmarks"). After a change, the next query reads the entries again.
+async fn a_steady_candidates_query_reads_no_entries(db: Db) {
+    let log = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let kb = Kb::on(TestApp::spawn_recording(db, log.clone()).await).await;
+    kb.item_id("حسینؑ", "PERSON", &["شبیر", "سرور"]).await;
+    assert_eq!(kb.candidates("شبیر", None).await.len(), 1, "the first query loads the index");
+    let entries = |log: &std::sync::Mutex<Vec<String>>| {
+        log.lock().unwrap().iter().filter(|sql| sql.contains("knowledge_item")).cloned().collect::<Vec<_>>()
+    };
+    for _ in 0..3 {
+        log.lock().unwrap().clear();
+        let got = kb.candidates("سرور", None).await;
+        assert_eq!(got[0]["matchedAlias"], "سرور");
+        // The job queue's and webhook senders' polls run meanwhile; they are not the query's.
+        let background = ["\"processing_jobs\"", "\"webhook_", "\"events\"", "\"activity_"];
+        let statements: Vec<String> =
+            log.lock().unwrap().iter().filter(|sql| !background.iter().any(|b| sql.contains(b))).cloned().collect();
+        assert!(statements.len() <= 5, "a steady query ran {} statements: {statements:#?}", statements.len());
+        let scans: Vec<String> = entries(&log)
+            .into_iter()
+            .filter(|sql| sql.contains(r#"FROM "knowledge_items""#) && !sql.contains(r#""knowledge_items"."id" IN"#))
+            .collect();
+        assert_eq!(scans, Vec::<String>::new(), "a steady query read entries beyond its answer's, by id");
+    }
+    // A change is seen by the next query (it reads the entries again, or what changed).
+    kb.item_id("عباسؑ", "PERSON", &["علمدار"]).await;
+    log.lock().unwrap().clear();
+    assert_eq!(kb.candidates("علمدار", None).await[0]["matchedAlias"], "علمدار");
+    assert!(!entries(&log).is_empty(), "the query after a change read the entries");
+}
+
 async fn entries_named_together_are_counted(db: Db) {
     let kb = Kb::new(db).await;
     // Two stanzas: Husain and Abbas share line 1 and stanza 1; Husain and Karbala stanza 2.
@@ -785,6 +820,7 @@ on_both_databases!(
     every_unlinked_mention_matching_an_alias_is_linked_at_once,
     candidates_are_found_under_urdu_folding,
     the_candidate_index_is_fresh_on_every_replica,
+    a_steady_candidates_query_reads_no_entries,
     entries_named_together_are_counted,
     the_builtin_extractor_finds_approved_aliases,
     the_knowledge_base_exports_as_jsonl_and_csv,
