@@ -87,6 +87,7 @@ mod tests {
             references: vec![],
             annotation_mode: Default::default(),
             abandon_after_hours: None,
+            pre_annotate: false,
             created_by: None,
             updated_by: None,
             created_at: Utc::now(),

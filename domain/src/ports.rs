@@ -894,14 +894,15 @@ pub trait ExchangeRepository {
     /// The scope's documents, their entities (only verified ones when `verified_only`) and the
     /// relationships from those entities, in one read transaction.
     async fn snapshot(&self, scope: Scope, verified_only: bool) -> DomainResult<Snapshot>;
-    /// Stores imported entities of one document, and relationships between them, in one
-    /// transaction with multi-row inserts. An entity whose span and type the document already
-    /// has is skipped, and its relationships go to the existing entity; a relationship that
+    /// Stores imported entities of one document's layer, and relationships between them, in one
+    /// transaction with multi-row inserts (claiming the layer's assignment, as every write to
+    /// an annotator's layer does). An entity whose span and type the layer already has is skipped, and its relationships go to the existing entity; a relationship that
     /// exists is not made twice. The audit entry's changes get `created`, `skipped` and
     /// `relationshipsCreated`.
     async fn import_entities(
         &self,
         document: DocumentId,
+        layer: crate::rounds::Layer,
         entities: Vec<Entity>,
         relations: Vec<PlannedRelation>,
         audit: AuditEntry,
@@ -1025,6 +1026,15 @@ pub trait ExtractionStore: JobRunStore {
     ) -> impl Future<Output = DomainResult<Vec<(String, EntityTypeId)>>> + Send {
         let _ = project;
         std::future::ready(Ok(Vec::new()))
+    }
+    /// The project's annotation mode (which layer its suggestions go to). A store that keeps
+    /// no modes holds SHARED projects only.
+    fn annotation_mode(
+        &self,
+        project: ProjectId,
+    ) -> impl Future<Output = DomainResult<crate::rounds::AnnotationMode>> + Send {
+        let _ = project;
+        std::future::ready(Ok(crate::rounds::AnnotationMode::Shared))
     }
     /// The stored (encrypted) key of a model.
     fn model_key(&self, model: ModelId) -> impl Future<Output = DomainResult<Option<String>>> + Send;

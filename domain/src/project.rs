@@ -126,6 +126,9 @@ pub struct Project {
     pub annotation_mode: crate::rounds::AnnotationMode,
     /// Hours after which an untouched IN_PROGRESS assignment goes back to NEW (never if None).
     pub abandon_after_hours: Option<u32>,
+    /// Whether an annotator's layer of a document starts, when their assignment does, as a
+    /// copy of the document's models' layers (pre-annotation), or empty.
+    pub pre_annotate: bool,
     pub created_by: Option<UserId>,
     pub updated_by: Option<UserId>,
     pub created_at: DateTime<Utc>,
@@ -149,6 +152,7 @@ pub struct ProjectFields {
     pub references: Option<Vec<String>>,
     pub annotation_mode: Option<crate::rounds::AnnotationMode>,
     pub abandon_after_hours: Option<Option<u32>>,
+    pub pre_annotate: Option<bool>,
 }
 
 impl ProjectFields {

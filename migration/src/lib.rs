@@ -47,6 +47,7 @@ mod m20261207_020001_create_embeddings;
 mod m20261207_030001_annotation_layers;
 mod m20261207_030002_create_assignments;
 mod m20261207_040001_create_sources;
+mod m20261208_020001_pre_annotation;
 mod m20261208_040001_search_repeats;
 
 /// Every migration of the Nishan schema, in order.
@@ -81,6 +82,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261207_030001_annotation_layers::Migration),
             Box::new(m20261207_030002_create_assignments::Migration),
             Box::new(m20261207_040001_create_sources::Migration),
+            Box::new(m20261208_020001_pre_annotation::Migration),
             Box::new(m20261208_040001_search_repeats::Migration),
         ]
     }

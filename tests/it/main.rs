@@ -21,6 +21,7 @@ mod inputs;
 mod job_fences;
 mod jobs;
 mod knowledge;
+mod layers;
 mod learning;
 mod llm_clients;
 mod llm_jobs;

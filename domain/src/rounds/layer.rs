@@ -85,16 +85,44 @@ impl Layer {
     }
 }
 
-/// The layer a client asks for (`layer: {annotatorId, curated}`); both unset is the default.
+/// The layer a job's suggestions go to: in a SHARED project the curated layer (as before), in
+/// an INDEPENDENT project the layer of the model that made them, never the gold.
+pub fn suggestions_layer(mode: AnnotationMode, model: uuid::Uuid) -> Layer {
+    match mode {
+        AnnotationMode::Shared => Layer::Curated,
+        AnnotationMode::Independent => Layer::Model(model),
+    }
+}
+
+/// The layer a client asks for (`layer: {annotatorId, curated, modelId}`); all unset is the
+/// default.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct LayerRequest {
     pub annotator: Option<UserId>,
     pub curated: Option<bool>,
+    /// A model's layer (the model's id): its suggestions in an INDEPENDENT project.
+    pub model: Option<uuid::Uuid>,
 }
 
 impl LayerRequest {
-    /// The layer named, if one is: an error when both or a contradiction are sent.
+    /// The request naming exactly `layer`.
+    pub fn of(layer: Layer) -> Self {
+        match layer {
+            Layer::Curated => Self { curated: Some(true), ..Self::default() },
+            Layer::Annotator(u) => Self { annotator: Some(u), ..Self::default() },
+            Layer::Model(m) => Self { model: Some(m), ..Self::default() },
+        }
+    }
+
+    /// The layer named, if one is: an error when two or a contradiction are sent.
     fn named(self) -> DomainResult<Option<Layer>> {
+        if let Some(m) = self.model {
+            return if self.annotator.is_some() || self.curated == Some(true) {
+                Err(DomainError::invalid("layer", "name one layer: a model's, an annotator's or the curated one"))
+            } else {
+                Ok(Some(Layer::Model(m)))
+            };
+        }
         match (self.annotator, self.curated) {
             (Some(_), Some(true)) => {
                 Err(DomainError::invalid("layer", "name either an annotator's layer or the curated one, not both"))
@@ -142,6 +170,7 @@ pub fn readable_layer(
         None => Ok(own.unwrap_or(Layer::Curated)),
         Some(Layer::Curated) => Ok(Layer::Curated),
         Some(layer) if manages(access) || Some(layer) == own => Ok(layer),
+        Some(Layer::Model(_)) => Err(DomainError::forbidden("only the project's managers read a model's layer")),
         Some(_) => Err(DomainError::forbidden("you may read only your own layer and the curated one")),
     }
 }
@@ -178,9 +207,7 @@ pub fn writable_layer(
 pub fn may_read(mode: AnnotationMode, access: &ProjectAccess, caller: Option<UserId>, layer: Layer) -> bool {
     match layer {
         Layer::Curated => access.can_read,
-        Layer::Annotator(u) => {
-            readable_layer(mode, access, caller, LayerRequest { annotator: Some(u), curated: None }).is_ok()
-        }
+        Layer::Annotator(u) => readable_layer(mode, access, caller, LayerRequest::of(Layer::Annotator(u))).is_ok(),
         Layer::Model(_) => access.can_read && manages(access),
     }
 }
@@ -188,8 +215,8 @@ pub fn may_read(mode: AnnotationMode, access: &ProjectAccess, caller: Option<Use
 /// Whether the caller may change an existing layer: FORBIDDEN (or the policy's error) when not.
 pub fn may_write(mode: AnnotationMode, access: &ProjectAccess, caller: UserId, layer: Layer) -> DomainResult<()> {
     let request = match layer {
-        Layer::Curated => LayerRequest { annotator: None, curated: Some(true) },
-        Layer::Annotator(u) => LayerRequest { annotator: Some(u), curated: None },
+        Layer::Curated => LayerRequest::of(Layer::Curated),
+        Layer::Annotator(u) => LayerRequest::of(Layer::Annotator(u)),
         Layer::Model(_) => {
             access.require(Permission::EditEntities)?;
             return if manages(access) {
@@ -216,7 +243,7 @@ mod tests {
     }
 
     fn ask(annotator: Option<UserId>, curated: Option<bool>) -> LayerRequest {
-        LayerRequest { annotator, curated }
+        LayerRequest { annotator, curated, model: None }
     }
 
     #[test]
@@ -322,6 +349,25 @@ mod tests {
         assert!(may_write(mode, &owner, me, model).is_ok());
         assert!(may_write(AnnotationMode::Shared, &researcher, me, Layer::Curated).is_ok());
         assert!(may_write(mode, &viewer, me, Layer::Curated).is_err());
+    }
+
+    #[test]
+    fn a_models_layer_is_read_by_the_managers_only() {
+        let me = UserId::new();
+        let m = uuid::Uuid::now_v7();
+        let ask_model = LayerRequest::of(Layer::Model(m));
+        let mode = AnnotationMode::Independent;
+        for role in [Role::Owner, Role::Admin] {
+            assert_eq!(readable_layer(mode, &access(Some(role)), Some(me), ask_model).unwrap(), Layer::Model(m));
+        }
+        for role in [Role::Researcher, Role::Viewer] {
+            let err = readable_layer(mode, &access(Some(role)), Some(me), ask_model).unwrap_err();
+            assert!(matches!(err, DomainError::Forbidden(_)), "{role:?}");
+        }
+        let err = readable_layer(AnnotationMode::Shared, &access(Some(Role::Owner)), Some(me), ask_model).unwrap_err();
+        assert!(matches!(err, DomainError::Invalid { .. }));
+        let both = LayerRequest { model: Some(m), curated: Some(true), annotator: None };
+        assert!(readable_layer(mode, &access(Some(Role::Owner)), Some(me), both).is_err());
     }
 
     #[test]

@@ -9,4 +9,6 @@ pub mod assignment;
 pub mod curation;
 pub mod layer;
 
-pub use layer::{AnnotationMode, Layer, LayerRequest, may_read, may_write, readable_layer, writable_layer};
+pub use layer::{
+    AnnotationMode, Layer, LayerRequest, may_read, may_write, readable_layer, suggestions_layer, writable_layer,
+};

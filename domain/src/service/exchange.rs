@@ -26,6 +26,7 @@ use crate::ports::{
     KnowledgeRepository, ProjectRepository, Scope, UserRepository,
 };
 use crate::relationship::RelationshipType;
+use crate::rounds::{Layer, LayerRequest, writable_layer};
 use crate::service::documents::{Documents, InitialFields, new_document};
 use crate::service::projects::{ProjectRef, Projects};
 use crate::text::{self, DocumentText};
@@ -213,6 +214,14 @@ where
         self.check_size(data)?;
         let (doc, access) = self.documents().find(Some(actor), id).await?;
         access.require(Permission::EditEntities)?;
+        // The caller's layer, as for `createEntity`: an annotator of an INDEPENDENT project
+        // imports into their own layer (claiming their assignment), a manager into the gold.
+        let (project, _) = self
+            .projects()
+            .find(Some(actor), ProjectRef::Id(doc.project_id))
+            .await?
+            .ok_or(DomainError::NotFound { resource: "document" })?;
+        let layer = writable_layer(project.annotation_mode, &access, actor.user_id, LayerRequest::default())?;
         let data = text::normalize_newlines(data);
         let (parsed, mut issues) = match format {
             Format::Jsonl => one_document(jsonl::parse(&data)),
@@ -224,7 +233,7 @@ where
         let types = self.store.entity_types().await?;
         let mut report = ImportReport { dry_run, ..Default::default() };
         let now = Utc::now();
-        let plan = if issues.is_empty() {
+        let mut plan = if issues.is_empty() {
             exchange::plan(&doc, &DocumentText::new(&doc.content), &parsed, &types, actor.user_id, now, &mut issues)
         } else {
             report.rejected = parsed.spans.len() as u32;
@@ -236,8 +245,16 @@ where
             .resource(doc.id, &doc.title)
             .project(doc.project_id)
             .changes(json!({"format": format.as_str(), "dryRun": dry_run, "spans": parsed.spans.len()}));
+        for e in &mut plan.entities {
+            e.layer = layer;
+        }
         if dry_run {
-            let existing = self.store.snapshot(Scope::Document(doc.id), false).await?.entities;
+            // The curated layer's spans (an annotator's dry run counts every span as new: at most).
+            let existing = if layer == Layer::Curated {
+                self.store.snapshot(Scope::Document(doc.id), false).await?.entities
+            } else {
+                Vec::new()
+            };
             let have: std::collections::HashSet<_> =
                 existing.iter().map(|e| (e.start, e.end, e.entity_type_id)).collect();
             let already = plan.entities.iter().filter(|e| have.contains(&(e.start, e.end, e.entity_type_id))).count();
@@ -250,9 +267,10 @@ where
             return Ok(report);
         }
         refuse_on(&issues)?;
-        let counts = self.store.import_entities(doc.id, plan.entities, plan.relations, audit).await?;
+        let counts = self.store.import_entities(doc.id, layer, plan.entities, plan.relations, audit).await?;
         if counts.created > 0 || counts.relationships_created > 0 {
-            let mut event = ActivityEvent::new(doc.id, ActivityKind::EntitiesImported, &[], Some(actor.user_id));
+            let mut event =
+                ActivityEvent::new(doc.id, ActivityKind::EntitiesImported, &[], Some(actor.user_id)).in_layer(layer);
             event.count = counts.created;
             self.events.publish(DomainEvent::DocumentActivity(event));
         }
@@ -294,6 +312,9 @@ where
         };
         if parsed.iter().any(|d| !d.spans.is_empty()) {
             access.require(Permission::EditEntities)?;
+            // New documents' entities are the gold: in an INDEPENDENT project only a manager
+            // imports them (FORBIDDEN for an annotator, who has no assignment of them yet).
+            writable_layer(project.annotation_mode, &access, actor.user_id, LayerRequest::of(Layer::Curated))?;
         }
         if parsed.is_empty() && issues.is_empty() {
             issues.push(ImportIssue::new(1, "the data holds no document"));

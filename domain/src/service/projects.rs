@@ -51,6 +51,7 @@ impl<S: ProjectRepository, E: EventPublisher> Projects<'_, S, E> {
             references: f.references.unwrap_or_default(),
             annotation_mode: f.annotation_mode.unwrap_or_default(),
             abandon_after_hours: f.abandon_after_hours.flatten(),
+            pre_annotate: f.pre_annotate.unwrap_or(false),
             created_by: Some(actor.user_id),
             updated_by: Some(actor.user_id),
             created_at: now,
@@ -244,6 +245,9 @@ fn fields_summary(f: &ProjectFields) -> serde_json::Value {
     }
     if let Some(v) = f.annotation_mode {
         changes.insert("annotationMode".into(), json!(v.as_str()));
+    }
+    if let Some(v) = f.pre_annotate {
+        changes.insert("preAnnotate".into(), json!(v));
     }
     if let Some(v) = f.abandon_after_hours {
         changes.insert("abandonAfterHours".into(), json!(v));

@@ -32,6 +32,8 @@ pub struct Model {
     pub annotation_mode: String,
     /// NULL: assignments are never abandoned.
     pub abandon_after_hours: Option<i32>,
+    /// Whether an annotator's layer starts as a copy of the models' layers.
+    pub pre_annotate: bool,
     /// → `users.id`, ON DELETE SET NULL.
     pub created_by: Option<Uuid>,
     /// → `users.id`, ON DELETE SET NULL.

@@ -64,10 +64,56 @@ fn editable() -> Vec<&'static str> {
 /// The claim a write to `layer` of `doc` makes, in the write's transaction: for an annotator's
 /// layer, their assignment of the document must take edits (CONFLICT when FINISHED or LOCKED,
 /// FORBIDDEN when there is none); a NEW one becomes IN_PROGRESS, and it is touched. Other
-/// layers claim nothing.
+/// layers claim nothing. When the claim starts the assignment of a project that pre-annotates,
+/// the layer gets its copy of the models' layers (after the write's own rows, which win a span).
 pub(crate) async fn claim(txn: &DatabaseTransaction, doc: DocumentId, layer: Layer) -> DomainResult<()> {
-    let Some(annotator) = layer.annotator() else { return Ok(()) };
+    claim_deferred(txn, doc, layer).await?.pre_annotate(txn).await
+}
+
+/// A claim made, whose pre-annotation (if any) is still to copy.
+#[must_use = "copy the pre-annotation with `pre_annotate` after the write"]
+pub(crate) struct Claim(Option<(DocumentId, UserId)>);
+
+impl Claim {
+    /// Copies the models' layers of the document into the annotator's layer, if the claim
+    /// started the assignment of a project that pre-annotates: one INSERT ... SELECT, spans the
+    /// layer has already skipped, every copy unverified, the counts moved by what was copied.
+    pub(crate) async fn pre_annotate(self, txn: &DatabaseTransaction) -> DomainResult<()> {
+        let Some((doc, annotator)) = self.0 else { return Ok(()) };
+        copy_models_layers(txn, doc, annotator).await
+    }
+}
+
+/// As `claim`, with the pre-annotation left to the caller (to copy after its own rows).
+pub(crate) async fn claim_deferred(txn: &DatabaseTransaction, doc: DocumentId, layer: Layer) -> DomainResult<Claim> {
+    let Some(annotator) = layer.annotator() else { return Ok(Claim(None)) };
+    let pre_annotate = still_independent(txn, doc).await?;
     let now = Utc::now();
+    // Starting it: of two first changes at once, one finds NEW (PostgreSQL re-checks the row
+    // after the other's lock; SQLite runs one writer at a time), so the layer is copied once.
+    let started = assignment::Entity::update_many()
+        .col_expr(assignment::Column::State, Expr::value(AssignmentState::InProgress.as_str()))
+        .col_expr(assignment::Column::StartedAt, Expr::value(now))
+        .col_expr(assignment::Column::TouchedAt, Expr::value(now))
+        .filter(assignment::Column::DocumentId.eq(doc.0))
+        .filter(assignment::Column::AnnotatorId.eq(annotator.0))
+        .filter(assignment::Column::State.eq(AssignmentState::New.as_str()))
+        .exec(txn)
+        .await
+        .map_err(internal)?;
+    if started.rows_affected == 1 {
+        return Ok(Claim(pre_annotate.then_some((doc, annotator))));
+    }
+    claim_started(txn, doc, annotator, now).await.map(|()| Claim(None))
+}
+
+/// The claim on an assignment already started: it must take edits; it is touched.
+async fn claim_started(
+    txn: &DatabaseTransaction,
+    doc: DocumentId,
+    annotator: UserId,
+    now: DateTime<Utc>,
+) -> DomainResult<()> {
     let updated = assignment::Entity::update_many()
         .col_expr(
             assignment::Column::State,
@@ -109,6 +155,121 @@ pub(crate) async fn claim(txn: &DatabaseTransaction, doc: DocumentId, layer: Lay
             DomainError::conflict(format!("the assignment is {s}: its layer takes no edits until a manager reopens it"))
         }
     })
+}
+
+/// A write in an annotator's layer re-reads its project's mode under a share lock of the
+/// project's row (PostgreSQL; SQLite runs one writer at a time): a switch back to SHARED that
+/// committed first makes it CONFLICT, and a switch after it waits and sees its entity. Returns
+/// whether the project pre-annotates.
+async fn still_independent(txn: &DatabaseTransaction, doc: DocumentId) -> DomainResult<bool> {
+    let of_document = sea_orm::sea_query::Query::select()
+        .column(crate::entity::document::Column::ProjectId)
+        .from(crate::entity::document::Entity)
+        .and_where(crate::entity::document::Column::Id.eq(doc.0))
+        .to_owned();
+    let mut q = project::Entity::find()
+        .select_only()
+        .column(project::Column::AnnotationMode)
+        .column(project::Column::PreAnnotate)
+        .filter(project::Column::Id.in_subquery(of_document));
+    if txn.get_database_backend() == DbBackend::Postgres {
+        q = q.lock_shared();
+    }
+    let mode: Option<(String, bool)> = q.into_tuple().one(txn).await.map_err(internal)?;
+    match mode {
+        None => Err(DomainError::NotFound { resource: "document" }),
+        Some((m, _)) if m == nishan_domain::rounds::AnnotationMode::Shared.as_str() => Err(DomainError::conflict(
+            "the project is SHARED now: annotators' layers take no edits (it has one layer, the curated one)",
+        )),
+        Some((_, pre_annotate)) => Ok(pre_annotate),
+    }
+}
+
+/// Whether the project is INDEPENDENT and pre-annotates.
+async fn pre_annotates(txn: &DatabaseTransaction, project: ProjectId) -> DomainResult<bool> {
+    let found: Option<(String, bool)> = project::Entity::find_by_id(project.0)
+        .select_only()
+        .column(project::Column::AnnotationMode)
+        .column(project::Column::PreAnnotate)
+        .into_tuple()
+        .one(txn)
+        .await
+        .map_err(internal)?;
+    Ok(found.is_some_and(|(m, p)| p && m == nishan_domain::rounds::AnnotationMode::Independent.as_str()))
+}
+
+/// The pre-annotation copy: every entity of the document's models' layers into the
+/// annotator's layer, in one statement, keeping offsets, types, contexts, confidence and
+/// model; unverified, without notes, made by the annotator now. A span and type the layer has
+/// (or that two models share) is copied once.
+async fn copy_models_layers(txn: &DatabaseTransaction, doc: DocumentId, annotator: UserId) -> DomainResult<()> {
+    let backend = txn.get_database_backend();
+    let (fresh_id, marks) = match backend {
+        DbBackend::Postgres => ("gen_random_uuid()", ["$1", "$2", "$3", "$4", "$5"]),
+        // SQLite keeps a uuid as its 16 bytes.
+        _ => ("randomblob(16)", ["?", "?", "?", "?", "?"]),
+    };
+    let layer = Layer::Annotator(annotator);
+    let now = Utc::now();
+    let [m_layer, m_unverified, m_by, m_now, m_doc] = marks;
+    let sql = format!(
+        "INSERT INTO entities (id, document_id, project_id, layer, entity_type_id, text, start_offset, end_offset, \
+         utf16_start, utf16_end, line_number, stanza_number, word_position, context_before, context_after, \
+         confidence_score, source, is_verified, verified_by, verified_at, notes, attributes, llm_model_id, \
+         processing_job_id, created_by, updated_by, created_at, updated_at) \
+         SELECT {fresh_id}, document_id, project_id, {m_layer}, entity_type_id, text, start_offset, end_offset, \
+         utf16_start, utf16_end, line_number, stanza_number, word_position, context_before, context_after, \
+         confidence_score, source, {m_unverified}, NULL, NULL, NULL, attributes, llm_model_id, NULL, {m_by}, {m_by}, \
+         {m_now}, {m_now} FROM entities WHERE document_id = {m_doc} AND layer LIKE 'model:%' \
+         ON CONFLICT (document_id, layer, start_offset, end_offset, entity_type_id) DO NOTHING"
+    );
+    // PostgreSQL numbers its marks (one value each); SQLite's `?` take them in order.
+    let values: Vec<sea_orm::Value> = match backend {
+        DbBackend::Postgres => {
+            vec![layer.key().into(), false.into(), annotator.0.into(), now.into(), doc.0.into()]
+        }
+        _ => vec![
+            layer.key().into(),
+            false.into(),
+            annotator.0.into(),
+            annotator.0.into(),
+            now.into(),
+            now.into(),
+            doc.0.into(),
+        ],
+    };
+    let copied = txn
+        .execute_raw(sea_orm::Statement::from_sql_and_values(backend, sql, values))
+        .await
+        .map_err(internal)?
+        .rows_affected();
+    if copied > 0 {
+        super::entities::adjust_counts(txn, doc, layer, copied as i64, 0).await?;
+    }
+    Ok(())
+}
+
+/// A project goes back to SHARED only while no annotator's layer of it holds an entity (their
+/// work would be hidden): CONFLICT otherwise. Models' layers are kept (read again when the
+/// project is INDEPENDENT once more).
+pub(crate) async fn refuse_shared_while_annotated(txn: &DatabaseTransaction, project: ProjectId) -> DomainResult<()> {
+    use crate::entity::annotation;
+    let held: Option<Uuid> = annotation::Entity::find()
+        .select_only()
+        .column(annotation::Column::Id)
+        .filter(annotation::Column::ProjectId.eq(project.0))
+        .filter(annotation::Column::Layer.starts_with("annotator:"))
+        .limit(1)
+        .into_tuple()
+        .one(txn)
+        .await
+        .map_err(internal)?;
+    match held {
+        None => Ok(()),
+        Some(_) => Err(DomainError::conflict(
+            "annotators' layers of this project hold entities: curate them (or delete them) before switching to SHARED",
+        )),
+    }
 }
 
 async fn lock_project(txn: &DatabaseTransaction, project: ProjectId) -> DomainResult<()> {
@@ -208,8 +369,16 @@ impl AssignmentRepository for Store {
             q = q.lock_exclusive();
         }
         let stored = q.one(&txn).await.map_err(internal)?.ok_or(DomainError::NotFound { resource: "assignment" })?;
+        let was = AssignmentState::parse(&stored.state)?;
         let changed = change(to_domain(stored)?)?;
         assignment::Entity::update(row(&changed)).exec(&txn).await.map_err(internal)?;
+        // Started by a manager (or finished untouched): the layer gets its pre-annotation now.
+        if was == AssignmentState::New
+            && matches!(changed.state, AssignmentState::InProgress | AssignmentState::Finished)
+            && pre_annotates(&txn, changed.project_id).await?
+        {
+            copy_models_layers(&txn, changed.document_id, changed.annotator).await?;
+        }
         let mut entry = audit_entry;
         entry.changes["state"] = serde_json::json!(changed.state.as_str());
         audit::insert(&txn, entry).await?;

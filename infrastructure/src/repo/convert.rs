@@ -84,6 +84,7 @@ pub(crate) fn project(m: project::Model) -> DomainResult<Project> {
             nishan_domain::DomainError::internal(format!("unknown annotation mode {:?} in storage", m.annotation_mode))
         })?,
         abandon_after_hours: m.abandon_after_hours.map(|h| h as u32),
+        pre_annotate: m.pre_annotate,
         created_by: m.created_by.map(Into::into),
         updated_by: m.updated_by.map(Into::into),
         created_at: m.created_at,

@@ -456,10 +456,15 @@ impl Store {
         let mut layers: Vec<Layer> = entities.iter().map(|e| e.layer).collect();
         layers.sort();
         layers.dedup();
+        let mut claims = Vec::with_capacity(layers.len());
         for layer in layers {
-            assignments::claim(&txn, doc, layer).await?;
+            claims.push(assignments::claim_deferred(&txn, doc, layer).await?);
         }
         let fresh = insert_new(&txn, doc, at, entities, on_duplicate).await?;
+        // A pre-annotation after the write's own entities (theirs win a span).
+        for claim in claims {
+            claim.pre_annotate(&txn).await?;
+        }
         let mut entry = audit_entry;
         entry.changes["created"] = serde_json::json!(fresh.len());
         audit::insert(&txn, entry).await?;

@@ -118,11 +118,13 @@ impl ExchangeRepository for Store {
     async fn import_entities(
         &self,
         doc: DocumentId,
+        layer: nishan_domain::rounds::Layer,
         entities: Vec<Entity>,
         relations: Vec<PlannedRelation>,
         audit_entry: AuditEntry,
     ) -> DomainResult<ImportCounts> {
         let txn = self.write().await?;
+        let claim = super::assignments::claim_deferred(&txn, doc, layer).await?;
         let project = document::Entity::find_by_id(doc.0)
             .one(&txn)
             .await
@@ -136,7 +138,7 @@ impl ExchangeRepository for Store {
             .column(annotation::Column::EntityTypeId)
             .column(annotation::Column::Id)
             .filter(annotation::Column::DocumentId.eq(doc.0))
-            .filter(annotation::Column::Layer.eq(super::entities::CURATED))
+            .filter(annotation::Column::Layer.eq(layer.key()))
             .into_tuple()
             .all(&txn)
             .await
@@ -161,16 +163,27 @@ impl ExchangeRepository for Store {
             }
         }
         entities::insert_rows(&txn, &fresh).await?;
-        let existing: HashSet<(Uuid, Uuid, String)> = relationships_from(&txn, Scope::Document(doc))
-            .await?
+        // The relationships from the layer's entities of the document.
+        let of_layer = Query::select()
+            .column(annotation::Column::Id)
+            .from(annotation::Entity)
+            .and_where(annotation::Column::DocumentId.eq(doc.0))
+            .and_where(annotation::Column::Layer.eq(layer.key()))
+            .to_owned();
+        let existing: HashSet<(Uuid, Uuid, String)> = entity_relationship::Entity::find()
+            .filter(entity_relationship::Column::SourceEntityId.in_subquery(of_layer))
+            .all(&txn)
+            .await
+            .map_err(internal)?
             .into_iter()
-            .map(|r| (r.source.0, r.target.0, r.kind.as_str().to_owned()))
+            .map(|r| (r.source_entity_id, r.target_entity_id, r.relationship_type))
             .collect();
         let rels = new_relationships(&relations, &ids, &existing, project.into(), audit_entry.user_id);
         relationships::insert_rows(&txn, &rels).await?;
         let verified = fresh.iter().filter(|e| e.is_verified).count();
-        entities::adjust_counts(&txn, doc, nishan_domain::rounds::Layer::Curated, fresh.len() as i64, verified as i64)
-            .await?;
+        entities::adjust_counts(&txn, doc, layer, fresh.len() as i64, verified as i64).await?;
+        // A pre-annotation after the imported entities (theirs win a span).
+        claim.pre_annotate(&txn).await?;
         let counts = ImportCounts { created: fresh.len() as u32, skipped, relationships_created: rels.len() as u32 };
         let mut entry = audit_entry;
         entry.changes["created"] = json!(counts.created);

@@ -64,6 +64,20 @@ impl ExtractionStore for Store {
         KnowledgeRepository::approved_names(self, project).await
     }
 
+    async fn annotation_mode(&self, project: ProjectId) -> DomainResult<nishan_domain::rounds::AnnotationMode> {
+        let mode: Option<String> = crate::entity::project::Entity::find_by_id(project.0)
+            .select_only()
+            .column(crate::entity::project::Column::AnnotationMode)
+            .into_tuple()
+            .one(self.connection())
+            .await
+            .map_err(internal)?;
+        // A deleted project's jobs are deleted with it: SHARED is as good as any answer.
+        mode.map_or(Ok(nishan_domain::rounds::AnnotationMode::Shared), |m| {
+            nishan_domain::rounds::AnnotationMode::parse(&m)
+        })
+    }
+
     async fn model_key(&self, model: ModelId) -> DomainResult<Option<String>> {
         self.encrypted_key(model).await
     }

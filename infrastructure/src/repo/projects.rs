@@ -94,6 +94,7 @@ impl Store {
             references: Set(json!(project.references)),
             annotation_mode: Set(project.annotation_mode.as_str().to_owned()),
             abandon_after_hours: Set(project.abandon_after_hours.map(|h| h as i32)),
+            pre_annotate: Set(project.pre_annotate),
             created_by: Set(project.created_by.map(|u| u.0)),
             updated_by: Set(project.updated_by.map(|u| u.0)),
             created_at: Set(project.created_at),
@@ -232,11 +233,20 @@ impl ProjectRepository for Store {
         audit_entry: AuditEntry,
     ) -> DomainResult<Project> {
         let txn = self.write().await?;
-        let row = project::Entity::find_by_id(id.0)
-            .one(&txn)
-            .await
-            .map_err(internal)?
-            .ok_or(DomainError::NotFound { resource: "project" })?;
+        let mut find = project::Entity::find_by_id(id.0);
+        if f.annotation_mode == Some(nishan_domain::rounds::AnnotationMode::Shared)
+            && txn.get_database_backend() == sea_orm::DbBackend::Postgres
+        {
+            // Against a write in an annotator's layer (its claim holds a share lock on this
+            // row until it commits): one of the two sees the other.
+            find = find.lock_exclusive();
+        }
+        let row = find.one(&txn).await.map_err(internal)?.ok_or(DomainError::NotFound { resource: "project" })?;
+        if f.annotation_mode == Some(nishan_domain::rounds::AnnotationMode::Shared)
+            && row.annotation_mode != nishan_domain::rounds::AnnotationMode::Shared.as_str()
+        {
+            super::assignments::refuse_shared_while_annotated(&txn, id).await?;
+        }
         let becomes_public = f.is_public == Some(true) && !row.is_public;
         let current_slug = row.slug.clone();
         let mut p = row.into_active_model();
@@ -287,6 +297,9 @@ impl ProjectRepository for Store {
         }
         if let Some(v) = f.abandon_after_hours {
             p.abandon_after_hours = Set(v.map(|h| h as i32));
+        }
+        if let Some(v) = f.pre_annotate {
+            p.pre_annotate = Set(v);
         }
         p.updated_by = Set(Some(by.0));
         p.updated_at = Set(Utc::now());

@@ -1,13 +1,15 @@
 //! Relationships between entities.
 
 use nishan_domain::audit::AuditEntry;
-use nishan_domain::ids::{EntityId, RelationshipId};
+use nishan_domain::ids::{DocumentId, EntityId, RelationshipId};
 use nishan_domain::ports::RelationshipRepository;
 use nishan_domain::relationship::Relationship;
+use nishan_domain::rounds::Layer;
 use nishan_domain::{DomainError, DomainResult};
 use sea_orm::ActiveValue::Set;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, DatabaseTransaction, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
+    QuerySelect,
 };
 use uuid::Uuid;
 
@@ -44,9 +46,26 @@ pub(crate) async fn insert_rows(txn: &DatabaseTransaction, relationships: &[Rela
     Ok(())
 }
 
+/// A relationship lives in its entities' layer (one layer, checked by the service): a change
+/// of it in an annotator's layer claims their assignment, as an entity's change does.
+async fn claim_layer_of(txn: &DatabaseTransaction, entity: Uuid) -> DomainResult<()> {
+    use crate::entity::annotation;
+    let found: Option<(Uuid, String)> = annotation::Entity::find_by_id(entity)
+        .select_only()
+        .column(annotation::Column::DocumentId)
+        .column(annotation::Column::Layer)
+        .into_tuple()
+        .one(txn)
+        .await
+        .map_err(internal)?;
+    let (doc, layer) = found.ok_or(DomainError::NotFound { resource: "entity" })?;
+    super::assignments::claim(txn, DocumentId(doc), Layer::parse_key(&layer)?).await
+}
+
 impl RelationshipRepository for Store {
     async fn create_relationship(&self, r: Relationship, audit_entry: AuditEntry) -> DomainResult<Relationship> {
         let txn = self.write().await?;
+        claim_layer_of(&txn, r.source.0).await?;
         let exists = entity_relationship::Entity::find()
             .filter(entity_relationship::Column::SourceEntityId.eq(r.source.0))
             .filter(entity_relationship::Column::TargetEntityId.eq(r.target.0))
@@ -74,6 +93,16 @@ impl RelationshipRepository for Store {
 
     async fn delete_relationship(&self, id: RelationshipId, audit_entry: AuditEntry) -> DomainResult<()> {
         let txn = self.write().await?;
+        let source: Option<Uuid> = entity_relationship::Entity::find_by_id(id.0)
+            .select_only()
+            .column(entity_relationship::Column::SourceEntityId)
+            .into_tuple()
+            .one(&txn)
+            .await
+            .map_err(internal)?;
+        if let Some(source) = source {
+            claim_layer_of(&txn, source).await?;
+        }
         let deleted = entity_relationship::Entity::delete_by_id(id.0).exec(&txn).await.map_err(internal)?;
         if deleted.rows_affected == 0 {
             return Err(DomainError::NotFound { resource: "relationship" });

@@ -45,6 +45,9 @@ pub struct UpdateProjectInput {
     /// Hours after which an IN_PROGRESS assignment nobody touched goes back to NEW (1 to
     /// 8760); null: never.
     pub abandon_after_hours: MaybeUndefined<i32>,
+    /// Whether an annotator's layer starts as a copy of the models' layers when their
+    /// assignment starts (see `Project.preAnnotate`).
+    pub pre_annotate: Option<bool>,
 }
 
 /// Names the user to add by exactly one of `userId`, `username` and `email`.
@@ -137,6 +140,7 @@ impl ProjectMutation {
             references: input.references,
             annotation_mode: None,
             abandon_after_hours: None,
+            pre_annotate: None,
         };
         Ok(Project(state(ctx).projects().create(&req.meta, &actor, fields).await?))
     }
@@ -165,6 +169,7 @@ impl ProjectMutation {
                 }
                 other => other.map(|h| h.map(|h| h as u32)),
             },
+            pre_annotate: input.pre_annotate,
         };
         Ok(Project(state(ctx).projects().update(&req.meta, &actor, id, fields).await?))
     }

@@ -148,14 +148,17 @@ pub struct EntityFilterInput {
     pub line_number: Option<i32>,
 }
 
-/// One layer of a document (issue 12): an annotator's (`annotatorId`) or the curated one
-/// (`curated: true`); neither is the default layer (the caller's own layer for an annotator of
-/// an INDEPENDENT project, the curated layer for everyone else).
+/// One layer of a document (issue 12): an annotator's (`annotatorId`), a model's suggestions
+/// (`modelId`, managers only) or the curated one (`curated: true`); none is the default layer
+/// (the caller's own layer for an annotator of an INDEPENDENT project, the curated layer for
+/// everyone else).
 #[derive(InputObject, Default, Clone)]
 #[graphql(name = "LayerInput")]
 pub struct LayerInput {
     pub annotator_id: Option<ID>,
     pub curated: Option<bool>,
+    /// The layer of this model's suggestions (an LLM model's id, the built-in one's included).
+    pub model_id: Option<ID>,
 }
 
 impl LayerInput {
@@ -163,6 +166,7 @@ impl LayerInput {
         Ok(LayerRequest {
             annotator: self.annotator_id.as_ref().map(|id| parse_id(id, "annotatorId").map(UserId)).transpose()?,
             curated: self.curated,
+            model: self.model_id.as_ref().map(|id| parse_id(id, "modelId")).transpose()?,
         })
     }
 }

@@ -75,6 +75,13 @@ impl Project {
     async fn abandon_after_hours(&self) -> Option<u32> {
         self.0.abandon_after_hours
     }
+
+    /// Whether an annotator's layer of a document starts as a copy of the document's models'
+    /// layers (their unverified suggestions) when the annotator's assignment starts (NEW to
+    /// IN_PROGRESS, on their first change of the layer), or empty (the default).
+    async fn pre_annotate(&self) -> bool {
+        self.0.pre_annotate
+    }
     async fn is_public(&self) -> bool {
         self.0.is_public
     }

@@ -206,6 +206,11 @@ where
             }
             _ => Source::Model(self.endpoint(run, &model).await?),
         };
+        // The layer is decided once per run: a mode switched while the job runs applies to the
+        // next job.
+        let mode =
+            run.retrying("reading the project's annotation mode", || store.annotation_mode(job.project_id)).await?;
+        let layer = crate::rounds::suggestions_layer(mode, model.id);
         let mut plan = self.resume(run, doc_id, &config).await?;
         {
             let job = run.job_mut();
@@ -242,6 +247,7 @@ where
                 let mut e =
                     new_entity(&plan.document, &plan.indexed, p.entity_type, (p.start, p.end), EntitySource::Llm, by)
                         .doing("placing the chunk's entities")?;
+                e.layer = layer;
                 e.confidence = p.confidence;
                 e.llm_model_id = Some(model.id);
                 e.processing_job_id = Some(job.id);
@@ -291,7 +297,8 @@ where
                 })
                 .await?;
             if !stored.inserted.is_empty() {
-                let created = ActivityEvent::new(doc_id, ActivityKind::EntityCreated, &stored.inserted, None);
+                let created =
+                    ActivityEvent::new(doc_id, ActivityKind::EntityCreated, &stored.inserted, None).in_layer(layer);
                 run.env().events().publish(DomainEvent::DocumentActivity(created));
             }
             if stored.current_version != plan.version() {
