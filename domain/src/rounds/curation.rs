@@ -167,20 +167,8 @@ pub fn curate(
     }
     let fixed = Settled::new(curated.iter().map(|c| (c.start, c.end)).chain(decided.iter().copied()).collect());
     let settled = |s: &Span| fixed.overlaps(s.start, s.end);
-    let mut votes: BTreeMap<Span, usize> = BTreeMap::new();
-    for (layer, spans) in layers {
-        if matches!(layer, Layer::Model(_)) {
-            continue;
-        }
-        let mut own: Vec<&Span> = spans.iter().filter(|s| !settled(s)).collect();
-        own.sort_unstable();
-        own.dedup();
-        for s in own {
-            *votes.entry(*s).or_default() += 1;
-        }
-    }
-    let mut ranked: Vec<(Span, usize)> = votes.iter().map(|(s, v)| (*s, *v)).collect();
-    ranked.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+    let votes = votes_of(layers, settled);
+    let ranked = by_votes(&votes);
     // Whether each candidate has more votes than every other overlapping it: level by level
     // (most votes first), every candidate with at least this many votes is counted, and a
     // candidate wins when it alone of them overlaps itself. The intervals overlapping (s, e)
@@ -251,18 +239,9 @@ pub fn curate(
     Curation { merged, conflicts }
 }
 
-/// [`curate`] as its rule reads, comparing every pair (O(n²)).
-fn curate_direct(
-    layers: &BTreeMap<Layer, Vec<Span>>,
-    curated: &[Span],
-    decided: &[(u32, u32)],
-    min_votes: MinVotes,
-) -> Curation {
-    let settled = |s: &Span| {
-        curated.iter().any(|c| overlaps((c.start, c.end), (s.start, s.end)))
-            || decided.iter().any(|d| overlaps(*d, (s.start, s.end)))
-    };
-    // Votes per distinct annotator candidate.
+/// Votes per distinct annotator candidate not `settled`: one per annotator layer holding it
+/// (models' layers do not vote).
+fn votes_of(layers: &BTreeMap<Layer, Vec<Span>>, settled: impl Fn(&Span) -> bool) -> BTreeMap<Span, usize> {
     let mut votes: BTreeMap<Span, usize> = BTreeMap::new();
     for (layer, spans) in layers {
         if matches!(layer, Layer::Model(_)) {
@@ -275,8 +254,29 @@ fn curate_direct(
             *votes.entry(*s).or_default() += 1;
         }
     }
+    votes
+}
+
+/// The candidates by votes, most first, then in span order.
+fn by_votes(votes: &BTreeMap<Span, usize>) -> Vec<(Span, usize)> {
     let mut ranked: Vec<(Span, usize)> = votes.iter().map(|(s, v)| (*s, *v)).collect();
     ranked.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+    ranked
+}
+
+/// [`curate`] as its rule reads, comparing every pair (O(n²)).
+fn curate_direct(
+    layers: &BTreeMap<Layer, Vec<Span>>,
+    curated: &[Span],
+    decided: &[(u32, u32)],
+    min_votes: MinVotes,
+) -> Curation {
+    let settled = |s: &Span| {
+        curated.iter().any(|c| overlaps((c.start, c.end), (s.start, s.end)))
+            || decided.iter().any(|d| overlaps(*d, (s.start, s.end)))
+    };
+    let votes = votes_of(layers, settled);
+    let ranked = by_votes(&votes);
     let mut merged: Vec<Span> = Vec::new();
     for &(span, n) in &ranked {
         let at = (span.start, span.end);
