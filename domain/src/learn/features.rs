@@ -83,6 +83,7 @@ const CUE: u64 = 26;
 const CUE_NEAR: u64 = 27;
 const BUILTIN_HIT: u64 = 28;
 const BUILTIN_NEAR: u64 = 29;
+const JOINED: u64 = 30;
 
 /// Words that announce or follow a name in Marsiya, by kind: titles and honorifics said before a
 /// name, kinship words (a name follows in izafat: ابن علی, دختر زہرا), the vocative, the verbs
@@ -361,6 +362,31 @@ pub fn line_features(input: &LineInput<'_>) -> Vec<Vec<u64>> {
                 && let Some(c) = cue_of(input.folded[j as usize])
             {
                 f.add(CUE_NEAR, key(CUE_NEAR, slot << 8 | c));
+            }
+        }
+        {
+            // A title, a kinship word or an izafat joined to a name beside it: the conjunction
+            // (the word's own cue or izafat, the neighbour's name hit) that says whether the two
+            // are one span (حضرت زینب, دختر فاطمہ, خلفِ بوتراب) or two.
+            let join_of = |j: usize| cue_of(input.folded[j]).filter(|c| *c <= 2).or(izafat[j].then_some(15));
+            let hit_of = |j: usize| -> Option<u64> {
+                if let Some(h) = input.gold[j] {
+                    return Some(1 << 12 | h.entity_type as u64);
+                }
+                if let Some(h) = input.reference[j] {
+                    return Some(h.entity_type as u64);
+                }
+                input.builtin[j].map(|h| 2 << 12 | h.entity_type as u64)
+            };
+            if i + 1 < n
+                && let (Some(c), Some(h)) = (join_of(i), hit_of(i + 1))
+            {
+                f.add(JOINED, key(JOINED, 1 << 32 | c << 16 | h));
+            }
+            if i > 0
+                && let (Some(c), Some(h)) = (join_of(i - 1), hit_of(i))
+            {
+                f.add(JOINED, key(JOINED, 2 << 32 | c << 16 | h));
             }
         }
         if let Some((t, ambiguous)) = input.gold_words[i] {
