@@ -491,6 +491,36 @@ pub trait AssignmentRepository {
     async fn reopen_abandoned(&self, now: DateTime<Utc>) -> DomainResult<u64>;
 }
 
+/// One step of a document's curation, given what it reads under the curation lock.
+pub type CurationStep = Box<
+    dyn FnOnce(crate::rounds::curating::CurationInputs) -> DomainResult<crate::rounds::curating::CurationWrite> + Send,
+>;
+
+/// The audit rows of a curation step, given what it writes.
+pub type CurationAudits = Box<dyn FnOnce(&crate::rounds::curating::CurationWrite) -> Vec<AuditEntry> + Send>;
+
+/// Curation (issue 12): the steps over one document are serialised (one document's curation
+/// lock; entity writes in its layers are not held up by it).
+pub trait CurationRepository {
+    /// Reads the document's curation inputs under its lock, runs `step` and writes what it says
+    /// in the same transaction: the entities into the curated layer (CONFLICT if the content
+    /// changed since the version read), the decisions, the record, and the audit rows
+    /// (`audits(&write)`, written with it). Returns the write with the entities as stored.
+    /// Errors: `NotFound` for a missing document.
+    async fn curation_step(
+        &self,
+        document: DocumentId,
+        step: CurationStep,
+        audits: CurationAudits,
+    ) -> DomainResult<crate::rounds::curating::CurationWrite>;
+    /// The document's curation inputs as they stand (no lock).
+    async fn curation_inputs(&self, document: DocumentId) -> DomainResult<crate::rounds::curating::CurationInputs>;
+    async fn curation_record(
+        &self,
+        document: DocumentId,
+    ) -> DomainResult<Option<crate::rounds::curating::CurationRecord>>;
+}
+
 pub trait RelationshipRepository {
     /// Errors: `Conflict` when (source, target, type) exists.
     async fn create_relationship(&self, relationship: Relationship, audit: AuditEntry) -> DomainResult<Relationship>;

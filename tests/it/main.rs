@@ -10,6 +10,7 @@ mod anonymous;
 mod audit;
 mod chat;
 mod commands;
+mod curation;
 mod documents;
 mod embeddings;
 mod entities;

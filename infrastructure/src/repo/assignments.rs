@@ -28,7 +28,7 @@ use uuid::Uuid;
 use super::{Store, audit, internal};
 use crate::entity::{assignment, project};
 
-fn to_domain(m: assignment::Model) -> DomainResult<Assignment> {
+pub(crate) fn to_domain(m: assignment::Model) -> DomainResult<Assignment> {
     Ok(Assignment {
         id: AssignmentId(m.id),
         project_id: ProjectId(m.project_id),
