@@ -4,7 +4,7 @@
 
 use crate::common;
 
-use common::{Db, TestApp, create_document, error_code, wait_for_job};
+use common::{Db, create_document, error_code, wait_for_job};
 use serde_json::{Value, json};
 
 const ADD: &str = "mutation($i: AddProjectMemberInput!) { addProjectMember(input: $i) { id } }";
@@ -16,27 +16,27 @@ const LAYER: &str = "query($d: ID!, $l: LayerInput) { document(id: $d) { totalEn
 /// Names the built-in extractor knows (its seeded examples): حسین, عباس, کربلا, فرات.
 const TEXT: &str = "حسینؑ ابن علیؑ نے فرات کو دیکھا\nکربلا کی زمیں پر عباسؑ کا علم";
 
+/// The common team with one annotator `a`.
 struct Team {
-    app: TestApp,
-    owner: String,
+    team: common::team::Team,
     /// (token, user id) of an annotator (RESEARCHER).
     a: (String, String),
-    project: String,
-    doc: String,
+}
+
+impl std::ops::Deref for Team {
+    type Target = common::team::Team;
+    fn deref(&self) -> &common::team::Team {
+        &self.team
+    }
 }
 
 /// An INDEPENDENT project with one document assigned to one annotator.
 async fn team(db: Db) -> Team {
-    let app = TestApp::spawn(db).await;
-    let (owner, _) = app.register("anis").await;
-    let a = app.register("dabir").await;
-    let project = app.create_project(&owner, "Layers", json!({})).await;
-    app.ok(Some(&owner), ADD, json!({"i": {"projectId": project, "userId": a.1, "role": "RESEARCHER"}})).await;
-    let doc = create_document(&app, &owner, &project, "Marsiya", TEXT).await;
-    app.ok(Some(&owner), MODE, json!({"id": project, "m": "INDEPENDENT"})).await;
-    app.ok(Some(&owner), ASSIGN, json!({"i": {"projectId": project, "documentIds": [doc], "annotatorIds": [a.1]}}))
-        .await;
-    Team { app, owner, a, project, doc }
+    let team = common::team::Team::spawn(db, "Layers", TEXT, &["dabir"], &[]).await;
+    team.mode("INDEPENDENT").await;
+    let a = team.annotators[0].clone();
+    team.assign(&[&team.doc], &[&a.1], None).await;
+    Team { team, a }
 }
 
 impl Team {

@@ -33,6 +33,7 @@ mod proxies;
 mod queries;
 mod rate_limits;
 mod readme;
+mod round;
 mod rounds;
 mod scripts;
 mod search;
