@@ -40,10 +40,10 @@ fn marks_of(k: usize, content: &str) -> Vec<(u32, u32, &'static str)> {
     word_units(content)
         .into_iter()
         .enumerate()
-        .filter(|(i, _)| i % 2 == 0 && (i * 7 + k) % 5 != 0)
+        .filter(|(i, _)| i.is_multiple_of(2) && !(i * 7 + k).is_multiple_of(5))
         .map(|(i, (s, e))| {
-            let person = (i / 2) % 2 == 0;
-            let retyped = (i / 2 + k) % 4 == 0;
+            let person = (i / 2).is_multiple_of(2);
+            let retyped = (i / 2 + k).is_multiple_of(4);
             (s, e, if person != retyped { "PERSON" } else { "LOCATION" })
         })
         .collect()
