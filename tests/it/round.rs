@@ -1,7 +1,7 @@
 //! A whole round of annotation (issue 12) over GraphQL, as the README's "A round of
 //! annotation" walks it: three annotators, every document spread to two of them; each marks
 //! their layer and finishes; the agreement equals the `krippendorff` package's on the same
-//! layers; each document is curated with `minVotes: 2`, its conflicts resolved by
+//! layers; each document is curated (by default `minVotes` 2), its conflicts resolved by
 //! `acceptCandidate`; the export (the curated layer) holds exactly the gold, and a webhook
 //! receiver hears `curation.finished` once per document.
 
@@ -26,7 +26,7 @@ const MINE: &str =
 const FINISH: &str = "mutation($id: ID!) { finishAssignment(id: $id) { state } }";
 const AGREEMENT: &str = "query($i: AgreementInput!) { agreement(input: $i) { krippendorffAlpha unitsCompared byDocument { krippendorffAlpha } } }";
 const CURATE: &str =
-    "mutation($d: ID!) { curateDocument(documentId: $d, strategy: {minVotes: 2}) { merged conflicts state } }";
+    "mutation($d: ID!) { curateDocument(documentId: $d) { merged conflicts state } }";
 const CONFLICTS: &str = "query($d: ID!) { curationConflicts(documentId: $d) { start end candidates { entity { id } annotator { id } entityType { name } start end } } }";
 const ACCEPT: &str =
     "mutation($d: ID!, $e: ID!) { acceptCandidate(documentId: $d, entityId: $e) { start end entityType { name } } }";

@@ -251,8 +251,8 @@ impl CurationInputs {
     /// A run of curation (`curateDocument`): merges into the curated layer what enough
     /// annotators agree on; the rest is left as conflicts.
     pub fn curate(&self, strategy: Strategy, by: UserId, now: DateTime<Utc>) -> DomainResult<CurationWrite> {
-        let c = self.run(strategy)?;
         let layers = self.compared(strategy.include_unfinished)?;
+        let c = curate(&layers, &self.curated(), &self.decided(), strategy.min_votes);
         let mut insert = Vec::with_capacity(c.merged.len());
         for span in &c.merged {
             // A merged span has annotators' votes: the first layer holding it gives the copy.
@@ -323,5 +323,138 @@ impl CurationInputs {
         let decision = self.decision(&conflict, DecisionKind::LeftEmpty, by, now);
         let (record, finished) = self.record_after(by, now, strategy, open - 1, self.decisions.len() + 1);
         Ok(CurationWrite { insert: Vec::new(), decide: vec![decision], record, finished })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::entity::EntitySource;
+    use crate::ids::EntityTypeId;
+    use crate::rounds::assignment::Assignment;
+
+    fn user(n: u128) -> UserId {
+        UserId(uuid::Uuid::from_u128(n))
+    }
+
+    fn entity(layer: Layer, start: u32, end: u32, ty: u128) -> Entity {
+        let now = Utc::now();
+        Entity {
+            id: EntityId::new(),
+            document_id: DocumentId(uuid::Uuid::from_u128(1)),
+            project_id: ProjectId(uuid::Uuid::from_u128(2)),
+            layer,
+            entity_type_id: EntityTypeId(uuid::Uuid::from_u128(ty)),
+            text: "x".repeat((end - start) as usize),
+            start,
+            end,
+            utf16_start: start,
+            utf16_end: end,
+            line_number: 1,
+            stanza_number: 1,
+            word_position: 1,
+            context_before: String::new(),
+            context_after: String::new(),
+            confidence: None,
+            source: EntitySource::Manual,
+            is_verified: true,
+            verified_by: None,
+            verified_at: None,
+            notes: Some("mine".into()),
+            attributes: serde_json::json!({}),
+            llm_model_id: None,
+            processing_job_id: None,
+            created_by: None,
+            updated_by: None,
+            created_at: now,
+            updated_at: now,
+        }
+    }
+
+    /// Two annotators (1 FINISHED, 2 FINISHED) and a third not finished: they agree on 0..4,
+    /// differ in type on 10..14, and only 1 marks 20..24.
+    fn inputs() -> CurationInputs {
+        let (doc, project) = (DocumentId(uuid::Uuid::from_u128(1)), ProjectId(uuid::Uuid::from_u128(2)));
+        let now = Utc::now();
+        let assignments = (1..=3)
+            .map(|n| {
+                let a = Assignment::new(project, doc, user(n), now);
+                if n < 3 { a.finish(now).unwrap() } else { a }
+            })
+            .collect();
+        let (a, b, c) = (Layer::Annotator(user(1)), Layer::Annotator(user(2)), Layer::Annotator(user(3)));
+        let entities = vec![
+            entity(a, 0, 4, 1),
+            entity(b, 0, 4, 1),
+            entity(c, 0, 4, 2),
+            entity(a, 10, 14, 1),
+            entity(b, 10, 14, 2),
+            entity(a, 20, 24, 1),
+            entity(c, 30, 34, 1),
+        ];
+        CurationInputs { document_id: doc, project_id: project, version: 1, assignments, entities, record: None, decisions: vec![] }
+    }
+
+    fn strategy(votes: i64, include_unfinished: bool) -> Strategy {
+        Strategy { min_votes: MinVotes::new(votes).unwrap(), include_unfinished }
+    }
+
+    /// Applies a write to the inputs, as the store does.
+    fn apply(mut i: CurationInputs, w: &CurationWrite) -> CurationInputs {
+        i.entities.extend(w.insert.iter().cloned());
+        i.decisions.extend(w.decide.iter().cloned());
+        i.record = Some(w.record.clone());
+        i
+    }
+
+    #[test]
+    fn a_run_merges_finished_layers_and_the_curator_resolves_the_rest() {
+        let i = inputs();
+        let curator = user(9);
+        let w = i.curate(strategy(2, false), curator, Utc::now()).unwrap();
+        // The unfinished third layer does not count: 0..4 has two votes, 10..14 and 20..24 conflict.
+        assert_eq!(w.insert.iter().map(|e| (e.start, e.end)).collect::<Vec<_>>(), [(0, 4)]);
+        let gold = &w.insert[0];
+        assert_eq!((gold.layer, gold.is_verified, gold.notes.as_deref()), (Layer::Curated, false, None));
+        assert_eq!(gold.created_by, Some(curator));
+        assert_eq!((w.record.state, w.record.open_conflicts, w.record.merged, w.finished), (CurationState::InProgress, 2, 1, false));
+        let i = apply(i, &w);
+        let open = i.open_conflicts().unwrap();
+        assert_eq!(open.iter().map(|c| (c.start, c.end, c.candidates.len())).collect::<Vec<_>>(), [(10, 14, 2), (20, 24, 1)]);
+        // Accepting b's type at 10..14 resolves it; it is no candidate afterwards.
+        let pick = open[0].candidates.iter().find(|e| e.layer == Layer::Annotator(user(2))).unwrap().id;
+        let w = i.accept(pick, curator, Utc::now()).unwrap();
+        assert_eq!((w.insert.len(), w.decide[0].kind, w.decide[0].candidate), (1, DecisionKind::Accepted, Some(pick)));
+        assert_eq!((w.record.open_conflicts, w.record.resolved_conflicts, w.finished), (1, 1, false));
+        let i = apply(i, &w);
+        assert!(matches!(i.accept(pick, curator, Utc::now()), Err(DomainError::Conflict(_))));
+        // Leaving 20..24 empty finishes the curation; a position that is no conflict is CONFLICT.
+        assert!(matches!(i.leave_empty(20, 23, curator, Utc::now()), Err(DomainError::Conflict(_))));
+        let w = i.leave_empty(20, 24, curator, Utc::now()).unwrap();
+        assert!(w.insert.is_empty());
+        assert_eq!((w.record.state, w.record.open_conflicts, w.finished), (CurationState::Finished, 0, true));
+        assert!(w.record.finished_at.is_some());
+        // Running again keeps every decision: nothing merged, still finished, no second finish.
+        let i = apply(i, &w);
+        let again = i.curate(strategy(2, false), curator, Utc::now()).unwrap();
+        assert!(again.insert.is_empty());
+        assert_eq!((again.record.state, again.finished, again.record.merged), (CurationState::Finished, false, 1));
+    }
+
+    #[test]
+    fn unfinished_layers_count_when_asked_and_nothing_to_compare_is_refused() {
+        let i = inputs();
+        let w = i.curate(strategy(2, true), user(9), Utc::now()).unwrap();
+        // With the third layer, 0..4 has two PERSON votes against one LOCATION: still merged;
+        // 30..34 is one more conflict.
+        assert_eq!(w.insert.len(), 1);
+        assert_eq!(w.record.open_conflicts, 3);
+        let mut none = inputs();
+        none.assignments.retain(|a| a.state != AssignmentState::Finished);
+        assert!(matches!(none.curate(strategy(2, false), user(9), Utc::now()), Err(DomainError::Conflict(_))));
+        // Before the first run there is nothing to accept.
+        let first = inputs().entities[3].id;
+        assert!(matches!(inputs().accept(first, user(9), Utc::now()), Err(DomainError::Conflict(_))));
+        assert!(inputs().open_conflicts().unwrap().is_empty());
     }
 }
