@@ -588,6 +588,24 @@ async fn pre_annotation_is_announced_in_its_layer_and_copied_once(db: Db) {
             ["node"]["id"]
             .clone();
     t.app.ok(Some(&t.a.0), DELETE, json!({"id": furat})).await;
+    // The rejection is the annotator's layer's: not the gold's, not the other annotator's.
+    let rejected = |token: String, layer: Value| {
+        let q = "query($p: ID!, $l: LayerInput) { projectStatistics(projectId: $p, layer: $l) { modelQuality { rejected } } }";
+        let (app, project) = (&t.app, t.project.clone());
+        async move {
+            let r = app.ok(Some(&token), q, json!({"p": project, "l": layer})).await;
+            r["projectStatistics"]["modelQuality"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|m| m["rejected"].as_u64().unwrap())
+                .sum::<u64>()
+        }
+    };
+    assert_eq!(rejected(t.a.0.clone(), json!({"annotatorId": t.a.1})).await, 1);
+    assert_eq!(rejected(t.owner.clone(), json!({"annotatorId": t.a.1})).await, 1);
+    assert_eq!(rejected(t.owner.clone(), Value::Null).await, 0, "the gold's model quality");
+    assert_eq!(rejected(b.0.clone(), json!({"annotatorId": b.1})).await, 0);
     let later = chrono::Utc::now() + chrono::Duration::minutes(61);
     let swept = nishan_api::retention::sweep(&t.app.state, later).await.unwrap();
     assert_eq!(swept.abandoned_assignments, 2, "both annotators' assignments were left");

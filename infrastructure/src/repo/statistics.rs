@@ -131,7 +131,9 @@ impl StatisticsRepository for Store {
                 })
             })
             .collect::<DomainResult<Vec<_>>>()?;
-        let mut cond = Condition::all().add(entity_rejection::Column::LlmModelId.is_not_null());
+        let mut cond = Condition::all()
+            .add(entity_rejection::Column::LlmModelId.is_not_null())
+            .add(entity_rejection::Column::Layer.eq(layer.key()));
         match scope {
             Some(Scope::Project(p)) => cond = cond.add(entity_rejection::Column::ProjectId.eq(p.0)),
             Some(Scope::Document(d)) => cond = cond.add(entity_rejection::Column::DocumentId.eq(d.0)),
