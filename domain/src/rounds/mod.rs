@@ -12,5 +12,6 @@ pub mod curation;
 pub mod layer;
 
 pub use layer::{
-    AnnotationMode, Layer, LayerRequest, may_read, may_write, readable_layer, suggestions_layer, writable_layer,
+    AnnotationMode, Layer, LayerRequest, may_read, may_write, readable_layer, reported_layer, suggestions_layer,
+    writable_layer,
 };
