@@ -25,8 +25,7 @@ const MINE: &str =
     "query($p: ID!) { myAssignments(projectId: $p, first: 10) { edges { node { id document { id content } } } } }";
 const FINISH: &str = "mutation($id: ID!) { finishAssignment(id: $id) { state } }";
 const AGREEMENT: &str = "query($i: AgreementInput!) { agreement(input: $i) { krippendorffAlpha unitsCompared byDocument { krippendorffAlpha } } }";
-const CURATE: &str =
-    "mutation($d: ID!) { curateDocument(documentId: $d) { merged conflicts state } }";
+const CURATE: &str = "mutation($d: ID!) { curateDocument(documentId: $d) { merged conflicts state } }";
 const CONFLICTS: &str = "query($d: ID!) { curationConflicts(documentId: $d) { start end candidates { entity { id } annotator { id } entityType { name } start end } } }";
 const ACCEPT: &str =
     "mutation($d: ID!, $e: ID!) { acceptCandidate(documentId: $d, entityId: $e) { start end entityType { name } } }";

@@ -392,7 +392,15 @@ mod tests {
             entity(a, 20, 24, 1),
             entity(c, 30, 34, 1),
         ];
-        CurationInputs { document_id: doc, project_id: project, version: 1, assignments, entities, record: None, decisions: vec![] }
+        CurationInputs {
+            document_id: doc,
+            project_id: project,
+            version: 1,
+            assignments,
+            entities,
+            record: None,
+            decisions: vec![],
+        }
     }
 
     fn strategy(votes: i64, include_unfinished: bool) -> Strategy {
@@ -417,10 +425,16 @@ mod tests {
         let gold = &w.insert[0];
         assert_eq!((gold.layer, gold.is_verified, gold.notes.as_deref()), (Layer::Curated, false, None));
         assert_eq!(gold.created_by, Some(curator));
-        assert_eq!((w.record.state, w.record.open_conflicts, w.record.merged, w.finished), (CurationState::InProgress, 2, 1, false));
+        assert_eq!(
+            (w.record.state, w.record.open_conflicts, w.record.merged, w.finished),
+            (CurationState::InProgress, 2, 1, false)
+        );
         let i = apply(i, &w);
         let open = i.open_conflicts().unwrap();
-        assert_eq!(open.iter().map(|c| (c.start, c.end, c.candidates.len())).collect::<Vec<_>>(), [(10, 14, 2), (20, 24, 1)]);
+        assert_eq!(
+            open.iter().map(|c| (c.start, c.end, c.candidates.len())).collect::<Vec<_>>(),
+            [(10, 14, 2), (20, 24, 1)]
+        );
         // Accepting b's type at 10..14 resolves it; it is no candidate afterwards.
         let pick = open[0].candidates.iter().find(|e| e.layer == Layer::Annotator(user(2))).unwrap().id;
         let w = i.accept(pick, curator, Utc::now()).unwrap();
