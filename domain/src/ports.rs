@@ -188,6 +188,8 @@ pub struct ContentEdit {
     pub expected_version: u32,
     /// The new content, indexed (the store keeps it for the actions that follow).
     pub text: std::sync::Arc<crate::text::DocumentText>,
+    /// The content at `expected_version` (the search index is moved from it line by line).
+    pub previous: std::sync::Arc<crate::text::DocumentText>,
     pub content_hash: String,
     pub metrics: crate::text::TextMetrics,
     pub by: UserId,

@@ -20,7 +20,9 @@ use nishan_domain::document::Document;
 use nishan_domain::ids::{DocumentId, EntityId, EntityTypeId, KnowledgeItemId, ProjectId};
 use nishan_domain::ports::{PageRequest, PassageEntity, SearchFilter, SearchRepository};
 use nishan_domain::search::semantic::content_hash;
-use nishan_domain::search::{Candidate, CorpusStats, Matching, Passage, PassageId, Term, WordScoring, passages_iter};
+use nishan_domain::search::{
+    Candidate, CorpusStats, LineChange, Matching, Passage, PassageId, Term, WordScoring, passages_iter,
+};
 use nishan_domain::{DomainError, DomainResult};
 use sea_orm::{ConnectionTrait, DbBackend, EntityTrait, Statement, Value};
 use uuid::Uuid;
@@ -238,6 +240,70 @@ pub(crate) async fn unindex_document(conn: &impl ConnectionTrait, doc: DocumentI
 pub(crate) async fn reindex_document(conn: &impl ConnectionTrait, doc: &Document) -> DomainResult<()> {
     unindex_document(conn, doc.id).await?;
     index_document(conn, doc).await
+}
+
+/// Moves a document's passages from its content at version `from` (`old`) to its current
+/// content (`doc`), writing only what changed ([`LineChange`]): the passages of the unchanged
+/// leading lines stay as they are, those of the unchanged trailing lines move in one UPDATE
+/// (their words are not written, so neither full-text index changes for them), and only the
+/// changed lines' passages are deleted and inserted; the project's counts move by the
+/// difference. When the index does not hold `old` (another version, or an older index
+/// format that start-up has not rebuilt yet), the document is indexed again whole.
+pub(crate) async fn reindex_changed_lines(
+    conn: &impl ConnectionTrait,
+    old: &str,
+    from: u32,
+    doc: &Document,
+) -> DomainResult<()> {
+    let backend = conn.get_database_backend();
+    let mut params = Params::new(backend);
+    let sql = format!(
+        "UPDATE search_documents SET content_version = {} WHERE document_id = {} AND content_version = {} \
+         AND index_version = {}",
+        params.push(doc.current_version as i64),
+        params.push(doc.id.0),
+        params.push(from as i64),
+        params.push(INDEX_VERSION),
+    );
+    if conn.execute_raw(params.statement(sql)).await.map_err(internal)?.rows_affected() == 0 {
+        return reindex_document(conn, doc).await;
+    }
+    let change = LineChange::between(old, &doc.content);
+    if !change.removed.is_empty() {
+        let mut params = Params::new(backend);
+        let mut sql = format!(
+            "DELETE FROM search_passages WHERE document_id = {} AND start_offset >= {}",
+            params.push(doc.id.0),
+            params.push(change.start as i64)
+        );
+        if let Some(end) = change.old_end {
+            sql.push_str(&format!(" AND start_offset < {}", params.push(end as i64)));
+        }
+        conn.execute_raw(params.statement(sql)).await.map_err(internal)?;
+    }
+    if let Some(end) = change.old_end.filter(|_| (change.lines, change.chars) != (0, 0)) {
+        let mut params = Params::new(backend);
+        // Each placeholder its own value: SQLite's `?` are positional.
+        let (lines, chars, chars_again) =
+            (params.push(change.lines), params.push(change.chars), params.push(change.chars));
+        let sql = format!(
+            "UPDATE search_passages SET line_number = line_number + {lines}, start_offset = start_offset + {chars}, \
+             end_offset = end_offset + {chars_again} WHERE document_id = {} AND start_offset >= {}",
+            params.push(doc.id.0),
+            params.push(end as i64)
+        );
+        conn.execute_raw(params.statement(sql)).await.map_err(internal)?;
+    }
+    let words = |ps: &[Passage]| ps.iter().map(|p| p.words.len() as i64).sum::<i64>();
+    let passages_delta = change.added.len() as i64 - change.removed.len() as i64;
+    let words_delta = words(&change.added) - words(&change.removed);
+    let mut added = change.added;
+    while !added.is_empty() {
+        let rest = added.split_off(added.len().min(INSERT_ROWS));
+        insert_passages(conn, doc, added).await?;
+        added = rest;
+    }
+    add_to_stats(conn, doc.project_id, passages_delta, words_delta).await
 }
 
 async fn add_to_stats(conn: &impl ConnectionTrait, project: ProjectId, passages: i64, words: i64) -> DomainResult<()> {
