@@ -670,7 +670,7 @@ async fn the_corpus_gives_the_same_hits_on_both_databases() {
     let mut counts: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
     for (_, content) in &s.2 {
         for p in nishan_domain::search::passages(content) {
-            for w in std::collections::BTreeSet::from_iter(p.words) {
+            for w in p.words.into_iter().collect::<std::collections::BTreeSet<String>>() {
                 *counts.entry(w).or_default() += 1;
             }
         }
