@@ -49,6 +49,7 @@ mod m20261207_030002_create_assignments;
 mod m20261207_040001_create_sources;
 mod m20261208_020001_pre_annotation;
 mod m20261208_040001_search_repeats;
+mod m20261209_050001_search_postings;
 
 /// Every migration of the Nishan schema, in order.
 pub struct Migrator;
@@ -84,6 +85,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261207_040001_create_sources::Migration),
             Box::new(m20261208_020001_pre_annotation::Migration),
             Box::new(m20261208_040001_search_repeats::Migration),
+            Box::new(m20261209_050001_search_postings::Migration),
         ]
     }
 }

@@ -16,5 +16,5 @@ pub mod tokens;
 
 pub use passages::{LineChange, MAX_PASSAGE_TOKENS, Passage, passages, passages_iter};
 pub use query::{SearchQuery, Term};
-pub use rank::{Candidate, CorpusStats, Highlight, Matching, PassageId, Ranked, WordScoring};
+pub use rank::{Candidate, CorpusStats, GroupSlice, Highlight, Matching, PassageId, Ranked, WordGroup, WordScoring};
 pub use tokens::{Token, tokenize, words};
