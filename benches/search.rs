@@ -44,7 +44,7 @@ async fn run(kind: &str, url: String, files: &[(String, Vec<u8>)]) {
 
     // The index from scratch: what a server does at start for documents without passages.
     let conn = state.store.connection();
-    for table in ["search_passages", "search_stats", "search_documents"] {
+    for table in ["search_postings", "search_passages", "search_stats", "search_documents"] {
         conn.execute_unprepared(&format!("DELETE FROM {table}")).await.unwrap();
     }
     let started = Instant::now();

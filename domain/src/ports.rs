@@ -188,6 +188,8 @@ pub struct ContentEdit {
     pub expected_version: u32,
     /// The new content, indexed (the store keeps it for the actions that follow).
     pub text: std::sync::Arc<crate::text::DocumentText>,
+    /// The content at `expected_version` (the search index is moved from it line by line).
+    pub previous: std::sync::Arc<crate::text::DocumentText>,
     pub content_hash: String,
     pub metrics: crate::text::TextMetrics,
     pub by: UserId,
@@ -1319,6 +1321,18 @@ pub trait SearchRepository {
         terms: &[crate::search::Term],
         documents: &[DocumentId],
     ) -> DomainResult<u64>;
+    /// How many of the project's passages hold `word` (a folded word), per how often it stands
+    /// there and how many words the passage has: the word's BM25 groups.
+    async fn word_groups(&self, project: ProjectId, word: &str) -> DomainResult<Vec<crate::search::WordGroup>>;
+    /// The project's passages holding `word` as one of `groups` says (`(tf, word_count)`), in
+    /// `search::rank::by_place` order, rows `page.offset .. page.offset + page.limit`.
+    async fn group_passages(
+        &self,
+        project: ProjectId,
+        word: &str,
+        groups: &[(u32, u32)],
+        page: PageRequest,
+    ) -> DomainResult<Vec<crate::search::Candidate>>;
     /// The texts of passages (those that still exist).
     async fn passage_texts(
         &self,

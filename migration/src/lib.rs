@@ -51,6 +51,7 @@ mod m20261208_020001_pre_annotation;
 mod m20261208_040001_search_repeats;
 mod m20261209_010001_create_curations;
 mod m20261209_020001_rejection_layers;
+mod m20261209_050001_search_postings;
 
 /// Every migration of the Nishan schema, in order.
 pub struct Migrator;
@@ -88,6 +89,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261208_040001_search_repeats::Migration),
             Box::new(m20261209_010001_create_curations::Migration),
             Box::new(m20261209_020001_rejection_layers::Migration),
+            Box::new(m20261209_050001_search_postings::Migration),
         ]
     }
 }

@@ -11,7 +11,7 @@ use sea_orm_migration::sea_orm::prelude::{ChronoDateTimeUtc, ChronoUtc, Json, Uu
 use sea_orm_migration::sea_orm::{ConnectionTrait, Database, DatabaseConnection};
 use sea_orm_migration::sea_query::{Alias, Order, Query};
 
-const TABLES: [&str; 45] = [
+const TABLES: [&str; 46] = [
     "users",
     "user_profiles",
     "user_sessions",
@@ -38,6 +38,7 @@ const TABLES: [&str; 45] = [
     "search_passages",
     "search_stats",
     "search_documents",
+    "search_postings",
     "learned_models",
     "experiments",
     "experiment_runs",

@@ -428,7 +428,95 @@ async fn an_edit_moves_runs_of_entities_in_one_statement_each(db: Db) {
     assert_eq!(moved, placed);
 }
 
+/// A document's search passages as stored, in offset order: each row's id, and what a fresh
+/// index of the same text must hold (line, offsets, text, words, counts, hash).
+async fn passage_rows(app: &TestApp, doc: &str) -> Vec<(i64, String)> {
+    use sea_orm::ConnectionTrait;
+    let db = app.database().await;
+    let backend = db.get_database_backend();
+    let param = if backend == sea_orm::DbBackend::Postgres { "$1" } else { "?" };
+    let sql = format!(
+        "SELECT id, line_number, start_offset, end_offset, text, words, word_count, repeats, content_hash \
+         FROM search_passages WHERE document_id = {param} ORDER BY start_offset"
+    );
+    let uuid = uuid::Uuid::parse_str(doc).unwrap();
+    let rows = db.query_all_raw(sea_orm::Statement::from_sql_and_values(backend, sql, [uuid.into()])).await.unwrap();
+    db.close().await.unwrap();
+    rows.iter()
+        .map(|r| {
+            let int = |c: &str| r.try_get::<i32>("", c).unwrap();
+            let text = |c: &str| r.try_get::<String>("", c).unwrap();
+            let fields = format!(
+                "{} {}..{} {:?} {:?} {} {:?} {}",
+                int("line_number"),
+                int("start_offset"),
+                int("end_offset"),
+                text("text"),
+                text("words"),
+                int("word_count"),
+                text("repeats"),
+                text("content_hash")
+            );
+            (r.try_get::<i64>("", "id").unwrap(), fields)
+        })
+        .collect()
+}
+
+/// A content edit moves the search index line by line: the passages of unchanged lines keep
+/// their rows (those after the change moved to their new lines and offsets), only the changed
+/// lines' passages are written anew, and the index then holds exactly what a fresh index of
+/// the new text holds; search finds the new words where they now stand.
+async fn an_edit_reindexes_only_the_changed_lines(db: Db) {
+    let app = TestApp::spawn(db).await;
+    let (token, _) = app.register("anis").await;
+    let t = Some(token.as_str());
+    let line = |i: usize| format!("سطر {i} حسین ابن علی عباس\n");
+    let original: String = (0..40).map(line).chain(["\n".to_owned(), "آخری سطر کربلا\n".to_owned()]).collect();
+    let project = app.create_project(&token, "Index", json!({})).await;
+    let doc = create_document(&app, &token, &project, "Index", &original).await;
+    let before = passage_rows(&app, &doc).await;
+    assert_eq!(before.len(), 41);
+    // One word more on line 11 (index 10): the lines after it move by five code points.
+    let edited = original.replacen("سطر 10 حسین", "سطر 10 مولا حسین", 1);
+    app.ok(t, CONTENT, json!({"id": doc, "c": edited, "v": 1})).await;
+    // Then a line added before the first: every passage moves a line down.
+    let edited = format!("نیا مصرع فرات\n{edited}");
+    app.ok(t, CONTENT, json!({"id": doc, "c": edited, "v": 2})).await;
+    let after = passage_rows(&app, &doc).await;
+    let fresh_project = app.create_project(&token, "Fresh", json!({})).await;
+    let fresh = create_document(&app, &token, &fresh_project, "Fresh", &edited).await;
+    let expected: Vec<String> = passage_rows(&app, &fresh).await.into_iter().map(|(_, f)| f).collect();
+    assert_eq!(after.iter().map(|(_, f)| f.clone()).collect::<Vec<_>>(), expected);
+    // Rows kept: every line's but the edited one's (line 11) and the new first line's.
+    let old_ids: Vec<i64> = before.iter().map(|(id, _)| *id).collect();
+    let kept: Vec<bool> = after.iter().map(|(id, _)| old_ids.contains(id)).collect();
+    let new_rows: Vec<usize> = kept.iter().enumerate().filter(|(_, k)| !**k).map(|(i, _)| i).collect();
+    assert_eq!(new_rows, [0, 11], "only the new line's and the edited line's passages are new rows");
+    // The project's counts follow, and search finds the words where they now are.
+    let same_counts = "SELECT a.project_id FROM search_stats a JOIN search_stats b ON a.passages = b.passages \
+                       AND a.words = b.words AND a.project_id <> b.project_id";
+    assert_eq!(app.count(same_counts).await, 2, "both projects count the same passages and words");
+    let search = "query($i: SearchInput!) { search(input: $i) { totalCount edges { node { lineNumber text highlights { start end } } } } }";
+    let found = |q: &'static str| {
+        let (app, project) = (&app, project.clone());
+        async move { app.ok(t, search, json!({"i": {"projectId": project, "query": q}})).await["search"].clone() }
+    };
+    let r = found("مولا").await;
+    assert_eq!(r["totalCount"], 1);
+    assert_eq!(r["edges"][0]["node"]["lineNumber"], 12);
+    let r = found("کربلا").await;
+    assert_eq!(r["edges"][0]["node"]["lineNumber"], 43);
+    let at = edited[..edited.find("کربلا").unwrap()].chars().count();
+    assert_eq!(r["edges"][0]["node"]["highlights"], json!([{"start": at, "end": at + 5}]));
+    // The postings of the words are those of the passages (the changed lines' went with them).
+    crate::search::postings_are_the_passages(&app).await;
+    if db == Db::Sqlite {
+        app.execute("INSERT INTO search_passages_fts (search_passages_fts) VALUES ('integrity-check')").await;
+    }
+}
+
 on_both_databases!(
+    an_edit_reindexes_only_the_changed_lines,
     edits_move_entities_onto_each_others_spans_and_touch_only_moved_ones,
     an_edit_moves_runs_of_entities_in_one_statement_each,
     edits_race_with_edits_and_entity_changes,

@@ -244,6 +244,36 @@ async fn index_counts(app: &TestApp, project: &str) -> ((i64, i64), (i64, i64)) 
     (stats, rows)
 }
 
+/// Asserts that the postings are exactly those of the passages: one row per passage and
+/// distinct word, with the word's count there and the passage's length.
+pub(crate) async fn postings_are_the_passages(app: &TestApp) {
+    use sea_orm::ConnectionTrait;
+    use std::collections::BTreeSet;
+    let db = app.database().await;
+    let backend = db.get_database_backend();
+    let rows = |sql: &str| db.query_all_raw(sea_orm::Statement::from_string(backend, sql.to_owned()));
+    let mut want = BTreeSet::new();
+    for row in rows("SELECT id, words FROM search_passages").await.unwrap() {
+        let id: i64 = row.try_get("", "id").unwrap();
+        let words: String = row.try_get("", "words").unwrap();
+        let words: Vec<&str> = words.split(' ').collect();
+        for w in &words {
+            let tf = words.iter().filter(|x| *x == w).count() as i64;
+            want.insert((id, (*w).to_owned(), tf, words.len() as i64));
+        }
+    }
+    let mut got = BTreeSet::new();
+    for row in rows("SELECT passage_id, word, tf, word_count FROM search_postings").await.unwrap() {
+        let tf: i32 = row.try_get("", "tf").unwrap();
+        let wc: i32 = row.try_get("", "word_count").unwrap();
+        let key =
+            (row.try_get::<i64>("", "passage_id").unwrap(), row.try_get("", "word").unwrap(), tf as i64, wc as i64);
+        assert!(got.insert(key), "one posting per passage and word");
+    }
+    db.close().await.unwrap();
+    assert_eq!(got, want);
+}
+
 async fn the_index_follows_every_write(db: Db) {
     let app = TestApp::spawn(db).await;
     let (token, _) = app.register("anis").await;
@@ -268,6 +298,7 @@ async fn the_index_follows_every_write(db: Db) {
     let (stats, rows) = index_counts(&app, &project).await;
     assert_eq!(stats, rows);
     assert_eq!(rows.0, 5, "five lines with words");
+    postings_are_the_passages(&app).await;
     // Imported documents are indexed with their text.
     let import = "mutation($p: ID!, $data: String!) { importDocuments(projectId: $p, format: INLINE_TAGS, data: $data) { created } }";
     app.ok(t, import, json!({"p": project, "data": "<PERSON>اکبرؑ</PERSON> اور اصغرؑ فرات پر"})).await;
@@ -277,11 +308,14 @@ async fn the_index_follows_every_write(db: Db) {
     assert_eq!(count("سکینہ").await, 0);
     let (stats, rows) = index_counts(&app, &project).await;
     assert_eq!((stats, rows), ((1, 5), (1, 5)));
+    postings_are_the_passages(&app).await;
+    assert!(app.count("SELECT word FROM search_postings").await > 0);
     // A deleted project takes its index with it (the FTS5 rows too, on SQLite).
     app.ok(t, "mutation($id: ID!) { deleteProject(id: $id) }", json!({"id": project})).await;
     assert_eq!(app.count("SELECT id FROM search_passages").await, 0);
     assert_eq!(app.count("SELECT project_id FROM search_stats").await, 0);
     assert_eq!(app.count("SELECT document_id FROM search_documents").await, 0);
+    assert_eq!(app.count("SELECT word FROM search_postings").await, 0);
     if db == Db::Sqlite {
         assert_eq!(app.count("SELECT rowid FROM search_passages_fts WHERE search_passages_fts MATCH 'اصغر'").await, 0);
         app.execute("INSERT INTO search_passages_fts (search_passages_fts) VALUES ('integrity-check')").await;
@@ -348,6 +382,7 @@ async fn a_rolled_back_write_leaves_the_index_as_it_was(db: Db) {
     assert_eq!(error_code(&resp), "INTERNAL");
     assert_eq!(hits("کلثوم").await, kulsum);
     assert_eq!(index_counts(&app, &project).await, before);
+    postings_are_the_passages(&app).await;
 }
 
 async fn concurrent_writes_keep_the_index_exact(db: Db) {
@@ -378,6 +413,7 @@ async fn concurrent_writes_keep_the_index_exact(db: Db) {
         .await;
     let (stats, rows) = index_counts(&app, &project).await;
     assert_eq!(stats, rows, "the project's counts equal its rows");
+    postings_are_the_passages(&app).await;
     let t = Some(token.as_str());
     let r = search(&app, t, json!({"projectId": project, "query": "نجف", "first": 100})).await;
     assert_eq!(r["totalCount"], 20);
@@ -398,10 +434,12 @@ async fn documents_from_before_the_index_are_indexed_at_start(db: Db) {
     app.execute("DELETE FROM search_passages").await;
     app.execute("DELETE FROM search_stats").await;
     app.execute("DELETE FROM search_documents").await;
+    app.execute("DELETE FROM search_postings").await;
     let again = app.restart(|_| {}).await;
     let r = search(&again, Some(&token), json!({"projectId": project, "query": "كلثوم"})).await;
     assert_eq!(r["totalCount"], 1);
     assert_eq!(index_counts(&again, &project).await, counts);
+    postings_are_the_passages(&again).await;
 }
 
 /// The README's examples answer as its prose says.
@@ -627,4 +665,50 @@ async fn the_corpus_gives_the_same_hits_on_both_databases() {
         seen_hits += reference.len();
     }
     assert!(seen_hits > 1_000, "the queries find the corpus's words ({seen_hits} hits)");
+    // The most frequent word, page by page deep into its hits: the pages read from its
+    // postings' groups are those of the ranking in memory, on both databases.
+    let mut counts: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
+    for (_, content) in &s.2 {
+        for p in nishan_domain::search::passages(content) {
+            for w in p.words.into_iter().collect::<std::collections::BTreeSet<String>>() {
+                *counts.entry(w).or_default() += 1;
+            }
+        }
+    }
+    let (word, df) = counts.into_iter().max_by(|a, b| a.1.cmp(&b.1).then(b.0.cmp(&a.0))).unwrap();
+    assert!(df > 10_000, "{word} in {df} lines");
+    let reference = reference_hits(&s.2, &word);
+    assert_eq!(reference.len(), df);
+    for offset in [0, 37, 2_000, df / 2, df - 30] {
+        let mut pages = Vec::new();
+        for (app, (token, project, _)) in [(&sqlite, &s), (&postgres, &p)] {
+            let mut input = json!({"projectId": project, "query": word, "first": 100});
+            if offset > 0 {
+                input["after"] = json!(offset_cursor(offset - 1));
+            }
+            let page = search(app, Some(token), input).await;
+            assert_eq!(page["totalCount"].as_u64().unwrap() as usize, df, "{word}");
+            pages.push(hit_keys(&page));
+        }
+        assert_eq!(pages[0], pages[1], "{word} from {offset}: SQLite and PostgreSQL differ");
+        let got: Vec<(String, u32)> =
+            pages[0].iter().map(|k| (k[0].as_str().unwrap().to_owned(), k[2].as_u64().unwrap() as u32)).collect();
+        let want: Vec<(String, u32)> =
+            reference.iter().skip(offset).take(100).map(|(t, s, _)| (t.clone(), *s)).collect();
+        assert_eq!(got, want, "{word} from {offset}: the hits computed in memory");
+    }
+}
+
+/// The `after` cursor of the item at `offset` of a list (base64url, no padding, of `o:offset`).
+fn offset_cursor(offset: usize) -> String {
+    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    let bytes = format!("o:{offset}").into_bytes();
+    let mut out = String::new();
+    for chunk in bytes.chunks(3) {
+        let n = chunk.iter().enumerate().fold(0u32, |n, (i, b)| n | (u32::from(*b) << (16 - 8 * i)));
+        for i in 0..=chunk.len() {
+            out.push(ALPHABET[((n >> (18 - 6 * i)) & 63) as usize] as char);
+        }
+    }
+    out
 }

@@ -14,7 +14,7 @@ pub mod rank;
 pub mod semantic;
 pub mod tokens;
 
-pub use passages::{MAX_PASSAGE_TOKENS, Passage, passages, passages_iter};
+pub use passages::{LineChange, MAX_PASSAGE_TOKENS, Passage, passages, passages_iter};
 pub use query::{SearchQuery, Term};
-pub use rank::{Candidate, CorpusStats, Highlight, Matching, PassageId, Ranked, WordScoring};
+pub use rank::{Candidate, CorpusStats, GroupSlice, Highlight, Matching, PassageId, Ranked, WordGroup, WordScoring};
 pub use tokens::{Token, tokenize, words};

@@ -56,6 +56,65 @@ pub fn passages_iter(content: &str) -> impl Iterator<Item = Passage> + Send + '_
     line_spans(content).flat_map(|(number, start, text)| line_passages(number, start, text))
 }
 
+/// What a content edit changes of a document's passages, line by line: the lines the two
+/// texts share at their start keep their passages as they are; those they share at their end
+/// keep their words and text, moved by [`lines`](Self::lines) line numbers and
+/// [`chars`](Self::chars) code points; only the passages of the lines between are made again.
+///
+/// Invariant (`passages_follow_the_changed_lines`): the passages of the old text before
+/// [`start`](Self::start), those at or after [`old_end`](Self::old_end) moved, and
+/// [`added`](Self::added) are, in offset order, exactly `passages(new)`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LineChange {
+    /// Code-point offset (the same in both texts) where the first changed line starts: the
+    /// passages before it stay.
+    pub start: u32,
+    /// Code-point offset in the old text where the unchanged trailing lines start (`None`:
+    /// there are none): the passages in `start..old_end` are the changed lines' own.
+    pub old_end: Option<u32>,
+    /// How far the trailing lines' numbers move.
+    pub lines: i64,
+    /// How far the trailing lines' offsets move.
+    pub chars: i64,
+    /// The passages of the old text's changed lines (what the index loses).
+    pub removed: Vec<Passage>,
+    /// The passages of the new text's changed lines (what the index gains).
+    pub added: Vec<Passage>,
+}
+
+impl LineChange {
+    /// The lines changed between `old` and `new`: the longest run of lines equal at the start
+    /// (text and offset) and, after it, at the end (text and distance from the text's end).
+    pub fn between(old: &str, new: &str) -> Self {
+        let old_lines: Vec<(u32, u32, &str)> = line_spans(old).collect();
+        let new_lines: Vec<(u32, u32, &str)> = line_spans(new).collect();
+        let (old_len, new_len) = (to_u32(old.chars().count()), to_u32(new.chars().count()));
+        let same_start = |o: &(u32, u32, &str), n: &(u32, u32, &str)| o.1 == n.1 && o.2 == n.2;
+        let prefix = old_lines.iter().zip(&new_lines).take_while(|(o, n)| same_start(o, n)).count();
+        let room = old_lines.len().min(new_lines.len()) - prefix;
+        let same_end = |o: &(u32, u32, &str), n: &(u32, u32, &str)| old_len - o.1 == new_len - n.1 && o.2 == n.2;
+        let suffix =
+            old_lines.iter().rev().zip(new_lines.iter().rev()).take(room).take_while(|(o, n)| same_end(o, n)).count();
+        let start = match (old_lines.get(prefix), new_lines.get(prefix)) {
+            (Some(o), _) => o.1,
+            (None, Some(n)) => n.1,
+            (None, None) => old_len,
+        };
+        let old_end = (suffix > 0).then(|| old_lines[old_lines.len() - suffix].1);
+        let passages_of = |lines: &[(u32, u32, &str)]| -> Vec<Passage> {
+            lines.iter().flat_map(|&(number, start, text)| line_passages(number, start, text)).collect()
+        };
+        Self {
+            start,
+            old_end,
+            lines: new_lines.len() as i64 - old_lines.len() as i64,
+            chars: i64::from(new_len) - i64::from(old_len),
+            removed: passages_of(&old_lines[prefix..old_lines.len() - suffix]),
+            added: passages_of(&new_lines[prefix..new_lines.len() - suffix]),
+        }
+    }
+}
+
 /// The passages of one line (none if it has no word).
 fn line_passages(number: u32, line_start: u32, text: &str) -> Vec<Passage> {
     let tokens = tokenize(text);
@@ -105,6 +164,59 @@ mod tests {
 
     fn slice(text: &str, start: u32, end: u32) -> String {
         text.chars().skip(start as usize).take((end - start) as usize).collect()
+    }
+
+    /// The old text's passages with a [`LineChange`] applied, as the index applies it.
+    fn applied(old: &str, change: &LineChange) -> Vec<Passage> {
+        let mut out: Vec<Passage> = passages(old).into_iter().filter(|p| p.start < change.start).collect();
+        out.extend(change.added.iter().cloned());
+        if let Some(end) = change.old_end {
+            out.extend(passages(old).into_iter().filter(|p| p.start >= end).map(|mut p| {
+                p.line_number = (i64::from(p.line_number) + change.lines) as u32;
+                p.start = (i64::from(p.start) + change.chars) as u32;
+                p.end = (i64::from(p.end) + change.chars) as u32;
+                p
+            }));
+        }
+        out
+    }
+
+    #[test]
+    fn a_one_word_edit_changes_one_lines_passages() {
+        let old = "جلد چهارم\nآفت میں گرفتار\n\nہیں ناموس محمدؐ\nحسین ابن علی\n";
+        let new = "جلد چهارم\nآفت میں بہت گرفتار\n\nہیں ناموس محمدؐ\nحسین ابن علی\n";
+        let change = LineChange::between(old, new);
+        assert_eq!(change.removed.len(), 1);
+        assert_eq!(change.added.len(), 1);
+        assert_eq!(change.added[0].text, "آفت میں بہت گرفتار");
+        assert_eq!((change.lines, change.chars), (0, 4));
+        assert_eq!(applied(old, &change), passages(new));
+        let same = LineChange::between(old, old);
+        assert!(same.removed.is_empty() && same.added.is_empty() && same.chars == 0);
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn passages_follow_the_changed_lines(
+            old in proptest::collection::vec("(علی|حسن|a b|،|ہے ہے|)", 0..12),
+            cut in 0usize..12,
+            removed in 0usize..4,
+            inserted in proptest::collection::vec("(علی|نئی|b|  |)", 0..4),
+            end_newline in proptest::bool::ANY,
+        ) {
+            let join = |lines: &[String]| {
+                let mut s = lines.join("\n");
+                if end_newline { s.push('\n'); }
+                s
+            };
+            let cut = cut.min(old.len());
+            let mut new = old.clone();
+            let removed = removed.min(new.len() - cut);
+            new.splice(cut..cut + removed, inserted);
+            let (old, new) = (join(&old), join(&new));
+            let change = LineChange::between(&old, &new);
+            proptest::prop_assert_eq!(applied(&old, &change), passages(&new));
+        }
     }
 
     #[test]

@@ -175,6 +175,59 @@ impl WordScoring {
     }
 }
 
+/// The project's passages holding one word `tf` times among `word_count` words: BM25 gives
+/// them all the same score for the word (the store keeps the count of each group).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WordGroup {
+    pub tf: u32,
+    pub word_count: u32,
+    pub passages: u64,
+}
+
+/// Where a page of a one-word query's hits stands among the word's groups: the groups of one
+/// score (`(tf, word_count)` pairs), and the rows of that score the page takes, in
+/// [`by_place`] order.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GroupSlice {
+    pub groups: Vec<(u32, u32)>,
+    pub offset: u64,
+    pub limit: u64,
+}
+
+/// The slices of the groups (of a word of inverse document frequency `idf`, in a project of
+/// mean passage length `mean_length`) that rows `offset .. offset + limit` of the word's hits
+/// fall in, best score first. Hits are ordered by score (as [`rank`] computes it from the
+/// same `tf` and length, with [`term_score`]), then by place; groups of bit-identical scores
+/// are one slice, since their passages interleave by place.
+pub fn group_slices(groups: &[WordGroup], idf: f64, mean_length: f64, offset: u64, limit: u64) -> Vec<GroupSlice> {
+    let mut scored: Vec<(f64, &WordGroup)> = groups
+        .iter()
+        .filter(|g| g.passages > 0)
+        .map(|g| (term_score(idf, g.tf as usize, g.word_count as usize, mean_length), g))
+        .collect();
+    scored.sort_by(|a, b| b.0.total_cmp(&a.0).then((a.1.tf, a.1.word_count).cmp(&(b.1.tf, b.1.word_count))));
+    let end = offset.saturating_add(limit);
+    let mut slices = Vec::new();
+    let mut at = 0u64;
+    let mut i = 0;
+    while i < scored.len() && at < end {
+        let score = scored[i].0;
+        let mut members = Vec::new();
+        let mut count = 0u64;
+        while i < scored.len() && scored[i].0.total_cmp(&score).is_eq() {
+            members.push((scored[i].1.tf, scored[i].1.word_count));
+            count += scored[i].1.passages;
+            i += 1;
+        }
+        let (from, to) = (offset.max(at), end.min(at + count));
+        if from < to {
+            slices.push(GroupSlice { groups: members, offset: from - at, limit: to - from });
+        }
+        at += count;
+    }
+    slices
+}
+
 /// The order of hits: by score, highest first, then by document and place.
 pub fn order(a: &Ranked, b: &Ranked) -> Ordering {
     b.score.total_cmp(&a.score).then_with(|| by_place(&a.candidate, &b.candidate))
@@ -341,6 +394,57 @@ mod tests {
         // c: 1/63 + 1/61 > b: 2/62 > a: 1/61 > d: 1/63.
         assert_eq!(order, ["c", "b", "a", "d"]);
         assert!((fused[0].1 - (1.0 / 63.0 + 1.0 / 61.0)).abs() < 1e-12);
+    }
+
+    #[test]
+    fn a_page_of_one_word_is_read_from_its_groups_as_ranking_orders_them() {
+        // A word in lines of many lengths and counts: the hits computed from the groups' slices
+        // are those ranking every line gives, page by page.
+        let mut content = String::new();
+        for i in 0..60 {
+            let tf = 1 + i % 3;
+            let others = i % 7;
+            let mut line: Vec<&str> = vec!["علی"; tf];
+            line.extend(std::iter::repeat_n("حسن", others));
+            content.push_str(&line.join(" "));
+            content.push('\n');
+        }
+        let all = candidates(&[("b", &content), ("a", &content)]);
+        let q = SearchQuery::parse("علی").unwrap();
+        let d = df(&q, &all);
+        let st = stats(&all);
+        let everything = rank(&q, Matching::All, all.clone(), st, &d);
+        let mut groups: Vec<WordGroup> = Vec::new();
+        for c in &all {
+            let words: Vec<&str> = c.words.split(' ').collect();
+            let tf = words.iter().filter(|w| **w == "علی").count() as u32;
+            let wc = words.len() as u32;
+            match groups.iter_mut().find(|g| (g.tf, g.word_count) == (tf, wc)) {
+                Some(g) => g.passages += 1,
+                None => groups.push(WordGroup { tf, word_count: wc, passages: 1 }),
+            }
+        }
+        let idf = idf(st.passages, d[0]);
+        for (offset, limit) in [(0, 20), (13, 7), (100, 20), (115, 10), (0, 200), (119, 5)] {
+            let mut page = Vec::new();
+            for slice in group_slices(&groups, idf, st.mean_length(), offset, limit) {
+                let mut members: Vec<Candidate> = all
+                    .iter()
+                    .filter(|c| {
+                        let words: Vec<&str> = c.words.split(' ').collect();
+                        let tf = words.iter().filter(|w| **w == "علی").count() as u32;
+                        slice.groups.contains(&(tf, words.len() as u32))
+                    })
+                    .cloned()
+                    .collect();
+                members.sort_by(by_place);
+                page.extend(members.into_iter().skip(slice.offset as usize).take(slice.limit as usize));
+            }
+            let page = rank(&q, Matching::All, page, st, &d);
+            let want: Vec<_> = everything.iter().skip(offset as usize).take(limit as usize).collect();
+            let got: Vec<_> = page.iter().collect();
+            assert_eq!(got, want, "rows {offset}..{}", offset + limit);
+        }
     }
 
     #[test]

@@ -478,7 +478,7 @@ impl ContentPlan {
     /// that comes out the same needs no write).
     pub fn prepare(
         head: &DocumentHead,
-        old: &DocumentText,
+        old: &Arc<DocumentText>,
         mut snapshot: Vec<StoredSpan>,
         content: String,
         change_summary: Option<String>,
@@ -524,6 +524,7 @@ impl ContentPlan {
             expected_version: head.current_version,
             metrics: text.metrics(),
             text: Arc::new(text),
+            previous: Arc::clone(old),
             content_hash: hash,
             by,
             at: now,
@@ -659,7 +660,7 @@ mod tests {
 
     fn prepare(old: &str, snapshot: &[Placement], new: String) -> ContentPlan {
         let spans = snapshot.iter().map(stored).collect();
-        ContentPlan::prepare(&head(old), &DocumentText::new(old), spans, new, None, UserId::new()).unwrap()
+        ContentPlan::prepare(&head(old), &Arc::new(DocumentText::new(old)), spans, new, None, UserId::new()).unwrap()
     }
 
     /// Placements of `words` in `content`, as a store would hold them.

@@ -24,7 +24,7 @@ use crate::ports::{
     EmbeddingRepository, ModelRepository, Page, PageRequest, PassageEntity, ProjectRepository, SearchFilter,
     SearchRepository,
 };
-use crate::search::rank::{Highlight, highlights, rank};
+use crate::search::rank::{Highlight, group_slices, highlights, rank};
 use crate::search::semantic::{SEMANTIC_CANDIDATES, fuse, top_k};
 use crate::search::{Matching, PassageId, Ranked, SearchQuery, Term, WordScoring};
 use crate::service::embeddings::{Lexical, Semantic};
@@ -139,6 +139,9 @@ where
             return Ok(None);
         }
         let stats = self.store.search_stats(project).await?;
+        if let ([Term::Word(word)], true) = (query.terms.as_slice(), filter.documents.is_empty()) {
+            return self.one_word_page(project, query, word, stats, page).await.map(Some);
+        }
         let df = self.store.document_frequencies(project, &query.terms).await?;
         let Some(scoring) = WordScoring::of(query, stats, &df) else { return Ok(None) };
         let total = match df.as_slice() {
@@ -154,6 +157,36 @@ where
             under.entry(e.passage).or_default().push(e);
         }
         Ok(Some(Page { items: hits_of(ranked, texts, &under), total }))
+    }
+
+    /// A page of a one-word query over the whole project, from the word's groups
+    /// (`search::rank::group_slices`): the total is the sum of the groups, and only the rows of
+    /// the groups the page falls in are read, in place order; the ranking here scores and
+    /// orders them again (the same numbers).
+    async fn one_word_page(
+        &self,
+        project: ProjectId,
+        query: &SearchQuery,
+        word: &str,
+        stats: crate::search::CorpusStats,
+        page: PageRequest,
+    ) -> DomainResult<Page<SearchHit>> {
+        let groups = self.store.word_groups(project, word).await?;
+        let df: u64 = groups.iter().map(|g| g.passages).sum();
+        let idf = crate::search::rank::idf(stats.passages, df);
+        let mut candidates = Vec::new();
+        for slice in group_slices(&groups, idf, stats.mean_length(), page.offset, page.limit) {
+            let rows = PageRequest { offset: slice.offset, limit: slice.limit };
+            candidates.extend(self.store.group_passages(project, word, &slice.groups, rows).await?);
+        }
+        let ranked = rank(query, Matching::All, candidates, stats, &[df]);
+        let ids: Vec<PassageId> = ranked.iter().map(|r| r.candidate.passage).collect();
+        let texts = self.store.passage_texts(&ids).await?;
+        let mut under: HashMap<PassageId, Vec<PassageEntity>> = HashMap::new();
+        for e in self.store.passage_entities(&ids, &[], &[]).await? {
+            under.entry(e.passage).or_default().push(e);
+        }
+        Ok(Page { items: hits_of(ranked, texts, &under), total: df })
     }
 
     /// Every hit of `query` in the project, ranked (no access check: callers check).

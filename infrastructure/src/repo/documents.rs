@@ -489,7 +489,7 @@ impl DocumentRepository for Store {
             .pop()
             .ok_or(DomainError::NotFound { resource: "document" })?;
         let document = Document { info, content: content.to_owned() };
-        search_index::reindex_document(&txn, &document).await?;
+        search_index::reindex_changed_lines(&txn, edit.previous.text(), edit.expected_version, &document).await?;
         txn.commit().await.map_err(internal)?;
         self.texts.put(id, &edit.content_hash, edit.text);
         Ok(document)

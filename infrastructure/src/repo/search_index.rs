@@ -1,18 +1,25 @@
 //! The search index in the database: a document's passages (`nishan_domain::search::passages`)
-//! in `search_passages`, their words in SQLite FTS5 (`search_passages_fts`, kept by triggers)
-//! or a PostgreSQL `tsvector` column under GIN, the project's counts in `search_stats`, and
-//! what each document's passages were made from in `search_documents`.
+//! in `search_passages`, their words in `search_postings` and in SQLite FTS5
+//! (`search_passages_fts`, kept by triggers) or a PostgreSQL `tsvector` column under GIN, the
+//! project's counts in `search_stats`, and what each document's passages were made from in
+//! `search_documents`.
 //!
-//! Invariants: the document writes call [`index_document`] / [`unindex_document`] inside
-//! their own transactions, so the index changes with the text or not at all; `search_stats`
+//! Invariants: the document writes call [`index_document`] / [`unindex_document`] (a content
+//! edit [`reindex_changed_lines`]) inside their own transactions, so the index changes with the
+//! text or not at all; `search_stats`
 //! always equals the counts of the project's rows (each write adds or subtracts what it
 //! inserted or deleted, in the same transaction); the full-text indexes see exactly the folded
 //! words, separated by single spaces, so they propose a passage for a term exactly when its
 //! words hold the term (the ranking in the domain checks each candidate all the same).
-//! A whole-word query is ranked in SQL ([`word_score`]: the domain's BM25 with its
-//! floating-point operations in its order, IEEE doubles on both databases, from each passage's
-//! `word_count` and `repeats`), ordered as the domain orders (titles in code-point order on
-//! PostgreSQL too), and cut to its page there.
+//! `search_postings` holds, per project and word, the passages holding it keyed by the word's
+//! count there and the passage's length (BM25's groups of one score): written and deleted
+//! with the passages, in the same transaction, one row per passage and distinct word. A
+//! one-word query counts its groups from that key and reads only the rows of the groups its
+//! page falls in ([`SearchRepository::group_passages`]). A whole-word query of several words
+//! is ranked in SQL ([`word_score`]: the domain's BM25 with its floating-point operations in
+//! its order, IEEE doubles on both databases, from each passage's `word_count` and
+//! `repeats`), ordered as the domain orders (titles in code-point order on PostgreSQL too),
+//! and cut to its page there.
 
 use std::collections::HashMap;
 
@@ -20,7 +27,9 @@ use nishan_domain::document::Document;
 use nishan_domain::ids::{DocumentId, EntityId, EntityTypeId, KnowledgeItemId, ProjectId};
 use nishan_domain::ports::{PageRequest, PassageEntity, SearchFilter, SearchRepository};
 use nishan_domain::search::semantic::content_hash;
-use nishan_domain::search::{Candidate, CorpusStats, Matching, Passage, PassageId, Term, WordScoring, passages_iter};
+use nishan_domain::search::{
+    Candidate, CorpusStats, LineChange, Matching, Passage, PassageId, Term, WordGroup, WordScoring, passages_iter,
+};
 use nishan_domain::{DomainError, DomainResult};
 use sea_orm::{ConnectionTrait, DbBackend, EntityTrait, Statement, Value};
 use uuid::Uuid;
@@ -29,10 +38,14 @@ use super::{Store, internal};
 
 /// The format of the index's passages: raise it when `search::passages` or the folding
 /// changes, and every server re-indexes its documents at start-up.
-pub const INDEX_VERSION: i32 = 3;
+pub const INDEX_VERSION: i32 = 4;
 
 /// Passages written by one INSERT (11 or 12 values each, under both databases' limits).
 const INSERT_ROWS: usize = 500;
+/// Postings written by one INSERT (5 values each: under SQLite's 32,766 variables).
+const POSTING_ROWS: usize = 4_000;
+/// Postings deleted by one DELETE (5 values each, one key per `OR` branch).
+const POSTING_KEYS: usize = 200;
 /// Ids in one `IN (...)` list.
 pub(super) const ID_CHUNK: usize = 900;
 
@@ -178,7 +191,9 @@ async fn insert_passages(conn: &impl ConnectionTrait, doc: &Document, rows: Vec<
     let postgres = is_postgres(conn);
     let mut params = Params::new(backend);
     let mut tuples = Vec::with_capacity(rows.len());
+    let mut postings = Vec::with_capacity(rows.len());
     for p in rows {
+        postings.push((p.start as i32, posting_words(&p.words)));
         let word_string = p.word_string();
         let repeats = p.repeats();
         let word_count = p.words.len() as i64;
@@ -204,8 +219,118 @@ async fn insert_passages(conn: &impl ConnectionTrait, doc: &Document, rows: Vec<
     }
     let columns = "project_id, document_id, line_number, start_offset, end_offset, text, words, word_count, content_hash, repeats";
     let columns = if postgres { format!("{columns}, lexemes") } else { columns.to_owned() };
-    let sql = format!("INSERT INTO search_passages ({columns}) VALUES {}", tuples.join(", "));
-    conn.execute_raw(params.statement(sql)).await.map_err(internal)?;
+    let sql =
+        format!("INSERT INTO search_passages ({columns}) VALUES {} RETURNING id, start_offset", tuples.join(", "));
+    let inserted = conn.query_all_raw(params.statement(sql)).await.map_err(internal)?;
+    let mut ids = HashMap::with_capacity(inserted.len());
+    for row in inserted {
+        let id: i64 = row.try_get("", "id").map_err(internal)?;
+        let start: i32 = row.try_get("", "start_offset").map_err(internal)?;
+        ids.insert(start, id);
+    }
+    let mut keys = Vec::new();
+    for (start, words) in postings {
+        let id = *ids.get(&start).ok_or_else(|| DomainError::internal("a passage's id was not returned"))?;
+        keys.extend(words.into_iter().map(|(word, tf, word_count)| PostingKey { word, tf, word_count, passage: id }));
+    }
+    insert_postings(conn, doc.project_id, keys).await
+}
+
+/// A row of `search_postings` (of one project): a word, its count in the passage, the
+/// passage's words, the passage.
+struct PostingKey {
+    word: String,
+    tf: i64,
+    word_count: i64,
+    passage: i64,
+}
+
+/// The distinct words of a passage's words, each with its count, and the passage's length.
+fn posting_words(words: &[String]) -> Vec<(String, i64, i64)> {
+    let mut counts: Vec<(&str, i64)> = Vec::new();
+    for w in words {
+        match counts.iter_mut().find(|(x, _)| *x == w.as_str()) {
+            Some((_, n)) => *n += 1,
+            None => counts.push((w.as_str(), 1)),
+        }
+    }
+    let length = words.len() as i64;
+    counts.into_iter().map(|(w, n)| (w.to_owned(), n, length)).collect()
+}
+
+async fn insert_postings(conn: &impl ConnectionTrait, project: ProjectId, keys: Vec<PostingKey>) -> DomainResult<()> {
+    let backend = conn.get_database_backend();
+    for chunk in keys.chunks(POSTING_ROWS) {
+        let mut params = Params::new(backend);
+        let tuples: Vec<String> = chunk
+            .iter()
+            .map(|k| {
+                format!(
+                    "({}, {}, {}, {}, {})",
+                    params.push(project.0),
+                    params.push(k.word.clone()),
+                    params.push(k.tf),
+                    params.push(k.word_count),
+                    params.push(k.passage)
+                )
+            })
+            .collect();
+        let sql = format!(
+            "INSERT INTO search_postings (project_id, word, tf, word_count, passage_id) VALUES {}",
+            tuples.join(", ")
+        );
+        conn.execute_raw(params.statement(sql)).await.map_err(internal)?;
+    }
+    Ok(())
+}
+
+/// Deletes the postings of a document's passages starting at or after code point `from` (and
+/// before `until`, if given), by their keys (made again from the passages' stored words).
+async fn delete_postings(
+    conn: &impl ConnectionTrait,
+    doc: DocumentId,
+    from: u32,
+    until: Option<u32>,
+) -> DomainResult<()> {
+    let backend = conn.get_database_backend();
+    let mut params = Params::new(backend);
+    let mut sql = format!(
+        "SELECT id, project_id, words FROM search_passages WHERE document_id = {} AND start_offset >= {}",
+        params.push(doc.0),
+        params.push(from as i64)
+    );
+    if let Some(until) = until {
+        sql.push_str(&format!(" AND start_offset < {}", params.push(until as i64)));
+    }
+    let rows = conn.query_all_raw(params.statement(sql)).await.map_err(internal)?;
+    let mut keys: Vec<(Uuid, PostingKey)> = Vec::new();
+    for row in rows {
+        let id: i64 = row.try_get("", "id").map_err(internal)?;
+        let project: Uuid = row.try_get("", "project_id").map_err(internal)?;
+        let words: String = row.try_get("", "words").map_err(internal)?;
+        let words: Vec<String> = words.split(' ').filter(|w| !w.is_empty()).map(str::to_owned).collect();
+        for (word, tf, word_count) in posting_words(&words) {
+            keys.push((project, PostingKey { word, tf, word_count, passage: id }));
+        }
+    }
+    for chunk in keys.chunks(POSTING_KEYS) {
+        let mut params = Params::new(backend);
+        let branches: Vec<String> = chunk
+            .iter()
+            .map(|(project, k)| {
+                format!(
+                    "(project_id = {} AND word = {} AND tf = {} AND word_count = {} AND passage_id = {})",
+                    params.push(*project),
+                    params.push(k.word.clone()),
+                    params.push(k.tf),
+                    params.push(k.word_count),
+                    params.push(k.passage)
+                )
+            })
+            .collect();
+        let sql = format!("DELETE FROM search_postings WHERE {}", branches.join(" OR "));
+        conn.execute_raw(params.statement(sql)).await.map_err(internal)?;
+    }
     Ok(())
 }
 
@@ -225,6 +350,7 @@ pub(crate) async fn unindex_document(conn: &impl ConnectionTrait, doc: DocumentI
         let words: i64 = row.try_get("", "words").map_err(internal)?;
         add_to_stats(conn, ProjectId(project), -passages, -words).await?;
     }
+    delete_postings(conn, doc, 0, None).await?;
     let mut params = Params::new(backend);
     let sql = format!("DELETE FROM search_passages WHERE document_id = {}", params.push(doc.0));
     conn.execute_raw(params.statement(sql)).await.map_err(internal)?;
@@ -238,6 +364,71 @@ pub(crate) async fn unindex_document(conn: &impl ConnectionTrait, doc: DocumentI
 pub(crate) async fn reindex_document(conn: &impl ConnectionTrait, doc: &Document) -> DomainResult<()> {
     unindex_document(conn, doc.id).await?;
     index_document(conn, doc).await
+}
+
+/// Moves a document's passages from its content at version `from` (`old`) to its current
+/// content (`doc`), writing only what changed ([`LineChange`]): the passages of the unchanged
+/// leading lines stay as they are, those of the unchanged trailing lines move in one UPDATE
+/// (their words are not written, so neither full-text index changes for them), and only the
+/// changed lines' passages are deleted and inserted; the project's counts move by the
+/// difference. When the index does not hold `old` (another version, or an older index
+/// format that start-up has not rebuilt yet), the document is indexed again whole.
+pub(crate) async fn reindex_changed_lines(
+    conn: &impl ConnectionTrait,
+    old: &str,
+    from: u32,
+    doc: &Document,
+) -> DomainResult<()> {
+    let backend = conn.get_database_backend();
+    let mut params = Params::new(backend);
+    let sql = format!(
+        "UPDATE search_documents SET content_version = {} WHERE document_id = {} AND content_version = {} \
+         AND index_version = {}",
+        params.push(doc.current_version as i64),
+        params.push(doc.id.0),
+        params.push(from as i64),
+        params.push(INDEX_VERSION),
+    );
+    if conn.execute_raw(params.statement(sql)).await.map_err(internal)?.rows_affected() == 0 {
+        return reindex_document(conn, doc).await;
+    }
+    let change = LineChange::between(old, &doc.content);
+    if !change.removed.is_empty() {
+        delete_postings(conn, doc.id, change.start, change.old_end).await?;
+        let mut params = Params::new(backend);
+        let mut sql = format!(
+            "DELETE FROM search_passages WHERE document_id = {} AND start_offset >= {}",
+            params.push(doc.id.0),
+            params.push(change.start as i64)
+        );
+        if let Some(end) = change.old_end {
+            sql.push_str(&format!(" AND start_offset < {}", params.push(end as i64)));
+        }
+        conn.execute_raw(params.statement(sql)).await.map_err(internal)?;
+    }
+    if let Some(end) = change.old_end.filter(|_| (change.lines, change.chars) != (0, 0)) {
+        let mut params = Params::new(backend);
+        // Each placeholder its own value: SQLite's `?` are positional.
+        let (lines, chars, chars_again) =
+            (params.push(change.lines), params.push(change.chars), params.push(change.chars));
+        let sql = format!(
+            "UPDATE search_passages SET line_number = line_number + {lines}, start_offset = start_offset + {chars}, \
+             end_offset = end_offset + {chars_again} WHERE document_id = {} AND start_offset >= {}",
+            params.push(doc.id.0),
+            params.push(end as i64)
+        );
+        conn.execute_raw(params.statement(sql)).await.map_err(internal)?;
+    }
+    let words = |ps: &[Passage]| ps.iter().map(|p| p.words.len() as i64).sum::<i64>();
+    let passages_delta = change.added.len() as i64 - change.removed.len() as i64;
+    let words_delta = words(&change.added) - words(&change.removed);
+    let mut added = change.added;
+    while !added.is_empty() {
+        let rest = added.split_off(added.len().min(INSERT_ROWS));
+        insert_passages(conn, doc, added).await?;
+        added = rest;
+    }
+    add_to_stats(conn, doc.project_id, passages_delta, words_delta).await
 }
 
 async fn add_to_stats(conn: &impl ConnectionTrait, project: ProjectId, passages: i64, words: i64) -> DomainResult<()> {
@@ -493,6 +684,65 @@ impl SearchRepository for Store {
             None => 0,
         };
         Ok(n.max(0) as u64)
+    }
+
+    async fn word_groups(&self, project: ProjectId, word: &str) -> DomainResult<Vec<WordGroup>> {
+        let mut params = Params::new(self.connection().get_database_backend());
+        let sql = format!(
+            "SELECT tf, word_count, COUNT(*) AS n FROM search_postings WHERE project_id = {} AND word = {} \
+             GROUP BY tf, word_count",
+            params.push(project.0),
+            params.push(word.to_owned())
+        );
+        let rows = self.connection().query_all_raw(params.statement(sql)).await.map_err(internal)?;
+        rows.iter()
+            .map(|row| {
+                let tf: i32 = row.try_get("", "tf").map_err(internal)?;
+                let word_count: i32 = row.try_get("", "word_count").map_err(internal)?;
+                let n: i64 = row.try_get("", "n").map_err(internal)?;
+                Ok(WordGroup { tf: tf.max(0) as u32, word_count: word_count.max(0) as u32, passages: n.max(0) as u64 })
+            })
+            .collect()
+    }
+
+    async fn group_passages(
+        &self,
+        project: ProjectId,
+        word: &str,
+        groups: &[(u32, u32)],
+        page: PageRequest,
+    ) -> DomainResult<Vec<Candidate>> {
+        if groups.is_empty() || page.limit == 0 {
+            return Ok(Vec::new());
+        }
+        let backend = self.connection().get_database_backend();
+        let mut params = Params::new(backend);
+        let mut sql = format!(
+            "SELECT {CANDIDATE_COLUMNS} FROM search_postings t JOIN search_passages p ON p.id = t.passage_id \
+             JOIN documents d ON d.id = p.document_id WHERE t.project_id = {} AND t.word = {} AND (",
+            params.push(project.0),
+            params.push(word.to_owned())
+        );
+        let branches: Vec<String> = groups
+            .iter()
+            .map(|&(tf, word_count)| {
+                format!(
+                    "(t.tf = {} AND t.word_count = {})",
+                    params.push(i64::from(tf)),
+                    params.push(i64::from(word_count))
+                )
+            })
+            .collect();
+        sql.push_str(&branches.join(" OR "));
+        // Titles in code-point order, as Rust compares them.
+        let title = if backend == DbBackend::Postgres { "d.title COLLATE \"C\"" } else { "d.title" };
+        sql.push_str(&format!(
+            ") ORDER BY {title}, d.created_at, p.document_id, p.start_offset LIMIT {} OFFSET {}",
+            params.push(i64::try_from(page.limit).unwrap_or(i64::MAX)),
+            params.push(i64::try_from(page.offset).unwrap_or(i64::MAX)),
+        ));
+        let rows = self.connection().query_all_raw(params.statement(sql)).await.map_err(internal)?;
+        rows.iter().map(candidate_of).collect()
     }
 
     async fn passage_texts(&self, ids: &[PassageId]) -> DomainResult<HashMap<PassageId, String>> {

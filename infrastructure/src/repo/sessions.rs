@@ -9,7 +9,7 @@ use nishan_domain::user::User;
 use nishan_domain::{DomainError, DomainResult};
 use sea_orm::ActiveValue::Set;
 use sea_orm::sea_query::Expr;
-use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter};
+use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, JoinType, QueryFilter, QuerySelect};
 
 use super::{Store, audit, convert, internal};
 use crate::entity::{user, user_session};
@@ -48,8 +48,15 @@ impl SessionRepository for Store {
 
     async fn authenticate(&self, token_hash: &str, now: DateTime<Utc>) -> DomainResult<Option<(Session, User)>> {
         let db = self.connection();
-        let Some(row) = user_session::Entity::find()
+        // The session and its user in one statement: every signed-in request starts here.
+        let its_user = user_session::Entity::belongs_to(user::Entity)
+            .from(user_session::Column::UserId)
+            .to(user::Column::Id)
+            .into();
+        let Some((row, Some(user_row))) = user_session::Entity::find()
             .filter(user_session::Column::TokenHash.eq(token_hash))
+            .join(JoinType::InnerJoin, its_user)
+            .select_also(user::Entity)
             .one(db)
             .await
             .map_err(internal)?
@@ -60,11 +67,7 @@ impl SessionRepository for Store {
         if !session.is_valid_at(now) {
             return Ok(None);
         }
-        let Some(user) =
-            user::Entity::find_by_id(session.user_id.0).one(db).await.map_err(internal)?.map(convert::user)
-        else {
-            return Ok(None);
-        };
+        let user = convert::user(user_row);
         if !user.is_active {
             return Ok(None);
         }

@@ -60,7 +60,7 @@ impl SearchHit {
         Ok(self.0.entities.iter().filter_map(|id| loaded.get(id).cloned()).map(Entity).collect())
     }
 
-    /// The passage's id in the index (changes when its document is edited).
+    /// The passage's id in the index (a line a content edit changes gets new passages, and new ids).
     async fn passage_id(&self) -> ID {
         ID(self.0.passage.0.to_string())
     }

@@ -143,7 +143,7 @@ struct World {
 impl World {
     /// A researcher replaces the content, as `updateDocumentContent` does.
     fn edit(&mut self, content: &str) {
-        let old = DocumentText::new(self.doc.content.as_str());
+        let old = std::sync::Arc::new(DocumentText::new(self.doc.content.as_str()));
         let spans: Vec<StoredSpan> = self
             .entities
             .iter()
