@@ -459,14 +459,23 @@ async fn rate_limits_hold_under_concurrent_calls(db: Db) {
     let a = TestApp::spawn_with(db, |s| s.workers = 0).await;
     let b = TestApp::spawn_on(&a, |s| s.workers = 0).await;
     let (admin, _) = a.register("admin").await;
-    // Slots reserved straight through the store, 40 at once from both replicas.
+    // Slots reserved straight through the store, 40 at once from both replicas (five
+    // connections each). A transient fault (a connection not free within the pool's wait, on a
+    // busy machine) is tried again, as a job's call does.
     let reserved = model(&a, &admin, &mock, Provider::OpenAi, "reserved", json!({"rateLimitPerMinute": 5})).await;
     let id: uuid::Uuid = reserved.parse().unwrap();
     let windows = [CallWindow { window: chrono::Duration::minutes(1), limit: 5 }];
     let now = chrono::Utc::now();
     let calls = (0..40).map(|n| {
         let store = if n % 2 == 0 { a.state.store.clone() } else { b.state.store.clone() };
-        tokio::spawn(async move { store.reserve_call(id, &windows, now).await.unwrap() })
+        tokio::spawn(async move {
+            loop {
+                match store.reserve_call(id, &windows, now).await {
+                    Err(e) if e.is_transient() => tokio::time::sleep(Duration::from_millis(20)).await,
+                    answer => return answer.unwrap(),
+                }
+            }
+        })
     });
     let answers = futures_util::future::join_all(calls).await;
     let granted = answers.iter().filter(|r| matches!(r.as_ref().unwrap(), Reservation::Granted)).count();

@@ -103,6 +103,15 @@ pub enum Reservation {
     WaitUntil(DateTime<Utc>),
 }
 
+/// The RATE_LIMITED refusal of a call whose window is full `until`, told at `now`: whole
+/// seconds, rounded up, at least one. Read `now` after the reservation answered: a slot
+/// taken meanwhile by another caller (under the same lock, with a later clock) is at most
+/// `now`, so the wait never exceeds the window.
+pub fn rate_limited(until: DateTime<Utc>, now: DateTime<Utc>) -> crate::DomainError {
+    let secs = ((until - now).num_milliseconds().max(0) as u64).div_ceil(1000);
+    crate::DomainError::RateLimited { retry_after_secs: secs.max(1) }
+}
+
 impl LlmModel {
     /// The model's rate limits, per minute and per hour, as sliding windows.
     pub fn call_windows(&self) -> Vec<CallWindow> {
@@ -358,6 +367,16 @@ impl ProcessingConfig {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_refusal_rounds_its_wait_up_to_whole_seconds() {
+        let now = Utc::now();
+        let secs = |ms| match rate_limited(now + chrono::Duration::milliseconds(ms), now) {
+            crate::DomainError::RateLimited { retry_after_secs } => retry_after_secs,
+            other => panic!("{other:?}"),
+        };
+        assert_eq!((secs(60_000), secs(59_001), secs(1), secs(0), secs(-5)), (60, 60, 1, 1, 1));
+    }
 
     #[test]
     fn running_mean_is_exact() {

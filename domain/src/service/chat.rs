@@ -459,10 +459,7 @@ where
         let now = self.clock.now();
         match self.store.reserve_call(model.id, &windows, now).await? {
             Reservation::Granted => Ok(()),
-            Reservation::WaitUntil(until) => {
-                let secs = ((until - now).num_milliseconds().max(0) as u64).div_ceil(1000);
-                Err(DomainError::RateLimited { retry_after_secs: secs.max(1) })
-            }
+            Reservation::WaitUntil(until) => Err(crate::llm::model::rate_limited(until, self.clock.now())),
         }
     }
 }

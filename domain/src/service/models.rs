@@ -163,8 +163,7 @@ impl<S: ModelRepository + ConfigRepository + EntityTypeRepository, C: SecretCiph
         if !windows.is_empty() {
             let now = Utc::now();
             if let Reservation::WaitUntil(until) = self.store.reserve_call(id, &windows, now).await? {
-                let secs = ((until - now).num_milliseconds().max(0) as u64).div_ceil(1000);
-                return Err(DomainError::RateLimited { retry_after_secs: secs.max(1) });
+                return Err(crate::llm::model::rate_limited(until, Utc::now()));
             }
         }
         let endpoint = self.endpoint(&model).await?;

@@ -44,7 +44,7 @@ where
             Reservation::Granted => return Ok(()),
             Reservation::WaitUntil(until) => {
                 run.note(RunNote::RateLimited { until });
-                let wait = (until - now).to_std().unwrap_or(Duration::from_millis(10));
+                let wait = (until - clock.now()).to_std().unwrap_or(Duration::from_millis(10));
                 clock.sleep(wait.clamp(Duration::from_millis(10), MAX_RATE_WAIT)).await;
             }
         }
