@@ -501,7 +501,40 @@ async fn sources_are_managed_by_owners(db: Db) {
     assert_eq!(error_code(&app.gql(Some(&owner), one, json!({"id": source})).await), "NOT_FOUND");
 }
 
+/// `deleteSource` and `startProcessingJob` of one source at once, many times: either the job is
+/// queued and the delete refused (CONFLICT, the source kept), or the source is gone and the
+/// start NOT_FOUND; never a queued job whose source was deleted under it.
+async fn a_source_is_not_deleted_while_its_job_is_started(db: Db) {
+    let app = TestApp::spawn_with(db, |s| s.workers = 0).await;
+    let (owner, _) = app.register("anis").await;
+    let project = app.create_project(&owner, "Raced", json!({})).await;
+    let delete = "mutation($id: ID!) { deleteSource(id: $id) }";
+    let mut outcomes = HashMap::new();
+    for round in 0..12 {
+        let input = json!({"projectId": project, "name": format!("S{round}"), "urls": ["https://rekhta.org/marsiya"]});
+        let source = create_source(&app, &owner, input).await;
+        let (started, deleted) = tokio::join!(
+            app.gql(Some(&owner), START, json!({"s": source})),
+            app.gql(Some(&owner), delete, json!({"id": source}))
+        );
+        let code = |r: &Value| r["errors"][0]["extensions"]["code"].as_str().unwrap_or("").to_owned();
+        let outcome = match (code(&started).as_str(), code(&deleted).as_str()) {
+            ("", "CONFLICT") => "job",
+            ("NOT_FOUND", "") => "deleted",
+            other => panic!("round {round}: {other:?}: {started} {deleted}"),
+        };
+        let jobs =
+            app.count(&format!("SELECT id FROM processing_jobs WHERE CAST(params AS TEXT) LIKE '%{source}%'")).await;
+        let read = app.gql(Some(&owner), "query($id: ID!) { source(id: $id) { id } }", json!({"id": source})).await;
+        let kept = i64::from(read["data"]["source"]["id"] == source.as_str());
+        assert_eq!((jobs, kept), if outcome == "job" { (1, 1) } else { (0, 0) }, "round {round}: {outcome}");
+        *outcomes.entry(outcome).or_insert(0) += 1;
+    }
+    assert_eq!(outcomes.values().sum::<u32>(), 12, "{outcomes:?}");
+}
+
 crate::on_both_databases!(
+    a_source_is_not_deleted_while_its_job_is_started,
     pages_are_stored_with_their_fetch_metadata,
     robots_txt_redirects_and_the_size_cap_are_obeyed,
     loopback_is_refused_without_the_setting,

@@ -288,6 +288,7 @@ pub(crate) async fn insert_job_in(txn: &DatabaseTransaction, j: &Job) -> DomainR
 impl JobRepository for Store {
     async fn create_job(&self, j: Job, audit_entry: AuditEntry) -> DomainResult<Job> {
         let txn = self.write().await?;
+        super::sources::hold_for_job(self, &txn, &j).await?;
         let stored = insert_job_in(&txn, &j).await?;
         audit::insert(&txn, audit_entry).await?;
         txn.commit().await.map_err(internal)?;

@@ -53,6 +53,28 @@ impl Store {
     }
 }
 
+/// Holds the source an INGESTION job being created names, until the job's transaction ends
+/// (PostgreSQL: a share lock, which `delete_source`'s row lock waits for; SQLite has one
+/// writer): a source is never deleted while a job of it is being queued, so `deleteSource`'s
+/// CONFLICT for unfinished jobs holds against a start at the same moment. NOT_FOUND when the
+/// source is gone.
+pub(super) async fn hold_for_job(store: &Store, txn: &sea_orm::DatabaseTransaction, job: &Job) -> DomainResult<()> {
+    if job.kind != nishan_domain::job::JobKind::Ingestion {
+        return Ok(());
+    }
+    let Some(id) = job.params.get("sourceId").and_then(Value::as_str).and_then(|s| s.parse::<uuid::Uuid>().ok()) else {
+        return Ok(());
+    };
+    let mut find = source::Entity::find_by_id(id).select_only().column(source::Column::Id);
+    if store.is_postgres() {
+        find = find.lock_shared();
+    }
+    match find.into_tuple::<uuid::Uuid>().one(txn).await.map_err(internal)? {
+        Some(_) => Ok(()),
+        None => Err(DomainError::NotFound { resource: "source" }),
+    }
+}
+
 impl SourceRepository for Store {
     async fn create_source(&self, s: Source, audit_entry: AuditEntry) -> DomainResult<Source> {
         let txn = self.write().await?;
@@ -96,7 +118,13 @@ impl SourceRepository for Store {
 
     async fn delete_source(&self, id: SourceId, audit_entry: AuditEntry) -> DomainResult<()> {
         let txn = self.write().await?;
-        let Some(row) = source::Entity::find_by_id(id.0).one(&txn).await.map_err(internal)? else {
+        // Locked before its jobs are counted: a job being queued for it holds it shared
+        // (`hold_for_job`), so the count below sees that job once it is committed.
+        let mut find = source::Entity::find_by_id(id.0);
+        if self.is_postgres() {
+            find = find.lock_exclusive();
+        }
+        let Some(row) = find.one(&txn).await.map_err(internal)? else {
             return Err(DomainError::NotFound { resource: "source" });
         };
         let running = processing_job::Entity::find()
