@@ -285,8 +285,10 @@ impl Hub {
 
     /// Subscribers of the groups alive now (for tests).
     pub fn members(&self) -> usize {
-        let groups = self.groups.lock().unwrap_or_else(|e| e.into_inner());
-        groups.values().filter_map(Weak::upgrade).map(|g| g.items.receiver_count()).sum()
+        // Dropped after the lock: the last reference to a group takes the lock to remove it.
+        let live: Vec<Arc<Group>> =
+            self.groups.lock().unwrap_or_else(|e| e.into_inner()).values().filter_map(Weak::upgrade).collect();
+        live.iter().map(|g| g.items.receiver_count()).sum()
     }
 
     /// Groups alive now (for tests).
