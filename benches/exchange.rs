@@ -16,6 +16,7 @@ use nishan_domain::entity::EntitySource;
 use nishan_domain::exchange::Format;
 use nishan_domain::policy::Actor;
 use nishan_domain::ports::{EntityRepository, EntityTypeRepository, OnDuplicate, Scope};
+use nishan_domain::rounds::{Layer, LayerRequest};
 use nishan_domain::service::accounts::Registration;
 use nishan_domain::service::documents::NewDocument;
 use nishan_domain::service::entities::new_entity;
@@ -94,7 +95,11 @@ async fn run(kind: &str, url: String, files: &[(String, String)]) {
 
     for format in Format::ALL {
         let started = Instant::now();
-        let first = state.exchange().export(&meta, &actor, Scope::Document(doc.id), format, false).await.unwrap();
+        let first = state
+            .exchange()
+            .export(&meta, &actor, Scope::Document(doc.id), format, false, LayerRequest::default())
+            .await
+            .unwrap();
         let export_time = secs(started);
         // A fresh document with the same text, in a project of its own.
         let target = state.projects().create(&meta, &actor, project(format.as_str())).await.unwrap();
@@ -102,7 +107,11 @@ async fn run(kind: &str, url: String, files: &[(String, String)]) {
         let started = Instant::now();
         let report = state.exchange().import_entities(&meta, &actor, fresh.id, format, &first, false).await.unwrap();
         let import_time = secs(started);
-        let again = state.exchange().export(&meta, &actor, Scope::Document(fresh.id), format, false).await.unwrap();
+        let again = state
+            .exchange()
+            .export(&meta, &actor, Scope::Document(fresh.id), format, false, LayerRequest::default())
+            .await
+            .unwrap();
         let same = match format {
             // CSV records the source, which an import sets to IMPORT.
             Format::Csv => again == first.replace(",LLM,", ",IMPORT,").replace(",MANUAL,", ",IMPORT,"),
@@ -121,10 +130,10 @@ async fn run(kind: &str, url: String, files: &[(String, String)]) {
 
     // Statistics and model quality over the suggestions.
     let started = Instant::now();
-    let stats = state.statistics().entities(Scope::Project(source.id)).await.unwrap();
+    let stats = state.statistics().entities(Scope::Project(source.id), Layer::Curated).await.unwrap();
     let stats_time = secs(started);
     let started = Instant::now();
-    let quality = state.statistics().model_quality(Scope::Project(source.id)).await.unwrap();
+    let quality = state.statistics().model_quality(Scope::Project(source.id), Layer::Curated).await.unwrap();
     println!(
         "{kind:>8}  statistics of {} entities {:.3} s; model quality of {} suggestions {:.3} s",
         stats.total,
@@ -145,8 +154,11 @@ async fn run(kind: &str, url: String, files: &[(String, String)]) {
         let _ = state.documents().create(&meta, &actor, input).await;
     }
     let started = Instant::now();
-    let jsonl =
-        state.exchange().export(&meta, &actor, Scope::Project(corpus_project.id), Format::Jsonl, false).await.unwrap();
+    let jsonl = state
+        .exchange()
+        .export(&meta, &actor, Scope::Project(corpus_project.id), Format::Jsonl, false, LayerRequest::default())
+        .await
+        .unwrap();
     let export_time = secs(started);
     let copy = state.projects().create(&meta, &actor, project("Corpus copy")).await.unwrap();
     let started = Instant::now();

@@ -78,6 +78,10 @@ impl AppState {
         nishan_domain::service::assignments::Assignments { store: &self.store, events: &self.events }
     }
 
+    pub fn curations(&self) -> nishan_domain::service::curation::Curations<'_, Store, EventBus> {
+        nishan_domain::service::curation::Curations { store: &self.store, events: &self.events }
+    }
+
     pub fn models(&self) -> Models<'_, Store, SecretBox> {
         Models { store: &self.store, cipher: &self.cipher }
     }

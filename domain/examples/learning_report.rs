@@ -54,6 +54,10 @@ fn main() {
         let silver = annotated::silver(train, &lines, &options, 0.9, self_training);
         annotated::measure_with(train, &silver, heldout, &options)
     };
+    if let Some(n) = std::env::var("NISHAN_LEARN_GROUPED").ok().and_then(|v| v.parse::<u64>().ok()) {
+        grouped(&lines, n, &options, &row);
+        return;
+    }
     let (train, heldout) = annotated::committed_split(&lines);
     row("committed", &measure(&train, &heldout));
     // The fresh lines (texts no other annotated line comes from, annotated after the name list
@@ -63,6 +67,10 @@ fn main() {
     let every: Vec<&annotated::Line> = lines.iter().collect();
     row("fresh/184", &measure(&train, &fresh));
     row("fresh/all", &measure(&every, &fresh));
+    if std::env::var("NISHAN_LEARN_ERRORS").as_deref() == Ok("fresh184") {
+        annotated::print_errors(&train, &fresh, &options);
+        return;
+    }
     if std::env::var("NISHAN_LEARN_ERRORS").as_deref() == Ok("fresh") {
         annotated::print_errors(&every, &fresh, &options);
         return;
@@ -94,4 +102,50 @@ fn main() {
         mean(&|m| m.cv_f1),
         mean(&|m| m.cv_ece)
     );
+}
+
+/// `NISHAN_LEARN_GROUPED=n`: the development metric. `n` splits by text of every annotated line
+/// (`lines.jsonl` and `fresh.jsonl`: about 180 lines of some texts trained on, every other
+/// text tested; [`annotated::text_split`]), their mean and spread; then the committed split
+/// and the fresh lines trained on the committed training lines.
+fn grouped(lines: &[annotated::Line], n: u64, options: &TrainingOptions, row: &dyn Fn(&str, &annotated::Measured)) {
+    let mut pool: Vec<annotated::Line> = lines.to_vec();
+    pool.extend(annotated::load_fresh());
+    let mut all = Vec::new();
+    for seed in 1..=n {
+        let (train, test) = annotated::text_split(&pool, seed, 180);
+        if std::env::var("NISHAN_LEARN_ERRORS").is_ok() {
+            annotated::print_errors(&train, &test, options);
+            continue;
+        }
+        let m = annotated::measure(&train, &test, options);
+        if std::env::var("NISHAN_LEARN_QUIET").is_err() {
+            row(&format!("text {seed}"), &m);
+        }
+        all.push(m);
+    }
+    if all.is_empty() {
+        return;
+    }
+    let stats = |f: &dyn Fn(&annotated::Measured) -> f64| {
+        let mean = all.iter().map(f).sum::<f64>() / all.len() as f64;
+        let var = all.iter().map(|m| (f(m) - mean).powi(2)).sum::<f64>() / (all.len().max(2) - 1) as f64;
+        (mean, var.sqrt())
+    };
+    let (f1, f1_sd) = stats(&|m| m.f1);
+    let (p, _) = stats(&|m| m.precision);
+    let (r, _) = stats(&|m| m.recall);
+    let (u, u_sd) = stats(&|m| m.unseen_share());
+    let (g, _) = stats(&|m| m.gazetteer_f1);
+    let (lo, hi) = all.iter().fold((1.0f64, 0.0f64), |(lo, hi), m| (lo.min(m.f1), hi.max(m.f1)));
+    println!(
+        "   by text: {n} splits | P {p:.3} R {r:.3} F1 {f1:.3} ± {f1_sd:.3} (min {lo:.3} max {hi:.3}) | unseen {:.0} % ± {:.0} | gazetteer F1 {g:.3}",
+        100.0 * u,
+        100.0 * u_sd
+    );
+    let (train, heldout) = annotated::committed_split(lines);
+    row("committed", &annotated::measure(&train, &heldout, options));
+    let fresh = annotated::load_fresh();
+    let fresh: Vec<&annotated::Line> = fresh.iter().collect();
+    row("fresh/184", &annotated::measure(&train, &fresh, options));
 }

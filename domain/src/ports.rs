@@ -486,9 +486,46 @@ pub trait AssignmentRepository {
     ) -> DomainResult<Vec<Assignment>>;
     /// How many assignments each annotator holds in each state.
     async fn assignment_counts(&self, project: ProjectId) -> DomainResult<Vec<(UserId, AssignmentState, u64)>>;
+    /// The models' layers (by model id) holding at least one entity, of these documents of a
+    /// project: `(document, model)` pairs, each once.
+    async fn model_layers(
+        &self,
+        project: ProjectId,
+        documents: &[DocumentId],
+    ) -> DomainResult<Vec<(DocumentId, uuid::Uuid)>>;
     /// Puts back to NEW every IN_PROGRESS assignment untouched for its project's
     /// `abandon_after_hours` at `now`; returns how many.
     async fn reopen_abandoned(&self, now: DateTime<Utc>) -> DomainResult<u64>;
+}
+
+/// One step of a document's curation, given what it reads under the curation lock.
+pub type CurationStep = Box<
+    dyn FnOnce(crate::rounds::curating::CurationInputs) -> DomainResult<crate::rounds::curating::CurationWrite> + Send,
+>;
+
+/// The audit rows of a curation step, given what it writes.
+pub type CurationAudits = Box<dyn FnOnce(&crate::rounds::curating::CurationWrite) -> Vec<AuditEntry> + Send>;
+
+/// Curation (issue 12): the steps over one document are serialised (one document's curation
+/// lock; entity writes in its layers are not held up by it).
+pub trait CurationRepository {
+    /// Reads the document's curation inputs under its lock, runs `step` and writes what it says
+    /// in the same transaction: the entities into the curated layer (CONFLICT if the content
+    /// changed since the version read), the decisions, the record, and the audit rows
+    /// (`audits(&write)`, written with it). Returns the write with the entities as stored.
+    /// Errors: `NotFound` for a missing document.
+    async fn curation_step(
+        &self,
+        document: DocumentId,
+        step: CurationStep,
+        audits: CurationAudits,
+    ) -> DomainResult<crate::rounds::curating::CurationWrite>;
+    /// The document's curation inputs as they stand (no lock).
+    async fn curation_inputs(&self, document: DocumentId) -> DomainResult<crate::rounds::curating::CurationInputs>;
+    async fn curation_record(
+        &self,
+        document: DocumentId,
+    ) -> DomainResult<Option<crate::rounds::curating::CurationRecord>>;
 }
 
 pub trait RelationshipRepository {
@@ -891,9 +928,9 @@ pub struct ImportCounts {
 }
 
 pub trait ExchangeRepository {
-    /// The scope's documents, their entities (only verified ones when `verified_only`) and the
-    /// relationships from those entities, in one read transaction.
-    async fn snapshot(&self, scope: Scope, verified_only: bool) -> DomainResult<Snapshot>;
+    /// The scope's documents, the entities of one layer (only verified ones when
+    /// `verified_only`) and the relationships from those entities, in one read transaction.
+    async fn snapshot(&self, scope: Scope, layer: crate::rounds::Layer, verified_only: bool) -> DomainResult<Snapshot>;
     /// Stores imported entities of one document's layer, and relationships between them, in one
     /// transaction with multi-row inserts (claiming the layer's assignment, as every write to
     /// an annotator's layer does). An entity whose span and type the layer already has is skipped, and its relationships go to the existing entity; a relationship that
@@ -917,18 +954,19 @@ pub trait ExchangeRepository {
 }
 
 pub trait StatisticsRepository {
-    /// The scope's entities counted by (type, source, verified, verifier).
-    async fn entity_tallies(&self, scope: Scope) -> DomainResult<Vec<EntityTally>>;
+    /// The scope's entities of one layer counted by (type, source, verified, verifier).
+    async fn entity_tallies(&self, scope: Scope, layer: crate::rounds::Layer) -> DomainResult<Vec<EntityTally>>;
     /// A project's documents counted by processing status (statuses without documents left out).
     async fn documents_by_status(&self, project: ProjectId) -> DomainResult<Vec<(ProcessingStatus, u64)>>;
     /// What model quality is measured on: the entities that are model suggestions or that
     /// researchers stand behind (verified, MANUAL, CORRECTION), and the rejected suggestions;
     /// of the scope's documents (every document without a scope), and with a model, only of
-    /// the documents where that model made suggestions.
+    /// the documents where that model made suggestions; the entities of one layer.
     async fn quality_records(
         &self,
         scope: Option<Scope>,
         model: Option<uuid::Uuid>,
+        layer: crate::rounds::Layer,
     ) -> DomainResult<(Vec<SpanRecord>, Vec<RejectionRecord>)>;
 }
 

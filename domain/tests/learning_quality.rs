@@ -1,16 +1,18 @@
-//! The learning extractor against the annotated Marsiya lines (`corpus/annotated/lines.jsonl`):
-//! trained on the committed training lines (184) and scored on the held-out ones (322), and on
-//! two random splits of whole stanzas. The floors are what the tagger reaches today, a little
+//! The learning extractor against the annotated Marsiya lines (`corpus/annotated/lines.jsonl`
+//! and `fresh.jsonl`): trained on about 180 lines and scored on the others, split by text (a
+//! tested text shares no line with the training: the honest measure), on the committed split
+//! (184 against 322, test lines from the texts trained on), on two random splits of whole
+//! stanzas, and on the fresh lines. The floors are what the tagger reaches today, a little
 //! under: the test fails if the tagger regresses, and it must beat the gazetteer it replaces.
-//! (`cargo run --release -p nishan-domain --example learning_report` prints the full report.)
+//! (`cargo run --release -p nishan-domain --example learning_report` prints the full report;
+//! `NISHAN_LEARN_GROUPED=24` the splits by text.)
 //!
-//! Issue 16's goals: 40 % of the names unseen in training found is reached and asserted (62 of
-//! 109 on the committed split, 57 %; 52 % on average over ten random splits); F1 >= 0.8 on
-//! held-out lines is NOT: on the committed split the tagger measures precision 0.79, recall
-//! 0.72, F1 0.75 (the gazetteer of the same gold 0.55), on ten random splits F1 0.74 on average;
-//! the floors below hold it there. On the fresh lines (`corpus/annotated/fresh.jsonl`, annotated
-//! after the built-in name list was written) it measures less: F1 0.58 from the 184 training
-//! lines, 0.69 from all 506, 41 % of the unseen names found (`the_tagger_on_fresh_lines`).
+//! Issue 16's goals: 40 % of the names unseen in training found is reached and asserted
+//! everywhere (59 % on average over 24 splits by text; 68 of 109 on the committed split; 18 of
+//! 37 on the fresh lines). F1 >= 0.8 is reached on the committed split (precision 0.88, recall
+//! 0.75, F1 0.81; the gazetteer of the same gold 0.55) but NOT by text: over 24 splits by text
+//! F1 0.77 ± 0.04 (precision 0.80, recall 0.74; the gazetteer 0.56); on the fresh lines 0.69
+//! from the 184 training lines, 0.73 from all 506.
 
 mod annotated;
 
@@ -25,9 +27,9 @@ fn the_tagger_beats_the_gazetteer_on_held_out_lines() {
     assert_eq!((train.len(), heldout.len()), (184, 322));
     let m = annotated::measure(&train, &heldout, &options);
     eprintln!("committed split: {m:?}");
-    assert!(m.f1 >= 0.72, "F1 {:.3}", m.f1);
-    assert!(m.precision >= 0.75, "precision {:.3}", m.precision);
-    assert!(m.recall >= 0.68, "recall {:.3}", m.recall);
+    assert!(m.f1 >= 0.78, "F1 {:.3}", m.f1);
+    assert!(m.precision >= 0.85, "precision {:.3}", m.precision);
+    assert!(m.recall >= 0.72, "recall {:.3}", m.recall);
     assert!(m.f1 > m.gazetteer_f1 + 0.02, "tagger {:.3} against gazetteer {:.3}", m.f1, m.gazetteer_f1);
     // What the built-in extractor stores (confidence 0.5 or more) still beats the gazetteer.
     assert!(m.f1_at_threshold > m.gazetteer_f1, "{:.3} at 0.5", m.f1_at_threshold);
@@ -44,8 +46,8 @@ fn the_tagger_beats_the_gazetteer_on_held_out_lines() {
         f1 += m.f1 / 2.0;
         unseen += m.unseen_share() / 2.0;
     }
-    assert!(f1 >= 0.73, "mean F1 {f1:.3}");
-    assert!(unseen >= 0.45, "mean share of unseen names found {unseen:.3}");
+    assert!(f1 >= 0.75, "mean F1 {f1:.3}");
+    assert!(unseen >= 0.47, "mean share of unseen names found {unseen:.3}");
 }
 
 #[test]
@@ -101,16 +103,50 @@ fn the_tagger_on_fresh_lines() {
     let options = TrainingOptions::default();
     let (train, _) = annotated::committed_split(&lines);
     let every: Vec<_> = lines.iter().collect();
-    // Measured: from the 184 lines precision 0.61, recall 0.56, F1 0.58 (the gazetteer 0.48),
-    // 15 of 37 unseen names found (41 %); from all 506, F1 0.69 (the gazetteer 0.65), 9 of 21.
-    // Lower than on the committed split (0.75): that split's numbers are optimistic.
+    // Measured: from the 184 lines precision 0.77, recall 0.62, F1 0.69 (the gazetteer 0.48),
+    // 18 of 37 unseen names found (49 %); from all 506, F1 0.73 (the gazetteer 0.65), 11 of 21.
+    // Lower than on the committed split (0.81): that split's numbers are optimistic.
     let m = annotated::measure(&train, &fresh, &options);
     eprintln!("fresh from 184: {m:?}");
-    assert!(m.f1 >= 0.55, "F1 {:.3}", m.f1);
+    assert!(m.f1 >= 0.65, "F1 {:.3}", m.f1);
     assert!(m.f1 > m.gazetteer_f1 + 0.05, "tagger {:.3} against gazetteer {:.3}", m.f1, m.gazetteer_f1);
-    assert!(m.unseen_share() >= 0.37, "{} of {} unseen names found", m.unseen_found, m.unseen);
+    assert!(m.unseen_share() >= 0.43, "{} of {} unseen names found", m.unseen_found, m.unseen);
     let m = annotated::measure(&every, &fresh, &options);
     eprintln!("fresh from all: {m:?}");
-    assert!(m.f1 >= 0.66, "F1 {:.3}", m.f1);
+    assert!(m.f1 >= 0.70, "F1 {:.3}", m.f1);
+    assert!(m.unseen_share() >= 0.40, "{} of {} unseen names found", m.unseen_found, m.unseen);
     assert!(m.f1 > m.gazetteer_f1, "tagger {:.3} against gazetteer {:.3}", m.f1, m.gazetteer_f1);
+}
+
+#[test]
+fn the_tagger_on_texts_it_has_not_seen() {
+    // Splits by text of every annotated line (both files): about 180 lines of some texts trained
+    // on, every other text tested, so a name is seen only if another text's gold holds it. Four
+    // of the splits the report averages (24 of them: F1 0.77 ± 0.04, 59 % of unseen names).
+    let mut lines = annotated::load();
+    lines.extend(annotated::load_fresh());
+    let options = TrainingOptions::default();
+    let (mut f1, mut unseen) = (0.0, 0.0);
+    for seed in 1..=4 {
+        let (train, test) = annotated::text_split(&lines, seed, 180);
+        let texts = |side: &[&annotated::Line]| {
+            side.iter().map(|l| annotated::text_of(l).to_owned()).collect::<std::collections::HashSet<_>>()
+        };
+        assert!(texts(&train).is_disjoint(&texts(&test)), "split {seed} shares a text");
+        assert!((180..=200).contains(&train.len()), "split {seed}: {} training lines", train.len());
+        let m = annotated::measure(&train, &test, &options);
+        eprintln!("by text {seed}: {m:?}");
+        assert!(
+            m.f1 > m.gazetteer_f1 + 0.1,
+            "split {seed}: tagger {:.3} against gazetteer {:.3}",
+            m.f1,
+            m.gazetteer_f1
+        );
+        assert!(m.unseen_share() >= 0.40, "split {seed}: {} of {} unseen names found", m.unseen_found, m.unseen);
+        f1 += m.f1 / 4.0;
+        unseen += m.unseen_share() / 4.0;
+    }
+    // Measured on these four: F1 0.770, unseen names found 60 %.
+    assert!(f1 >= 0.75, "mean F1 by text {f1:.3}");
+    assert!(unseen >= 0.55, "mean share of unseen names found by text {unseen:.3}");
 }

@@ -49,6 +49,8 @@ mod m20261207_030002_create_assignments;
 mod m20261207_040001_create_sources;
 mod m20261208_020001_pre_annotation;
 mod m20261208_040001_search_repeats;
+mod m20261209_010001_create_curations;
+mod m20261209_020001_rejection_layers;
 
 /// Every migration of the Nishan schema, in order.
 pub struct Migrator;
@@ -84,6 +86,8 @@ impl MigratorTrait for Migrator {
             Box::new(m20261207_040001_create_sources::Migration),
             Box::new(m20261208_020001_pre_annotation::Migration),
             Box::new(m20261208_040001_search_repeats::Migration),
+            Box::new(m20261209_010001_create_curations::Migration),
+            Box::new(m20261209_020001_rejection_layers::Migration),
         ]
     }
 }

@@ -11,7 +11,7 @@ use sea_orm_migration::sea_orm::prelude::{ChronoDateTimeUtc, ChronoUtc, Json, Uu
 use sea_orm_migration::sea_orm::{ConnectionTrait, Database, DatabaseConnection};
 use sea_orm_migration::sea_query::{Alias, Order, Query};
 
-const TABLES: [&str; 43] = [
+const TABLES: [&str; 45] = [
     "users",
     "user_profiles",
     "user_sessions",
@@ -55,6 +55,8 @@ const TABLES: [&str; 43] = [
     "embedding_settings",
     "embedding_vectors",
     "assignments",
+    "curations",
+    "curation_decisions",
 ];
 
 /// (table, index) pairs every fully migrated database must have.
@@ -139,6 +141,8 @@ const INDEXES: &[(&str, &str)] = &[
     ("assignments", "uq_assignments_document_annotator"),
     ("assignments", "idx_assignments_project_annotator"),
     ("assignments", "idx_assignments_state_touched"),
+    ("curations", "idx_curations_project_state"),
+    ("curation_decisions", "idx_curation_decisions_document_version"),
 ];
 
 /// (id, name, sort_order) of the system entity types the documents migration

@@ -351,4 +351,148 @@ fn raters_key(user: &str) -> String {
     format!("annotator:{user}")
 }
 
-on_both_databases!(agreement_over_graphql_equals_the_reference);
+const AGREEMENT_WITH_MODELS: &str = "query($i: AgreementInput!) { agreement(input: $i) {
+    krippendorffAlpha fleissKappa characterAlpha unitsCompared fleissUnits
+    pairs { annotatorA { id } annotatorB { id } modelA { id name } modelB { id name } layerA layerB units cohenKappa f1Exact f1Overlap }
+    byType { entityType { id } krippendorffAlpha f1Exact } } }";
+
+/// The model's layer counts as one more rater (its suggestions against each annotator), and
+/// every measure still equals the reference packages; `includeModels: false` leaves it out.
+async fn the_models_layer_is_one_more_rater(db: common::Db) {
+    let app = common::TestApp::spawn(db).await;
+    let (owner, _) = app.register("anis").await;
+    let mut annotators = Vec::new();
+    for name in ["dabir", "mir"] {
+        annotators.push(app.register(name).await);
+    }
+    let project = app.create_project(&owner, "Model rater", json!({})).await;
+    for (_, user) in &annotators {
+        app.ok(Some(&owner), ADD, json!({"i": {"projectId": project, "userId": user, "role": "RESEARCHER"}})).await;
+    }
+    app.ok(Some(&owner), MODE, json!({"id": project, "m": "INDEPENDENT"})).await;
+    // Names the built-in extractor knows, then a corpus text.
+    let text = format!("حسینؑ ابن علیؑ نے فرات کو دیکھا\nکربلا کی زمیں پر عباسؑ کا علم\n{}", corpus_documents(1, 400)[0]);
+    let doc = common::create_document(&app, &owner, &project, "Marsiya", &text).await;
+    let content = app.ok(Some(&owner), "query($d: ID!) { document(id: $d) { content } }", json!({"d": doc})).await
+        ["document"]["content"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let assigned = app
+        .ok(
+            Some(&owner),
+            ASSIGN,
+            json!({"i": {"projectId": project, "documentIds": [doc], "annotatorIds": annotators.iter().map(|a| &a.1).collect::<Vec<_>>()}}),
+        )
+        .await["assignDocuments"]
+        .as_array()
+        .unwrap()
+        .clone();
+    let start = "mutation($i: StartProcessingJobInput!) { startProcessingJob(input: $i) { id llmModel { id name } } }";
+    let started = app.ok(Some(&owner), start, json!({"i": {"documentId": doc}})).await["startProcessingJob"].clone();
+    let done = common::wait_for_job(&app, &owner, started["id"].as_str().unwrap()).await;
+    assert_eq!(done["status"], "COMPLETED", "{done}");
+    let model = started["llmModel"]["id"].as_str().unwrap().to_owned();
+    let read = "query($d: ID!, $l: LayerInput) { document(id: $d) { entities(first: 1000, layer: $l) { edges { node { start end entityType { id } } } } } }";
+    let suggested: Vec<Value> =
+        app.ok(Some(&owner), read, json!({"d": doc, "l": {"modelId": model}})).await["document"]["entities"]["edges"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| json!([e["node"]["start"], e["node"]["end"], e["node"]["entityType"]["id"]]))
+            .collect();
+    assert!(suggested.len() >= 4, "{suggested:?}");
+
+    let type_ids = common::entity_type_ids(&app).await;
+    let types: Vec<EntityTypeId> = ["PERSON", "LOCATION", "ORGANIZATION"]
+        .iter()
+        .map(|t| EntityTypeId(uuid::Uuid::parse_str(&type_ids[*t]).unwrap()))
+        .collect();
+    let words = word_units(&content);
+    let mut rng = Rng(0x2545_F491_4F6C_DD1D);
+    let a = base(&mut rng, &words, &types);
+    let mut layers = serde_json::Map::new();
+    for (k, (token, user)) in annotators.iter().enumerate() {
+        let spans = if k == 0 { a.clone() } else { variant(&mut rng, &a, &words, &types) };
+        let mut seen = BTreeSet::new();
+        let mut marked = Vec::new();
+        for s in spans.into_iter().filter(|s| seen.insert((s.start, s.end))) {
+            app.ok(
+                Some(token),
+                CREATE,
+                json!({"i": {"documentId": doc, "entityTypeId": s.entity_type.to_string(), "start": s.start, "end": s.end}}),
+            )
+            .await;
+            marked.push(json!([s.start, s.end, s.entity_type.to_string()]));
+        }
+        layers.insert(raters_key(user), Value::Array(marked));
+    }
+    for a in &assigned {
+        let token = &annotators.iter().find(|u| a["annotator"]["id"] == u.1).unwrap().0;
+        app.ok(Some(token), FINISH, json!({"id": a["id"]})).await;
+    }
+    let model_key = format!("model:{model}");
+    layers.insert(model_key.clone(), Value::Array(suggested));
+
+    let reference = |raters: &[String]| {
+        let mut raters = raters.to_vec();
+        raters.sort();
+        let mut kept = layers.clone();
+        kept.retain(|k, _| raters.contains(k));
+        let documents = json!([{
+            "length": content.chars().count(),
+            "words": words.iter().map(|w| [w.0, w.1]).collect::<Vec<_>>(),
+            "layers": kept,
+        }]);
+        let out = common::python::run(
+            "agreement_reference.py",
+            &[],
+            &json!({"raters": raters, "documents": documents}).to_string(),
+        );
+        serde_json::from_str::<Value>(&out.stdout).unwrap()
+    };
+    let a_key = raters_key(&annotators[0].1);
+    let b_key = raters_key(&annotators[1].1);
+    for (input, raters) in [
+        (json!({"projectId": project}), vec![a_key.clone(), b_key.clone(), model_key.clone()]),
+        (json!({"projectId": project, "includeModels": false}), vec![a_key.clone(), b_key.clone()]),
+        // One annotator and the model: the document is still compared.
+        (json!({"projectId": project, "annotatorIds": [annotators[0].1]}), vec![a_key.clone(), model_key.clone()]),
+    ] {
+        let theirs = reference(&raters);
+        let ours = &app.ok(Some(&owner), AGREEMENT_WITH_MODELS, json!({"i": input})).await["agreement"];
+        let what = format!("{input}");
+        close(ours["krippendorffAlpha"].as_f64(), &theirs["alpha"], &what);
+        close(ours["characterAlpha"].as_f64(), &theirs["characterAlpha"], &what);
+        close(ours["fleissKappa"].as_f64(), &theirs["fleissKappa"], &what);
+        assert!(ours["krippendorffAlpha"].is_f64(), "{ours}");
+        assert_eq!(ours["fleissUnits"], theirs["fleissUnits"], "{what}");
+        let pairs = ours["pairs"].as_array().unwrap();
+        assert_eq!(pairs.len(), raters.len() * (raters.len() - 1) / 2, "{what}");
+        for (p, t) in pairs.iter().zip(theirs["pairs"].as_array().unwrap()) {
+            let what = format!("{what}: {} / {}", p["layerA"], p["layerB"]);
+            // The model's side names the model (with its name) and no annotator.
+            if p["layerB"] == model_key.as_str() {
+                assert_eq!(p["modelB"]["id"], model.as_str(), "{what}");
+                assert_eq!(p["modelB"]["name"], started["llmModel"]["name"], "{what}");
+                assert_eq!(p["annotatorB"], Value::Null, "{what}");
+            } else {
+                assert_eq!(p["modelB"], Value::Null, "{what}");
+            }
+            assert_eq!(p["units"], t["units"], "{what}");
+            close(p["cohenKappa"].as_f64(), &t["cohenKappa"], &format!("{what}: Cohen's kappa"));
+            close(p["f1Exact"].as_f64(), &t["f1Exact"], &format!("{what}: F1 exact"));
+            close(p["f1Overlap"].as_f64(), &t["f1Overlap"], &format!("{what}: F1 overlapping"));
+        }
+        let with_model = pairs.iter().filter(|p| p["layerB"] == model_key.as_str()).count();
+        assert_eq!(with_model, usize::from(raters.contains(&model_key)) * (raters.len() - 1), "{what}");
+        let by_type = ours["byType"].as_array().unwrap();
+        assert_eq!(by_type.len(), theirs["byType"].as_array().unwrap().len(), "{what}");
+        for (o, t) in by_type.iter().zip(theirs["byType"].as_array().unwrap()) {
+            close(o["krippendorffAlpha"].as_f64(), &t["alpha"], "type alpha");
+            close(o["f1Exact"].as_f64(), &t["f1Exact"], "type F1 exact");
+        }
+    }
+}
+
+on_both_databases!(agreement_over_graphql_equals_the_reference, the_models_layer_is_one_more_rater);

@@ -610,6 +610,55 @@ async fn every_mutation_writes_its_audit_row(db: Db) {
         &[("assignment.set_state", "assignment", &["from", "state"])],
     )
     .await;
+    // Curation: a document of anis's own, two spans in anis's layer, each one vote short of
+    // the two asked for: two conflicts, one accepted, one left empty.
+    let q = "mutation($i: CreateDocumentInput!) { createDocument(input: $i) { id } }";
+    let vars = json!({"i": {"projectId": project, "title": "Curated", "content": "حسینؑ ابن علیؑ"}});
+    let curated = id(&w.app.ok(Some(&admin), q, vars).await, &["createDocument", "id"]);
+    let q = "mutation($i: AssignDocumentsInput!) { assignDocuments(input: $i) { id } }";
+    w.app
+        .ok(Some(&admin), q, json!({"i": {"projectId": project, "documentIds": [curated], "annotatorIds": [anis_id]}}))
+        .await;
+    let q = "mutation($i: CreateEntityInput!) { createEntity(input: $i) { id } }";
+    let mut candidates = Vec::new();
+    for (s, e) in [(0, 5), (10, 14)] {
+        let vars = json!({"i": {"documentId": curated, "entityTypeId": types["PERSON"], "start": s, "end": e, "layer": {"annotatorId": anis_id}}});
+        candidates.push(id(&w.app.ok(Some(&admin), q, vars).await, &["createEntity", "id"]));
+    }
+    let q = "mutation($d: ID!) { curateDocument(documentId: $d, strategy: {minVotes: 2, includeUnfinished: true}) { conflicts } }";
+    w.run(
+        "curateDocument",
+        anis,
+        q,
+        json!({"d": curated}),
+        &[(
+            "curation.curate",
+            "document",
+            &["documentId", "minVotes", "includeUnfinished", "openConflicts", "entities"],
+        )],
+    )
+    .await;
+    let q = "mutation($d: ID!, $e: ID!) { acceptCandidate(documentId: $d, entityId: $e) { id } }";
+    w.run(
+        "acceptCandidate",
+        anis,
+        q,
+        json!({"d": curated, "e": candidates[0]}),
+        &[("curation.accept_candidate", "document", &["candidateId", "entities", "openConflicts"])],
+    )
+    .await;
+    let q = "mutation($d: ID!) { leaveConflictEmpty(documentId: $d, start: 10, end: 14) { state } }";
+    w.run(
+        "leaveConflictEmpty",
+        anis,
+        q,
+        json!({"d": curated}),
+        &[
+            ("curation.leave_empty", "document", &["start", "end", "resolvedConflicts"]),
+            ("curation.finish", "document", &["documentId", "merged", "resolvedConflicts", "minVotes"]),
+        ],
+    )
+    .await;
     // Deletions.
     let q = "mutation($p: ID!, $u: ID!) { removeProjectMember(projectId: $p, userId: $u) }";
     w.run(

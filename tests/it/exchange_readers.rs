@@ -10,7 +10,8 @@ use common::{Db, TestApp, entity_type_ids};
 use serde_json::{Value, json};
 
 const IMPORT_DOCS: &str = "mutation($p: ID!, $f: ExchangeFormat!, $data: String!) { importDocuments(projectId: $p, format: $f, data: $data) { created documents { id } } }";
-const EXPORT: &str = "query($p: ID!, $f: ExchangeFormat!) { exportProject(projectId: $p, format: $f) }";
+const EXPORT: &str =
+    "query($p: ID!, $f: ExchangeFormat!, $l: LayerInput) { exportProject(projectId: $p, format: $f, layer: $l) }";
 const DOCUMENTS: &str = "query($p: ID!) { project(id: $p) { documents(first: 50) { edges { node { id title content entities(first: 100) { edges { node { text start end entityType { name } } } } } } } } }";
 
 /// The sample of nested and crossing entities (README, *Import and export*).
@@ -77,8 +78,73 @@ async fn documents(
         .collect()
 }
 
-async fn export_to_file(app: &TestApp, token: &str, project: &str, format: &str, name: &str) -> std::path::PathBuf {
-    let data = app.ok(Some(token), EXPORT, json!({"p": project, "f": format})).await;
+/// Who reads and exports: the owner (the curated layer of a SHARED project), or an annotator
+/// of the project made INDEPENDENT, with their own layer named.
+struct Reader {
+    app: TestApp,
+    token: String,
+    project: String,
+    layer: Value,
+    /// Entities the reader's layer holds beyond the four documents' imports.
+    extra: usize,
+}
+
+async fn shared_reader(db: Db) -> Reader {
+    let (app, token, project) = project_of_four(db).await;
+    Reader { app, token, project, layer: Value::Null, extra: 0 }
+}
+
+/// The project of four made INDEPENDENT: an annotator copies each document's gold into their
+/// own layer (exported as JSONL, imported with `importEntities`) and marks one name more
+/// (نام in «Plain»); the readers then read the export of that layer.
+async fn layer_reader(db: Db) -> Reader {
+    let (app, owner, project) = project_of_four(db).await;
+    let mode = "mutation($id: ID!) { updateProject(id: $id, input: {annotationMode: INDEPENDENT}) { annotationMode } }";
+    app.ok(Some(&owner), mode, json!({"id": project})).await;
+    let (token, user) = app.register("bano").await;
+    let add = "mutation($i: AddProjectMemberInput!) { addProjectMember(input: $i) { id } }";
+    app.ok(Some(&owner), add, json!({"i": {"projectId": project, "userId": user, "role": "RESEARCHER"}})).await;
+    let ids = app
+        .ok(
+            Some(&owner),
+            "query($p: ID!) { project(id: $p) { documents(first: 50) { edges { node { id title } } } } }",
+            json!({"p": project}),
+        )
+        .await;
+    let docs: Vec<(String, String)> = ids["project"]["documents"]["edges"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| (d["node"]["id"].as_str().unwrap().to_owned(), d["node"]["title"].as_str().unwrap().to_owned()))
+        .collect();
+    let assign = "mutation($i: AssignDocumentsInput!) { assignDocuments(input: $i) { id } }";
+    let all: Vec<&String> = docs.iter().map(|d| &d.0).collect();
+    app.ok(Some(&owner), assign, json!({"i": {"projectId": project, "documentIds": all, "annotatorIds": [user]}}))
+        .await;
+    let export = "query($d: ID!) { exportDocument(documentId: $d, format: JSONL) }";
+    let import =
+        "mutation($d: ID!, $data: String!) { importEntities(documentId: $d, format: JSONL, data: $data) { created } }";
+    for (doc, _) in &docs {
+        let gold = app.ok(Some(&token), export, json!({"d": doc})).await["exportDocument"].as_str().unwrap().to_owned();
+        app.ok(Some(&token), import, json!({"d": doc, "data": gold})).await;
+    }
+    let plain = &docs.iter().find(|d| d.1 == "Plain").unwrap().0;
+    let person = entity_type_ids(&app).await["PERSON"].clone();
+    let create = "mutation($i: CreateEntityInput!) { createEntity(input: $i) { text } }";
+    let made = app
+        .ok(Some(&token), create, json!({"i": {"documentId": plain, "entityTypeId": person, "start": 5, "end": 8}}))
+        .await;
+    assert_eq!(made["createEntity"]["text"], "نام");
+    // The gold is unchanged: the curated export has no entity in «Plain».
+    let curated = app.ok(Some(&token), export, json!({"d": plain})).await;
+    let line: Value = serde_json::from_str(curated["exportDocument"].as_str().unwrap().trim()).unwrap();
+    assert_eq!(line["label"], json!([]));
+    Reader { app, token, project, layer: json!({"annotatorId": user}), extra: 1 }
+}
+
+async fn export_to_file(r: &Reader, format: &str, name: &str) -> std::path::PathBuf {
+    let (app, token, project) = (&r.app, &r.token, &r.project);
+    let data = app.ok(Some(token), EXPORT, json!({"p": project, "f": format, "l": r.layer})).await;
     let path = app.data_dir.join(name);
     std::fs::write(&path, data["exportProject"].as_str().unwrap()).unwrap();
     path
@@ -101,10 +167,19 @@ fn carried_by_conll(title: &str, entities: &[(u64, u64, String, String)]) -> Vec
 }
 
 async fn conll_is_read_by_spacy_seqeval_and_datasets(db: Db) {
-    let (app, token, project) = project_of_four(db).await;
-    let docs = documents(&app, &token, &project).await;
+    conll_readers(shared_reader(db).await).await;
+}
+
+/// The same readers, on the export of one annotator's layer.
+async fn an_annotators_layer_is_read_by_the_conll_readers(db: Db) {
+    conll_readers(layer_reader(db).await).await;
+}
+
+async fn conll_readers(r: Reader) {
+    let (app, token, project) = (&r.app, &r.token, &r.project);
+    let docs = documents(app, token, project).await;
     assert_eq!(docs.len(), 4);
-    let path = export_to_file(&app, &token, &project, "CONLL", "project.conll").await;
+    let path = export_to_file(&r, "CONLL", "project.conll").await;
     let read: Value =
         serde_json::from_str(&common::python::run("conll_readers.py", &[path.to_str().unwrap()], "").stdout)
             .expect("the readers print JSON");
@@ -133,7 +208,11 @@ async fn conll_is_read_by_spacy_seqeval_and_datasets(db: Db) {
             *total.entry(ty).or_default() += 1;
         }
     }
-    assert_eq!(total.values().sum::<usize>(), 8 + 4 + 1, "the sample's 8 tags, 4 of the nested sample, 1");
+    assert_eq!(
+        total.values().sum::<usize>(),
+        8 + 4 + 1 + r.extra,
+        "the sample's 8 tags, 4 of the nested sample, 1, and the layer's own"
+    );
     // Where an entity edge splits a word, spaCy reads the pieces as tokens: «ابو» stays outside.
     let inside = spacy.iter().find(|d| d["tokens"][0] == "ابو").unwrap();
     assert_eq!(inside["ents"], json!([{"text": "الفضل عباس", "label": "PERSON", "start": 1, "end": 3}]));
@@ -168,9 +247,20 @@ async fn conll_is_read_by_spacy_seqeval_and_datasets(db: Db) {
 }
 
 async fn jsonl_loads_in_datasets_and_in_doccanos_import(db: Db) {
-    let (app, token, project) = project_of_four(db).await;
-    let docs = documents(&app, &token, &project).await;
-    let path = export_to_file(&app, &token, &project, "JSONL", "project.jsonl").await;
+    jsonl_readers(shared_reader(db).await).await;
+}
+
+/// The same readers, on the export of one annotator's layer.
+async fn an_annotators_layer_loads_in_datasets_and_doccano(db: Db) {
+    jsonl_readers(layer_reader(db).await).await;
+}
+
+async fn jsonl_readers(r: Reader) {
+    let (app, token, project) = (&r.app, &r.token, &r.project);
+    let docs = documents(app, token, project).await;
+    let total_expected: usize = 8 + 7 + 1 + r.extra;
+    assert_eq!(docs.iter().map(|d| d.2.len()).sum::<usize>(), total_expected, "the reader's layer");
+    let path = export_to_file(&r, "JSONL", "project.jsonl").await;
     let exported: Vec<Value> =
         std::fs::read_to_string(&path).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
     let read: Value =
@@ -213,4 +303,9 @@ async fn jsonl_loads_in_datasets_and_in_doccanos_import(db: Db) {
     assert!(doccano["labels_kept_without_overlapping"].as_u64().unwrap() < total as u64);
 }
 
-on_both_databases!(conll_is_read_by_spacy_seqeval_and_datasets, jsonl_loads_in_datasets_and_in_doccanos_import);
+on_both_databases!(
+    conll_is_read_by_spacy_seqeval_and_datasets,
+    jsonl_loads_in_datasets_and_in_doccanos_import,
+    an_annotators_layer_is_read_by_the_conll_readers,
+    an_annotators_layer_loads_in_datasets_and_doccano,
+);

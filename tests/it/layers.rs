@@ -4,7 +4,7 @@
 
 use crate::common;
 
-use common::{Db, TestApp, create_document, error_code, wait_for_job};
+use common::{Db, create_document, error_code, wait_for_job};
 use serde_json::{Value, json};
 
 const ADD: &str = "mutation($i: AddProjectMemberInput!) { addProjectMember(input: $i) { id } }";
@@ -16,27 +16,27 @@ const LAYER: &str = "query($d: ID!, $l: LayerInput) { document(id: $d) { totalEn
 /// Names the built-in extractor knows (its seeded examples): حسین, عباس, کربلا, فرات.
 const TEXT: &str = "حسینؑ ابن علیؑ نے فرات کو دیکھا\nکربلا کی زمیں پر عباسؑ کا علم";
 
+/// The common team with one annotator `a`.
 struct Team {
-    app: TestApp,
-    owner: String,
+    team: common::team::Team,
     /// (token, user id) of an annotator (RESEARCHER).
     a: (String, String),
-    project: String,
-    doc: String,
+}
+
+impl std::ops::Deref for Team {
+    type Target = common::team::Team;
+    fn deref(&self) -> &common::team::Team {
+        &self.team
+    }
 }
 
 /// An INDEPENDENT project with one document assigned to one annotator.
 async fn team(db: Db) -> Team {
-    let app = TestApp::spawn(db).await;
-    let (owner, _) = app.register("anis").await;
-    let a = app.register("dabir").await;
-    let project = app.create_project(&owner, "Layers", json!({})).await;
-    app.ok(Some(&owner), ADD, json!({"i": {"projectId": project, "userId": a.1, "role": "RESEARCHER"}})).await;
-    let doc = create_document(&app, &owner, &project, "Marsiya", TEXT).await;
-    app.ok(Some(&owner), MODE, json!({"id": project, "m": "INDEPENDENT"})).await;
-    app.ok(Some(&owner), ASSIGN, json!({"i": {"projectId": project, "documentIds": [doc], "annotatorIds": [a.1]}}))
-        .await;
-    Team { app, owner, a, project, doc }
+    let team = common::team::Team::spawn(db, "Layers", TEXT, &["dabir"], &[]).await;
+    team.mode("INDEPENDENT").await;
+    let a = team.annotators[0].clone();
+    team.assign(&[&team.doc], &[&a.1], None).await;
+    Team { team, a }
 }
 
 impl Team {
@@ -137,6 +137,13 @@ async fn an_annotators_import_writes_their_own_layer(db: Db) {
     assert_eq!(t.read(&t.owner, Value::Null).await, (0, vec![], 0));
     assert_eq!(t.read(&t.owner, json!({"annotatorId": t.a.1})).await, (0, names.clone(), 2));
     assert_eq!(t.assignment().await.1, "IN_PROGRESS");
+    // A dry run compares with the layer it would write: the annotator's holds both spans, the
+    // gold neither.
+    let dry = "mutation($d: ID!, $data: String!) { importEntities(documentId: $d, format: JSONL, data: $data, dryRun: true) { created skipped } }";
+    let mine = t.app.ok(Some(&t.a.0), dry, json!({"d": t.doc, "data": two_names()})).await;
+    assert_eq!(mine["importEntities"], json!({"created": 0, "skipped": 2}));
+    let gold = t.app.ok(Some(&t.owner), dry, json!({"d": t.doc, "data": two_names()})).await;
+    assert_eq!(gold["importEntities"], json!({"created": 2, "skipped": 0}));
     // Again: every span and the relationship are there already.
     let again = t.app.ok(Some(&t.a.0), IMPORT, json!({"d": t.doc, "data": two_names()})).await;
     assert_eq!(again["importEntities"], json!({"created": 0, "skipped": 2, "relationshipsCreated": 0}));
@@ -329,7 +336,293 @@ async fn pre_annotation_copies_the_models_layer_when_an_assignment_starts(db: Db
     assert_eq!(t.read(&c.0, Value::Null).await, (0, vec!["علیؑ".to_owned()], 1));
 }
 
+const EXPORT_DOC: &str =
+    "query($d: ID!, $f: ExchangeFormat!, $l: LayerInput) { exportDocument(documentId: $d, format: $f, layer: $l) }";
+const EXPORT_PROJECT: &str =
+    "query($p: ID!, $f: ExchangeFormat!, $l: LayerInput) { exportProject(projectId: $p, format: $f, layer: $l) }";
+const PROJECT_STATS: &str = "query($p: ID!, $l: LayerInput) { projectStatistics(projectId: $p, layer: $l) { totalEntities verifiedEntities entitiesByType { entityType { name } total } } }";
+const DOC_STATS: &str = "query($d: ID!, $l: LayerInput) { document(id: $d) { statistics(layer: $l) { totalEntities entitiesByType { entityType { name } total } } } }";
+const FORMATS: [&str; 7] = ["JSONL", "CONLL", "CONLL_COMMENTED", "INLINE_TAGS", "CSV", "TEI", "WEB_ANNOTATION"];
+
+impl Team {
+    /// The JSONL export of the document's `layer` as `token`: its labels `(start, end, type)`
+    /// and how many relations it holds.
+    async fn exported(&self, token: &str, layer: Value) -> (Vec<(u64, u64, String)>, usize) {
+        let d = self.app.ok(Some(token), EXPORT_DOC, json!({"d": self.doc, "f": "JSONL", "l": layer})).await;
+        let line: Value = serde_json::from_str(d["exportDocument"].as_str().unwrap().trim()).unwrap();
+        let labels = line["label"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|l| (l[0].as_u64().unwrap(), l[1].as_u64().unwrap(), l[2].as_str().unwrap().to_owned()))
+            .collect();
+        (labels, line["relations"].as_array().map_or(0, Vec::len))
+    }
+
+    /// The project's and the document's statistics of `layer` as `token`: (project total,
+    /// project's types with their totals, document total).
+    async fn counted(&self, token: &str, layer: Value) -> (u64, Vec<(String, u64)>, u64) {
+        let p = self.app.ok(Some(token), PROJECT_STATS, json!({"p": self.project, "l": layer})).await;
+        let d = self.app.ok(Some(token), DOC_STATS, json!({"d": self.doc, "l": layer})).await;
+        let p = &p["projectStatistics"];
+        let mut types: Vec<(String, u64)> = p["entitiesByType"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| (t["entityType"]["name"].as_str().unwrap().to_owned(), t["total"].as_u64().unwrap()))
+            .collect();
+        types.sort();
+        (p["totalEntities"].as_u64().unwrap(), types, d["document"]["statistics"]["totalEntities"].as_u64().unwrap())
+    }
+}
+
+async fn exports_and_statistics_read_the_curated_layer_unless_one_is_named(db: Db) {
+    let t = team(db).await;
+    let person = common::entity_type_ids(&t.app).await["PERSON"].clone();
+    let location = common::entity_type_ids(&t.app).await["LOCATION"].clone();
+    let b = t.app.register("mir").await;
+    let viewer = t.app.register("ghalib").await;
+    for (id, role) in [(&b.1, "RESEARCHER"), (&viewer.1, "VIEWER")] {
+        t.app.ok(Some(&t.owner), ADD, json!({"i": {"projectId": t.project, "userId": id, "role": role}})).await;
+    }
+    t.app
+        .ok(
+            Some(&t.owner),
+            ASSIGN,
+            json!({"i": {"projectId": t.project, "documentIds": [t.doc], "annotatorIds": [b.1]}}),
+        )
+        .await;
+    // The gold: two names and their relationship. The annotator's layer: the same, and علیؑ
+    // (10..14); the second annotator's: فرات (18..22) only.
+    t.app.ok(Some(&t.owner), IMPORT, json!({"d": t.doc, "data": two_names()})).await;
+    t.app.ok(Some(&t.a.0), IMPORT, json!({"d": t.doc, "data": two_names()})).await;
+    let mark = |ty: &str, start: u32, end: u32| json!({"i": {"documentId": t.doc, "entityTypeId": ty, "start": start, "end": end}});
+    t.app.ok(Some(&t.a.0), CREATE, mark(&person, 10, 14)).await;
+    t.app.ok(Some(&b.0), CREATE, mark(&location, 18, 22)).await;
+    let gold = vec![(0, 5, "PERSON".to_owned()), (32, 37, "LOCATION".to_owned())];
+    let a_layer = vec![(0, 5, "PERSON".to_owned()), (10, 14, "PERSON".to_owned()), (32, 37, "LOCATION".to_owned())];
+    let b_layer = vec![(18, 22, "LOCATION".to_owned())];
+    let own_a = json!({"annotatorId": t.a.1});
+    let own_b = json!({"annotatorId": b.1});
+
+    // Exports: the gold by default, for annotators too; their own layer when they name it; any
+    // layer for the managers; another annotator's layer is FORBIDDEN.
+    for token in [&t.owner, &t.a.0, &b.0] {
+        assert_eq!(t.exported(token, Value::Null).await, (gold.clone(), 1));
+        assert_eq!(t.exported(token, json!({"curated": true})).await, (gold.clone(), 1));
+    }
+    assert_eq!(t.exported(&t.a.0, own_a.clone()).await, (a_layer.clone(), 1), "relationships per layer");
+    assert_eq!(t.exported(&b.0, own_b.clone()).await, (b_layer.clone(), 0));
+    assert_eq!(t.exported(&t.owner, own_a.clone()).await, (a_layer.clone(), 1));
+    assert_eq!(t.exported(&t.owner, own_b.clone()).await, (b_layer.clone(), 0));
+    for (token, other) in [(&t.a.0, &own_b), (&b.0, &own_a)] {
+        for (q, vars) in [
+            (EXPORT_DOC, json!({"d": t.doc, "f": "JSONL", "l": other})),
+            (EXPORT_PROJECT, json!({"p": t.project, "f": "CSV", "l": other})),
+            (PROJECT_STATS, json!({"p": t.project, "l": other})),
+            (DOC_STATS, json!({"d": t.doc, "l": other})),
+        ] {
+            assert_eq!(error_code(&t.app.gql(Some(token), q, vars).await), "FORBIDDEN", "{q}");
+        }
+    }
+    // Every format: an annotator's own export is the one the managers get of their layer, not
+    // the other annotator's; their default export is the gold the managers get.
+    for f in FORMATS {
+        let export = |token: &str, layer: &Value| {
+            let vars = json!({"p": t.project, "f": f, "l": layer});
+            let app = &t.app;
+            let token = token.to_owned();
+            async move { app.ok(Some(&token), EXPORT_PROJECT, vars).await["exportProject"].as_str().unwrap().to_owned() }
+        };
+        let b_own = export(&b.0, &own_b).await;
+        assert_eq!(b_own, export(&t.owner, &own_b).await, "{f}");
+        assert_ne!(b_own, export(&t.owner, &own_a).await, "{f}");
+        assert_eq!(export(&t.a.0, &own_a).await, export(&t.owner, &own_a).await, "{f}");
+        assert_eq!(export(&b.0, &Value::Null).await, export(&t.owner, &Value::Null).await, "{f}");
+        assert_ne!(export(&t.owner, &Value::Null).await, export(&t.owner, &own_a).await, "{f}");
+    }
+
+    // Statistics: the same rule.
+    let counted = |names: &[(&str, u64)]| names.iter().map(|(n, c)| (n.to_string(), *c)).collect::<Vec<_>>();
+    let gold_stats = (2, counted(&[("LOCATION", 1), ("PERSON", 1)]), 2);
+    for token in [&t.owner, &t.a.0, &b.0, &viewer.0] {
+        assert_eq!(t.counted(token, Value::Null).await, gold_stats, "the gold by default");
+        assert_eq!(t.counted(token, json!({"curated": true})).await, gold_stats);
+    }
+    let a_stats = (3, counted(&[("LOCATION", 1), ("PERSON", 2)]), 3);
+    let b_stats = (1, counted(&[("LOCATION", 1)]), 1);
+    assert_eq!(t.counted(&t.a.0, own_a.clone()).await, a_stats);
+    assert_eq!(t.counted(&b.0, own_b.clone()).await, b_stats);
+    assert_eq!(t.counted(&t.owner, own_a.clone()).await, a_stats);
+    assert_eq!(t.counted(&t.owner, own_b.clone()).await, b_stats);
+    // A VIEWER reads the gold only (and exports nothing).
+    for layer in [&own_a, &own_b] {
+        let asked = t.app.gql(Some(&viewer.0), PROJECT_STATS, json!({"p": t.project, "l": layer})).await;
+        assert_eq!(error_code(&asked), "FORBIDDEN");
+    }
+    let export = t.app.gql(Some(&viewer.0), EXPORT_DOC, json!({"d": t.doc, "f": "JSONL", "l": Value::Null})).await;
+    assert_eq!(error_code(&export), "FORBIDDEN");
+    // The export of a named layer is audited with it.
+    let audit = "query($p: ID!) { auditLog(filter: {projectId: $p, actions: [\"document.export\"]}, first: 100) { edges { node { changes } } } }";
+    let log = t.app.ok(Some(&t.owner), audit, json!({"p": t.project})).await;
+    let layers: Vec<String> = log["auditLog"]["edges"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["node"]["changes"]["layer"].as_str().unwrap().to_owned())
+        .collect();
+    assert!(layers.contains(&format!("annotator:{}", b.1)) && layers.contains(&"curated".to_owned()), "{layers:?}");
+    // A SHARED project has one layer: naming an annotator's is BAD_USER_INPUT.
+    let shared = t.app.create_project(&t.owner, "Shared", json!({})).await;
+    let asked = t.app.gql(Some(&t.owner), PROJECT_STATS, json!({"p": shared, "l": own_a})).await;
+    assert_eq!(error_code(&asked), "BAD_USER_INPUT");
+}
+
+const ACTIVITY: &str = "subscription($d: ID!) { documentActivity(documentId: $d) { kind entityIds actorId } }";
+const DELETE: &str = "mutation($id: ID!) { deleteEntity(id: $id) }";
+
+impl Team {
+    /// A subscription of `token` to the document's activity, proven live: the owner marks and
+    /// unmarks a curated span (6..9) until the subscriber hears it.
+    async fn live(&self, token: &str) -> common::WsClient {
+        let person = common::entity_type_ids(&self.app).await["PERSON"].clone();
+        let mut client = common::WsClient::connect(&self.app, Some(token)).await;
+        client.subscribe("a", ACTIVITY, json!({"d": self.doc})).await;
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        loop {
+            let probe = json!({"i": {"documentId": self.doc, "entityTypeId": person, "start": 6, "end": 9}});
+            let probe = self.app.ok(Some(&self.owner), CREATE, probe).await["createEntity"]["id"].clone();
+            self.app.ok(Some(&self.owner), DELETE, json!({"id": probe})).await;
+            match tokio::time::timeout(std::time::Duration::from_millis(500), client.next()).await {
+                Ok(Some(m)) => {
+                    let mut kind = m["payload"]["data"]["documentActivity"]["kind"].clone();
+                    while kind != "ENTITY_DELETED" {
+                        kind = client.next().await.unwrap()["payload"]["data"]["documentActivity"]["kind"].clone();
+                    }
+                    return client;
+                }
+                Ok(None) => panic!("the socket closed"),
+                Err(_) => assert!(std::time::Instant::now() < deadline, "the subscription never heard an event"),
+            }
+        }
+    }
+
+    /// The kinds a live subscriber hears until the owner's next curated marker (a PERSON at
+    /// 6..9, made and deleted here): what it heard of everything done before, but the owner's
+    /// curated probes and markers (the owner marks nothing else in these tests).
+    async fn heard(&self, client: &mut common::WsClient) -> Vec<String> {
+        let person = common::entity_type_ids(&self.app).await["PERSON"].clone();
+        let me = self.app.ok(Some(&self.owner), "{ me { id } }", json!({})).await["me"]["id"].clone();
+        let marker = json!({"i": {"documentId": self.doc, "entityTypeId": person, "start": 6, "end": 9}});
+        let marker = self.app.ok(Some(&self.owner), CREATE, marker).await["createEntity"]["id"].clone();
+        self.app.ok(Some(&self.owner), DELETE, json!({"id": marker})).await;
+        let mut kinds = Vec::new();
+        loop {
+            let m = client.next().await.expect("the socket is open");
+            let a = &m["payload"]["data"]["documentActivity"];
+            if a["entityIds"][0] == marker {
+                assert_eq!(a["kind"], "ENTITY_CREATED", "{m}");
+                let deleted = client.next().await.unwrap();
+                assert_eq!(deleted["payload"]["data"]["documentActivity"]["kind"], "ENTITY_DELETED");
+                return kinds;
+            }
+            if a["actorId"] == me && (a["kind"] == "ENTITY_CREATED" || a["kind"] == "ENTITY_DELETED") {
+                continue;
+            }
+            kinds.push(a["kind"].as_str().unwrap().to_owned());
+        }
+    }
+}
+
+/// The pre-annotation copy is announced in the annotator's layer (`ENTITIES_IMPORTED`): the
+/// annotator and the managers hear it, another annotator does not. It happens once per
+/// assignment: one abandoned and started again gets no second copy, so a suggestion the
+/// annotator deleted stays deleted.
+async fn pre_annotation_is_announced_in_its_layer_and_copied_once(db: Db) {
+    let t = team(db).await;
+    let on = "mutation($id: ID!) { updateProject(id: $id, input: {preAnnotate: true, abandonAfterHours: 1}) { preAnnotate } }";
+    t.app.ok(Some(&t.owner), on, json!({"id": t.project})).await;
+    let model = t.extract(&t.owner).await;
+    let b = t.app.register("mir").await;
+    t.app.ok(Some(&t.owner), ADD, json!({"i": {"projectId": t.project, "userId": b.1, "role": "RESEARCHER"}})).await;
+    let assigned = t
+        .app
+        .ok(
+            Some(&t.owner),
+            ASSIGN,
+            json!({"i": {"projectId": t.project, "documentIds": [t.doc], "annotatorIds": [b.1]}}),
+        )
+        .await;
+    let b_assignment = assigned["assignDocuments"][0]["id"].clone();
+    let mut a_hears = t.live(&t.a.0).await;
+    let mut b_hears = t.live(&b.0).await;
+    let mut owner_hears = t.live(&t.owner).await;
+
+    // The annotator's first change: their mark, then the copy.
+    let person = common::entity_type_ids(&t.app).await["PERSON"].clone();
+    let mark =
+        |start: u32, end: u32| json!({"i": {"documentId": t.doc, "entityTypeId": person, "start": start, "end": end}});
+    t.app.ok(Some(&t.a.0), CREATE, mark(10, 14)).await;
+    assert_eq!(t.heard(&mut a_hears).await, ["ENTITY_CREATED", "ENTITIES_IMPORTED"]);
+    assert_eq!(t.heard(&mut owner_hears).await, ["ENTITY_CREATED", "ENTITIES_IMPORTED"]);
+    assert_eq!(t.heard(&mut b_hears).await, Vec::<String>::new(), "another annotator's layer is never heard");
+    let mut expected = suggested();
+    expected.push("علیؑ".into());
+    expected.sort();
+    assert_eq!(t.read(&t.a.0, Value::Null).await.1, expected);
+    // A later change copies nothing more and announces only itself.
+    t.app.ok(Some(&t.a.0), CREATE, mark(15, 17)).await;
+    assert_eq!(t.heard(&mut a_hears).await, ["ENTITY_CREATED"]);
+
+    // A manager starting the second annotator's assignment: announced to them, not to the first.
+    t.app.ok(Some(&t.owner), SET_STATE, json!({"id": b_assignment, "s": "IN_PROGRESS"})).await;
+    assert_eq!(t.heard(&mut b_hears).await, ["ENTITIES_IMPORTED"]);
+    assert_eq!(t.heard(&mut a_hears).await, Vec::<String>::new());
+    assert_eq!(t.read(&b.0, Value::Null).await.1, suggested());
+
+    // The first annotator deletes a suggestion (فرات), leaves the assignment, and it is
+    // abandoned back to NEW; starting it again copies nothing: فرات stays deleted.
+    let page = t.app.ok(Some(&t.a.0), LAYER, json!({"d": t.doc, "l": Value::Null})).await;
+    let furat =
+        page["document"]["entities"]["edges"].as_array().unwrap().iter().find(|e| e["node"]["text"] == "فرات").unwrap()
+            ["node"]["id"]
+            .clone();
+    t.app.ok(Some(&t.a.0), DELETE, json!({"id": furat})).await;
+    // The rejection is the annotator's layer's: not the gold's, not the other annotator's.
+    let rejected = |token: String, layer: Value| {
+        let q = "query($p: ID!, $l: LayerInput) { projectStatistics(projectId: $p, layer: $l) { modelQuality { rejected } } }";
+        let (app, project) = (&t.app, t.project.clone());
+        async move {
+            let r = app.ok(Some(&token), q, json!({"p": project, "l": layer})).await;
+            r["projectStatistics"]["modelQuality"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|m| m["rejected"].as_u64().unwrap())
+                .sum::<u64>()
+        }
+    };
+    assert_eq!(rejected(t.a.0.clone(), json!({"annotatorId": t.a.1})).await, 1);
+    assert_eq!(rejected(t.owner.clone(), json!({"annotatorId": t.a.1})).await, 1);
+    assert_eq!(rejected(t.owner.clone(), Value::Null).await, 0, "the gold's model quality");
+    assert_eq!(rejected(b.0.clone(), json!({"annotatorId": b.1})).await, 0);
+    let later = chrono::Utc::now() + chrono::Duration::minutes(61);
+    let swept = nishan_api::retention::sweep(&t.app.state, later).await.unwrap();
+    assert_eq!(swept.abandoned_assignments, 2, "both annotators' assignments were left");
+    assert_eq!(t.assignment().await.1, "NEW");
+    t.app.ok(Some(&t.a.0), CREATE, mark(23, 25)).await;
+    assert_eq!(t.assignment().await.1, "IN_PROGRESS");
+    let mut kept: Vec<String> = expected.into_iter().filter(|n| n.as_str() != "فرات").collect();
+    kept.extend(["نے".to_owned(), "کو".to_owned()]);
+    kept.sort();
+    assert_eq!(t.read(&t.a.0, Value::Null).await, (0, kept.clone(), kept.len() as u64), "no second copy");
+    assert_eq!(t.heard(&mut a_hears).await, ["ENTITY_REJECTED", "ENTITY_CREATED"], "no second ENTITIES_IMPORTED");
+    assert_eq!(t.read(&t.owner, json!({"modelId": model})).await.2, 4, "the model's layer is untouched");
+}
+
 on_both_databases!(
+    pre_annotation_is_announced_in_its_layer_and_copied_once,
+    exports_and_statistics_read_the_curated_layer_unless_one_is_named,
     suggestions_of_an_independent_project_form_the_models_layer,
     pre_annotation_copies_the_models_layer_when_an_assignment_starts,
     an_annotators_import_writes_their_own_layer,

@@ -6,10 +6,10 @@ use crate::common;
 
 use std::time::Duration;
 
-use common::{Db, TestApp, WsClient, create_document, entity_type_ids, error_code};
+use common::team::Team;
+use common::{Db, WsClient, create_document, error_code};
 use serde_json::{Value, json};
 
-const ADD: &str = "mutation($i: AddProjectMemberInput!) { addProjectMember(input: $i) { id } }";
 const MODE: &str = "mutation($id: ID!, $m: AnnotationMode!) { updateProject(id: $id, input: {annotationMode: $m}) { annotationMode } }";
 const CREATE: &str = "mutation($i: CreateEntityInput!) { createEntity(input: $i) { id text } }";
 const LAYER: &str = "query($d: ID!, $l: LayerInput) { document(id: $d) { totalEntities entities(first: 100, layer: $l) { totalCount edges { node { id text } } } } }";
@@ -18,55 +18,32 @@ const ACTIVITY: &str = "subscription($d: ID!) { documentActivity(documentId: $d)
 
 const TEXT: &str = "حسینؑ ابن علیؑ کربلا میں عباسؑ";
 
+/// The common team (an owner, two annotators `a` and `b`, a viewer, the document), with
+/// the members by name.
 struct Round {
-    app: TestApp,
-    owner: String,
+    team: Team,
     /// (token, user id) of two annotators (RESEARCHER) and a VIEWER.
     a: (String, String),
     b: (String, String),
     viewer: (String, String),
-    project: String,
-    doc: String,
-    person: String,
+}
+
+impl std::ops::Deref for Round {
+    type Target = Team;
+    fn deref(&self) -> &Team {
+        &self.team
+    }
 }
 
 async fn round(db: Db) -> Round {
-    let app = TestApp::spawn(db).await;
-    let (owner, _) = app.register("anis").await;
-    let a = app.register("dabir").await;
-    let b = app.register("mir").await;
-    let viewer = app.register("ghalib").await;
-    let project = app.create_project(&owner, "Round", json!({})).await;
-    for (user, role) in [(&a.1, "RESEARCHER"), (&b.1, "RESEARCHER"), (&viewer.1, "VIEWER")] {
-        app.ok(Some(&owner), ADD, json!({"i": {"projectId": project, "userId": user, "role": role}})).await;
-    }
-    let doc = create_document(&app, &owner, &project, "Marsiya", TEXT).await;
-    let person = entity_type_ids(&app).await["PERSON"].clone();
-    Round { app, owner, a, b, viewer, project, doc, person }
+    let team = Team::spawn(db, "Round", TEXT, &["dabir", "mir"], &["ghalib"]).await;
+    let (a, b, viewer) = (team.annotators[0].clone(), team.annotators[1].clone(), team.viewers[0].clone());
+    Round { team, a, b, viewer }
 }
 
 impl Round {
     async fn mark(&self, token: &str, start: u32, end: u32) -> Value {
-        self.app
-            .gql(
-                Some(token),
-                CREATE,
-                json!({"i": {"documentId": self.doc, "entityTypeId": self.person, "start": start, "end": end}}),
-            )
-            .await
-    }
-
-    /// (document's totalEntities, the layer's texts, the layer's totalCount) as `token` reads it.
-    async fn read(&self, token: &str, layer: Value) -> (u64, Vec<String>, u64) {
-        let d = self.app.ok(Some(token), LAYER, json!({"d": self.doc, "l": layer})).await;
-        let doc = &d["document"];
-        let texts = doc["entities"]["edges"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|e| e["node"]["text"].as_str().unwrap().to_owned())
-            .collect();
-        (doc["totalEntities"].as_u64().unwrap(), texts, doc["entities"]["totalCount"].as_u64().unwrap())
+        self.mark_as(token, &self.doc, &self.person, start, end).await
     }
 
     fn layer_of(&self, who: &(String, String)) -> Value {
@@ -75,14 +52,8 @@ impl Round {
 
     /// Switches the project to INDEPENDENT and assigns the document to both annotators.
     async fn independent(&self) {
-        self.app.ok(Some(&self.owner), MODE, json!({"id": self.project, "m": "INDEPENDENT"})).await;
-        self.app
-            .ok(
-                Some(&self.owner),
-                ASSIGN,
-                json!({"i": {"projectId": self.project, "documentIds": [self.doc], "annotatorIds": [self.a.1, self.b.1]}}),
-            )
-            .await;
+        self.mode("INDEPENDENT").await;
+        self.assign(&[&self.doc], &[&self.a.1, &self.b.1], None).await;
     }
 }
 
@@ -304,13 +275,7 @@ const COUNTS: &str = "query($p: ID!) { assignmentCounts(projectId: $p) { annotat
 
 impl Round {
     async fn mark_in(&self, token: &str, doc: &str, start: u32, end: u32) -> Value {
-        self.app
-            .gql(
-                Some(token),
-                CREATE,
-                json!({"i": {"documentId": doc, "entityTypeId": self.person, "start": start, "end": end}}),
-            )
-            .await
+        self.mark_as(token, doc, &self.person, start, end).await
     }
 
     /// (document id, state) of `token`'s assignments, oldest first.

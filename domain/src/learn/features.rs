@@ -83,6 +83,8 @@ const CUE: u64 = 26;
 const CUE_NEAR: u64 = 27;
 const BUILTIN_HIT: u64 = 28;
 const BUILTIN_NEAR: u64 = 29;
+const JOINED: u64 = 30;
+const FUZZY: u64 = 31;
 
 /// Words that announce or follow a name in Marsiya, by kind: titles and honorifics said before a
 /// name, kinship words (a name follows in izafat: ابن علی, دختر زہرا), the vocative, the verbs
@@ -350,6 +352,11 @@ pub fn line_features(input: &LineInput<'_>) -> Vec<Vec<u64>> {
                 f.add(BUILTIN_NEAR, key(BUILTIN_NEAR, slot << 32 | hit.entity_type as u64));
             }
         }
+        if input.builtin[i].is_none()
+            && let Some(class) = fuzzy_builtin(word)
+        {
+            f.add(FUZZY, key(FUZZY, class));
+        }
         // Cue words beside the word (a title before a name, a postposition after a place).
         if let Some(c) = cue_of(word) {
             f.add(CUE, key(CUE, c));
@@ -363,6 +370,31 @@ pub fn line_features(input: &LineInput<'_>) -> Vec<Vec<u64>> {
                 f.add(CUE_NEAR, key(CUE_NEAR, slot << 8 | c));
             }
         }
+        {
+            // A title, a kinship word or an izafat joined to a name beside it: the conjunction
+            // (the word's own cue or izafat, the neighbour's name hit) that says whether the two
+            // are one span (حضرت زینب, دختر فاطمہ, خلفِ بوتراب) or two.
+            let join_of = |j: usize| cue_of(input.folded[j]).filter(|c| *c <= 2).or(izafat[j].then_some(15));
+            let hit_of = |j: usize| -> Option<u64> {
+                if let Some(h) = input.gold[j] {
+                    return Some(1 << 12 | h.entity_type as u64);
+                }
+                if let Some(h) = input.reference[j] {
+                    return Some(h.entity_type as u64);
+                }
+                input.builtin[j].map(|h| 2 << 12 | h.entity_type as u64)
+            };
+            if i + 1 < n
+                && let (Some(c), Some(h)) = (join_of(i), hit_of(i + 1))
+            {
+                f.add(JOINED, key(JOINED, 1 << 32 | c << 16 | h));
+            }
+            if i > 0
+                && let (Some(c), Some(h)) = (join_of(i - 1), hit_of(i))
+            {
+                f.add(JOINED, key(JOINED, 2 << 32 | c << 16 | h));
+            }
+        }
         if let Some((t, ambiguous)) = input.gold_words[i] {
             f.add(GOLD_WORD, key(GOLD_WORD, t as u64));
             if ambiguous {
@@ -372,6 +404,48 @@ pub fn line_features(input: &LineInput<'_>) -> Vec<Vec<u64>> {
         out.push(f.0);
     }
     out
+}
+
+/// The class of the one-word built-in names (of four letters or more) that `folded` is one
+/// letter away from (a letter left out, added or changed: شپیر for شبیر), if they agree on one.
+fn fuzzy_builtin(folded: &str) -> Option<u64> {
+    static TABLE: std::sync::OnceLock<std::collections::HashMap<String, Option<u64>>> = std::sync::OnceLock::new();
+    fn deletions(w: &[char]) -> impl Iterator<Item = String> + '_ {
+        (0..w.len()).map(move |i| w[..i].iter().chain(&w[i + 1..]).collect())
+    }
+    let table = TABLE.get_or_init(|| {
+        let mut table: std::collections::HashMap<String, Option<u64>> = std::collections::HashMap::new();
+        let mut put = |k: String, c: u64| {
+            let e = table.entry(k).or_insert(Some(c));
+            if *e != Some(c) {
+                *e = None;
+            }
+        };
+        for (class, name) in super::names::builtin_names() {
+            let w: Vec<char> = super::fold(name).chars().collect();
+            if w.len() < 4 || w.contains(&' ') {
+                continue;
+            }
+            put(w.iter().collect(), *class as u64);
+            for d in deletions(&w) {
+                put(d, *class as u64);
+            }
+        }
+        table
+    });
+    let w: Vec<char> = folded.chars().collect();
+    if w.len() < 3 {
+        return None;
+    }
+    let mut found: Option<u64> = None;
+    for k in std::iter::once(folded.to_owned()).chain(deletions(&w)) {
+        match table.get(&k) {
+            Some(Some(c)) if found.is_none_or(|f| f == *c) => found = Some(*c),
+            Some(_) => return None,
+            None => {}
+        }
+    }
+    found
 }
 
 /// A word's keys as they are made: the lowest bit of each says whether its template is light.
@@ -441,6 +515,17 @@ fn hash_chars(template: u64, chars: &[char]) -> u64 {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn a_word_one_letter_from_a_builtin_name_is_a_fuzzy_hit_of_its_class() {
+        let person = super::super::names::BUILTIN_CLASSES.iter().position(|c| *c == "PERSON").unwrap() as u64;
+        // شپیر (پ for ب) and شبیرر (a letter added) are شبیر; a short word, or one far from
+        // every name, is nothing.
+        assert_eq!(fuzzy_builtin(&crate::learn::fold("شپیر")), Some(person));
+        assert_eq!(fuzzy_builtin(&crate::learn::fold("شبیرر")), Some(person));
+        assert_eq!(fuzzy_builtin(&crate::learn::fold("کا")), None);
+        assert_eq!(fuzzy_builtin(&crate::learn::fold("دروازہ")), None);
+    }
     use super::*;
     use crate::learn::fold;
     use crate::learn::tokens::tokenize;

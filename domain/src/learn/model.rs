@@ -11,7 +11,7 @@ use std::hash::{BuildHasherDefault, Hasher};
 use super::calibration::Calibration;
 use super::features::{LineInput, line_features};
 use super::fold;
-use super::labels::{LabelSet, decode};
+use super::labels::{LabelSet, WordSpan, decode};
 use super::lattice::{Probabilities, Transitions};
 use super::names::{Name, NameIndex, NameSource};
 use super::tokens::{Token, lines_with_offsets, tokenize};
@@ -73,6 +73,8 @@ impl<'w> WordInfo<'w> {
 pub struct TagNames {
     pub(crate) reference: NameIndex,
     pub(crate) gold: NameIndex,
+    /// Words that open a span of a type and are joined to it ([`Tagger::join`]), by type.
+    pub(crate) joiners: HashMap<String, Vec<usize>>,
 }
 
 #[derive(Debug, Clone)]
@@ -99,6 +101,80 @@ pub struct Tagger {
     pub(crate) gold: NameIndex,
     /// The gold names as trained on (folded words, type), kept to store the model.
     pub(crate) gold_names: Vec<(Vec<String>, usize)>,
+}
+
+/// The built-in class of persons (see [`names::BUILTIN_CLASSES`](super::names::BUILTIN_CLASSES)).
+const BUILTIN_PERSON: Option<usize> = Some(0);
+
+/// Titles and kinship words that the conventions of `corpus/annotated/README.md` join to the
+/// name they precede (حضرت زینب, جناب شبیر, دختر فاطمہ زہرا, خلفِ بوتراب: one PERSON span).
+const JOINED_TO_NAMES: [&str; 14] =
+    ["حضرت", "جناب", "سید", "سیدہ", "ابن", "بن", "بنت", "دختر", "پسر", "فرزند", "خلف", "ہمشکل", "بیبی", "شہزادہ"];
+
+/// The decoded spans of a line (each with what it carries: a confidence, an index) with the
+/// words that the conventions join to them: [`join_openers`], then [`izafat_joins`]. Tagging
+/// and cross-validation both decode through here.
+pub(crate) fn joined<C: Copy>(
+    spans: Vec<(WordSpan, C)>,
+    tokens: &[Token<'_>],
+    folded: &[&str],
+    joiners: &HashMap<String, Vec<usize>>,
+) -> Vec<(WordSpan, C)> {
+    izafat_joins(join_openers(spans, folded, joiners), tokens)
+}
+
+/// Joins a word that opens spans of a type (the first word of a multi-word gold name of it, or
+/// a title or kinship word of persons) to a span of that type right after it, when the word is
+/// in no span or a one-word span of its own (حضرت|زینب -> حضرت زینب).
+fn join_openers<C: Copy>(
+    spans: Vec<(WordSpan, C)>,
+    folded: &[&str],
+    joiners: &HashMap<String, Vec<usize>>,
+) -> Vec<(WordSpan, C)> {
+    let mut out: Vec<(WordSpan, C)> = Vec::with_capacity(spans.len());
+    for (s, c) in spans {
+        if s.first > 0 && joiners.get(folded[s.first - 1]).is_some_and(|ts| ts.contains(&s.entity_type)) {
+            match out.last() {
+                Some((p, _)) if p.last + 1 == s.first && p.first + 1 < s.first => {}
+                Some((p, _)) if p.last + 1 == s.first => {
+                    out.pop();
+                    out.push((WordSpan { first: s.first - 1, ..s }, c));
+                    continue;
+                }
+                _ => {
+                    out.push((WordSpan { first: s.first - 1, ..s }, c));
+                    continue;
+                }
+            }
+        }
+        out.push((s, c));
+    }
+    out
+}
+
+/// A span cannot end on a word written with an izafat (a zer, ۂ, ۓ: the word is joined to
+/// the next, رسولِ دوسرا): it takes the next word, or the span of the same type after it.
+fn izafat_joins<C: Copy>(spans: Vec<(WordSpan, C)>, tokens: &[Token<'_>]) -> Vec<(WordSpan, C)> {
+    let mut out: Vec<(WordSpan, C)> = Vec::with_capacity(spans.len());
+    let mut i = 0;
+    while i < spans.len() {
+        let (mut s, c) = spans[i];
+        i += 1;
+        while s.last + 1 < tokens.len() && super::features::has_izafat(tokens[s.last].text) {
+            match spans.get(i) {
+                Some((next, _)) if next.first == s.last + 1 => {
+                    if next.entity_type != s.entity_type {
+                        break;
+                    }
+                    s.last = next.last;
+                    i += 1;
+                }
+                _ => s.last += 1,
+            }
+        }
+        out.push((s, c));
+    }
+    out
 }
 
 /// Why stored bytes are not a model.
@@ -140,7 +216,25 @@ impl Tagger {
                 NameSource::Gold => gold.add(&n.text, t),
             }
         }
-        TagNames { reference, gold }
+        let mut joiners: HashMap<String, Vec<usize>> = HashMap::new();
+        let mut join = |w: &str, t: usize| {
+            let v = joiners.entry(w.to_owned()).or_default();
+            if !v.contains(&t) {
+                v.push(t);
+            }
+        };
+        for (words, t) in &self.gold_names {
+            if words.len() >= 2 {
+                join(&words[0], *t);
+            }
+        }
+        let person = BUILTIN_PERSON.and_then(|c| self.builtin_types.get(c).copied().flatten());
+        if let Some(t) = person {
+            for w in JOINED_TO_NAMES {
+                join(&fold(w), t);
+            }
+        }
+        TagNames { reference, gold, joiners }
     }
 
     /// Tags a text line by line; spans are code points into `text`, in order. Each distinct
@@ -186,9 +280,9 @@ impl Tagger {
         let labels = self.transitions.viterbi(&emissions, tokens.len());
         let spans = decode(self.set, &labels);
         let confidence = self.transitions.span_probabilities_at(&self.tables, &emissions, tokens.len(), &spans);
-        spans
+        let folded: Vec<&str> = words.iter().map(|w| w.folded).collect();
+        joined(spans.into_iter().zip(confidence).collect(), tokens, &folded, &names.joiners)
             .into_iter()
-            .zip(confidence)
             .map(|(s, p)| (s.first, s.last, s.entity_type, self.calibration.apply(p)))
             .collect()
     }
@@ -422,5 +516,50 @@ impl<'b> Reader<'b> {
     fn string(&mut self) -> Result<String, ModelFormatError> {
         let n = self.count(1 << 16)?;
         String::from_utf8(self.take(n)?.to_vec()).map_err(|_| ModelFormatError("a string is not UTF-8".into()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn span(first: usize, last: usize, entity_type: usize) -> (WordSpan, u8) {
+        (WordSpan { first, last, entity_type }, first as u8)
+    }
+
+    fn joined_in(line: &str, spans: Vec<(WordSpan, u8)>) -> Vec<(usize, usize, usize, u8)> {
+        let tokens = tokenize(line);
+        let folded: Vec<String> = tokens.iter().map(|t| fold(t.text)).collect();
+        let folded: Vec<&str> = folded.iter().map(String::as_str).collect();
+        let mut joiners: HashMap<String, Vec<usize>> = HashMap::new();
+        joiners.insert(fold("حضرت"), vec![0]);
+        joined(spans, &tokens, &folded, &joiners)
+            .into_iter()
+            .map(|(s, c)| (s.first, s.last, s.entity_type, c))
+            .collect()
+    }
+
+    #[test]
+    fn a_title_before_a_name_of_its_type_joins_it() {
+        // حضرت (a one-word span of type 1, or none) before a span of type 0: one span of 0,
+        // carrying what the name's span carried.
+        assert_eq!(joined_in("کہا حضرت زینب نے", vec![span(1, 1, 1), span(2, 2, 0)]), [(1, 2, 0, 2)]);
+        assert_eq!(joined_in("کہا حضرت زینب نے", vec![span(2, 2, 0)]), [(1, 2, 0, 2)]);
+        // Not before a span of another type, nor taking a word from a longer span.
+        assert_eq!(joined_in("کہا حضرت زینب نے", vec![span(2, 2, 1)]), [(2, 2, 1, 2)]);
+        assert_eq!(joined_in("شاہ حضرت زینب نے", vec![span(0, 1, 1), span(2, 2, 0)]), [(0, 1, 1, 0), (2, 2, 0, 2)]);
+    }
+
+    #[test]
+    fn a_span_does_not_end_on_an_izafat() {
+        // رسولِ (a final zer) takes the next word, or the span of its type after it.
+        assert_eq!(joined_in("زیب آغوشِ رسولِ دوسرا ہے", vec![span(2, 2, 1)]), [(2, 3, 1, 2)]);
+        assert_eq!(joined_in("زیب آغوشِ رسولِ دوسرا ہے", vec![span(2, 2, 1), span(3, 3, 1)]), [(2, 3, 1, 2)]);
+        assert_eq!(
+            joined_in("زیب آغوشِ رسولِ دوسرا ہے", vec![span(2, 2, 1), span(3, 3, 0)]),
+            [(2, 2, 1, 2), (3, 3, 0, 3)]
+        );
+        // Nor past the line's end.
+        assert_eq!(joined_in("آغوشِ رسولِ", vec![span(1, 1, 1)]), [(1, 1, 1, 1)]);
     }
 }

@@ -403,25 +403,31 @@ impl Corpus {
                 (line, tagger.emissions(&tokens, &folded, &tag_names))
             })
             .collect();
-        FoldResult { lines, transitions: tagger.transitions }
+        FoldResult { lines, transitions: tagger.transitions, joiners: tag_names.joiners }
     }
 
-    /// The spans a fold's model decodes in a line at an outside bias.
+    /// The spans a fold's model decodes in a line at an outside bias (its emissions at that
+    /// bias, the spans as decoded), and the spans as tagging gives them (the joins of
+    /// [`joined`](super::model::joined) made), each with the index of the decoded span it
+    /// comes from.
     fn decode_at(
         &self,
-        transitions: &Transitions,
+        r: &FoldResult,
         line: usize,
         emissions: &[f32],
         bias: f32,
-    ) -> (Vec<f32>, Vec<WordSpan>) {
+    ) -> (Vec<f32>, Vec<WordSpan>, Vec<(WordSpan, usize)>) {
         let l = self.set.len();
         let mut e = emissions.to_vec();
         for row in e.chunks_mut(l) {
             row[0] -= bias;
         }
         let words = self.lines[line].folded.len();
-        let spans = super::labels::decode(self.set, &transitions.viterbi(&e, words));
-        (e, spans)
+        let spans = super::labels::decode(self.set, &r.transitions.viterbi(&e, words));
+        let tokens = tokenize(&self.lines[line].text);
+        let folded: Vec<&str> = self.lines[line].folded.iter().map(String::as_str).collect();
+        let joined = super::model::joined(spans.iter().copied().zip(0..).collect(), &tokens, &folded, &r.joiners);
+        (e, spans, joined)
     }
 
     fn spans_of(&self, line: usize, spans: &[WordSpan]) -> Vec<LabeledSpan> {
@@ -480,7 +486,8 @@ impl Corpus {
             let mut tally = Tally::new();
             for r in &results {
                 for (line, emissions) in &r.lines {
-                    let (_, spans) = self.decode_at(&r.transitions, *line, emissions, bias);
+                    let (_, _, joined) = self.decode_at(r, *line, emissions, bias);
+                    let spans: Vec<WordSpan> = joined.into_iter().map(|(s, _)| s).collect();
                     tally.add(&self.lines[*line].gold, &self.spans_of(*line, &spans));
                 }
             }
@@ -495,15 +502,17 @@ impl Corpus {
         for (f, r) in results.iter().enumerate() {
             let tables: Vec<_> = temps.iter().map(|&t| r.transitions.probabilities(t)).collect();
             for (line, emissions) in &r.lines {
-                let (e, spans) = self.decode_at(&r.transitions, *line, emissions, bias);
-                let predicted = self.spans_of(*line, &spans);
+                let (e, spans, joined) = self.decode_at(r, *line, emissions, bias);
+                let predicted = self.spans_of(*line, &joined.iter().map(|(s, _)| *s).collect::<Vec<_>>());
                 let gold = &self.lines[*line].gold;
                 if !spans.is_empty() {
+                    // Each span's probability is that of the decoded span it comes from, as
+                    // when tagging.
                     let words = self.lines[*line].folded.len();
                     let per_t: Vec<Vec<f64>> =
                         tables.iter().map(|t| r.transitions.span_probabilities_at(t, &e, words, &spans)).collect();
-                    for (i, p) in predicted.iter().enumerate() {
-                        predictions.push((f, gold.contains(p), per_t.iter().map(|v| v[i]).collect()));
+                    for (p, (_, i)) in predicted.iter().zip(&joined) {
+                        predictions.push((f, gold.contains(p), per_t.iter().map(|v| v[*i]).collect()));
                     }
                 }
                 tally.add(gold, &predicted);
@@ -556,6 +565,8 @@ const OUTSIDE_BIASES: &[f32] = &[0.0, 0.25, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0];
 struct FoldResult {
     lines: Vec<(usize, Vec<f32>)>,
     transitions: Transitions,
+    /// The words the fold's model joins to the spans after them.
+    joiners: std::collections::HashMap<String, Vec<usize>>,
 }
 
 /// The mean log loss of the predictions' probabilities at temperature index `t`.

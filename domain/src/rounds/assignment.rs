@@ -82,6 +82,13 @@ pub struct Assignment {
 }
 
 impl Assignment {
+    /// NEW and never started: its first start copies the models' suggestions into the layer
+    /// when the project pre-annotates. One abandoned back to NEW keeps its `started_at`, so
+    /// it is started again without a second copy; a manager setting NEW clears it.
+    pub fn never_started(&self) -> bool {
+        self.state == AssignmentState::New && self.started_at.is_none()
+    }
+
     pub fn new(project: ProjectId, document: DocumentId, annotator: UserId, now: DateTime<Utc>) -> Self {
         Self {
             id: AssignmentId::new(),

@@ -175,6 +175,22 @@ pub fn readable_layer(
     }
 }
 
+/// The layer an export or a statistic reads: the curated layer (the gold) unless one is named;
+/// a named layer as [`readable_layer`] allows it (an annotator names their own, managers any,
+/// everyone else only the curated one).
+pub fn reported_layer(
+    mode: AnnotationMode,
+    access: &ProjectAccess,
+    caller: Option<UserId>,
+    request: LayerRequest,
+) -> DomainResult<Layer> {
+    if request == LayerRequest::default() {
+        access.require_read()?;
+        return Ok(Layer::Curated);
+    }
+    readable_layer(mode, access, caller, request)
+}
+
 /// The layer a caller's change goes to: in a SHARED project the curated layer (for anyone who
 /// may edit entities); in an INDEPENDENT project an annotator's own layer (the only one they may
 /// change), and for a manager the layer asked for (the curated one by default). Whether an
@@ -368,6 +384,24 @@ mod tests {
         assert!(matches!(err, DomainError::Invalid { .. }));
         let both = LayerRequest { model: Some(m), curated: Some(true), annotator: None };
         assert!(readable_layer(mode, &access(Some(Role::Owner)), Some(me), both).is_err());
+    }
+
+    #[test]
+    fn exports_and_statistics_read_the_gold_unless_a_layer_is_named() {
+        let (me, other) = (UserId::new(), UserId::new());
+        let mode = AnnotationMode::Independent;
+        let researcher = access(Some(Role::Researcher));
+        assert_eq!(reported_layer(mode, &researcher, Some(me), ask(None, None)).unwrap(), Layer::Curated);
+        assert_eq!(reported_layer(mode, &researcher, Some(me), ask(Some(me), None)).unwrap(), Layer::Annotator(me));
+        assert!(matches!(
+            reported_layer(mode, &researcher, Some(me), ask(Some(other), None)).unwrap_err(),
+            DomainError::Forbidden(_)
+        ));
+        let owner = access(Some(Role::Owner));
+        assert_eq!(reported_layer(mode, &owner, Some(me), ask(Some(other), None)).unwrap(), Layer::Annotator(other));
+        let viewer = access(Some(Role::Viewer));
+        assert_eq!(reported_layer(mode, &viewer, Some(me), ask(None, Some(true))).unwrap(), Layer::Curated);
+        assert!(reported_layer(mode, &viewer, Some(me), ask(Some(me), None)).is_err());
     }
 
     #[test]

@@ -13,7 +13,7 @@ use crate::audit::{AuditEntry, RequestMeta};
 use crate::entity::{EntityFilter, EntitySlice};
 use crate::entity_type::EntityType;
 use crate::error::{DomainError, DomainResult};
-use crate::events::EventPublisher;
+use crate::events::{ActivityEvent, ActivityKind, DomainEvent, EventPublisher};
 use crate::ids::{DocumentId, EntityTypeId, ProjectId, UserId};
 use crate::membership::Permission;
 use crate::policy::{Actor, ProjectAccess};
@@ -138,7 +138,24 @@ where
             .project(project.id)
             .changes(json!({"documentId": a.document_id, "annotatorId": a.annotator}));
         // The time is taken under the assignment's lock, after any edit that holds it.
-        self.store.change_assignment(id, Box::new(move |stored| stored.finish(Utc::now())), audit).await
+        let changed =
+            self.store.change_assignment(id, Box::new(move |stored| stored.finish(Utc::now())), audit).await?;
+        self.announce_fill(&project, &a, &changed, actor);
+        Ok(changed)
+    }
+
+    /// An assignment started for the first time in a project that pre-annotates filled its
+    /// layer with the models' suggestions: `ENTITIES_IMPORTED` in that layer.
+    fn announce_fill(&self, project: &Project, before: &Assignment, after: &Assignment, actor: &Actor) {
+        if project.pre_annotate
+            && project.annotation_mode == AnnotationMode::Independent
+            && before.never_started()
+            && matches!(after.state, AssignmentState::InProgress | AssignmentState::Finished)
+        {
+            let event = ActivityEvent::new(after.document_id, ActivityKind::EntitiesImported, &[], Some(actor.user_id))
+                .in_layer(Layer::Annotator(after.annotator));
+            self.events.publish(DomainEvent::DocumentActivity(event));
+        }
     }
 
     /// A manager sets an assignment's state (locks, ignores, or reopens it).
@@ -155,7 +172,12 @@ where
             .resource(a.id.0, &project.name)
             .project(project.id)
             .changes(json!({"documentId": a.document_id, "annotatorId": a.annotator, "from": a.state.as_str()}));
-        self.store.change_assignment(id, Box::new(move |stored| Ok(stored.set_state(state, Utc::now()))), audit).await
+        let changed = self
+            .store
+            .change_assignment(id, Box::new(move |stored| Ok(stored.set_state(state, Utc::now()))), audit)
+            .await?;
+        self.announce_fill(&project, &a, &changed, actor);
+        Ok(changed)
     }
 
     /// The caller's own assignments in a project.
@@ -176,6 +198,26 @@ where
     }
 }
 
+/// Whether a write to `layer` of a document will be the first start of its annotator's
+/// assignment in a project that pre-annotates, so that the layer also fills with the models'
+/// suggestions: the write then announces `ENTITIES_IMPORTED` in that layer (to the annotator
+/// and the managers), so their clients read the layer again. Reads nothing for other layers
+/// or projects that do not pre-annotate.
+pub(crate) async fn fills_from_models<S: AssignmentRepository>(
+    store: &S,
+    project: ProjectId,
+    pre_annotates: bool,
+    document: DocumentId,
+    layer: Layer,
+) -> DomainResult<bool> {
+    let Some(annotator) = layer.annotator().filter(|_| pre_annotates) else { return Ok(false) };
+    Ok(store
+        .project_assignments(project, Some(&[document]))
+        .await?
+        .iter()
+        .any(|a| a.annotator == annotator && a.never_started()))
+}
+
 /// What `agreement` asks: the documents (default: every document with an assignment), the
 /// entity types (default: all; entities of other types count as no entity), the annotators
 /// (default: every assigned one), and whether layers not yet FINISHED count too.
@@ -186,6 +228,8 @@ pub struct AgreementRequest {
     pub entity_types: Option<Vec<EntityTypeId>>,
     pub annotators: Option<Vec<UserId>>,
     pub include_unfinished: bool,
+    /// Count each model's layer of a compared document as one more rater (its suggestions).
+    pub include_models: bool,
 }
 
 /// An agreement report and the entity types it names.
@@ -232,6 +276,25 @@ where
                 by_document.entry(a.document_id).or_default().push(a.annotator);
             }
         }
+        // The layers compared per document: the counted annotators', then (when asked) each
+        // model's suggestions, as one more rater. A document needs two layers, one of them an
+        // annotator's.
+        let mut by_document: BTreeMap<DocumentId, Vec<Layer>> =
+            by_document.into_iter().map(|(d, users)| (d, users.into_iter().map(Layer::Annotator).collect())).collect();
+        if input.include_models && !by_document.is_empty() {
+            let candidates: Vec<DocumentId> = by_document.keys().copied().collect();
+            if candidates.len() > MAX_DOCUMENTS {
+                return Err(DomainError::invalid(
+                    "documentIds",
+                    format!("more than {MAX_DOCUMENTS} documents to compare: name some"),
+                ));
+            }
+            for (document, model) in self.store.model_layers(project.id, &candidates).await? {
+                if let Some(layers) = by_document.get_mut(&document) {
+                    layers.push(Layer::Model(model));
+                }
+            }
+        }
         by_document.retain(|_, a| a.len() >= 2);
         if by_document.len() > MAX_DOCUMENTS {
             return Err(DomainError::invalid(
@@ -239,16 +302,15 @@ where
                 format!("more than {MAX_DOCUMENTS} documents to compare: name some"),
             ));
         }
-        let mut raters: Vec<Layer> = by_document.values().flatten().map(|u| Layer::Annotator(*u)).collect();
+        let mut raters: Vec<Layer> = by_document.values().flatten().copied().collect();
         raters.sort_unstable();
         raters.dedup();
         let mut docs = Vec::with_capacity(by_document.len());
-        for (document, users) in by_document {
+        for (document, compared) in by_document {
             let Some(head) = self.store.document_head(document).await? else { continue };
             let text = self.store.document_text(&head).await?;
             let mut layers = BTreeMap::new();
-            for user in users {
-                let layer = Layer::Annotator(user);
+            for layer in compared {
                 let mut filter = EntityFilter::layer(layer);
                 filter.entity_type_ids = wanted_types.as_ref().map(|t| t.iter().copied().collect());
                 let slice = self.store.entities_after(&[document], &filter, None, LAYER_PAGE).await?.remove(&document);

@@ -22,10 +22,12 @@ use crate::ids::{DocumentId, EntityId, EntityTypeId, ProjectId, RelationshipId, 
 use crate::membership::Permission;
 use crate::policy::Actor;
 use crate::ports::{
-    DocumentRepository, EntityRepository, EntityTypeRepository, OnDuplicate, ProjectRepository, RelationshipRepository,
+    AssignmentRepository, DocumentRepository, EntityRepository, EntityTypeRepository, OnDuplicate, ProjectRepository,
+    RelationshipRepository,
 };
 use crate::relationship::{Relationship, RelationshipType, check_relationship};
 use crate::rounds::{Layer, LayerRequest, may_read, may_write, writable_layer};
+use crate::service::assignments::fills_from_models;
 use crate::service::documents::Documents;
 use crate::text::{DocumentText, span_context, validate_span};
 
@@ -142,7 +144,12 @@ fn validate_notes(notes: Option<String>) -> DomainResult<Option<String>> {
 
 impl<S, E> Entities<'_, S, E>
 where
-    S: DocumentRepository + ProjectRepository + EntityRepository + EntityTypeRepository + RelationshipRepository,
+    S: DocumentRepository
+        + ProjectRepository
+        + EntityRepository
+        + EntityTypeRepository
+        + RelationshipRepository
+        + AssignmentRepository,
     E: EventPublisher,
 {
     fn documents(&self) -> Documents<'_, S, E> {
@@ -163,11 +170,13 @@ where
         actor: &Actor,
         id: DocumentId,
         request: LayerRequest,
-    ) -> DomainResult<(DocumentHead, Layer)> {
+    ) -> DomainResult<(DocumentHead, Layer, bool)> {
         let (head, project, access) = self.documents().head_project_access(Some(actor), id).await?;
         access.require(Permission::EditEntities)?;
         let layer = writable_layer(project.annotation_mode, &access, actor.user_id, request)?;
-        Ok((head, layer))
+        // Whether this write also fills the layer with the models' suggestions (its first start).
+        let fills = fills_from_models(self.store, project.id, project.pre_annotate, head.id, layer).await?;
+        Ok((head, layer, fills))
     }
 
     /// The entity, its document's head and what the caller may do there, if the caller may
@@ -218,7 +227,7 @@ where
     }
 
     pub async fn create(&self, meta: &RequestMeta, actor: &Actor, input: NewEntity) -> DomainResult<Entity> {
-        let (doc, layer) = self.editable_document(actor, input.document_id, input.layer).await?;
+        let (doc, layer, fills) = self.editable_document(actor, input.document_id, input.layer).await?;
         let entity_type = self.usable_type(input.entity_type_id).await?;
         let text = self.store.document_text(&doc).await?;
         let span = validate_span(&text, input.start, input.end)?;
@@ -246,6 +255,9 @@ where
             .await?;
         let created = created.pop().ok_or_else(|| DomainError::internal("inserted entity missing"))?;
         self.announce(created.document_id, created.layer, ActivityKind::EntityCreated, &[created.id], actor);
+        if fills {
+            self.announce(created.document_id, created.layer, ActivityKind::EntitiesImported, &[], actor);
+        }
         Ok(created)
     }
 
@@ -397,7 +409,7 @@ where
         needle: &str,
         type_id: EntityTypeId,
     ) -> DomainResult<Vec<EntityId>> {
-        let (doc, layer) = self.editable_document(actor, doc, LayerRequest::default()).await?;
+        let (doc, layer, fills) = self.editable_document(actor, doc, LayerRequest::default()).await?;
         let entity_type = self.usable_type(type_id).await?;
         let needle = crate::text::normalize_newlines(needle.trim());
         if needle.is_empty() {
@@ -432,6 +444,9 @@ where
             .collect();
         if !created.is_empty() {
             self.announce(doc.id, layer, ActivityKind::EntityCreated, &created, actor);
+        }
+        if fills {
+            self.announce(doc.id, layer, ActivityKind::EntitiesImported, &[], actor);
         }
         Ok(created)
     }

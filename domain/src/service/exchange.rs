@@ -22,11 +22,12 @@ use crate::ids::{DocumentId, EntityId, ProjectId, UserId};
 use crate::membership::Permission;
 use crate::policy::{Actor, ProjectAccess};
 use crate::ports::{
-    AuditRepository, DocumentRepository, EntityTypeRepository, ExchangeRepository, ImportedDocument,
-    KnowledgeRepository, ProjectRepository, Scope, UserRepository,
+    AssignmentRepository, AuditRepository, DocumentRepository, EntityTypeRepository, ExchangeRepository,
+    ImportedDocument, KnowledgeRepository, ProjectRepository, Scope, UserRepository,
 };
 use crate::relationship::RelationshipType;
-use crate::rounds::{Layer, LayerRequest, writable_layer};
+use crate::rounds::{Layer, LayerRequest, reported_layer, writable_layer};
+use crate::service::assignments::fills_from_models;
 use crate::service::documents::{Documents, InitialFields, new_document};
 use crate::service::projects::{ProjectRef, Projects};
 use crate::text::{self, DocumentText};
@@ -68,7 +69,8 @@ where
         + EntityTypeRepository
         + UserRepository
         + AuditRepository
-        + KnowledgeRepository,
+        + KnowledgeRepository
+        + AssignmentRepository,
     E: EventPublisher,
 {
     fn projects(&self) -> Projects<'_, S, E> {
@@ -98,7 +100,8 @@ where
     }
 
     /// Exports a document or a project in a format (the export permission), and records the
-    /// export in the audit trail.
+    /// export in the audit trail. It reads the curated layer unless `layer` names another: an
+    /// annotator's own layer, or any layer for the project's managers ([`reported_layer`]).
     pub async fn export(
         &self,
         meta: &RequestMeta,
@@ -106,10 +109,21 @@ where
         scope: Scope,
         format: Format,
         verified_only: bool,
+        layer: LayerRequest,
     ) -> DomainResult<String> {
         let (project, name, access) = self.access(actor, scope).await?;
         access.require(Permission::ExportData)?;
-        let snapshot = self.store.snapshot(scope, verified_only).await?;
+        let layer = if layer == LayerRequest::default() {
+            Layer::Curated
+        } else {
+            let (p, _) = self
+                .projects()
+                .find(Some(actor), ProjectRef::Id(project))
+                .await?
+                .ok_or(DomainError::NotFound { resource: "project" })?;
+            reported_layer(p.annotation_mode, &access, Some(actor.user_id), layer)?
+        };
+        let snapshot = self.store.snapshot(scope, layer, verified_only).await?;
         let types: HashMap<_, _> = self.store.entity_types().await?.into_iter().map(|t| (t.id, t.name)).collect();
         let mut verifiers: Vec<UserId> = snapshot.entities.iter().filter_map(|e| e.verified_by).collect();
         verifiers.sort_unstable();
@@ -155,6 +169,7 @@ where
             .changes(json!({
                 "format": format.as_str(),
                 "verifiedOnly": verified_only,
+                "layer": layer.key(),
                 "documents": docs.len(),
                 "entities": docs.iter().map(|d| d.entities.len()).sum::<usize>(),
                 "omitted": exported.omitted,
@@ -249,12 +264,8 @@ where
             e.layer = layer;
         }
         if dry_run {
-            // The curated layer's spans (an annotator's dry run counts every span as new: at most).
-            let existing = if layer == Layer::Curated {
-                self.store.snapshot(Scope::Document(doc.id), false).await?.entities
-            } else {
-                Vec::new()
-            };
+            // The spans the layer written already has.
+            let existing = self.store.snapshot(Scope::Document(doc.id), layer, false).await?.entities;
             let have: std::collections::HashSet<_> =
                 existing.iter().map(|e| (e.start, e.end, e.entity_type_id)).collect();
             let already = plan.entities.iter().filter(|e| have.contains(&(e.start, e.end, e.entity_type_id))).count();
@@ -267,8 +278,10 @@ where
             return Ok(report);
         }
         refuse_on(&issues)?;
+        // The import's first start of the assignment may fill the layer with suggestions too.
+        let fills = fills_from_models(self.store, project.id, project.pre_annotate, doc.id, layer).await?;
         let counts = self.store.import_entities(doc.id, layer, plan.entities, plan.relations, audit).await?;
-        if counts.created > 0 || counts.relationships_created > 0 {
+        if counts.created > 0 || counts.relationships_created > 0 || fills {
             let mut event =
                 ActivityEvent::new(doc.id, ActivityKind::EntitiesImported, &[], Some(actor.user_id)).in_layer(layer);
             event.count = counts.created;

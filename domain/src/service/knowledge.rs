@@ -137,7 +137,8 @@ where
         + EntityTypeRepository
         + RelationshipRepository
         + UserRepository
-        + AuditRepository,
+        + AuditRepository
+        + crate::ports::AssignmentRepository,
 {
     /// Reads only (access checks): nothing is published through them.
     fn projects(&self) -> Projects<'_, S, NoEvents> {

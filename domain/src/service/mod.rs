@@ -5,6 +5,7 @@ pub mod accounts;
 pub mod assignments;
 pub mod audit;
 pub mod chat;
+pub mod curation;
 pub mod documents;
 pub mod embeddings;
 pub mod entities;

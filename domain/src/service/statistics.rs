@@ -9,6 +9,7 @@ use crate::events::NoEvents;
 use crate::ids::ProjectId;
 use crate::policy::Actor;
 use crate::ports::{ProjectRepository, Scope, StatisticsRepository};
+use crate::rounds::{Layer, LayerRequest, reported_layer};
 use crate::service::projects::{ProjectRef, Projects};
 use crate::statistics::{EntityStatistics, ModelQuality, QualityCounts, model_quality};
 
@@ -27,8 +28,25 @@ impl<S: StatisticsRepository + ProjectRepository> Statistics<'_, S> {
         Ok(Scope::Project(project))
     }
 
-    pub async fn entities(&self, scope: Scope) -> DomainResult<EntityStatistics> {
-        Ok(EntityStatistics::from_tallies(&self.store.entity_tallies(scope).await?))
+    /// The scope of a project the caller may read, and the layer its statistics read: the
+    /// curated layer unless `layer` names another the caller may read ([`reported_layer`]).
+    pub async fn project_layer(
+        &self,
+        actor: Option<&Actor>,
+        project: ProjectId,
+        layer: LayerRequest,
+    ) -> DomainResult<(Scope, Layer)> {
+        let (p, access) = Projects { store: self.store, events: &NoEvents }
+            .find(actor, ProjectRef::Id(project))
+            .await?
+            .ok_or(DomainError::NotFound { resource: "project" })?;
+        let layer = reported_layer(p.annotation_mode, &access, actor.map(|a| a.user_id), layer)?;
+        Ok((Scope::Project(project), layer))
+    }
+
+    /// The scope's entities of one layer, counted.
+    pub async fn entities(&self, scope: Scope, layer: Layer) -> DomainResult<EntityStatistics> {
+        Ok(EntityStatistics::from_tallies(&self.store.entity_tallies(scope, layer).await?))
     }
 
     /// Documents per processing status, every status listed (zero included).
@@ -40,14 +58,14 @@ impl<S: StatisticsRepository + ProjectRepository> Statistics<'_, S> {
             .collect())
     }
 
-    /// The quality of every model with suggestions in the scope.
-    pub async fn model_quality(&self, scope: Scope) -> DomainResult<Vec<ModelQuality>> {
-        let (spans, rejections) = self.store.quality_records(Some(scope), None).await?;
+    /// The quality of every model with suggestions in the scope's layer.
+    pub async fn model_quality(&self, scope: Scope, layer: Layer) -> DomainResult<Vec<ModelQuality>> {
+        let (spans, rejections) = self.store.quality_records(Some(scope), None, layer).await?;
         Ok(model_quality(&spans, &rejections))
     }
 
     /// One model's quality in a project the caller may read, or, for global admins without a
-    /// project, in every project. A model without suggestions there has zero counts.
+    /// project, in every project, over the curated layer. A model without suggestions there has zero counts.
     pub async fn quality_of_model(
         &self,
         actor: Option<&Actor>,
@@ -62,7 +80,7 @@ impl<S: StatisticsRepository + ProjectRepository> Statistics<'_, S> {
                 None => return Err(DomainError::Unauthenticated),
             },
         };
-        let (spans, rejections) = self.store.quality_records(scope, Some(model)).await?;
+        let (spans, rejections) = self.store.quality_records(scope, Some(model), Layer::Curated).await?;
         Ok(model_quality(&spans, &rejections).into_iter().find(|q| q.model_id == model).unwrap_or(ModelQuality {
             model_id: model,
             overall: QualityCounts::default(),

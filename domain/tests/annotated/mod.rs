@@ -315,6 +315,64 @@ pub fn random_split(lines: &[Line], seed: u64, train_lines: usize) -> (Vec<&Line
     )
 }
 
+/// The text a line comes from (blocks are named `text/first line of the passage/stanza`).
+pub fn text_of(l: &Line) -> &str {
+    l.block.split('/').next().unwrap_or_default()
+}
+
+/// A split by text: texts drawn at random (by `seed`) go to training whole until about
+/// `train_lines` lines are in it; the text that would overshoot gives only as many of its
+/// stanzas (drawn at random) as fill the budget, and its other lines are left out of both
+/// sides. Every other text is tested. So training and test never share a text: a name is
+/// "seen" only if the gold of another text holds it, as when a project meets a new text.
+pub fn text_split(lines: &[Line], seed: u64, train_lines: usize) -> (Vec<&Line>, Vec<&Line>) {
+    let mut texts: Vec<&str> = Vec::new();
+    for l in lines {
+        if !texts.contains(&text_of(l)) {
+            texts.push(text_of(l));
+        }
+    }
+    let mut x = seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
+    let mut next = move |n: usize| {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        (x % n as u64) as usize
+    };
+    for i in (1..texts.len()).rev() {
+        texts.swap(i, next(i + 1));
+    }
+    let mut train: Vec<&Line> = Vec::new();
+    let mut in_train: HashSet<&str> = HashSet::new();
+    for t in texts {
+        if train.len() >= train_lines {
+            break;
+        }
+        let of_text: Vec<&Line> = lines.iter().filter(|l| text_of(l) == t).collect();
+        in_train.insert(t);
+        if train.len() + of_text.len() <= train_lines + train_lines / 10 {
+            train.extend(of_text);
+            continue;
+        }
+        let mut blocks: Vec<&str> = Vec::new();
+        for l in &of_text {
+            if !blocks.contains(&l.block.as_str()) {
+                blocks.push(&l.block);
+            }
+        }
+        for i in (1..blocks.len()).rev() {
+            blocks.swap(i, next(i + 1));
+        }
+        for b in blocks {
+            if train.len() < train_lines {
+                train.extend(of_text.iter().filter(|l| l.block == b));
+            }
+        }
+    }
+    let test = lines.iter().filter(|l| !in_train.contains(text_of(l))).collect();
+    (train, test)
+}
+
 /// Prints the held-out lines where the tagger and the gold differ.
 pub fn print_errors(train_lines: &[&Line], heldout: &[&Line], options: &TrainingOptions) {
     let data: Vec<Annotated> = train_lines.iter().map(|l| l.gold.clone()).collect();

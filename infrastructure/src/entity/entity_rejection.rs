@@ -27,6 +27,9 @@ pub struct Model {
     pub rejected_at: DateTimeUtc,
     #[sea_orm(column_type = "Text", nullable)]
     pub reason: Option<String>,
+    /// The layer the suggestion was deleted from (`entities.layer`'s key; `curated` default).
+    #[sea_orm(column_type = "Text")]
+    pub layer: String,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

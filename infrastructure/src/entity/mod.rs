@@ -8,6 +8,8 @@ pub(crate) mod assignment;
 pub(crate) mod audit_log;
 pub(crate) mod chat_message;
 pub(crate) mod chat_session;
+pub(crate) mod curation;
+pub(crate) mod curation_decision;
 pub(crate) mod document;
 pub(crate) mod document_artifact;
 pub(crate) mod document_stats;

@@ -28,7 +28,7 @@ use uuid::Uuid;
 use super::{Store, audit, internal};
 use crate::entity::{assignment, project};
 
-fn to_domain(m: assignment::Model) -> DomainResult<Assignment> {
+pub(crate) fn to_domain(m: assignment::Model) -> DomainResult<Assignment> {
     Ok(Assignment {
         id: AssignmentId(m.id),
         project_id: ProjectId(m.project_id),
@@ -89,8 +89,10 @@ pub(crate) async fn claim_deferred(txn: &DatabaseTransaction, doc: DocumentId, l
     let Some(annotator) = layer.annotator() else { return Ok(Claim(None)) };
     let pre_annotate = still_independent(txn, doc).await?;
     let now = Utc::now();
-    // Starting it: of two first changes at once, one finds NEW (PostgreSQL re-checks the row
-    // after the other's lock; SQLite runs one writer at a time), so the layer is copied once.
+    // Starting it for the first time: of two first changes at once, one finds it NEW and never
+    // started (PostgreSQL re-checks the row after the other's lock; SQLite runs one writer at
+    // a time), so the layer is copied once. An assignment abandoned back to NEW keeps its
+    // `started_at`: starting it again copies nothing (what the annotator deleted stays deleted).
     let started = assignment::Entity::update_many()
         .col_expr(assignment::Column::State, Expr::value(AssignmentState::InProgress.as_str()))
         .col_expr(assignment::Column::StartedAt, Expr::value(now))
@@ -98,6 +100,7 @@ pub(crate) async fn claim_deferred(txn: &DatabaseTransaction, doc: DocumentId, l
         .filter(assignment::Column::DocumentId.eq(doc.0))
         .filter(assignment::Column::AnnotatorId.eq(annotator.0))
         .filter(assignment::Column::State.eq(AssignmentState::New.as_str()))
+        .filter(assignment::Column::StartedAt.is_null())
         .exec(txn)
         .await
         .map_err(internal)?;
@@ -370,10 +373,13 @@ impl AssignmentRepository for Store {
         }
         let stored = q.one(&txn).await.map_err(internal)?.ok_or(DomainError::NotFound { resource: "assignment" })?;
         let was = AssignmentState::parse(&stored.state)?;
+        let never_started = stored.started_at.is_none();
         let changed = change(to_domain(stored)?)?;
         assignment::Entity::update(row(&changed)).exec(&txn).await.map_err(internal)?;
-        // Started by a manager (or finished untouched): the layer gets its pre-annotation now.
+        // Started by a manager (or finished untouched) for the first time: the layer gets its
+        // pre-annotation now (once: not again after it was abandoned back to NEW).
         if was == AssignmentState::New
+            && never_started
             && matches!(changed.state, AssignmentState::InProgress | AssignmentState::Finished)
             && pre_annotates(&txn, changed.project_id).await?
         {
@@ -440,6 +446,37 @@ impl AssignmentRepository for Store {
             .await
             .map_err(internal)?;
         rows.into_iter().map(|(u, s, n)| Ok((UserId(u), AssignmentState::parse(&s)?, n as u64))).collect()
+    }
+
+    async fn model_layers(
+        &self,
+        project: ProjectId,
+        documents: &[DocumentId],
+    ) -> DomainResult<Vec<(DocumentId, Uuid)>> {
+        let mut found = Vec::new();
+        // Bounded lists (the agreement's documents, at most 1,000): a few IN lists.
+        for chunk in documents.chunks(500) {
+            let rows: Vec<(Uuid, String)> = crate::entity::annotation::Entity::find()
+                .select_only()
+                .column(crate::entity::annotation::Column::DocumentId)
+                .column(crate::entity::annotation::Column::Layer)
+                .distinct()
+                .filter(crate::entity::annotation::Column::ProjectId.eq(project.0))
+                .filter(crate::entity::annotation::Column::DocumentId.is_in(chunk.iter().map(|d| d.0)))
+                .filter(crate::entity::annotation::Column::Layer.like("model:%"))
+                .into_tuple()
+                .all(self.connection())
+                .await
+                .map_err(internal)?;
+            for (doc, key) in rows {
+                if let Layer::Model(m) = Layer::parse_key(&key)? {
+                    found.push((DocumentId(doc), m));
+                }
+            }
+        }
+        found.sort_unstable();
+        found.dedup();
+        Ok(found)
     }
 
     async fn reopen_abandoned(&self, now: DateTime<Utc>) -> DomainResult<u64> {

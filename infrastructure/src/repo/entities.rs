@@ -660,6 +660,7 @@ impl EntityRepository for Store {
                 rejected_by: Set(Some(r.rejected_by.0)),
                 rejected_at: Set(r.rejected_at),
                 reason: Set(r.reason.clone()),
+                layer: Set(e.layer.key()),
             }
             .insert(&txn)
             .await

@@ -21,23 +21,26 @@ use super::{Store, audit, convert, documents, entities, internal, relationships,
 use crate::entity::{annotation, document, entity_relationship};
 
 /// The ids of a scope's entities, as a subquery.
-fn entity_ids_of(scope: Scope) -> sea_orm::sea_query::SelectStatement {
+fn entity_ids_of(scope: Scope, layer: &str) -> sea_orm::sea_query::SelectStatement {
     let mut q = Query::select();
     q.column(annotation::Column::Id).from(annotation::Entity);
     match scope {
         Scope::Project(p) => q.and_where(annotation::Column::ProjectId.eq(p.0)),
         Scope::Document(d) => q.and_where(annotation::Column::DocumentId.eq(d.0)),
     };
-    q.and_where(annotation::Column::Layer.eq(super::entities::CURATED));
+    q.and_where(annotation::Column::Layer.eq(layer));
     q.to_owned()
 }
 
-/// The relationships whose source is one of the scope's entities.
-async fn relationships_from(conn: &impl ConnectionTrait, scope: Scope) -> DomainResult<Vec<Relationship>> {
+/// The relationships whose source is one of the scope's entities of a layer (a project's: every
+/// relationship of the project; the export keeps those between the entities it exports).
+async fn relationships_from(conn: &impl ConnectionTrait, scope: Scope, layer: &str) -> DomainResult<Vec<Relationship>> {
     let q = entity_relationship::Entity::find();
     let q = match scope {
         Scope::Project(p) => q.filter(entity_relationship::Column::ProjectId.eq(p.0)),
-        Scope::Document(_) => q.filter(entity_relationship::Column::SourceEntityId.in_subquery(entity_ids_of(scope))),
+        Scope::Document(_) => {
+            q.filter(entity_relationship::Column::SourceEntityId.in_subquery(entity_ids_of(scope, layer)))
+        }
     };
     q.order_by_asc(entity_relationship::Column::CreatedAt)
         .order_by_asc(entity_relationship::Column::Id)
@@ -79,7 +82,12 @@ fn new_relationships(
 }
 
 impl ExchangeRepository for Store {
-    async fn snapshot(&self, scope: Scope, verified_only: bool) -> DomainResult<Snapshot> {
+    async fn snapshot(
+        &self,
+        scope: Scope,
+        layer: nishan_domain::rounds::Layer,
+        verified_only: bool,
+    ) -> DomainResult<Snapshot> {
         let txn = self.read_snapshot().await?;
         let docs = document::Entity::find();
         let docs = match scope {
@@ -91,8 +99,7 @@ impl ExchangeRepository for Store {
             docs.order_by_asc(document::Column::CreatedAt).order_by_asc(document::Column::Id),
         )
         .await?;
-        // Exports read the curated layer.
-        let mut q = annotation::Entity::find().filter(annotation::Column::Layer.eq(super::entities::CURATED));
+        let mut q = annotation::Entity::find().filter(annotation::Column::Layer.eq(layer.key()));
         q = match scope {
             Scope::Project(p) => q.filter(annotation::Column::ProjectId.eq(p.0)),
             Scope::Document(d) => q.filter(annotation::Column::DocumentId.eq(d.0)),
@@ -110,7 +117,7 @@ impl ExchangeRepository for Store {
             .into_iter()
             .map(convert::annotation)
             .collect::<DomainResult<Vec<Entity>>>()?;
-        let relationships = relationships_from(&txn, scope).await?;
+        let relationships = relationships_from(&txn, scope, &layer.key()).await?;
         txn.commit().await.map_err(internal)?;
         Ok(Snapshot { documents, entities, relationships })
     }

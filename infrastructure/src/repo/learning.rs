@@ -126,6 +126,8 @@ impl Store {
                 entity_rejection::Column::EndOffset,
             ])
             .filter(entity_rejection::Column::ProjectId.eq(project.0))
+            // The gold's rejections (not an annotator's deletions in their own layer).
+            .filter(entity_rejection::Column::Layer.eq(super::entities::CURATED))
             .into_tuple()
             .all(conn)
             .await

@@ -13,6 +13,7 @@ mod assignments;
 mod audit;
 mod chat;
 mod convert;
+mod curation;
 mod documents;
 mod embeddings;
 mod entities;

@@ -6,6 +6,7 @@ use nishan_domain::document::ProcessingStatus;
 use nishan_domain::entity::{EntitySource, previous_type};
 use nishan_domain::ids::{DocumentId, EntityTypeId, ProjectId, UserId};
 use nishan_domain::ports::{Scope, StatisticsRepository};
+use nishan_domain::rounds::Layer;
 use nishan_domain::statistics::{EntityTally, RejectionRecord, SpanRecord};
 use sea_orm::sea_query::Query;
 use sea_orm::{ColumnTrait, Condition, EntityTrait, QueryFilter, QuerySelect};
@@ -19,8 +20,6 @@ fn entity_scope(scope: Scope) -> Condition {
         Scope::Project(p) => Condition::all().add(annotation::Column::ProjectId.eq(p.0)),
         Scope::Document(d) => Condition::all().add(annotation::Column::DocumentId.eq(d.0)),
     }
-    // Statistics read the curated layer (the gold; in a SHARED project the only one).
-    .add(annotation::Column::Layer.eq(super::entities::CURATED))
 }
 
 /// The documents where a model made suggestions (kept or rejected).
@@ -39,7 +38,7 @@ fn documents_of_model(model: Uuid, column: impl ColumnTrait) -> Condition {
 }
 
 impl StatisticsRepository for Store {
-    async fn entity_tallies(&self, scope: Scope) -> DomainResult<Vec<EntityTally>> {
+    async fn entity_tallies(&self, scope: Scope, layer: Layer) -> DomainResult<Vec<EntityTally>> {
         let rows: Vec<(Uuid, String, bool, Option<Uuid>, i64)> = annotation::Entity::find()
             .select_only()
             .column(annotation::Column::EntityTypeId)
@@ -48,6 +47,7 @@ impl StatisticsRepository for Store {
             .column(annotation::Column::VerifiedBy)
             .column_as(annotation::Column::Id.count(), "n")
             .filter(entity_scope(scope))
+            .filter(annotation::Column::Layer.eq(layer.key()))
             .group_by(annotation::Column::EntityTypeId)
             .group_by(annotation::Column::Source)
             .group_by(annotation::Column::IsVerified)
@@ -87,12 +87,13 @@ impl StatisticsRepository for Store {
         &self,
         scope: Option<Scope>,
         model: Option<Uuid>,
+        layer: Layer,
     ) -> DomainResult<(Vec<SpanRecord>, Vec<RejectionRecord>)> {
         let judged = Condition::any()
             .add(annotation::Column::LlmModelId.is_not_null())
             .add(annotation::Column::IsVerified.eq(true))
             .add(annotation::Column::Source.is_in([EntitySource::Manual.as_str(), EntitySource::Correction.as_str()]));
-        let mut cond = Condition::all().add(judged);
+        let mut cond = Condition::all().add(judged).add(annotation::Column::Layer.eq(layer.key()));
         if let Some(scope) = scope {
             cond = cond.add(entity_scope(scope));
         }
@@ -130,7 +131,9 @@ impl StatisticsRepository for Store {
                 })
             })
             .collect::<DomainResult<Vec<_>>>()?;
-        let mut cond = Condition::all().add(entity_rejection::Column::LlmModelId.is_not_null());
+        let mut cond = Condition::all()
+            .add(entity_rejection::Column::LlmModelId.is_not_null())
+            .add(entity_rejection::Column::Layer.eq(layer.key()));
         match scope {
             Some(Scope::Project(p)) => cond = cond.add(entity_rejection::Column::ProjectId.eq(p.0)),
             Some(Scope::Document(d)) => cond = cond.add(entity_rejection::Column::DocumentId.eq(d.0)),

@@ -5,6 +5,8 @@
 
 pub mod mock_llm;
 pub mod python;
+pub mod receiver;
+pub mod team;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;

@@ -4,6 +4,7 @@
 mod accounts;
 mod assignments;
 mod chat;
+mod curation;
 mod documents;
 mod embeddings;
 mod entities;
@@ -33,5 +34,6 @@ pub struct Mutation(
     sources::SourceMutation,
     settings::SettingsMutation,
     assignments::AssignmentMutation,
+    curation::CurationMutation,
     embeddings::EmbeddingMutation,
 );

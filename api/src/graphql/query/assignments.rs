@@ -26,6 +26,11 @@ pub struct AgreementInput {
     /// default false.
     #[graphql(default = false)]
     pub include_unfinished: bool,
+    /// Count each model's suggestions in a compared document (its layer) as one more rater,
+    /// so the model is compared with each annotator; default true. A document with one
+    /// counted annotator and a model's layer is compared.
+    #[graphql(default = true)]
+    pub include_models: bool,
 }
 
 fn ids<T>(list: Option<Vec<ID>>, field: &str, wrap: fn(uuid::Uuid) -> T) -> ApiResult<Option<Vec<T>>> {
@@ -76,6 +81,7 @@ impl AssignmentQuery {
             entity_types: ids(input.entity_type_ids, "entityTypeIds", EntityTypeId)?,
             annotators: ids(input.annotator_ids, "annotatorIds", UserId)?,
             include_unfinished: input.include_unfinished,
+            include_models: input.include_models,
         };
         let actor = request(ctx).viewer.optional()?;
         let outcome = state(ctx).assignments().agreement(actor.as_ref(), ask).await?;

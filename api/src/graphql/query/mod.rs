@@ -4,6 +4,7 @@ mod accounts;
 mod assignments;
 mod audit;
 mod chat;
+mod curation;
 mod documents;
 mod entity_types;
 mod exchange;
@@ -35,4 +36,5 @@ pub struct Query(
     sources::SourceQuery,
     settings::SettingsQuery,
     assignments::AssignmentQuery,
+    curation::CurationQuery,
 );

@@ -2,7 +2,7 @@ use async_graphql::{Context, ID, Object};
 use nishan_domain::ids::ProjectId;
 
 use crate::error::ApiResult;
-use crate::graphql::types::{ModelQuality, ProjectStatistics, UsageReport, parse_id};
+use crate::graphql::types::{LayerInput, ModelQuality, ProjectStatistics, UsageReport, parse_id};
 use crate::graphql::{request, state};
 
 #[derive(Default)]
@@ -12,11 +12,19 @@ pub struct StatisticsQuery;
 impl StatisticsQuery {
     /// Where a project stands: documents by processing status; entities by type, source and
     /// verification; verifications per researcher; the quality of each model's suggestions.
-    async fn project_statistics(&self, ctx: &Context<'_>, project_id: ID) -> ApiResult<ProjectStatistics> {
+    /// The entity side reads the curated layer unless `layer` names another (issue 12): an
+    /// annotator their own, a manager any; another annotator's layer is FORBIDDEN.
+    async fn project_statistics(
+        &self,
+        ctx: &Context<'_>,
+        project_id: ID,
+        layer: Option<LayerInput>,
+    ) -> ApiResult<ProjectStatistics> {
         let project = ProjectId(parse_id(&project_id, "projectId")?);
         let actor = request(ctx).viewer.optional()?;
-        state(ctx).statistics().project_scope(actor.as_ref(), project).await?;
-        Ok(ProjectStatistics::new(project))
+        let asked = layer.unwrap_or_default().to_domain()?;
+        let (_, layer) = state(ctx).statistics().project_layer(actor.as_ref(), project, asked).await?;
+        Ok(ProjectStatistics::new(project, layer))
     }
 
     /// Model tokens and cost per user, per model and per day over `[from, to)` (default: the

@@ -3,11 +3,12 @@
 use std::sync::Arc;
 
 use async_graphql::{Context, Object};
+use nishan_domain::ports::ModelRepository;
 use nishan_domain::rounds::Layer;
 use nishan_domain::rounds::agreement::{DocumentAgreement, PairAgreement, TypeAgreement};
 use nishan_domain::service::assignments::AgreementOutcome;
 
-use super::{Document, EntityType, User};
+use super::{Document, EntityType, LlmModel, User};
 use crate::error::ApiResult;
 use crate::graphql::loaders::{DocumentLoader, Loaded, UserLoader};
 
@@ -60,6 +61,13 @@ async fn layer_user(ctx: &Context<'_>, layer: Layer) -> ApiResult<Option<User>> 
     }
 }
 
+async fn layer_model(ctx: &Context<'_>, layer: Layer) -> ApiResult<Option<LlmModel>> {
+    match layer {
+        Layer::Model(m) => Ok(crate::graphql::state(ctx).store.model_by_id(m).await?.map(LlmModel)),
+        _ => Ok(None),
+    }
+}
+
 /// Agreement of two layers.
 pub struct AgreementPair(pub PairAgreement);
 
@@ -71,6 +79,13 @@ impl AgreementPair {
     }
     async fn annotator_b(&self, ctx: &Context<'_>) -> ApiResult<Option<User>> {
         layer_user(ctx, self.0.b).await
+    }
+    /// The first layer's model, when it is a model's suggestions (null for an annotator's).
+    async fn model_a(&self, ctx: &Context<'_>) -> ApiResult<Option<LlmModel>> {
+        layer_model(ctx, self.0.a).await
+    }
+    async fn model_b(&self, ctx: &Context<'_>) -> ApiResult<Option<LlmModel>> {
+        layer_model(ctx, self.0.b).await
     }
     /// The layers' keys (`annotator:<id>`, `model:<id>`).
     async fn layer_a(&self) -> String {

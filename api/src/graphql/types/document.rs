@@ -322,9 +322,14 @@ impl Document {
             .collect())
     }
     /// Entities by type, source and verification, verifications per researcher, and the
-    /// quality of each model's suggestions in this document.
-    async fn statistics(&self) -> DocumentStatistics {
-        DocumentStatistics::new(self.0.id)
+    /// quality of each model's suggestions in this document: of the curated layer unless
+    /// `layer` names another the caller may read (as for `entities`).
+    async fn statistics(&self, ctx: &Context<'_>, layer: Option<LayerInput>) -> ApiResult<DocumentStatistics> {
+        let layer = match layer {
+            None => Layer::Curated,
+            Some(asked) => self.layer(ctx, Some(asked)).await?,
+        };
+        Ok(DocumentStatistics::new(self.0.id, layer))
     }
     /// Every version of the content, newest first.
     async fn versions(&self, ctx: &Context<'_>) -> ApiResult<Vec<DocumentVersion>> {

@@ -4,6 +4,7 @@
 use async_graphql::{Context, ID, MergedObject, Object, SimpleObject};
 use nishan_domain::ids::{EntityTypeId, ProjectId, UserId};
 use nishan_domain::ports::Scope;
+use nishan_domain::rounds::Layer;
 use nishan_domain::statistics::{
     EntityStatistics, ModelQuality as DomainModelQuality, QualityCounts, TypeCount as DomainTypeCount,
 };
@@ -17,17 +18,22 @@ use crate::graphql::state;
 /// The entity side of statistics, shared by projects and documents.
 pub struct EntityStats {
     scope: Scope,
+    /// The layer counted: the curated one unless the client named another.
+    layer: Layer,
     entities: OnceCell<EntityStatistics>,
 }
 
 impl EntityStats {
-    fn new(scope: Scope) -> Self {
-        Self { scope, entities: OnceCell::new() }
+    fn new(scope: Scope, layer: Layer) -> Self {
+        Self { scope, layer, entities: OnceCell::new() }
     }
 
     async fn get(&self, ctx: &Context<'_>) -> ApiResult<&EntityStatistics> {
         let app = state(ctx);
-        Ok(self.entities.get_or_try_init(|| async move { app.statistics().entities(self.scope).await }).await?)
+        Ok(self
+            .entities
+            .get_or_try_init(|| async move { app.statistics().entities(self.scope, self.layer).await })
+            .await?)
     }
 }
 
@@ -106,7 +112,7 @@ impl EntityStats {
     }
     /// How good each model's suggestions are, measured against the researchers' judgement.
     async fn model_quality(&self, ctx: &Context<'_>) -> ApiResult<Vec<ModelQuality>> {
-        let all = state(ctx).statistics().model_quality(self.scope).await?;
+        let all = state(ctx).statistics().model_quality(self.scope, self.layer).await?;
         Ok(all.into_iter().map(ModelQuality::new).collect())
     }
 }
@@ -144,10 +150,10 @@ impl DocumentCounts {
 pub struct ProjectStatistics(DocumentCounts, EntityStats, ModelSpend);
 
 impl ProjectStatistics {
-    pub fn new(project: ProjectId) -> Self {
+    pub fn new(project: ProjectId, layer: Layer) -> Self {
         Self(
             DocumentCounts { project, counts: OnceCell::new() },
-            EntityStats::new(Scope::Project(project)),
+            EntityStats::new(Scope::Project(project), layer),
             ModelSpend { project },
         )
     }
@@ -171,8 +177,8 @@ impl ModelSpend {
 pub struct DocumentStatistics(EntityStats);
 
 impl DocumentStatistics {
-    pub fn new(document: nishan_domain::ids::DocumentId) -> Self {
-        Self(EntityStats::new(Scope::Document(document)))
+    pub fn new(document: nishan_domain::ids::DocumentId, layer: Layer) -> Self {
+        Self(EntityStats::new(Scope::Document(document), layer))
     }
 }
 
