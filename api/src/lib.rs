@@ -206,6 +206,7 @@ pub async fn bootstrap_custom(
         handlers,
         clock,
         chat_streams: Default::default(),
+        activity: Default::default(),
         startup: Arc::new(startup),
     };
     if state.settings.auto_train {

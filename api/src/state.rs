@@ -41,6 +41,8 @@ pub struct AppState {
     pub clock: crate::clock::Clock,
     /// Answers being written, and their followers (`subscription chatMessage`).
     pub chat_streams: Arc<crate::chat_streams::ChatStreams>,
+    /// `documentActivity` renders shared by WebSocket subscribers.
+    pub activity: crate::graphql::subscription::hub::Hub,
     /// The runtime settings in force (refreshed from the database).
     pub runtime: Arc<crate::runtime_settings::RuntimeCache>,
     /// What the server found and did as it started (logged by `nishan serve`).

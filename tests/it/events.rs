@@ -558,7 +558,137 @@ async fn access_that_ends_on_another_replica_ends_the_subscription() {
     access_ends(&a, &b).await;
 }
 
+/// Waits until the server's shared `documentActivity` renders have `members` subscribers in
+/// `groups` groups (a subscriber joins its group as the server handles its `subscribe`).
+async fn sharing(app: &TestApp, groups: usize, members: usize) {
+    let hub = &app.state.activity;
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while (hub.groups(), hub.members()) != (groups, members) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "expected {members} subscribers in {groups} groups, found {} in {}",
+            hub.members(),
+            hub.groups()
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// A second session of the user.
+async fn login(app: &TestApp, username: &str) -> String {
+    let r = app
+        .ok(
+            None,
+            "mutation($i: LoginInput!) { login(input: $i) { token } }",
+            json!({"i": {"usernameOrEmail": username, "password": common::PASSWORD}}),
+        )
+        .await;
+    r["login"]["token"].as_str().unwrap().to_owned()
+}
+
+/// Proves an operation sends nothing more: a query sent now is the next thing answered.
+async fn nothing_more(client: &mut WsClient) {
+    client.subscribe("later", "{ __typename }", json!({})).await;
+    let answer = client.next().await.unwrap();
+    assert_eq!((answer["type"].as_str(), answer["id"].as_str()), (Some("next"), Some("later")), "{answer}");
+    assert_eq!(client.next().await.unwrap(), json!({"type": "complete", "id": "later"}));
+}
+
+/// A hundred subscribers of one user with the same operation share one render of each event:
+/// each receives the same message, and the event is rendered once. Their access is still
+/// their own: logging out of one of the user's two sessions ends that session's fifty
+/// subscriptions, and the other fifty go on.
+async fn one_render_reaches_a_hundred_subscribers(db: Db) {
+    let app = TestApp::spawn_with(db, |s| s.workers = 0).await;
+    let s = shared(&app, "کربلا میں حسینؑ ابن علیؑ").await;
+    let second = login(&app, "dabir").await;
+    let mut clients = Vec::new();
+    for i in 0..100 {
+        let token = if i % 2 == 0 { &s.viewer } else { &second };
+        let mut client = WsClient::connect(&app, Some(token)).await;
+        client.subscribe("a", ACTIVITY, json!({"d": s.doc})).await;
+        clients.push(client);
+    }
+    sharing(&app, 1, 100).await;
+    let before = app.state.activity.renders();
+    let id = mark(&app, &s, 0, 5).await;
+    let mut first: Option<Value> = None;
+    for client in &mut clients {
+        let message = client.next().await.expect("the socket is open");
+        assert_eq!(message["payload"]["data"]["documentActivity"]["entityIds"], json!([id]), "{message}");
+        match &first {
+            None => first = Some(message),
+            Some(first) => assert_eq!(&message, first),
+        }
+    }
+    assert_eq!(app.state.activity.renders() - before, 1, "one render for a hundred subscribers");
+
+    app.ok(Some(&second), "mutation { logout }", json!({})).await;
+    for client in clients.iter_mut().skip(1).step_by(2) {
+        assert_eq!(ended(client, "a").await, "UNAUTHENTICATED");
+    }
+    sharing(&app, 1, 50).await;
+    let id = mark(&app, &s, 6, 9).await;
+    for client in clients.iter_mut().step_by(2) {
+        assert_eq!(next_data(client, "a", "documentActivity").await["entityIds"], json!([id]));
+    }
+    for client in clients.iter_mut().skip(1).step_by(2) {
+        nothing_more(client).await;
+    }
+    drop(clients);
+    sharing(&app, 0, 0).await;
+}
+
+/// Subscribers share a render only with those who would receive the same bytes: the same
+/// user (the key holds who they are and their access), the same operation. The owner, a viewer
+/// on two connections and the viewer with another selection make three groups and three
+/// renders of one event; the removed viewer's subscriptions end while the owner's goes on.
+async fn renders_are_shared_only_by_like_subscribers(db: Db) {
+    let app = TestApp::spawn_with(db, |s| s.workers = 0).await;
+    let s = shared(&app, "کربلا میں حسینؑ ابن علیؑ").await;
+    let mut owner = WsClient::connect(&app, Some(&s.owner)).await;
+    owner.subscribe("a", ACTIVITY, json!({"d": s.doc})).await;
+    let mut viewers = Vec::new();
+    for _ in 0..2 {
+        let mut viewer = WsClient::connect(&app, Some(&s.viewer)).await;
+        viewer.subscribe("a", ACTIVITY, json!({"d": s.doc})).await;
+        viewers.push(viewer);
+    }
+    let mut kinds = WsClient::connect(&app, Some(&s.viewer)).await;
+    kinds
+        .subscribe("a", "subscription($d: ID!) { documentActivity(documentId: $d) { kind } }", json!({"d": s.doc}))
+        .await;
+    sharing(&app, 3, 4).await;
+    let before = app.state.activity.renders();
+    let id = mark(&app, &s, 0, 5).await;
+    let seen = next_data(&mut owner, "a", "documentActivity").await;
+    assert_eq!(seen["entityIds"], json!([id]));
+    let first = viewers[0].next().await.unwrap();
+    assert_eq!(viewers[1].next().await.unwrap(), first);
+    assert_eq!(first["payload"]["data"]["documentActivity"], seen);
+    assert_eq!(next_data(&mut kinds, "a", "documentActivity").await, json!({"kind": "ENTITY_CREATED"}));
+    assert_eq!(app.state.activity.renders() - before, 3, "one render per group");
+
+    app.ok(
+        Some(&s.owner),
+        "mutation($p: ID!, $u: ID!) { removeProjectMember(projectId: $p, userId: $u) }",
+        json!({"p": s.project, "u": s.viewer_id}),
+    )
+    .await;
+    for viewer in viewers.iter_mut().chain([&mut kinds]) {
+        assert_eq!(ended(viewer, "a").await, "FORBIDDEN");
+    }
+    let id = mark(&app, &s, 6, 9).await;
+    assert_eq!(next_data(&mut owner, "a", "documentActivity").await["entityIds"], json!([id]));
+    for viewer in viewers.iter_mut().chain([&mut kinds]) {
+        nothing_more(viewer).await;
+    }
+    sharing(&app, 1, 1).await;
+}
+
 on_both_databases!(
+    one_render_reaches_a_hundred_subscribers,
+    renders_are_shared_only_by_like_subscribers,
     activity_reaches_a_subscriber_on_another_replica,
     an_event_too_large_for_a_notify_crosses_replicas,
     imports_publish_activity,

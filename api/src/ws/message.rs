@@ -156,6 +156,23 @@ pub enum ServerMessage<'a> {
     },
 }
 
+/// A `next` (legacy `data`) message around a payload already written as JSON (`{"data":…}`):
+/// the same bytes as [`ServerMessage::Next`] of that response, for a result rendered once and
+/// sent to many subscribers.
+pub fn next_rendered(protocol: Protocol, id: &str, payload: &str) -> String {
+    let kind = if protocol == Protocol::LegacyGraphqlWs { "data" } else { "next" };
+    let id = serde_json::to_string(id).unwrap_or_default();
+    let mut text = String::with_capacity(payload.len() + id.len() + 32);
+    text.push_str("{\"type\":\"");
+    text.push_str(kind);
+    text.push_str("\",\"id\":");
+    text.push_str(&id);
+    text.push_str(",\"payload\":");
+    text.push_str(payload);
+    text.push('}');
+    text
+}
+
 impl ServerMessage<'_> {
     pub fn to_json(&self, protocol: Protocol) -> String {
         let legacy = protocol == Protocol::LegacyGraphqlWs;
@@ -216,6 +233,20 @@ mod tests {
             matches!(parse(OLD, r#"{"type":"stop","id":"7"}"#).unwrap(), ClientMessage::Complete { id } if id == "7")
         );
         assert!(matches!(parse(NEW, r#"{"type":"ping"}"#).unwrap(), ClientMessage::Ping { payload: None }));
+    }
+
+    #[test]
+    fn a_rendered_next_is_the_same_message_as_its_response() {
+        let response = Response::new(async_graphql::Value::from_json(serde_json::json!({"a": [1, "x\"y"]})).unwrap());
+        let payload = serde_json::to_string(&response).unwrap();
+        for protocol in [NEW, OLD] {
+            for id in ["1", "a \"quoted\" id"] {
+                assert_eq!(
+                    next_rendered(protocol, id, &payload),
+                    ServerMessage::Next { id, response: &response }.to_json(protocol)
+                );
+            }
+        }
     }
 
     #[test]

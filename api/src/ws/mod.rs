@@ -28,7 +28,9 @@ use serde_json::Value;
 use self::message::Protocol;
 use self::protocol::{ConnectionHandler, Limits};
 use crate::auth::{self, Viewer};
+use crate::graphql::NishanSchema;
 use crate::graphql::subscription::access::ConnectionAccess;
+use crate::graphql::subscription::hub::{Operation, ShareWith};
 use crate::server::Server;
 use crate::state::AppState;
 
@@ -69,7 +71,7 @@ pub(crate) async fn upgrade(
         .max_write_buffer_size(max_write_buffer(settings));
     let protocol = upgrade.selected_protocol().and_then(|p| p.to_str().ok()).and_then(Protocol::from_name);
     let request_id = headers.get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
-    let handler = Signin { state: server.state.clone(), headers, peer };
+    let handler = Signin { state: server.state.clone(), headers, peer, schema: server.schema.clone() };
     upgrade.on_upgrade(move |socket| protocol::serve(socket, protocol, server.schema, handler, limits, request_id))
 }
 
@@ -78,6 +80,8 @@ struct Signin {
     state: AppState,
     headers: HeaderMap,
     peer: SocketAddr,
+    /// The schema that renders what subscribers share (`documentActivity`).
+    schema: NishanSchema,
 }
 
 /// A signed-in connection: its token (looked up again for each operation), and what its
@@ -118,7 +122,11 @@ impl ConnectionHandler for Signin {
         let proxies = self.state.settings.connections.proxies();
         let meta: RequestMeta = auth::request_meta(&self.headers, Some(self.peer), &viewer, proxies);
         request.data = if crate::graphql::gate::is_subscription(&request) {
-            crate::graphql::subscription_data(viewer, meta)
+            let mut data = crate::graphql::subscription_data(viewer, meta);
+            if let Some(operation) = Operation::of(&request) {
+                data.insert(ShareWith { hub: self.state.activity.clone(), schema: self.schema.clone(), operation });
+            }
+            data
         } else {
             crate::graphql::request_data(&self.state, viewer, meta, None)
         };

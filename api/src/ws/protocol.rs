@@ -9,10 +9,14 @@
 //! event wakes one task per connection, not two, and nothing is queued between them.
 //! Operations carry a generation number so that results of an operation the client completed
 //! never reach a later one that reuses its id.
+//!
+//! A subscription may also hand its results over already rendered ([`Handover`]): its
+//! resolver gives a stream of JSON payloads that something shared by many subscribers wrote
+//! once; the connection drops the operation's own stream and follows that one.
 
 use std::collections::HashMap;
 use std::future::Future;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_graphql::Executor;
@@ -21,13 +25,13 @@ use axum::extract::ws::{CloseFrame, Message, WebSocket};
 use futures_util::StreamExt;
 use futures_util::stream::BoxStream;
 use serde_json::Value;
-use tokio::sync::mpsc;
+use tokio::sync::{Notify, mpsc};
 use tokio::task::AbortHandle;
 use tokio::time::Instant;
 use tracing::Instrument as _;
 
 use super::close;
-use super::message::{ClientMessage, Protocol, ServerMessage};
+use super::message::{ClientMessage, Protocol, ServerMessage, next_rendered};
 use crate::error::code;
 use crate::graphql::gate::{RequestTrace, Transport};
 use crate::metrics::{self, Outcome};
@@ -94,16 +98,63 @@ struct Running {
     abort: AbortHandle,
 }
 
+/// A result rendered once for many subscribers, as a subscription hands it over.
+pub enum Shared {
+    /// A `next` message's payload, written as JSON (`{"data":…}`).
+    Next(Arc<str>),
+    /// The subscription's last message: an `error` with these errors.
+    Error(Vec<async_graphql::ServerError>),
+}
+
+/// In every operation's request data: a subscription's resolver may [`give`](Self::give) it
+/// the stream of its results, already rendered; the connection then follows that stream and
+/// drops the operation's own (which must yield nothing: the resolver returns a pending one).
+#[derive(Default)]
+pub struct Handover {
+    slot: Mutex<Option<BoxStream<'static, Shared>>>,
+    given: Notify,
+}
+
+impl Handover {
+    pub fn give(&self, results: BoxStream<'static, Shared>) {
+        *self.slot.lock().unwrap_or_else(|e| e.into_inner()) = Some(results);
+        self.given.notify_one();
+    }
+
+    async fn taken(&self) -> BoxStream<'static, Shared> {
+        loop {
+            if let Some(results) = self.slot.lock().unwrap_or_else(|e| e.into_inner()).take() {
+                return results;
+            }
+            self.given.notified().await;
+        }
+    }
+}
+
+/// What a followed subscription yields.
+enum Source {
+    /// Results the operation resolves itself.
+    Own(BoxStream<'static, async_graphql::Response>),
+    /// Results handed over (see [`Handover`]).
+    Shared(BoxStream<'static, Shared>),
+}
+
+/// One result of a followed subscription.
+pub enum Followed {
+    Own(async_graphql::Response),
+    Shared(Shared),
+}
+
 /// A subscription the connection's loop polls: its results, then one `None` when it ends.
 pub struct Following {
-    stream: BoxStream<'static, async_graphql::Response>,
+    source: Source,
     trace: Arc<RequestTrace>,
     ended: bool,
     _open: OpenOperation,
 }
 
 impl futures_util::Stream for Following {
-    type Item = Option<async_graphql::Response>;
+    type Item = Option<Followed>;
 
     fn poll_next(
         mut self: std::pin::Pin<&mut Self>,
@@ -112,8 +163,12 @@ impl futures_util::Stream for Following {
         if self.ended {
             return std::task::Poll::Ready(None);
         }
-        match self.stream.poll_next_unpin(cx) {
-            std::task::Poll::Ready(Some(response)) => std::task::Poll::Ready(Some(Some(response))),
+        let next = match &mut self.source {
+            Source::Own(stream) => stream.poll_next_unpin(cx).map(|r| r.map(Followed::Own)),
+            Source::Shared(stream) => stream.poll_next_unpin(cx).map(|r| r.map(Followed::Shared)),
+        };
+        match next {
+            std::task::Poll::Ready(Some(result)) => std::task::Poll::Ready(Some(Some(result))),
             std::task::Poll::Ready(None) => {
                 self.ended = true;
                 std::task::Poll::Ready(Some(None))
@@ -164,9 +219,11 @@ pub async fn serve<E, H>(
             Some(event) = events.recv() => Step::Continue(connection.deliver(event)),
             Some((id, item)) = connection.following.next() => Step::Continue(connection.follow(id, item)),
             incoming = socket.recv() => match incoming {
-                Some(Ok(Message::Text(text))) => connection.receive(text.as_str(), &events_tx).await,
+                // Boxed: signing in awaits database queries, whose futures would otherwise
+                // make every idle connection's task as large as theirs.
+                Some(Ok(Message::Text(text))) => Box::pin(connection.receive(text.as_str(), &events_tx)).await,
                 Some(Ok(Message::Binary(bytes))) => match std::str::from_utf8(&bytes) {
-                    Ok(text) => connection.receive(text, &events_tx).await,
+                    Ok(text) => Box::pin(connection.receive(text, &events_tx)).await,
                     Err(_) => Step::Close(close::BAD_REQUEST, "a message must be UTF-8 JSON".into()),
                 },
                 // Control frames: the WebSocket layer answers pings itself.
@@ -380,10 +437,19 @@ impl<E: Executor, H: ConnectionHandler> Connection<E, H> {
     }
 
     /// The message of a followed subscription's next result (`None`: it ended).
-    fn follow(&mut self, id: String, item: Option<async_graphql::Response>) -> Vec<String> {
-        let Some(response) = item else {
-            self.running.remove(&id);
-            return vec![ServerMessage::Complete { id: &id }.to_json(self.protocol)];
+    fn follow(&mut self, id: String, item: Option<Followed>) -> Vec<String> {
+        let response = match item {
+            None => {
+                self.running.remove(&id);
+                return vec![ServerMessage::Complete { id: &id }.to_json(self.protocol)];
+            }
+            Some(Followed::Shared(Shared::Next(payload))) => return vec![next_rendered(self.protocol, &id, &payload)],
+            Some(Followed::Shared(Shared::Error(errors))) => {
+                self.running.remove(&id);
+                self.following.remove(&id);
+                return vec![ServerMessage::Error { id: &id, errors: &errors }.to_json(self.protocol)];
+            }
+            Some(Followed::Own(response)) => response,
         };
         let ended = self.following.iter().find(|(key, _)| **key == id).is_some_and(|(_, f)| f.trace.ended_with_error());
         if ended {
@@ -435,18 +501,29 @@ async fn run_operation<E: Executor, H: ConnectionHandler>(
     let mut request = handler.prepare(&session, request).await;
     let trace = RequestTrace::new(Transport::WebSocket);
     request.data.insert(Arc::clone(&trace));
+    let handover = Arc::new(Handover::default());
+    request.data.insert(Arc::clone(&handover));
     let mut stream = executor.execute_stream(request, None);
 
     // Queries and mutations must answer within the timeout; a subscription may wait for its
     // first event as long as it likes.
     let deadline = tokio::time::sleep(timeout);
     tokio::pin!(deadline);
-    let first = tokio::select! {
-        item = stream.next() => item,
-        () = &mut deadline => {
+    let mut waiting = false;
+    let first = loop {
+        tokio::select! {
+        item = stream.next() => break item,
+        results = handover.taken() => {
+            // Its results come rendered from elsewhere: the loop follows them from now on.
+            drop(stream);
+            let following = Following { source: Source::Shared(results), trace, ended: false, _open: open };
+            let _ = events.send(Event::Subscribed { id, generation, following }).await;
+            return;
+        }
+        () = &mut deadline, if !waiting => {
             // The kind is known by now (the document is parsed first thing).
             if trace.kind() == Some(OperationType::Subscription) {
-                stream.next().await
+                waiting = true;
             } else {
                 let mut error = async_graphql::ServerError::new(
                     format!("the operation did not finish within {} ms and was stopped", timeout.as_millis()),
@@ -457,6 +534,7 @@ async fn run_operation<E: Executor, H: ConnectionHandler>(
                 let _ = events.send(Event::Refused { id, generation, errors: vec![error] }).await;
                 return;
             }
+        }
         }
     };
     let Some(mut response) = first else {
@@ -475,7 +553,7 @@ async fn run_operation<E: Executor, H: ConnectionHandler>(
         if events.send(Event::Next { id: id.clone(), generation, response: Box::new(response) }).await.is_err() {
             return;
         }
-        let following = Following { stream, trace, ended: false, _open: open };
+        let following = Following { source: Source::Own(stream), trace, ended: false, _open: open };
         let _ = events.send(Event::Subscribed { id, generation, following }).await;
         return;
     }

@@ -120,6 +120,17 @@ impl ConnectionAccess {
         *self.cache() = Cache::default();
     }
 
+    /// What [`Self::check`] says when the cache knows the answer (`None`: it must look).
+    pub fn cached(&self, project: ProjectId) -> Option<Result<(), Lost>> {
+        let now = self.state.clock.now();
+        let cache = self.cache();
+        match cache.caller? {
+            Caller::Ended => Some(Err(Lost::Session)),
+            Caller::SignedIn { expires_at, .. } if expires_at <= now => Some(Err(Lost::Session)),
+            _ => cache.projects.get(&project).map(|&can| if can { Ok(()) } else { Err(Lost::Project) }),
+        }
+    }
+
     /// Whether the caller may still read `project`: from the cache when it knows, else from
     /// the database. `Ok(None)` when the check could not be made (a database error, logged):
     /// the event is not sent, and the subscription goes on.

@@ -4,11 +4,14 @@
 //! `RESYNC` event, its cue to read the document again. Every event is checked against the
 //! caller's access (`access`): a caller who signed out or left the project gets an `error`
 //! and nothing more.
+//!
+//! Over WebSocket, subscribers that would receive the same bytes share one render of each
+//! event (`hub`); elsewhere (a schema called directly) each subscription follows the bus itself.
 
 use std::sync::Arc;
 
 use async_graphql::{Context, ID, Subscription};
-use futures_util::stream::{self, Stream, StreamExt};
+use futures_util::stream::{self, BoxStream, StreamExt};
 use nishan_domain::events::{ActivityEvent, ActivityKind, DomainEvent};
 use nishan_domain::ids::{DocumentId, ProjectId, UserId};
 use nishan_domain::policy::ProjectAccess;
@@ -17,8 +20,10 @@ use nishan_infrastructure::events::{Delivery, Subscription as Events, Topic};
 
 use super::access::ConnectionAccess;
 use super::follow::{Ending, access, api, refused};
+use super::hub::{Joining, RenderFeed, ShareWith};
 use crate::graphql::types::{DocumentActivity, parse_id};
 use crate::graphql::{request, state};
+use crate::ws::protocol::Handover;
 
 #[derive(Default)]
 pub struct ActivitySubscription;
@@ -34,8 +39,17 @@ impl ActivitySubscription {
         &self,
         ctx: &Context<'_>,
         document_id: ID,
-    ) -> async_graphql::Result<impl Stream<Item = async_graphql::Result<DocumentActivity>> + use<>> {
+    ) -> async_graphql::Result<BoxStream<'static, async_graphql::Result<DocumentActivity>>> {
         let doc = DocumentId(parse_id(&document_id, "documentId").map_err(api)?);
+        if let Some(feed) = ctx.data_opt::<RenderFeed>() {
+            // A group's render: its events come from the group, which chose them for its key.
+            let events = feed.take().ok_or_else(|| async_graphql::Error::new("a render feed is followed once"))?;
+            return Ok(stream::unfold(events, |mut events| async move {
+                let activity = events.recv().await?;
+                Some((Ok(DocumentActivity(activity)), events))
+            })
+            .boxed());
+        }
         let app = state(ctx);
         let actor = request(ctx).viewer.optional().map_err(api)?;
         let (document, project, layers) = app
@@ -46,9 +60,26 @@ impl ActivitySubscription {
         let access = access(ctx);
         let mut topics = vec![Topic::Document(doc), Topic::Project(document.project_id)];
         topics.extend(access.user().map(Topic::User));
+        let layers = (project.annotation_mode, layers, actor.as_ref().map(|a| a.user_id));
+        if let (Some(share), Some(handover)) = (ctx.data_opt::<ShareWith>(), ctx.data_opt::<Arc<Handover>>()) {
+            let bus = app.events.clone();
+            let results = share.hub.join(
+                share,
+                Joining {
+                    doc,
+                    project: document.project_id,
+                    layers,
+                    access,
+                    field: (ctx.item.pos, ctx.item.node.response_key().node.to_string()),
+                    events: Box::new(move || bus.subscribe_to(&topics)),
+                },
+            );
+            handover.give(results);
+            return Ok(stream::pending().boxed());
+        }
         let watch = Watch {
             doc,
-            layers: (project.annotation_mode, layers, actor.as_ref().map(|a| a.user_id)),
+            layers,
             project: document.project_id,
             events: app.events.subscribe_to(&topics),
             access,
@@ -58,7 +89,8 @@ impl ActivitySubscription {
         Ok(stream::unfold(watch, |mut w| async move {
             let item = w.next().await?;
             Some((item, w))
-        }))
+        })
+        .boxed())
     }
 }
 

@@ -7,6 +7,7 @@ mod activity;
 mod chat;
 mod follow;
 mod heartbeat;
+pub mod hub;
 mod jobs;
 
 #[derive(async_graphql::MergedSubscription, Default)]
