@@ -262,7 +262,73 @@ async fn concurrent_curations_merge_once_and_a_conflict_is_resolved_once(db: Db)
     assert_eq!(done["documentCuration"]["state"], "FINISHED");
 }
 
+const FEEDBACK: &str = "query($d: ID!, $a: ID) { curationFeedback(documentId: $d, annotatorId: $a) { kind gold { text start end entityType { name } } yours { text start end entityType { name } } } }";
+
+/// `(kind, gold's text and type, yours' text and type)` of each place of a feedback.
+fn places(v: &Value) -> Vec<(String, String, String)> {
+    let side = |s: &Value| match s.is_null() {
+        true => String::new(),
+        false => format!("{} {}", s["text"].as_str().unwrap(), s["entityType"]["name"].as_str().unwrap()),
+    };
+    assert!(v.get("errors").is_none(), "{v}");
+    v["data"]["curationFeedback"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| (f["kind"].as_str().unwrap().to_owned(), side(&f["gold"]), side(&f["yours"])))
+        .collect()
+}
+
+/// After curation each annotator sees where their layer differed from the gold, in reading
+/// order (MISSED, EXTRA, WRONG_TYPE); a manager sees anyone's; another annotator's is
+/// FORBIDDEN, as it is to a viewer; before the curation has finished there is none (CONFLICT).
+async fn annotators_see_where_they_differed_from_the_gold(db: Db) {
+    let (t, made) = curating(TestApp::spawn(db).await).await;
+    let (a, b, c) = (t.annotators[0].clone(), t.annotators[1].clone(), t.annotators[2].clone());
+    let (loc, person) = (common::entity_type_ids(&t.app).await["LOCATION"].clone(), t.person.clone());
+    for m in [&a, &b, &c] {
+        created(&t.mark_as(&m.0, &t.doc, &person, 0, 5).await);
+    }
+    for m in [&a, &c] {
+        created(&t.mark_as(&m.0, &t.doc, &loc, 15, 20).await);
+    }
+    created(&t.mark_as(&b.0, &t.doc, &person, 15, 20).await);
+    let abbas = created(&t.mark_as(&a.0, &t.doc, &person, 25, 30).await);
+    created(&t.mark_as(&b.0, &t.doc, &person, 6, 14).await);
+    finish_all(&t, &made).await;
+    let feedback = |token: &str, annotator: Option<&str>| {
+        let (app, token, doc) = (&t.app, token.to_owned(), t.doc.clone());
+        let vars = json!({"d": doc, "a": annotator});
+        async move { app.gql(Some(&token), FEEDBACK, vars).await }
+    };
+    assert_eq!(error_code(&feedback(&b.0, None).await), "CONFLICT", "nothing curated yet");
+    let r = t.app.ok(Some(&t.owner), CURATE, json!({"d": t.doc, "s": {"minVotes": 2}})).await;
+    assert_eq!((&r["curateDocument"]["merged"], &r["curateDocument"]["conflicts"]), (&json!(2), &json!(2)), "{r}");
+    assert_eq!(error_code(&feedback(&b.0, None).await), "CONFLICT", "the curation is not finished");
+    t.app.ok(Some(&t.owner), ACCEPT, json!({"d": t.doc, "e": abbas})).await;
+    t.app.ok(Some(&t.owner), EMPTY, json!({"d": t.doc, "s": 6, "e": 14})).await;
+    assert_eq!(curated_texts(&t).await, ["حسینؑ", "کربلا", "عباسؑ"]);
+
+    let s = |kind: &str, gold: &str, yours: &str| (kind.to_owned(), gold.to_owned(), yours.to_owned());
+    let of_b = vec![
+        s("EXTRA", "", "ابن علیؑ PERSON"),
+        s("WRONG_TYPE", "کربلا LOCATION", "کربلا PERSON"),
+        s("MISSED", "عباسؑ PERSON", ""),
+    ];
+    assert_eq!(places(&feedback(&a.0, None).await), vec![], "a agreed with the gold everywhere");
+    assert_eq!(places(&feedback(&b.0, None).await), of_b);
+    assert_eq!(places(&feedback(&c.0, None).await), vec![s("MISSED", "عباسؑ PERSON", "")]);
+    assert_eq!(places(&feedback(&t.owner, Some(&b.1)).await), of_b, "a manager reads anyone's");
+    assert_eq!(places(&feedback(&b.0, Some(&b.1)).await), of_b);
+    assert_eq!(error_code(&feedback(&b.0, Some(&a.1)).await), "FORBIDDEN");
+    assert_eq!(error_code(&feedback(&t.viewers[0].0, None).await), "FORBIDDEN");
+    let (stranger, _) = t.app.register("stranger").await;
+    assert_eq!(error_code(&feedback(&stranger, None).await), "NOT_FOUND");
+    assert_eq!(error_code(&t.app.gql(None, FEEDBACK, json!({"d": t.doc})).await), "NOT_FOUND");
+}
+
 on_both_databases!(
+    annotators_see_where_they_differed_from_the_gold,
     curation_merges_what_annotators_agree_on_and_the_curator_resolves_the_rest,
     concurrent_curations_merge_once_and_a_conflict_is_resolved_once,
 );

@@ -15,13 +15,14 @@ use crate::document::DocumentHead;
 use crate::entity::Entity;
 use crate::error::{DomainError, DomainResult};
 use crate::events::{ActivityEvent, ActivityKind, DomainEvent, EventPublisher};
-use crate::ids::{DocumentId, EntityId};
+use crate::ids::{DocumentId, EntityId, UserId};
 use crate::membership::Permission;
 use crate::policy::Actor;
 use crate::ports::{CurationAudits, CurationRepository, DocumentRepository, ProjectRepository};
-use crate::rounds::AnnotationMode;
+use crate::rounds::agreement::Span;
 use crate::rounds::curating::{CurationRecord, CurationWrite, OpenConflict, Strategy};
-use crate::rounds::curation::CurationState;
+use crate::rounds::curation::{CurationState, Difference, differences};
+use crate::rounds::{AnnotationMode, Layer, LayerRequest, readable_layer};
 use crate::service::documents::Documents;
 
 pub struct Curations<'a, S, E> {
@@ -40,6 +41,16 @@ impl CurationView {
     pub fn state(&self) -> CurationState {
         self.record.as_ref().map_or(CurationState::NotStarted, |r| r.state)
     }
+}
+
+/// One place where an annotator's layer differs from the finished gold (`curationFeedback`),
+/// with the entities on each side: the gold's (missed, wrong type) and the layer's (extra,
+/// wrong type).
+#[derive(Debug, Clone)]
+pub struct Feedback {
+    pub difference: Difference,
+    pub gold: Option<Entity>,
+    pub yours: Option<Entity>,
 }
 
 /// What `curateDocument` did.
@@ -187,6 +198,51 @@ where
     pub async fn conflicts(&self, actor: Option<&Actor>, document: DocumentId) -> DomainResult<Vec<OpenConflict>> {
         self.managed(actor, document).await?;
         self.store.curation_inputs(document).await?.open_conflicts()
+    }
+
+    /// `curationFeedback`: where `annotator`'s layer (the caller's own by default) differs
+    /// from the gold, in reading order, as `rounds::curation::differences` says. An annotator
+    /// reads their own, managers anyone's (as `readable_layer` allows); CONFLICT until the
+    /// document's curation has finished, so the gold compared with is the whole one.
+    pub async fn feedback(
+        &self,
+        actor: Option<&Actor>,
+        document: DocumentId,
+        annotator: Option<UserId>,
+    ) -> DomainResult<Vec<Feedback>> {
+        let (_, project, access) = self.documents().head_project_access(actor, document).await?;
+        let caller = actor.map(|a| a.user_id);
+        let Some(annotator) = annotator.or(caller) else {
+            return Err(DomainError::invalid("annotatorId", "give the annotator whose layer to compare"));
+        };
+        let request = LayerRequest { annotator: Some(annotator), ..LayerRequest::default() };
+        let layer = readable_layer(project.annotation_mode, &access, caller, request)?;
+        let inputs = self.store.curation_inputs(document).await?;
+        if inputs.record.as_ref().map(|r| r.state) != Some(CurationState::Finished) {
+            return Err(DomainError::conflict(
+                "the document's curation has not finished: there is no gold to compare with yet",
+            ));
+        }
+        let span = |e: &Entity| Span { start: e.start, end: e.end, entity_type: e.entity_type_id };
+        let of = |l: Layer| inputs.entities.iter().filter(move |e| e.layer == l);
+        let gold: Vec<Span> = of(Layer::Curated).map(span).collect();
+        let yours: Vec<Span> = of(layer).map(span).collect();
+        let find = |l: Layer, s: &Span| of(l).find(|e| span(e) == *s).cloned();
+        Ok(differences(&yours, &gold)
+            .into_iter()
+            .map(|difference| {
+                let (g, y) = match &difference {
+                    Difference::Missed { gold } => (Some(gold), None),
+                    Difference::Extra { yours } => (None, Some(yours)),
+                    Difference::WrongType { gold, yours } => (Some(gold), Some(yours)),
+                };
+                Feedback {
+                    difference,
+                    gold: g.and_then(|s| find(Layer::Curated, s)),
+                    yours: y.and_then(|s| find(layer, s)),
+                }
+            })
+            .collect())
     }
 
     /// Where a document's curation stands, for anyone who reads the document.

@@ -5,8 +5,8 @@ use chrono::{DateTime, Utc};
 use nishan_domain::entity::Entity as DomainEntity;
 use nishan_domain::rounds::Layer;
 use nishan_domain::rounds::curating::OpenConflict;
-use nishan_domain::rounds::curation::CurationState;
-use nishan_domain::service::curation::CurationView;
+use nishan_domain::rounds::curation::{CurationState, Difference};
+use nishan_domain::service::curation::{CurationView, Feedback};
 
 use super::{Entity, EntityType, User};
 use crate::error::ApiResult;
@@ -140,5 +140,38 @@ impl CurationCandidate {
     }
     async fn text(&self) -> &str {
         &self.0.text
+    }
+}
+
+#[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
+#[graphql(rename_items = "SCREAMING_SNAKE_CASE")]
+pub enum FeedbackKind {
+    /// The gold has the span; the layer has nothing of its type overlapping it.
+    Missed,
+    /// The layer has the span; the gold has nothing of its type overlapping it.
+    Extra,
+    /// The layer marked the gold's span (overlapping it) with another type.
+    WrongType,
+}
+
+/// One place where an annotator's layer differs from the finished gold.
+pub struct CurationFeedback(pub Feedback);
+
+#[Object]
+impl CurationFeedback {
+    async fn kind(&self) -> FeedbackKind {
+        match self.0.difference {
+            Difference::Missed { .. } => FeedbackKind::Missed,
+            Difference::Extra { .. } => FeedbackKind::Extra,
+            Difference::WrongType { .. } => FeedbackKind::WrongType,
+        }
+    }
+    /// The gold's entity there (null for EXTRA).
+    async fn gold(&self) -> Option<Entity> {
+        self.0.gold.clone().map(Entity)
+    }
+    /// The layer's entity there (null for MISSED).
+    async fn yours(&self) -> Option<Entity> {
+        self.0.yours.clone().map(Entity)
     }
 }

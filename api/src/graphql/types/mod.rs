@@ -26,7 +26,7 @@ pub use agreement::AgreementReport;
 pub use assignment::{Assignment, AssignmentCount, GqlAssignmentState};
 pub use audit::{AuditLogConnection, AuditLogEntry, AuditLogFilterInput};
 pub use chat::{ChatMessage, ChatSession, Citation, GqlChatRole};
-pub use curation::{CurationConflict, CurationResult, DocumentCuration, GqlCurationState};
+pub use curation::{CurationConflict, CurationFeedback, CurationResult, DocumentCuration, GqlCurationState};
 pub use document::{
     Document, DocumentVersion, EntityConnection, EntityCount, EntityFilterInput, GqlDirection, GqlProcessingStatus,
     LayerInput, Line,
