@@ -327,7 +327,38 @@ async fn annotators_see_where_they_differed_from_the_gold(db: Db) {
     assert_eq!(error_code(&t.app.gql(None, FEEDBACK, json!({"d": t.doc})).await), "NOT_FOUND");
 }
 
+/// A curator may edit the curated layer directly: a conflict that a curated entity now
+/// overlaps is no longer listed, and the next `curateDocument` finds nothing left and finishes.
+async fn a_direct_edit_of_the_gold_resolves_its_conflict(db: Db) {
+    let (t, made) = curating(TestApp::spawn(db).await).await;
+    let (a, b, c) = (t.annotators[0].clone(), t.annotators[1].clone(), t.annotators[2].clone());
+    let (loc, person) = (common::entity_type_ids(&t.app).await["LOCATION"].clone(), t.person.clone());
+    for m in [&b, &c] {
+        created(&t.mark_as(&m.0, &t.doc, &person, 0, 5).await);
+    }
+    created(&t.mark_as(&a.0, &t.doc, &person, 25, 30).await);
+    finish_all(&t, &made).await;
+    let r = t.app.ok(Some(&t.owner), CURATE, json!({"d": t.doc, "s": {"minVotes": 2}})).await;
+    assert_eq!((&r["curateDocument"]["merged"], &r["curateDocument"]["conflicts"]), (&json!(1), &json!(1)), "{r}");
+    let open = t.app.ok(Some(&t.owner), CONFLICTS, json!({"d": t.doc})).await["curationConflicts"].clone();
+    assert_eq!((open[0]["start"].as_u64(), open[0]["end"].as_u64()), (Some(25), Some(30)));
+    // The curator marks عباسؑ in the gold, as a LOCATION of their own choosing, over the conflict.
+    let create = "mutation($i: CreateEntityInput!) { createEntity(input: $i) { id text } }";
+    let input = json!({"documentId": t.doc, "entityTypeId": loc, "start": 25, "end": 30, "layer": {"curated": true}});
+    t.app.ok(Some(&t.owner), create, json!({"i": input})).await;
+    let open = t.app.ok(Some(&t.owner), CONFLICTS, json!({"d": t.doc})).await["curationConflicts"].clone();
+    assert_eq!(open, json!([]), "the curated entity settles the place");
+    let again = t.app.ok(Some(&t.owner), CURATE, json!({"d": t.doc, "s": {"minVotes": 2}})).await;
+    assert_eq!(
+        (&again["curateDocument"]["merged"], &again["curateDocument"]["conflicts"], &again["curateDocument"]["state"]),
+        (&json!(0), &json!(0), &json!("FINISHED")),
+        "{again}"
+    );
+    assert_eq!(curated_texts(&t).await, ["حسینؑ", "عباسؑ"]);
+}
+
 on_both_databases!(
+    a_direct_edit_of_the_gold_resolves_its_conflict,
     annotators_see_where_they_differed_from_the_gold,
     curation_merges_what_annotators_agree_on_and_the_curator_resolves_the_rest,
     concurrent_curations_merge_once_and_a_conflict_is_resolved_once,
