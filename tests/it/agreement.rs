@@ -182,6 +182,20 @@ const MODE: &str = "mutation($id: ID!, $m: AnnotationMode!) { updateProject(id: 
 const ASSIGN: &str =
     "mutation($i: AssignDocumentsInput!) { assignDocuments(input: $i) { id document { id } annotator { id } } }";
 const CREATE: &str = "mutation($i: CreateEntityInput!) { createEntity(input: $i) { id } }";
+
+/// Marks `spans` (the first of each position) in `token`'s layer of `doc`; what was marked, as
+/// the reference reads it: `[[start, end, type id], ...]`.
+async fn mark_layer(app: &common::TestApp, token: &str, doc: &str, spans: BTreeSet<Span>) -> Value {
+    let mut seen = BTreeSet::new();
+    let mut marked = Vec::new();
+    for s in spans.into_iter().filter(|s| seen.insert((s.start, s.end))) {
+        let input =
+            json!({"documentId": doc, "entityTypeId": s.entity_type.to_string(), "start": s.start, "end": s.end});
+        app.ok(Some(token), CREATE, json!({"i": input})).await;
+        marked.push(json!([s.start, s.end, s.entity_type.to_string()]));
+    }
+    Value::Array(marked)
+}
 const FINISH: &str = "mutation($id: ID!) { finishAssignment(id: $id) { state } }";
 const AGREEMENT: &str = "query($i: AgreementInput!) { agreement(input: $i) {
     krippendorffAlpha fleissKappa characterAlpha unitsCompared fleissUnits
@@ -241,18 +255,7 @@ async fn agreement_over_graphql_equals_the_reference(db: common::Db) {
         let mut layers = serde_json::Map::new();
         for (k, (token, user)) in annotators.iter().enumerate() {
             let spans = if k == 0 { a.clone() } else { variant(&mut rng, &a, &words, &types) };
-            let mut seen = BTreeSet::new();
-            let mut marked = Vec::new();
-            for s in spans.into_iter().filter(|s| seen.insert((s.start, s.end))) {
-                app.ok(
-                    Some(token),
-                    CREATE,
-                    json!({"i": {"documentId": doc, "entityTypeId": s.entity_type.to_string(), "start": s.start, "end": s.end}}),
-                )
-                .await;
-                marked.push(json!([s.start, s.end, s.entity_type.to_string()]));
-            }
-            layers.insert(format!("annotator:{user}"), Value::Array(marked));
+            layers.insert(format!("annotator:{user}"), mark_layer(&app, token, doc, spans).await);
         }
         layers_of.push(layers);
     }
@@ -414,18 +417,7 @@ async fn the_models_layer_is_one_more_rater(db: common::Db) {
     let mut layers = serde_json::Map::new();
     for (k, (token, user)) in annotators.iter().enumerate() {
         let spans = if k == 0 { a.clone() } else { variant(&mut rng, &a, &words, &types) };
-        let mut seen = BTreeSet::new();
-        let mut marked = Vec::new();
-        for s in spans.into_iter().filter(|s| seen.insert((s.start, s.end))) {
-            app.ok(
-                Some(token),
-                CREATE,
-                json!({"i": {"documentId": doc, "entityTypeId": s.entity_type.to_string(), "start": s.start, "end": s.end}}),
-            )
-            .await;
-            marked.push(json!([s.start, s.end, s.entity_type.to_string()]));
-        }
-        layers.insert(raters_key(user), Value::Array(marked));
+        layers.insert(raters_key(user), mark_layer(&app, token, &doc, spans).await);
     }
     for a in &assigned {
         let token = &annotators.iter().find(|u| a["annotator"]["id"] == u.1).unwrap().0;
