@@ -154,6 +154,14 @@ struct Admitted {
     ip: IpAddr,
 }
 
+/// A connection's place under the caps, in each of its requests' extensions. hyper's
+/// connection future ends when a request upgrades, so the WebSocket handler keeps a clone for
+/// as long as the socket is open: an open WebSocket counts toward the caps like any
+/// connection, and its place is given back only when both the HTTP connection and the socket
+/// have ended.
+#[derive(Clone)]
+pub struct ConnectionSlot(#[allow(dead_code)] Arc<Admitted>);
+
 impl Drop for Admitted {
     fn drop(&mut self) {
         let mut a = self.admissions.lock().expect("admissions lock");
@@ -236,15 +244,16 @@ pub async fn serve_until(
         };
         let _ = stream.set_nodelay(true);
         let app = app.clone();
+        let slot = ConnectionSlot(Arc::new(admitted));
         let service = tower::service_fn(move |mut request: axum::http::Request<hyper::body::Incoming>| {
             request.extensions_mut().insert(axum::extract::ConnectInfo(peer));
+            request.extensions_mut().insert(slot.clone());
             let mut app = app.clone();
             async move { tower::Service::call(&mut app, request.map(axum::body::Body::new)).await }
         });
         let mut stop = stop_rx.clone();
         let header_read_timeout = limits.header_read_timeout;
         connections.spawn(async move {
-            let _admitted = admitted;
             let mut builder = hyper::server::conn::http1::Builder::new();
             builder.timer(TokioTimer::new()).header_read_timeout(header_read_timeout).keep_alive(true);
             let connection =

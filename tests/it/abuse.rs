@@ -340,3 +340,64 @@ fn the_documented_defaults_are_the_defaults() {
     assert!(s.connections.trusted_proxies.is_empty());
     assert_eq!(s.connections.forwarded_header, nishan_api::proxy::ForwardedHeader::XForwardedFor);
 }
+
+/// An open WebSocket holds its connection's place under the caps for as long as it is open
+/// (the HTTP connection ends at the upgrade): an anonymous client cannot get round the
+/// per-address cap by upgrading its connections. Once one socket closes, the address may
+/// connect again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn open_websockets_count_toward_the_connection_caps() {
+    use futures_util::{SinkExt, StreamExt};
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+    let _one = ONE_ATTACK_AT_A_TIME.lock().await;
+    let app = TestApp::spawn_with(Db::Sqlite, |s| s.connections.max_connections_per_ip = 5).await;
+    let addr = app.addr;
+    let health = |addr| async move {
+        let mut socket = attacker_socket(addr).await.unwrap();
+        socket.write_all(b"GET /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").await.unwrap();
+        let answer = read_to_close(&mut socket).await;
+        String::from_utf8_lossy(&answer[..answer.len().min(12)]).into_owned()
+    };
+    let mut sockets = Vec::new();
+    for _ in 0..5 {
+        let mut request = format!("ws://{addr}/graphql/ws").into_client_request().unwrap();
+        request.headers_mut().insert("sec-websocket-protocol", "graphql-transport-ws".parse().unwrap());
+        let stream = attacker_socket(addr).await.unwrap();
+        let (mut socket, _) = tokio_tungstenite::client_async(request, stream).await.expect("upgrade");
+        socket.send(json!({"type": "connection_init", "payload": {}}).to_string().into()).await.unwrap();
+        let ack = tokio::time::timeout(Duration::from_secs(10), socket.next()).await.unwrap().unwrap().unwrap();
+        assert!(ack.to_text().unwrap().contains("connection_ack"), "{ack:?}");
+        sockets.push(socket);
+    }
+    assert_eq!(health(addr).await, "HTTP/1.1 503", "five open sockets fill the address's five places");
+    // Another address is served meanwhile.
+    let other = reqwest::get(app.url("/health")).await.unwrap();
+    assert_eq!(other.status(), 200);
+    let mut closed = sockets.pop().unwrap();
+    closed.close(None).await.unwrap();
+    while let Ok(Some(_)) = tokio::time::timeout(Duration::from_secs(10), closed.next()).await {}
+    drop(closed);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let answer = health(addr).await;
+        if answer == "HTTP/1.1 200" {
+            break;
+        }
+        assert!(Instant::now() < deadline, "a closed socket gives its place back: {answer}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    // The four still open still count: one more place only.
+    let mut request = format!("ws://{addr}/graphql/ws").into_client_request().unwrap();
+    request.headers_mut().insert("sec-websocket-protocol", "graphql-transport-ws".parse().unwrap());
+    // (The health check's own connection may take a moment to leave.)
+    let fifth = loop {
+        let stream = attacker_socket(addr).await.unwrap();
+        match tokio_tungstenite::client_async(request.clone(), stream).await {
+            Ok((socket, _)) => break socket,
+            Err(e) => assert!(Instant::now() < deadline, "the fifth place is free again: {e}"),
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    assert_eq!(health(addr).await, "HTTP/1.1 503");
+    drop((fifth, sockets));
+}

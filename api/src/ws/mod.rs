@@ -19,6 +19,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use axum::Extension;
 use axum::extract::{ConnectInfo, State, WebSocketUpgrade};
 use axum::http::HeaderMap;
 use axum::response::Response;
@@ -31,7 +32,7 @@ use crate::auth::{self, Viewer};
 use crate::graphql::NishanSchema;
 use crate::graphql::subscription::access::ConnectionAccess;
 use crate::graphql::subscription::hub::{Operation, ShareWith};
-use crate::server::Server;
+use crate::server::{ConnectionSlot, Server};
 use crate::state::AppState;
 
 /// Most operations one connection may run at once (a dashboard needs a handful).
@@ -51,6 +52,7 @@ pub fn max_write_buffer(settings: &crate::config::Settings) -> usize {
 pub(crate) async fn upgrade(
     State(server): State<Server>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    slot: Option<Extension<ConnectionSlot>>,
     headers: HeaderMap,
     upgrade: WebSocketUpgrade,
 ) -> Response {
@@ -72,7 +74,11 @@ pub(crate) async fn upgrade(
     let protocol = upgrade.selected_protocol().and_then(|p| p.to_str().ok()).and_then(Protocol::from_name);
     let request_id = headers.get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
     let handler = Signin { state: server.state.clone(), headers, peer, schema: server.schema.clone() };
-    upgrade.on_upgrade(move |socket| protocol::serve(socket, protocol, server.schema, handler, limits, request_id))
+    upgrade.on_upgrade(move |socket| async move {
+        // The socket holds its connection's place under the caps until it closes.
+        let _slot = slot;
+        protocol::serve(socket, protocol, server.schema, handler, limits, request_id).await;
+    })
 }
 
 /// Signs connections in with the token of their `connection_init`.
