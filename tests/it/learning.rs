@@ -503,7 +503,42 @@ async fn review_queue_asks_about_the_uncertain_first(db: Db) {
     assert_eq!(error_code(&wrong), "NOT_FOUND");
 }
 
+/// Once the project has a learned model, the built-in extractor tags with it, and the
+/// knowledge base's approved names and aliases are still found (researchers vouched for them),
+/// even an alias the gold never holds and the tagger would not find on its own.
+async fn approved_aliases_are_found_by_the_learned_model_too(db: Db) {
+    let app = TestApp::spawn_with(db, |s| s.auto_train = false).await;
+    let (token, _) = app.register("anis").await;
+    let project = app.create_project(&token, "Marsiya", json!({})).await;
+    let lines = annotated();
+    let train: Vec<&Line> = lines.iter().filter(|l| l.split == "train").collect();
+    let (train_text, train_gold) = joined(&train);
+    let train_doc = create_document(&app, &token, &project, "Train", &train_text).await;
+    import_gold(&app, &token, &train_doc, &train_text, &train_gold).await;
+    let job = app.ok(Some(&token), TRAIN, json!({"p": project})).await["trainProjectModel"]["id"].clone();
+    assert_eq!(wait_for_job(&app, &token, job.as_str().unwrap()).await["status"], "COMPLETED");
+    // Plain words, never an entity in the gold: the tagger alone does not take them for a name.
+    let alias = "صبر و رضا";
+    assert!(!train_text.contains(alias));
+    let text = format!("وہ {alias} کا پیکر تھا");
+    let types = entity_type_ids(&app).await;
+    let create = "mutation($i: CreateKnowledgeItemInput!) { createKnowledgeItem(input: $i) { id } }";
+    let input = json!({"projectId": project, "entityTypeId": types["PERSON"], "name": "حسینؑ", "aliases": [alias]});
+    let item = app.ok(Some(&token), create, json!({"i": input})).await["createKnowledgeItem"]["id"].clone();
+    let found_by = |found: &[(u32, u32, String, String, Option<f64>)]| {
+        found.iter().any(|(s, e, t, _, _)| (*s, *e, t.as_str()) == (3, 3 + alias.chars().count() as u32, "PERSON"))
+    };
+    // Not yet approved: only the tagger speaks.
+    let doc = create_document(&app, &token, &project, "Stanza", &text).await;
+    assert!(!found_by(&run_builtin(&app, &token, &doc).await), "an unapproved entry's alias is not used");
+    app.ok(Some(&token), "mutation($id: ID!) { approveKnowledgeItem(id: $id) { id } }", json!({"id": item})).await;
+    let doc = create_document(&app, &token, &project, "Stanza, again", &format!("{text}\n")).await;
+    let found = run_builtin(&app, &token, &doc).await;
+    assert!(found_by(&found), "{found:?}");
+}
+
 on_both_databases!(
+    approved_aliases_are_found_by_the_learned_model_too,
     learned_model_is_trained_versioned_and_used_by_the_builtin_extractor,
     who_may_train_and_experiment,
     verifying_at_once_queues_one_automatic_training,

@@ -105,6 +105,9 @@ enum Source {
     Learned {
         tagger: Box<Tagger>,
         names: TagNames,
+        /// The knowledge base's approved names and aliases: researchers vouched for them, so
+        /// they are found wherever the tagger does not find something there already.
+        approved: Gazetteer,
     },
     Model(ModelEndpoint),
 }
@@ -189,7 +192,13 @@ where
                             .chain(verified.into_iter().map(|(text, t)| Name::gold(text, t.to_string())))
                             .collect();
                         let names = tagger.names(&names);
-                        Source::Learned { tagger: Box::new(tagger), names }
+                        let approved = run
+                            .retrying("reading the knowledge base's approved names", || {
+                                store.approved_names(job.project_id)
+                            })
+                            .await?;
+                        let approved = approved_gazetteer(&types, approved);
+                        Source::Learned { tagger: Box::new(tagger), names, approved }
                     }
                     // No model, or one stored in a format this server does not read: the gazetteer,
                     // where the knowledge base's approved entries weigh as much as verified entities.
@@ -226,8 +235,8 @@ where
             let chunk = &plan.chunks[plan.next];
             let found = match &source {
                 Source::Gazetteer(g) => gazetteer_finds(chunk, g, config.confidence_threshold),
-                Source::Learned { tagger, names } => {
-                    tagger_finds(chunk, tagger, names, &types, config.confidence_threshold)
+                Source::Learned { tagger, names, approved } => {
+                    tagger_finds(chunk, tagger, names, approved, &types, config.confidence_threshold)
                 }
                 Source::Model(endpoint) => {
                     match ask_chunk(run, &self.llm, self.retry, &model, &config, endpoint, chunk, &names).await? {
@@ -387,15 +396,18 @@ where
     }
 }
 
-/// The learned model's finds in `chunk`, of the types to extract, at or over the threshold.
+/// The learned model's finds in `chunk`, of the types to extract, at or over the threshold,
+/// and the approved knowledge-base names it did not find (where it found nothing overlapping).
 fn tagger_finds(
     chunk: &Chunk,
     tagger: &Tagger,
     names: &TagNames,
+    approved: &Gazetteer,
     types: &[(EntityTypeId, String)],
     threshold: f64,
 ) -> ChunkYield {
     let mut out = ChunkYield::default();
+    let vouched = gazetteer_finds(chunk, approved, threshold);
     for t in tagger.tag(&chunk.text, names) {
         let Some(&(entity_type, _)) = types.iter().find(|(id, _)| id.to_string() == t.label) else { continue };
         if t.confidence < threshold {
@@ -409,7 +421,25 @@ fn tagger_finds(
             confidence: Some(t.confidence),
         });
     }
+    let tagged = out.placed.len();
+    for v in vouched.placed {
+        if !out.placed[..tagged].iter().any(|p| p.start < v.end && v.start < p.end) {
+            out.placed.push(v);
+        }
+    }
+    out.below_threshold += vouched.below_threshold;
     out
+}
+
+/// The knowledge base's approved names and aliases of the types to extract, as a gazetteer of
+/// their own (weighing as much as verified entities).
+fn approved_gazetteer(types: &[(EntityTypeId, String)], approved: Vec<(String, EntityTypeId)>) -> Gazetteer {
+    let wanted: std::collections::HashSet<EntityTypeId> = types.iter().map(|(id, _)| *id).collect();
+    Gazetteer::new(approved.into_iter().filter(|(_, t)| wanted.contains(t)).map(|(text, entity_type)| GazetteerEntry {
+        text,
+        entity_type,
+        confidence: VERIFIED_CONFIDENCE,
+    }))
 }
 
 /// Records a failed chunk in the job's error details; the job goes on.
