@@ -599,7 +599,13 @@ async fn nothing_more(client: &mut WsClient) {
 /// their own: logging out of one of the user's two sessions ends that session's fifty
 /// subscriptions, and the other fifty go on.
 async fn one_render_reaches_a_hundred_subscribers(db: Db) {
-    let app = TestApp::spawn_with(db, |s| s.workers = 0).await;
+    // A hundred open sockets from one address, and requests beside them: over the default
+    // per-address cap of 100 connections (an open WebSocket holds its place).
+    let app = TestApp::spawn_with(db, |s| {
+        s.workers = 0;
+        s.connections.max_connections_per_ip = 1_000;
+    })
+    .await;
     let s = shared(&app, "کربلا میں حسینؑ ابن علیؑ").await;
     let second = login(&app, "dabir").await;
     let mut clients = Vec::new();

@@ -40,7 +40,7 @@ pub const MAX_OPERATIONS: usize = 100;
 
 /// What a socket reads into; a larger message grows it for as long as it takes. Client
 /// messages are small (a `subscribe` is a query and its variables).
-pub const READ_BUFFER_BYTES: usize = 4 * 1024;
+pub const READ_BUFFER_BYTES: usize = 1024;
 
 /// Most bytes a socket holds unsent: the largest message the server may send (a document's
 /// content, twice over for JSON escapes, and room). A write beyond it ends the connection.
@@ -73,7 +73,12 @@ pub(crate) async fn upgrade(
         .max_write_buffer_size(max_write_buffer(settings));
     let protocol = upgrade.selected_protocol().and_then(|p| p.to_str().ok()).and_then(Protocol::from_name);
     let request_id = headers.get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
-    let handler = Signin { state: server.state.clone(), headers, peer, schema: server.schema.clone() };
+    // What the audit trail records of the connection (address, user agent), read once: the
+    // connection keeps that, not the upgrade request's headers.
+    let proxies = server.state.settings.connections.proxies();
+    let meta = auth::request_meta(&headers, Some(peer), &Viewer::Anonymous, proxies);
+    drop(headers);
+    let handler = Signin { state: server.state.clone(), meta, schema: server.schema.clone() };
     upgrade.on_upgrade(move |socket| async move {
         // The socket holds its connection's place under the caps until it closes.
         let _slot = slot;
@@ -84,8 +89,8 @@ pub(crate) async fn upgrade(
 /// Signs connections in with the token of their `connection_init`.
 struct Signin {
     state: AppState,
-    headers: HeaderMap,
-    peer: SocketAddr,
+    /// The connection's address and user agent; each operation adds its viewer's session.
+    meta: RequestMeta,
     /// The schema that renders what subscribers share (`documentActivity`).
     schema: NishanSchema,
 }
@@ -125,8 +130,7 @@ impl ConnectionHandler for Signin {
                 Viewer::InvalidToken
             }
         };
-        let proxies = self.state.settings.connections.proxies();
-        let meta: RequestMeta = auth::request_meta(&self.headers, Some(self.peer), &viewer, proxies);
+        let meta = RequestMeta { session_id: viewer.session(), ..self.meta.clone() };
         request.data = if crate::graphql::gate::is_subscription(&request) {
             let mut data = crate::graphql::subscription_data(viewer, meta);
             if let Some(operation) = Operation::of(&request) {
