@@ -14,10 +14,10 @@ use nishan_domain::audit::{AuditEntry, RequestMeta};
 use nishan_domain::entity::EntitySource;
 use nishan_domain::ids::{DocumentId, EntityTypeId};
 use nishan_domain::job::{JobId, JobKind, JobStatus, JobTarget, MAX_ATTEMPTS};
-use nishan_domain::ports::{DocumentRepository, ExtractionStore, Fence, JobRepository, SuggestionBatch};
+use nishan_domain::ports::{DeadRunStore, DocumentRepository, ExtractionStore, Fence, JobRepository, SuggestionBatch};
 use nishan_domain::service::entities::new_entity;
 use nishan_domain::service::processing::extraction::Extraction;
-use nishan_domain::service::processing::{BoxFuture, Done, JobHandler, JobRun, Stop};
+use nishan_domain::service::processing::{BoxFuture, Done, JobHandler, JobRun, Stop, expired_failure};
 use nishan_domain::text::DocumentText;
 use nishan_infrastructure::jobs::{JobRunner, JobsEnv, ServerHandlers, WorkerConfig};
 use serde_json::{Value, json};
@@ -107,7 +107,10 @@ async fn requeue_racing_claims_takes_each_job_once(db: Db) {
         let store = app.state.store.clone();
         tasks.push(tokio::spawn(async move {
             for _ in 0..25 {
-                store.requeue_expired(Utc::now()).await.unwrap_or_else(|e| panic!("requeuer {r}: {e}"));
+                store
+                    .requeue_expired(Utc::now(), &expired_failure())
+                    .await
+                    .unwrap_or_else(|e| panic!("requeuer {r}: {e}"));
             }
         }));
     }
@@ -166,7 +169,7 @@ async fn a_job_whose_servers_keep_dying_fails_at_the_cap(db: Db) {
     .await;
     // The second job has a claim to spare.
     app.execute(&format!("UPDATE processing_jobs SET attempts = {} WHERE lease_owner = 'dead' AND document_id IN (SELECT id FROM documents WHERE title = 'b')", MAX_ATTEMPTS - 1)).await;
-    let ended = app.state.store.requeue_expired(Utc::now()).await.unwrap();
+    let ended = app.state.store.requeue_expired(Utc::now(), &expired_failure()).await.unwrap();
     assert_eq!(ended.len(), 2);
     let first = app.state.store.job_by_id(first).await.unwrap().unwrap();
     assert_eq!(first.status, JobStatus::Failed);
