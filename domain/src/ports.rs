@@ -819,23 +819,8 @@ pub trait JobRepository {
         now: DateTime<Utc>,
         lease_until: DateTime<Utc>,
     ) -> DomainResult<Option<Job>>;
-    /// Ends the runs of PROCESSING jobs whose lease expired before `now` (their server
-    /// stopped): each job goes back to the queue, or FAILS when it may not run again
-    /// (`Job::may_run_again`), with one conditional UPDATE per outcome, so a job claimed or
-    /// extended meanwhile is left alone. Returns the jobs as they became.
-    async fn requeue_expired(&self, now: DateTime<Utc>) -> DomainResult<Vec<Job>>;
     /// Extends the lease of a job the worker still holds; false when it lost it.
     async fn extend_lease(&self, id: JobId, worker: &str, lease_until: DateTime<Utc>) -> DomainResult<bool>;
-    /// Ends a run whose worker died under it (a panic), if `worker` still holds the job: back
-    /// to the queue, or FAILED with `message` when it may not run again. Returns the job as it
-    /// became, `None` when the worker no longer held it.
-    async fn release_dead_run(
-        &self,
-        id: JobId,
-        worker: &str,
-        message: &str,
-        now: DateTime<Utc>,
-    ) -> DomainResult<Option<Job>>;
     /// Applies a researcher's action (`job::apply_action`) in one transaction.
     async fn act_on_job(&self, id: JobId, action: JobAction, audit: AuditEntry) -> DomainResult<Job>;
 }
@@ -988,6 +973,29 @@ pub trait UsageRepository {
 pub trait Clock: Send + Sync {
     fn now(&self) -> DateTime<Utc>;
     fn sleep(&self, duration: std::time::Duration) -> impl Future<Output = ()> + Send;
+}
+
+/// The store as the use cases that end a dead run see it (`service::processing::dead_runs`):
+/// a run whose worker is gone, because its server stopped (the lease expired) or its run
+/// panicked. Each goes back to the queue with its progress and checkpoint kept, or FAILS with
+/// the given message when it may not run again (`Job::may_run_again`), in one conditional
+/// UPDATE per outcome (with the document's processing status and the job's webhook), so a job
+/// claimed or extended meanwhile is left alone. Errors: `Transient` or `Internal`.
+pub trait DeadRunStore: Send + Sync {
+    /// Ends the runs of PROCESSING jobs whose lease expired before `now`, failing with
+    /// `failure` those at the attempts cap. Returns the jobs as they became.
+    fn requeue_expired(&self, now: DateTime<Utc>, failure: &str)
+    -> impl Future<Output = DomainResult<Vec<Job>>> + Send;
+    /// Ends a run whose worker died under it (a panic), if `worker` still holds the job,
+    /// failing it with `failure` at the attempts cap. Returns the job as it became, `None`
+    /// when the worker no longer held it.
+    fn release_dead_run(
+        &self,
+        id: JobId,
+        worker: &str,
+        failure: &str,
+        now: DateTime<Utc>,
+    ) -> impl Future<Output = DomainResult<Option<Job>>> + Send;
 }
 
 /// A job's state at the end of a step, and the lease a write of it depends on: a write with a

@@ -12,14 +12,15 @@ use chrono::Utc;
 use common::{Db, TestApp, create_document, wait_for_job};
 use nishan_domain::audit::{AuditEntry, RequestMeta};
 use nishan_domain::entity::EntitySource;
+use nishan_domain::events::DomainEvent;
 use nishan_domain::ids::{DocumentId, EntityTypeId};
 use nishan_domain::job::{JobId, JobKind, JobStatus, JobTarget, MAX_ATTEMPTS};
-use nishan_domain::ports::{DocumentRepository, ExtractionStore, Fence, JobRepository, SuggestionBatch};
+use nishan_domain::ports::{DeadRunStore, DocumentRepository, ExtractionStore, Fence, JobRepository, SuggestionBatch};
 use nishan_domain::service::entities::new_entity;
 use nishan_domain::service::processing::extraction::Extraction;
-use nishan_domain::service::processing::{BoxFuture, Done, JobHandler, JobRun, Stop};
+use nishan_domain::service::processing::{BoxFuture, Done, JobHandler, JobRun, Stop, expired_failure, reap_expired};
 use nishan_domain::text::DocumentText;
-use nishan_infrastructure::jobs::{JobRunner, JobsEnv, ServerHandlers, WorkerConfig};
+use nishan_infrastructure::jobs::{JobRunner, JobsEnv, ServerHandlers, SystemClock, WorkerConfig};
 use serde_json::{Value, json};
 
 const START: &str = "mutation($i: StartProcessingJobInput!) { startProcessingJob(input: $i) { id } }";
@@ -107,7 +108,10 @@ async fn requeue_racing_claims_takes_each_job_once(db: Db) {
         let store = app.state.store.clone();
         tasks.push(tokio::spawn(async move {
             for _ in 0..25 {
-                store.requeue_expired(Utc::now()).await.unwrap_or_else(|e| panic!("requeuer {r}: {e}"));
+                store
+                    .requeue_expired(Utc::now(), &expired_failure())
+                    .await
+                    .unwrap_or_else(|e| panic!("requeuer {r}: {e}"));
             }
         }));
     }
@@ -151,7 +155,8 @@ async fn requeue_racing_claims_takes_each_job_once(db: Db) {
 }
 
 /// A job whose server stopped under it for the third time in its run is failed, not put
-/// back; one with claims to spare goes back to the queue.
+/// back; one with claims to spare goes back to the queue with its progress; the reaper's use
+/// case publishes each once.
 async fn a_job_whose_servers_keep_dying_fails_at_the_cap(db: Db) {
     let app = TestApp::spawn_with(db, |s| s.workers = 0).await;
     let (token, _) = app.register("anis").await;
@@ -161,20 +166,35 @@ async fn a_job_whose_servers_keep_dying_fails_at_the_cap(db: Db) {
     let (first, second) = (start(&app, &token, &a).await, start(&app, &token, &b).await);
     let past = (Utc::now() - chrono::Duration::seconds(1)).to_rfc3339();
     app.execute(&format!(
-        "UPDATE processing_jobs SET status = 'PROCESSING', lease_owner = 'dead', lease_expires_at = '{past}', attempts = {MAX_ATTEMPTS}"
+        "UPDATE processing_jobs SET status = 'PROCESSING', lease_owner = 'dead', lease_expires_at = '{past}', progress = 40, completed_steps = 2, attempts = {MAX_ATTEMPTS}"
     ))
     .await;
     // The second job has a claim to spare.
     app.execute(&format!("UPDATE processing_jobs SET attempts = {} WHERE lease_owner = 'dead' AND document_id IN (SELECT id FROM documents WHERE title = 'b')", MAX_ATTEMPTS - 1)).await;
-    let ended = app.state.store.requeue_expired(Utc::now()).await.unwrap();
+    let mut events = app.state.events.subscribe();
+    let env = JobsEnv { store: app.state.store.clone(), events: app.state.events.clone(), clock: SystemClock };
+    let ended = reap_expired(&env).await.unwrap();
     assert_eq!(ended.len(), 2);
     let first = app.state.store.job_by_id(first).await.unwrap().unwrap();
     assert_eq!(first.status, JobStatus::Failed);
     assert!(first.error_message.unwrap().contains(&format!("stopped its worker {MAX_ATTEMPTS} times")));
-    assert_eq!(app.state.store.job_by_id(second).await.unwrap().unwrap().status, JobStatus::Queued);
+    let second = app.state.store.job_by_id(second).await.unwrap().unwrap();
+    assert_eq!(second.status, JobStatus::Queued);
+    assert_eq!((second.progress, second.completed_steps), (40, 2), "put back with its progress");
+    assert_eq!(app.count("SELECT id FROM processing_jobs WHERE lease_owner IS NULL").await, 2, "leases released");
     let doc =
         app.ok(Some(&token), "query($id: ID!) { document(id: $id) { processingStatus } }", json!({"id": a})).await;
     assert_eq!(doc["document"]["processingStatus"], "FAILED", "the document follows its job");
+    let mut published = vec![];
+    while let Ok(event) = events.try_recv() {
+        if let DomainEvent::JobProgress(p) = event.as_ref() {
+            published.push((p.job_id, p.status.clone()));
+        }
+    }
+    published.sort();
+    let mut expected = vec![(first.id, "FAILED".to_owned()), (second.id, "QUEUED".to_owned())];
+    expected.sort();
+    assert_eq!(published, expected, "one event per ended run, with its new status");
 }
 
 /// EXTRACTION, except that one job's run panics, as a bug in a handler would.

@@ -1,12 +1,14 @@
-//! Running processing jobs: the loops around the domain's processing use case
+//! Running processing jobs: the loops around the domain's processing use cases
 //! (`nishan_domain::service::processing`). A pool of workers claims jobs from the durable
 //! queue and hands each to the domain's `Runner`; a heartbeat keeps the claim's lease while
-//! a job runs; a reaper puts back the jobs whose lease expired (their server stopped).
+//! a job runs; a reaper calls the domain's `reap_expired`, which puts back the jobs whose
+//! lease expired (their server stopped).
 //!
 //! Supervision: each job runs in a task of its own, so a panic in it (a bug in a handler)
-//! ends only that run: the heartbeat stops, the job goes back to the queue or, once it has
-//! been claimed `MAX_ATTEMPTS` times in this run, FAILS with a message naming a reference
-//! that the log records with the panic; the worker goes on with the next job. A worker loop
+//! ends only that run: the heartbeat stops, the domain's `release_crashed_run` puts the job
+//! back in the queue or, once it has been claimed `MAX_ATTEMPTS` times in this run, FAILS
+//! with a message naming a reference that the log records with the panic; the worker goes on
+//! with the next job. A worker loop
 //! that panics itself is started again. The heartbeat tries again with backoff when the
 //! database fails, and stops the run when the lease is lost (another worker has the job; the
 //! run's writes would be refused anyway).
@@ -86,6 +88,12 @@ impl JobEnv for JobsEnv {
                 tracing::error!(%job, correlation_id = %reference, what, cause, "a job failed on an internal error")
             }
             RunNote::Finished { status } => tracing::info!(%job, status = status.as_str(), "job run ended"),
+            RunNote::LeaseExpired { status } => {
+                tracing::warn!(%job, status = status.as_str(), "a job's lease expired; its run ended")
+            }
+            RunNote::Crashed { worker, reference, cause } => {
+                tracing::error!(%job, worker, correlation_id = %reference, panic = cause, "a job's run panicked")
+            }
         }
     }
 }

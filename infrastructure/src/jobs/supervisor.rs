@@ -7,10 +7,9 @@ use std::time::Duration;
 
 use chrono::Utc;
 use nishan_domain::events::DomainEvent;
-use nishan_domain::job::{Job, JobStatus, MAX_ATTEMPTS};
+use nishan_domain::job::{Job, JobStatus};
 use nishan_domain::ports::JobRepository;
-use nishan_domain::service::jobs::publish_progress;
-use nishan_domain::service::processing::{Backoff, Runner};
+use nishan_domain::service::processing::{Backoff, Runner, reap_expired, release_crashed_run};
 use tokio::sync::{broadcast, oneshot};
 
 use super::{JobsEnv, ServerHandlers, SystemClock};
@@ -148,18 +147,10 @@ impl JobRunner {
             }
             Some(Ok(_)) => {}
             Some(Err(e)) if e.is_panic() => {
-                let reference = uuid::Uuid::new_v4().simple().to_string()[..12].to_owned();
                 let cause = panic_message(e.into_panic().as_ref());
-                tracing::error!(job = %id, worker, correlation_id = %reference, panic = cause, "a job's run panicked");
-                let message = format!(
-                    "the job crashed its worker each of the {MAX_ATTEMPTS} times it was claimed (an internal error; \
-                     reference {reference}); retry it once the cause is fixed"
-                );
-                match self.env.store.release_dead_run(id, worker, &message, Utc::now()).await {
-                    Ok(Some(job)) => publish_progress(&self.env.events, &job),
-                    Ok(None) => {}
-                    // The lease expires and the reaper puts the job back.
-                    Err(e) => tracing::error!(job = %id, error = %e, "releasing a crashed run failed"),
+                // On an error the lease expires and the reaper puts the job back.
+                if let Err(e) = release_crashed_run(self.env.as_ref(), id, worker, &cause).await {
+                    tracing::error!(job = %id, error = %e, "releasing a crashed run failed");
                 }
             }
             Some(Err(_)) => {}
@@ -169,14 +160,8 @@ impl JobRunner {
     /// Puts back jobs whose worker died, at start-up and then every half lease.
     async fn reap(self: Arc<Self>) {
         loop {
-            match self.env.store.requeue_expired(Utc::now()).await {
-                Ok(jobs) => {
-                    for job in jobs {
-                        tracing::warn!(job = %job.id, status = job.status.as_str(), "a job's lease expired; its run ended");
-                        publish_progress(&self.env.events, &job);
-                    }
-                }
-                Err(e) => tracing::error!(error = %e, "requeueing expired jobs failed"),
+            if let Err(e) = reap_expired(self.env.as_ref()).await {
+                tracing::error!(error = %e, "requeueing expired jobs failed");
             }
             tokio::time::sleep(self.config.lease / 2).await;
         }

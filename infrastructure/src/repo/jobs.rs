@@ -15,7 +15,7 @@ use nishan_domain::audit::AuditEntry;
 use nishan_domain::job::{
     Job, JobAction, JobId, JobKind, JobStatus, JobTarget, MAX_ATTEMPTS, apply_action, document_status,
 };
-use nishan_domain::ports::{Fence, JobFilter, JobRepository, JobRunStore, Page, PageRequest};
+use nishan_domain::ports::{DeadRunStore, Fence, JobFilter, JobRepository, JobRunStore, Page, PageRequest};
 use nishan_domain::{DomainError, DomainResult};
 use sea_orm::ActiveValue::Set;
 use sea_orm::sea_query::{Cond, Expr, ExprTrait, Func, LockBehavior, LockType, Query, QueryStatementBuilder};
@@ -203,6 +203,59 @@ pub(crate) async fn save_progress_in(
         .map_err(internal)?
         .map(job)
         .transpose()
+}
+
+impl DeadRunStore for Store {
+    async fn requeue_expired(&self, now: DateTime<Utc>, failure: &str) -> DomainResult<Vec<Job>> {
+        let txn = self.write().await?;
+        let expired = || {
+            Cond::all()
+                .add(processing_job::Column::Status.eq(JobStatus::Processing.as_str()))
+                .add(processing_job::Column::LeaseExpiresAt.lt(now))
+        };
+        let mut ended = end_runs(
+            &txn,
+            expired().add(processing_job::Column::Attempts.gte(MAX_ATTEMPTS as i32)),
+            now,
+            Some(failure),
+        )
+        .await?;
+        ended.extend(end_runs(&txn, expired(), now, None).await?);
+        for j in &ended {
+            sync_document(&txn, j).await?;
+            super::webhooks::queue_job_end(&txn, j).await?;
+        }
+        txn.commit().await.map_err(internal)?;
+        Ok(ended)
+    }
+
+    async fn release_dead_run(
+        &self,
+        id: JobId,
+        worker: &str,
+        failure: &str,
+        now: DateTime<Utc>,
+    ) -> DomainResult<Option<Job>> {
+        let txn = self.write().await?;
+        let held = || {
+            Cond::all()
+                .add(processing_job::Column::Id.eq(id))
+                .add(processing_job::Column::LeaseOwner.eq(worker))
+                .add(processing_job::Column::Status.eq(JobStatus::Processing.as_str()))
+        };
+        let mut ended =
+            end_runs(&txn, held().add(processing_job::Column::Attempts.gte(MAX_ATTEMPTS as i32)), now, Some(failure))
+                .await?;
+        if ended.is_empty() {
+            ended = end_runs(&txn, held(), now, None).await?;
+        }
+        for j in &ended {
+            sync_document(&txn, j).await?;
+            super::webhooks::queue_job_end(&txn, j).await?;
+        }
+        txn.commit().await.map_err(internal)?;
+        Ok(ended.pop())
+    }
 }
 
 impl JobRunStore for Store {
@@ -413,33 +466,6 @@ impl JobRepository for Store {
         Ok(Some(claimed))
     }
 
-    async fn requeue_expired(&self, now: DateTime<Utc>) -> DomainResult<Vec<Job>> {
-        let txn = self.write().await?;
-        let expired = || {
-            Cond::all()
-                .add(processing_job::Column::Status.eq(JobStatus::Processing.as_str()))
-                .add(processing_job::Column::LeaseExpiresAt.lt(now))
-        };
-        let message = format!(
-            "the job stopped its worker {MAX_ATTEMPTS} times (its server stopped or its worker crashed); \
-             retry it when the cause is fixed"
-        );
-        let mut ended = end_runs(
-            &txn,
-            expired().add(processing_job::Column::Attempts.gte(MAX_ATTEMPTS as i32)),
-            now,
-            Some(&message),
-        )
-        .await?;
-        ended.extend(end_runs(&txn, expired(), now, None).await?);
-        for j in &ended {
-            sync_document(&txn, j).await?;
-            super::webhooks::queue_job_end(&txn, j).await?;
-        }
-        txn.commit().await.map_err(internal)?;
-        Ok(ended)
-    }
-
     async fn extend_lease(&self, id: JobId, worker: &str, lease_until: DateTime<Utc>) -> DomainResult<bool> {
         let updated = processing_job::Entity::update_many()
             .col_expr(processing_job::Column::LeaseExpiresAt, Expr::value(lease_until))
@@ -450,34 +476,6 @@ impl JobRepository for Store {
             .await
             .map_err(internal)?;
         Ok(updated.rows_affected == 1)
-    }
-
-    async fn release_dead_run(
-        &self,
-        id: JobId,
-        worker: &str,
-        message: &str,
-        now: DateTime<Utc>,
-    ) -> DomainResult<Option<Job>> {
-        let txn = self.write().await?;
-        let held = || {
-            Cond::all()
-                .add(processing_job::Column::Id.eq(id))
-                .add(processing_job::Column::LeaseOwner.eq(worker))
-                .add(processing_job::Column::Status.eq(JobStatus::Processing.as_str()))
-        };
-        let mut ended =
-            end_runs(&txn, held().add(processing_job::Column::Attempts.gte(MAX_ATTEMPTS as i32)), now, Some(message))
-                .await?;
-        if ended.is_empty() {
-            ended = end_runs(&txn, held(), now, None).await?;
-        }
-        for j in &ended {
-            sync_document(&txn, j).await?;
-            super::webhooks::queue_job_end(&txn, j).await?;
-        }
-        txn.commit().await.map_err(internal)?;
-        Ok(ended.pop())
     }
 
     async fn act_on_job(&self, id: JobId, action: JobAction, audit_entry: AuditEntry) -> DomainResult<Job> {

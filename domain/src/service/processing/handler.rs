@@ -54,6 +54,12 @@ pub enum RunNote {
     Fault { what: String, reference: String, cause: String },
     /// The run ended with this status.
     Finished { status: JobStatus },
+    /// The job's lease expired (its server stopped): its run ended, and the job is QUEUED
+    /// again or, at the attempts cap, FAILED.
+    LeaseExpired { status: JobStatus },
+    /// The run panicked under `worker`: the cause is only here, `errorMessage` names
+    /// `reference` if the job fails.
+    Crashed { worker: String, reference: String, cause: String },
 }
 
 /// Runs the jobs of one kind.

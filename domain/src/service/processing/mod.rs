@@ -1,6 +1,7 @@
 //! Running jobs: the use case a worker carries out once it has claimed a job, generic over the
-//! ports so that tests drive it with fakes; infrastructure only runs the loops around it
-//! (claiming, the lease's heartbeat, the reaper, supervision).
+//! ports so that tests drive it with fakes, and the use cases that end a run whose worker is
+//! gone; infrastructure only runs the loops around them (claiming, the lease's heartbeat, the
+//! reaper, supervision).
 //!
 //! - [`Runner`] runs one claimed job: it finds the handler of the job's kind, lets it run,
 //!   and ends the run as the handler's outcome says (COMPLETED, PAUSED or CANCELLED after a
@@ -17,6 +18,9 @@
 //! - [`training`] is the TRAINING handler (a project's learned model), [`experiment`] the
 //!   EXPERIMENT handler (one model of an experiment, run into a scratch layer and scored).
 //! - [`ingestion`] is the INGESTION handler: a source's pages fetched into documents.
+//! - [`reap_expired`] and [`release_crashed_run`] end the runs whose worker is gone (its
+//!   server stopped, its run panicked): back to the queue, or FAILED at the attempts cap, with
+//!   the job's progress event.
 //!
 //! # Adding a job kind
 //! Implement [`JobHandler`] for the kind: `kind()`, `check()` (refuse, at
@@ -36,6 +40,7 @@
 //! suggested text is placed by aligning it to the chunk (`text::align`), every place it stands
 //! is kept, what cannot be placed is counted, and the confidence threshold applies.
 
+mod dead_runs;
 pub mod embedding;
 pub mod experiment;
 pub mod extraction;
@@ -50,6 +55,7 @@ pub mod training;
 
 use std::collections::HashMap;
 
+pub use dead_runs::{crash_failure, expired_failure, reap_expired, release_crashed_run};
 pub use handler::{BoxFuture, Handlers, JobEnv, JobHandler, JobKinds, RunNote};
 pub use run::{Backoff, Done, JobRun, Runner, Steer, Stop, StopContext};
 

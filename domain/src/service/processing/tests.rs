@@ -27,7 +27,8 @@ use crate::llm::retry::RetryPolicy;
 use crate::llm::{Completion, CompletionRequest, LlmClient, LlmError, ModelEndpoint, Provider};
 use crate::ports::StoredSpan;
 use crate::ports::{
-    Clock, ExtractionStore, Fence, JobRunStore, ModelCall, SecretCipher, StoredSuggestions, SuggestionBatch,
+    Clock, DeadRunStore, ExtractionStore, Fence, JobRunStore, ModelCall, SecretCipher, StoredSuggestions,
+    SuggestionBatch,
 };
 use crate::service::documents::{ContentPlan, InitialFields, new_document};
 use crate::text::{DocumentText, span_context};
@@ -129,6 +130,8 @@ struct World {
     entities: Vec<Entity>,
     job: Job,
     owner: Option<String>,
+    /// When the owner's lease ends (`None`: the tests of runs never let it expire).
+    lease_until: Option<DateTime<Utc>>,
     model: LlmModel,
     config: ProcessingConfig,
     types: Vec<EntityType>,
@@ -235,6 +238,65 @@ impl JobRunStore for FakeStore {
             None
         };
         std::future::ready(Ok(result))
+    }
+}
+
+impl World {
+    /// Ends the job's run as `end_runs` does in the database: the lease released, the job
+    /// back in the queue with its progress kept, or FAILED with `failure` at the attempts cap.
+    fn end_dead_run(&mut self, failure: &str, now: DateTime<Utc>) -> Job {
+        self.owner = None;
+        self.lease_until = None;
+        let j = &mut self.job;
+        j.updated_at = now;
+        if j.may_run_again() {
+            j.status = JobStatus::Queued;
+            j.current_step =
+                Some(format!("requeued after step {} of {} (its worker stopped)", j.completed_steps, j.total_steps));
+        } else {
+            j.status = JobStatus::Failed;
+            j.error_message = Some(failure.to_owned());
+            j.completed_at = Some(now);
+            j.current_step = Some("failed: its runs kept stopping".into());
+        }
+        j.clone()
+    }
+}
+
+impl DeadRunStore for FakeStore {
+    fn requeue_expired(
+        &self,
+        now: DateTime<Utc>,
+        failure: &str,
+    ) -> impl Future<Output = DomainResult<Vec<Job>>> + Send {
+        let mut w = self.0.lock().unwrap();
+        let result = match w.faults.pop_front() {
+            Some(e) => Err(e),
+            None => {
+                let expired = w.job.status == JobStatus::Processing && w.lease_until.is_some_and(|l| l < now);
+                Ok(if expired { vec![w.end_dead_run(failure, now)] } else { vec![] })
+            }
+        };
+        std::future::ready(result)
+    }
+
+    fn release_dead_run(
+        &self,
+        id: crate::job::JobId,
+        worker: &str,
+        failure: &str,
+        now: DateTime<Utc>,
+    ) -> impl Future<Output = DomainResult<Option<Job>>> + Send {
+        let mut w = self.0.lock().unwrap();
+        let result = match w.faults.pop_front() {
+            Some(e) => Err(e),
+            None => {
+                let held =
+                    w.job.id == id && w.owner.as_deref() == Some(worker) && w.job.status == JobStatus::Processing;
+                Ok(held.then(|| w.end_dead_run(failure, now)))
+            }
+        };
+        std::future::ready(result)
     }
 }
 
@@ -486,6 +548,7 @@ fn world(content: &str, provider: Provider, chunk_size: u32) -> World {
         entities: vec![],
         job,
         owner: Some(WORKER.into()),
+        lease_until: None,
         model,
         config: config(chunk_size),
         types,
@@ -918,6 +981,142 @@ fn another_kind_runs_through_its_handler_with_progress_and_pause() {
         (JobStatus::Completed, 3, Some("counted"))
     );
     assert_eq!(done.checkpoint, json!({"step": 3}));
+}
+
+/// The job events published so far.
+fn job_events(env: &Env) -> Vec<crate::events::JobProgressEvent> {
+    let events = env.events.0.lock().unwrap();
+    events
+        .iter()
+        .filter_map(|e| match e {
+            DomainEvent::JobProgress(p) => Some(p.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
+/// A world whose job was halfway through (2 of 5 steps, 3 entities, a checkpoint) when its
+/// worker's lease ran out a second ago, in its `attempts`-th claim.
+fn halfway(attempts: u32) -> World {
+    let mut w = world(&stanza(1), Provider::Builtin, 40);
+    w.job.attempts = attempts;
+    w.job.progress = 40;
+    w.job.completed_steps = 2;
+    w.job.total_steps = 5;
+    w.job.entities_found = 3;
+    w.job.checkpoint = json!({"chunk": 2});
+    w.lease_until = Some(Utc::now() - chrono::Duration::seconds(1));
+    w
+}
+
+#[test]
+fn an_expired_job_goes_back_to_the_queue_with_its_progress_and_is_published_once() {
+    let env = make_env(halfway(1));
+    let ended = block_on(reap_expired(&env)).unwrap();
+    assert_eq!(ended.len(), 1);
+    let w = env.store.0.lock().unwrap();
+    assert_eq!(ended[0], w.job, "returned as stored");
+    assert_eq!(w.job.status, JobStatus::Queued);
+    assert_eq!(
+        (w.job.progress, w.job.completed_steps, w.job.entities_found, &w.job.checkpoint),
+        (40, 2, 3, &json!({"chunk": 2})),
+        "the next claim goes on where the run stopped"
+    );
+    assert_eq!((w.owner.as_deref(), w.job.error_message.as_deref()), (None, None));
+    drop(w);
+    let events = job_events(&env);
+    assert_eq!(events.len(), 1, "{events:?}");
+    assert_eq!((events[0].job_id, events[0].status(), events[0].progress), (ended[0].id, JobStatus::Queued, 40));
+    assert_eq!(events[0].current_step.as_deref(), Some("requeued after step 2 of 5 (its worker stopped)"));
+    assert!(env.notes.lock().unwrap().contains(&RunNote::LeaseExpired { status: JobStatus::Queued }));
+    // The next round finds nothing expired and publishes nothing more.
+    assert!(block_on(reap_expired(&env)).unwrap().is_empty());
+    assert_eq!(job_events(&env).len(), 1);
+}
+
+#[test]
+fn an_expired_job_at_the_attempts_cap_fails_with_a_message_that_says_why() {
+    let env = make_env(halfway(crate::job::MAX_ATTEMPTS));
+    let ended = block_on(reap_expired(&env)).unwrap();
+    assert_eq!(ended.len(), 1);
+    let job = env.store.0.lock().unwrap().job.clone();
+    assert_eq!(job.status, JobStatus::Failed);
+    assert!(job.completed_at.is_some());
+    let message = job.error_message.clone().unwrap();
+    assert_eq!(
+        message,
+        "the job stopped its worker 3 times (its server stopped or its worker crashed); retry it when the cause is fixed"
+    );
+    let events = job_events(&env);
+    assert_eq!(events.len(), 1, "{events:?}");
+    assert_eq!((events[0].status(), events[0].error_message.as_deref()), (JobStatus::Failed, Some(message.as_str())));
+    assert!(env.notes.lock().unwrap().contains(&RunNote::LeaseExpired { status: JobStatus::Failed }));
+}
+
+#[test]
+fn a_reaper_whose_store_fails_publishes_nothing() {
+    let mut w = halfway(1);
+    w.faults.push_back(DomainError::transient("database is locked"));
+    let env = make_env(w);
+    assert!(block_on(reap_expired(&env)).unwrap_err().is_fault());
+    assert_eq!(env.store.0.lock().unwrap().job.status, JobStatus::Processing, "still the dead worker's");
+    assert!(job_events(&env).is_empty());
+    // The next round puts it back.
+    assert_eq!(block_on(reap_expired(&env)).unwrap().len(), 1);
+    assert_eq!(job_events(&env).len(), 1);
+}
+
+#[test]
+fn a_crashed_run_is_put_back_until_the_cap_then_failed_with_a_reference_and_not_the_panic() {
+    let env = make_env(halfway(1));
+    let id = env.store.0.lock().unwrap().job.id;
+    let cause = "error details are an object: Object {\"secret\": 1}";
+    for claim in 1..crate::job::MAX_ATTEMPTS {
+        let job = block_on(release_crashed_run(&env, id, WORKER, cause)).unwrap().expect("the worker held the job");
+        assert_eq!((job.status, job.progress, job.completed_steps), (JobStatus::Queued, 40, 2), "claim {claim}");
+        assert_eq!(job.error_message, None);
+        assert_eq!(job_events(&env).len(), claim as usize, "one event per release");
+        assert_eq!(env.store.0.lock().unwrap().owner, None);
+        reclaim(&env);
+    }
+    let job = block_on(release_crashed_run(&env, id, WORKER, cause)).unwrap().unwrap();
+    assert_eq!(job.status, JobStatus::Failed);
+    let message = job.error_message.clone().unwrap();
+    let notes = env.notes.lock().unwrap();
+    let crashes: Vec<(String, String, String)> = notes
+        .iter()
+        .filter_map(|n| match n {
+            RunNote::Crashed { worker, reference, cause } => Some((worker.clone(), reference.clone(), cause.clone())),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(crashes.len(), 3, "each panic is noted");
+    let (worker, reference, noted) = crashes.last().unwrap();
+    assert_eq!((worker.as_str(), noted.as_str()), (WORKER, cause), "the note has the worker and the panic");
+    assert_eq!(
+        message,
+        format!(
+            "the job crashed its worker each of the 3 times it was claimed (an internal error; reference {reference}); \
+             retry it once the cause is fixed"
+        )
+    );
+    assert!(!message.contains("secret"), "the panic's text stays in the log");
+    let events = job_events(&env);
+    assert_eq!(events.len(), 3, "{events:?}");
+    assert_eq!(events[2].status(), JobStatus::Failed);
+    assert_eq!(events[2].error_message.as_deref(), Some(message.as_str()));
+}
+
+#[test]
+fn a_crashed_run_whose_worker_lost_the_job_changes_and_publishes_nothing() {
+    let env = make_env(halfway(1));
+    let id = env.store.0.lock().unwrap().job.id;
+    env.store.0.lock().unwrap().owner = Some("another-worker".into());
+    assert_eq!(block_on(release_crashed_run(&env, id, WORKER, "boom")).unwrap(), None);
+    let w = env.store.0.lock().unwrap();
+    assert_eq!((w.job.status, w.owner.as_deref()), (JobStatus::Processing, Some("another-worker")));
+    drop(w);
+    assert!(job_events(&env).is_empty());
 }
 
 /// One researcher's edit: replace `len` code points at `at` (both taken modulo the text) by
