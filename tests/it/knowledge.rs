@@ -1099,6 +1099,18 @@ async fn a_builtin_linking_job_proposes_and_researchers_review(db: Db) {
     let many = "mutation($ids: [ID!]!, $d: ProposalDecision!) { reviewKnowledgeProposals(ids: $ids, decision: $d) { id status } }";
     let done = kb.app.ok(Some(&kb.researcher), many, json!({"ids": [id(1), id(2)], "d": "REJECT"})).await;
     assert_eq!(done["reviewKnowledgeProposals"].as_array().unwrap().len(), 2);
+    // All or none: the pending merge first, then a link rejected already. The batch is refused
+    // as stale, and the merge it made first is undone: still pending, both entries live, no
+    // audit row.
+    let audited = || kb.app.count("SELECT 1 FROM audit_logs WHERE action = 'knowledge_proposal.review'");
+    let before = audited().await;
+    let r = kb.app.gql(Some(&kb.researcher), many, json!({"ids": [id(5), id(1)], "d": "APPROVE"})).await;
+    assert_eq!(error_code(&r), "CONFLICT", "{r}");
+    let now = proposals(&kb, job["id"].as_str()).await;
+    let status = |n: usize| now.iter().find(|p| p["id"] == id(n).as_str()).map(|p| p["status"].clone());
+    assert_eq!((status(5), status(1)), (Some(json!("PENDING")), Some(json!("REJECTED"))));
+    assert_eq!(kb.get(&twin).await["id"], twin.as_str(), "the merge was rolled back");
+    assert_eq!(audited().await, before, "a refused batch is not audited");
     kb.app.ok(Some(&kb.researcher), REVIEW, json!({"id": id(5), "d": "APPROVE"})).await;
     let merged = kb
         .app
