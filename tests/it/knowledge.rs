@@ -1154,7 +1154,9 @@ async fn a_builtin_linking_job_proposes_and_researchers_review(db: Db) {
 on_both_databases!(a_builtin_linking_job_proposes_and_researchers_review);
 
 /// A language model's answer is read, repaired once when malformed, and never trusted: what
-/// names no mention or entry of the project is dropped and counted.
+/// names no mention or entry of the project is dropped and counted; what it proposes validly
+/// (a link, a new entry, a new alias, a merge of two entries no shared name ties) is kept
+/// for review and, approved, does what it says.
 async fn a_model_linking_job_checks_every_proposal(db: Db) {
     use common::mock_llm::{Behaviour, MockLlm};
     let kb = Kb::new(db).await;
@@ -1167,9 +1169,14 @@ async fn a_model_linking_job_checks_every_proposal(db: Db) {
         .as_str()
         .unwrap()
         .to_owned();
-    let text = "شبیرؑ نے کہا، قاسم آئے";
+    let text = "شبیرؑ نے کہا، قاسم آئے، ابوالفضل بھی";
     let doc = create_document(&kb.app, &kb.researcher, &kb.project, "Stanza", text).await;
     let husain = kb.item_id("حسینؑ", "PERSON", &["شبیر"]).await;
+    // Two entries for one man that share no name: only the model can see they are one.
+    let abbas = kb.item_id("عباسؑ", "PERSON", &["علمدار"]).await;
+    let abulfazl = kb.item_id("ابوالفضل", "PERSON", &["سقا"]).await;
+    let abulfazl_mention = kb.entity(&doc, text, "ابوالفضل", 0, "PERSON").await;
+    kb.app.ok(Some(&kb.researcher), LINK, json!({"e": abulfazl_mention, "k": abulfazl})).await;
     let other_project = kb.app.create_project(&kb.owner, "Elsewhere", json!({})).await;
     let i = json!({"projectId": other_project, "entityTypeId": kb.types["PERSON"], "name": "قاسم"});
     let foreign = kb.app.ok(Some(&kb.owner), &create_q(), json!({"i": i})).await["createKnowledgeItem"]["id"]
@@ -1182,6 +1189,8 @@ async fn a_model_linking_job_checks_every_proposal(db: Db) {
     let answer = json!({"proposals": [
         {"kind": "LINK", "mention": shabbir, "item": husain, "confidence": 0.92, "reasoning": "شبیر is a title of Husain"},
         {"kind": "NEW_ITEM", "mention": qasim, "name": "قاسمؑ", "confidence": 0.7, "reasoning": "no entry for Qasim"},
+        {"kind": "NEW_ALIAS", "item": husain, "alias": "سید الشہداء", "confidence": 0.8, "reasoning": "a title of Husain"},
+        {"kind": "MERGE", "item": abulfazl, "into": abbas, "confidence": 0.6, "reasoning": "Abu al-Fadl is Abbas's kunya"},
         {"kind": "LINK", "mention": qasim, "item": ghost, "confidence": 0.9, "reasoning": "an entry that does not exist"},
         {"kind": "LINK", "mention": qasim, "item": foreign, "confidence": 0.9, "reasoning": "an entry of another project"},
         {"kind": "LINK", "mention": ghost, "item": husain, "confidence": 0.9, "reasoning": "a mention that does not exist"},
@@ -1192,29 +1201,75 @@ async fn a_model_linking_job_checks_every_proposal(db: Db) {
     let job = finished_linking(&kb, json!({"kind": "LINKING", "projectId": kb.project, "llmModelId": model})).await;
     assert_eq!(
         job["proposals"],
-        json!({"pending": 2, "approved": 0, "rejected": 0, "total": 2, "dropped": 5}),
+        json!({"pending": 4, "approved": 0, "rejected": 0, "total": 4, "dropped": 5}),
         "{job}"
     );
     assert!(job["tokensUsed"].as_i64().unwrap() > 0 && job["cost"].as_f64().unwrap() > 0.0, "{job}");
     let all = proposals(&kb, job["id"].as_str()).await;
-    let summary: Vec<(&str, &str, Option<&str>)> = all
+    let summary: Vec<(&str, &str, &str, Option<&str>, Option<&str>, Option<&str>, f64)> = all
         .iter()
-        .map(|p| (p["kind"].as_str().unwrap(), p["reasoning"].as_str().unwrap(), p["proposedName"].as_str()))
+        .map(|p| {
+            (
+                p["kind"].as_str().unwrap(),
+                p["status"].as_str().unwrap(),
+                p["reasoning"].as_str().unwrap(),
+                p["proposedName"].as_str(),
+                p["item"]["name"].as_str(),
+                p["sourceItem"]["name"].as_str(),
+                p["confidence"].as_f64().unwrap(),
+            )
+        })
         .collect();
     assert_eq!(
         summary,
-        [("LINK", "شبیر is a title of Husain", None), ("NEW_ITEM", "no entry for Qasim", Some("قاسمؑ"))]
+        [
+            ("LINK", "PENDING", "شبیر is a title of Husain", None, Some("حسینؑ"), None, 0.92),
+            ("NEW_ITEM", "PENDING", "no entry for Qasim", Some("قاسمؑ"), None, None, 0.7),
+            ("NEW_ALIAS", "PENDING", "a title of Husain", Some("سید الشہداء"), Some("حسینؑ"), None, 0.8),
+            ("MERGE", "PENDING", "Abu al-Fadl is Abbas's kunya", None, Some("عباسؑ"), Some("ابوالفضل"), 0.6),
+        ]
     );
-    assert_eq!(all[0]["confidence"], 0.92);
     // The model was shown the mentions and their candidates by id, and asked again once.
     let calls = mock.requests();
     assert_eq!(calls.len(), 2, "one malformed answer, one repair request");
     let prompt = calls[0].body.to_string();
     assert!(prompt.contains(&shabbir) && prompt.contains(&husain), "{prompt}");
     assert!(calls[1].body.to_string().contains("previous answer"));
+    // Approved, the model's alias is Husain's, and its merge makes Abbas one entry with both
+    // entries' names and mentions, the duplicate gone but its history kept.
+    kb.app.ok(Some(&kb.researcher), REVIEW, json!({"id": all[2]["id"], "d": "APPROVE"})).await;
+    assert_eq!(kb.get(&husain).await["aliases"], json!(["شبیر", "سید الشہداء"]));
+    kb.app.ok(Some(&kb.researcher), REVIEW, json!({"id": all[3]["id"], "d": "APPROVE"})).await;
+    let q = "query($id: ID!) { knowledgeItem(id: $id) { id name aliases mentionCount versions { action details } mergedItems { id versions { action details } } } }";
+    let merged = kb.app.ok(Some(&kb.researcher), q, json!({"id": abbas})).await["knowledgeItem"].clone();
+    assert_eq!(merged["aliases"], json!(["علمدار", "ابوالفضل", "سقا"]), "{merged}");
+    assert_eq!(merged["mentionCount"], 1);
+    assert_eq!(merged["versions"][0], json!({"action": "MERGE", "details": {"mergedFrom": [abulfazl]}}));
+    assert_eq!(merged["mergedItems"][0]["id"], abulfazl.as_str());
+    let history: Vec<&str> = merged["mergedItems"][0]["versions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v["action"].as_str().unwrap())
+        .collect();
+    assert_eq!(history, ["MERGED_INTO", "CREATE"]);
+    let q = "query($id: ID!) { entity(id: $id) { knowledgeItem { id } } }";
+    let moved = kb.app.ok(Some(&kb.researcher), q, json!({"id": abulfazl_mention})).await;
+    assert_eq!(moved["entity"]["knowledgeItem"]["id"], abbas.as_str(), "the mention moved");
+    assert_eq!(kb.get(&abulfazl).await["id"], abbas.as_str(), "the old id names the entry it lives on in");
+    let live = "query($p: ID!) { knowledgeItems(projectId: $p) { edges { node { name } } } }";
+    let live = kb.app.ok(Some(&kb.researcher), live, json!({"p": kb.project})).await;
+    let names: Vec<&str> = live["knowledgeItems"]["edges"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["node"]["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["حسینؑ", "عباسؑ"], "the duplicate is no longer listed");
     // A mention deleted takes its proposals with it.
     kb.app.ok(Some(&kb.researcher), "mutation($id: ID!) { deleteEntity(id: $id) }", json!({"id": qasim})).await;
-    assert_eq!(proposals(&kb, job["id"].as_str()).await.len(), 1);
+    let left: Vec<Value> = proposals(&kb, job["id"].as_str()).await.iter().map(|p| p["kind"].clone()).collect();
+    assert_eq!(left, [json!("LINK"), json!("NEW_ALIAS"), json!("MERGE")]);
     // A model that keeps answering nonsense: the step is skipped, nothing is stored.
     mock.set_fallback(Behaviour::Text("no JSON here".into()));
     let text2 = "زینبؑ شام میں";
