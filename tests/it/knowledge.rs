@@ -398,6 +398,80 @@ async fn entries_link_to_each_other(db: Db) {
     assert_eq!(links["outgoingLinks"], json!([]));
 }
 
+/// Every relation type, each between entries it suits, is stored with its strength and read
+/// back from both ends; two types between one pair are two links.
+async fn every_relation_type_links_entries(db: Db) {
+    let kb = Kb::new(db).await;
+    let mut id = HashMap::new();
+    for (name, ty) in [
+        ("عباسؑ", "PERSON"),
+        ("علیؑ", "PERSON"),
+        ("زینبؑ", "PERSON"),
+        ("فاطمہؑ", "PERSON"),
+        ("حسینؑ", "PERSON"),
+        ("کربلا", "LOCATION"),
+        ("عراق", "LOCATION"),
+    ] {
+        id.insert(name, kb.item_id(name, ty, &[]).await);
+    }
+    let wanted = [
+        ("عباسؑ", "SON_OF", "علیؑ", 0.9),
+        ("زینبؑ", "DAUGHTER_OF", "علیؑ", 0.8),
+        ("عباسؑ", "SIBLING_OF", "حسینؑ", 0.7),
+        ("علیؑ", "SPOUSE_OF", "فاطمہؑ", 0.6),
+        ("عباسؑ", "COMPANION_OF", "حسینؑ", 0.5),
+        ("کربلا", "LOCATED_IN", "عراق", 0.4),
+        ("حسینؑ", "RELATED_TO", "کربلا", 0.3),
+    ];
+    // The seven are all the API knows: a new type must be added here.
+    let q = r#"{ __type(name: "KnowledgeRelationType") { enumValues { name } } }"#;
+    let known = kb.app.ok(Some(&kb.researcher), q, json!({})).await;
+    let known: Vec<&str> =
+        known["__type"]["enumValues"].as_array().unwrap().iter().map(|v| v["name"].as_str().unwrap()).collect();
+    assert_eq!(known, wanted.iter().map(|w| w.1).collect::<Vec<_>>());
+    let relate = "mutation($i: RelateKnowledgeItemsInput!) { relateKnowledgeItems(input: $i) { relationType strength from { name } to { name } } }";
+    for (from, kind, to, strength) in wanted {
+        let i = json!({"fromId": id[from], "toId": id[to], "relationType": kind, "strength": strength});
+        let made = kb.app.ok(Some(&kb.researcher), relate, json!({"i": i})).await["relateKnowledgeItems"].clone();
+        assert_eq!(
+            made,
+            json!({"relationType": kind, "strength": strength, "from": {"name": from}, "to": {"name": to}})
+        );
+    }
+    let q = "query($id: ID!) { knowledgeItem(id: $id) { name outgoingLinks { relationType strength to { name } } incomingLinks { relationType strength from { name } } } }";
+    let (mut outgoing, mut incoming) = (Vec::new(), Vec::new());
+    for item in id.values() {
+        let got = kb.app.ok(Some(&kb.researcher), q, json!({"id": item})).await["knowledgeItem"].clone();
+        let name = got["name"].as_str().unwrap().to_owned();
+        for l in got["outgoingLinks"].as_array().unwrap() {
+            let to = l["to"]["name"].as_str().unwrap().to_owned();
+            outgoing.push((
+                name.clone(),
+                l["relationType"].as_str().unwrap().to_owned(),
+                to,
+                l["strength"].as_f64().unwrap(),
+            ));
+        }
+        for l in got["incomingLinks"].as_array().unwrap() {
+            let from = l["from"]["name"].as_str().unwrap().to_owned();
+            incoming.push((
+                from,
+                l["relationType"].as_str().unwrap().to_owned(),
+                name.clone(),
+                l["strength"].as_f64().unwrap(),
+            ));
+        }
+    }
+    let mut expected: Vec<(String, String, String, f64)> =
+        wanted.iter().map(|(f, k, t, s)| (f.to_string(), k.to_string(), t.to_string(), *s)).collect();
+    let by_strength = |a: &(String, String, String, f64), b: &(String, String, String, f64)| b.3.total_cmp(&a.3);
+    expected.sort_by(by_strength);
+    outgoing.sort_by(by_strength);
+    incoming.sort_by(by_strength);
+    assert_eq!(outgoing, expected, "read back from where they start");
+    assert_eq!(incoming, expected, "read back from where they end");
+}
+
 async fn mentions_link_to_entries_across_documents(db: Db) {
     let kb = Kb::new(db).await;
     let one = "عباسؑ فرات پر\nعلمدار آئے";
@@ -816,6 +890,7 @@ on_both_databases!(
     merging_moves_mentions_names_and_links_and_keeps_history,
     deleting_an_entry_unlinks_its_mentions,
     entries_link_to_each_other,
+    every_relation_type_links_entries,
     mentions_link_to_entries_across_documents,
     every_unlinked_mention_matching_an_alias_is_linked_at_once,
     candidates_are_found_under_urdu_folding,
