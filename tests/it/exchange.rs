@@ -1,5 +1,7 @@
 //! Import and export over GraphQL: each format's exact output on a small Urdu document with
 //! nested entities and commas, the round trips, the import errors, permissions and audit rows.
+//! The README shows the exact outputs (`JSONL`, `CONLL`, ...) as samples; `readme` checks
+//! they are the same.
 
 use crate::common;
 
@@ -19,10 +21,10 @@ const RELATE: &str = "mutation($i: CreateEntityRelationshipInput!) { createEntit
 /// "The Imam Husain ibn Ali, in Karbala / Abbas, at the Euphrates": an ASCII comma on line 1,
 /// an Urdu comma on line 2.
 const TEXT: &str = "امام حسینؑ ابن علیؑ, کربلا میں\nعباسؑ، فرات پر";
-const HASH: &str = "9ca78af0ff4ea47ce2d0b2ac0a42200f6a28f06e2d3d1458c37164289d10f475";
+pub(crate) const HASH: &str = "9ca78af0ff4ea47ce2d0b2ac0a42200f6a28f06e2d3d1458c37164289d10f475";
 const TITLE: &str = "Stanza, one";
 
-const JSONL: &str = concat!(
+pub(crate) const JSONL: &str = concat!(
     "{\"id\":\"9ca78af0ff4ea47ce2d0b2ac0a42200f6a28f06e2d3d1458c37164289d10f475\",\"title\":\"Stanza, one\",",
     "\"text\":\"امام حسینؑ ابن علیؑ, کربلا میں\\nعباسؑ، فرات پر\",\"direction\":\"rtl\",\"offsets\":\"unicode_code_points\",",
     "\"label\":[[0,19,\"PERSON\"],[0,4,\"DESIGNATION\"],[5,10,\"PERSON\"],[15,26,\"LOCATION\"],[21,26,\"LOCATION\"],[31,36,\"PERSON\"],[38,42,\"LOCATION\"]],",
@@ -30,7 +32,7 @@ const JSONL: &str = concat!(
     "\"relations\":[{\"from\":0,\"to\":2,\"type\":\"SAME_AS\"},{\"from\":5,\"to\":6,\"type\":\"LOCATED_IN\"}]}\n"
 );
 
-const CONLL: &str = "-DOCSTART- -X- O O
+pub(crate) const CONLL: &str = "-DOCSTART- -X- O O
 
 امام _ _ B-PERSON
 حسینؑ _ _ I-PERSON
@@ -47,7 +49,7 @@ const CONLL: &str = "-DOCSTART- -X- O O
 
 ";
 
-const CONLL_COMMENTED: &str = "# id = 9ca78af0ff4ea47ce2d0b2ac0a42200f6a28f06e2d3d1458c37164289d10f475
+pub(crate) const CONLL_COMMENTED: &str = "# id = 9ca78af0ff4ea47ce2d0b2ac0a42200f6a28f06e2d3d1458c37164289d10f475
 # title = Stanza, one
 # direction = rtl
 # offsets = unicode_code_points
@@ -66,7 +68,7 @@ const CONLL_COMMENTED: &str = "# id = 9ca78af0ff4ea47ce2d0b2ac0a42200f6a28f06e2d
 
 ";
 
-const INLINE: &str = "<document id=\"9ca78af0ff4ea47ce2d0b2ac0a42200f6a28f06e2d3d1458c37164289d10f475\" title=\"Stanza, one\" dir=\"rtl\">
+pub(crate) const INLINE: &str = "<document id=\"9ca78af0ff4ea47ce2d0b2ac0a42200f6a28f06e2d3d1458c37164289d10f475\" title=\"Stanza, one\" dir=\"rtl\">
 <PERSON><DESIGNATION>امام</DESIGNATION> <PERSON>حسینؑ</PERSON> ابن علیؑ</PERSON>, <LOCATION>کربلا</LOCATION> میں
 <PERSON>عباسؑ</PERSON>، <LOCATION>فرات</LOCATION> پر
 </document>

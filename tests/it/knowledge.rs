@@ -398,6 +398,80 @@ async fn entries_link_to_each_other(db: Db) {
     assert_eq!(links["outgoingLinks"], json!([]));
 }
 
+/// Every relation type, each between entries it suits, is stored with its strength and read
+/// back from both ends; two types between one pair are two links.
+async fn every_relation_type_links_entries(db: Db) {
+    let kb = Kb::new(db).await;
+    let mut id = HashMap::new();
+    for (name, ty) in [
+        ("عباسؑ", "PERSON"),
+        ("علیؑ", "PERSON"),
+        ("زینبؑ", "PERSON"),
+        ("فاطمہؑ", "PERSON"),
+        ("حسینؑ", "PERSON"),
+        ("کربلا", "LOCATION"),
+        ("عراق", "LOCATION"),
+    ] {
+        id.insert(name, kb.item_id(name, ty, &[]).await);
+    }
+    let wanted = [
+        ("عباسؑ", "SON_OF", "علیؑ", 0.9),
+        ("زینبؑ", "DAUGHTER_OF", "علیؑ", 0.8),
+        ("عباسؑ", "SIBLING_OF", "حسینؑ", 0.7),
+        ("علیؑ", "SPOUSE_OF", "فاطمہؑ", 0.6),
+        ("عباسؑ", "COMPANION_OF", "حسینؑ", 0.5),
+        ("کربلا", "LOCATED_IN", "عراق", 0.4),
+        ("حسینؑ", "RELATED_TO", "کربلا", 0.3),
+    ];
+    // The seven are all the API knows: a new type must be added here.
+    let q = r#"{ __type(name: "KnowledgeRelationType") { enumValues { name } } }"#;
+    let known = kb.app.ok(Some(&kb.researcher), q, json!({})).await;
+    let known: Vec<&str> =
+        known["__type"]["enumValues"].as_array().unwrap().iter().map(|v| v["name"].as_str().unwrap()).collect();
+    assert_eq!(known, wanted.iter().map(|w| w.1).collect::<Vec<_>>());
+    let relate = "mutation($i: RelateKnowledgeItemsInput!) { relateKnowledgeItems(input: $i) { relationType strength from { name } to { name } } }";
+    for (from, kind, to, strength) in wanted {
+        let i = json!({"fromId": id[from], "toId": id[to], "relationType": kind, "strength": strength});
+        let made = kb.app.ok(Some(&kb.researcher), relate, json!({"i": i})).await["relateKnowledgeItems"].clone();
+        assert_eq!(
+            made,
+            json!({"relationType": kind, "strength": strength, "from": {"name": from}, "to": {"name": to}})
+        );
+    }
+    let q = "query($id: ID!) { knowledgeItem(id: $id) { name outgoingLinks { relationType strength to { name } } incomingLinks { relationType strength from { name } } } }";
+    let (mut outgoing, mut incoming) = (Vec::new(), Vec::new());
+    for item in id.values() {
+        let got = kb.app.ok(Some(&kb.researcher), q, json!({"id": item})).await["knowledgeItem"].clone();
+        let name = got["name"].as_str().unwrap().to_owned();
+        for l in got["outgoingLinks"].as_array().unwrap() {
+            let to = l["to"]["name"].as_str().unwrap().to_owned();
+            outgoing.push((
+                name.clone(),
+                l["relationType"].as_str().unwrap().to_owned(),
+                to,
+                l["strength"].as_f64().unwrap(),
+            ));
+        }
+        for l in got["incomingLinks"].as_array().unwrap() {
+            let from = l["from"]["name"].as_str().unwrap().to_owned();
+            incoming.push((
+                from,
+                l["relationType"].as_str().unwrap().to_owned(),
+                name.clone(),
+                l["strength"].as_f64().unwrap(),
+            ));
+        }
+    }
+    let mut expected: Vec<(String, String, String, f64)> =
+        wanted.iter().map(|(f, k, t, s)| (f.to_string(), k.to_string(), t.to_string(), *s)).collect();
+    let by_strength = |a: &(String, String, String, f64), b: &(String, String, String, f64)| b.3.total_cmp(&a.3);
+    expected.sort_by(by_strength);
+    outgoing.sort_by(by_strength);
+    incoming.sort_by(by_strength);
+    assert_eq!(outgoing, expected, "read back from where they start");
+    assert_eq!(incoming, expected, "read back from where they end");
+}
+
 async fn mentions_link_to_entries_across_documents(db: Db) {
     let kb = Kb::new(db).await;
     let one = "عباسؑ فرات پر\nعلمدار آئے";
@@ -816,6 +890,7 @@ on_both_databases!(
     merging_moves_mentions_names_and_links_and_keeps_history,
     deleting_an_entry_unlinks_its_mentions,
     entries_link_to_each_other,
+    every_relation_type_links_entries,
     mentions_link_to_entries_across_documents,
     every_unlinked_mention_matching_an_alias_is_linked_at_once,
     candidates_are_found_under_urdu_folding,
@@ -1099,6 +1174,18 @@ async fn a_builtin_linking_job_proposes_and_researchers_review(db: Db) {
     let many = "mutation($ids: [ID!]!, $d: ProposalDecision!) { reviewKnowledgeProposals(ids: $ids, decision: $d) { id status } }";
     let done = kb.app.ok(Some(&kb.researcher), many, json!({"ids": [id(1), id(2)], "d": "REJECT"})).await;
     assert_eq!(done["reviewKnowledgeProposals"].as_array().unwrap().len(), 2);
+    // All or none: the pending merge first, then a link rejected already. The batch is refused
+    // as stale, and the merge it made first is undone: still pending, both entries live, no
+    // audit row.
+    let audited = || kb.app.count("SELECT 1 FROM audit_logs WHERE action = 'knowledge_proposal.review'");
+    let before = audited().await;
+    let r = kb.app.gql(Some(&kb.researcher), many, json!({"ids": [id(5), id(1)], "d": "APPROVE"})).await;
+    assert_eq!(error_code(&r), "CONFLICT", "{r}");
+    let now = proposals(&kb, job["id"].as_str()).await;
+    let status = |n: usize| now.iter().find(|p| p["id"] == id(n).as_str()).map(|p| p["status"].clone());
+    assert_eq!((status(5), status(1)), (Some(json!("PENDING")), Some(json!("REJECTED"))));
+    assert_eq!(kb.get(&twin).await["id"], twin.as_str(), "the merge was rolled back");
+    assert_eq!(audited().await, before, "a refused batch is not audited");
     kb.app.ok(Some(&kb.researcher), REVIEW, json!({"id": id(5), "d": "APPROVE"})).await;
     let merged = kb
         .app
@@ -1142,7 +1229,9 @@ async fn a_builtin_linking_job_proposes_and_researchers_review(db: Db) {
 on_both_databases!(a_builtin_linking_job_proposes_and_researchers_review);
 
 /// A language model's answer is read, repaired once when malformed, and never trusted: what
-/// names no mention or entry of the project is dropped and counted.
+/// names no mention or entry of the project is dropped and counted; what it proposes validly
+/// (a link, a new entry, a new alias, a merge of two entries no shared name ties) is kept
+/// for review and, approved, does what it says.
 async fn a_model_linking_job_checks_every_proposal(db: Db) {
     use common::mock_llm::{Behaviour, MockLlm};
     let kb = Kb::new(db).await;
@@ -1155,9 +1244,14 @@ async fn a_model_linking_job_checks_every_proposal(db: Db) {
         .as_str()
         .unwrap()
         .to_owned();
-    let text = "شبیرؑ نے کہا، قاسم آئے";
+    let text = "شبیرؑ نے کہا، قاسم آئے، ابوالفضل بھی";
     let doc = create_document(&kb.app, &kb.researcher, &kb.project, "Stanza", text).await;
     let husain = kb.item_id("حسینؑ", "PERSON", &["شبیر"]).await;
+    // Two entries for one man that share no name: only the model can see they are one.
+    let abbas = kb.item_id("عباسؑ", "PERSON", &["علمدار"]).await;
+    let abulfazl = kb.item_id("ابوالفضل", "PERSON", &["سقا"]).await;
+    let abulfazl_mention = kb.entity(&doc, text, "ابوالفضل", 0, "PERSON").await;
+    kb.app.ok(Some(&kb.researcher), LINK, json!({"e": abulfazl_mention, "k": abulfazl})).await;
     let other_project = kb.app.create_project(&kb.owner, "Elsewhere", json!({})).await;
     let i = json!({"projectId": other_project, "entityTypeId": kb.types["PERSON"], "name": "قاسم"});
     let foreign = kb.app.ok(Some(&kb.owner), &create_q(), json!({"i": i})).await["createKnowledgeItem"]["id"]
@@ -1170,6 +1264,8 @@ async fn a_model_linking_job_checks_every_proposal(db: Db) {
     let answer = json!({"proposals": [
         {"kind": "LINK", "mention": shabbir, "item": husain, "confidence": 0.92, "reasoning": "شبیر is a title of Husain"},
         {"kind": "NEW_ITEM", "mention": qasim, "name": "قاسمؑ", "confidence": 0.7, "reasoning": "no entry for Qasim"},
+        {"kind": "NEW_ALIAS", "item": husain, "alias": "سید الشہداء", "confidence": 0.8, "reasoning": "a title of Husain"},
+        {"kind": "MERGE", "item": abulfazl, "into": abbas, "confidence": 0.6, "reasoning": "Abu al-Fadl is Abbas's kunya"},
         {"kind": "LINK", "mention": qasim, "item": ghost, "confidence": 0.9, "reasoning": "an entry that does not exist"},
         {"kind": "LINK", "mention": qasim, "item": foreign, "confidence": 0.9, "reasoning": "an entry of another project"},
         {"kind": "LINK", "mention": ghost, "item": husain, "confidence": 0.9, "reasoning": "a mention that does not exist"},
@@ -1180,29 +1276,75 @@ async fn a_model_linking_job_checks_every_proposal(db: Db) {
     let job = finished_linking(&kb, json!({"kind": "LINKING", "projectId": kb.project, "llmModelId": model})).await;
     assert_eq!(
         job["proposals"],
-        json!({"pending": 2, "approved": 0, "rejected": 0, "total": 2, "dropped": 5}),
+        json!({"pending": 4, "approved": 0, "rejected": 0, "total": 4, "dropped": 5}),
         "{job}"
     );
     assert!(job["tokensUsed"].as_i64().unwrap() > 0 && job["cost"].as_f64().unwrap() > 0.0, "{job}");
     let all = proposals(&kb, job["id"].as_str()).await;
-    let summary: Vec<(&str, &str, Option<&str>)> = all
+    let summary: Vec<Value> = all
         .iter()
-        .map(|p| (p["kind"].as_str().unwrap(), p["reasoning"].as_str().unwrap(), p["proposedName"].as_str()))
+        .map(|p| {
+            json!([
+                p["kind"],
+                p["status"],
+                p["reasoning"],
+                p["proposedName"],
+                p["item"]["name"],
+                p["sourceItem"]["name"],
+                p["confidence"]
+            ])
+        })
         .collect();
     assert_eq!(
         summary,
-        [("LINK", "شبیر is a title of Husain", None), ("NEW_ITEM", "no entry for Qasim", Some("قاسمؑ"))]
+        [
+            json!(["LINK", "PENDING", "شبیر is a title of Husain", null, "حسینؑ", null, 0.92]),
+            json!(["NEW_ITEM", "PENDING", "no entry for Qasim", "قاسمؑ", null, null, 0.7]),
+            json!(["NEW_ALIAS", "PENDING", "a title of Husain", "سید الشہداء", "حسینؑ", null, 0.8]),
+            json!(["MERGE", "PENDING", "Abu al-Fadl is Abbas's kunya", null, "عباسؑ", "ابوالفضل", 0.6]),
+        ]
     );
-    assert_eq!(all[0]["confidence"], 0.92);
     // The model was shown the mentions and their candidates by id, and asked again once.
     let calls = mock.requests();
     assert_eq!(calls.len(), 2, "one malformed answer, one repair request");
     let prompt = calls[0].body.to_string();
     assert!(prompt.contains(&shabbir) && prompt.contains(&husain), "{prompt}");
     assert!(calls[1].body.to_string().contains("previous answer"));
+    // Approved, the model's alias is Husain's, and its merge makes Abbas one entry with both
+    // entries' names and mentions, the duplicate gone but its history kept.
+    kb.app.ok(Some(&kb.researcher), REVIEW, json!({"id": all[2]["id"], "d": "APPROVE"})).await;
+    assert_eq!(kb.get(&husain).await["aliases"], json!(["شبیر", "سید الشہداء"]));
+    kb.app.ok(Some(&kb.researcher), REVIEW, json!({"id": all[3]["id"], "d": "APPROVE"})).await;
+    let q = "query($id: ID!) { knowledgeItem(id: $id) { id name aliases mentionCount versions { action details } mergedItems { id versions { action details } } } }";
+    let merged = kb.app.ok(Some(&kb.researcher), q, json!({"id": abbas})).await["knowledgeItem"].clone();
+    assert_eq!(merged["aliases"], json!(["علمدار", "ابوالفضل", "سقا"]), "{merged}");
+    assert_eq!(merged["mentionCount"], 1);
+    assert_eq!(merged["versions"][0], json!({"action": "MERGE", "details": {"mergedFrom": [abulfazl]}}));
+    assert_eq!(merged["mergedItems"][0]["id"], abulfazl.as_str());
+    let history: Vec<&str> = merged["mergedItems"][0]["versions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v["action"].as_str().unwrap())
+        .collect();
+    assert_eq!(history, ["MERGED_INTO", "CREATE"]);
+    let q = "query($id: ID!) { entity(id: $id) { knowledgeItem { id } } }";
+    let moved = kb.app.ok(Some(&kb.researcher), q, json!({"id": abulfazl_mention})).await;
+    assert_eq!(moved["entity"]["knowledgeItem"]["id"], abbas.as_str(), "the mention moved");
+    assert_eq!(kb.get(&abulfazl).await["id"], abbas.as_str(), "the old id names the entry it lives on in");
+    let live = "query($p: ID!) { knowledgeItems(projectId: $p) { edges { node { name } } } }";
+    let live = kb.app.ok(Some(&kb.researcher), live, json!({"p": kb.project})).await;
+    let names: Vec<&str> = live["knowledgeItems"]["edges"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["node"]["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["حسینؑ", "عباسؑ"], "the duplicate is no longer listed");
     // A mention deleted takes its proposals with it.
     kb.app.ok(Some(&kb.researcher), "mutation($id: ID!) { deleteEntity(id: $id) }", json!({"id": qasim})).await;
-    assert_eq!(proposals(&kb, job["id"].as_str()).await.len(), 1);
+    let left: Vec<Value> = proposals(&kb, job["id"].as_str()).await.iter().map(|p| p["kind"].clone()).collect();
+    assert_eq!(left, [json!("LINK"), json!("NEW_ALIAS"), json!("MERGE")]);
     // A model that keeps answering nonsense: the step is skipped, nothing is stored.
     mock.set_fallback(Behaviour::Text("no JSON here".into()));
     let text2 = "زینبؑ شام میں";

@@ -1,5 +1,6 @@
 //! Every GraphQL example of `README.md` runs as written, in order, against a fresh server: a
-//! reader who follows the README meets no error.
+//! reader who follows the README meets no error. And the export samples of its "Import and
+//! export" section are what the export writes (the outputs `exchange` checks exactly).
 //!
 //! How the examples are run (follow this when you add one):
 //! - Each fenced block opened by ```` ```graphql ```` is one request, sent in README order by
@@ -217,6 +218,35 @@ fn examples_and_captures_are_read_as_documented() {
     assert_eq!(at_path(&data, "types[0].name"), Some(&json!("A")));
     assert_eq!(at_path(&data, "list[0][1]"), Some(&json!(5)));
     assert_eq!(at_path(&data, "types[name=NONE].id"), None);
+}
+
+/// The first fenced block after the README's bullet `- **{format}**:` in the section `## Import
+/// and export`, its two-space indent taken off, with the document id the README shortens
+/// (`9ca78af0…`) written in full.
+fn export_sample(readme: &str, format: &str) -> String {
+    let section = readme.split("\n## Import and export\n").nth(1).expect("the README's Import and export section");
+    let section = section.split("\n## ").next().unwrap();
+    let bullet = format!("\n- **{format}**:");
+    let after = section.split(&bullet).nth(1).unwrap_or_else(|| panic!("no {bullet:?} in Import and export"));
+    let mut lines = after.lines().skip_while(|l| l.trim() != "```");
+    assert!(lines.next().is_some(), "no sample after {bullet:?}");
+    let mut sample = String::new();
+    for line in lines.take_while(|l| l.trim() != "```") {
+        sample.push_str(line.strip_prefix("  ").unwrap_or(line));
+        sample.push('\n');
+    }
+    sample.replace("9ca78af0…", crate::exchange::HASH)
+}
+
+#[test]
+fn the_export_samples_are_what_the_export_writes() {
+    use crate::exchange::{CONLL, CONLL_COMMENTED, INLINE, JSONL};
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    for (format, written) in
+        [("JSONL", JSONL), ("CONLL", CONLL), ("CONLL_COMMENTED", CONLL_COMMENTED), ("INLINE_TAGS", INLINE)]
+    {
+        assert_eq!(export_sample(&readme, format), written, "the README's {format} sample");
+    }
 }
 
 on_both_databases!(every_readme_example_runs_in_order);
