@@ -29,6 +29,16 @@ pub struct Name {
     pub source: NameSource,
 }
 
+/// A project's reference names, as training and extraction give them to the tagger: the active
+/// entity types' examples, then the knowledge base's approved names and aliases (`approved`).
+pub fn reference_names(
+    types: &[crate::entity_type::EntityType],
+    approved: impl IntoIterator<Item = (String, crate::ids::EntityTypeId)>,
+) -> Vec<(String, crate::ids::EntityTypeId)> {
+    let examples = types.iter().filter(|t| t.is_active).flat_map(|t| t.examples.iter().map(move |x| (x.clone(), t.id)));
+    examples.chain(approved).collect()
+}
+
 impl Name {
     pub fn reference(text: impl Into<String>, label: impl Into<String>) -> Self {
         Self { text: text.into(), label: label.into(), source: NameSource::Reference }

@@ -482,16 +482,9 @@ impl LearningRunStore for Store {
     }
 
     async fn reference_names(&self, project: ProjectId) -> DomainResult<Vec<(String, EntityTypeId)>> {
-        // The active types' examples, then the names and aliases of the project's approved
-        // knowledge-base entries.
-        let mut names: Vec<(String, EntityTypeId)> = EntityTypeRepository::entity_types(self)
-            .await?
-            .into_iter()
-            .filter(|t| t.is_active)
-            .flat_map(|t| t.examples.into_iter().map(move |x| (x, t.id)))
-            .collect();
-        names.extend(KnowledgeRepository::approved_names(self, project).await?);
-        Ok(names)
+        let types = EntityTypeRepository::entity_types(self).await?;
+        let approved = KnowledgeRepository::approved_names(self, project).await?;
+        Ok(nishan_domain::learn::names::reference_names(&types, approved))
     }
 
     async fn learned_model(&self, project: ProjectId) -> DomainResult<Option<StoredModel>> {

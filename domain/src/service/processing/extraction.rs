@@ -182,22 +182,21 @@ where
                     run.retrying("reading the project's learned model", || store.learned_model(job.project_id)).await?;
                 match learned.map(|m| Tagger::from_bytes(&m.bytes)) {
                     Some(Ok(tagger)) => {
-                        // The reference names hold the knowledge base's approved names and aliases.
-                        let reference = run
-                            .retrying("reading the reference names", || store.reference_names(job.project_id))
-                            .await?;
-                        let names: Vec<Name> = reference
-                            .into_iter()
-                            .map(|(text, t)| Name::reference(text, t.to_string()))
-                            .chain(verified.into_iter().map(|(text, t)| Name::gold(text, t.to_string())))
-                            .collect();
-                        let names = tagger.names(&names);
                         let approved = run
                             .retrying("reading the knowledge base's approved names", || {
                                 store.approved_names(job.project_id)
                             })
                             .await?;
-                        let approved = approved_gazetteer(&types, approved);
+                        // The reference names, from the types and approved names read here.
+                        let names: Vec<Name> =
+                            crate::learn::names::reference_names(&all_types, approved.iter().cloned())
+                                .into_iter()
+                                .map(|(text, t)| Name::reference(text, t.to_string()))
+                                .chain(verified.into_iter().map(|(text, t)| Name::gold(text, t.to_string())))
+                                .collect();
+                        let names = tagger.names(&names);
+                        // No examples: the approved names alone, as verified entities weigh.
+                        let approved = gazetteer(&[], &types, approved);
                         Source::Learned { tagger: Box::new(tagger), names, approved }
                     }
                     // No model, or one stored in a format this server does not read: the gazetteer,
@@ -429,17 +428,6 @@ fn tagger_finds(
     }
     out.below_threshold += vouched.below_threshold;
     out
-}
-
-/// The knowledge base's approved names and aliases of the types to extract, as a gazetteer of
-/// their own (weighing as much as verified entities).
-fn approved_gazetteer(types: &[(EntityTypeId, String)], approved: Vec<(String, EntityTypeId)>) -> Gazetteer {
-    let wanted: std::collections::HashSet<EntityTypeId> = types.iter().map(|(id, _)| *id).collect();
-    Gazetteer::new(approved.into_iter().filter(|(_, t)| wanted.contains(t)).map(|(text, entity_type)| GazetteerEntry {
-        text,
-        entity_type,
-        confidence: VERIFIED_CONFIDENCE,
-    }))
 }
 
 /// Records a failed chunk in the job's error details; the job goes on.
