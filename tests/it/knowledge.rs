@@ -17,6 +17,11 @@ const LINK: &str =
     "mutation($e: ID!, $k: ID!) { linkEntity(entityId: $e, itemId: $k) { id knowledgeItem { id name } } }";
 const CANDIDATES: &str = "query($p: ID!, $t: String!, $type: ID, $first: Int) { knowledgeCandidates(projectId: $p, text: $t, entityTypeId: $type, first: $first) { item { id name } score matchedAlias matchKind } }";
 
+/// The actions of a list of versions, newest first.
+fn actions(versions: &Value) -> Vec<&str> {
+    versions.as_array().unwrap().iter().map(|v| v["action"].as_str().unwrap()).collect()
+}
+
 fn create_q() -> String {
     format!("mutation($i: CreateKnowledgeItemInput!) {{ createKnowledgeItem(input: $i) {{ {ITEM_FIELDS} }} }}")
 }
@@ -249,12 +254,7 @@ async fn merging_moves_mentions_names_and_links_and_keeps_history(db: Db) {
     assert_eq!(incoming, [("SIBLING_OF", abbas.as_str())], "the repeated link once, the link to itself dropped");
     assert_eq!(merged["outgoingLinks"], json!([]));
     assert_eq!(merged["mergedItems"][0]["name"], "سرور");
-    let history: Vec<&str> = merged["mergedItems"][0]["versions"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|v| v["action"].as_str().unwrap())
-        .collect();
+    let history = actions(&merged["mergedItems"][0]["versions"]);
     assert_eq!(history, ["MERGED_INTO", "CREATE"]);
     assert_eq!(merged["mergedItems"][0]["versions"][0]["details"], json!({"mergedInto": husain}));
     assert_eq!(merged["versions"][0], json!({"action": "MERGE", "details": {"mergedFrom": [sarwar]}}));
@@ -1321,12 +1321,7 @@ async fn a_model_linking_job_checks_every_proposal(db: Db) {
     assert_eq!(merged["mentionCount"], 1);
     assert_eq!(merged["versions"][0], json!({"action": "MERGE", "details": {"mergedFrom": [abulfazl]}}));
     assert_eq!(merged["mergedItems"][0]["id"], abulfazl.as_str());
-    let history: Vec<&str> = merged["mergedItems"][0]["versions"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|v| v["action"].as_str().unwrap())
-        .collect();
+    let history = actions(&merged["mergedItems"][0]["versions"]);
     assert_eq!(history, ["MERGED_INTO", "CREATE"]);
     let q = "query($id: ID!) { entity(id: $id) { knowledgeItem { id } } }";
     let moved = kb.app.ok(Some(&kb.researcher), q, json!({"id": abulfazl_mention})).await;

@@ -72,6 +72,17 @@ async fn import_gold(app: &TestApp, token: &str, doc: &str, text: &str, spans: &
     assert_eq!(created["importEntities"]["created"], spans.len(), "{created}");
 }
 
+/// The train lines of `corpus/annotated/` as one document "Train" of the project, their spans
+/// imported as verified entities; its text and gold.
+async fn train_document(app: &TestApp, token: &str, project: &str) -> (String, Vec<(u32, u32, String)>) {
+    let lines = annotated();
+    let train: Vec<&Line> = lines.iter().filter(|l| l.split == "train").collect();
+    let (text, gold) = joined(&train);
+    let doc = create_document(app, token, project, "Train", &text).await;
+    import_gold(app, token, &doc, &text, &gold).await;
+    (text, gold)
+}
+
 /// Every entity of a document: (start, end, type name, source, confidence).
 async fn entities(app: &TestApp, token: &str, doc: &str) -> Vec<(u32, u32, String, String, Option<f64>)> {
     let q = "query($id: ID!, $after: String) { document(id: $id) { entities(first: 100, after: $after) { pageInfo { hasNextPage endCursor } edges { node { start end source confidenceScore entityType { name } } } } } }";
@@ -322,11 +333,7 @@ async fn experiments_compare_models_on_the_gold_without_touching_entities(db: Db
     import_gold(&app, &token, &a, VERSE_A, &gold_a).await;
     import_gold(&app, &token, &b, VERSE_B, &gold_b).await;
     // Gold elsewhere in the project, for the built-in model to learn from.
-    let lines = annotated();
-    let train: Vec<&Line> = lines.iter().filter(|l| l.split == "train").collect();
-    let (text, gold) = joined(&train);
-    let other = create_document(&app, &token, &project, "Train", &text).await;
-    import_gold(&app, &token, &other, &text, &gold).await;
+    let (_, gold) = train_document(&app, &token, &project).await;
     // The mock holds its first answer, so the experiment is running while a model trains.
     mock.push(Behaviour::hold(Behaviour::Lexicon));
     let started = app
@@ -510,11 +517,7 @@ async fn approved_aliases_are_found_by_the_learned_model_too(db: Db) {
     let app = TestApp::spawn_with(db, |s| s.auto_train = false).await;
     let (token, _) = app.register("anis").await;
     let project = app.create_project(&token, "Marsiya", json!({})).await;
-    let lines = annotated();
-    let train: Vec<&Line> = lines.iter().filter(|l| l.split == "train").collect();
-    let (train_text, train_gold) = joined(&train);
-    let train_doc = create_document(&app, &token, &project, "Train", &train_text).await;
-    import_gold(&app, &token, &train_doc, &train_text, &train_gold).await;
+    let (train_text, _) = train_document(&app, &token, &project).await;
     let job = app.ok(Some(&token), TRAIN, json!({"p": project})).await["trainProjectModel"]["id"].clone();
     assert_eq!(wait_for_job(&app, &token, job.as_str().unwrap()).await["status"], "COMPLETED");
     // Plain words, never an entity in the gold: the tagger alone does not take them for a name.
