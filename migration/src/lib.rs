@@ -52,6 +52,7 @@ mod m20261208_040001_search_repeats;
 mod m20261209_010001_create_curations;
 mod m20261209_020001_rejection_layers;
 mod m20261209_050001_search_postings;
+mod m20261210_010001_search_postings_by_document;
 
 /// Every migration of the Nishan schema, in order.
 pub struct Migrator;
@@ -90,6 +91,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261209_010001_create_curations::Migration),
             Box::new(m20261209_020001_rejection_layers::Migration),
             Box::new(m20261209_050001_search_postings::Migration),
+            Box::new(m20261210_010001_search_postings_by_document::Migration),
         ]
     }
 }

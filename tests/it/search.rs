@@ -244,8 +244,9 @@ async fn index_counts(app: &TestApp, project: &str) -> ((i64, i64), (i64, i64)) 
     (stats, rows)
 }
 
-/// Asserts that the postings are exactly those of the passages: one row per passage and
-/// distinct word, with the word's count there and the passage's length.
+/// Asserts that the postings are exactly those of the passages: per document and distinct
+/// word one row, whose 12-byte entries (passage id, the word's count there, the passage's
+/// length; little-endian) name each passage of the document holding the word once, in id order.
 pub(crate) async fn postings_are_the_passages(app: &TestApp) {
     use sea_orm::ConnectionTrait;
     use std::collections::BTreeSet;
@@ -253,22 +254,32 @@ pub(crate) async fn postings_are_the_passages(app: &TestApp) {
     let backend = db.get_database_backend();
     let rows = |sql: &str| db.query_all_raw(sea_orm::Statement::from_string(backend, sql.to_owned()));
     let mut want = BTreeSet::new();
-    for row in rows("SELECT id, words FROM search_passages").await.unwrap() {
+    for row in rows("SELECT id, document_id, words FROM search_passages").await.unwrap() {
         let id: i64 = row.try_get("", "id").unwrap();
+        let doc: uuid::Uuid = row.try_get("", "document_id").unwrap();
         let words: String = row.try_get("", "words").unwrap();
         let words: Vec<&str> = words.split(' ').collect();
         for w in &words {
             let tf = words.iter().filter(|x| *x == w).count() as i64;
-            want.insert((id, (*w).to_owned(), tf, words.len() as i64));
+            want.insert((doc, (*w).to_owned(), id, tf, words.len() as i64));
         }
     }
     let mut got = BTreeSet::new();
-    for row in rows("SELECT passage_id, word, tf, word_count FROM search_postings").await.unwrap() {
-        let tf: i32 = row.try_get("", "tf").unwrap();
-        let wc: i32 = row.try_get("", "word_count").unwrap();
-        let key =
-            (row.try_get::<i64>("", "passage_id").unwrap(), row.try_get("", "word").unwrap(), tf as i64, wc as i64);
-        assert!(got.insert(key), "one posting per passage and word");
+    let mut keys = BTreeSet::new();
+    for row in rows("SELECT document_id, word, entries FROM search_postings").await.unwrap() {
+        let doc: uuid::Uuid = row.try_get("", "document_id").unwrap();
+        let word: String = row.try_get("", "word").unwrap();
+        let entries: Vec<u8> = row.try_get("", "entries").unwrap();
+        assert!(keys.insert((doc, word.clone())), "one row per document and word");
+        assert!(!entries.is_empty() && entries.len() % 12 == 0, "{} bytes of entries", entries.len());
+        let ids: Vec<i64> = entries.chunks(12).map(|e| i64::from_le_bytes(e[..8].try_into().unwrap())).collect();
+        assert!(ids.windows(2).all(|w| w[0] < w[1]), "entries in passage-id order, each once: {ids:?}");
+        for e in entries.chunks(12) {
+            let id = i64::from_le_bytes(e[..8].try_into().unwrap());
+            let tf = u16::from_le_bytes([e[8], e[9]]) as i64;
+            let wc = u16::from_le_bytes([e[10], e[11]]) as i64;
+            got.insert((doc, word.clone(), id, tf, wc));
+        }
     }
     db.close().await.unwrap();
     assert_eq!(got, want);

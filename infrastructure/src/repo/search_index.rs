@@ -11,11 +11,13 @@
 //! inserted or deleted, in the same transaction); the full-text indexes see exactly the folded
 //! words, separated by single spaces, so they propose a passage for a term exactly when its
 //! words hold the term (the ranking in the domain checks each candidate all the same).
-//! `search_postings` holds, per project and word, the passages holding it keyed by the word's
-//! count there and the passage's length (BM25's groups of one score): written and deleted
-//! with the passages, in the same transaction, one row per passage and distinct word. A
-//! one-word query counts its groups from that key and reads only the rows of the groups its
-//! page falls in ([`SearchRepository::group_passages`]). A whole-word query of several words
+//! `search_postings` holds, per project, word and document, the document's passages holding
+//! the word, each with the word's count there and the passage's length (BM25's groups of one
+//! score), as one row of 12-byte entries ([`Entry`]): written with the passages, in the same
+//! transaction; an edit writes again only the rows of the words of the lines it changed. A
+//! one-word query reads at most one row per document holding its word, counts the groups in
+//! process, and reads only the passages of the groups its page falls in
+//! ([`SearchRepository::group_passages`]). A whole-word query of several words
 //! is ranked in SQL ([`word_score`]: the domain's BM25 with its floating-point operations in
 //! its order, IEEE doubles on both databases, from each passage's `word_count` and
 //! `repeats`), ordered as the domain orders (titles in code-point order on PostgreSQL too),
@@ -38,13 +40,13 @@ use super::{Store, internal};
 
 /// The format of the index's passages: raise it when `search::passages` or the folding
 /// changes, and every server re-indexes its documents at start-up.
-pub const INDEX_VERSION: i32 = 4;
+pub const INDEX_VERSION: i32 = 5;
 
 /// Passages written by one INSERT (11 or 12 values each, under both databases' limits).
 const INSERT_ROWS: usize = 500;
-/// Postings written by one INSERT (5 values each: under SQLite's 32,766 variables).
+/// Posting rows written by one INSERT (4 values each: under SQLite's 32,766 variables).
 const POSTING_ROWS: usize = 4_000;
-/// Postings deleted by one DELETE (5 values each, one key per `OR` branch).
+/// Words of a document's posting rows read and written again by one statement of an edit.
 const POSTING_KEYS: usize = 200;
 /// Ids in one `IN (...)` list.
 pub(super) const ID_CHUNK: usize = 900;
@@ -153,14 +155,16 @@ fn from_clause(backend: DbBackend) -> &'static str {
     }
 }
 
-/// Stores the passages of `doc` (its current content and version) and adds them to the
-/// project's counts. The document must have no passages yet ([`unindex_document`] first).
-/// The passages are made and written [`INSERT_ROWS`] at a time, so a large document's are
-/// never all in memory (nor in one statement).
+/// Stores the passages of `doc` (its current content and version), their postings, and adds
+/// them to the project's counts. The document must have no passages yet ([`unindex_document`]
+/// first). The passages are made and written [`INSERT_ROWS`] at a time, so a large document's
+/// are never all in one statement; its postings (one row per distinct word) are written once
+/// all its passages have their ids.
 pub(crate) async fn index_document(conn: &impl ConnectionTrait, doc: &Document) -> DomainResult<()> {
     let backend = conn.get_database_backend();
     let mut passages = passages_iter(&doc.content);
     let (mut passages_total, mut words_total) = (0i64, 0i64);
+    let mut postings = Postings::default();
     loop {
         let batch: Vec<Passage> = passages.by_ref().take(INSERT_ROWS).collect();
         if batch.is_empty() {
@@ -168,8 +172,9 @@ pub(crate) async fn index_document(conn: &impl ConnectionTrait, doc: &Document) 
         }
         passages_total += batch.len() as i64;
         words_total += batch.iter().map(|p| p.words.len() as i64).sum::<i64>();
-        insert_passages(conn, doc, batch).await?;
+        insert_passages(conn, doc, batch, &mut postings).await?;
     }
+    insert_postings(conn, doc.project_id, doc.id, postings.into_rows()).await?;
     add_to_stats(conn, doc.project_id, passages_total, words_total).await?;
     let mut params = Params::new(backend);
     let sql = format!(
@@ -185,15 +190,20 @@ pub(crate) async fn index_document(conn: &impl ConnectionTrait, doc: &Document) 
     Ok(())
 }
 
-/// One INSERT of passages of `doc` (at most [`INSERT_ROWS`]).
-async fn insert_passages(conn: &impl ConnectionTrait, doc: &Document, rows: Vec<Passage>) -> DomainResult<()> {
+/// One INSERT of passages of `doc` (at most [`INSERT_ROWS`]); their words go to `postings`
+/// under the ids the database gave them.
+async fn insert_passages(
+    conn: &impl ConnectionTrait,
+    doc: &Document,
+    rows: Vec<Passage>,
+    postings: &mut Postings,
+) -> DomainResult<()> {
     let backend = conn.get_database_backend();
     let postgres = is_postgres(conn);
     let mut params = Params::new(backend);
     let mut tuples = Vec::with_capacity(rows.len());
-    let mut postings = Vec::with_capacity(rows.len());
+    let mut words_at = HashMap::with_capacity(rows.len());
     for p in rows {
-        postings.push((p.start as i32, posting_words(&p.words)));
         let word_string = p.word_string();
         let repeats = p.repeats();
         let word_count = p.words.len() as i64;
@@ -216,67 +226,127 @@ async fn insert_passages(conn: &impl ConnectionTrait, doc: &Document, rows: Vec<
             tuple.push(format!("{lexemes}::tsvector"));
         }
         tuples.push(format!("({})", tuple.join(", ")));
+        words_at.insert(p.start as i32, p.words);
     }
     let columns = "project_id, document_id, line_number, start_offset, end_offset, text, words, word_count, content_hash, repeats";
     let columns = if postgres { format!("{columns}, lexemes") } else { columns.to_owned() };
     let sql =
         format!("INSERT INTO search_passages ({columns}) VALUES {} RETURNING id, start_offset", tuples.join(", "));
     let inserted = conn.query_all_raw(params.statement(sql)).await.map_err(internal)?;
-    let mut ids = HashMap::with_capacity(inserted.len());
     for row in inserted {
         let id: i64 = row.try_get("", "id").map_err(internal)?;
         let start: i32 = row.try_get("", "start_offset").map_err(internal)?;
-        ids.insert(start, id);
+        let words = words_at.remove(&start).ok_or_else(|| DomainError::internal("an unknown passage was returned"))?;
+        postings.add(id, &words);
     }
-    let mut keys = Vec::new();
-    for (start, words) in postings {
-        let id = *ids.get(&start).ok_or_else(|| DomainError::internal("a passage's id was not returned"))?;
-        keys.extend(words.into_iter().map(|(word, tf, word_count)| PostingKey { word, tf, word_count, passage: id }));
+    if !words_at.is_empty() {
+        return Err(DomainError::internal("a passage's id was not returned"));
     }
-    insert_postings(conn, doc.project_id, keys).await
+    Ok(())
 }
 
-/// A row of `search_postings` (of one project): a word, its count in the passage, the
-/// passage's words, the passage.
-struct PostingKey {
-    word: String,
-    tf: i64,
-    word_count: i64,
+/// One passage holding a word: its id, how often the word stands there, and its length.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Entry {
     passage: i64,
+    tf: u16,
+    word_count: u16,
 }
 
-/// The distinct words of a passage's words, each with its count, and the passage's length.
-fn posting_words(words: &[String]) -> Vec<(String, i64, i64)> {
-    let mut counts: Vec<(&str, i64)> = Vec::new();
-    for w in words {
-        match counts.iter_mut().find(|(x, _)| *x == w.as_str()) {
-            Some((_, n)) => *n += 1,
-            None => counts.push((w.as_str(), 1)),
+/// Bytes of one [`Entry`] in a row's `entries`.
+const ENTRY_BYTES: usize = 12;
+
+impl Entry {
+    /// The entries of a row, as [`encode_entries`] wrote them.
+    fn decode(bytes: &[u8]) -> DomainResult<Vec<Entry>> {
+        if bytes.len() % ENTRY_BYTES != 0 {
+            return Err(DomainError::internal(format!("search_postings entries of {} bytes", bytes.len())));
+        }
+        Ok(bytes
+            .chunks_exact(ENTRY_BYTES)
+            .map(|b| Entry {
+                passage: i64::from_le_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]]),
+                tf: u16::from_le_bytes([b[8], b[9]]),
+                word_count: u16::from_le_bytes([b[10], b[11]]),
+            })
+            .collect())
+    }
+}
+
+/// A row's `entries`: 12-byte little-endian records (passage id i64, tf u16, word count u16).
+fn encode_entries(entries: &[Entry]) -> Vec<u8> {
+    let mut bytes = Vec::with_capacity(entries.len() * ENTRY_BYTES);
+    for e in entries {
+        bytes.extend_from_slice(&e.passage.to_le_bytes());
+        bytes.extend_from_slice(&e.tf.to_le_bytes());
+        bytes.extend_from_slice(&e.word_count.to_le_bytes());
+    }
+    bytes
+}
+
+/// A document's postings being made: per distinct word, the passages holding it.
+#[derive(Default)]
+struct Postings {
+    words: HashMap<String, Vec<Entry>>,
+}
+
+impl Postings {
+    /// Adds a passage's words (each distinct word once, with its count).
+    fn add(&mut self, passage: i64, words: &[String]) {
+        let word_count = u16::try_from(words.len()).unwrap_or(u16::MAX);
+        let mut counts: Vec<(&str, u16)> = Vec::new();
+        for w in words {
+            match counts.iter_mut().find(|(x, _)| *x == w.as_str()) {
+                Some((_, n)) => *n = n.saturating_add(1),
+                None => counts.push((w.as_str(), 1)),
+            }
+        }
+        for (word, tf) in counts {
+            let entry = Entry { passage, tf, word_count };
+            match self.words.get_mut(word) {
+                Some(entries) => entries.push(entry),
+                None => {
+                    self.words.insert(word.to_owned(), vec![entry]);
+                }
+            }
         }
     }
-    let length = words.len() as i64;
-    counts.into_iter().map(|(w, n)| (w.to_owned(), n, length)).collect()
+
+    /// The rows: each word with its entries in passage-id order.
+    fn into_rows(self) -> Vec<(String, Vec<Entry>)> {
+        let mut rows: Vec<(String, Vec<Entry>)> = self.words.into_iter().collect();
+        for (_, entries) in &mut rows {
+            entries.sort_unstable_by_key(|e| e.passage);
+        }
+        rows.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        rows
+    }
 }
 
-async fn insert_postings(conn: &impl ConnectionTrait, project: ProjectId, keys: Vec<PostingKey>) -> DomainResult<()> {
+/// Writes a document's posting rows (none of which may exist yet), [`POSTING_ROWS`] a statement.
+async fn insert_postings(
+    conn: &impl ConnectionTrait,
+    project: ProjectId,
+    doc: DocumentId,
+    rows: Vec<(String, Vec<Entry>)>,
+) -> DomainResult<()> {
     let backend = conn.get_database_backend();
-    for chunk in keys.chunks(POSTING_ROWS) {
+    for chunk in rows.chunks(POSTING_ROWS) {
         let mut params = Params::new(backend);
         let tuples: Vec<String> = chunk
             .iter()
-            .map(|k| {
+            .map(|(word, entries)| {
                 format!(
-                    "({}, {}, {}, {}, {})",
+                    "({}, {}, {}, {})",
                     params.push(project.0),
-                    params.push(k.word.clone()),
-                    params.push(k.tf),
-                    params.push(k.word_count),
-                    params.push(k.passage)
+                    params.push(word.clone()),
+                    params.push(doc.0),
+                    params.push(encode_entries(entries))
                 )
             })
             .collect();
         let sql = format!(
-            "INSERT INTO search_postings (project_id, word, tf, word_count, passage_id) VALUES {}",
+            "INSERT INTO search_postings (project_id, word, document_id, entries) VALUES {}",
             tuples.join(", ")
         );
         conn.execute_raw(params.statement(sql)).await.map_err(internal)?;
@@ -284,18 +354,17 @@ async fn insert_postings(conn: &impl ConnectionTrait, project: ProjectId, keys: 
     Ok(())
 }
 
-/// Deletes the postings of a document's passages starting at or after code point `from` (and
-/// before `until`, if given), by their keys (made again from the passages' stored words).
-async fn delete_postings(
+/// The ids and words of a document's passages starting at or after code point `from` (and
+/// before `until`, if given): what an edit removes.
+async fn passages_in(
     conn: &impl ConnectionTrait,
     doc: DocumentId,
     from: u32,
     until: Option<u32>,
-) -> DomainResult<()> {
-    let backend = conn.get_database_backend();
-    let mut params = Params::new(backend);
+) -> DomainResult<Vec<(i64, Vec<String>)>> {
+    let mut params = Params::new(conn.get_database_backend());
     let mut sql = format!(
-        "SELECT id, project_id, words FROM search_passages WHERE document_id = {} AND start_offset >= {}",
+        "SELECT id, words FROM search_passages WHERE document_id = {} AND start_offset >= {}",
         params.push(doc.0),
         params.push(from as i64)
     );
@@ -303,38 +372,65 @@ async fn delete_postings(
         sql.push_str(&format!(" AND start_offset < {}", params.push(until as i64)));
     }
     let rows = conn.query_all_raw(params.statement(sql)).await.map_err(internal)?;
-    let mut keys: Vec<(Uuid, PostingKey)> = Vec::new();
-    for row in rows {
-        let id: i64 = row.try_get("", "id").map_err(internal)?;
-        let project: Uuid = row.try_get("", "project_id").map_err(internal)?;
-        let words: String = row.try_get("", "words").map_err(internal)?;
-        let words: Vec<String> = words.split(' ').filter(|w| !w.is_empty()).map(str::to_owned).collect();
-        for (word, tf, word_count) in posting_words(&words) {
-            keys.push((project, PostingKey { word, tf, word_count, passage: id }));
-        }
-    }
-    for chunk in keys.chunks(POSTING_KEYS) {
-        let mut params = Params::new(backend);
-        let branches: Vec<String> = chunk
-            .iter()
-            .map(|(project, k)| {
-                format!(
-                    "(project_id = {} AND word = {} AND tf = {} AND word_count = {} AND passage_id = {})",
-                    params.push(*project),
-                    params.push(k.word.clone()),
-                    params.push(k.tf),
-                    params.push(k.word_count),
-                    params.push(k.passage)
-                )
-            })
-            .collect();
-        let sql = format!("DELETE FROM search_postings WHERE {}", branches.join(" OR "));
-        conn.execute_raw(params.statement(sql)).await.map_err(internal)?;
-    }
-    Ok(())
+    rows.iter()
+        .map(|row| {
+            let id: i64 = row.try_get("", "id").map_err(internal)?;
+            let words: String = row.try_get("", "words").map_err(internal)?;
+            Ok((id, words.split(' ').filter(|w| !w.is_empty()).map(str::to_owned).collect()))
+        })
+        .collect()
 }
 
-/// Removes a document's passages and subtracts them from its project's counts.
+/// Moves a document's posting rows by an edit: the passages `removed` leave the rows of their
+/// words, the entries of `added` join theirs. Only the rows of those words are read and
+/// written again ([`POSTING_KEYS`] words a statement).
+async fn update_postings(
+    conn: &impl ConnectionTrait,
+    project: ProjectId,
+    doc: DocumentId,
+    removed: &[(i64, Vec<String>)],
+    added: Postings,
+) -> DomainResult<()> {
+    let backend = conn.get_database_backend();
+    let gone: std::collections::HashSet<i64> = removed.iter().map(|(id, _)| *id).collect();
+    let mut words: std::collections::BTreeSet<String> = removed.iter().flat_map(|(_, ws)| ws.iter().cloned()).collect();
+    words.extend(added.words.keys().cloned());
+    let mut added = added.words;
+    let words: Vec<String> = words.into_iter().collect();
+    let mut rows = Vec::new();
+    for chunk in words.chunks(POSTING_KEYS) {
+        let mut params = Params::new(backend);
+        let (p, d) = (params.push(project.0), params.push(doc.0));
+        let list = params.list(chunk.iter().cloned());
+        let sql = format!(
+            "SELECT word, entries FROM search_postings WHERE project_id = {p} AND document_id = {d} AND word IN ({list})"
+        );
+        let mut kept: HashMap<String, Vec<Entry>> = HashMap::new();
+        for row in conn.query_all_raw(params.statement(sql)).await.map_err(internal)? {
+            let word: String = row.try_get("", "word").map_err(internal)?;
+            let bytes: Vec<u8> = row.try_get("", "entries").map_err(internal)?;
+            let entries = Entry::decode(&bytes)?.into_iter().filter(|e| !gone.contains(&e.passage)).collect();
+            kept.insert(word, entries);
+        }
+        let mut params = Params::new(backend);
+        let (p, d) = (params.push(project.0), params.push(doc.0));
+        let list = params.list(chunk.iter().cloned());
+        let sql =
+            format!("DELETE FROM search_postings WHERE project_id = {p} AND document_id = {d} AND word IN ({list})");
+        conn.execute_raw(params.statement(sql)).await.map_err(internal)?;
+        for word in chunk {
+            let mut entries = kept.remove(word).unwrap_or_default();
+            entries.extend(added.remove(word).unwrap_or_default());
+            if !entries.is_empty() {
+                entries.sort_unstable_by_key(|e| e.passage);
+                rows.push((word.clone(), entries));
+            }
+        }
+    }
+    insert_postings(conn, project, doc, rows).await
+}
+
+/// Removes a document's passages and postings and subtracts them from its project's counts.
 pub(crate) async fn unindex_document(conn: &impl ConnectionTrait, doc: DocumentId) -> DomainResult<()> {
     let backend = conn.get_database_backend();
     let mut params = Params::new(backend);
@@ -350,13 +446,11 @@ pub(crate) async fn unindex_document(conn: &impl ConnectionTrait, doc: DocumentI
         let words: i64 = row.try_get("", "words").map_err(internal)?;
         add_to_stats(conn, ProjectId(project), -passages, -words).await?;
     }
-    delete_postings(conn, doc, 0, None).await?;
-    let mut params = Params::new(backend);
-    let sql = format!("DELETE FROM search_passages WHERE document_id = {}", params.push(doc.0));
-    conn.execute_raw(params.statement(sql)).await.map_err(internal)?;
-    let mut params = Params::new(backend);
-    let sql = format!("DELETE FROM search_documents WHERE document_id = {}", params.push(doc.0));
-    conn.execute_raw(params.statement(sql)).await.map_err(internal)?;
+    for table in ["search_postings", "search_passages", "search_documents"] {
+        let mut params = Params::new(backend);
+        let sql = format!("DELETE FROM {table} WHERE document_id = {}", params.push(doc.0));
+        conn.execute_raw(params.statement(sql)).await.map_err(internal)?;
+    }
     Ok(())
 }
 
@@ -369,9 +463,10 @@ pub(crate) async fn reindex_document(conn: &impl ConnectionTrait, doc: &Document
 /// Moves a document's passages from its content at version `from` (`old`) to its current
 /// content (`doc`), writing only what changed ([`LineChange`]): the passages of the unchanged
 /// leading lines stay as they are, those of the unchanged trailing lines move in one UPDATE
-/// (their words are not written, so neither full-text index changes for them), and only the
-/// changed lines' passages are deleted and inserted; the project's counts move by the
-/// difference. When the index does not hold `old` (another version, or an older index
+/// (their words are not written, so neither full-text index changes for them, nor do their
+/// postings, which name passages by id), and only the changed lines' passages are deleted and
+/// inserted, and the posting rows of their words written again; the project's counts move by
+/// the difference. When the index does not hold `old` (another version, or an older index
 /// format that start-up has not rebuilt yet), the document is indexed again whole.
 pub(crate) async fn reindex_changed_lines(
     conn: &impl ConnectionTrait,
@@ -393,8 +488,9 @@ pub(crate) async fn reindex_changed_lines(
         return reindex_document(conn, doc).await;
     }
     let change = LineChange::between(old, &doc.content);
+    let mut removed = Vec::new();
     if !change.removed.is_empty() {
-        delete_postings(conn, doc.id, change.start, change.old_end).await?;
+        removed = passages_in(conn, doc.id, change.start, change.old_end).await?;
         let mut params = Params::new(backend);
         let mut sql = format!(
             "DELETE FROM search_passages WHERE document_id = {} AND start_offset >= {}",
@@ -423,11 +519,13 @@ pub(crate) async fn reindex_changed_lines(
     let passages_delta = change.added.len() as i64 - change.removed.len() as i64;
     let words_delta = words(&change.added) - words(&change.removed);
     let mut added = change.added;
+    let mut postings = Postings::default();
     while !added.is_empty() {
         let rest = added.split_off(added.len().min(INSERT_ROWS));
-        insert_passages(conn, doc, added).await?;
+        insert_passages(conn, doc, added, &mut postings).await?;
         added = rest;
     }
+    update_postings(conn, doc.project_id, doc.id, &removed, postings).await?;
     add_to_stats(conn, doc.project_id, passages_delta, words_delta).await
 }
 
@@ -549,6 +647,22 @@ pub(super) fn candidate_of(row: &sea_orm::QueryResult) -> DomainResult<Candidate
         end: get_u32("end_offset")?,
         words: row.try_get("", "words").map_err(internal)?,
     })
+}
+
+/// Every passage of the project holding `word`: its posting rows, one per document.
+async fn word_entries(conn: &impl ConnectionTrait, project: ProjectId, word: &str) -> DomainResult<Vec<Entry>> {
+    let mut params = Params::new(conn.get_database_backend());
+    let sql = format!(
+        "SELECT entries FROM search_postings WHERE project_id = {} AND word = {}",
+        params.push(project.0),
+        params.push(word.to_owned())
+    );
+    let mut entries = Vec::new();
+    for row in conn.query_all_raw(params.statement(sql)).await.map_err(internal)? {
+        let bytes: Vec<u8> = row.try_get("", "entries").map_err(internal)?;
+        entries.extend(Entry::decode(&bytes)?);
+    }
+    Ok(entries)
 }
 
 impl SearchRepository for Store {
@@ -687,22 +801,20 @@ impl SearchRepository for Store {
     }
 
     async fn word_groups(&self, project: ProjectId, word: &str) -> DomainResult<Vec<WordGroup>> {
-        let mut params = Params::new(self.connection().get_database_backend());
-        let sql = format!(
-            "SELECT tf, word_count, COUNT(*) AS n FROM search_postings WHERE project_id = {} AND word = {} \
-             GROUP BY tf, word_count",
-            params.push(project.0),
-            params.push(word.to_owned())
-        );
-        let rows = self.connection().query_all_raw(params.statement(sql)).await.map_err(internal)?;
-        rows.iter()
-            .map(|row| {
-                let tf: i32 = row.try_get("", "tf").map_err(internal)?;
-                let word_count: i32 = row.try_get("", "word_count").map_err(internal)?;
-                let n: i64 = row.try_get("", "n").map_err(internal)?;
-                Ok(WordGroup { tf: tf.max(0) as u32, word_count: word_count.max(0) as u32, passages: n.max(0) as u64 })
+        let mut groups: HashMap<(u16, u16), u64> = HashMap::new();
+        for e in word_entries(self.connection(), project, word).await? {
+            *groups.entry((e.tf, e.word_count)).or_default() += 1;
+        }
+        let mut groups: Vec<WordGroup> = groups
+            .into_iter()
+            .map(|((tf, word_count), passages)| WordGroup {
+                tf: u32::from(tf),
+                word_count: u32::from(word_count),
+                passages,
             })
-            .collect()
+            .collect();
+        groups.sort_unstable_by_key(|g| (g.tf, g.word_count));
+        Ok(groups)
     }
 
     async fn group_passages(
@@ -715,32 +827,32 @@ impl SearchRepository for Store {
         if groups.is_empty() || page.limit == 0 {
             return Ok(Vec::new());
         }
+        let ids: Vec<i64> = word_entries(self.connection(), project, word)
+            .await?
+            .into_iter()
+            .filter(|e| groups.contains(&(u32::from(e.tf), u32::from(e.word_count))))
+            .map(|e| e.passage)
+            .collect();
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
         let backend = self.connection().get_database_backend();
         let mut params = Params::new(backend);
-        let mut sql = format!(
-            "SELECT {CANDIDATE_COLUMNS} FROM search_postings t JOIN search_passages p ON p.id = t.passage_id \
-             JOIN documents d ON d.id = p.document_id WHERE t.project_id = {} AND t.word = {} AND (",
-            params.push(project.0),
-            params.push(word.to_owned())
-        );
-        let branches: Vec<String> = groups
-            .iter()
-            .map(|&(tf, word_count)| {
-                format!(
-                    "(t.tf = {} AND t.word_count = {})",
-                    params.push(i64::from(tf)),
-                    params.push(i64::from(word_count))
-                )
-            })
-            .collect();
-        sql.push_str(&branches.join(" OR "));
+        // The ids as one parameter, whatever their number.
+        let list = ids.iter().map(i64::to_string).collect::<Vec<_>>().join(",");
+        let ids = if backend == DbBackend::Postgres {
+            format!("p.id = ANY(string_to_array({}, ',')::bigint[])", params.push(list))
+        } else {
+            format!("p.id IN (SELECT value FROM json_each({}))", params.push(format!("[{list}]")))
+        };
         // Titles in code-point order, as Rust compares them.
         let title = if backend == DbBackend::Postgres { "d.title COLLATE \"C\"" } else { "d.title" };
-        sql.push_str(&format!(
-            ") ORDER BY {title}, d.created_at, p.document_id, p.start_offset LIMIT {} OFFSET {}",
+        let sql = format!(
+            "SELECT {CANDIDATE_COLUMNS} FROM search_passages p JOIN documents d ON d.id = p.document_id WHERE {ids} \
+             ORDER BY {title}, d.created_at, p.document_id, p.start_offset LIMIT {} OFFSET {}",
             params.push(i64::try_from(page.limit).unwrap_or(i64::MAX)),
             params.push(i64::try_from(page.offset).unwrap_or(i64::MAX)),
-        ));
+        );
         let rows = self.connection().query_all_raw(params.statement(sql)).await.map_err(internal)?;
         rows.iter().map(candidate_of).collect()
     }
