@@ -259,7 +259,7 @@ const ENTRY_BYTES: usize = 12;
 impl Entry {
     /// The entries of a row, as [`encode_entries`] wrote them.
     fn decode(bytes: &[u8]) -> DomainResult<Vec<Entry>> {
-        if bytes.len() % ENTRY_BYTES != 0 {
+        if !bytes.len().is_multiple_of(ENTRY_BYTES) {
             return Err(DomainError::internal(format!("search_postings entries of {} bytes", bytes.len())));
         }
         Ok(bytes
