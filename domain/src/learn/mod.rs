@@ -11,7 +11,8 @@
 //! postpositions), and hits of name lists ([`names`]): the ones the caller supplies
 //! (gazetteers, knowledge-base aliases), the gold the model has learnt, and the built-in names
 //! of the Marsiya tradition (by class, whatever the project calls its types).
-//! Weights are learnt by an averaged structured perceptron ([`train`]); a span's confidence is
+//! Weights are learnt by an averaged structured perceptron ([`train`]; on little gold, several
+//! over shuffled orders of the lines, averaged); a span's confidence is
 //! its probability under a softmax over the path scores (forward-backward), at a temperature
 //! fitted by cross-validation so that confidence matches measured precision (the reliability
 //! table of [`evaluate::Reliability`]); before decoding, each word's `O` score is lowered by
