@@ -17,6 +17,11 @@ pub struct DbConfig {
     pub busy_timeout: Duration,
 }
 
+/// SQLite's page cache per connection, in KiB when negative (SQLite's default is 2 MB): the
+/// search index's B-trees (postings, passages, FTS5) outgrow 2 MB on a corpus, and every page
+/// that falls out is read again from the OS, copied. Pages are allocated as they are used.
+const SQLITE_CACHE_SIZE: &str = "-65536";
+
 pub async fn connect(config: &DbConfig) -> Result<DatabaseConnection, DbErr> {
     let mut options = ConnectOptions::new(config.url.clone());
     let busy_timeout = config.busy_timeout;
@@ -31,6 +36,7 @@ pub async fn connect(config: &DbConfig) -> Result<DatabaseConnection, DbErr> {
                 .foreign_keys(true)
                 .busy_timeout(busy_timeout)
                 .create_if_missing(true)
+                .pragma("cache_size", SQLITE_CACHE_SIZE)
         });
     Database::connect(options).await
 }

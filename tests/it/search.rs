@@ -440,6 +440,10 @@ async fn documents_from_before_the_index_are_indexed_at_start(db: Db) {
     let (token, _) = app.register("anis").await;
     let project = app.create_project(&token, "Marsiya", json!({})).await;
     create_document(&app, &token, &project, "elegy", ELEGY).await;
+    // Several documents: the rebuild indexes them together in one write transaction.
+    for i in 0..3 {
+        create_document(&app, &token, &project, &format!("stanza {i}"), &format!("لفظ{i} نجف\nنجف کربلا")).await;
+    }
     let counts = index_counts(&app, &project).await;
     // As a database from before the search index: documents, and no passages.
     app.execute("DELETE FROM search_passages").await;
@@ -449,6 +453,12 @@ async fn documents_from_before_the_index_are_indexed_at_start(db: Db) {
     let again = app.restart(|_| {}).await;
     let r = search(&again, Some(&token), json!({"projectId": project, "query": "كلثوم"})).await;
     assert_eq!(r["totalCount"], 1);
+    let r = search(&again, Some(&token), json!({"projectId": project, "query": "نجف", "first": 10})).await;
+    assert_eq!(r["totalCount"], 6, "both lines of each stanza");
+    for i in 0..3 {
+        let r = search(&again, Some(&token), json!({"projectId": project, "query": format!("لفظ{i}")})).await;
+        assert_eq!(r["totalCount"], 1, "stanza {i}");
+    }
     assert_eq!(index_counts(&again, &project).await, counts);
     postings_are_the_passages(&again).await;
 }

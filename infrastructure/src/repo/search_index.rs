@@ -48,6 +48,9 @@ const INSERT_ROWS: usize = 500;
 const POSTING_ROWS: usize = 4_000;
 /// Words of a document's posting rows read and written again by one statement of an edit.
 const POSTING_KEYS: usize = 200;
+/// Lines of documents indexed in one write transaction when the index is rebuilt (at
+/// start-up): about half a second of the write lock on a small machine.
+const REBUILD_LINES: usize = 20_000;
 /// Ids in one `IN (...)` list.
 pub(super) const ID_CHUNK: usize = 900;
 
@@ -585,8 +588,11 @@ fn word_score(params: &mut Params, scoring: &WordScoring) -> String {
 impl Store {
     /// Indexes every document whose passages are missing or stale (made from an older content
     /// version or index format): documents stored before the index existed, after an upgrade.
-    /// Each in its own write transaction, which reads the document again (so an edit that
-    /// committed meanwhile is what gets indexed). Returns how many were indexed.
+    /// Documents are indexed in write transactions of up to [`REBUILD_LINES`] lines (at least
+    /// one document each), each reading its documents again (so an edit that committed
+    /// meanwhile is what gets indexed): the pages of the posting rows that many documents share
+    /// are then written once per transaction, not once per document. Returns how many were
+    /// indexed.
     pub async fn index_stale_documents(&self) -> DomainResult<u64> {
         let backend = self.connection().get_database_backend();
         let mut params = Params::new(backend);
@@ -598,24 +604,36 @@ impl Store {
         );
         let rows = self.connection().query_all_raw(params.statement(sql)).await.map_err(internal)?;
         let mut indexed = 0;
+        let mut txn = None;
+        let mut lines = 0usize;
         for row in rows {
             let id: Uuid = row.try_get("", "id").map_err(internal)?;
-            let txn = self.write().await?;
+            if txn.is_none() {
+                txn = Some(self.write().await?);
+            }
+            let open = txn.as_ref().expect("a transaction was opened");
             // The stats row locked: a content edit (which swaps the version there first) waits.
-            if super::documents::stored_version(&txn, DocumentId(id), Some(sea_orm::sea_query::LockType::Update))
+            if super::documents::stored_version(open, DocumentId(id), Some(sea_orm::sea_query::LockType::Update))
                 .await?
                 .is_none()
             {
                 continue; // Deleted meanwhile.
             }
             let Some(doc) =
-                super::documents::load_documents(&txn, crate::entity::document::Entity::find_by_id(id)).await?.pop()
+                super::documents::load_documents(open, crate::entity::document::Entity::find_by_id(id)).await?.pop()
             else {
                 continue;
             };
-            reindex_document(&txn, &doc).await?;
-            txn.commit().await.map_err(internal)?;
+            reindex_document(open, &doc).await?;
             indexed += 1;
+            lines += doc.content.lines().count();
+            if lines >= REBUILD_LINES {
+                txn.take().expect("a transaction is open").commit().await.map_err(internal)?;
+                lines = 0;
+            }
+        }
+        if let Some(txn) = txn {
+            txn.commit().await.map_err(internal)?;
         }
         Ok(indexed)
     }
