@@ -6,7 +6,7 @@
 //! `NISHAN_LEARN_SOURCE=5`: only the lines of text 5; `NISHAN_LEARN_TYPES=1`: scores per type;
 //! `NISHAN_LEARN_ERRORS=1`: the committed split's errors (`=fresh`: the fresh lines' errors,
 //! trained on all the others); `NISHAN_LEARN_TRAIN=1`: scored on its own training lines;
-//! `NISHAN_EPOCHS=n`; `NISHAN_LEARN_DOC=1`: the held-out lines of a text tagged as one document;
+//! `NISHAN_EPOCHS=n`; `NISHAN_BAGS=n`: at most n perceptrons averaged (1: no bagging); `NISHAN_LEARN_DOC=1`: the held-out lines of a text tagged as one document;
 //! `NISHAN_LEARN_SELF=n`: self-training on up to n confidently tagged corpus lines.
 
 #[path = "../tests/annotated/mod.rs"]
@@ -23,6 +23,9 @@ fn main() {
     let mut options = TrainingOptions::default();
     if let Some(e) = std::env::var("NISHAN_EPOCHS").ok().and_then(|v| v.parse().ok()) {
         options.epochs = e;
+    }
+    if let Some(b) = std::env::var("NISHAN_BAGS").ok().and_then(|v| v.parse().ok()) {
+        options.bags = b;
     }
     let splits: u64 = std::env::args().nth(1).and_then(|s| s.parse().ok()).unwrap_or(10);
     println!("{} annotated lines, {} gold spans", lines.len(), lines.iter().map(|l| l.gold.spans.len()).sum::<usize>());

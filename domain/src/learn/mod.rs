@@ -16,7 +16,9 @@
 //! its probability under a softmax over the path scores (forward-backward), at a temperature
 //! fitted by cross-validation so that confidence matches measured precision (the reliability
 //! table of [`evaluate::Reliability`]); before decoding, each word's `O` score is lowered by
-//! the bias that gave the best cross-validated F1 (the perceptron leans to `O`).
+//! the bias that gave the best cross-validated F1 (the perceptron leans to `O`). Decoded spans
+//! are then joined as the annotation conventions join them (`model::joined`: a title before a
+//! name, a word written with an izafat, two spans of one type side by side).
 //!
 //! Everything here is pure and deterministic: the same gold, names and seed give the same
 //! model, byte for byte ([`Tagger::to_bytes`]).

@@ -111,16 +111,44 @@ const BUILTIN_PERSON: Option<usize> = Some(0);
 const JOINED_TO_NAMES: [&str; 14] =
     ["حضرت", "جناب", "سید", "سیدہ", "ابن", "بن", "بنت", "دختر", "پسر", "فرزند", "خلف", "ہمشکل", "بیبی", "شہزادہ"];
 
-/// The decoded spans of a line (each with what it carries: a confidence, an index) with the
-/// words that the conventions join to them: [`join_openers`], then [`izafat_joins`]. Tagging
-/// and cross-validation both decode through here.
+/// The decoded spans of a line (each with what it carries: a confidence, the decoded spans it
+/// comes from) with the words that the conventions join to them: [`join_openers`], then
+/// [`izafat_joins`], then [`adjacent_joins`] (which makes one span of two, carrying
+/// `merge` of what they carried). Tagging and cross-validation both decode through here.
 pub(crate) fn joined<C: Copy>(
     spans: Vec<(WordSpan, C)>,
     tokens: &[Token<'_>],
     folded: &[&str],
     joiners: &HashMap<String, Vec<usize>>,
+    merge: impl Fn(C, C) -> C,
 ) -> Vec<(WordSpan, C)> {
-    izafat_joins(join_openers(spans, folded, joiners), tokens)
+    adjacent_joins(izafat_joins(join_openers(spans, folded, joiners), tokens), tokens, merge)
+}
+
+/// Two spans of one type with nothing between them, no word and no punctuation, are one span:
+/// the conventions write a name with its patronymic or epithet (حسین ابن علی, علی اکبر) and a
+/// place with its name (زندان شام) as one span, and the gold of the annotated lines holds two
+/// such spans side by side once in 320. The joined span carries `merge` of what the two
+/// carried (when tagging, the lower confidence: the span is no surer than its least sure part).
+fn adjacent_joins<C: Copy>(
+    spans: Vec<(WordSpan, C)>,
+    tokens: &[Token<'_>],
+    merge: impl Fn(C, C) -> C,
+) -> Vec<(WordSpan, C)> {
+    let mut out: Vec<(WordSpan, C)> = Vec::with_capacity(spans.len());
+    for (s, c) in spans {
+        if let Some((p, pc)) = out.last_mut()
+            && p.entity_type == s.entity_type
+            && p.last + 1 == s.first
+            && !tokens[p.last].punct_after
+        {
+            p.last = s.last;
+            *pc = merge(*pc, c);
+            continue;
+        }
+        out.push((s, c));
+    }
+    out
 }
 
 /// Joins a word that opens spans of a type (the first word of a multi-word gold name of it, or
@@ -281,7 +309,7 @@ impl Tagger {
         let spans = decode(self.set, &labels);
         let confidence = self.transitions.span_probabilities_at(&self.tables, &emissions, tokens.len(), &spans);
         let folded: Vec<&str> = words.iter().map(|w| w.folded).collect();
-        joined(spans.into_iter().zip(confidence).collect(), tokens, &folded, &names.joiners)
+        joined(spans.into_iter().zip(confidence).collect(), tokens, &folded, &names.joiners, f64::min)
             .into_iter()
             .map(|(s, p)| (s.first, s.last, s.entity_type, self.calibration.apply(p)))
             .collect()
@@ -533,7 +561,7 @@ mod tests {
         let folded: Vec<&str> = folded.iter().map(String::as_str).collect();
         let mut joiners: HashMap<String, Vec<usize>> = HashMap::new();
         joiners.insert(fold("حضرت"), vec![0]);
-        joined(spans, &tokens, &folded, &joiners)
+        joined(spans, &tokens, &folded, &joiners, u8::min)
             .into_iter()
             .map(|(s, c)| (s.first, s.last, s.entity_type, c))
             .collect()
@@ -548,6 +576,22 @@ mod tests {
         // Not before a span of another type, nor taking a word from a longer span.
         assert_eq!(joined_in("کہا حضرت زینب نے", vec![span(2, 2, 1)]), [(2, 2, 1, 2)]);
         assert_eq!(joined_in("شاہ حضرت زینب نے", vec![span(0, 1, 1), span(2, 2, 0)]), [(0, 1, 1, 0), (2, 2, 0, 2)]);
+    }
+
+    #[test]
+    fn spans_of_one_type_side_by_side_are_one() {
+        // حسین | ابن علی (both of type 0): one span, carrying the lower of what they carried; not
+        // across a comma, nor spans of two types, nor with a word between.
+        assert_eq!(joined_in("کہاں حسین ابن علی ہیں", vec![span(1, 1, 0), span(2, 3, 0)]), [(1, 3, 0, 1)]);
+        assert_eq!(
+            joined_in("کہاں حسین، ابن علی ہیں", vec![span(1, 1, 0), span(2, 3, 0)]),
+            [(1, 1, 0, 1), (2, 3, 0, 2)]
+        );
+        assert_eq!(
+            joined_in("کہاں حسین ابن علی ہیں", vec![span(1, 1, 0), span(2, 3, 1)]),
+            [(1, 1, 0, 1), (2, 3, 1, 2)]
+        );
+        assert_eq!(joined_in("حسین اور علی", vec![span(0, 0, 0), span(2, 2, 0)]), [(0, 0, 0, 0), (2, 2, 0, 2)]);
     }
 
     #[test]
