@@ -271,7 +271,7 @@ pub(crate) async fn postings_are_the_passages(app: &TestApp) {
         let word: String = row.try_get("", "word").unwrap();
         let entries: Vec<u8> = row.try_get("", "entries").unwrap();
         assert!(keys.insert((doc, word.clone())), "one row per document and word");
-        assert!(!entries.is_empty() && entries.len() % 12 == 0, "{} bytes of entries", entries.len());
+        assert!(!entries.is_empty() && entries.len().is_multiple_of(12), "{} bytes of entries", entries.len());
         let ids: Vec<i64> = entries.chunks(12).map(|e| i64::from_le_bytes(e[..8].try_into().unwrap())).collect();
         assert!(ids.windows(2).all(|w| w[0] < w[1]), "entries in passage-id order, each once: {ids:?}");
         for e in entries.chunks(12) {
