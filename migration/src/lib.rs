@@ -20,6 +20,8 @@ pub use sea_orm_migration::MigratorTrait;
 use sea_orm_migration::prelude::{Index, IndexCreateStatement, IntoIden, IntoIndexColumn};
 use sea_orm_migration::{MigrationTrait, async_trait};
 
+mod raw_sql;
+
 mod m20261123_000001_create_accounts;
 mod m20261123_000002_create_projects;
 mod m20261123_000003_create_audit_logs;

@@ -21,8 +21,8 @@
 //!
 //! `down` drops all of it.
 
+use crate::raw_sql::run_per_backend;
 use sea_orm_migration::prelude::*;
-use sea_orm_migration::sea_orm::{ConnectionTrait, DbBackend, Statement};
 
 #[derive(DeriveMigrationName)]
 pub struct Migration;
@@ -109,23 +109,13 @@ const SQLITE_DOWN: &[&str] = &[
 const POSTGRES_DOWN: &[&str] =
     &["DROP TABLE search_documents", "DROP TABLE search_stats", "DROP TABLE search_passages"];
 
-async fn run(manager: &SchemaManager<'_>, sqlite: &[&str], postgres: &[&str]) -> Result<(), DbErr> {
-    let conn = manager.get_connection();
-    let backend = manager.get_database_backend();
-    let statements = if backend == DbBackend::Sqlite { sqlite } else { postgres };
-    for sql in statements {
-        conn.execute_raw(Statement::from_string(backend, (*sql).to_owned())).await?;
-    }
-    Ok(())
-}
-
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        run(manager, SQLITE_UP, POSTGRES_UP).await
+        run_per_backend(manager, SQLITE_UP, POSTGRES_UP).await
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        run(manager, SQLITE_DOWN, POSTGRES_DOWN).await
+        run_per_backend(manager, SQLITE_DOWN, POSTGRES_DOWN).await
     }
 }

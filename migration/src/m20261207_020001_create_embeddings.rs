@@ -14,8 +14,8 @@
 //!
 //! `down` drops the tables and the column.
 
+use crate::raw_sql::{run, run_per_backend};
 use sea_orm_migration::prelude::*;
-use sea_orm_migration::sea_orm::{ConnectionTrait, DbBackend, Statement};
 
 #[derive(DeriveMigrationName)]
 pub struct Migration;
@@ -67,20 +67,10 @@ const DOWN: &[&str] = &[
     "DROP TABLE embedding_settings",
 ];
 
-async fn run(manager: &SchemaManager<'_>, statements: &[&str]) -> Result<(), DbErr> {
-    let conn = manager.get_connection();
-    let backend = manager.get_database_backend();
-    for sql in statements {
-        conn.execute_raw(Statement::from_string(backend, (*sql).to_owned())).await?;
-    }
-    Ok(())
-}
-
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        let up = if manager.get_database_backend() == DbBackend::Sqlite { SQLITE_UP } else { POSTGRES_UP };
-        run(manager, up).await
+        run_per_backend(manager, SQLITE_UP, POSTGRES_UP).await
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {

@@ -7,8 +7,8 @@
 //!
 //! `down` drops the column.
 
+use crate::raw_sql::run;
 use sea_orm_migration::prelude::*;
-use sea_orm_migration::sea_orm::{ConnectionTrait, Statement};
 
 #[derive(DeriveMigrationName)]
 pub struct Migration;
@@ -16,15 +16,6 @@ pub struct Migration;
 const UP: &[&str] = &["ALTER TABLE search_passages ADD COLUMN repeats text NOT NULL DEFAULT ''"];
 
 const DOWN: &[&str] = &["ALTER TABLE search_passages DROP COLUMN repeats"];
-
-async fn run(manager: &SchemaManager<'_>, statements: &[&str]) -> Result<(), DbErr> {
-    let conn = manager.get_connection();
-    let backend = manager.get_database_backend();
-    for sql in statements {
-        conn.execute_raw(Statement::from_string(backend, (*sql).to_owned())).await?;
-    }
-    Ok(())
-}
 
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {

@@ -12,13 +12,14 @@
 //!
 //! `down` drops the table.
 
+use crate::raw_sql::{run, run_per_backend};
 use sea_orm_migration::prelude::*;
-use sea_orm_migration::sea_orm::{ConnectionTrait, DbBackend, Statement};
 
 #[derive(DeriveMigrationName)]
 pub struct Migration;
 
-const SQLITE_UP: &[&str] = &["CREATE TABLE search_postings (
+/// The table of this layout (also what `m20261210_010001`'s `down` restores).
+pub(crate) const SQLITE_UP: &[&str] = &["CREATE TABLE search_postings (
         project_id uuid_text NOT NULL REFERENCES projects (id) ON DELETE CASCADE,
         word text NOT NULL,
         tf integer NOT NULL,
@@ -27,7 +28,7 @@ const SQLITE_UP: &[&str] = &["CREATE TABLE search_postings (
         PRIMARY KEY (project_id, word, tf, word_count, passage_id)
     ) WITHOUT ROWID"];
 
-const POSTGRES_UP: &[&str] = &["CREATE TABLE search_postings (
+pub(crate) const POSTGRES_UP: &[&str] = &["CREATE TABLE search_postings (
         project_id uuid NOT NULL REFERENCES projects (id) ON DELETE CASCADE,
         word text NOT NULL,
         tf integer NOT NULL,
@@ -38,23 +39,13 @@ const POSTGRES_UP: &[&str] = &["CREATE TABLE search_postings (
 
 const DOWN: &[&str] = &["DROP TABLE search_postings"];
 
-async fn run(manager: &SchemaManager<'_>, sqlite: &[&str], postgres: &[&str]) -> Result<(), DbErr> {
-    let conn = manager.get_connection();
-    let backend = manager.get_database_backend();
-    let statements = if backend == DbBackend::Sqlite { sqlite } else { postgres };
-    for sql in statements {
-        conn.execute_raw(Statement::from_string(backend, (*sql).to_owned())).await?;
-    }
-    Ok(())
-}
-
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        run(manager, SQLITE_UP, POSTGRES_UP).await
+        run_per_backend(manager, SQLITE_UP, POSTGRES_UP).await
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        run(manager, DOWN, DOWN).await
+        run(manager, DOWN).await
     }
 }

@@ -17,8 +17,9 @@
 //! `down` restores the previous table, empty, and marks the index stale again, so the
 //! previous server fills it at its start.
 
+use crate::m20261209_050001_search_postings as previous;
+use crate::raw_sql::{run, run_per_backend};
 use sea_orm_migration::prelude::*;
-use sea_orm_migration::sea_orm::{ConnectionTrait, DbBackend, Statement};
 
 #[derive(DeriveMigrationName)]
 pub struct Migration;
@@ -49,49 +50,15 @@ const POSTGRES_UP: &[&str] = &[
     "DELETE FROM search_documents",
 ];
 
-const SQLITE_DOWN: &[&str] = &[
-    "DROP TABLE search_postings",
-    "CREATE TABLE search_postings (
-        project_id uuid_text NOT NULL REFERENCES projects (id) ON DELETE CASCADE,
-        word text NOT NULL,
-        tf integer NOT NULL,
-        word_count integer NOT NULL,
-        passage_id integer NOT NULL,
-        PRIMARY KEY (project_id, word, tf, word_count, passage_id)
-    ) WITHOUT ROWID",
-    "DELETE FROM search_documents",
-];
-
-const POSTGRES_DOWN: &[&str] = &[
-    "DROP TABLE search_postings",
-    "CREATE TABLE search_postings (
-        project_id uuid NOT NULL REFERENCES projects (id) ON DELETE CASCADE,
-        word text NOT NULL,
-        tf integer NOT NULL,
-        word_count integer NOT NULL,
-        passage_id bigint NOT NULL,
-        PRIMARY KEY (project_id, word, tf, word_count, passage_id)
-    )",
-    "DELETE FROM search_documents",
-];
-
-async fn run(manager: &SchemaManager<'_>, sqlite: &[&str], postgres: &[&str]) -> Result<(), DbErr> {
-    let conn = manager.get_connection();
-    let backend = manager.get_database_backend();
-    let statements = if backend == DbBackend::Sqlite { sqlite } else { postgres };
-    for sql in statements {
-        conn.execute_raw(Statement::from_string(backend, (*sql).to_owned())).await?;
-    }
-    Ok(())
-}
-
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        run(manager, SQLITE_UP, POSTGRES_UP).await
+        run_per_backend(manager, SQLITE_UP, POSTGRES_UP).await
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        run(manager, SQLITE_DOWN, POSTGRES_DOWN).await
+        run(manager, &["DROP TABLE search_postings"]).await?;
+        run_per_backend(manager, previous::SQLITE_UP, previous::POSTGRES_UP).await?;
+        run(manager, &["DELETE FROM search_documents"]).await
     }
 }
