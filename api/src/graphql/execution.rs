@@ -1,4 +1,5 @@
-//! Bounds on an operation while it executes, as a schema extension around every field:
+//! Bounds on an operation while it executes, around every field (steps of the operation's
+//! extension, [`crate::graphql::operation`]):
 //!
 //! - **Response size.** Each resolved value is charged, as the bytes it will take in the JSON
 //!   answer, against `NISHAN_MAX_RESPONSE_BYTES`. Once the budget is spent no further field
@@ -9,7 +10,7 @@
 //! - **Yielding.** Every [`YIELD_EVERY`] fields the operation yields to the scheduler, so a
 //!   long execution never holds a worker thread: other requests (`/health`) are served
 //!   meanwhile, and the request timeout, which can only fire between polls, stops the
-//!   operation within a few fields of its deadline (dropping it ends its work).
+//!   operation within a few milliseconds of its deadline (dropping it ends its work).
 //!
 //! Large text fields also cost in the complexity limit by what they may return
 //! ([`TEXT_COST`]), so a query asking for many of them is refused before it runs, and they
@@ -20,7 +21,7 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
-use async_graphql::extensions::{Extension, ExtensionContext, ExtensionFactory, NextExecute, NextResolve, ResolveInfo};
+use async_graphql::extensions::{ExtensionContext, NextResolve, ResolveInfo};
 use async_graphql::parser::types::OperationType;
 use async_graphql::{Response, ServerError, ServerResult, Value};
 
@@ -38,32 +39,30 @@ pub fn text_cost(child_complexity: usize) -> usize {
     TEXT_COST.saturating_add(child_complexity)
 }
 
-/// Fields resolved between two yields to the scheduler.
-pub const YIELD_EVERY: usize = 64;
+/// Fields resolved between two yields to the scheduler: about a millisecond and a half of
+/// plain fields on this machine (each yield is a trip through the scheduler, which at 64 cost
+/// a tenth of a 140,000-field answer).
+pub const YIELD_EVERY: usize = 512;
 
-/// The extension factory, registered on the schema.
+/// One operation's bounds.
 pub struct ExecutionBounds {
-    /// Most bytes an answer's data may take (0: no limit).
-    pub max_response_bytes: usize,
+    budget: ResponseBudget,
+    fields: AtomicUsize,
 }
 
-impl ExtensionFactory for ExecutionBounds {
-    fn create(&self) -> Arc<dyn Extension> {
-        Arc::new(Bounded {
+impl ExecutionBounds {
+    /// `max_response_bytes`: most bytes an answer's data may take (0: no limit).
+    pub fn new(max_response_bytes: usize) -> Self {
+        Self {
             budget: ResponseBudget(Arc::new(Budget {
-                max_bytes: self.max_response_bytes,
+                max_bytes: max_response_bytes,
                 used: AtomicUsize::new(0),
                 exceeded: AtomicBool::new(false),
                 subscription: AtomicBool::new(false),
             })),
             fields: AtomicUsize::new(0),
-        })
+        }
     }
-}
-
-struct Bounded {
-    budget: ResponseBudget,
-    fields: AtomicUsize,
 }
 
 /// One operation's response budget, shared by the extension and (through the request's data)
@@ -77,14 +76,6 @@ struct Budget {
     exceeded: AtomicBool,
     /// A subscription's events are answers of their own: their size is not summed.
     subscription: AtomicBool,
-}
-
-impl std::ops::Deref for Bounded {
-    type Target = Budget;
-
-    fn deref(&self) -> &Budget {
-        &self.budget.0
-    }
 }
 
 /// A whole text (a document's content) as a field's answer. It is copied into the answer (an
@@ -136,48 +127,41 @@ impl Budget {
     }
 }
 
-#[async_graphql::async_trait::async_trait]
-impl Extension for Bounded {
-    async fn prepare_request(
-        &self,
-        ctx: &ExtensionContext<'_>,
-        mut request: async_graphql::Request,
-        next: async_graphql::extensions::NextPrepareRequest<'_>,
-    ) -> ServerResult<async_graphql::Request> {
+impl ExecutionBounds {
+    /// Before parsing: the resolvers of large texts find the budget in the request's data.
+    pub fn prepare(&self, request: &mut async_graphql::Request) {
         request.data.insert(self.budget.clone());
-        next.run(ctx, request).await
     }
 
-    async fn execute(
-        &self,
-        ctx: &ExtensionContext<'_>,
-        operation_name: Option<&str>,
-        next: NextExecute<'_>,
-    ) -> Response {
-        let kind = ctx.data_opt::<Arc<crate::graphql::gate::RequestTrace>>().and_then(|t| t.kind());
-        self.subscription.store(kind == Some(OperationType::Subscription), Ordering::Relaxed);
-        let mut response = next.run(ctx, operation_name).await;
-        if self.exceeded.load(Ordering::Relaxed) {
-            let error = self.too_large();
+    /// Before execution: a subscription's events are not summed.
+    pub fn begin(&self, kind: Option<OperationType>) {
+        self.budget.0.subscription.store(kind == Some(OperationType::Subscription), Ordering::Relaxed);
+    }
+
+    /// After execution: an answer over budget is one `RESPONSE_TOO_LARGE` error.
+    pub fn executed(&self, response: &mut Response, kind: Option<OperationType>) {
+        if self.budget.0.exceeded.load(Ordering::Relaxed) {
+            let error = self.budget.0.too_large();
             if kind == Some(OperationType::Mutation) {
                 // What the mutations did is done: keep the data that fit, say what did not.
                 response.errors.retain(|e| crate::graphql::gate::error_code(e) != Some(code::RESPONSE_TOO_LARGE));
                 response.errors.push(error);
             } else {
-                response = Response::from_errors(vec![error]);
+                *response = Response::from_errors(vec![error]);
             }
         }
-        response
     }
 
-    async fn resolve(
+    /// Around each field: refused once the budget is spent, a yield every [`YIELD_EVERY`]
+    /// fields, and its value charged.
+    pub async fn resolve(
         &self,
         ctx: &ExtensionContext<'_>,
         info: ResolveInfo<'_>,
         next: NextResolve<'_>,
     ) -> ServerResult<Option<Value>> {
-        if self.exceeded.load(Ordering::Relaxed) {
-            return Err(self.too_large());
+        if self.budget.0.exceeded.load(Ordering::Relaxed) {
+            return Err(self.budget.0.too_large());
         }
         if self.fields.fetch_add(1, Ordering::Relaxed) % YIELD_EVERY == YIELD_EVERY - 1 {
             yield_to_scheduler().await;
@@ -185,7 +169,7 @@ impl Extension for Bounded {
         let shape = Shape::of(&info);
         let value = next.run(ctx, info).await?;
         if let Some(value) = &value {
-            self.charge(shape.charged_bytes(value))?;
+            self.budget.0.charge(shape.charged_bytes(value))?;
         }
         Ok(value)
     }

@@ -1,20 +1,18 @@
-//! The gate every GraphQL operation passes, whatever its transport: a schema extension that
-//! names what went wrong before execution (parse, validation, a persisted query not found),
-//! limits depth, aliases and the number of fields once fragments are expanded (before
-//! validation, which walks that expansion), bounds every input (`input_limits`), refuses a
-//! mutation sent by GET and a subscription
-//! sent over HTTP, and counts every mutation field against the rate limit. The transport reads the verdict from the
-//! operation's [`RequestTrace`]: an operation that never ran is a request error (4xx over
-//! HTTP, an `error` message over WebSocket).
+//! The gate every GraphQL operation passes, whatever its transport: steps of the operation's
+//! one extension ([`crate::graphql::operation`]) that name what went wrong before execution
+//! (parse, validation, a persisted query not found), limit depth, aliases and the number of
+//! fields once fragments are expanded (before validation, which walks that expansion), bound
+//! every input (`input_limits`), refuse a mutation sent by GET and a subscription sent over
+//! HTTP, and count every mutation field against the rate limit. The transport reads the
+//! verdict from the operation's [`RequestTrace`]: an operation that never ran is a request
+//! error (4xx over HTTP, an `error` message over WebSocket).
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 
-use async_graphql::extensions::{
-    Extension, ExtensionContext, ExtensionFactory, NextExecute, NextParseQuery, NextPrepareRequest, NextValidation,
-};
+use async_graphql::extensions::ExtensionContext;
 use async_graphql::parser::types::{DocumentOperations, ExecutableDocument, OperationType, Selection, SelectionSet};
-use async_graphql::{Positioned, Request, Response, ServerError, ServerResult, ValidationResult, Variables};
+use async_graphql::{Positioned, Request, Response, ServerError, ServerResult, Variables};
 
 use crate::error::code;
 use crate::graphql::{RequestContext, document_size, input_limits};
@@ -103,7 +101,8 @@ impl RequestTrace {
 /// bounded by this instead of the configured depth (and is off in production).
 pub const INTROSPECTION_MAX_DEPTH: usize = 20;
 
-/// The extension factory, registered on the schema.
+/// The gate's limits, from the settings.
+#[derive(Debug, Clone, Copy)]
 pub struct Gate {
     /// Deepest nesting of a data field (the root is depth 1).
     pub max_depth: usize,
@@ -114,57 +113,46 @@ pub struct Gate {
     pub input_sizes: input_limits::Sizes,
 }
 
-impl ExtensionFactory for Gate {
-    fn create(&self) -> Arc<dyn Extension> {
-        Arc::new(GateExtension {
-            max_depth: self.max_depth,
-            max_aliases: self.max_aliases,
-            max_fields: self.max_fields,
-            input_sizes: self.input_sizes,
-            operation_name: Mutex::new(None),
-            mutation_fields: Mutex::new(None),
-        })
-    }
-}
-
-struct GateExtension {
-    max_depth: usize,
-    max_aliases: usize,
-    max_fields: usize,
-    input_sizes: input_limits::Sizes,
+/// What the gate learns of one operation as it passes: its steps are called in order by the
+/// operation's extension ([`crate::graphql::operation`]).
+pub struct GateCheck {
+    limits: Gate,
     operation_name: Mutex<Option<String>>,
     /// The mutations the selected operation runs (its root fields), when it is a mutation.
     mutation_fields: Mutex<Option<usize>>,
 }
 
-#[async_graphql::async_trait::async_trait]
-impl Extension for GateExtension {
-    async fn prepare_request(
-        &self,
-        ctx: &ExtensionContext<'_>,
-        request: Request,
-        next: NextPrepareRequest<'_>,
-    ) -> ServerResult<Request> {
+impl GateCheck {
+    pub fn new(limits: Gate) -> Self {
+        Self { limits, operation_name: Mutex::new(None), mutation_fields: Mutex::new(None) }
+    }
+
+    /// Before anything reads the request: keeps the operation name it asks for.
+    pub fn receive(&self, request: &Request) {
         *self.operation_name.lock().expect("gate lock") = request.operation_name.clone();
-        // Persisted queries are resolved further down this chain.
-        let mut request = next.run(ctx, request).await.map_err(|mut e| {
-            let tag =
-                if e.message == "PersistedQueryNotFound" { code::PERSISTED_QUERY_NOT_FOUND } else { code::BAD_REQUEST };
-            set_code(&mut e, tag);
-            e
-        })?;
-        // Parsed here (and kept for the parse step), to be measured before anything walks the
-        // expansion of its fragments: async-graphql's own depth and directive checks do, right
-        // after parsing, and so do validation and execution. A document that does not parse is
-        // left to the parse step, which says so.
+    }
+
+    /// Names what went wrong in preparing the request (a persisted query not found).
+    pub fn prepare_failed(mut e: ServerError) -> ServerError {
+        let tag =
+            if e.message == "PersistedQueryNotFound" { code::PERSISTED_QUERY_NOT_FOUND } else { code::BAD_REQUEST };
+        set_code(&mut e, tag);
+        e
+    }
+
+    /// Once prepared: the document's size. It is parsed here (and kept for the parse step),
+    /// to be measured before anything walks the expansion of its fragments: async-graphql's
+    /// own depth and directive checks do, right after parsing, and so do validation and
+    /// execution. A document that does not parse is left to the parse step, which says so.
+    pub fn prepared(&self, request: &mut Request) -> ServerResult<()> {
         if let Ok(document) = request.parsed_query() {
             let fields = document_size::expanded_fields(document);
-            if fields > self.max_fields {
+            if fields > self.limits.max_fields {
                 let shown = if fields == usize::MAX { "too many".to_owned() } else { fields.to_string() };
                 let mut e = ServerError::new(
                     format!(
                         "the document selects {shown} fields once its fragments are expanded; at most {} are allowed",
-                        self.max_fields
+                        self.limits.max_fields
                     ),
                     None,
                 );
@@ -172,42 +160,40 @@ impl Extension for GateExtension {
                 return Err(e);
             }
         }
-        Ok(request)
+        Ok(())
     }
 
-    async fn parse_query(
+    /// Names a parse failure: the parse step also checks nesting and directive limits, so a
+    /// document that does not parse is told from one that parses but breaks a limit.
+    pub fn parse_failed(mut e: ServerError, query: &str) -> ServerError {
+        let parses = !query.is_empty() && async_graphql::parser::parse_query(query).is_ok();
+        set_code(&mut e, if parses { code::GRAPHQL_VALIDATION_FAILED } else { code::GRAPHQL_PARSE_FAILED });
+        e
+    }
+
+    /// Once parsed: depth, aliases and inputs, and what the transport learns of the operation.
+    pub fn parsed(
         &self,
         ctx: &ExtensionContext<'_>,
-        query: &str,
+        document: &ExecutableDocument,
         variables: &Variables,
-        next: NextParseQuery<'_>,
-    ) -> ServerResult<ExecutableDocument> {
-        let document = match next.run(ctx, query, variables).await {
-            Ok(document) => document,
-            Err(mut e) => {
-                // The parse step also checks nesting and directive limits: tell a document
-                // that does not parse from one that parses but breaks a limit.
-                let parses = !query.is_empty() && async_graphql::parser::parse_query(query).is_ok();
-                set_code(&mut e, if parses { code::GRAPHQL_VALIDATION_FAILED } else { code::GRAPHQL_PARSE_FAILED });
-                return Err(e);
-            }
-        };
-        let (data_depth, introspection_depth) = depths(&document);
-        if data_depth > self.max_depth || introspection_depth > INTROSPECTION_MAX_DEPTH {
+    ) -> ServerResult<()> {
+        let (data_depth, introspection_depth) = depths(document);
+        if data_depth > self.limits.max_depth || introspection_depth > INTROSPECTION_MAX_DEPTH {
             let mut e = ServerError::new("Query is nested too deep.", None);
             set_code(&mut e, code::GRAPHQL_VALIDATION_FAILED);
             return Err(e);
         }
-        let aliases = count_aliases(&document);
-        if aliases > self.max_aliases {
+        let aliases = count_aliases(document);
+        if aliases > self.limits.max_aliases {
             let mut e = ServerError::new(
-                format!("the document uses {aliases} aliases; at most {} are allowed", self.max_aliases),
+                format!("the document uses {aliases} aliases; at most {} are allowed", self.limits.max_aliases),
                 None,
             );
             set_code(&mut e, code::GRAPHQL_VALIDATION_FAILED);
             return Err(e);
         }
-        if let Err(refusal) = input_limits::check(&document, variables, self.input_sizes) {
+        if let Err(refusal) = input_limits::check(document, variables, self.limits.input_sizes) {
             let mut e = ServerError::new(format!("{}: {}", refusal.field, refusal.message), None);
             let extensions = e.extensions.get_or_insert_with(Default::default);
             extensions.set("code", code::BAD_USER_INPUT);
@@ -215,48 +201,38 @@ impl Extension for GateExtension {
             return Err(e);
         }
         let name = self.operation_name.lock().expect("gate lock").clone();
-        *self.mutation_fields.lock().expect("gate lock") = document_size::mutation_fields(&document, name.as_deref());
+        *self.mutation_fields.lock().expect("gate lock") = document_size::mutation_fields(document, name.as_deref());
         if let Some(trace) = ctx.data_opt::<Arc<RequestTrace>>()
-            && let Some((kind, selected)) = selected(&document, name.as_deref())
+            && let Some((kind, selected)) = selected(document, name.as_deref())
         {
             let _ = trace.kind.set(kind);
             if let Some(selected) = selected {
                 let _ = trace.name.set(selected);
             }
         }
-        Ok(document)
+        Ok(())
     }
 
-    async fn validation(
-        &self,
-        ctx: &ExtensionContext<'_>,
-        next: NextValidation<'_>,
-    ) -> Result<ValidationResult, Vec<ServerError>> {
-        next.run(ctx).await.map_err(|mut errors| {
-            for e in &mut errors {
-                set_code(e, code::GRAPHQL_VALIDATION_FAILED);
-            }
-            errors
-        })
+    /// Names validation failures.
+    pub fn validation_failed(mut errors: Vec<ServerError>) -> Vec<ServerError> {
+        for e in &mut errors {
+            set_code(e, code::GRAPHQL_VALIDATION_FAILED);
+        }
+        errors
     }
 
-    async fn execute(
-        &self,
-        ctx: &ExtensionContext<'_>,
-        operation_name: Option<&str>,
-        next: NextExecute<'_>,
-    ) -> Response {
-        let Some(trace) = ctx.data_opt::<Arc<RequestTrace>>() else {
-            // An operation without a trace did not come through a transport (a test calling
-            // the schema directly): nothing to decide.
-            return next.run(ctx, operation_name).await;
-        };
+    /// Before execution, the answer of an operation that may not run: a subscription over
+    /// HTTP and a mutation by GET are refused, and a mutation's fields are counted against the
+    /// rate limit. An operation without a trace did not come through a transport (a test
+    /// calling the schema directly): nothing to decide.
+    pub async fn refusal(&self, ctx: &ExtensionContext<'_>) -> Option<Response> {
+        let trace = ctx.data_opt::<Arc<RequestTrace>>()?;
         match (trace.kind(), trace.transport) {
             (Some(OperationType::Subscription), Transport::HttpGet | Transport::HttpPost) => {
-                return refuse("subscriptions are served over WebSocket at /graphql/ws", code::BAD_REQUEST);
+                return Some(refuse("subscriptions are served over WebSocket at /graphql/ws", code::BAD_REQUEST));
             }
             (Some(OperationType::Mutation), Transport::HttpGet) => {
-                return refuse("mutations must be sent with POST", code::METHOD_NOT_ALLOWED);
+                return Some(refuse("mutations must be sent with POST", code::METHOD_NOT_ALLOWED));
             }
             (Some(OperationType::Mutation), _) => {
                 let mutations = self.mutation_fields.lock().expect("gate lock").unwrap_or(1);
@@ -270,27 +246,30 @@ impl Extension for GateExtension {
                     .await
                 {
                     let e = crate::error::to_graphql(e);
-                    return Response::from_errors(vec![ServerError {
+                    return Some(Response::from_errors(vec![ServerError {
                         message: e.message,
                         source: e.source,
                         locations: Vec::new(),
                         path: Vec::new(),
                         extensions: e.extensions,
-                    }]);
+                    }]));
                 }
             }
             _ => {}
         }
         trace.executed.store(true, Ordering::SeqCst);
-        let mut response = next.run(ctx, operation_name).await;
-        // An argument that does not coerce to its Rust type (a negative number for an
-        // unsigned one, say) fails as the resolver reads it, without a code: it is bad input.
+        None
+    }
+
+    /// After execution: an argument that does not coerce to its Rust type (a negative number
+    /// for an unsigned one, say) fails as the resolver reads it, without a code: it is bad
+    /// input.
+    pub fn executed(response: &mut Response) {
         for error in &mut response.errors {
             if error.message.starts_with("Failed to parse \"") {
                 set_code(error, code::BAD_USER_INPUT);
             }
         }
-        response
     }
 }
 

@@ -8,14 +8,15 @@ pub mod gate;
 pub mod input_limits;
 pub mod loaders;
 pub mod mutation;
+pub mod operation;
 pub mod pagination;
+pub mod persisted_queries;
 pub mod query;
 pub mod response_order;
 pub mod subscription;
 pub mod types;
 
 use async_graphql::dataloader::{DataLoader, HashMapCache};
-use async_graphql::extensions::apollo_persisted_queries::{ApolloPersistedQueries, LruCacheStorage};
 use async_graphql::{Context, Data, Schema};
 use nishan_domain::audit::RequestMeta;
 
@@ -25,10 +26,6 @@ use crate::state::AppState;
 
 pub type NishanSchema = Schema<query::Query, mutation::Mutation, subscription::Subscription>;
 
-/// Documents kept for automatic persisted queries (Apollo APQ); a client whose hash was
-/// evicted sends the document again.
-const PERSISTED_QUERIES: usize = 1000;
-
 /// Builds the schema with the configured limits; in production without introspection and
 /// field suggestions.
 pub fn build_schema(state: AppState) -> NishanSchema {
@@ -36,18 +33,18 @@ pub fn build_schema(state: AppState) -> NishanSchema {
     let mut builder = Schema::build(query::Query::default(), mutation::Mutation::default(), Default::default())
         .limit_complexity(settings.max_complexity)
         .limit_directives(settings.surface.max_directives)
-        // The gate limits depth (so that tools' introspection queries, deeper than data
-        // queries, still pass). It comes first: it wraps the persisted-query lookup, so it can
-        // name its refusal.
-        .extension(gate::Gate {
-            max_depth: settings.max_depth,
-            max_aliases: settings.surface.max_aliases,
-            max_fields: settings.surface.max_fields,
-            input_sizes: input_limits::Sizes { document_bytes: settings.max_document_bytes },
+        // One extension holds every check an operation passes (`operation`). The gate limits
+        // depth itself, so that tools' introspection queries, deeper than data queries, pass.
+        .extension(operation::OperationChecks {
+            gate: gate::Gate {
+                max_depth: settings.max_depth,
+                max_aliases: settings.surface.max_aliases,
+                max_fields: settings.surface.max_fields,
+                input_sizes: input_limits::Sizes { document_bytes: settings.max_document_bytes },
+            },
+            persisted: persisted_queries::PersistedQueries::default(),
+            max_response_bytes: settings.surface.max_response_bytes,
         })
-        .extension(ApolloPersistedQueries::new(LruCacheStorage::new(PERSISTED_QUERIES)))
-        .extension(response_order::ResponseOrder)
-        .extension(execution::ExecutionBounds { max_response_bytes: settings.surface.max_response_bytes })
         .data(state);
     if settings.surface.production {
         builder = builder.disable_introspection().disable_suggestions();

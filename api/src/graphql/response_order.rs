@@ -1,8 +1,8 @@
 //! Response fields in the order the query asks for them, as the GraphQL specification orders a
 //! response map (section 7.2.2, "Serialized Map Ordering"). async-graphql 7 collects the fields
 //! of an object as their resolvers finish (a field that waits on the database comes after one
-//! that does not), so this schema extension puts every object of an operation's `data` back in
-//! the order of its selection set once the operation has run: fields by response key (alias or
+//! that does not), so the operation's extension ([`crate::graphql::operation`]) puts every
+//! object of an operation's `data` back in the order of its selection set once the operation has run: fields by response key (alias or
 //! name) in their first place, fragments (inline and spread) where they stand, nested objects
 //! and list items likewise. A key the selection does not name (there is none in a valid answer)
 //! keeps its place after the named ones. It orders queries and mutations on every transport and
@@ -13,77 +13,46 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-use async_graphql::extensions::{
-    Extension, ExtensionContext, ExtensionFactory, NextExecute, NextParseQuery, NextSubscribe,
-};
+use async_graphql::extensions::ExtensionContext;
 use async_graphql::indexmap::IndexMap;
 use async_graphql::parser::types::{DocumentOperations, ExecutableDocument, Selection, SelectionSet};
-use async_graphql::{Name, Response, ServerResult, Value, Variables};
+use async_graphql::{Name, Response, Value};
 use futures_util::stream::{BoxStream, StreamExt};
 
-/// The extension factory, registered on the schema.
-pub struct ResponseOrder;
-
-impl ExtensionFactory for ResponseOrder {
-    fn create(&self) -> Arc<dyn Extension> {
-        Arc::new(ResponseOrderExtension { shape: Mutex::new(None) })
-    }
-}
-
-/// One request's extension: it keeps the shape of the parsed document for the answer.
-struct ResponseOrderExtension {
+/// One operation's order: the shape of its parsed document, kept for the answer.
+#[derive(Default)]
+pub struct ResponseOrder {
     shape: Mutex<Option<Arc<Shape>>>,
 }
 
-impl ResponseOrderExtension {
+impl ResponseOrder {
     fn shape(&self) -> Option<Arc<Shape>> {
         self.shape.lock().expect("response order lock").clone()
     }
-}
 
-#[async_graphql::async_trait::async_trait]
-impl Extension for ResponseOrderExtension {
-    async fn parse_query(
-        &self,
-        ctx: &ExtensionContext<'_>,
-        query: &str,
-        variables: &Variables,
-        next: NextParseQuery<'_>,
-    ) -> ServerResult<ExecutableDocument> {
-        let document = next.run(ctx, query, variables).await?;
-        *self.shape.lock().expect("response order lock") = Some(Arc::new(Shape::of(&document)));
-        Ok(document)
+    /// Once parsed: keeps the shape of the document.
+    pub fn parsed(&self, document: &ExecutableDocument) {
+        *self.shape.lock().expect("response order lock") = Some(Arc::new(Shape::of(document)));
     }
 
-    async fn execute(
-        &self,
-        ctx: &ExtensionContext<'_>,
-        operation_name: Option<&str>,
-        next: NextExecute<'_>,
-    ) -> Response {
-        let mut response = next.run(ctx, operation_name).await;
+    /// Once executed: orders the answer.
+    pub fn executed(&self, response: &mut Response, operation_name: Option<&str>) {
         if let Some(shape) = self.shape() {
             shape.order(&mut response.data, operation_name);
         }
-        response
     }
 
-    fn subscribe<'s>(
-        &self,
-        ctx: &ExtensionContext<'_>,
-        stream: BoxStream<'s, Response>,
-        next: NextSubscribe<'_>,
-    ) -> BoxStream<'s, Response> {
-        let stream = next.run(ctx, stream);
+    /// Orders each event of a subscription. Queries and mutations over a socket were ordered
+    /// once executed already; ordering again changes nothing.
+    pub fn events<'s>(&self, ctx: &ExtensionContext<'_>, stream: BoxStream<'s, Response>) -> BoxStream<'s, Response> {
         let Some(shape) = self.shape() else {
             return stream;
         };
-        // Queries and mutations over a socket were ordered by `execute` already; ordering again
-        // changes nothing.
         let operation_name = ctx.data_opt::<Arc<crate::graphql::gate::RequestTrace>>().and_then(|t| t.name());
+        let plan = shape.plan(operation_name.as_deref());
         stream
             .map(move |mut response| {
-                shape.order(&mut response.data, operation_name.as_deref());
+                plan.apply(&mut response.data);
                 response
             })
             .boxed()
@@ -144,43 +113,34 @@ impl Shape {
     /// Puts the objects of `data`, the answer to the operation `operation_name` (the only one
     /// when the document has one), in the order of their selection sets.
     pub fn order(&self, data: &mut Value, operation_name: Option<&str>) {
+        self.plan(operation_name).apply(data);
+    }
+
+    /// The order of the answers to the operation `operation_name`: the selection sets merged
+    /// once (a list's items and every object at one path share it), not for each object.
+    /// Its size is the document's fields once fragments are expanded, which the gate bounds
+    /// before the document is parsed.
+    pub fn plan(&self, operation_name: Option<&str>) -> Order {
         let operation = match (self.operations.as_slice(), operation_name) {
             ([(None, set)], _) => Some(set),
             (operations, Some(name)) => operations.iter().find(|(n, _)| n.as_deref() == Some(name)).map(|(_, set)| set),
             (operations, None) => operations.first().map(|(_, set)| set),
         };
-        if let Some(set) = operation {
-            self.order_value(data, &[set]);
-        }
+        operation.map(|set| self.merge(&[set], 0)).unwrap_or_default()
     }
 
-    /// Orders `value` by `sets`: the selection sets that select into it (several when a field
-    /// is selected more than once, directly or through fragments).
-    fn order_value(&self, value: &mut Value, sets: &[&Set]) {
-        match value {
-            Value::List(items) => {
-                for item in items {
-                    self.order_value(item, sets);
-                }
-            }
-            Value::Object(map) => {
-                let mut keys: Vec<(&Name, Vec<&Set>)> = Vec::new();
-                for set in sets {
-                    self.collect(set, &mut keys, 0);
-                }
-                let mut rest = std::mem::take(map);
-                let mut ordered = IndexMap::with_capacity(rest.len());
-                for (key, subsets) in &keys {
-                    if let Some((name, mut field)) = rest.shift_remove_entry(*key) {
-                        self.order_value(&mut field, subsets);
-                        ordered.insert(name, field);
-                    }
-                }
-                ordered.extend(rest);
-                *map = ordered;
-            }
-            _ => {}
+    /// The order of a value selected by `sets`: the selection sets that select into it
+    /// (several when a field is selected more than once, directly or through fragments).
+    fn merge(&self, sets: &[&Set], depth: usize) -> Order {
+        let mut keys: Vec<(&Name, Vec<&Set>)> = Vec::new();
+        for set in sets {
+            self.collect(set, &mut keys, 0);
         }
+        // Validation refuses fragment cycles; the bound only keeps a bad document from looping.
+        if depth > 64 {
+            return Order::default();
+        }
+        Order { keys: keys.into_iter().map(|(key, subsets)| (key.clone(), self.merge(&subsets, depth + 1))).collect() }
     }
 
     /// The response keys of `set` in order, each with the selection sets of its fields.
@@ -203,6 +163,55 @@ impl Shape {
                 }
             }
         }
+    }
+}
+
+/// The order of an object's keys, each with the order of its value (none for a leaf).
+#[derive(Debug, Default)]
+pub struct Order {
+    keys: Vec<(Name, Order)>,
+}
+
+impl Order {
+    /// Puts `value`'s objects in order: a list's items each, an object's keys (rebuilt only
+    /// when they are out of order, which most objects are not) and then its values.
+    pub fn apply(&self, value: &mut Value) {
+        match value {
+            Value::List(items) => {
+                for item in items {
+                    self.apply(item);
+                }
+            }
+            Value::Object(map) if !self.keys.is_empty() => {
+                if !self.in_order(map) {
+                    let mut rest = std::mem::take(map);
+                    let mut ordered = IndexMap::with_capacity(rest.len());
+                    for (key, _) in &self.keys {
+                        if let Some((name, field)) = rest.shift_remove_entry(key) {
+                            ordered.insert(name, field);
+                        }
+                    }
+                    ordered.extend(rest);
+                    *map = ordered;
+                }
+                // The keys are in the plan's order now: one pass finds each one's order.
+                let mut plan = self.keys.iter();
+                for (key, field) in map.iter_mut() {
+                    match plan.find(|(k, _)| k == key) {
+                        Some((_, order)) => order.apply(field),
+                        None => break,
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// Whether `map`'s keys come in the plan's order (the plan may name keys `map` lacks: a
+    /// skipped field, a fragment on another type).
+    fn in_order(&self, map: &IndexMap<Name, Value>) -> bool {
+        let mut plan = self.keys.iter();
+        map.keys().all(|key| plan.any(|(k, _)| k == key))
     }
 }
 
