@@ -51,6 +51,8 @@ const UPDATE: &str = "mutation($id: ID!, $t: ID!) { updateEntity(id: $id, input:
 const VERIFY: &str = "mutation($id: ID!) { verifyEntity(id: $id) { id isVerified } }";
 const DELETE: &str = "mutation($id: ID!) { deleteEntity(id: $id) }";
 const EDIT: &str = "mutation($id: ID!, $c: String!, $v: Int) { updateDocumentContent(id: $id, content: $c, expectedVersion: $v) { currentVersion totalEntities } }";
+/// `PAGE`'s entity fields through the connection's `nodes` list.
+const NODES: &str = "query($id: ID!, $first: Int) { document(id: $id) { entities(first: $first) { totalCount nodes { id start end text isVerified source confidenceScore entityType { id name color } } } } }";
 /// What an annotation client reads to draw a document's entities.
 const PAGE: &str = "query($id: ID!, $first: Int, $after: String) { document(id: $id) { entities(first: $first, after: $after) { totalCount pageInfo { hasNextPage endCursor } edges { node { id start end text isVerified source confidenceScore entityType { id name color } } } } } }";
 
@@ -375,6 +377,13 @@ async fn table(kind: &str, server: &Server, anonymous: &Client, scale: usize) {
             assert_eq!(data["document"]["entities"]["edges"].as_array().unwrap().len(), scale);
         }
         row(kind, scale, "every entity, one request", &s.figure());
+        // The same fields through the connection's `nodes`, without an edge around each.
+        let mut s = Sampler::new("one");
+        while s.next().is_some() {
+            let data = s.time(client.ok(NODES, json!({"id": doc_id, "first": scale}))).await;
+            assert_eq!(data["document"]["entities"]["nodes"].as_array().unwrap().len(), scale);
+        }
+        row(kind, scale, "every entity, one request (`nodes`)", &s.figure());
     }
 }
 
