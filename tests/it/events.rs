@@ -692,6 +692,31 @@ async fn renders_are_shared_only_by_like_subscribers(db: Db) {
     sharing(&app, 1, 1).await;
 }
 
+/// The response limit bounds each event of a subscription, not their sum: a subscriber
+/// whose events add up to many times the limit still receives every one.
+async fn the_response_limit_bounds_each_event_not_their_sum(db: Db) {
+    let app = TestApp::spawn_with(db, |s| {
+        s.workers = 0;
+        s.surface.max_response_bytes = 2_000;
+    })
+    .await;
+    let s = shared(&app, &"کربلا ".repeat(100)).await;
+    let mut client = watch_activity(&app, &app, &s, &s.owner).await;
+    // About 200 bytes each: 40 events are four times the limit.
+    let mut marked = Vec::new();
+    for i in 0..40 {
+        marked.push(mark(&app, &s, i * 6, i * 6 + 5).await);
+    }
+    for id in &marked {
+        let message = client.next().await.expect("the socket is open");
+        assert_eq!(message["type"], "next", "{message}");
+        assert!(message["payload"]["errors"].is_null(), "{message}");
+        let event = &message["payload"]["data"]["documentActivity"];
+        assert_eq!(event["kind"], "ENTITY_CREATED", "{message}");
+        assert_eq!(event["entityIds"], json!([id]), "{message}");
+    }
+}
+
 on_both_databases!(
     one_render_reaches_a_hundred_subscribers,
     renders_are_shared_only_by_like_subscribers,
@@ -705,4 +730,5 @@ on_both_databases!(
     job_suggestions_and_rejections_are_activity,
     linking_mentions_is_activity,
     an_expired_session_ends_its_subscriptions,
+    the_response_limit_bounds_each_event_not_their_sum,
 );

@@ -133,7 +133,8 @@ impl ExecutionBounds {
         request.data.insert(self.budget.clone());
     }
 
-    /// Before execution: a subscription's events are not summed.
+    /// Before execution (of a query or mutation, and of each event of a subscription, which
+    /// async-graphql executes one by one): a subscription's events are not summed.
     pub fn begin(&self, kind: Option<OperationType>) {
         self.budget.0.subscription.store(kind == Some(OperationType::Subscription), Ordering::Relaxed);
     }

@@ -120,11 +120,19 @@ pub struct GateCheck {
     operation_name: Mutex<Option<String>>,
     /// The mutations the selected operation runs (its root fields), when it is a mutation.
     mutation_fields: Mutex<Option<usize>>,
+    /// The kind of the selected operation, once parsed.
+    kind: OnceLock<OperationType>,
 }
 
 impl GateCheck {
     pub fn new(limits: Gate) -> Self {
-        Self { limits, operation_name: Mutex::new(None), mutation_fields: Mutex::new(None) }
+        Self { limits, operation_name: Mutex::new(None), mutation_fields: Mutex::new(None), kind: OnceLock::new() }
+    }
+
+    /// The kind of the selected operation, once the document is parsed (with or without a
+    /// transport's trace).
+    pub fn kind(&self) -> Option<OperationType> {
+        self.kind.get().copied()
     }
 
     /// Before anything reads the request: keeps the operation name it asks for.
@@ -202,12 +210,13 @@ impl GateCheck {
         }
         let name = self.operation_name.lock().expect("gate lock").clone();
         *self.mutation_fields.lock().expect("gate lock") = document_size::mutation_fields(document, name.as_deref());
-        if let Some(trace) = ctx.data_opt::<Arc<RequestTrace>>()
-            && let Some((kind, selected)) = selected(document, name.as_deref())
-        {
-            let _ = trace.kind.set(kind);
-            if let Some(selected) = selected {
-                let _ = trace.name.set(selected);
+        if let Some((kind, selected)) = selected(document, name.as_deref()) {
+            let _ = self.kind.set(kind);
+            if let Some(trace) = ctx.data_opt::<Arc<RequestTrace>>() {
+                let _ = trace.kind.set(kind);
+                if let Some(selected) = selected {
+                    let _ = trace.name.set(selected);
+                }
             }
         }
         Ok(())

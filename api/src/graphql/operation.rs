@@ -20,7 +20,7 @@ use async_graphql::{Request, Response, ServerError, ServerResult, ValidationResu
 use futures_util::stream::BoxStream;
 
 use crate::graphql::execution::ExecutionBounds;
-use crate::graphql::gate::{Gate, GateCheck, RequestTrace};
+use crate::graphql::gate::{Gate, GateCheck};
 use crate::graphql::persisted_queries::PersistedQueries;
 use crate::graphql::response_order::ResponseOrder;
 
@@ -97,7 +97,9 @@ impl Extension for Operation {
         if let Some(response) = self.gate.refusal(ctx).await {
             return response;
         }
-        let kind = ctx.data_opt::<Arc<RequestTrace>>().and_then(|t| t.kind());
+        // The kind from the document: a subscription rendered once for many subscribers
+        // (`subscription::hub`) has no transport's trace.
+        let kind = self.gate.kind();
         self.bounds.begin(kind);
         let mut response = next.run(ctx, operation_name).await;
         self.bounds.executed(&mut response, kind);
