@@ -12,7 +12,7 @@
 //! 37 on the fresh lines). F1 >= 0.8 is reached by text: over 24 splits by text F1 0.811 ± 0.035
 //! (precision 0.85, recall 0.78; the gazetteer 0.56; better than 0.8 on 18 of the 24), and on
 //! the committed split (precision 0.87, recall 0.78, F1 0.82; the gazetteer of the same gold
-//! 0.55); not on the fresh lines: 0.71 from the 184 training lines, 0.78 from all 506.
+//! 0.55); not on the fresh lines: 0.72 from the 184 training lines, 0.78 from all 506.
 
 mod annotated;
 
@@ -108,12 +108,12 @@ fn the_tagger_on_fresh_lines() {
     let options = TrainingOptions::default();
     let (train, _) = annotated::committed_split(&lines);
     let every: Vec<_> = lines.iter().collect();
-    // Measured: from the 184 lines precision 0.76, recall 0.67, F1 0.71 (the gazetteer 0.48),
+    // Measured: from the 184 lines precision 0.76, recall 0.69, F1 0.72 (the gazetteer 0.48),
     // 20 of 37 unseen names found (54 %); from all 506, F1 0.78 (the gazetteer 0.65), 12 of 21.
     // Lower than on the committed split (0.82): that split's numbers are optimistic.
     let m = annotated::measure(&train, &fresh, &options);
     eprintln!("fresh from 184: {m:?}");
-    assert!(m.f1 >= 0.69, "F1 {:.3}", m.f1);
+    assert!(m.f1 >= 0.71, "F1 {:.3}", m.f1);
     assert!(m.f1 > m.gazetteer_f1 + 0.05, "tagger {:.3} against gazetteer {:.3}", m.f1, m.gazetteer_f1);
     assert!(m.unseen_share() >= 0.50, "{} of {} unseen names found", m.unseen_found, m.unseen);
     let m = annotated::measure(&every, &fresh, &options);

@@ -18,7 +18,8 @@
 //! table of [`evaluate::Reliability`]); before decoding, each word's `O` score is lowered by
 //! the bias that gave the best cross-validated F1 (the perceptron leans to `O`). Decoded spans
 //! are then joined as the annotation conventions join them (`model::joined`: a title before a
-//! name, a word written with an izafat, two spans of one type side by side).
+//! name, a word written with an izafat, two spans of one type side by side); and a gold name of
+//! several words found where no span was decoded is a span of its type.
 //!
 //! Everything here is pure and deterministic: the same gold, names and seed give the same
 //! model, byte for byte ([`Tagger::to_bytes`]).
