@@ -1,6 +1,7 @@
-//! The one schema extension every operation passes: the gate ([`gate`]), persisted queries
-//! ([`persisted_queries`]), the response order ([`response_order`]) and the bounds on
-//! execution ([`execution`]), as steps of one extension. async-graphql runs every field through
+//! The one schema extension every operation passes: the gate ([`crate::graphql::gate`]),
+//! persisted queries ([`crate::graphql::persisted_queries`]), the response order
+//! ([`crate::graphql::response_order`]) and the bounds on execution
+//! ([`crate::graphql::execution`]), as steps of one extension. async-graphql runs every field through
 //! each registered extension's `resolve` hook, a boxed future each, even where the extension
 //! keeps the default hook; on an answer of 140,000 fields each layer cost about 50 ms, so the
 //! steps share one layer.
@@ -13,11 +14,10 @@ use std::sync::Arc;
 
 use async_graphql::extensions::{
     Extension, ExtensionContext, ExtensionFactory, NextExecute, NextParseQuery, NextPrepareRequest, NextResolve,
-    NextSubscribe, NextValidation, ResolveInfo,
+    NextValidation, ResolveInfo,
 };
 use async_graphql::parser::types::ExecutableDocument;
 use async_graphql::{Request, Response, ServerError, ServerResult, ValidationResult, Value, Variables};
-use futures_util::stream::BoxStream;
 
 use crate::graphql::execution::ExecutionBounds;
 use crate::graphql::gate::{Gate, GateCheck};
@@ -106,15 +106,6 @@ impl Extension for Operation {
         self.order.executed(&mut response, operation_name);
         GateCheck::executed(&mut response);
         response
-    }
-
-    fn subscribe<'s>(
-        &self,
-        ctx: &ExtensionContext<'_>,
-        stream: BoxStream<'s, Response>,
-        next: NextSubscribe<'_>,
-    ) -> BoxStream<'s, Response> {
-        self.order.events(ctx, next.run(ctx, stream))
     }
 
     async fn resolve(

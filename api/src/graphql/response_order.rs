@@ -2,60 +2,41 @@
 //! response map (section 7.2.2, "Serialized Map Ordering"). async-graphql 7 collects the fields
 //! of an object as their resolvers finish (a field that waits on the database comes after one
 //! that does not), so the operation's extension ([`crate::graphql::operation`]) puts every
-//! object of an operation's `data` back in the order of its selection set once the operation has run: fields by response key (alias or
-//! name) in their first place, fragments (inline and spread) where they stand, nested objects
-//! and list items likewise. A key the selection does not name (there is none in a valid answer)
-//! keeps its place after the named ones. It orders queries and mutations on every transport and
-//! each event of a subscription. Of the parsed document it keeps only the [`Shape`] of its
-//! selection sets (response keys and nesting, no argument values), so a large literal in a
-//! query is not copied.
+//! object of an operation's `data` back in the order of its selection set once the operation
+//! has run: fields by response key (alias or name) in their first place, fragments (inline and
+//! spread) where they stand, nested objects and list items likewise. A key the selection does
+//! not name (there is none in a valid answer) keeps its place after the named ones. It orders
+//! queries and mutations on every transport and each event of a subscription (async-graphql
+//! executes a subscription's events one by one). Of the parsed document it keeps only the
+//! [`Shape`] of its selection sets (response keys and nesting, no argument values), so a large
+//! literal in a query is not copied.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::OnceLock;
 
-use async_graphql::extensions::ExtensionContext;
 use async_graphql::indexmap::IndexMap;
 use async_graphql::parser::types::{DocumentOperations, ExecutableDocument, Selection, SelectionSet};
 use async_graphql::{Name, Response, Value};
-use futures_util::stream::{BoxStream, StreamExt};
 
-/// One operation's order: the shape of its parsed document, kept for the answer.
+/// One operation's order: the shape of its parsed document, and the order of its answers,
+/// merged once (for a subscription, once for all its events).
 #[derive(Default)]
 pub struct ResponseOrder {
-    shape: Mutex<Option<Arc<Shape>>>,
+    shape: OnceLock<Shape>,
+    plan: OnceLock<Order>,
 }
 
 impl ResponseOrder {
-    fn shape(&self) -> Option<Arc<Shape>> {
-        self.shape.lock().expect("response order lock").clone()
-    }
-
     /// Once parsed: keeps the shape of the document.
     pub fn parsed(&self, document: &ExecutableDocument) {
-        *self.shape.lock().expect("response order lock") = Some(Arc::new(Shape::of(document)));
+        let _ = self.shape.set(Shape::of(document));
     }
 
-    /// Once executed: orders the answer.
+    /// Once executed (a query, a mutation, each event of a subscription): orders the answer.
     pub fn executed(&self, response: &mut Response, operation_name: Option<&str>) {
-        if let Some(shape) = self.shape() {
-            shape.order(&mut response.data, operation_name);
+        if let Some(shape) = self.shape.get() {
+            self.plan.get_or_init(|| shape.plan(operation_name)).apply(&mut response.data);
         }
-    }
-
-    /// Orders each event of a subscription. Queries and mutations over a socket were ordered
-    /// once executed already; ordering again changes nothing.
-    pub fn events<'s>(&self, ctx: &ExtensionContext<'_>, stream: BoxStream<'s, Response>) -> BoxStream<'s, Response> {
-        let Some(shape) = self.shape() else {
-            return stream;
-        };
-        let operation_name = ctx.data_opt::<Arc<crate::graphql::gate::RequestTrace>>().and_then(|t| t.name());
-        let plan = shape.plan(operation_name.as_deref());
-        stream
-            .map(move |mut response| {
-                plan.apply(&mut response.data);
-                response
-            })
-            .boxed()
     }
 }
 
