@@ -91,16 +91,10 @@ impl Shape {
         Self { operations, fragments }
     }
 
-    /// Puts the objects of `data`, the answer to the operation `operation_name` (the only one
-    /// when the document has one), in the order of their selection sets.
-    pub fn order(&self, data: &mut Value, operation_name: Option<&str>) {
-        self.plan(operation_name).apply(data);
-    }
-
-    /// The order of the answers to the operation `operation_name`: the selection sets merged
-    /// once (a list's items and every object at one path share it), not for each object.
-    /// Its size is the document's fields once fragments are expanded, which the gate bounds
-    /// before the document is parsed.
+    /// The order of the answers to the operation `operation_name` (the only one when the
+    /// document has one): the selection sets merged once (a list's items and every object at
+    /// one path share it), not for each object. Its size is the document's fields once
+    /// fragments are expanded, which the gate bounds before the document is parsed.
     pub fn plan(&self, operation_name: Option<&str>) -> Order {
         let operation = match (self.operations.as_slice(), operation_name) {
             ([(None, set)], _) => Some(set),
@@ -203,7 +197,7 @@ mod tests {
     fn ordered(query: &str, operation: Option<&str>, data: serde_json::Value) -> String {
         let shape = Shape::of(&async_graphql::parser::parse_query(query).unwrap());
         let mut value = Value::from_json(data).unwrap();
-        shape.order(&mut value, operation);
+        shape.plan(operation).apply(&mut value);
         value.into_json().unwrap().to_string()
     }
 
